@@ -1,0 +1,221 @@
+// The process environment, parsed once: every variable Switchyard reads, its default, its
+// validation and its place in the typed `Config`. Other modules take a `Config`, never `process.env`.
+import { z } from "zod";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type BootstrapKey = { merchantId: string; key: string };
+
+export type Config = {
+  gateway: { host: string; port: number; replyWaitMs: number };
+  nats: { url: string };
+  redis: { url: string };
+  /** Prepended to stream, subject, bucket and Redis key names so deployments never share state. */
+  prefix: string;
+  partitions: number;
+  bootstrapKeys: BootstrapKey[];
+  psp: { timeoutMs: number; priority: string[] };
+  sandbox: { url: string; port: number; slowCardDelayMs: number };
+  snapshotEvery: number;
+  passivateAfterMs: number;
+  /** How long a worker may hold a command without a heartbeat before JetStream redelivers it. */
+  commandAckWaitMs: number;
+  /** JetStream stream replicas: 1 on one machine, 3 on a production cluster. */
+  streamReplicas: number;
+  /** AES-256 key sealing card data inside commands; when absent, `config/secrets.ts` provides one. */
+  cardKey: Buffer | undefined;
+  dataDir: string;
+  logLevel: LogLevel;
+  /** Where `scripts/local-services.ts` looks for server binaries besides PATH; undefined = its default. */
+  binDirs: string[] | undefined;
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+    this.problems = problems;
+  }
+}
+
+type Parsed<T> = { value: T } | { problem: string };
+
+// Echo a bad value so the operator sees what was read, but never at length.
+const shown = (raw: string): string => JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw);
+
+/** An optional variable: unset or blank means `fallback`, anything else must pass `parse`. */
+function variable<T>(fallback: T, parse: (raw: string) => Parsed<T>) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): T => {
+      if (raw === undefined || raw.trim() === "") return fallback;
+      const parsed = parse(raw.trim());
+      if ("problem" in parsed) {
+        ctx.addIssue({ code: "custom", message: parsed.problem });
+        return z.NEVER;
+      }
+      return parsed.value;
+    });
+}
+
+function integer(min: number, max: number) {
+  return (raw: string): Parsed<number> => {
+    const n = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+    return n >= min && n <= max
+      ? { value: n }
+      : { problem: `expected an integer ${min}-${max}, got ${shown(raw)}` };
+  };
+}
+
+// URLs may carry credentials, so a bad one is described, not echoed.
+function url(protocols: string[]) {
+  const expected = `expected a ${protocols.map((p) => `${p}//`).join(" or ")} URL`;
+  return (raw: string): Parsed<string> => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      return { problem: `${expected} (the value does not parse as one)` };
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      return { problem: `${expected}, got scheme ${shown(parsed.protocol)}` };
+    }
+    return parsed.hostname === "" ? { problem: `${expected} with a host` } : { value: raw };
+  };
+}
+
+function matching(pattern: RegExp, description: string) {
+  return (raw: string): Parsed<string> =>
+    pattern.test(raw) ? { value: raw } : { problem: `expected ${description}, got ${shown(raw)}` };
+}
+
+const MERCHANT_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+const MIN_KEY_LENGTH = 16;
+
+// Keys are secrets: problems name the entry by position and never quote any part of it.
+function bootstrapEntry(entry: string, n: number, earlier: BootstrapKey[]): Parsed<BootstrapKey> {
+  const colon = entry.indexOf(":");
+  if (colon < 0) return { problem: `entry ${n} is malformed (expected merchant_id:key)` };
+  const merchantId = entry.slice(0, colon);
+  const key = entry.slice(colon + 1);
+  if (!MERCHANT_ID.test(merchantId)) {
+    return { problem: `entry ${n} is malformed (merchant id must be 1-64 of [a-zA-Z0-9_-])` };
+  }
+  if (key.length < MIN_KEY_LENGTH) {
+    return { problem: `entry ${n} is malformed (key must be at least ${MIN_KEY_LENGTH} characters)` };
+  }
+  // One key for two merchants would make authentication ambiguous.
+  if (earlier.some((k) => k.key === key))
+    return { problem: `entry ${n} repeats the key of an earlier entry` };
+  return { value: { merchantId, key } };
+}
+
+function bootstrapKeys(raw: string): Parsed<BootstrapKey[]> {
+  const keys: BootstrapKey[] = [];
+  const problems: string[] = [];
+  for (const [i, entry] of raw.split(",").entries()) {
+    if (entry.trim() === "") continue; // tolerate "a:k," and ",," in hand-edited lists
+    const parsed = bootstrapEntry(entry.trim(), i + 1, keys);
+    if ("problem" in parsed) problems.push(parsed.problem);
+    else keys.push(parsed.value);
+  }
+  return problems.length > 0 ? { problem: problems.join(", ") } : { value: keys };
+}
+
+function pspPriority(raw: string): Parsed<string[]> {
+  const names = raw
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  const bad = names.find((name) => !/^[a-z][a-z0-9_-]{0,31}$/.test(name));
+  if (bad !== undefined)
+    return { problem: `expected a comma list of PSP names like "acme,bolt", got ${shown(bad)}` };
+  if (names.length === 0) return { problem: "expected at least one PSP name" };
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) return { problem: `lists ${shown(repeated)} more than once` };
+  return { value: names };
+}
+
+function cardKey(raw: string): Parsed<Buffer | undefined> {
+  return /^[0-9a-fA-F]{64}$/.test(raw)
+    ? { value: Buffer.from(raw, "hex") }
+    : { problem: "expected 64 hex characters, an AES-256 key (the value is not shown)" };
+}
+
+function logLevel(raw: string): Parsed<LogLevel> {
+  const level = LOG_LEVELS.find((l) => l === raw);
+  return level !== undefined
+    ? { value: level }
+    : { problem: `expected one of ${LOG_LEVELS.join(", ")}, got ${shown(raw)}` };
+}
+
+function dirList(raw: string): Parsed<string[] | undefined> {
+  return { value: raw.split(":").filter((dir) => dir !== "") };
+}
+
+const EnvSchema = z
+  .object({
+    PORT: variable(8080, integer(0, 65535)), // 0: any free port (tests)
+    HOST: variable("127.0.0.1", matching(/^[^\s/]+$/, "a host name or address")),
+    NATS_URL: variable("nats://127.0.0.1:4222", url(["nats:", "tls:"])),
+    REDIS_URL: variable("redis://127.0.0.1:6379", url(["redis:", "rediss:"])),
+    SWITCHYARD_PREFIX: variable("", matching(/^[A-Za-z0-9_]*$/, "letters, digits and _ only")),
+    SWITCHYARD_PARTITIONS: variable(64, integer(1, 1024)),
+    SWITCHYARD_BOOTSTRAP_KEYS: variable<BootstrapKey[]>([], bootstrapKeys),
+    SWITCHYARD_REPLY_WAIT_MS: variable(10_000, integer(0, 600_000)),
+    SWITCHYARD_PSP_TIMEOUT_MS: variable(5_000, integer(1, 600_000)),
+    SWITCHYARD_PSP_PRIORITY: variable(["acme", "bolt"], pspPriority),
+    SANDBOX_URL: variable("http://127.0.0.1:8081", url(["http:", "https:"])),
+    SANDBOX_PORT: variable(8081, integer(0, 65535)),
+    SANDBOX_SLOW_CARD_DELAY_MS: variable(10_000, integer(0, 3_600_000)),
+    SWITCHYARD_SNAPSHOT_EVERY: variable(10, integer(1, 1_000_000)),
+    SWITCHYARD_PASSIVATE_AFTER_MS: variable(60_000, integer(100, 86_400_000)),
+    SWITCHYARD_COMMAND_ACK_WAIT_MS: variable(30_000, integer(1_000, 3_600_000)),
+    SWITCHYARD_STREAM_REPLICAS: variable(1, integer(1, 5)),
+    SWITCHYARD_CARD_KEY: variable<Buffer | undefined>(undefined, cardKey),
+    SWITCHYARD_DATA_DIR: variable(".data", (raw) => ({ value: raw })),
+    SWITCHYARD_BIN_DIRS: variable<string[] | undefined>(undefined, dirList),
+    LOG_LEVEL: variable<LogLevel>("info", logLevel),
+  })
+  .superRefine((env, ctx) => {
+    // The sandbox's slow card exists to make the PSP call time out; a shorter delay tests nothing.
+    if (env.SANDBOX_SLOW_CARD_DELAY_MS <= env.SWITCHYARD_PSP_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SANDBOX_SLOW_CARD_DELAY_MS"],
+        message: `must be larger than SWITCHYARD_PSP_TIMEOUT_MS (${env.SWITCHYARD_PSP_TIMEOUT_MS}), got ${env.SANDBOX_SLOW_CARD_DELAY_MS}`,
+      });
+    }
+  })
+  .transform((env): Config => ({
+    gateway: { host: env.HOST, port: env.PORT, replyWaitMs: env.SWITCHYARD_REPLY_WAIT_MS },
+    nats: { url: env.NATS_URL },
+    redis: { url: env.REDIS_URL },
+    prefix: env.SWITCHYARD_PREFIX,
+    partitions: env.SWITCHYARD_PARTITIONS,
+    bootstrapKeys: env.SWITCHYARD_BOOTSTRAP_KEYS,
+    psp: { timeoutMs: env.SWITCHYARD_PSP_TIMEOUT_MS, priority: env.SWITCHYARD_PSP_PRIORITY },
+    sandbox: {
+      url: env.SANDBOX_URL,
+      port: env.SANDBOX_PORT,
+      slowCardDelayMs: env.SANDBOX_SLOW_CARD_DELAY_MS,
+    },
+    snapshotEvery: env.SWITCHYARD_SNAPSHOT_EVERY,
+    passivateAfterMs: env.SWITCHYARD_PASSIVATE_AFTER_MS,
+    commandAckWaitMs: env.SWITCHYARD_COMMAND_ACK_WAIT_MS,
+    streamReplicas: env.SWITCHYARD_STREAM_REPLICAS,
+    cardKey: env.SWITCHYARD_CARD_KEY,
+    dataDir: env.SWITCHYARD_DATA_DIR,
+    logLevel: env.LOG_LEVEL,
+    binDirs: env.SWITCHYARD_BIN_DIRS,
+  }));
+
+/** Parses the environment; throws a `ConfigError` naming every bad variable at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = EnvSchema.safeParse(env);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+}
