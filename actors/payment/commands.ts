@@ -1,0 +1,98 @@
+// Payment commands: what someone asks of a payment, imperative. The first four arrive from outside
+// (gateway or internal systems over PAY_CMD, inside the envelope of streams/envelopes.ts); the
+// Record* commands are the actor feeding PSP outcomes back into the decider. Time and ids come in
+// on the command: the decider has no clock and no randomness.
+import { z } from "zod";
+import { CaptureMode, CardFacts } from "./events.ts";
+
+const At = z.iso.datetime();
+const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
+export const CreatePayment = z.object({
+  type: z.literal("CreatePayment"),
+  paymentId: Id,
+  merchantId: Id,
+  /** sha256 of the canonical request body: the same key with another body is rejected. */
+  requestFingerprint: z.string(),
+  amount: z.number().int().positive(),
+  currency: z.string().length(3),
+  capture: CaptureMode,
+  card: CardFacts,
+  reference: z.string().max(256).optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  at: At,
+});
+export type CreatePayment = z.infer<typeof CreatePayment>;
+
+const FollowUp = {
+  paymentId: Id,
+  merchantId: Id,
+  /** Derived from (payment, operation, Idempotency-Key). */
+  operationId: Id,
+  requestFingerprint: z.string(),
+  at: At,
+};
+
+export const CapturePayment = z.object({
+  type: z.literal("CapturePayment"),
+  ...FollowUp,
+  amount: z.number().int().positive().optional(),
+});
+export type CapturePayment = z.infer<typeof CapturePayment>;
+
+export const CancelPayment = z.object({ type: z.literal("CancelPayment"), ...FollowUp });
+export type CancelPayment = z.infer<typeof CancelPayment>;
+
+export const RefundPayment = z.object({
+  type: z.literal("RefundPayment"),
+  ...FollowUp,
+  amount: z.number().int().positive().optional(),
+});
+export type RefundPayment = z.infer<typeof RefundPayment>;
+
+/** The commands anyone may send over PAY_CMD: the public contract. */
+export const ExternalCommand = z.discriminatedUnion("type", [
+  CreatePayment,
+  CapturePayment,
+  CancelPayment,
+  RefundPayment,
+]);
+export type ExternalCommand = z.infer<typeof ExternalCommand>;
+
+/** The routing decision, made at the actor edge (from config today, from policies later). */
+export type Route = { strategy: string; candidates: string[] };
+
+/** CreatePayment as the decider sees it: with the route chosen for it. */
+export type CreateRoutedPayment = CreatePayment & { route: Route };
+
+/** Internal: what a PSP said about an authorization attempt (directly or through a status query). */
+export type RecordAuthorizationResult = {
+  type: "RecordAuthorizationResult";
+  attemptNo: number;
+  result:
+    | { outcome: "authorized"; pspReference: string; captured: boolean }
+    | { outcome: "requires_action"; pspReference: string; actionUrl: string }
+    | { outcome: "declined"; code: string; soft: boolean; rawCode: string }
+    | { outcome: "technical_error"; code: string }
+    | { outcome: "unknown"; code: string };
+  at: string;
+};
+
+/** Internal: what a PSP said about a capture, void or refund. */
+export type RecordOperationResult = {
+  type: "RecordOperationResult";
+  operationId: string;
+  result:
+    | { outcome: "succeeded"; pspReference: string }
+    | { outcome: "failed"; code: string }
+    | { outcome: "unknown"; code: string };
+  at: string;
+};
+
+export type PaymentCommand =
+  | CreateRoutedPayment
+  | CapturePayment
+  | CancelPayment
+  | RefundPayment
+  | RecordAuthorizationResult
+  | RecordOperationResult;

@@ -1,0 +1,258 @@
+// decide(state, command) → events | rejection. Pure: the whole state machine of a payment, with
+// idempotency in the entity (a repeated request decides no events; the same key with another body
+// is rejected). No I/O, no clock: time arrives on the command.
+import type {
+  CancelPayment,
+  CapturePayment,
+  CreateRoutedPayment,
+  PaymentCommand,
+  RecordAuthorizationResult,
+  RecordOperationResult,
+  RefundPayment,
+} from "./commands.ts";
+import type { OperationKind, PaymentEvent } from "./events.ts";
+import type { Payment, PaymentState } from "./state.ts";
+import { PaymentStatus } from "./state.ts";
+
+export const RejectionCode = {
+  paymentNotFound: "payment_not_found",
+  idempotencyKeyReused: "idempotency_key_reused",
+  invalidStateTransition: "invalid_state_transition",
+  amountTooLarge: "amount_too_large",
+  operationInProgress: "operation_in_progress",
+} as const;
+export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
+
+export type Rejection = { code: RejectionCode; message: string; details?: Record<string, unknown> };
+export type Decision = { ok: true; events: PaymentEvent[] } | { ok: false; rejection: Rejection };
+
+const accept = (...events: PaymentEvent[]): Decision => ({ ok: true, events });
+const reject = (code: RejectionCode, message: string, details?: Record<string, unknown>): Decision => ({
+  ok: false,
+  rejection: { code, message, ...(details && { details }) },
+});
+
+export function attemptKey(paymentId: string, attemptNo: number): string {
+  return `${paymentId}.a${attemptNo}`;
+}
+
+export function operationKey(paymentId: string, operationId: string): string {
+  return `${paymentId}.${operationId}`;
+}
+
+export function decide(state: PaymentState, command: PaymentCommand): Decision {
+  switch (command.type) {
+    case "CreatePayment":
+      return create(state, command);
+    case "CapturePayment":
+    case "CancelPayment":
+    case "RefundPayment":
+      return followUp(state, command);
+    case "RecordAuthorizationResult":
+      return state ? recordAuthorization(state, command) : accept();
+    case "RecordOperationResult":
+      return state ? recordOperation(state, command) : accept();
+    default: {
+      const never: never = command;
+      return never;
+    }
+  }
+}
+
+function create(state: PaymentState, c: CreateRoutedPayment): Decision {
+  if (state) {
+    if (state.requestFingerprint !== c.requestFingerprint)
+      return reject(
+        RejectionCode.idempotencyKeyReused,
+        "this Idempotency-Key was already used with a different request body",
+      );
+    return accept(); // the same request again: its first result stands
+  }
+  const first = c.route.candidates[0];
+  const created: PaymentEvent = {
+    type: "PaymentCreated",
+    paymentId: c.paymentId,
+    merchantId: c.merchantId,
+    requestFingerprint: c.requestFingerprint,
+    amount: c.amount,
+    currency: c.currency,
+    capture: c.capture,
+    card: c.card,
+    ...(c.reference !== undefined && { reference: c.reference }),
+    ...(c.metadata !== undefined && { metadata: c.metadata }),
+    at: c.at,
+  };
+  if (first === undefined) return accept(created, { type: "PaymentFailed", code: "no_route", at: c.at });
+  return accept(
+    created,
+    { type: "PaymentRouted", strategy: c.route.strategy, candidates: c.route.candidates, at: c.at },
+    {
+      type: "AuthorizationRequested",
+      attemptNo: 1,
+      psp: first,
+      idempotencyKey: attemptKey(c.paymentId, 1),
+      at: c.at,
+    },
+  );
+}
+
+type FollowUpCommand = CapturePayment | CancelPayment | RefundPayment;
+
+const KIND: Record<FollowUpCommand["type"], OperationKind> = {
+  CapturePayment: "capture",
+  CancelPayment: "void",
+  RefundPayment: "refund",
+};
+
+function followUp(state: PaymentState, c: FollowUpCommand): Decision {
+  if (!state || state.merchantId !== c.merchantId)
+    return reject(RejectionCode.paymentNotFound, `no payment ${c.paymentId}`);
+  const seen = state.operations.find((o) => o.id === c.operationId);
+  if (seen) {
+    if (seen.requestFingerprint !== c.requestFingerprint)
+      return reject(
+        RejectionCode.idempotencyKeyReused,
+        "this Idempotency-Key was already used with a different request body",
+      );
+    return accept();
+  }
+  if (state.operations.some((o) => o.status === "pending" || o.status === "unknown"))
+    return reject(RejectionCode.operationInProgress, "another operation on this payment is in progress");
+  const kind = KIND[c.type];
+  const amount = amountFor(state, c);
+  if (typeof amount !== "number") return amount;
+  return accept({
+    type: "OperationRequested",
+    operationId: c.operationId,
+    kind,
+    requestFingerprint: c.requestFingerprint,
+    amount,
+    idempotencyKey: operationKey(state.id, c.operationId),
+    at: c.at,
+  });
+}
+
+/** The amount the operation moves, or the rejection when the payment's state does not allow it. */
+function amountFor(p: Payment, c: FollowUpCommand): number | Decision {
+  const illegal = (what: string) =>
+    reject(RejectionCode.invalidStateTransition, `cannot ${what} a payment in status ${p.status}`, {
+      status: p.status,
+    });
+  switch (c.type) {
+    case "CapturePayment": {
+      if (p.status !== PaymentStatus.authorized) return illegal("capture");
+      const amount = c.amount ?? p.amount;
+      if (amount > p.amount)
+        return reject(
+          RejectionCode.amountTooLarge,
+          `capture amount ${amount} exceeds authorized ${p.amount}`,
+          {
+            authorized: p.amount,
+          },
+        );
+      return amount;
+    }
+    case "CancelPayment":
+      if (p.status !== PaymentStatus.authorized && p.status !== PaymentStatus.requiresAction)
+        return illegal("cancel");
+      return 0;
+    case "RefundPayment": {
+      if (p.status !== PaymentStatus.captured && p.status !== PaymentStatus.partiallyRefunded)
+        return illegal("refund");
+      const refundable = p.capturedAmount - p.refundedAmount;
+      const amount = c.amount ?? refundable;
+      if (amount > refundable)
+        return reject(
+          RejectionCode.amountTooLarge,
+          `refund amount ${amount} exceeds refundable ${refundable}`,
+          {
+            refundable,
+          },
+        );
+      return amount;
+    }
+    default: {
+      const never: never = c;
+      return never;
+    }
+  }
+}
+
+function recordAuthorization(p: Payment, c: RecordAuthorizationResult): Decision {
+  const attempt = p.attempts.find((a) => a.no === c.attemptNo);
+  // Only an open attempt takes a result: a late or repeated answer changes nothing.
+  if (!attempt || (attempt.status !== "pending" && attempt.status !== "unknown")) return accept();
+  const { attemptNo, at } = c;
+  const r = c.result;
+  switch (r.outcome) {
+    case "authorized":
+      return accept({
+        type: "PaymentAuthorized",
+        attemptNo,
+        pspReference: r.pspReference,
+        captured: r.captured,
+        at,
+      });
+    case "requires_action":
+      return accept({
+        type: "PaymentRequiresAction",
+        attemptNo,
+        pspReference: r.pspReference,
+        actionUrl: r.actionUrl,
+        at,
+      });
+    case "declined":
+      return accept({
+        type: "PaymentDeclined",
+        attemptNo,
+        code: r.code,
+        soft: r.soft,
+        rawCode: r.rawCode,
+        at,
+      });
+    case "unknown":
+      return attempt.status === "unknown"
+        ? accept()
+        : accept({ type: "AuthorizationOutcomeUnknown", attemptNo, code: r.code, at });
+    case "technical_error": {
+      // Safe to fail over only because the PSP certainly did not take the request.
+      if (attempt.status === "unknown") return accept(); // a charge may exist: never move on
+      const failed: PaymentEvent = { type: "AuthorizationFailed", attemptNo, code: r.code, at };
+      const next = p.candidates[p.attempts.length];
+      if (next === undefined) return accept(failed, { type: "PaymentFailed", code: "psp_unavailable", at });
+      const no = p.attempts.length + 1;
+      return accept(failed, {
+        type: "AuthorizationRequested",
+        attemptNo: no,
+        psp: next,
+        idempotencyKey: attemptKey(p.id, no),
+        at,
+      });
+    }
+    default: {
+      const never: never = r;
+      return never;
+    }
+  }
+}
+
+function recordOperation(p: Payment, c: RecordOperationResult): Decision {
+  const op = p.operations.find((o) => o.id === c.operationId);
+  if (!op || (op.status !== "pending" && op.status !== "unknown")) return accept();
+  const { operationId, at } = c;
+  const r = c.result;
+  switch (r.outcome) {
+    case "succeeded":
+      return accept({ type: "OperationSucceeded", operationId, pspReference: r.pspReference, at });
+    case "failed":
+      return accept({ type: "OperationFailed", operationId, code: r.code, at });
+    case "unknown":
+      return op.status === "unknown"
+        ? accept()
+        : accept({ type: "OperationOutcomeUnknown", operationId, code: r.code, at });
+    default: {
+      const never: never = r;
+      return never;
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// Runs the PSP call an open effect asks for and turns the answer into a Record* command for the
+// decider. The money rules live here: an attempt found open after a restart, or whose outcome is
+// unknown, is first resolved by asking the same PSP for the status of the same idempotency key;
+// only a PSP that has never seen the key is sent the authorization again (with the same key).
+import type { CardSecret, PspConnector } from "../psp/contract.ts";
+import type { PaymentCommand, RecordAuthorizationResult, RecordOperationResult } from "./commands.ts";
+import type { Effect } from "./effects.ts";
+import type { Attempt, Operation, Payment } from "./state.ts";
+
+export type EffectContext = {
+  payment: Payment;
+  connectors: ReadonlyMap<string, PspConnector>;
+  /** The card, when the command being handled carries it (CreatePayment); absent otherwise. */
+  card: CardSecret | undefined;
+  /** True when the attempt was opened before this actor took over (crash, redelivery). */
+  resumed: boolean;
+  traceparent: string | undefined;
+  now: () => string;
+};
+
+/** Why an effect cannot make progress now; the command is retried later. */
+export type Blocked = { blocked: string };
+
+export async function runEffect(effect: Effect, ctx: EffectContext): Promise<PaymentCommand | Blocked> {
+  return effect.kind === "authorize" ? authorize(effect.attempt, ctx) : operate(effect.operation, ctx);
+}
+
+async function authorize(attempt: Attempt, ctx: EffectContext): Promise<RecordAuthorizationResult | Blocked> {
+  const psp = ctx.connectors.get(attempt.psp);
+  if (!psp) return { blocked: `no connector for psp ${attempt.psp}` };
+  const tp = ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {};
+  const record = (result: RecordAuthorizationResult["result"]): RecordAuthorizationResult => ({
+    type: "RecordAuthorizationResult",
+    attemptNo: attempt.no,
+    result,
+    at: ctx.now(),
+  });
+  if (attempt.status === "unknown" || ctx.resumed) {
+    const status = await psp.status({ idempotencyKey: attempt.idempotencyKey, ...tp });
+    if (status.found === true) return record(status.result);
+    if (status.found === "unknown") return { blocked: `status of ${attempt.psp} unknown: ${status.code}` };
+    // The PSP has never seen this key: it is safe to send the same attempt again.
+  }
+  if (!ctx.card) return { blocked: "attempt must be (re)sent but the card is not in this command" };
+  const p = ctx.payment;
+  const result = await psp.authorize({
+    idempotencyKey: attempt.idempotencyKey,
+    reference: p.id,
+    amount: p.amount,
+    currency: p.currency,
+    capture: p.capture === "automatic",
+    card: ctx.card,
+    ...tp,
+  });
+  return record(result);
+}
+
+async function operate(op: Operation, ctx: EffectContext): Promise<RecordOperationResult | Blocked> {
+  const p = ctx.payment;
+  const psp = p.psp !== undefined ? ctx.connectors.get(p.psp) : undefined;
+  if (!psp || p.pspReference === undefined) return { blocked: "operation without a PSP authorization" };
+  const base = {
+    idempotencyKey: op.idempotencyKey,
+    pspReference: p.pspReference,
+    ...(ctx.traceparent !== undefined && { traceparent: ctx.traceparent }),
+  };
+  // PSP idempotency makes re-sending an open operation with its key safe, whatever happened before.
+  const result =
+    op.kind === "capture"
+      ? await psp.capture({ ...base, amount: op.amount, currency: p.currency })
+      : op.kind === "refund"
+        ? await psp.refund({ ...base, amount: op.amount, currency: p.currency })
+        : await psp.void(base);
+  if (result.outcome === "technical_error")
+    return { blocked: `${p.psp} did not take the ${op.kind}: ${result.code}` };
+  return {
+    type: "RecordOperationResult",
+    operationId: op.id,
+    result:
+      result.outcome === "succeeded"
+        ? { outcome: "succeeded", pspReference: result.pspReference }
+        : { outcome: result.outcome, code: result.code },
+    at: ctx.now(),
+  };
+}

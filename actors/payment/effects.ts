@@ -1,0 +1,14 @@
+// What the actor owes the outside world next, derived from state alone: an open authorization
+// attempt or an open capture/void/refund. Pure, so recovery after a crash finds the same work.
+import type { Attempt, Operation, PaymentState } from "./state.ts";
+
+export type Effect = { kind: "authorize"; attempt: Attempt } | { kind: "operation"; operation: Operation };
+
+export function nextEffect(state: PaymentState): Effect | undefined {
+  if (!state) return undefined;
+  const attempt = state.attempts.find((a) => a.status === "pending" || a.status === "unknown");
+  if (attempt) return { kind: "authorize", attempt };
+  const operation = state.operations.find((o) => o.status === "pending" || o.status === "unknown");
+  if (operation) return { kind: "operation", operation };
+  return undefined;
+}

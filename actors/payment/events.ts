@@ -1,0 +1,163 @@
+// Payment events: what happened to a payment, past tense. Every schema here is part of the audit
+// trail in PAY_EVT, so a field is only ever added as optional; a breaking change is a new version.
+import { z } from "zod";
+
+const At = z.iso.datetime();
+const Amount = z.number().int().positive();
+
+export const CardFacts = z.object({
+  brand: z.string(),
+  last4: z.string().regex(/^\d{4}$/),
+  binCountry: z.string().nullable(),
+  fingerprint: z.string(),
+  expMonth: z.number().int().min(1).max(12),
+  expYear: z.number().int(),
+});
+export type CardFacts = z.infer<typeof CardFacts>;
+
+export const CaptureMode = z.enum(["automatic", "manual"]);
+export type CaptureMode = z.infer<typeof CaptureMode>;
+
+export const PaymentCreated = z.object({
+  type: z.literal("PaymentCreated"),
+  paymentId: z.string(),
+  merchantId: z.string(),
+  requestFingerprint: z.string(),
+  amount: Amount,
+  currency: z.string().length(3),
+  capture: CaptureMode,
+  card: CardFacts,
+  reference: z.string().optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  at: At,
+});
+export type PaymentCreated = z.infer<typeof PaymentCreated>;
+
+/** The routing decision, recorded so that a replay never routes again. */
+export const PaymentRouted = z.object({
+  type: z.literal("PaymentRouted"),
+  strategy: z.string(),
+  candidates: z.array(z.string()).min(1),
+  at: At,
+});
+export type PaymentRouted = z.infer<typeof PaymentRouted>;
+
+/** The intent of a PSP authorization, recorded before the call is made. */
+export const AuthorizationRequested = z.object({
+  type: z.literal("AuthorizationRequested"),
+  attemptNo: z.number().int().positive(),
+  psp: z.string(),
+  idempotencyKey: z.string(),
+  at: At,
+});
+export type AuthorizationRequested = z.infer<typeof AuthorizationRequested>;
+
+export const PaymentAuthorized = z.object({
+  type: z.literal("PaymentAuthorized"),
+  attemptNo: z.number().int().positive(),
+  pspReference: z.string(),
+  captured: z.boolean(),
+  at: At,
+});
+export type PaymentAuthorized = z.infer<typeof PaymentAuthorized>;
+
+export const PaymentDeclined = z.object({
+  type: z.literal("PaymentDeclined"),
+  attemptNo: z.number().int().positive(),
+  code: z.string(),
+  soft: z.boolean(),
+  rawCode: z.string(),
+  at: At,
+});
+export type PaymentDeclined = z.infer<typeof PaymentDeclined>;
+
+export const PaymentRequiresAction = z.object({
+  type: z.literal("PaymentRequiresAction"),
+  attemptNo: z.number().int().positive(),
+  pspReference: z.string(),
+  actionUrl: z.string(),
+  at: At,
+});
+export type PaymentRequiresAction = z.infer<typeof PaymentRequiresAction>;
+
+/** The PSP certainly did not take the request (technical error before acceptance). */
+export const AuthorizationFailed = z.object({
+  type: z.literal("AuthorizationFailed"),
+  attemptNo: z.number().int().positive(),
+  code: z.string(),
+  at: At,
+});
+export type AuthorizationFailed = z.infer<typeof AuthorizationFailed>;
+
+/** The PSP may have taken the request: only a status query to the same PSP may resolve it. */
+export const AuthorizationOutcomeUnknown = z.object({
+  type: z.literal("AuthorizationOutcomeUnknown"),
+  attemptNo: z.number().int().positive(),
+  code: z.string(),
+  at: At,
+});
+export type AuthorizationOutcomeUnknown = z.infer<typeof AuthorizationOutcomeUnknown>;
+
+export const PaymentFailed = z.object({
+  type: z.literal("PaymentFailed"),
+  code: z.string(),
+  at: At,
+});
+export type PaymentFailed = z.infer<typeof PaymentFailed>;
+
+export const OperationKind = z.enum(["capture", "void", "refund"]);
+export type OperationKind = z.infer<typeof OperationKind>;
+
+/** The intent of a capture, void or refund, recorded before the PSP call. */
+export const OperationRequested = z.object({
+  type: z.literal("OperationRequested"),
+  operationId: z.string(),
+  kind: OperationKind,
+  requestFingerprint: z.string(),
+  amount: z.number().int().nonnegative(),
+  idempotencyKey: z.string(),
+  at: At,
+});
+export type OperationRequested = z.infer<typeof OperationRequested>;
+
+export const OperationSucceeded = z.object({
+  type: z.literal("OperationSucceeded"),
+  operationId: z.string(),
+  pspReference: z.string(),
+  at: At,
+});
+export type OperationSucceeded = z.infer<typeof OperationSucceeded>;
+
+export const OperationFailed = z.object({
+  type: z.literal("OperationFailed"),
+  operationId: z.string(),
+  code: z.string(),
+  at: At,
+});
+export type OperationFailed = z.infer<typeof OperationFailed>;
+
+export const OperationOutcomeUnknown = z.object({
+  type: z.literal("OperationOutcomeUnknown"),
+  operationId: z.string(),
+  code: z.string(),
+  at: At,
+});
+export type OperationOutcomeUnknown = z.infer<typeof OperationOutcomeUnknown>;
+
+export const PaymentEvent = z.discriminatedUnion("type", [
+  PaymentCreated,
+  PaymentRouted,
+  AuthorizationRequested,
+  PaymentAuthorized,
+  PaymentDeclined,
+  PaymentRequiresAction,
+  AuthorizationFailed,
+  AuthorizationOutcomeUnknown,
+  PaymentFailed,
+  OperationRequested,
+  OperationSucceeded,
+  OperationFailed,
+  OperationOutcomeUnknown,
+]);
+export type PaymentEvent = z.infer<typeof PaymentEvent>;
+export type PaymentEventType = PaymentEvent["type"];

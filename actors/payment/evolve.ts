@@ -1,0 +1,146 @@
+// evolve(state, event) → state. Total and pure: it never throws and never looks at anything but its
+// arguments, so replaying the same events always rebuilds the same payment.
+import type { PaymentEvent } from "./events.ts";
+import type { Attempt, Operation, Payment, PaymentState } from "./state.ts";
+import { PaymentStatus } from "./state.ts";
+
+export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
+  if (event.type === "PaymentCreated") {
+    if (state) return state;
+    return {
+      id: event.paymentId,
+      merchantId: event.merchantId,
+      status: PaymentStatus.created,
+      requestFingerprint: event.requestFingerprint,
+      amount: event.amount,
+      currency: event.currency,
+      capture: event.capture,
+      capturedAmount: 0,
+      refundedAmount: 0,
+      card: event.card,
+      ...(event.reference !== undefined && { reference: event.reference }),
+      ...(event.metadata !== undefined && { metadata: event.metadata }),
+      candidates: [],
+      attempts: [],
+      operations: [],
+      createdAt: event.at,
+      updatedAt: event.at,
+    };
+  }
+  if (!state) return state;
+  const p: Payment = { ...state, updatedAt: event.at };
+  switch (event.type) {
+    case "PaymentRouted":
+      return { ...p, candidates: event.candidates, routingStrategy: event.strategy };
+    case "AuthorizationRequested":
+      return {
+        ...p,
+        status: PaymentStatus.authorizing,
+        psp: event.psp,
+        attempts: [
+          ...p.attempts,
+          {
+            no: event.attemptNo,
+            psp: event.psp,
+            idempotencyKey: event.idempotencyKey,
+            status: "pending",
+            requestedAt: event.at,
+          },
+        ],
+      };
+    case "PaymentAuthorized":
+      return {
+        ...withAttempt(p, event.attemptNo, {
+          status: "authorized",
+          pspReference: event.pspReference,
+          completedAt: event.at,
+        }),
+        status: event.captured ? PaymentStatus.captured : PaymentStatus.authorized,
+        capturedAmount: event.captured ? p.amount : 0,
+        pspReference: event.pspReference,
+      };
+    case "PaymentDeclined":
+      return {
+        ...withAttempt(p, event.attemptNo, { status: "declined", code: event.code, completedAt: event.at }),
+        status: PaymentStatus.declined,
+        declineCode: event.code,
+      };
+    case "PaymentRequiresAction":
+      return {
+        ...withAttempt(p, event.attemptNo, {
+          status: "requires_action",
+          pspReference: event.pspReference,
+          completedAt: event.at,
+        }),
+        status: PaymentStatus.requiresAction,
+        pspReference: event.pspReference,
+        actionUrl: event.actionUrl,
+      };
+    case "AuthorizationFailed":
+      return withAttempt(p, event.attemptNo, { status: "failed", code: event.code, completedAt: event.at });
+    case "AuthorizationOutcomeUnknown":
+      return withAttempt(p, event.attemptNo, { status: "unknown", code: event.code });
+    case "PaymentFailed":
+      return { ...p, status: PaymentStatus.failed, failureCode: event.code };
+    case "OperationRequested":
+      return {
+        ...p,
+        status: event.kind === "capture" ? PaymentStatus.capturing : p.status,
+        operations: [
+          ...p.operations,
+          {
+            id: event.operationId,
+            kind: event.kind,
+            requestFingerprint: event.requestFingerprint,
+            amount: event.amount,
+            idempotencyKey: event.idempotencyKey,
+            status: "pending",
+            requestedAt: event.at,
+          },
+        ],
+      };
+    case "OperationSucceeded": {
+      const op = p.operations.find((o) => o.id === event.operationId);
+      if (!op) return p;
+      const next = withOperation(p, op.id, {
+        status: "succeeded",
+        pspReference: event.pspReference,
+        completedAt: event.at,
+      });
+      if (op.kind === "capture")
+        return { ...next, status: PaymentStatus.captured, capturedAmount: op.amount };
+      if (op.kind === "void") return { ...next, status: PaymentStatus.canceled };
+      const refundedAmount = p.refundedAmount + op.amount;
+      return {
+        ...next,
+        refundedAmount,
+        status: refundedAmount >= p.capturedAmount ? PaymentStatus.refunded : PaymentStatus.partiallyRefunded,
+      };
+    }
+    case "OperationFailed": {
+      const op = p.operations.find((o) => o.id === event.operationId);
+      if (!op) return p;
+      const next = withOperation(p, op.id, { status: "failed", code: event.code, completedAt: event.at });
+      // A refused capture leaves the authorization as it was.
+      return op.kind === "capture" ? { ...next, status: PaymentStatus.authorized } : next;
+    }
+    case "OperationOutcomeUnknown":
+      return withOperation(p, event.operationId, { status: "unknown", code: event.code });
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
+
+export function evolveAll(state: PaymentState, events: readonly PaymentEvent[]): PaymentState {
+  return events.reduce(evolve, state);
+}
+
+function withAttempt(p: Payment, no: number, patch: Partial<Attempt>): Payment {
+  return { ...p, attempts: p.attempts.map((a) => (a.no === no ? { ...a, ...patch } : a)) };
+}
+
+function withOperation(p: Payment, id: string, patch: Partial<Operation>): Payment {
+  return { ...p, operations: p.operations.map((o) => (o.id === id ? { ...o, ...patch } : o)) };
+}

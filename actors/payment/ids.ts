@@ -1,0 +1,29 @@
+// Deterministic ids: idempotency lives in the entity. The payment id is derived from
+// (merchant, Idempotency-Key), a follow-up's operation id from (payment, operation, key), so the
+// same request always addresses the same entity, from any gateway, after any restart. Internal
+// systems that publish commands to NATS derive ids with these same functions.
+import { createHash } from "node:crypto";
+
+function digest(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 24);
+}
+
+export function paymentIdFor(merchantId: string, idempotencyKey: string): string {
+  return `pay_${digest("payment", merchantId, idempotencyKey)}`;
+}
+
+export function operationIdFor(paymentId: string, operation: string, idempotencyKey: string): string {
+  return `op_${digest(operation, paymentId, idempotencyKey)}`;
+}
+
+/** JSON with object keys sorted, so the same body always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,84 @@
+// Which payment actors are live in this process. Every message to a payment goes through here, so
+// passivation can be race-free: an actor is stopped only when no message is in flight to it, and it
+// leaves the map before its last (passivate) message, so nothing is ever sent to a stopped actor.
+import type { ActorRef, ActorSystem } from "../nact.ts";
+import { ask, spawnActor, stopActor } from "../nact.ts";
+import type { PaymentActorDeps, PaymentActorState, PaymentMsg, PaymentOutcome } from "./actor.ts";
+import { paymentBehaviour } from "./actor.ts";
+
+type Entry = {
+  ref: ActorRef<{ msg: PaymentMsg; reply: PaymentOutcome }>;
+  inFlight: number;
+  idleSince: number;
+};
+
+export class PaymentRegistry {
+  readonly #live = new Map<string, Entry>();
+  readonly #sweeper: NodeJS.Timeout;
+  // nact names must be unique among live children: a payment re-activated while its previous
+  // actor is still stopping gets a fresh name, so stopping the old one cannot unlink the new one.
+  #incarnation = 0;
+
+  constructor(
+    private readonly system: ActorSystem,
+    private readonly deps: PaymentActorDeps,
+    private readonly opts: { passivateAfterMs: number; askTimeoutMs: number },
+  ) {
+    this.#sweeper = setInterval(
+      () => void this.sweep(),
+      Math.max(50, Math.min(opts.passivateAfterMs, 5_000)),
+    );
+    this.#sweeper.unref();
+  }
+
+  get size(): number {
+    return this.#live.size;
+  }
+
+  async send(paymentId: string, msg: PaymentMsg): Promise<PaymentOutcome> {
+    const entry = this.#live.get(paymentId) ?? this.spawn(paymentId);
+    entry.inFlight++;
+    try {
+      return await ask(entry.ref, msg, this.opts.askTimeoutMs);
+    } finally {
+      entry.inFlight--;
+      entry.idleSince = Date.now();
+    }
+  }
+
+  private spawn(paymentId: string): Entry {
+    const initial: PaymentActorState = { loaded: undefined, sinceSnapshot: 0 };
+    const ref = spawnActor(
+      this.system,
+      `${paymentId}.${++this.#incarnation}`,
+      initial,
+      paymentBehaviour(paymentId, this.deps),
+      (err) => this.deps.log.error({ err, paymentId }, "payment actor crashed; state reset"),
+    );
+    const entry: Entry = { ref, inFlight: 0, idleSince: Date.now() };
+    this.#live.set(paymentId, entry);
+    this.deps.metrics.liveActors.set(this.#live.size);
+    return entry;
+  }
+
+  /** Passivate actors idle for longer than passivateAfterMs (all of them with `all`). */
+  async sweep(all = false): Promise<void> {
+    const cutoff = Date.now() - this.opts.passivateAfterMs;
+    const idle = [...this.#live].filter(([, e]) => e.inFlight === 0 && (all || e.idleSince <= cutoff));
+    for (const [id, entry] of idle) {
+      this.#live.delete(id);
+      try {
+        await ask(entry.ref, { kind: "passivate" }, this.opts.askTimeoutMs);
+      } catch (err) {
+        this.deps.log.warn({ err, paymentId: id }, "passivation snapshot failed");
+      }
+      stopActor(entry.ref);
+    }
+    this.deps.metrics.liveActors.set(this.#live.size);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await this.sweep(true);
+  }
+}

@@ -1,0 +1,103 @@
+// The state of one payment, as rebuilt from its events by evolve(). Plain JSON, so it can be
+// snapshotted to Redis as it is (with SCHEMA_VERSION, bumped whenever this shape changes).
+import type { CaptureMode, CardFacts, OperationKind } from "./events.ts";
+
+export const SCHEMA_VERSION = 1;
+
+export const PaymentStatus = {
+  created: "created",
+  authorizing: "authorizing",
+  authorized: "authorized",
+  capturing: "capturing",
+  captured: "captured",
+  requiresAction: "requires_action",
+  declined: "declined",
+  failed: "failed",
+  canceled: "canceled",
+  partiallyRefunded: "partially_refunded",
+  refunded: "refunded",
+} as const;
+export type PaymentStatus = (typeof PaymentStatus)[keyof typeof PaymentStatus];
+
+/** States in which nothing more happens to the payment. */
+export const TERMINAL: ReadonlySet<PaymentStatus> = new Set([
+  PaymentStatus.declined,
+  PaymentStatus.failed,
+  PaymentStatus.canceled,
+  PaymentStatus.refunded,
+]);
+
+/** States in which the gateway stops waiting and answers 201. */
+export const RESTING: ReadonlySet<PaymentStatus> = new Set([
+  PaymentStatus.authorized,
+  PaymentStatus.captured,
+  PaymentStatus.declined,
+  PaymentStatus.failed,
+  PaymentStatus.requiresAction,
+  PaymentStatus.canceled,
+  PaymentStatus.partiallyRefunded,
+  PaymentStatus.refunded,
+]);
+
+export type AttemptStatus = "pending" | "unknown" | "authorized" | "declined" | "requires_action" | "failed";
+
+export type Attempt = {
+  no: number;
+  psp: string;
+  idempotencyKey: string;
+  status: AttemptStatus;
+  pspReference?: string;
+  code?: string;
+  requestedAt: string;
+  completedAt?: string;
+};
+
+export type OperationStatus = "pending" | "unknown" | "succeeded" | "failed";
+
+export type Operation = {
+  id: string;
+  kind: OperationKind;
+  requestFingerprint: string;
+  amount: number;
+  idempotencyKey: string;
+  status: OperationStatus;
+  pspReference?: string;
+  code?: string;
+  requestedAt: string;
+  completedAt?: string;
+};
+
+export type Payment = {
+  id: string;
+  merchantId: string;
+  status: PaymentStatus;
+  requestFingerprint: string;
+  amount: number;
+  currency: string;
+  capture: CaptureMode;
+  capturedAmount: number;
+  refundedAmount: number;
+  card: CardFacts;
+  reference?: string;
+  metadata?: Record<string, string>;
+  /** PSPs in the order the routing decision allows them. */
+  candidates: string[];
+  routingStrategy?: string;
+  /** The PSP holding the authorization (the last attempt's PSP). */
+  psp?: string;
+  pspReference?: string;
+  actionUrl?: string;
+  attempts: Attempt[];
+  operations: Operation[];
+  declineCode?: string;
+  failureCode?: string;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** No events yet: the payment does not exist. */
+export type PaymentState = Payment | undefined;
+
+export function initialState(): PaymentState {
+  return undefined;
+}

@@ -1,0 +1,86 @@
+// The payment object of the merchant API: what a merchant may see of a payment. Never a PAN or CVC;
+// the card fingerprint stays internal too.
+import type { Payment } from "./state.ts";
+
+export type PaymentView = {
+  id: string;
+  object: "payment";
+  merchant_id: string;
+  status: Payment["status"];
+  amount: number;
+  currency: string;
+  captured_amount: number;
+  refunded_amount: number;
+  capture: Payment["capture"];
+  psp: string | null;
+  attempts: Array<{
+    attempt: number;
+    psp: string;
+    status: string;
+    psp_reference: string | null;
+    code: string | null;
+    created_at: string;
+  }>;
+  operations: Array<{
+    id: string;
+    type: string;
+    amount: number;
+    status: string;
+    code: string | null;
+    created_at: string;
+  }>;
+  card: { brand: string; last4: string; bin_country: string | null; exp_month: number; exp_year: number };
+  next_action: { type: "redirect"; url: string } | null;
+  decline_code: string | null;
+  failure_code: string | null;
+  reference: string | null;
+  metadata: Record<string, string>;
+  created_at: string;
+  updated_at: string;
+};
+
+export function toView(p: Payment): PaymentView {
+  return {
+    id: p.id,
+    object: "payment",
+    merchant_id: p.merchantId,
+    status: p.status,
+    amount: p.amount,
+    currency: p.currency,
+    captured_amount: p.capturedAmount,
+    refunded_amount: p.refundedAmount,
+    capture: p.capture,
+    psp: p.psp ?? null,
+    attempts: p.attempts.map((a) => ({
+      attempt: a.no,
+      psp: a.psp,
+      status: a.status,
+      psp_reference: a.pspReference ?? null,
+      code: a.code ?? null,
+      created_at: a.requestedAt,
+    })),
+    operations: p.operations.map((o) => ({
+      id: o.id,
+      type: o.kind,
+      amount: o.amount,
+      status: o.status,
+      code: o.code ?? null,
+      created_at: o.requestedAt,
+    })),
+    card: {
+      brand: p.card.brand,
+      last4: p.card.last4,
+      bin_country: p.card.binCountry,
+      exp_month: p.card.expMonth,
+      exp_year: p.card.expYear,
+    },
+    next_action:
+      p.status === "requires_action" && p.actionUrl ? { type: "redirect", url: p.actionUrl } : null,
+    decline_code: p.declineCode ?? null,
+    failure_code: p.failureCode ?? null,
+    reference: p.reference ?? null,
+    metadata: p.metadata ?? {},
+    created_at: p.createdAt,
+    updated_at: p.updatedAt,
+  };
+}
