@@ -1,0 +1,82 @@
+// The gateway's side of PAY_CMD: publish a command (deduplicated by Nats-Msg-Id, so a publish whose
+// ack was lost can be retried unchanged) and wait, for a bounded time, for the actor's reply on a
+// core-NATS inbox. A lost reply costs only a 202: the state is always readable from the event store.
+import { randomUUID } from "node:crypto";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { isConnected } from "./connection.ts";
+import { CommandReply, Header, decodeJson, encode, type CommandEnvelope } from "./envelopes.ts";
+import type { Logger } from "./log.ts";
+import { commandSubject, type Topology } from "./topology.ts";
+
+export class NatsUnavailableError extends Error {
+  override name = "NatsUnavailableError";
+}
+
+export class CommandBus {
+  readonly #inbox: string;
+  readonly #waiters = new Map<string, (reply: CommandReply) => void>();
+  #sub: Subscription | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly topo: Topology,
+    private readonly log: Logger,
+  ) {
+    this.#inbox = `${topo.replyBase}.${randomUUID().replaceAll("-", "")}`;
+  }
+
+  start(): void {
+    this.#sub = this.nc.subscribe(`${this.#inbox}.*`, {
+      callback: (err, msg) => {
+        if (err) return;
+        const token = msg.subject.slice(this.#inbox.length + 1);
+        const waiter = this.#waiters.get(token);
+        if (!waiter) return; // the request already gave up waiting
+        const parsed = CommandReply.safeParse(decodeJson(msg.data));
+        if (parsed.success) waiter(parsed.data);
+        else this.log.error({ issues: parsed.error.issues }, "undecodable command reply");
+      },
+    });
+  }
+
+  /**
+   * Publish the command and wait up to `waitMs` for the actor's reply; `null` when the wait ran out.
+   * Throws when the command could not be stored in JetStream (the caller answers 503).
+   */
+  async send(
+    envelope: CommandEnvelope,
+    opts: { waitMs: number; msgId: string; traceparent?: string },
+  ): Promise<CommandReply | null> {
+    if (!isConnected(this.nc)) throw new NatsUnavailableError("NATS is not connected");
+    const token = randomUUID().replaceAll("-", "");
+    const h = headers();
+    h.set(Header.replyTo, `${this.#inbox}.${token}`);
+    if (opts.traceparent) h.set(Header.traceparent, opts.traceparent);
+    let timer: NodeJS.Timeout | undefined;
+    const replied = new Promise<CommandReply | null>((resolve) => {
+      this.#waiters.set(token, resolve);
+      timer = setTimeout(() => resolve(null), opts.waitMs);
+    });
+    try {
+      await this.js.publish(commandSubject(this.topo, envelope.command.paymentId), encode(envelope), {
+        msgID: opts.msgId,
+        headers: h,
+        retries: 3,
+        timeout: 5_000,
+      });
+      return await replied;
+    } finally {
+      clearTimeout(timer);
+      this.#waiters.delete(token);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#sub) {
+      this.#sub.unsubscribe();
+      await this.#sub.closed;
+    }
+  }
+}

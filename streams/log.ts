@@ -1,0 +1,26 @@
+// The pino logger every role uses. JSON lines; card data and keys are redacted by path as a last
+// line of defence (the code never logs them on purpose).
+import { pino, type Logger } from "pino";
+
+export type { Logger };
+
+export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
+  return pino({
+    level,
+    base: { ...base },
+    redact: {
+      paths: [
+        "*.number",
+        "*.cvc",
+        "*.card.number",
+        "*.card.cvc",
+        "authorization",
+        "*.authorization",
+        "*.headers.authorization",
+        "sealedCard",
+        "*.sealedCard",
+      ],
+      censor: "[redacted]",
+    },
+  });
+}

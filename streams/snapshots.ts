@@ -1,0 +1,75 @@
+// Snapshots in Redis: `snap:<paymentId>` → {seq, eventNo, schemaVersion, state}. A disposable
+// accelerator: a missing, stale, unreadable or foreign-version snapshot only means a longer replay,
+// and a Redis outage is logged and counted, never fatal. Writes are compare-and-set on the stream
+// sequence, so an older snapshot never overwrites a newer one.
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import type { Payment } from "../actors/payment/state.ts";
+import { SCHEMA_VERSION } from "../actors/payment/state.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+
+const SnapshotSchema = z.object({
+  seq: z.number().int().nonnegative(), // PAY_EVT stream sequence of the last event folded in
+  eventNo: z.number().int().nonnegative(), // number of events folded in
+  schemaVersion: z.number().int(),
+  state: z.custom<Payment>((v) => typeof v === "object" && v !== null),
+});
+export type Snapshot = z.infer<typeof SnapshotSchema>;
+
+// KEYS[1] = key, ARGV[1] = seq, ARGV[2] = json, ARGV[3] = ttl seconds
+const PUT_IF_NEWER = `
+local cur = redis.call('HGET', KEYS[1], 'seq')
+if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'body', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+export class SnapshotStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyOf: (paymentId: string) => string,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly ttlSeconds = 7 * 24 * 3600,
+  ) {}
+
+  async get(paymentId: string): Promise<Snapshot | undefined> {
+    let body: string | null;
+    try {
+      body = await this.redis.hget(this.keyOf(paymentId), "body");
+    } catch (err) {
+      this.metrics.snapshotFailures.inc({ op: "read" });
+      this.log.warn({ err, paymentId }, "snapshot read failed; replaying from JetStream");
+      return undefined;
+    }
+    if (body === null) return undefined;
+    try {
+      const snap = SnapshotSchema.parse(JSON.parse(body));
+      return snap.schemaVersion === SCHEMA_VERSION ? snap : undefined;
+    } catch {
+      this.metrics.snapshotFailures.inc({ op: "decode" });
+      return undefined;
+    }
+  }
+
+  /** Store unless a snapshot at the same or a later sequence is there. Returns whether it was written. */
+  async put(paymentId: string, snap: Omit<Snapshot, "schemaVersion">): Promise<boolean> {
+    const body = JSON.stringify({ ...snap, schemaVersion: SCHEMA_VERSION });
+    try {
+      const r = await this.redis.eval(
+        PUT_IF_NEWER,
+        1,
+        this.keyOf(paymentId),
+        snap.seq,
+        body,
+        this.ttlSeconds,
+      );
+      return r === 1;
+    } catch (err) {
+      this.metrics.snapshotFailures.inc({ op: "write" });
+      this.log.warn({ err, paymentId }, "snapshot write failed");
+      return false;
+    }
+  }
+}

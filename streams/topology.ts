@@ -1,0 +1,143 @@
+// The one place that names streams, subjects, consumers and Redis keys, and creates them
+// idempotently. A prefix keeps deployments and test runs apart: nothing else builds a subject.
+import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+
+export type Topology = {
+  prefix: string;
+  partitions: number;
+  commandStream: string;
+  eventStream: string;
+  /** `<prefix>.pay.cmd` or `pay.cmd`: commands go to `<base>.<partition>.<paymentId>`. */
+  commandBase: string;
+  eventBase: string;
+  redisPrefix: string;
+  /** Inbox prefix for replies from actors to waiting gateways (core NATS, not stored). */
+  replyBase: string;
+  /** How long a command may be in a worker's hands without a heartbeat before JetStream redelivers it. */
+  commandAckWaitMs: number;
+  /** Stream replicas (3 on a production cluster). */
+  replicas: number;
+};
+
+export function topology(
+  prefix: string,
+  partitions: number,
+  opts: { commandAckWaitMs?: number; replicas?: number } = {},
+): Topology {
+  const dot = prefix ? `${prefix}.` : "";
+  const us = prefix ? `${prefix}_` : "";
+  return {
+    prefix,
+    partitions,
+    commandStream: `${us}PAY_CMD`,
+    eventStream: `${us}PAY_EVT`,
+    commandBase: `${dot}pay.cmd`,
+    eventBase: `${dot}pay.evt`,
+    redisPrefix: prefix ? `${prefix}:` : "",
+    replyBase: `${dot}pay.reply`,
+    commandAckWaitMs: opts.commandAckWaitMs ?? 30_000,
+    replicas: opts.replicas ?? 1,
+  };
+}
+
+/** FNV-1a 32-bit, the hash NATS's own partition() subject mapping uses. */
+export function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  const bytes = Buffer.from(s, "utf8");
+  for (const b of bytes) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+export function partitionOf(t: Topology, paymentId: string): number {
+  return fnv1a32(paymentId) % t.partitions;
+}
+
+export function commandSubject(t: Topology, paymentId: string): string {
+  return `${t.commandBase}.${partitionOf(t, paymentId)}.${paymentId}`;
+}
+
+export function eventSubject(t: Topology, paymentId: string): string {
+  return `${t.eventBase}.${paymentId}`;
+}
+
+export function consumerName(partition: number): string {
+  return `cmd-p${String(partition).padStart(3, "0")}`;
+}
+
+export function snapshotKey(t: Topology, paymentId: string): string {
+  return `${t.redisPrefix}snap:${paymentId}`;
+}
+
+const TWO_MINUTES_NS = 2 * 60 * 1_000_000_000;
+
+export function streamConfigs(t: Topology): Array<Partial<StreamConfig> & { name: string }> {
+  return [
+    {
+      name: t.commandStream,
+      subjects: [`${t.commandBase}.>`],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: t.replicas,
+      discard: DiscardPolicy.Old,
+      duplicate_window: TWO_MINUTES_NS,
+    },
+    {
+      name: t.eventStream,
+      subjects: [`${t.eventBase}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: t.replicas,
+      allow_direct: true,
+      duplicate_window: TWO_MINUTES_NS,
+    },
+  ];
+}
+
+/** Create or update streams and the per-partition consumers. Safe to run twice, or from two processes at once. */
+export async function ensureTopology(jsm: JetStreamManager, t: Topology): Promise<void> {
+  for (const cfg of streamConfigs(t)) {
+    try {
+      const info = await jsm.streams.info(cfg.name);
+      await jsm.streams.update(cfg.name, { ...info.config, ...cfg });
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err;
+      try {
+        await jsm.streams.add(cfg);
+      } catch (addErr) {
+        // Another process created it between our info and add: that is fine.
+        await jsm.streams.info(cfg.name).catch(() => {
+          throw addErr;
+        });
+      }
+    }
+  }
+  for (let p = 0; p < t.partitions; p++) {
+    await jsm.consumers.add(t.commandStream, {
+      durable_name: consumerName(p),
+      filter_subject: `${t.commandBase}.${p}.>`,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: t.commandAckWaitMs * 1_000_000,
+      max_deliver: -1,
+      max_ack_pending: 1000,
+    });
+  }
+}
+
+/** Remove everything a topology created (tests and benchmarks clean up after themselves). */
+export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promise<void> {
+  for (const name of [t.commandStream, t.eventStream]) {
+    await jsm.streams.delete(name).catch(() => undefined);
+  }
+}
