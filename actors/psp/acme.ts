@@ -1,0 +1,211 @@
+// The connector for "acme", a Stripe-like API: amounts as decimal strings in major units, lowercase
+// currencies, the idempotency key in an Idempotency-Key header, card errors as 402, and attempts found
+// again by searching charges on their idempotency key. Maps that wire format onto contract.ts.
+
+import { z } from "zod";
+import { toDecimalString } from "../payment/money.ts";
+import {
+  DeclineCode,
+  type AuthorizeRequest,
+  type AuthorizeResult,
+  type OperationResult,
+  type PspConnector,
+  type StatusResult,
+} from "./contract.ts";
+import {
+  couldNotAsk,
+  declined,
+  exchangeJson,
+  invalidAmount,
+  parseReply,
+  redact,
+  unexpectedReply,
+  unknownOutcome,
+  unparseable,
+  type JsonReply,
+} from "./http.ts";
+
+const AcmeCharge = z.object({
+  id: z.string().min(1),
+  status: z.enum(["succeeded", "requires_capture", "requires_action", "failed", "canceled"]),
+  captured: z.boolean(),
+  next_action: z.object({ redirect_url: z.string().min(1) }).optional(),
+  failure_code: z.string().nullish(),
+  decline_code: z.string().nullish(),
+});
+type AcmeCharge = z.infer<typeof AcmeCharge>;
+
+const AcmeError = z.object({
+  error: z.object({
+    type: z.string(),
+    code: z.string().optional(),
+    decline_code: z.string().optional(),
+    message: z.string().optional(),
+    charge: z.string().optional(),
+  }),
+});
+type AcmeError = z.infer<typeof AcmeError>["error"];
+
+const AcmeRefund = z.object({ id: z.string().min(1), status: z.enum(["succeeded", "pending", "failed"]) });
+const AcmeSearch = z.object({ data: z.array(AcmeCharge) });
+
+/** acme's decline codes (error.code or the finer error.decline_code) that are not a plain decline. */
+const DECLINES: Readonly<Record<string, DeclineCode>> = {
+  insufficient_funds: DeclineCode.insufficientFunds,
+  expired_card: DeclineCode.expiredCard,
+  incorrect_cvc: DeclineCode.incorrectCvc,
+  invalid_cvc: DeclineCode.incorrectCvc,
+  fraudulent: DeclineCode.fraudSuspected,
+  stolen_card: DeclineCode.fraudSuspected,
+  lost_card: DeclineCode.fraudSuspected,
+  pickup_card: DeclineCode.fraudSuspected,
+  processing_error: DeclineCode.processingError,
+};
+
+function declineOf(code: string | null | undefined, declineCode: string | null | undefined, charge?: string) {
+  const normalized =
+    (declineCode ? DECLINES[declineCode] : undefined) ??
+    (code ? DECLINES[code] : undefined) ??
+    "card_declined";
+  return declined(normalized, declineCode ?? code ?? "card_declined", charge);
+}
+
+type Settled = Exclude<AuthorizeResult, { outcome: "technical_error" | "unknown" }>;
+
+function chargeResult(c: AcmeCharge): Settled | undefined {
+  switch (c.status) {
+    case "succeeded":
+    case "requires_capture":
+    // A canceled charge was authorized first; what happened to it since is not the attempt's outcome.
+    case "canceled":
+      return { outcome: "authorized", pspReference: c.id, captured: c.captured };
+    case "requires_action":
+      return c.next_action
+        ? { outcome: "requires_action", pspReference: c.id, actionUrl: c.next_action.redirect_url }
+        : undefined;
+    case "failed":
+      return declineOf(c.failure_code, c.decline_code, c.id);
+  }
+}
+
+const errorOf = (reply: JsonReply): AcmeError | undefined => parseReply(AcmeError, reply.body)?.error;
+const isOutage = (reply: JsonReply, error?: AcmeError) =>
+  reply.status === 503 && error?.code === "service_unavailable";
+// The key was first used with other parameters: that first request may have done anything.
+const keyConflict = (error?: AcmeError) =>
+  error?.code === "idempotency_error"
+    ? unknownOutcome("idempotency_conflict", "acme: idempotency key already used for another request")
+    : undefined;
+
+function operationResult(reply: JsonReply, ok: z.ZodType<{ id: string; status: string }>): OperationResult {
+  if (reply.status === 200 || reply.status === 201) {
+    const done = parseReply(ok, reply.body);
+    if (!done) return unparseable(reply);
+    if (done.status === "failed")
+      return { outcome: "failed", code: "refund_failed", message: "acme: refund failed" };
+    return { outcome: "succeeded", pspReference: done.id };
+  }
+  const error = errorOf(reply);
+  const conflict = keyConflict(error);
+  if (conflict) return conflict;
+  if (error && error.type !== "api_error" && [400, 402, 404].includes(reply.status)) {
+    const code = error.code ?? error.type;
+    return { outcome: "failed", code, message: redact(`acme: ${error.message ?? code}`) };
+  }
+  return unexpectedReply(reply, isOutage(reply, error));
+}
+
+export function createAcmeConnector(opts: { apiUrl: string; timeoutMs: number }): PspConnector {
+  const call = (
+    method: "GET" | "POST",
+    path: string,
+    extra: { idempotencyKey?: string; body?: unknown; traceparent?: string | undefined },
+  ) =>
+    exchangeJson({
+      method,
+      url: `${opts.apiUrl}${path}`,
+      timeoutMs: opts.timeoutMs,
+      headers: extra.idempotencyKey ? { "idempotency-key": extra.idempotencyKey } : {},
+      body: extra.body,
+      traceparent: extra.traceparent,
+    });
+  const chargePath = (pspReference: string, action: string) =>
+    `/charges/${encodeURIComponent(pspReference)}/${action}`;
+
+  return {
+    name: "acme",
+
+    async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
+      const invalid = invalidAmount(req.amount, req.currency);
+      if (invalid) return invalid;
+      const { card } = req;
+      const ex = await call("POST", "/charges", {
+        idempotencyKey: req.idempotencyKey,
+        traceparent: req.traceparent,
+        body: {
+          amount: toDecimalString(req.amount, req.currency),
+          currency: req.currency.toLowerCase(),
+          capture: req.capture,
+          source: { number: card.number, exp_month: card.expMonth, exp_year: card.expYear, cvc: card.cvc },
+          metadata: { reference: req.reference },
+        },
+      });
+      if (!ex.ok) return ex.failure;
+      const { reply } = ex;
+      if (reply.status === 200 || reply.status === 201) {
+        const charge = parseReply(AcmeCharge, reply.body);
+        return (charge && chargeResult(charge)) ?? unparseable(reply);
+      }
+      const error = errorOf(reply);
+      if (reply.status === 402 && error?.type === "card_error") {
+        return declineOf(error.code, error.decline_code, error.charge);
+      }
+      return keyConflict(error) ?? unexpectedReply(reply, isOutage(reply, error));
+    },
+
+    async capture(req) {
+      const invalid = invalidAmount(req.amount, req.currency);
+      if (invalid) return invalid;
+      const ex = await call("POST", chargePath(req.pspReference, "capture"), {
+        idempotencyKey: req.idempotencyKey,
+        traceparent: req.traceparent,
+        body: { amount: toDecimalString(req.amount, req.currency) },
+      });
+      return ex.ok ? operationResult(ex.reply, AcmeCharge) : ex.failure;
+    },
+
+    async void(req) {
+      const ex = await call("POST", chargePath(req.pspReference, "cancel"), {
+        idempotencyKey: req.idempotencyKey,
+        traceparent: req.traceparent,
+        body: {},
+      });
+      return ex.ok ? operationResult(ex.reply, AcmeCharge) : ex.failure;
+    },
+
+    async refund(req) {
+      const invalid = invalidAmount(req.amount, req.currency);
+      if (invalid) return invalid;
+      const ex = await call("POST", "/refunds", {
+        idempotencyKey: req.idempotencyKey,
+        traceparent: req.traceparent,
+        body: { charge: req.pspReference, amount: toDecimalString(req.amount, req.currency) },
+      });
+      return ex.ok ? operationResult(ex.reply, AcmeRefund) : ex.failure;
+    },
+
+    async status(req): Promise<StatusResult> {
+      const query = new URLSearchParams({ idempotency_key: req.idempotencyKey });
+      const ex = await call("GET", `/charges/search?${query.toString()}`, { traceparent: req.traceparent });
+      if (!ex.ok) return couldNotAsk(ex.failure);
+      const { reply } = ex;
+      if (reply.status !== 200) return couldNotAsk(unexpectedReply(reply, isOutage(reply, errorOf(reply))));
+      const search = parseReply(AcmeSearch, reply.body);
+      if (!search) return couldNotAsk(unparseable(reply));
+      const charge = search.data[0];
+      if (!charge) return { found: false };
+      const result = chargeResult(charge);
+      return result ? { found: true, result } : couldNotAsk(unparseable(reply));
+    },
+  };
+}
