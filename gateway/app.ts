@@ -1,0 +1,108 @@
+// Assembles the gateway's fastify instance: JSON-only parsing, zod validation and serialization,
+// request context (trace, merchant), the one error handler, HTTP metrics, the OpenAPI document, and
+// the route plugins. It does not listen: the caller decides where.
+import fastifySwagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import { authHook, decorateRequests, traceHook } from "./context.ts";
+import type { GatewayDeps } from "./deps.ts";
+import { ApiError, toApiError } from "./errors.ts";
+import { markOptionalBodies } from "./routes/docs.ts";
+import { paymentRoutes } from "./routes/payments.ts";
+import { systemRoutes } from "./routes/system.ts";
+
+export type { GatewayDeps } from "./deps.ts";
+
+const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+  // Typed as fastify's logger so the instance is a plain FastifyInstance; it is still this pino.
+  const loggerInstance: FastifyBaseLogger = deps.log;
+  const base = Fastify({
+    loggerInstance,
+    bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+  });
+  const app = base.withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  acceptJsonOnly(base);
+  decorateRequests(base);
+
+  app.addHook("onRequest", traceHook);
+  app.addHook("onResponse", async (req, reply) => {
+    // The route pattern, never the raw URL: one series per route, whatever ids come in.
+    const route = req.routeOptions.url ?? "unmatched";
+    deps.metrics.httpDuration.observe(
+      { method: req.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler(async (err, req, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500 && apiError.code !== "service_unavailable")
+      // The error only: never the request body, which may hold a card.
+      req.log.error({ err }, "request failed");
+    else req.log.info({ code: apiError.code, status: apiError.status }, apiError.message);
+    return reply.code(apiError.status).send(apiError.toBody());
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    const e = new ApiError("not_found", `no route ${req.method} ${req.url.split("?")[0] ?? ""}`);
+    return reply.code(e.status).send(e.toBody());
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "Switchyard",
+        version: "1.0.0",
+        description:
+          "Payment orchestration. Amounts are integers in the currency's minor unit. Every POST " +
+          'needs an Idempotency-Key. Errors are `{"error": {"code", "message", "details"}}`.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: "http", scheme: "bearer", description: "The merchant's API key" },
+        },
+      },
+      tags: [
+        { name: "payments", description: "The merchant payment API" },
+        { name: "system", description: "Health and readiness" },
+      ],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: markOptionalBodies,
+  });
+
+  await app.register(systemRoutes, deps);
+  await app.register(
+    async (v1) => {
+      v1.addHook("onRequest", authHook(deps.auth));
+      await v1.register(paymentRoutes, deps);
+    },
+    { prefix: "/v1" },
+  );
+  return base;
+}
+
+/**
+ * Only application/json bodies. fastify also accepts text/plain by default, which would turn a
+ * wrong content type into a confusing validation error instead of a 415. An empty JSON body is no
+ * body: clients commonly send the header on body-less POSTs such as cancel.
+ */
+function acceptJsonOnly(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.length === 0) done(null, undefined);
+    else void parseJson(req, text, done);
+  });
+}

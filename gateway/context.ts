@@ -1,0 +1,84 @@
+// What the gateway knows about a request before its handler runs: the trace it belongs to, the
+// merchant it authenticated as, its Idempotency-Key; and the hooks that establish each, binding
+// them to the request's log lines as they become known.
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
+import type { MerchantAuth } from "./auth.ts";
+import { ApiError, validationError } from "./errors.ts";
+import { IdempotencyKey } from "./schemas.ts";
+import { traceFrom, type TraceContext } from "./trace.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    trace: TraceContext;
+    /** Set by the /v1 auth hook; empty outside /v1. */
+    merchantId: string;
+    /** Set by the Idempotency-Key hook on routes that need one. */
+    idempotencyKey: string;
+  }
+}
+
+/** Adds fields to every later log line of this request, including fastify's "request completed". */
+export function bindLog(req: FastifyRequest, reply: FastifyReply, bindings: Record<string, string>): void {
+  req.log = req.log.child(bindings);
+  reply.log = req.log;
+}
+
+export function decorateRequests(app: FastifyInstance): void {
+  app.decorateRequest("trace", null as unknown as TraceContext);
+  app.decorateRequest("merchantId", "");
+  app.decorateRequest("idempotencyKey", "");
+}
+
+// Callback-style hooks: none of them waits on anything.
+type Done = HookHandlerDoneFunction;
+
+export function traceHook(req: FastifyRequest, reply: FastifyReply, done: Done): void {
+  req.trace = traceFrom(req.headers.traceparent);
+  reply.header("traceparent", req.trace.traceparent);
+  bindLog(req, reply, { traceId: req.trace.traceId });
+  done();
+}
+
+export function authHook(auth: MerchantAuth) {
+  return (req: FastifyRequest, reply: FastifyReply, done: Done): void => {
+    const merchantId = auth.authenticate(req.headers.authorization);
+    if (merchantId === undefined) {
+      reply.header("www-authenticate", 'Bearer realm="switchyard"');
+      done(new ApiError("unauthorized", "a valid API key is required: Authorization: Bearer <key>"));
+      return;
+    }
+    req.merchantId = merchantId;
+    bindLog(req, reply, { merchantId });
+    done();
+  };
+}
+
+export function idempotencyKeyHook(req: FastifyRequest, _reply: FastifyReply, done: Done): void {
+  const raw = req.headers["idempotency-key"];
+  if (raw === undefined || raw === "") {
+    done(new ApiError("idempotency_key_missing", "this request needs an Idempotency-Key header"));
+    return;
+  }
+  const parsed = IdempotencyKey.safeParse(raw);
+  if (!parsed.success) {
+    done(
+      validationError([
+        {
+          in: "headers",
+          path: "idempotency-key",
+          code: "invalid_format",
+          message: "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        },
+      ]),
+    );
+    return;
+  }
+  req.idempotencyKey = parsed.data;
+  done();
+}
+
+/** A body-less POST (or `null`) means "no options": the follow-up schemas then see `{}`. */
+export function emptyBodyAsObject(req: FastifyRequest, _reply: FastifyReply, done: Done): void {
+  if (req.body === undefined || req.body === null) req.body = {};
+  done();
+}

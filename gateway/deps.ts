@@ -1,0 +1,26 @@
+// What the gateway needs from the rest of the platform, passed in whole so that tests (and any
+// future deployment shape) build it without configuration files or globals.
+import type { PaymentView } from "../actors/payment/view.ts";
+import type { CommandBus } from "../streams/command-bus.ts";
+import type { Logger } from "../streams/log.ts";
+import type { Metrics } from "../streams/metrics.ts";
+import type { MerchantAuth } from "./auth.ts";
+
+export type PaymentReader = { get(paymentId: string): Promise<PaymentView | undefined> };
+
+export type ReadinessCheck = { name: string; check: () => Promise<void> };
+
+export type GatewayDeps = {
+  bus: Pick<CommandBus, "send">;
+  payments: PaymentReader;
+  auth: MerchantAuth;
+  /** AES-256-GCM key for sealing cards; the fingerprint keys are derived from it. */
+  cardKey: Buffer;
+  /** How long a request waits for the actor's reply before answering 202. */
+  replyWaitMs: number;
+  readiness: ReadinessCheck[];
+  metrics: Metrics;
+  log: Logger;
+  /** Default 64 KiB. */
+  bodyLimitBytes?: number;
+};

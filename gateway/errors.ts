@@ -1,0 +1,140 @@
+// The gateway's error taxonomy: one table from stable error code to HTTP status (fastify's FST_ERR_*
+// registry is the model), the ApiError that carries a code, and the translation of everything else
+// that can go wrong in a request (fastify's parser and validation errors, actor rejections) into it.
+// Bad input is never a 500; a 500 never says what broke.
+import type { RejectionCode } from "../actors/payment/decide.ts";
+
+export const ErrorStatus = {
+  validation_error: 400,
+  invalid_json: 400,
+  idempotency_key_missing: 400,
+  unauthorized: 401,
+  payment_not_found: 404,
+  not_found: 404,
+  invalid_state_transition: 409,
+  operation_in_progress: 409,
+  idempotency_key_reused: 422,
+  amount_too_large: 422,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  service_unavailable: 503,
+  internal_error: 500,
+} as const;
+export type ErrorCode = keyof typeof ErrorStatus;
+export const ERROR_CODES = Object.keys(ErrorStatus) as [ErrorCode, ...ErrorCode[]];
+
+// A rejection code the actor can send back must have a row in the table: this fails to compile
+// when decide.ts grows a code the gateway does not know.
+const _everyRejectionMapped: Record<RejectionCode, number> = ErrorStatus;
+
+export type ErrorDetails = Record<string, unknown>;
+
+/** The body of every error response. */
+export type ErrorBody = { error: { code: ErrorCode; message: string; details: ErrorDetails } };
+
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: ErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.status = ErrorStatus[code];
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ErrorStatus, code);
+}
+
+/** Where a validation issue was found and what is wrong, never the offending value (it may be a PAN). */
+export type ValidationIssue = { in: string; path: string; code: string; message: string };
+
+export function validationError(issues: ValidationIssue[]): ApiError {
+  const first = issues[0];
+  const message = first
+    ? `${first.path || first.in}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`
+    : "the request is invalid";
+  return new ApiError("validation_error", message, { issues });
+}
+
+/** An actor's rejection of a command, through the same table. */
+export function fromRejection(r: { code: string; message: string; details?: ErrorDetails }): ApiError {
+  if (!isErrorCode(r.code)) {
+    // Logged through the cause, never answered: the code and message are internal.
+    const cause = new Error(`actor rejected with unmapped code ${r.code}: ${r.message}`);
+    return new ApiError("internal_error", "the request could not be processed", {}, { cause });
+  }
+  return new ApiError(r.code, r.message, r.details ?? {});
+}
+
+type FastifyLikeError = {
+  code?: unknown;
+  statusCode?: unknown;
+  validation?: unknown;
+  validationContext?: unknown;
+};
+
+// fastify's own request errors, by code: what each means for a client.
+const FASTIFY_CODES: Readonly<Record<string, { code: ErrorCode; message: string }>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_json", message: "the body is not valid JSON" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_json", message: "the body is empty" },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: "payload_too_large", message: "the body is too large" },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: "unsupported_media_type",
+    message: "the body must be sent as application/json",
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: "validation_error",
+    message: "Content-Length does not match the body",
+  },
+  FST_ERR_BAD_URL: { code: "validation_error", message: "the URL is malformed" },
+  FST_ERR_NOT_FOUND: { code: "not_found", message: "no such route" },
+};
+
+/**
+ * Whatever a request handler, hook, parser or validator threw, as an ApiError. Unknown errors
+ * become `internal_error` (the caller logs the original); client errors fastify raised keep
+ * their 4xx meaning even when fastify grows a code this table does not list.
+ */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (typeof err !== "object" || err === null)
+    return new ApiError("internal_error", "internal error", {}, { cause: err });
+  const e = err as FastifyLikeError;
+  if (Array.isArray(e.validation)) {
+    const where = typeof e.validationContext === "string" ? e.validationContext : "body";
+    return validationError(e.validation.map((v) => issueOf(where, v)));
+  }
+  const known = typeof e.code === "string" ? FASTIFY_CODES[e.code] : undefined;
+  if (known) return new ApiError(known.code, known.message, {}, { cause: err });
+  const status = typeof e.statusCode === "number" ? e.statusCode : 500;
+  if (status === 413) return new ApiError("payload_too_large", "the body is too large", {}, { cause: err });
+  if (status === 415)
+    return new ApiError("unsupported_media_type", "unsupported content type", {}, { cause: err });
+  if (status === 404) return new ApiError("not_found", "no such route", {}, { cause: err });
+  if (status >= 400 && status < 500)
+    return new ApiError("validation_error", "the request is malformed", {}, { cause: err });
+  return new ApiError("internal_error", "internal error", {}, { cause: err });
+}
+
+// fastify-type-provider-zod turns each zod issue into an ajv-shaped record: instancePath
+// "/payment_method/card/number", the zod issue code as keyword.
+function issueOf(where: string, v: unknown): ValidationIssue {
+  const rec = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
+  const instancePath = typeof rec.instancePath === "string" ? rec.instancePath : "";
+  return {
+    in: where,
+    path: instancePath.split("/").filter(Boolean).join("."),
+    code: typeof rec.keyword === "string" ? rec.keyword : "invalid",
+    message: typeof rec.message === "string" ? rec.message : "invalid value",
+  };
+}

@@ -1,0 +1,230 @@
+// The merchant payment routes under /v1: validate, turn the request into a command on PAY_CMD, wait
+// a bounded time for the actor's reply, and answer with the payment object. Merchants see only
+// their own payments: another merchant's payment is answered exactly like an unknown one.
+import { randomUUID } from "node:crypto";
+import type { FastifyRequest } from "fastify";
+import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
+import type { PaymentView } from "../../actors/payment/view.ts";
+import type { CommandEnvelope, CommandReply } from "../../streams/envelopes.ts";
+import {
+  acceptedView,
+  createPaymentEnvelope,
+  deriveFingerprintKeys,
+  followUpEnvelope,
+  type FollowUp,
+  type RequestContext,
+} from "../commands.ts";
+import { bindLog, emptyBodyAsObject, idempotencyKeyHook } from "../context.ts";
+import type { GatewayDeps } from "../deps.ts";
+import { ApiError, fromRejection } from "../errors.ts";
+import {
+  CancelBody,
+  CaptureBody,
+  CreatePaymentBody,
+  IdempotencyHeaders,
+  PaymentIdParams,
+  RefundBody,
+} from "../schemas.ts";
+import { errorResponses, OPTIONAL_BODY, paymentResponse } from "./docs.ts";
+
+type Answer<Done extends 200 | 201> = { status: Done | 202; view: PaymentView };
+
+export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, done) => {
+  const keys = deriveFingerprintKeys(deps.cardKey);
+  const security = [{ bearerAuth: [] }];
+  const tags = ["payments"];
+
+  function contextOf(req: FastifyRequest): RequestContext {
+    return {
+      merchantId: req.merchantId,
+      idempotencyKey: req.idempotencyKey,
+      keys,
+      at: new Date().toISOString(),
+    };
+  }
+
+  /** The payment if it exists and belongs to this merchant; 503 when the event store cannot say. */
+  async function ownPayment(req: FastifyRequest, paymentId: string): Promise<PaymentView | undefined> {
+    let view: PaymentView | undefined;
+    try {
+      view = await deps.payments.get(paymentId);
+    } catch (cause) {
+      req.log.error({ err: cause }, "payment read failed");
+      throw new ApiError(
+        "service_unavailable",
+        "payments cannot be read right now; retry later",
+        {},
+        { cause },
+      );
+    }
+    return view && view.merchant_id === req.merchantId ? view : undefined;
+  }
+
+  async function send(req: FastifyRequest, envelope: CommandEnvelope): Promise<CommandReply | null> {
+    const paymentId = envelope.command.paymentId;
+    try {
+      return await deps.bus.send(envelope, {
+        waitMs: deps.replyWaitMs,
+        // Unique per HTTP request: retries are deduplicated by the payment entity, not by NATS.
+        msgId: `${paymentId}:${randomUUID()}`,
+        traceparent: req.trace.traceparent,
+      });
+    } catch (cause) {
+      req.log.error({ err: cause }, "command publish failed");
+      throw new ApiError(
+        "service_unavailable",
+        "the request could not be queued; retry with the same Idempotency-Key",
+        {},
+        { cause },
+      );
+    }
+  }
+
+  /** settled → `doneStatus`; pending → 202; rejected → the error table; no reply → 202 via `fallback`. */
+  async function answer<Done extends 200 | 201>(
+    reply: CommandReply | null,
+    doneStatus: Done,
+    fallback: () => Promise<PaymentView>,
+  ): Promise<Answer<Done>> {
+    if (reply === null) return { status: 202, view: await fallback() };
+    switch (reply.kind) {
+      case "settled":
+        return { status: doneStatus, view: reply.payment };
+      case "pending":
+        return { status: 202, view: reply.payment };
+      case "rejected":
+        throw fromRejection(reply.rejection);
+      default: {
+        const never: never = reply;
+        return never;
+      }
+    }
+  }
+
+  app.post(
+    "/payments",
+    {
+      onRequest: idempotencyKeyHook,
+      schema: {
+        summary: "Create a payment",
+        description:
+          "Authorizes (and with capture=automatic captures) a card payment. Answers 201 once the " +
+          "payment is at rest (authorized, captured, declined, failed, requires_action). When that " +
+          "takes longer than the gateway waits, answers 202 with the current state; if no actor has " +
+          "handled the request yet, that is a minimal payment object with status `created`, built " +
+          "from the request: it is accepted and queued, and GET /v1/payments/{id} shows its progress. " +
+          "A decline is a payment with status `declined`, not an HTTP error. Repeating the request " +
+          "with the same Idempotency-Key yields the same payment; another body with that key is 422.",
+        tags,
+        security,
+        headers: IdempotencyHeaders,
+        body: CreatePaymentBody,
+        response: {
+          201: paymentResponse("The payment, at rest."),
+          202: paymentResponse("Accepted, not at rest yet (status `created` if still queued)."),
+          ...errorResponses(400, 401, 409, 413, 415, 422, 500, 503),
+        },
+      },
+    },
+    async (req, reply) => {
+      const envelope = createPaymentEnvelope({ ...contextOf(req), cardKey: deps.cardKey }, req.body);
+      const paymentId = envelope.command.paymentId;
+      bindLog(req, reply, { paymentId });
+      const result = await answer(await send(req, envelope), 201, async () => {
+        // The reader may fail while NATS recovers; the command is stored, so 202 stays truthful.
+        const current = await ownPayment(req, paymentId).catch(() => undefined);
+        return current ?? acceptedView(envelope.command);
+      });
+      return reply.code(result.status).send(result.view);
+    },
+  );
+
+  app.get(
+    "/payments/:id",
+    {
+      schema: {
+        summary: "Retrieve a payment",
+        tags,
+        security,
+        params: PaymentIdParams,
+        response: { 200: paymentResponse("The payment."), ...errorResponses(400, 401, 404, 500, 503) },
+      },
+    },
+    async (req, reply) => {
+      bindLog(req, reply, { paymentId: req.params.id });
+      const view = await ownPayment(req, req.params.id);
+      if (!view) throw notFound();
+      return reply.code(200).send(view);
+    },
+  );
+
+  function followUp(
+    operation: FollowUp,
+    body: typeof CaptureBody | typeof RefundBody | typeof CancelBody,
+    summary: string,
+    description: string,
+  ): void {
+    const url = operation === "refund" ? "/payments/:id/refunds" : `/payments/:id/${operation}`;
+    app.post(
+      url,
+      {
+        onRequest: idempotencyKeyHook,
+        preValidation: emptyBodyAsObject,
+        schema: {
+          summary,
+          description,
+          tags,
+          security,
+          headers: IdempotencyHeaders,
+          params: PaymentIdParams,
+          body,
+          [OPTIONAL_BODY]: true,
+          response: {
+            200: paymentResponse("The payment after the operation."),
+            202: paymentResponse("Accepted; the PSP has not answered yet."),
+            ...errorResponses(400, 401, 404, 409, 413, 415, 422, 500, 503),
+          },
+        },
+      },
+      async (req, reply) => {
+        const paymentId = req.params.id;
+        bindLog(req, reply, { paymentId });
+        // Checked before publishing: nothing is queued for a payment this merchant cannot see.
+        const before = await ownPayment(req, paymentId);
+        if (!before) throw notFound();
+        const envelope = followUpEnvelope(contextOf(req), paymentId, operation, req.body);
+        const result = await answer(
+          await send(req, envelope),
+          200,
+          async () => (await ownPayment(req, paymentId).catch(() => undefined)) ?? before,
+        );
+        return reply.code(result.status).send(result.view);
+      },
+    );
+  }
+
+  followUp(
+    "capture",
+    CaptureBody,
+    "Capture an authorized payment",
+    "Captures `amount` (default: the whole authorized amount; at most that).",
+  );
+  followUp(
+    "cancel",
+    CancelBody,
+    "Cancel an uncaptured payment",
+    "Voids the authorization. Takes no body, or `{}`.",
+  );
+  followUp(
+    "refund",
+    RefundBody,
+    "Refund a captured payment",
+    "Refunds `amount` (default: what remains). Partial refunds add up, never above the captured amount.",
+  );
+
+  done();
+};
+
+function notFound(): ApiError {
+  return new ApiError("payment_not_found", "no such payment");
+}

@@ -1,0 +1,77 @@
+// The unauthenticated operational endpoints: liveness, readiness of each dependency, Prometheus
+// metrics and the OpenAPI document. None of them reveals more than "ok" or "failed".
+import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
+import type { GatewayDeps, ReadinessCheck } from "../deps.ts";
+import { HealthResponse, ReadyResponse } from "../schemas.ts";
+
+const CHECK_TIMEOUT_MS = 1_000;
+
+type CheckResult = "ok" | "failed" | "timeout";
+
+export const systemRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, done) => {
+  const tags = ["system"];
+
+  async function run(c: ReadinessCheck): Promise<CheckResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<CheckResult>((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), CHECK_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([
+        c.check().then(
+          () => "ok" as const,
+          (err: unknown) => {
+            app.log.warn({ err, check: c.name }, "readiness check failed");
+            return "failed" as const;
+          },
+        ),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  app.get(
+    "/healthz",
+    {
+      schema: {
+        summary: "Liveness: the process answers",
+        tags,
+        security: [],
+        response: { 200: HealthResponse },
+      },
+    },
+    async (_req, reply) => reply.send({ status: "ok" }),
+  );
+
+  app.get(
+    "/readyz",
+    {
+      schema: {
+        summary: "Readiness: every dependency answers within a second",
+        tags,
+        security: [],
+        response: {
+          200: ReadyResponse.describe("Ready to take traffic."),
+          503: ReadyResponse.describe("At least one dependency failed; `checks` says which."),
+        },
+      },
+    },
+    async (_req, reply) => {
+      const results = await Promise.all(deps.readiness.map(async (c) => [c.name, await run(c)] as const));
+      const checks = Object.fromEntries(results);
+      const ready = results.every(([, r]) => r === "ok");
+      return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not_ready", checks });
+    },
+  );
+
+  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
+    const body = await deps.metrics.registry.metrics();
+    return reply.header("content-type", deps.metrics.registry.contentType).send(body);
+  });
+
+  app.get("/openapi.json", { schema: { hide: true } }, async (_req, reply) => reply.send(app.swagger()));
+
+  done();
+};

@@ -1,0 +1,176 @@
+// The zod schemas of the merchant API's HTTP bodies and responses. They validate requests (through
+// fastify-type-provider-zod), shape responses (unknown fields of a view are stripped on the way
+// out) and are the source of /openapi.json: one definition, so the document cannot drift.
+import { z } from "zod";
+import { luhnValid, isExpired } from "../actors/payment/card.ts";
+import { CaptureMode } from "../actors/payment/events.ts";
+import { CURRENCY_EXPONENTS, MAX_AMOUNT } from "../actors/payment/money.ts";
+import { PaymentStatus } from "../actors/payment/state.ts";
+import type { PaymentView } from "../actors/payment/view.ts";
+import { ERROR_CODES } from "./errors.ts";
+
+const CURRENCIES = Object.keys(CURRENCY_EXPONENTS) as [string, ...string[]];
+
+/** Printable ASCII, as Stripe accepts; the key only ever feeds a hash. */
+export const IdempotencyKey = z
+  .string()
+  .regex(/^[\x20-\x7e]{1,255}$/, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+  .describe("Makes the request safe to retry: the same key and body always yield the same result.");
+
+/** Documents the header; the route's onRequest hook enforces it first, with its own error code. */
+export const IdempotencyHeaders = z.looseObject({ "idempotency-key": IdempotencyKey });
+
+/** Ids as commands carry them (they end up in NATS subjects, so nothing else gets through). */
+export const PaymentIdParams = z.object({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "not a payment id")
+    .describe("The payment id, e.g. pay_3f2a…"),
+});
+
+const Amount = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_AMOUNT)
+  .describe("Integer amount in the currency's minor unit (cents for EUR, yen for JPY, fils for KWD).");
+
+const Currency = z
+  .enum(CURRENCIES, {
+    error: (iss) =>
+      typeof iss.input === "string" && CURRENCIES.includes(iss.input.toUpperCase())
+        ? "currency must be an uppercase ISO 4217 code"
+        : "unknown currency: not an ISO 4217 code this platform accepts",
+  })
+  .describe("ISO 4217 code, uppercase.");
+
+function currentMonth(): { year: number; month: number } {
+  const now = new Date();
+  return { year: now.getUTCFullYear(), month: now.getUTCMonth() + 1 };
+}
+
+// Messages never repeat the value: it would put a card number into an error body or a log line.
+const Card = z
+  .strictObject({
+    number: z
+      .string()
+      .regex(/^\d{12,19}$/, { message: "card number must be 12 to 19 digits, without spaces", abort: true })
+      .refine(luhnValid, "card number is not valid (Luhn check failed)"),
+    exp_month: z.number().int().min(1).max(12),
+    exp_year: z.number().int().min(2000).max(2100),
+    cvc: z.string().regex(/^\d{3,4}$/, "cvc must be 3 or 4 digits"),
+  })
+  .refine((c) => !isExpired(c.exp_month, c.exp_year, currentMonth()), {
+    message: "the card has expired",
+    path: ["exp_year"],
+  });
+
+const Metadata = z
+  .record(z.string().min(1).max(40), z.string().max(500))
+  .refine((m) => Object.keys(m).length <= 20, "metadata may have at most 20 keys")
+  .describe("Up to 20 string pairs (key ≤ 40, value ≤ 500 characters), returned as given.");
+
+export const CreatePaymentBody = z.strictObject({
+  amount: Amount,
+  currency: Currency,
+  capture: CaptureMode.default("automatic").describe(
+    "automatic: authorize and capture; manual: authorize only, capture later.",
+  ),
+  payment_method: z.strictObject({ type: z.literal("card"), card: Card }),
+  reference: z.string().max(256).optional().describe("The merchant's own reference (order number)."),
+  metadata: Metadata.optional(),
+});
+export type CreatePaymentBody = z.infer<typeof CreatePaymentBody>;
+
+export const CaptureBody = z.strictObject({
+  amount: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe("At most the authorized amount; default all of it."),
+});
+export type CaptureBody = z.infer<typeof CaptureBody>;
+
+export const RefundBody = z.strictObject({
+  amount: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe("Refunds add up to at most the captured amount; default what remains."),
+});
+export type RefundBody = z.infer<typeof RefundBody>;
+
+export const CancelBody = z.strictObject({});
+export type CancelBody = z.infer<typeof CancelBody>;
+
+const Timestamp = z.string().describe("ISO 8601, UTC");
+
+export const PaymentResponse = z.object({
+  id: z.string(),
+  object: z.literal("payment"),
+  merchant_id: z.string(),
+  status: z.enum(Object.values(PaymentStatus)),
+  amount: z.number().int(),
+  currency: z.string(),
+  captured_amount: z.number().int(),
+  refunded_amount: z.number().int(),
+  capture: CaptureMode,
+  psp: z.string().nullable(),
+  attempts: z.array(
+    z.object({
+      attempt: z.number().int(),
+      psp: z.string(),
+      status: z.string(),
+      psp_reference: z.string().nullable(),
+      code: z.string().nullable(),
+      created_at: Timestamp,
+    }),
+  ),
+  operations: z.array(
+    z.object({
+      id: z.string(),
+      type: z.string(),
+      amount: z.number().int(),
+      status: z.string(),
+      code: z.string().nullable(),
+      created_at: Timestamp,
+    }),
+  ),
+  card: z.object({
+    brand: z.string(),
+    last4: z.string(),
+    bin_country: z.string().nullable(),
+    exp_month: z.number().int(),
+    exp_year: z.number().int(),
+  }),
+  next_action: z.object({ type: z.literal("redirect"), url: z.string() }).nullable(),
+  decline_code: z.string().nullable().describe("Set when status is declined: the normalized code."),
+  failure_code: z.string().nullable().describe("Set when status is failed."),
+  reference: z.string().nullable(),
+  metadata: z.record(z.string(), z.string()),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+// The response schema and the worker's view must describe the same object: this stops compiling
+// when one of them changes alone.
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const _viewMatchesSchema: Same<z.output<typeof PaymentResponse>, PaymentView> = true;
+
+export const ErrorResponse = z.object({
+  error: z.object({
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    details: z
+      .record(z.string(), z.unknown())
+      .describe("validation_error: { issues: [{ in, path, code, message }] }; otherwise usually {}"),
+  }),
+});
+
+export const HealthResponse = z.object({ status: z.literal("ok") });
+export const ReadyResponse = z.object({
+  status: z.enum(["ready", "not_ready"]),
+  checks: z.record(z.string(), z.string()).describe('Per dependency: "ok", "failed" or "timeout".'),
+});

@@ -1,0 +1,29 @@
+// W3C trace context at the HTTP edge: take a caller's `traceparent` when it is well formed, start a
+// new trace when it is absent or malformed (as the spec says a receiver must), and expose the
+// trace id that log lines and NATS headers carry.
+import { randomBytes } from "node:crypto";
+
+export type TraceContext = { traceparent: string; traceId: string };
+
+// version-traceid-parentid-flags; a future version may append fields after a dash.
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+export function parseTraceparent(value: string | undefined): TraceContext | undefined {
+  if (value === undefined) return undefined;
+  const m = TRACEPARENT.exec(value.trim());
+  if (!m) return undefined;
+  const [, version, traceId, parentId, , rest] = m;
+  if (version === "ff" || (version === "00" && rest !== undefined)) return undefined;
+  if (/^0+$/.test(traceId!) || /^0+$/.test(parentId!)) return undefined;
+  return { traceparent: m[0], traceId: traceId! };
+}
+
+export function newTrace(): TraceContext {
+  const traceId = randomBytes(16).toString("hex");
+  return { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`, traceId };
+}
+
+export function traceFrom(header: string | string[] | undefined): TraceContext {
+  // A repeated header is ambiguous: the spec treats it as invalid.
+  return (typeof header === "string" ? parseTraceparent(header) : undefined) ?? newTrace();
+}
