@@ -1,0 +1,103 @@
+// Leaving nothing behind: the run's own streams, Redis keys and temp dir at the end, and, at the
+// start, what an earlier run could not remove because it was killed (tsx SIGKILLs a child whose
+// event loop is too busy to acknowledge Ctrl-C within 30 ms, which a saturated bench often is).
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
+import { deleteTopology, topology } from "../../streams/topology.ts";
+import { errorText } from "./load.ts";
+
+/** A bench run's prefix: `bench` + 10 hex digits. Its streams: the platform's and the baseline's. */
+export const benchPrefix = () => `bench${randomBytes(5).toString("hex")}`;
+const BENCH_STREAM = /^(bench[0-9a-f]{10})_(PAY_CMD|PAY_EVT|BENCH_RAW)$/;
+/** The run's data dir (the platform's demo-merchant and card-key files would go there). */
+export const TEMP_DIR_PREFIX = "switchyard-bench-";
+export const makeTempDir = () => mkdtempSync(join(tmpdir(), TEMP_DIR_PREFIX));
+export const rawStreamName = (prefix: string) => `${prefix}_BENCH_RAW`;
+
+// A live run writes every second; one quiet this long was killed. Far above a run's length, so a
+// run going on at the same time on the same NATS is never touched.
+const STALE_MS = 10 * 60_000;
+
+export type Run = {
+  prefix: string;
+  redisUrl: string;
+  dataDir: string | undefined;
+  nc: NatsConnection | undefined;
+  platform: { stop(): Promise<void> } | undefined;
+  client: { close(): void } | undefined;
+  services: { stop(): Promise<void> } | undefined;
+};
+
+/** Remove everything the run created, in dependency order; every step is tried, failures listed. */
+export async function cleanUp(run: Run): Promise<string[]> {
+  const problems: string[] = [];
+  const step = async (what: string, f: () => Promise<unknown> | void) => {
+    try {
+      await f();
+    } catch (err) {
+      problems.push(`${what}: ${errorText(err)}`);
+    }
+  };
+  await step("HTTP client", () => run.client?.close());
+  // The worker stops before its streams go: it finishes in-flight commands and passivates actors.
+  await step("platform stop", () => run.platform?.stop());
+  const nc = run.nc;
+  if (nc) {
+    await step("streams", () => removeStreams(nc, run.prefix));
+    await step("NATS connection", () => nc.close());
+  }
+  await step("Redis keys", () => removeRedisKeys(run.redisUrl, [run.prefix]));
+  const dir = run.dataDir;
+  if (dir !== undefined) await step("temp dir", () => rmSync(dir, { recursive: true, force: true }));
+  await step("local services", () => run.services?.stop());
+  return problems;
+}
+
+async function removeStreams(nc: NatsConnection, prefix: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await deleteTopology(jsm, topology(prefix, 1));
+  await jsm.streams.delete(rawStreamName(prefix)).catch(() => undefined); // absent if never created
+}
+
+async function removeRedisKeys(redisUrl: string, prefixes: string[]): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  try {
+    for (const prefix of prefixes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== "0");
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Remove the streams, Redis keys and temp dirs of bench runs killed before they could clean up. */
+export async function sweepKilledRuns(nc: NatsConnection, redisUrl: string): Promise<string[]> {
+  const jsm = await jetstreamManager(nc);
+  const lastActive = new Map<string, number>();
+  for await (const info of jsm.streams.list()) {
+    const prefix = BENCH_STREAM.exec(info.config.name)?.[1];
+    if (prefix === undefined) continue;
+    // An empty stream's last_ts is year 1: then its creation is its last sign of life.
+    const at = Math.max(Date.parse(info.state.last_ts) || 0, Date.parse(info.created) || 0);
+    lastActive.set(prefix, Math.max(at, lastActive.get(prefix) ?? 0));
+  }
+  const stale = [...lastActive].filter(([, at]) => Date.now() - at > STALE_MS).map(([p]) => p);
+  for (const prefix of stale) await removeStreams(nc, prefix);
+  if (stale.length > 0) await removeRedisKeys(redisUrl, stale);
+  const dirs = readdirSync(tmpdir())
+    .filter((name) => name.startsWith(TEMP_DIR_PREFIX))
+    .map((name) => join(tmpdir(), name))
+    .filter((dir) => Date.now() - statSync(dir).mtimeMs > STALE_MS);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  return [...stale, ...dirs];
+}

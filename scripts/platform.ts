@@ -1,0 +1,183 @@
+// The composition root: builds any set of roles (gateway, worker, sandbox) from a Config, in one
+// process. `npm start` runs all three; the Procfile runs one role per process; tests and the bench
+// run all three with a unique prefix. Stopping reverses start-up: stop taking work, finish what is
+// in flight, flush, disconnect.
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
+import type { FastifyInstance } from "fastify";
+import { toView } from "../actors/payment/view.ts";
+import { createConnectors } from "../actors/psp/registry.ts";
+import { startWorker, type Worker } from "../actors/worker.ts";
+import type { Config } from "../config/env.ts";
+import { loadOrCreateCardKey, loadOrCreateDemoMerchant } from "../config/secrets.ts";
+import { buildGateway } from "../gateway/app.ts";
+import { MerchantAuth, hashKey, type MerchantKey } from "../gateway/auth.ts";
+import { CommandBus, NatsUnavailableError } from "../streams/command-bus.ts";
+import { connectNats, isConnected } from "../streams/connection.ts";
+import { EventStore } from "../streams/event-store.ts";
+import { createLogger, type Logger } from "../streams/log.ts";
+import { createMetrics, type Metrics } from "../streams/metrics.ts";
+import { SnapshotStore } from "../streams/snapshots.ts";
+import { ensureTopology, snapshotKey, topology } from "../streams/topology.ts";
+import { startSandbox, type Sandbox } from "./sandbox-psp.ts";
+
+export type Role = "gateway" | "worker" | "sandbox";
+
+export type Platform = {
+  config: Config;
+  metrics: Metrics;
+  log: Logger;
+  /** Base URL of the gateway, when it runs here. */
+  url?: string;
+  sandbox?: Sandbox;
+  worker?: Worker;
+  /** The demo merchant's key, only on the start that created it. */
+  demoKey?: string;
+  stop(): Promise<void>;
+};
+
+export type PlatformOptions = {
+  roles: ReadonlySet<Role>;
+  log?: Logger;
+};
+
+export async function startPlatform(config: Config, opts: PlatformOptions): Promise<Platform> {
+  const log = opts.log ?? createLogger(config.logLevel, { service: "switchyard" });
+  const metrics = createMetrics({ defaultMetrics: true });
+  const stops: Array<() => Promise<void>> = [];
+  const platform: Platform = {
+    config,
+    metrics,
+    log,
+    async stop() {
+      for (const stop of stops.reverse()) {
+        await stop().catch((err: unknown) => log.error({ err }, "error while stopping"));
+      }
+      stops.length = 0;
+    },
+  };
+  try {
+    if (opts.roles.has("sandbox")) {
+      const sandbox = await startSandbox({
+        port: config.sandbox.port,
+        slowCardDelayMs: config.sandbox.slowCardDelayMs,
+        logger: log.child({ role: "sandbox" }),
+      });
+      platform.sandbox = sandbox;
+      stops.push(() => sandbox.close());
+      log.info({ url: sandbox.url }, "PSP sandbox listening");
+    }
+    if (!opts.roles.has("gateway") && !opts.roles.has("worker")) return platform;
+
+    const topo = topology(config.prefix, config.partitions, {
+      commandAckWaitMs: config.commandAckWaitMs,
+      replicas: config.streamReplicas,
+    });
+    const nc = await connectNats(config.nats.url, `switchyard-${[...opts.roles].join("+")}`, log);
+    stops.push(async () => {
+      await nc.drain().catch(() => nc.close());
+    });
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureTopology(jsm, topo);
+    // Redis is an accelerator: while it is away, commands must fail at once (and the actor replay
+    // from JetStream), never queue up behind a reconnect and hold a payment.
+    const redis = new Redis(config.redis.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: 500,
+      connectTimeout: 2_000,
+    });
+    redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+    stops.push(async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    });
+    const cardKey = config.cardKey ?? loadOrCreateCardKey(config.dataDir);
+
+    if (opts.roles.has("worker")) {
+      const sandboxUrl = platform.sandbox?.url ?? config.sandbox.url;
+      const worker = await startWorker({
+        nc,
+        js,
+        jsm,
+        redis,
+        topo,
+        connectors: createConnectors({ sandboxUrl, timeoutMs: config.psp.timeoutMs }),
+        cardKey,
+        pspPriority: config.psp.priority,
+        snapshotEvery: config.snapshotEvery,
+        passivateAfterMs: config.passivateAfterMs,
+        metrics,
+        log,
+      });
+      platform.worker = worker;
+      stops.push(() => worker.stop());
+    }
+
+    if (opts.roles.has("gateway")) {
+      const { app, bus, demoKey } = await gateway(config, { nc, jsm, redis, cardKey, metrics, log, topo });
+      stops.push(() => bus.close());
+      stops.push(() => app.close());
+      const address = await app.listen({ port: config.gateway.port, host: config.gateway.host });
+      platform.url = address;
+      if (demoKey !== undefined) platform.demoKey = demoKey;
+      log.info({ url: address }, "gateway listening");
+    }
+    return platform;
+  } catch (err) {
+    await platform.stop();
+    throw err;
+  }
+}
+
+async function gateway(
+  config: Config,
+  d: {
+    nc: NatsConnection;
+    jsm: JetStreamManager;
+    redis: Redis;
+    cardKey: Buffer;
+    metrics: Metrics;
+    log: Logger;
+    topo: ReturnType<typeof topology>;
+  },
+): Promise<{ app: FastifyInstance; bus: CommandBus; demoKey?: string }> {
+  const log = d.log.child({ role: "gateway" });
+  const js = jetstream(d.nc);
+  const bus = new CommandBus(d.nc, js, d.topo, log);
+  bus.start();
+  const snapshots = new SnapshotStore(d.redis, (id) => snapshotKey(d.topo, id), log, d.metrics);
+  const store = new EventStore(js, d.jsm, d.topo, snapshots, d.metrics);
+  const keys: MerchantKey[] = config.bootstrapKeys.map((k) => ({
+    merchantId: k.merchantId,
+    keyHash: hashKey(k.key),
+  }));
+  let demoKey: string | undefined;
+  if (keys.length === 0) {
+    const demo = loadOrCreateDemoMerchant(config.dataDir);
+    keys.push({ merchantId: demo.merchantId, keyHash: demo.keyHash });
+    demoKey = demo.createdKey;
+  }
+  const app = await buildGateway({
+    bus,
+    payments: {
+      async get(paymentId) {
+        if (!isConnected(d.nc)) throw new NatsUnavailableError("NATS is not connected");
+        const { state } = await store.load(paymentId);
+        return state && toView(state);
+      },
+    },
+    auth: new MerchantAuth(keys),
+    cardKey: d.cardKey,
+    replyWaitMs: config.gateway.replyWaitMs,
+    readiness: [
+      { name: "nats", check: async () => void (await d.nc.rtt()) },
+      { name: "jetstream", check: async () => void (await d.jsm.getAccountInfo()) },
+      { name: "redis", check: async () => void (await d.redis.ping()) },
+    ],
+    metrics: d.metrics,
+    log,
+  });
+  return { app, bus, ...(demoKey !== undefined && { demoKey }) };
+}

@@ -1,0 +1,145 @@
+// The PSP sandbox: one HTTP server simulating two PSPs with different APIs, "acme" (Stripe-like, under
+// /acme/v1) and "bolt" (Adyen-like, under /bolt), so adapters really map. Tests start it in-process
+// with startSandbox(); `tsx scripts/sandbox-psp.ts` runs it as its own process (the Procfile role).
+// It also exposes its records and run-time behaviour under /_sandbox for tests that run it out of
+// process. The money rules are in sandbox/simulator.ts, the wire formats in sandbox/acme.ts and bolt.ts.
+import { setMaxListeners } from "node:events";
+
+import { pathToFileURL } from "node:url";
+import Fastify from "fastify";
+import { pino, type Logger } from "pino";
+import { z } from "zod";
+import { acmeRoutes } from "./sandbox/acme.ts";
+import { boltRoutes } from "./sandbox/bolt.ts";
+import type { SandboxContext } from "./sandbox/exchange.ts";
+import { Fault, randomId, SimulatedPsp, type Behaviour, type Charge } from "./sandbox/simulator.ts";
+
+export type { Behaviour, Charge, ChargeStatus, Fault } from "./sandbox/simulator.ts";
+
+export type SandboxOptions = {
+  port?: number;
+  host?: string;
+  /** Initial latency of both PSPs; change it per PSP with setBehaviour. */
+  latencyMs?: number;
+  /** How long the slow test card 4000000000000077 holds back its answer (default 10 s). */
+  slowCardDelayMs?: number;
+  /** Server warnings and errors go here when given; silent otherwise (tests). */
+  logger?: Logger;
+};
+
+export type ChargeFilter = { reference?: string; psp?: string };
+
+export type Sandbox = {
+  url: string;
+  close(): Promise<void>;
+  charges(filter?: ChargeFilter): Charge[];
+  setBehaviour(psp: string, b: Partial<Behaviour>): void;
+};
+
+const BehaviourPatch = z
+  .object({
+    latencyMs: z.number().int().min(0).max(600_000),
+    outage: z.boolean(),
+    fault: z.enum(Fault),
+  })
+  .partial()
+  .strict();
+const ChargeQuery = z.object({ reference: z.string().optional(), psp: z.string().optional() });
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const closing = new AbortController();
+  // Every held-back answer listens on this one signal: many at once is the normal case.
+  setMaxListeners(0, closing.signal);
+  const ctx: SandboxContext = {
+    closing: closing.signal,
+    slowCardDelayMs: opts.slowCardDelayMs ?? 10_000,
+    now: () => new Date(),
+  };
+  const psps = new Map<string, SimulatedPsp>([
+    ["acme", new SimulatedPsp("acme", () => randomId("ch_", 24))],
+    ["bolt", new SimulatedPsp("bolt", () => randomId("", 16).toUpperCase())],
+  ]);
+  for (const psp of psps.values()) psp.behaviour.latencyMs = opts.latencyMs ?? 0;
+
+  const charges = (filter: ChargeFilter = {}): Charge[] =>
+    [...psps.values()]
+      .filter((p) => filter.psp === undefined || p.name === filter.psp)
+      .flatMap((p) => p.charges())
+      .filter((c) => filter.reference === undefined || c.reference === filter.reference)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+
+  const setBehaviour = (name: string, b: Partial<Behaviour>): void => {
+    const psp = psps.get(name);
+    if (!psp) throw new RangeError(`no sandbox PSP named ${name}`);
+    psp.behaviour = { ...psp.behaviour, ...BehaviourPatch.parse(b) };
+  };
+
+  // forceCloseConnections: a delayed answer (slow card, latency) must not hold close() up. Fastify's
+  // own per-request lines are kept below warn: the sandbox's log is its URL and its failures.
+  const app = Fastify({
+    forceCloseConnections: true,
+    ...(opts.logger ? { loggerInstance: opts.logger.child({}, { level: "warn" }) } : { logger: false }),
+  });
+  await app.register(acmeRoutes(psps.get("acme")!, ctx), { prefix: "/acme/v1" });
+  await app.register(boltRoutes(psps.get("bolt")!, ctx), { prefix: "/bolt" });
+
+  app.get("/_sandbox/charges", async (req, reply) => {
+    const query = ChargeQuery.safeParse(req.query);
+    if (!query.success) return reply.code(400).send({ error: "bad query" });
+    const { reference, psp } = query.data;
+    return { charges: charges({ ...(reference ? { reference } : {}), ...(psp ? { psp } : {}) }) };
+  });
+  app.post("/_sandbox/psps/:psp/behaviour", async (req, reply) => {
+    const { psp } = req.params as { psp: string };
+    const patch = BehaviourPatch.safeParse(req.body ?? {});
+    if (!psps.has(psp)) return reply.code(404).send({ error: `no sandbox PSP named ${psp}` });
+    if (!patch.success) return reply.code(400).send({ error: z.prettifyError(patch.error) });
+    setBehaviour(psp, patch.data);
+    return { psp, behaviour: psps.get(psp)!.behaviour };
+  });
+
+  await app.listen({ port: opts.port ?? 0, host: opts.host ?? "127.0.0.1" });
+  const address = app.server.address();
+  if (address === null || typeof address === "string") throw new Error("sandbox has no TCP address");
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    charges,
+    setBehaviour,
+    close: async () => {
+      closing.abort();
+      await app.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const logger = pino({ name: "sandbox-psp" });
+  const port = Number(process.env.SANDBOX_PORT ?? 8081);
+  const slowCardDelayMs = Number(process.env.SANDBOX_SLOW_CARD_DELAY_MS ?? 10_000);
+  const sandbox = await startSandbox({ port, host: "127.0.0.1", slowCardDelayMs, logger });
+  logger.info({ url: sandbox.url, psps: ["acme", "bolt"] }, "sandbox PSPs listening");
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "sandbox PSPs stopping");
+    sandbox.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "sandbox PSPs failed to stop cleanly");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,253 @@
+// The PSP-agnostic core of the sandbox: one SimulatedPsp per simulated provider owns its charges, its
+// idempotency store and its run-time behaviour. The wire formats (acme.ts, bolt.ts) sit on top and
+// only translate; every money rule (what a card does, what may be captured, voided or refunded) lives
+// here so both PSPs behave alike underneath different APIs.
+
+import { createHmac, randomBytes } from "node:crypto";
+import { luhnValid } from "../../actors/payment/card.ts";
+
+export const ChargeStatus = {
+  authorized: "authorized",
+  captured: "captured",
+  declined: "declined",
+  requiresAction: "requires_action",
+  voided: "voided",
+  partiallyRefunded: "partially_refunded",
+  refunded: "refunded",
+} as const;
+export type ChargeStatus = (typeof ChargeStatus)[keyof typeof ChargeStatus];
+
+/** What the card number (and expiry) make the simulated issuer do. */
+export const CardVerdict = {
+  approve: "approve",
+  doNotHonor: "do_not_honor",
+  insufficientFunds: "insufficient_funds",
+  processingError: "processing_error",
+  expired: "expired",
+  invalidNumber: "invalid_number",
+  threeDs: "three_ds",
+} as const;
+export type CardVerdict = (typeof CardVerdict)[keyof typeof CardVerdict];
+
+/** The verdicts that end in a decline: the ones each wire format words in its own codes. */
+export type DeclineVerdict = Exclude<CardVerdict, "approve" | "three_ds">;
+export const declineVerdict = (v: CardVerdict): DeclineVerdict | undefined =>
+  v === CardVerdict.approve || v === CardVerdict.threeDs ? undefined : v;
+
+/** Every authorization the sandbox created. Amounts in integer minor units. Never a full card number. */
+export type Charge = {
+  psp: string;
+  id: string;
+  idempotencyKey: string;
+  reference: string;
+  amount: number;
+  currency: string;
+  status: ChargeStatus;
+  capturedAmount: number;
+  refundedAmount: number;
+  createdAt: string;
+  last4: string;
+  verdict: CardVerdict;
+  /** The W3C trace context the authorization arrived with, so tests can see it was propagated. */
+  traceparent?: string;
+  actionUrl?: string;
+};
+
+export const Fault = ["none", "http_500", "garbled", "reset"] as const;
+export type Fault = (typeof Fault)[number];
+
+export type Behaviour = {
+  /** Added to every response of this PSP. */
+  latencyMs: number;
+  /** Every endpoint answers 503 "not processed" and changes nothing. */
+  outage: boolean;
+  /**
+   * The request is processed, then the answer is lost: "http_500" replaces it by a 500, "garbled" by a
+   * body that is not JSON, "reset" by a dropped connection. Lets tests show that an adapter treats each
+   * as outcome unknown.
+   */
+  fault: Fault;
+};
+export const defaultBehaviour = (): Behaviour => ({ latencyMs: 0, outage: false, fault: "none" });
+
+export const SLOW_CARD = "4000000000000077";
+const CARD_VERDICTS: Readonly<Record<string, CardVerdict>> = {
+  "4000000000000002": CardVerdict.doNotHonor,
+  "4000000000009995": CardVerdict.insufficientFunds,
+  "4000000000000119": CardVerdict.processingError,
+  "4000000000003220": CardVerdict.threeDs,
+};
+
+export function verdictFor(
+  card: { number: string; expMonth: number; expYear: number },
+  now: Date,
+): CardVerdict {
+  if (!luhnValid(card.number)) return CardVerdict.invalidNumber;
+  const listed = CARD_VERDICTS[card.number];
+  if (listed) return listed;
+  const expiresAfter = card.expYear * 12 + card.expMonth;
+  if (expiresAfter < now.getUTCFullYear() * 12 + now.getUTCMonth() + 1) return CardVerdict.expired;
+  return CardVerdict.approve;
+}
+
+/** A stored answer, replayed byte for byte when the same idempotency key comes back. */
+export type WireReply = { status: number; body: unknown };
+
+/** A business refusal of a capture, void or refund; each wire module words it its own way. */
+export type Refusal = {
+  refused: "not_found" | "invalid_state" | "amount_too_large" | "currency_mismatch";
+  message: string;
+};
+
+export type NewCharge = {
+  idempotencyKey: string;
+  reference: string;
+  amount: number;
+  currency: string;
+  capture: boolean;
+  card: { number: string; expMonth: number; expYear: number };
+  traceparent?: string;
+  actionUrl: (id: string) => string;
+};
+
+// Request fingerprints are keyed hashes so that the store never holds a value a card number could be
+// recovered from by brute force over the small PAN space.
+const FINGERPRINT_KEY = randomBytes(32);
+export function fingerprint(parts: unknown): string {
+  return createHmac("sha256", FINGERPRINT_KEY).update(JSON.stringify(parts)).digest("base64url");
+}
+
+export class SimulatedPsp {
+  behaviour: Behaviour = defaultBehaviour();
+  private readonly byId = new Map<string, Charge>();
+  private readonly byKey = new Map<string, Charge>();
+  private readonly replies = new Map<string, { fingerprint: string; reply: WireReply }>();
+
+  constructor(
+    readonly name: string,
+    private readonly newId: () => string,
+  ) {}
+
+  charges(): Charge[] {
+    return [...this.byId.values()].map((c) => ({ ...c }));
+  }
+
+  charge(id: string): Charge | undefined {
+    return this.byId.get(id);
+  }
+
+  chargeByKey(idempotencyKey: string): Charge | undefined {
+    return this.byKey.get(idempotencyKey);
+  }
+
+  /** The stored answer for a key, "conflict" if the key was used for a different request. */
+  replay(idempotencyKey: string, requestFingerprint: string): WireReply | "conflict" | undefined {
+    const stored = this.replies.get(idempotencyKey);
+    if (!stored) return undefined;
+    return stored.fingerprint === requestFingerprint ? stored.reply : "conflict";
+  }
+
+  remember(idempotencyKey: string, requestFingerprint: string, reply: WireReply): void {
+    this.replies.set(idempotencyKey, { fingerprint: requestFingerprint, reply });
+  }
+
+  authorize(req: NewCharge, now: Date): Charge {
+    const verdict = verdictFor(req.card, now);
+    const id = this.newId();
+    const approved = verdict === CardVerdict.approve;
+    const status: ChargeStatus = approved
+      ? req.capture
+        ? ChargeStatus.captured
+        : ChargeStatus.authorized
+      : verdict === CardVerdict.threeDs
+        ? ChargeStatus.requiresAction
+        : ChargeStatus.declined;
+    const charge: Charge = {
+      psp: this.name,
+      id,
+      idempotencyKey: req.idempotencyKey,
+      reference: req.reference,
+      amount: req.amount,
+      currency: req.currency,
+      status,
+      capturedAmount: status === ChargeStatus.captured ? req.amount : 0,
+      refundedAmount: 0,
+      createdAt: now.toISOString(),
+      last4: req.card.number.slice(-4),
+      verdict,
+      ...(req.traceparent ? { traceparent: req.traceparent } : {}),
+      ...(status === ChargeStatus.requiresAction ? { actionUrl: req.actionUrl(id) } : {}),
+    };
+    this.byId.set(id, charge);
+    this.byKey.set(req.idempotencyKey, charge);
+    return charge;
+  }
+
+  capture(id: string, amount: number, currency: string): Charge | Refusal {
+    const charge = this.byId.get(id);
+    if (!charge) return notFound(id);
+    if (charge.currency !== currency) return currencyMismatch(charge);
+    if (charge.status !== ChargeStatus.authorized) {
+      return { refused: "invalid_state", message: `charge ${id} is ${charge.status}, not capturable` };
+    }
+    if (amount > charge.amount) {
+      return {
+        refused: "amount_too_large",
+        message: `capture ${amount} exceeds authorized ${charge.amount}`,
+      };
+    }
+    // One capture per authorization, as most acquirers do: the uncaptured rest is released.
+    charge.capturedAmount = amount;
+    charge.status = ChargeStatus.captured;
+    return charge;
+  }
+
+  void(id: string): Charge | Refusal {
+    const charge = this.byId.get(id);
+    if (!charge) return notFound(id);
+    if (charge.status !== ChargeStatus.authorized && charge.status !== ChargeStatus.requiresAction) {
+      return { refused: "invalid_state", message: `charge ${id} is ${charge.status}, not voidable` };
+    }
+    charge.status = ChargeStatus.voided;
+    return charge;
+  }
+
+  refund(id: string, amount: number, currency: string): Charge | Refusal {
+    const charge = this.byId.get(id);
+    if (!charge) return notFound(id);
+    if (charge.currency !== currency) return currencyMismatch(charge);
+    if (charge.status !== ChargeStatus.captured && charge.status !== ChargeStatus.partiallyRefunded) {
+      return { refused: "invalid_state", message: `charge ${id} is ${charge.status}, not refundable` };
+    }
+    const refundable = charge.capturedAmount - charge.refundedAmount;
+    if (amount > refundable) {
+      return { refused: "amount_too_large", message: `refund ${amount} exceeds refundable ${refundable}` };
+    }
+    charge.refundedAmount += amount;
+    charge.status =
+      charge.refundedAmount === charge.capturedAmount
+        ? ChargeStatus.refunded
+        : ChargeStatus.partiallyRefunded;
+    return charge;
+  }
+}
+
+export function isRefusal(r: Charge | Refusal): r is Refusal {
+  return "refused" in r;
+}
+
+function notFound(id: string): Refusal {
+  return { refused: "not_found", message: `no such charge ${id}` };
+}
+
+function currencyMismatch(charge: Charge): Refusal {
+  return { refused: "currency_mismatch", message: `charge ${charge.id} is in ${charge.currency}` };
+}
+
+export function randomId(prefix: string, length: number): string {
+  const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  const bytes = randomBytes(length);
+  let id = prefix;
+  for (const b of bytes) id += alphabet[b % alphabet.length];
+  return id;
+}
