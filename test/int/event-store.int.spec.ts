@@ -1,0 +1,165 @@
+import { expect } from "chai";
+import type { PaymentCreated, PaymentEvent } from "../../actors/payment/events.ts";
+import { evolveAll } from "../../actors/payment/evolve.ts";
+import { EventStore, WrongLastSequenceError } from "../../streams/event-store.ts";
+import { SnapshotStore } from "../../streams/snapshots.ts";
+import { ensureTopology, snapshotKey } from "../../streams/topology.ts";
+import { openInfra, type Infra } from "../support/infra.ts";
+
+const at = "2026-01-01T00:00:00.000Z";
+
+function created(paymentId: string): PaymentCreated {
+  return {
+    type: "PaymentCreated",
+    paymentId,
+    merchantId: "m1",
+    requestFingerprint: "fp",
+    amount: 1000,
+    currency: "EUR",
+    capture: "manual",
+    card: { brand: "visa", last4: "4242", binCountry: "US", fingerprint: "cf", expMonth: 12, expYear: 2030 },
+    at,
+  };
+}
+
+function history(paymentId: string): PaymentEvent[][] {
+  return [
+    [
+      created(paymentId),
+      { type: "PaymentRouted", strategy: "static_priority", candidates: ["acme", "bolt"], at },
+      { type: "AuthorizationRequested", attemptNo: 1, psp: "acme", idempotencyKey: `${paymentId}.a1`, at },
+    ],
+    [{ type: "PaymentAuthorized", attemptNo: 1, pspReference: "ch_1", captured: false, at }],
+    [
+      {
+        type: "OperationRequested",
+        operationId: "op_1",
+        kind: "capture",
+        requestFingerprint: "f2",
+        amount: 600,
+        idempotencyKey: "k",
+        at,
+      },
+    ],
+    [{ type: "OperationSucceeded", operationId: "op_1", pspReference: "cap_1", at }],
+  ];
+}
+
+describe("event store (real JetStream and Redis)", () => {
+  let infra: Infra;
+  let store: EventStore;
+  let snapshots: SnapshotStore;
+
+  before(async () => {
+    infra = await openInfra();
+    snapshots = new SnapshotStore(infra.redis, (id) => snapshotKey(infra.topo, id), infra.log, infra.metrics);
+    store = new EventStore(infra.js, infra.jsm, infra.topo, snapshots, infra.metrics);
+  });
+  after(async () => infra.close());
+
+  async function appendAll(paymentId: string): Promise<{ lastSeq: number; eventNo: number }> {
+    let pos = { lastSeq: 0, eventNo: 0 };
+    for (const batch of history(paymentId)) {
+      const seq = await store.append(paymentId, pos, batch);
+      pos = { lastSeq: seq, eventNo: pos.eventNo + batch.length };
+    }
+    return pos;
+  }
+
+  it("loads a payment nobody has written as not existing", async () => {
+    const loaded = await store.load("pay_none");
+    expect(loaded).to.deep.equal({ state: undefined, lastSeq: 0, eventNo: 0, replayed: 0 });
+  });
+
+  it("rebuilds the state by full replay when there is no snapshot", async () => {
+    const id = "pay_full";
+    const pos = await appendAll(id);
+    const loaded = await store.load(id);
+    expect(loaded.state).to.deep.equal(evolveAll(undefined, history(id).flat()));
+    expect(loaded.state?.status).to.equal("captured");
+    expect(loaded.state?.capturedAmount).to.equal(600);
+    expect(loaded).to.include({ lastSeq: pos.lastSeq, eventNo: 6, replayed: 6 });
+  });
+
+  it("gives the same state from a snapshot plus the tail as from a full replay", async () => {
+    const id = "pay_snap";
+    const batches = history(id);
+    const first = await store.append(id, { lastSeq: 0, eventNo: 0 }, batches[0]!);
+    const second = await store.append(id, { lastSeq: first, eventNo: 3 }, batches[1]!);
+    await snapshots.put(id, {
+      seq: second,
+      eventNo: 4,
+      state: evolveAll(undefined, batches.slice(0, 2).flat())!,
+    });
+    const third = await store.append(id, { lastSeq: second, eventNo: 4 }, batches[2]!);
+    await store.append(id, { lastSeq: third, eventNo: 5 }, batches[3]!);
+
+    const fromSnapshot = await store.load(id);
+    expect(fromSnapshot.replayed).to.equal(2);
+    await infra.redis.del(snapshotKey(infra.topo, id));
+    const fromScratch = await store.load(id);
+    expect(fromScratch.replayed).to.equal(6);
+    expect(fromSnapshot.state).to.deep.equal(fromScratch.state);
+    expect(fromSnapshot.lastSeq).to.equal(fromScratch.lastSeq);
+  });
+
+  it("gives the same state after Redis is flushed of every snapshot", async () => {
+    const id = "pay_flush";
+    const pos = await appendAll(id);
+    const state = evolveAll(undefined, history(id).flat())!;
+    await snapshots.put(id, { seq: pos.lastSeq, eventNo: pos.eventNo, state });
+    expect((await store.load(id)).replayed).to.equal(0);
+    const keys = await infra.redis.keys(`${infra.topo.redisPrefix}*`);
+    await infra.redis.del(...keys);
+    const loaded = await store.load(id);
+    expect(loaded.replayed).to.equal(6);
+    expect(loaded.state).to.deep.equal(state);
+  });
+
+  it("fences a second writer that appends from a stale position", async () => {
+    const id = "pay_fence";
+    const [first, second] = history(id);
+    const seq = await store.append(id, { lastSeq: 0, eventNo: 0 }, first!);
+    // Writer A appends; writer B still believes the payment is at `seq` with no newer event.
+    await store.append(id, { lastSeq: seq, eventNo: 3 }, second!);
+    let error: unknown;
+    try {
+      await store.append(id, { lastSeq: seq, eventNo: 3 }, [
+        { type: "PaymentDeclined", attemptNo: 1, code: "card_declined", soft: false, rawCode: "x", at },
+      ]);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).to.be.instanceOf(WrongLastSequenceError);
+    expect((await store.load(id)).state?.status).to.equal("authorized");
+  });
+
+  it("refuses to create a payment twice from position zero", async () => {
+    const id = "pay_twice";
+    await store.append(id, { lastSeq: 0, eventNo: 0 }, [created(id)]);
+    let error: unknown;
+    try {
+      await store.append(id, { lastSeq: 0, eventNo: 0 }, [{ ...created(id), amount: 5 }]);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).to.be.instanceOf(WrongLastSequenceError);
+  });
+
+  it("never lets an older snapshot overwrite a newer one", async () => {
+    const id = "pay_cas";
+    const state = evolveAll(undefined, history(id).flat())!;
+    expect(await snapshots.put(id, { seq: 10, eventNo: 6, state })).to.equal(true);
+    expect(await snapshots.put(id, { seq: 7, eventNo: 4, state: { ...state, amount: 1 } })).to.equal(false);
+    expect((await snapshots.get(id))?.seq).to.equal(10);
+    expect((await snapshots.get(id))?.state.amount).to.equal(1000);
+  });
+
+  it("creates the topology a second time without harm", async () => {
+    await ensureTopology(infra.jsm, infra.topo);
+    await ensureTopology(infra.jsm, infra.topo);
+    const info = await infra.jsm.streams.info(infra.topo.eventStream);
+    expect(info.config.allow_direct).to.equal(true);
+    expect((await store.load("pay_full")).state?.status).to.equal("captured");
+  });
+});

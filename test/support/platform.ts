@@ -1,0 +1,151 @@
+// The whole platform in the test process (sandbox, worker, gateway), on free ports, with a unique
+// prefix and data dir; and a tiny HTTP client for the merchant API. Everything real: HTTP, NATS,
+// Redis. `stop()` removes the streams and Redis keys the run created.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import type { PaymentView } from "../../actors/payment/view.ts";
+import { loadConfig, type Config } from "../../config/env.ts";
+import { startPlatform, type Platform, type Role } from "../../scripts/platform.ts";
+import { deleteTopology, topology } from "../../streams/topology.ts";
+import { NATS_URL, REDIS_URL, uniquePrefix } from "./infra.ts";
+
+export type TestMerchant = { merchantId: string; key: string };
+
+export type TestPlatform = Platform & {
+  url: string;
+  env: Record<string, string>;
+  merchants: TestMerchant[];
+  api(merchant: TestMerchant): Api;
+  cleanup(): Promise<void>;
+};
+
+/** A merchant API answer: a payment object, or an error body. */
+export type ApiBody = PaymentView & { error: { code: string; message: string; details: unknown } };
+export type ApiResponse = { status: number; body: ApiBody; headers: Headers };
+
+export type Api = {
+  post(
+    path: string,
+    body: unknown,
+    idempotencyKey?: string,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse>;
+  get(path: string): Promise<ApiResponse>;
+};
+
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  const merchants = [
+    { merchantId: "m_alpha", key: `sk_test_${randomBytes(12).toString("hex")}` },
+    { merchantId: "m_beta", key: `sk_test_${randomBytes(12).toString("hex")}` },
+  ];
+  return {
+    PORT: "0",
+    SANDBOX_PORT: "0",
+    NATS_URL,
+    REDIS_URL,
+    SWITCHYARD_PREFIX: uniquePrefix(),
+    SWITCHYARD_PARTITIONS: "4",
+    SWITCHYARD_BOOTSTRAP_KEYS: merchants.map((m) => `${m.merchantId}:${m.key}`).join(","),
+    SWITCHYARD_CARD_KEY: randomBytes(32).toString("hex"),
+    SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), "switchyard-test-")),
+    SWITCHYARD_PSP_TIMEOUT_MS: "500",
+    SANDBOX_SLOW_CARD_DELAY_MS: "1500",
+    SWITCHYARD_REPLY_WAIT_MS: "8000",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    ...overrides,
+  };
+}
+
+export function merchantsOf(env: Record<string, string>): TestMerchant[] {
+  return (env.SWITCHYARD_BOOTSTRAP_KEYS ?? "").split(",").map((pair) => {
+    const [merchantId, key] = pair.split(":") as [string, string];
+    return { merchantId, key };
+  });
+}
+
+export async function startTestPlatform(
+  opts: { env?: Record<string, string>; roles?: Role[] } = {},
+): Promise<TestPlatform> {
+  const env = opts.env ?? testEnv();
+  const config: Config = loadConfig(env);
+  const platform = await startPlatform(config, {
+    roles: new Set(opts.roles ?? ["sandbox", "worker", "gateway"]),
+    log: pino({ level: config.logLevel }),
+  });
+  const merchants = merchantsOf(env);
+  const url = platform.url ?? "";
+  return {
+    ...platform,
+    url,
+    env,
+    merchants,
+    api: (m) => client(url, m.key),
+    async cleanup() {
+      await platform.stop();
+      await cleanupRun(env);
+    },
+  };
+}
+
+/** Delete the streams, Redis keys and data dir of a test run. */
+export async function cleanupRun(env: Record<string, string>): Promise<void> {
+  const prefix = env.SWITCHYARD_PREFIX ?? "";
+  const nc = await connect({ servers: NATS_URL });
+  await deleteTopology(await jetstreamManager(nc), topology(prefix, 1));
+  await nc.close();
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  if (env.SWITCHYARD_DATA_DIR) rmSync(env.SWITCHYARD_DATA_DIR, { recursive: true, force: true });
+}
+
+export function client(baseUrl: string, key: string): Api {
+  const call = async (method: string, path: string, body?: unknown, extra: Record<string, string> = {}) => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body !== undefined && { "content-type": "application/json" }),
+        ...extra,
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as ApiBody, headers: res.headers };
+  };
+  return {
+    post: (path, body, idempotencyKey = randomBytes(8).toString("hex"), headers = {}) =>
+      call("POST", path, body, { "idempotency-key": idempotencyKey, ...headers }),
+    get: (path) => call("GET", path),
+  };
+}
+
+export const CARDS = {
+  success: "4242424242424242",
+  hardDecline: "4000000000000002",
+  softDecline: "4000000000009995",
+  threeDS: "4000000000003220",
+  slow: "4000000000000077",
+} as const;
+
+export function paymentBody(
+  overrides: { number?: string; amount?: number; currency?: string; capture?: string } = {},
+) {
+  return {
+    amount: overrides.amount ?? 2500,
+    currency: overrides.currency ?? "EUR",
+    capture: overrides.capture ?? "manual",
+    payment_method: {
+      type: "card",
+      card: { number: overrides.number ?? CARDS.success, exp_month: 12, exp_year: 2030, cvc: "123" },
+    },
+    reference: "order-1",
+  };
+}

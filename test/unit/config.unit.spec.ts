@@ -1,0 +1,201 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { ConfigError, loadConfig } from "../../config/env.ts";
+import {
+  SecretFileError,
+  hashApiKey,
+  loadOrCreateCardKey,
+  loadOrCreateDemoMerchant,
+} from "../../config/secrets.ts";
+
+function problemsOf(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  expect.fail("loadConfig accepted a bad environment");
+}
+
+const KEY_A = "sk_live_AAAAsecretAAAA0001";
+const KEY_B = "sk_live_BBBBsecretBBBB0002";
+
+describe("loadConfig", () => {
+  it("gives every variable its default when the environment is empty", () => {
+    const config = loadConfig({});
+    expect(config.gateway).to.deep.equal({ host: "127.0.0.1", port: 8080, replyWaitMs: 10_000 });
+    expect(config.nats.url).to.equal("nats://127.0.0.1:4222");
+    expect(config.redis.url).to.equal("redis://127.0.0.1:6379");
+    expect(config.prefix).to.equal("");
+    expect(config.partitions).to.equal(64);
+    expect(config.bootstrapKeys).to.deep.equal([]);
+    expect(config.psp).to.deep.equal({ timeoutMs: 5_000, priority: ["acme", "bolt"] });
+    expect(config.sandbox).to.deep.equal({
+      url: "http://127.0.0.1:8081",
+      port: 8081,
+      slowCardDelayMs: 10_000,
+    });
+    expect(config.snapshotEvery).to.equal(10);
+    expect(config.passivateAfterMs).to.equal(60_000);
+    expect(config.cardKey).to.equal(undefined);
+    expect(config.dataDir).to.equal(".data");
+    expect(config.logLevel).to.equal("info");
+  });
+
+  it("treats a blank variable as unset", () => {
+    expect(loadConfig({ PORT: "", SWITCHYARD_PARTITIONS: "  " }).partitions).to.equal(64);
+  });
+
+  it("reads every variable into its typed field", () => {
+    const config = loadConfig({
+      PORT: "9000",
+      HOST: "0.0.0.0",
+      NATS_URL: "nats://nats.internal:4223",
+      REDIS_URL: "rediss://redis.internal:6380",
+      SWITCHYARD_PREFIX: "run_42",
+      SWITCHYARD_PARTITIONS: "256",
+      SWITCHYARD_BOOTSTRAP_KEYS: ` m_1:${KEY_A} , m-2:${KEY_B},`,
+      SWITCHYARD_REPLY_WAIT_MS: "2500",
+      SWITCHYARD_PSP_TIMEOUT_MS: "1500",
+      SWITCHYARD_PSP_PRIORITY: "bolt, acme",
+      SANDBOX_URL: "http://sandbox:9090",
+      SANDBOX_PORT: "9090",
+      SANDBOX_SLOW_CARD_DELAY_MS: "3000",
+      SWITCHYARD_SNAPSHOT_EVERY: "5",
+      SWITCHYARD_PASSIVATE_AFTER_MS: "1000",
+      SWITCHYARD_CARD_KEY: "ab".repeat(32),
+      SWITCHYARD_DATA_DIR: "/var/lib/switchyard",
+      LOG_LEVEL: "debug",
+    });
+    expect(config.gateway).to.deep.equal({ host: "0.0.0.0", port: 9000, replyWaitMs: 2500 });
+    expect(config.nats.url).to.equal("nats://nats.internal:4223");
+    expect(config.redis.url).to.equal("rediss://redis.internal:6380");
+    expect(config.prefix).to.equal("run_42");
+    expect(config.partitions).to.equal(256);
+    expect(config.bootstrapKeys).to.deep.equal([
+      { merchantId: "m_1", key: KEY_A },
+      { merchantId: "m-2", key: KEY_B },
+    ]);
+    expect(config.psp).to.deep.equal({ timeoutMs: 1500, priority: ["bolt", "acme"] });
+    expect(config.sandbox).to.deep.equal({ url: "http://sandbox:9090", port: 9090, slowCardDelayMs: 3000 });
+    expect(config.snapshotEvery).to.equal(5);
+    expect(config.passivateAfterMs).to.equal(1000);
+    expect(config.cardKey).to.deep.equal(Buffer.alloc(32, 0xab));
+    expect(config.dataDir).to.equal("/var/lib/switchyard");
+    expect(config.logLevel).to.equal("debug");
+  });
+
+  it("names every bad variable and why in one error", () => {
+    const error = problemsOf({
+      PORT: "abc",
+      SWITCHYARD_PARTITIONS: "2000",
+      SWITCHYARD_PREFIX: "team-a",
+      LOG_LEVEL: "loud",
+      NATS_URL: "http://127.0.0.1:4222",
+      SWITCHYARD_PSP_PRIORITY: "acme,acme",
+    });
+    expect(error.name).to.equal("ConfigError");
+    expect(error).to.be.instanceOf(Error);
+    expect(error.problems).to.have.length(6);
+    expect(error.message).to.match(/^invalid configuration: /);
+    expect(error.message).to.include('PORT: expected an integer 0-65535, got "abc"');
+    expect(error.message).to.include('SWITCHYARD_PARTITIONS: expected an integer 1-1024, got "2000"');
+    expect(error.message).to.include('SWITCHYARD_PREFIX: expected letters, digits and _ only, got "team-a"');
+    expect(error.message).to.include("LOG_LEVEL: expected one of fatal, error, warn, info");
+    expect(error.message).to.include("NATS_URL: expected a nats:// or tls:// URL");
+    expect(error.message).to.include('SWITCHYARD_PSP_PRIORITY: lists "acme" more than once');
+  });
+
+  it("accepts only plain decimal integers", () => {
+    for (const bad of ["80.5", "1e3", "-1", "0x10", "65536", "8080abc"]) {
+      expect(problemsOf({ PORT: bad }).problems, bad).to.deep.equal([
+        `PORT: expected an integer 0-65535, got ${JSON.stringify(bad)}`,
+      ]);
+    }
+  });
+
+  it("requires the sandbox's slow card to outlast the PSP timeout", () => {
+    const error = problemsOf({ SWITCHYARD_PSP_TIMEOUT_MS: "10000", SANDBOX_SLOW_CARD_DELAY_MS: "10000" });
+    expect(error.problems).to.deep.equal([
+      "SANDBOX_SLOW_CARD_DELAY_MS: must be larger than SWITCHYARD_PSP_TIMEOUT_MS (10000), got 10000",
+    ]);
+  });
+
+  it("names malformed bootstrap entries by position without echoing any key", () => {
+    const error = problemsOf({
+      SWITCHYARD_BOOTSTRAP_KEYS: `m1:${KEY_A},nocolonSECRETvalue0003,bad id:${KEY_B},m4:tinySECRET,m5:${KEY_A}`,
+    });
+    expect(error.problems).to.have.length(1);
+    expect(error.message).to.include("entry 2 is malformed (expected merchant_id:key)");
+    expect(error.message).to.include("entry 3 is malformed (merchant id");
+    expect(error.message).to.include("entry 4 is malformed (key must be at least 16 characters)");
+    expect(error.message).to.include("entry 5 repeats the key of an earlier entry");
+    expect(error.message).not.to.match(/SECRET|secret/);
+  });
+
+  it("never echoes a bad card key or a bad URL, which may carry credentials", () => {
+    const error = problemsOf({
+      SWITCHYARD_CARD_KEY: "SECRET".padEnd(64, "z"),
+      REDIS_URL: "redis//user:SECRET@host",
+      SANDBOX_URL: "ftp://user:SECRET@host",
+    });
+    expect(error.problems).to.have.length(3);
+    expect(error.message).to.include("SWITCHYARD_CARD_KEY: expected 64 hex characters");
+    expect(error.message).to.include("REDIS_URL: expected a redis:// or rediss:// URL");
+    expect(error.message).to.include('SANDBOX_URL: expected a http:// or https:// URL, got scheme "ftp:"');
+    expect(error.message).not.to.include("SECRET");
+  });
+});
+
+describe("secrets in the data dir", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "switchyard-secrets-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const modeOf = (path: string) => statSync(path).mode & 0o777;
+
+  it("creates a 256-bit card key readable only by its owner, and reads the same key back", () => {
+    const dataDir = join(dir, "nested", "data");
+    const key = loadOrCreateCardKey(dataDir);
+    expect(key).to.have.length(32);
+    expect(modeOf(join(dataDir, "card.key"))).to.equal(0o600);
+    expect(readFileSync(join(dataDir, "card.key"), "utf8").trim()).to.equal(key.toString("hex"));
+    expect(loadOrCreateCardKey(dataDir).equals(key)).to.equal(true);
+  });
+
+  it("refuses a damaged card key file instead of replacing it", () => {
+    writeFileSync(join(dir, "card.key"), "not hex\n");
+    expect(() => loadOrCreateCardKey(dir)).to.throw(SecretFileError, /card\.key does not hold 64 hex/);
+    expect(readFileSync(join(dir, "card.key"), "utf8")).to.equal("not hex\n");
+  });
+
+  it("creates the demo merchant's key once, stores only its hash, and never returns it again", () => {
+    const first = loadOrCreateDemoMerchant(dir);
+    expect(first.merchantId).to.equal("demo");
+    expect(first.createdKey).to.match(/^sk_demo_[0-9A-Za-z]{32}$/);
+    const createdKey = first.createdKey!;
+    const expectedHash = createHash("sha256").update(createdKey).digest();
+    expect(first.keyHash.equals(expectedHash)).to.equal(true);
+    expect(hashApiKey(createdKey).equals(expectedHash)).to.equal(true);
+
+    const path = join(dir, "demo-merchant.json");
+    expect(modeOf(path)).to.equal(0o600);
+    const stored = readFileSync(path, "utf8");
+    expect(stored).not.to.include(createdKey);
+    expect(stored).not.to.include(createdKey.slice("sk_demo_".length));
+    expect((JSON.parse(stored) as { keyHash: string }).keyHash).to.equal(expectedHash.toString("hex"));
+
+    const again = loadOrCreateDemoMerchant(dir);
+    expect(again).not.to.have.property("createdKey");
+    expect(again.keyHash.equals(expectedHash)).to.equal(true);
+  });
+
+  it("refuses a demo merchant file without a usable hash", () => {
+    writeFileSync(join(dir, "demo-merchant.json"), JSON.stringify({ merchantId: "demo", key: "sk_demo_x" }));
+    expect(() => loadOrCreateDemoMerchant(dir)).to.throw(SecretFileError, /no keyHash/);
+  });
+});
