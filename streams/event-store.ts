@@ -55,23 +55,55 @@ export class EventStore {
     let eventNo = base?.eventNo ?? 0;
     let seq = base?.seq ?? 0;
     let replayed = 0;
+    for await (const env of this.envelopes(paymentId, seq, last)) {
+      if (env.firstEventNo !== eventNo + 1)
+        throw new CorruptEventError(
+          `payment ${paymentId}: expected event ${eventNo + 1} at seq ${env.seq}, found ${env.firstEventNo}`,
+        );
+      state = evolveAll(state, env.events);
+      eventNo += env.events.length;
+      replayed += env.events.length;
+      seq = env.seq;
+    }
+    return { state, lastSeq: seq, eventNo, replayed };
+  }
+
+  /**
+   * The payment's whole history, oldest first, straight from JetStream (no snapshot). Used to answer
+   * a repeated request with its first result; a payment has tens of events, not thousands.
+   */
+  async history(paymentId: string): Promise<PaymentEvent[]> {
+    const subject = eventSubject(this.topo, paymentId);
+    const last = await this.jsm.direct.getMessage(this.topo.eventStream, { last_by_subj: subject });
+    if (!last) return [];
+    const events: PaymentEvent[] = [];
+    for await (const env of this.envelopes(paymentId, 0, last)) {
+      if (env.firstEventNo !== events.length + 1)
+        throw new CorruptEventError(
+          `payment ${paymentId}: expected event ${events.length + 1} at seq ${env.seq}, found ${env.firstEventNo}`,
+        );
+      events.push(...env.events);
+    }
+    return events;
+  }
+
+  /** The payment's event envelopes after stream sequence `after`, up to and including `last`. */
+  private async *envelopes(
+    paymentId: string,
+    after: number,
+    last: StoredMsg,
+  ): AsyncGenerator<EventEnvelope & { seq: number }> {
+    const subject = eventSubject(this.topo, paymentId);
+    let seq = after;
     while (seq < last.seq) {
       const msg: StoredMsg | null =
         seq + 1 === last.seq
           ? last
           : await this.jsm.direct.getMessage(this.topo.eventStream, { seq: seq + 1, next_by_subj: subject });
-      if (!msg) break;
-      const env = decodeEnvelope(msg);
-      if (env.firstEventNo !== eventNo + 1)
-        throw new CorruptEventError(
-          `payment ${paymentId}: expected event ${eventNo + 1} at seq ${msg.seq}, found ${env.firstEventNo}`,
-        );
-      state = evolveAll(state, env.events);
-      eventNo += env.events.length;
-      replayed += env.events.length;
+      if (!msg) return;
+      yield { ...decodeEnvelope(msg), seq: msg.seq };
       seq = msg.seq;
     }
-    return { state, lastSeq: seq, eventNo, replayed };
   }
 
   /**

@@ -18,7 +18,8 @@ import { decide } from "./decide.ts";
 import { runEffect } from "./effect-runner.ts";
 import { nextEffect } from "./effects.ts";
 import { evolveAll } from "./evolve.ts";
-import { RESTING } from "./state.ts";
+import { movedPastResult, stateAtResult, type RequestRef } from "./result.ts";
+import { RESTING, type Payment } from "./state.ts";
 import { toView } from "./view.ts";
 
 export type PaymentActorDeps = {
@@ -157,7 +158,20 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
         },
       ];
     }
-    return [at, { disposition: ack, reply: { kind: "settled", payment: toView(payment) } }];
+    const answer = decision.events.length === 0 ? await firstResult(payment, command) : payment;
+    return [at, { disposition: ack, reply: { kind: "settled", payment: toView(answer) } }];
+  }
+
+  /** A repeated request answers what its first run answered, even if the payment moved on since. */
+  async function firstResult(payment: Payment, command: PaymentCommand): Promise<Payment> {
+    const ref: RequestRef | undefined =
+      command.type === "CreatePayment"
+        ? { kind: "create" }
+        : "operationId" in command
+          ? { kind: "operation", operationId: command.operationId }
+          : undefined;
+    if (!ref || !movedPastResult(payment, ref)) return payment;
+    return stateAtResult(await deps.store.history(paymentId), ref) ?? payment;
   }
 
   function deciderCommand(c: CommandEnvelope["command"]): PaymentCommand {

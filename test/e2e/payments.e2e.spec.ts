@@ -170,6 +170,27 @@ describe("payments over HTTP (e2e)", function () {
       expect(other.status).to.equal(422);
     });
 
+    it("answers repeats with their first result even after the payment moved on", async () => {
+      const body = paymentBody({ amount: 1200 });
+      const created = await alpha.post("/v1/payments", body, "idem-moved-1");
+      const id = created.body.id;
+      const captured = await alpha.post(`/v1/payments/${id}/capture`, { amount: 1200 }, "idem-moved-cap");
+      const refunded = await alpha.post(`/v1/payments/${id}/refunds`, { amount: 200 }, "idem-moved-ref");
+      expect(refunded.body).to.include({ status: "partially_refunded", refunded_amount: 200 });
+
+      const createAgain = await alpha.post("/v1/payments", body, "idem-moved-1");
+      expect(createAgain.status).to.equal(201);
+      expect(createAgain.body).to.deep.equal(created.body);
+      expect(createAgain.body).to.include({ status: "authorized", captured_amount: 0 });
+      const captureAgain = await alpha.post(`/v1/payments/${id}/capture`, { amount: 1200 }, "idem-moved-cap");
+      expect(captureAgain.body).to.deep.equal(captured.body);
+      expect(captureAgain.body).to.include({ status: "captured", refunded_amount: 0 });
+
+      const now = await alpha.get(`/v1/payments/${id}`);
+      expect(now.body).to.include({ status: "partially_refunded", refunded_amount: 200 });
+      expect(charges(id)).to.have.length(1);
+    });
+
     it("keys payments per merchant: the same key from two merchants makes two payments", async () => {
       const a = await alpha.post("/v1/payments", paymentBody(), "shared-key");
       const b = await beta.post("/v1/payments", paymentBody(), "shared-key");
