@@ -16,7 +16,8 @@ export type Config = {
   partitions: number;
   bootstrapKeys: BootstrapKey[];
   psp: { timeoutMs: number; priority: string[] };
-  sandbox: { url: string; port: number; slowCardDelayMs: number };
+  /** `persist`: the sandbox keeps its charges in `<dataDir>/sandbox-psp.json` across restarts. */
+  sandbox: { url: string; port: number; slowCardDelayMs: number; persist: boolean };
   snapshotEvery: number;
   passivateAfterMs: number;
   /** How long a worker may hold a command without a heartbeat before JetStream redelivers it. */
@@ -145,6 +146,12 @@ function cardKey(raw: string): Parsed<Buffer | undefined> {
     : { problem: "expected 64 hex characters, an AES-256 key (the value is not shown)" };
 }
 
+function flag(raw: string): Parsed<boolean> {
+  if (raw === "true" || raw === "1") return { value: true };
+  if (raw === "false" || raw === "0") return { value: false };
+  return { problem: `expected true or false, got ${shown(raw)}` };
+}
+
 function logLevel(raw: string): Parsed<LogLevel> {
   const level = LOG_LEVELS.find((l) => l === raw);
   return level !== undefined
@@ -171,6 +178,7 @@ const EnvSchema = z
     SANDBOX_URL: variable("http://127.0.0.1:8081", url(["http:", "https:"])),
     SANDBOX_PORT: variable(8081, integer(0, 65535)),
     SANDBOX_SLOW_CARD_DELAY_MS: variable(10_000, integer(0, 3_600_000)),
+    SANDBOX_PERSIST: variable(true, flag),
     SWITCHYARD_SNAPSHOT_EVERY: variable(10, integer(1, 1_000_000)),
     SWITCHYARD_PASSIVATE_AFTER_MS: variable(60_000, integer(100, 86_400_000)),
     SWITCHYARD_COMMAND_ACK_WAIT_MS: variable(30_000, integer(1_000, 3_600_000)),
@@ -202,6 +210,7 @@ const EnvSchema = z
       url: env.SANDBOX_URL,
       port: env.SANDBOX_PORT,
       slowCardDelayMs: env.SANDBOX_SLOW_CARD_DELAY_MS,
+      persist: env.SANDBOX_PERSIST,
     },
     snapshotEvery: env.SWITCHYARD_SNAPSHOT_EVERY,
     passivateAfterMs: env.SWITCHYARD_PASSIVATE_AFTER_MS,

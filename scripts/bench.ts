@@ -86,6 +86,7 @@ async function main(): Promise<number> {
       SWITCHYARD_BOOTSTRAP_KEYS: `m_bench:${apiKey}`,
       SWITCHYARD_CARD_KEY: cardKey.toString("hex"),
       SWITCHYARD_DATA_DIR: dataDir,
+      SANDBOX_PERSIST: "false", // a PSP's own storage is not what this measures
     });
     nc = await connect({ servers: natsUrl, name: "switchyard-bench" });
     const swept = await sweepKilledRuns(nc, redisUrl);

@@ -2,6 +2,7 @@
 // process. `npm start` runs all three; the Procfile runs one role per process; tests and the bench
 // run all three with a unique prefix. Stopping reverses start-up: stop taking work, finish what is
 // in flight, flush, disconnect.
+import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
@@ -63,6 +64,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions): Prom
         port: config.sandbox.port,
         slowCardDelayMs: config.sandbox.slowCardDelayMs,
         logger: log.child({ role: "sandbox" }),
+        ...(config.sandbox.persist && { stateFile: join(config.dataDir, "sandbox-psp.json") }),
       });
       platform.sandbox = sandbox;
       stops.push(() => sandbox.close());

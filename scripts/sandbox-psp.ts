@@ -7,12 +7,13 @@ import { setMaxListeners } from "node:events";
 
 import { pathToFileURL } from "node:url";
 import Fastify from "fastify";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { z } from "zod";
 import { acmeRoutes } from "./sandbox/acme.ts";
 import { boltRoutes } from "./sandbox/bolt.ts";
 import type { SandboxContext } from "./sandbox/exchange.ts";
 import { Fault, randomId, SimulatedPsp, type Behaviour, type Charge } from "./sandbox/simulator.ts";
+import { readState, stateWriter, type StateWriter } from "./sandbox/state-file.ts";
 
 export type { Behaviour, Charge, ChargeStatus, Fault } from "./sandbox/simulator.ts";
 
@@ -25,6 +26,11 @@ export type SandboxOptions = {
   slowCardDelayMs?: number;
   /** Server warnings and errors go here when given; silent otherwise (tests). */
   logger?: Logger;
+  /**
+   * Keep the charges and stored answers in this JSON file across restarts, as a real PSP would
+   * (`npm start` uses `<dataDir>/sandbox-psp.json`). In memory only when absent.
+   */
+  stateFile?: string;
 };
 
 export type ChargeFilter = { reference?: string; psp?: string };
@@ -50,16 +56,26 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const closing = new AbortController();
   // Every held-back answer listens on this one signal: many at once is the normal case.
   setMaxListeners(0, closing.signal);
-  const ctx: SandboxContext = {
-    closing: closing.signal,
-    slowCardDelayMs: opts.slowCardDelayMs ?? 10_000,
-    now: () => new Date(),
-  };
   const psps = new Map<string, SimulatedPsp>([
     ["acme", new SimulatedPsp("acme", () => randomId("ch_", 24))],
     ["bolt", new SimulatedPsp("bolt", () => randomId("", 16).toUpperCase())],
   ]);
   for (const psp of psps.values()) psp.behaviour.latencyMs = opts.latencyMs ?? 0;
+  let writer: StateWriter | undefined;
+  if (opts.stateFile !== undefined) {
+    for (const [name, record] of readState(opts.stateFile)) psps.get(name)?.restore(record);
+    writer = stateWriter(
+      opts.stateFile,
+      () => new Map([...psps].map(([name, psp]) => [name, psp.record()])),
+      (err: unknown) => opts.logger?.error({ err }, "sandbox state could not be written"),
+    );
+  }
+  const ctx: SandboxContext = {
+    closing: closing.signal,
+    slowCardDelayMs: opts.slowCardDelayMs ?? 10_000,
+    now: () => new Date(),
+    changed: () => writer?.changed(),
+  };
 
   const charges = (filter: ChargeFilter = {}): Charge[] =>
     [...psps.values()]
@@ -110,36 +126,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     close: async () => {
       closing.abort();
       await app.close();
+      await writer?.flush();
     },
   };
 }
 
-async function main(): Promise<void> {
-  const logger = pino({ name: "sandbox-psp" });
-  const port = Number(process.env.SANDBOX_PORT ?? 8081);
-  const slowCardDelayMs = Number(process.env.SANDBOX_SLOW_CARD_DELAY_MS ?? 10_000);
-  const sandbox = await startSandbox({ port, host: "127.0.0.1", slowCardDelayMs, logger });
-  logger.info({ url: sandbox.url, psps: ["acme", "bolt"] }, "sandbox PSPs listening");
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "sandbox PSPs stopping");
-    sandbox.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, "sandbox PSPs failed to stop cleanly");
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
-}
-
+// The Procfile's sandbox role: configuration through the one schema, like the other roles. Not a
+// top-level await: run.ts imports this module, so awaiting it here would wait on itself forever.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
+  import("./run.ts")
+    .then(({ run }) => run(["sandbox"], { startLocalServices: false }))
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
 }

@@ -14,6 +14,8 @@ export type SandboxContext = {
   closing: AbortSignal;
   slowCardDelayMs: number;
   now(): Date;
+  /** A request was processed (its answer stored, perhaps a charge changed): persist soon. */
+  changed(): void;
 };
 
 export type Exchange = {
@@ -47,6 +49,7 @@ export async function answer(ctx: SandboxContext, reply: FastifyReply, ex: Excha
       wire = done.reply;
       extraDelayMs = done.delayMs ?? 0;
       if (idem) ex.psp.remember(idem.key, idem.fingerprint, wire);
+      ctx.changed();
     }
   }
 

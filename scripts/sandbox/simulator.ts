@@ -117,11 +117,19 @@ export function fingerprint(parts: unknown): string {
   return createHmac("sha256", FINGERPRINT_KEY).update(JSON.stringify(parts)).digest("base64url");
 }
 
+/**
+ * What a PSP keeps across restarts (a real PSP never forgets a charge): its charges and its stored
+ * answers. Fingerprints are left out: they are keyed with a per-process key, and storing that key
+ * beside them would let a card number be brute-forced back. A restored answer is replayed for its
+ * key whatever the body; conflict detection holds within one run.
+ */
+export type PspRecord = { charges: Charge[]; replies: Array<[key: string, reply: WireReply]> };
+
 export class SimulatedPsp {
   behaviour: Behaviour = defaultBehaviour();
   private readonly byId = new Map<string, Charge>();
   private readonly byKey = new Map<string, Charge>();
-  private readonly replies = new Map<string, { fingerprint: string; reply: WireReply }>();
+  private readonly replies = new Map<string, { fingerprint: string | undefined; reply: WireReply }>();
 
   constructor(
     readonly name: string,
@@ -144,7 +152,23 @@ export class SimulatedPsp {
   replay(idempotencyKey: string, requestFingerprint: string): WireReply | "conflict" | undefined {
     const stored = this.replies.get(idempotencyKey);
     if (!stored) return undefined;
+    if (stored.fingerprint === undefined) return stored.reply; // restored from an earlier run
     return stored.fingerprint === requestFingerprint ? stored.reply : "conflict";
+  }
+
+  record(): PspRecord {
+    return {
+      charges: this.charges(),
+      replies: [...this.replies].map(([key, { reply }]) => [key, reply]),
+    };
+  }
+
+  restore(record: PspRecord): void {
+    for (const charge of record.charges) {
+      this.byId.set(charge.id, charge);
+      this.byKey.set(charge.idempotencyKey, charge);
+    }
+    for (const [key, reply] of record.replies) this.replies.set(key, { fingerprint: undefined, reply });
   }
 
   remember(idempotencyKey: string, requestFingerprint: string, reply: WireReply): void {

@@ -38,6 +38,7 @@ describe("loadConfig", () => {
       url: "http://127.0.0.1:8081",
       port: 8081,
       slowCardDelayMs: 10_000,
+      persist: true,
     });
     expect(config.snapshotEvery).to.equal(10);
     expect(config.passivateAfterMs).to.equal(60_000);
@@ -65,6 +66,7 @@ describe("loadConfig", () => {
       SANDBOX_URL: "http://sandbox:9090",
       SANDBOX_PORT: "9090",
       SANDBOX_SLOW_CARD_DELAY_MS: "3000",
+      SANDBOX_PERSIST: "false",
       SWITCHYARD_SNAPSHOT_EVERY: "5",
       SWITCHYARD_PASSIVATE_AFTER_MS: "1000",
       SWITCHYARD_CARD_KEY: "ab".repeat(32),
@@ -81,7 +83,12 @@ describe("loadConfig", () => {
       { merchantId: "m-2", key: KEY_B },
     ]);
     expect(config.psp).to.deep.equal({ timeoutMs: 1500, priority: ["bolt", "acme"] });
-    expect(config.sandbox).to.deep.equal({ url: "http://sandbox:9090", port: 9090, slowCardDelayMs: 3000 });
+    expect(config.sandbox).to.deep.equal({
+      url: "http://sandbox:9090",
+      port: 9090,
+      slowCardDelayMs: 3000,
+      persist: false,
+    });
     expect(config.snapshotEvery).to.equal(5);
     expect(config.passivateAfterMs).to.equal(1000);
     expect(config.cardKey).to.deep.equal(Buffer.alloc(32, 0xab));
@@ -97,10 +104,11 @@ describe("loadConfig", () => {
       LOG_LEVEL: "loud",
       NATS_URL: "http://127.0.0.1:4222",
       SWITCHYARD_PSP_PRIORITY: "acme,acme",
+      SANDBOX_PERSIST: "yes",
     });
     expect(error.name).to.equal("ConfigError");
     expect(error).to.be.instanceOf(Error);
-    expect(error.problems).to.have.length(6);
+    expect(error.problems).to.have.length(7);
     expect(error.message).to.match(/^invalid configuration: /);
     expect(error.message).to.include('PORT: expected an integer 0-65535, got "abc"');
     expect(error.message).to.include('SWITCHYARD_PARTITIONS: expected an integer 1-1024, got "2000"');
@@ -108,6 +116,7 @@ describe("loadConfig", () => {
     expect(error.message).to.include("LOG_LEVEL: expected one of fatal, error, warn, info");
     expect(error.message).to.include("NATS_URL: expected a nats:// or tls:// URL");
     expect(error.message).to.include('SWITCHYARD_PSP_PRIORITY: lists "acme" more than once');
+    expect(error.message).to.include('SANDBOX_PERSIST: expected true or false, got "yes"');
   });
 
   it("accepts only plain decimal integers", () => {
