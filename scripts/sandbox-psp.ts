@@ -64,17 +64,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   let writer: StateWriter | undefined;
   if (opts.stateFile !== undefined) {
     for (const [name, record] of readState(opts.stateFile)) psps.get(name)?.restore(record);
-    writer = stateWriter(
+    const w = stateWriter(
       opts.stateFile,
       () => new Map([...psps].map(([name, psp]) => [name, psp.record()])),
       (err: unknown) => opts.logger?.error({ err }, "sandbox state could not be written"),
     );
+    for (const psp of psps.values()) psp.onChange = () => w.changed();
+    writer = w;
   }
   const ctx: SandboxContext = {
     closing: closing.signal,
     slowCardDelayMs: opts.slowCardDelayMs ?? 10_000,
     now: () => new Date(),
-    changed: () => writer?.changed(),
   };
 
   const charges = (filter: ChargeFilter = {}): Charge[] =>

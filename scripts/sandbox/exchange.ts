@@ -14,8 +14,6 @@ export type SandboxContext = {
   closing: AbortSignal;
   slowCardDelayMs: number;
   now(): Date;
-  /** A request was processed (its answer stored, perhaps a charge changed): persist soon. */
-  changed(): void;
 };
 
 export type Exchange = {
@@ -49,7 +47,6 @@ export async function answer(ctx: SandboxContext, reply: FastifyReply, ex: Excha
       wire = done.reply;
       extraDelayMs = done.delayMs ?? 0;
       if (idem) ex.psp.remember(idem.key, idem.fingerprint, wire);
-      ctx.changed();
     }
   }
 

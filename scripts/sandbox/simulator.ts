@@ -127,6 +127,8 @@ export type PspRecord = { charges: Charge[]; replies: Array<[key: string, reply:
 
 export class SimulatedPsp {
   behaviour: Behaviour = defaultBehaviour();
+  /** Called after every change to the charges or stored answers (the sandbox persists on it). */
+  onChange: () => void = () => undefined;
   private readonly byId = new Map<string, Charge>();
   private readonly byKey = new Map<string, Charge>();
   private readonly replies = new Map<string, { fingerprint: string | undefined; reply: WireReply }>();
@@ -173,6 +175,7 @@ export class SimulatedPsp {
 
   remember(idempotencyKey: string, requestFingerprint: string, reply: WireReply): void {
     this.replies.set(idempotencyKey, { fingerprint: requestFingerprint, reply });
+    this.onChange();
   }
 
   authorize(req: NewCharge, now: Date): Charge {
@@ -204,6 +207,7 @@ export class SimulatedPsp {
     };
     this.byId.set(id, charge);
     this.byKey.set(req.idempotencyKey, charge);
+    this.onChange();
     return charge;
   }
 
@@ -223,6 +227,7 @@ export class SimulatedPsp {
     // One capture per authorization, as most acquirers do: the uncaptured rest is released.
     charge.capturedAmount = amount;
     charge.status = ChargeStatus.captured;
+    this.onChange();
     return charge;
   }
 
@@ -233,6 +238,7 @@ export class SimulatedPsp {
       return { refused: "invalid_state", message: `charge ${id} is ${charge.status}, not voidable` };
     }
     charge.status = ChargeStatus.voided;
+    this.onChange();
     return charge;
   }
 
@@ -252,6 +258,7 @@ export class SimulatedPsp {
       charge.refundedAmount === charge.capturedAmount
         ? ChargeStatus.refunded
         : ChargeStatus.partiallyRefunded;
+    this.onChange();
     return charge;
   }
 }

@@ -62,10 +62,7 @@ export function readState(path: string): Map<string, PspRecord> {
       `${path} is not a sandbox state file (${parsed.error.issues[0]?.message ?? "invalid"}); move it away to start the sandbox empty`,
     );
   return new Map(
-    Object.entries(parsed.data.psps).map(([name, r]) => [
-      name,
-      { charges: r.charges, replies: r.replies.map(([key, reply]) => [key, { ...reply }]) },
-    ]),
+    Object.entries(parsed.data.psps).map(([name, r]) => [name, { charges: r.charges, replies: r.replies }]),
   );
 }
 
