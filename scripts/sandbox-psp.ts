@@ -3,6 +3,21 @@
 // with startSandbox(); `tsx scripts/sandbox-psp.ts` runs it as its own process (the Procfile role).
 // It also exposes its records and run-time behaviour under /_sandbox for tests that run it out of
 // process. The money rules are in sandbox/simulator.ts, the wire formats in sandbox/acme.ts and bolt.ts.
+//
+// Degrade controls, per simulated PSP, at run time (setBehaviour in process, or over HTTP):
+//   POST   /_sandbox/psps/:psp/behaviour  {json patch, any subset}  → { psp, behaviour }
+//   GET    /_sandbox/psps/:psp/behaviour                            → { psp, behaviour, requests }
+//   DELETE /_sandbox/psps/:psp/behaviour  back to the defaults      → { psp, behaviour }
+// The patch fields (snake_case spellings failure_rate, timeout_rate, latency_ms are accepted too):
+//   latencyMs    added to every answer of this PSP (0–600000)
+//   outage       every endpoint answers the PSP's 503 "not processed" and changes nothing
+//   failureRate  share 0–1 of authorizations answered with that same 503, nothing done (1 = all)
+//   timeoutRate  share 0–1 of requests processed as usual whose answer is then held back for the
+//                slow delay (slowCardDelayMs): the client times out, status still finds the charge
+//   fault        "none" | "http_500" | "garbled" | "reset": the request is processed, its answer lost
+// `requests` counts what reached the PSP's handling ({ total, authorizations }), so a test can see
+// that a client stopped calling. Shares are drawn with Math.random (a simulated external system),
+// or with SandboxOptions.random when given.
 import { setMaxListeners } from "node:events";
 
 import { pathToFileURL } from "node:url";
@@ -12,10 +27,18 @@ import { z } from "zod";
 import { acmeRoutes } from "./sandbox/acme.ts";
 import { boltRoutes } from "./sandbox/bolt.ts";
 import type { SandboxContext } from "./sandbox/exchange.ts";
-import { Fault, randomId, SimulatedPsp, type Behaviour, type Charge } from "./sandbox/simulator.ts";
+import {
+  defaultBehaviour,
+  Fault,
+  randomId,
+  SimulatedPsp,
+  type Behaviour,
+  type Charge,
+  type RequestCounts,
+} from "./sandbox/simulator.ts";
 import { readState, stateWriter, type StateWriter } from "./sandbox/state-file.ts";
 
-export type { Behaviour, Charge, ChargeStatus, Fault } from "./sandbox/simulator.ts";
+export type { Behaviour, Charge, ChargeStatus, Fault, RequestCounts } from "./sandbox/simulator.ts";
 
 export type SandboxOptions = {
   port?: number;
@@ -31,6 +54,8 @@ export type SandboxOptions = {
    * (`npm start` uses `<dataDir>/sandbox-psp.json`). In memory only when absent.
    */
   stateFile?: string;
+  /** Draws for failureRate and timeoutRate, in [0, 1); Math.random when absent. */
+  random?: () => number;
 };
 
 export type ChargeFilter = { reference?: string; psp?: string };
@@ -40,16 +65,34 @@ export type Sandbox = {
   close(): Promise<void>;
   charges(filter?: ChargeFilter): Charge[];
   setBehaviour(psp: string, b: Partial<Behaviour>): void;
+  behaviour(psp: string): Behaviour;
+  /** Back to the defaults (the latency the sandbox was started with, nothing degraded). */
+  resetBehaviour(psp: string): void;
+  requests(psp: string): RequestCounts;
 };
 
-const BehaviourPatch = z
-  .object({
-    latencyMs: z.number().int().min(0).max(600_000),
-    outage: z.boolean(),
-    fault: z.enum(Fault),
-  })
-  .partial()
-  .strict();
+const SNAKE_CASE: Readonly<Record<string, keyof Behaviour>> = {
+  latency_ms: "latencyMs",
+  failure_rate: "failureRate",
+  timeout_rate: "timeoutRate",
+};
+const Share = z.number().min(0).max(1);
+const BehaviourPatch = z.preprocess(
+  (v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).map(([k, x]) => [SNAKE_CASE[k] ?? k, x]))
+      : v,
+  z
+    .object({
+      latencyMs: z.number().int().min(0).max(600_000),
+      outage: z.boolean(),
+      fault: z.enum(Fault),
+      failureRate: Share,
+      timeoutRate: Share,
+    })
+    .partial()
+    .strict(),
+);
 const ChargeQuery = z.object({ reference: z.string().optional(), psp: z.string().optional() });
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
@@ -60,7 +103,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ["acme", new SimulatedPsp("acme", () => randomId("ch_", 24))],
     ["bolt", new SimulatedPsp("bolt", () => randomId("", 16).toUpperCase())],
   ]);
-  for (const psp of psps.values()) psp.behaviour.latencyMs = opts.latencyMs ?? 0;
+  const initialBehaviour = (): Behaviour => ({ ...defaultBehaviour(), latencyMs: opts.latencyMs ?? 0 });
+  for (const psp of psps.values()) psp.behaviour = initialBehaviour();
   let writer: StateWriter | undefined;
   if (opts.stateFile !== undefined) {
     for (const [name, record] of readState(opts.stateFile)) psps.get(name)?.restore(record);
@@ -76,6 +120,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     closing: closing.signal,
     slowCardDelayMs: opts.slowCardDelayMs ?? 10_000,
     now: () => new Date(),
+    random: opts.random ?? Math.random,
   };
 
   const charges = (filter: ChargeFilter = {}): Charge[] =>
@@ -85,11 +130,20 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       .filter((c) => filter.reference === undefined || c.reference === filter.reference)
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 
-  const setBehaviour = (name: string, b: Partial<Behaviour>): void => {
+  const pspNamed = (name: string): SimulatedPsp => {
     const psp = psps.get(name);
     if (!psp) throw new RangeError(`no sandbox PSP named ${name}`);
+    return psp;
+  };
+  const setBehaviour = (name: string, b: Partial<Behaviour>): void => {
+    const psp = pspNamed(name);
     psp.behaviour = { ...psp.behaviour, ...BehaviourPatch.parse(b) };
   };
+  const resetBehaviour = (name: string): void => {
+    pspNamed(name).behaviour = initialBehaviour();
+  };
+  const behaviour = (name: string): Behaviour => ({ ...pspNamed(name).behaviour });
+  const requests = (name: string): RequestCounts => ({ ...pspNamed(name).requests });
 
   // forceCloseConnections: a delayed answer (slow card, latency) must not hold close() up. Fastify's
   // own per-request lines are kept below warn: the sandbox's log is its URL and its failures.
@@ -112,7 +166,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     if (!psps.has(psp)) return reply.code(404).send({ error: `no sandbox PSP named ${psp}` });
     if (!patch.success) return reply.code(400).send({ error: z.prettifyError(patch.error) });
     setBehaviour(psp, patch.data);
-    return { psp, behaviour: psps.get(psp)!.behaviour };
+    return { psp, behaviour: behaviour(psp) };
+  });
+  app.get("/_sandbox/psps/:psp/behaviour", async (req, reply) => {
+    const { psp } = req.params as { psp: string };
+    if (!psps.has(psp)) return reply.code(404).send({ error: `no sandbox PSP named ${psp}` });
+    return { psp, behaviour: behaviour(psp), requests: requests(psp) };
+  });
+  app.delete("/_sandbox/psps/:psp/behaviour", async (req, reply) => {
+    const { psp } = req.params as { psp: string };
+    if (!psps.has(psp)) return reply.code(404).send({ error: `no sandbox PSP named ${psp}` });
+    resetBehaviour(psp);
+    return { psp, behaviour: behaviour(psp) };
   });
 
   await app.listen({ port: opts.port ?? 0, host: opts.host ?? "127.0.0.1" });
@@ -124,6 +189,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     url: `http://${host}:${address.port}`,
     charges,
     setBehaviour,
+    behaviour,
+    resetBehaviour,
+    requests,
     close: async () => {
       closing.abort();
       await app.close();

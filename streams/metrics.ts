@@ -70,6 +70,57 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "PAY_CMD messages that were not a valid command envelope (terminated, logged)",
       registers,
     }),
+    // PSP health (actors/psp/health.ts). Circuit state as a number: 0 closed, 1 half_open, 2 open.
+    pspSuccessRate: new Gauge({
+      name: "switchyard_psp_success_rate",
+      help: "Authorized (or requires_action) share of the PSP's recent authorization outcomes (rolling window)",
+      labelNames: ["psp"] as const,
+      registers,
+    }),
+    pspCircuitState: new Gauge({
+      name: "switchyard_psp_circuit_state",
+      help: "The PSP's circuit breaker state: 0 closed, 1 half_open, 2 open",
+      labelNames: ["psp"] as const,
+      registers,
+    }),
+    pspCircuitTransitions: new Counter({
+      name: "switchyard_psp_circuit_transitions_total",
+      help: "Circuit breaker transitions by PSP and the state entered",
+      labelNames: ["psp", "to"] as const,
+      registers,
+    }),
+    pspLatency: new Histogram({
+      name: "switchyard_psp_latency_seconds",
+      help: "Authorization latency per PSP as the circuit breaker sees it (calls actually sent)",
+      labelNames: ["psp"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    pspForcedOut: new Gauge({
+      name: "switchyard_psp_forced_out",
+      help: "1 while an operator has forced the PSP out of rotation, else 0",
+      labelNames: ["psp"] as const,
+      registers,
+    }),
+    // Routing and retries (actors/policy, actors/payment).
+    routingDecisions: new Counter({
+      name: "switchyard_routing_decisions_total",
+      help: "Routing decisions by strategy and rule (rule id, or fallback)",
+      labelNames: ["strategy", "rule"] as const,
+      registers,
+    }),
+    shadowDecisions: new Counter({
+      name: "switchyard_shadow_decisions_total",
+      help: "Shadow routing evaluations by shadow version and divergence (none, psp, fee, psp_and_fee)",
+      labelNames: ["version", "diverged"] as const,
+      registers,
+    }),
+    attempts: new Counter({
+      name: "switchyard_attempts_total",
+      help: "Authorization attempts by PSP and outcome class",
+      labelNames: ["psp", "class"] as const,
+      registers,
+    }),
     unresolvedEffects: new Gauge({
       name: "switchyard_unresolved_psp_effects",
       help: "Payments whose PSP outcome is unknown or whose PSP is unreachable, waiting for a retry",

@@ -4,14 +4,15 @@
 
 import { z } from "zod";
 import { toDecimalString } from "../payment/money.ts";
-import {
-  DeclineCode,
-  type AuthorizeRequest,
-  type AuthorizeResult,
-  type OperationResult,
-  type PspConnector,
-  type StatusResult,
+import type { PspCapabilities } from "../policy/schemas.ts";
+import type {
+  AuthorizeRequest,
+  AuthorizeResult,
+  DeclaredConnector,
+  OperationResult,
+  StatusResult,
 } from "./contract.ts";
+import { ACME_DECLINES, DeclineCode } from "./decline-codes.ts";
 import {
   couldNotAsk,
   declined,
@@ -49,25 +50,25 @@ type AcmeError = z.infer<typeof AcmeError>["error"];
 const AcmeRefund = z.object({ id: z.string().min(1), status: z.enum(["succeeded", "pending", "failed"]) });
 const AcmeSearch = z.object({ data: z.array(AcmeCharge) });
 
-/** acme's decline codes (error.code or the finer error.decline_code) that are not a plain decline. */
-const DECLINES: Readonly<Record<string, DeclineCode>> = {
-  insufficient_funds: DeclineCode.insufficientFunds,
-  expired_card: DeclineCode.expiredCard,
-  incorrect_cvc: DeclineCode.incorrectCvc,
-  invalid_cvc: DeclineCode.incorrectCvc,
-  fraudulent: DeclineCode.fraudSuspected,
-  stolen_card: DeclineCode.fraudSuspected,
-  lost_card: DeclineCode.fraudSuspected,
-  pickup_card: DeclineCode.fraudSuspected,
-  processing_error: DeclineCode.processingError,
+export const ACME_CAPABILITIES: PspCapabilities = {
+  currencies: ["EUR", "USD", "GBP", "SEK", "DKK", "NOK", "PLN", "CHF"],
+  brands: ["visa", "mastercard", "amex"],
+  threeDs: true,
+  partialCapture: true,
+  refunds: true,
 };
 
-function declineOf(code: string | null | undefined, declineCode: string | null | undefined, charge?: string) {
-  const normalized =
-    (declineCode ? DECLINES[declineCode] : undefined) ??
-    (code ? DECLINES[code] : undefined) ??
-    "card_declined";
-  return declined(normalized, declineCode ?? code ?? "card_declined", charge);
+/**
+ * acme's finer `decline_code` wins over its `code`; a code it gives that the table does not name is
+ * an unrecognized (hard) decline. No code at all is acme's plain card_declined.
+ */
+export function acmeDecline(
+  code: string | null | undefined,
+  declineCode: string | null | undefined,
+  charge?: string,
+) {
+  const raw = declineCode ?? code ?? "card_declined";
+  return declined(ACME_DECLINES[raw] ?? DeclineCode.unrecognizedDecline, raw, charge);
 }
 
 type Settled = Exclude<AuthorizeResult, { outcome: "technical_error" | "unknown" }>;
@@ -84,7 +85,7 @@ function chargeResult(c: AcmeCharge): Settled | undefined {
         ? { outcome: "requires_action", pspReference: c.id, actionUrl: c.next_action.redirect_url }
         : undefined;
     case "failed":
-      return declineOf(c.failure_code, c.decline_code, c.id);
+      return acmeDecline(c.failure_code, c.decline_code, c.id);
   }
 }
 
@@ -115,7 +116,7 @@ function operationResult(reply: JsonReply, ok: z.ZodType<{ id: string; status: s
   return unexpectedReply(reply, isOutage(reply, error));
 }
 
-export function createAcmeConnector(opts: { apiUrl: string; timeoutMs: number }): PspConnector {
+export function createAcmeConnector(opts: { apiUrl: string; timeoutMs: number }): DeclaredConnector {
   const call = (
     method: "GET" | "POST",
     path: string,
@@ -134,6 +135,7 @@ export function createAcmeConnector(opts: { apiUrl: string; timeoutMs: number })
 
   return {
     name: "acme",
+    capabilities: ACME_CAPABILITIES,
 
     async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
       const invalid = invalidAmount(req.amount, req.currency);
@@ -158,7 +160,7 @@ export function createAcmeConnector(opts: { apiUrl: string; timeoutMs: number })
       }
       const error = errorOf(reply);
       if (reply.status === 402 && error?.type === "card_error") {
-        return declineOf(error.code, error.decline_code, error.charge);
+        return acmeDecline(error.code, error.decline_code, error.charge);
       }
       return keyConflict(error) ?? unexpectedReply(reply, isOutage(reply, error));
     },

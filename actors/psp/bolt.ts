@@ -3,14 +3,15 @@
 // modifications (capture, cancel, refund) acknowledged as "received". Maps that onto contract.ts.
 
 import { z } from "zod";
-import {
-  DeclineCode,
-  type AuthorizeRequest,
-  type AuthorizeResult,
-  type OperationResult,
-  type PspConnector,
-  type StatusResult,
+import type { PspCapabilities } from "../policy/schemas.ts";
+import type {
+  AuthorizeRequest,
+  AuthorizeResult,
+  DeclaredConnector,
+  OperationResult,
+  StatusResult,
 } from "./contract.ts";
+import { BOLT_REFUSALS, DeclineCode } from "./decline-codes.ts";
 import {
   couldNotAsk,
   declined,
@@ -46,14 +47,30 @@ const BoltError = z.object({
 });
 type BoltError = z.infer<typeof BoltError>;
 
-/** bolt's refusal reason codes that are not a plain refusal. */
-const REFUSALS: Readonly<Record<string, DeclineCode>> = {
-  "51": DeclineCode.insufficientFunds,
-  "54": DeclineCode.expiredCard,
-  N7: DeclineCode.incorrectCvc,
-  "59": DeclineCode.fraudSuspected,
-  "96": DeclineCode.processingError,
+export const BOLT_CAPABILITIES: PspCapabilities = {
+  currencies: ["EUR", "USD", "GBP", "DKK"],
+  brands: ["visa", "mastercard"],
+  threeDs: true,
+  partialCapture: true,
+  refunds: true,
 };
+
+/**
+ * A refusal by its `refusalReasonCode`. Without one, "Refused" is bolt's plain refusal and "Error" a
+ * failure while processing; a code the table does not name is an unrecognized (hard) decline.
+ */
+export function boltDecline(
+  resultCode: "Refused" | "Error",
+  reasonCode: string | undefined,
+  pspReference?: string,
+) {
+  if (reasonCode === undefined) {
+    return resultCode === "Refused"
+      ? declined(DeclineCode.cardDeclined, "Refused", pspReference)
+      : declined(DeclineCode.processingError, "Error", pspReference);
+  }
+  return declined(BOLT_REFUSALS[reasonCode] ?? DeclineCode.unrecognizedDecline, reasonCode, pspReference);
+}
 
 type Settled = Exclude<AuthorizeResult, { outcome: "technical_error" | "unknown" }>;
 
@@ -65,15 +82,10 @@ function paymentResult(p: BoltPayment, captured: boolean): Settled | undefined {
       return p.action
         ? { outcome: "requires_action", pspReference: p.pspReference, actionUrl: p.action.url }
         : undefined;
-    case "Refused": {
-      const raw = p.refusalReasonCode ?? p.refusalReason ?? "Refused";
-      return declined(REFUSALS[raw] ?? DeclineCode.cardDeclined, raw, p.pspReference);
-    }
     // bolt's "Error" is a failure while processing this payment: final for it, worth another attempt.
-    case "Error": {
-      const raw = p.refusalReasonCode ?? "Error";
-      return declined(REFUSALS[raw] ?? DeclineCode.processingError, raw, p.pspReference);
-    }
+    case "Refused":
+    case "Error":
+      return boltDecline(p.resultCode, p.refusalReasonCode, p.pspReference);
     default:
       // Pending, Received or anything new: not a settled outcome we could act on.
       return undefined;
@@ -107,7 +119,7 @@ function operationResult(reply: JsonReply): OperationResult {
   return unexpectedReply(reply, isOutage(reply, error));
 }
 
-export function createBoltConnector(opts: { apiUrl: string; timeoutMs: number }): PspConnector {
+export function createBoltConnector(opts: { apiUrl: string; timeoutMs: number }): DeclaredConnector {
   const call = (method: "GET" | "POST", path: string, body: unknown, traceparent: string | undefined) =>
     exchangeJson({ method, url: `${opts.apiUrl}${path}`, timeoutMs: opts.timeoutMs, body, traceparent });
   const modify = async (
@@ -122,6 +134,7 @@ export function createBoltConnector(opts: { apiUrl: string; timeoutMs: number })
 
   return {
     name: "bolt",
+    capabilities: BOLT_CAPABILITIES,
 
     async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
       const invalid = invalidAmount(req.amount, req.currency);

@@ -7,6 +7,9 @@
 // sending, connection reset, 5xx after acceptance): it is resolved only by asking the same PSP for
 // the status of the same idempotency key, never by failing over.
 
+import type { DeclineCode } from "./decline-codes.ts";
+import type { OutcomeClass, PspCapabilities } from "../policy/schemas.ts";
+
 /** Card data in clear. Lives only in memory for the duration of one PSP call; never logged or stored. */
 export type CardSecret = {
   number: string;
@@ -15,16 +18,7 @@ export type CardSecret = {
   cvc: string;
 };
 
-/** Normalized decline codes, whatever the PSP called them. */
-export const DeclineCode = {
-  cardDeclined: "card_declined",
-  insufficientFunds: "insufficient_funds",
-  expiredCard: "expired_card",
-  incorrectCvc: "incorrect_cvc",
-  fraudSuspected: "fraud_suspected",
-  processingError: "processing_error",
-} as const;
-export type DeclineCode = (typeof DeclineCode)[keyof typeof DeclineCode];
+export { DeclineCode } from "./decline-codes.ts";
 
 export type AuthorizeRequest = {
   /** Derived from the attempt intent; the same attempt always sends the same key. */
@@ -39,12 +33,23 @@ export type AuthorizeRequest = {
   traceparent?: string;
 };
 
+/**
+ * `class` is the code's OutcomeClass (decline-codes.ts): what the retry policy acts on. `soft` is kept
+ * for the payment events and equals `class === "soft_decline"`.
+ */
 export type AuthorizeResult =
   | { outcome: "authorized"; pspReference: string; captured: boolean }
   | { outcome: "requires_action"; pspReference: string; actionUrl: string }
-  | { outcome: "declined"; code: DeclineCode; soft: boolean; rawCode: string; pspReference?: string }
-  | { outcome: "technical_error"; code: string; message: string }
-  | { outcome: "unknown"; code: string; message: string };
+  | {
+      outcome: "declined";
+      code: DeclineCode;
+      class: Extract<OutcomeClass, "hard_decline" | "soft_decline" | "auth_required">;
+      soft: boolean;
+      rawCode: string;
+      pspReference?: string;
+    }
+  | { outcome: "technical_error"; code: string; class: "technical"; message: string }
+  | { outcome: "unknown"; code: string; class: "unknown"; message: string };
 
 export type CaptureRequest = {
   idempotencyKey: string;
@@ -66,8 +71,8 @@ export type RefundRequest = {
 export type OperationResult =
   | { outcome: "succeeded"; pspReference: string }
   | { outcome: "failed"; code: string; message: string } // the PSP refused the operation: final
-  | { outcome: "technical_error"; code: string; message: string }
-  | { outcome: "unknown"; code: string; message: string };
+  | { outcome: "technical_error"; code: string; class: "technical"; message: string }
+  | { outcome: "unknown"; code: string; class: "unknown"; message: string };
 
 /** Ask the PSP what became of an authorization attempt, by the attempt's idempotency key. */
 export type StatusRequest = { idempotencyKey: string; traceparent?: string };
@@ -76,8 +81,16 @@ export type StatusResult =
   | { found: true; result: Exclude<AuthorizeResult, { outcome: "technical_error" | "unknown" }> }
   | { found: "unknown"; code: string; message: string }; // could not ask (PSP down, timeout)
 
+/** A connector that declares its capabilities: what the adapters and the registry hand out. */
+export type DeclaredConnector = PspConnector & { readonly capabilities: PspCapabilities };
+
 export interface PspConnector {
   readonly name: string;
+  /**
+   * What this PSP can take (currencies, brands, 3-DS, ...). Every adapter declares it; optional here
+   * only so that wrappers written before it existed still type-check (they should pass it on).
+   */
+  readonly capabilities?: PspCapabilities;
   authorize(req: AuthorizeRequest): Promise<AuthorizeResult>;
   capture(req: CaptureRequest): Promise<OperationResult>;
   void(req: VoidRequest): Promise<OperationResult>;

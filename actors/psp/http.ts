@@ -5,9 +5,12 @@
 
 import type { ZodType } from "zod";
 import { isCurrency, MAX_AMOUNT } from "../payment/money.ts";
-import type { AuthorizeResult, DeclineCode, StatusResult } from "./contract.ts";
+import type { AuthorizeResult, StatusResult } from "./contract.ts";
+import { declineClass, type DeclineCode, type TechnicalCode, type UnknownCode } from "./decline-codes.ts";
 
-export type Failure = { outcome: "technical_error" | "unknown"; code: string; message: string };
+export type Failure =
+  | { outcome: "technical_error"; code: TechnicalCode; class: "technical"; message: string }
+  | { outcome: "unknown"; code: UnknownCode; class: "unknown"; message: string };
 
 export type JsonRequest = {
   method: "GET" | "POST";
@@ -23,14 +26,16 @@ export type JsonReply = { status: number; body: unknown };
 
 export type Exchanged = { ok: true; reply: JsonReply } | { ok: false; failure: Failure };
 
-export const technicalError = (code: string, message: string): Failure => ({
+export const technicalError = (code: TechnicalCode, message: string): Failure => ({
   outcome: "technical_error",
   code,
+  class: "technical",
   message,
 });
-export const unknownOutcome = (code: string, message: string): Failure => ({
+export const unknownOutcome = (code: UnknownCode, message: string): Failure => ({
   outcome: "unknown",
   code,
+  class: "unknown",
   message,
 });
 
@@ -71,12 +76,11 @@ type SystemError = Error & { code?: string; syscall?: string };
  * The failures that happen before a single byte of the request leaves: the URL, the name lookup, the
  * TCP connect. Anything later (reset, closed socket, timeout) may have reached the PSP.
  */
-function notSentCode(c: SystemError): string | undefined {
+function notSentCode(c: SystemError): TechnicalCode | undefined {
   if (c.code === "ECONNREFUSED") return "connection_refused";
-  if (c.syscall === "connect") return "connect_failed";
-  if (c.syscall === "getaddrinfo") return "dns_failure";
-  if (c.code === "ERR_INVALID_URL") return "invalid_url";
-  if (c.message === "bad port") return "blocked_port"; // fetch refuses some ports before connecting
+  if (c.syscall === "connect" || c.syscall === "getaddrinfo" || c.code === "ERR_INVALID_URL")
+    return "connection_failed";
+  if (c.message === "bad port") return "connection_failed"; // fetch refuses some ports before connecting
   return undefined;
 }
 
@@ -91,8 +95,8 @@ function classifyFetchError(err: unknown, signal: AbortSignal, timeoutMs: number
   const notSent = causes.map(notSentCode);
   if (notSent.length > 0 && notSent.every((c) => c !== undefined))
     return technicalError(notSent[0]!, message);
-  const reset = causes[0]?.code === "UND_ERR_SOCKET" || causes[0]?.code === "ECONNRESET";
-  return unknownOutcome(reset ? "connection_reset" : "network_error", message);
+  // A reset, a closed socket or any other failure once connected: the request may have arrived.
+  return unknownOutcome("connection_reset", message);
 }
 
 /**
@@ -104,20 +108,19 @@ export function unexpectedReply(reply: JsonReply, notProcessed = false): Failure
   if (notProcessed) return technicalError("psp_unavailable", `PSP answered ${status}: request not processed`);
   if (status === 429) return technicalError("rate_limited", "PSP answered 429: request not processed");
   // 408 and 409 (an in-flight request with the same key) say nothing about whether it was acted on.
-  if (status >= 500 || status === 408 || status === 409) {
-    return unknownOutcome(`http_${status}`, `PSP answered ${status}`);
-  }
+  if (status >= 500) return unknownOutcome("server_error", `PSP answered ${status}`);
+  if (status === 408) return unknownOutcome("timeout", "PSP answered 408");
+  if (status === 409) return unknownOutcome("bad_response", "PSP answered 409: request in progress");
   // A 4xx is the PSP refusing the request as such: nothing was done.
-  if (status >= 400) return technicalError(`http_${status}`, `PSP rejected the request with ${status}`);
-  return unknownOutcome(`unexpected_${status}`, `PSP answered ${status} with a body the adapter cannot read`);
+  if (status >= 400) return technicalError("not_processed", `PSP rejected the request with ${status}`);
+  return unknownOutcome("bad_response", `PSP answered ${status} with a body the adapter cannot read`);
 }
 
 /** An amount no PSP could be asked for; checked before sending, so nothing was done. */
 export function invalidAmount(amount: number, currency: string): Failure | undefined {
-  if (!isCurrency(currency))
-    return technicalError("unsupported_currency", `unsupported currency ${currency}`);
+  if (!isCurrency(currency)) return technicalError("not_processed", `unsupported currency ${currency}`);
   if (!Number.isSafeInteger(amount) || amount < 1 || amount > MAX_AMOUNT) {
-    return technicalError("invalid_amount", `amount ${amount} is not a positive integer in minor units`);
+    return technicalError("not_processed", `amount ${amount} is not a positive integer in minor units`);
   }
   return undefined;
 }
@@ -129,10 +132,7 @@ export function parseReply<T>(schema: ZodType<T>, body: unknown): T | undefined 
 }
 
 export function unparseable(reply: JsonReply): Failure {
-  return unknownOutcome(
-    "unparseable_response",
-    `PSP answered ${reply.status} with a body the adapter cannot read`,
-  );
+  return unknownOutcome("bad_response", `PSP answered ${reply.status} with a body the adapter cannot read`);
 }
 
 /** A status query that failed, whichever way: the question stays open. */
@@ -140,21 +140,18 @@ export function couldNotAsk(failure: Failure): StatusResult {
   return { found: "unknown", code: failure.code, message: failure.message };
 }
 
-const SOFT_DECLINES: ReadonlySet<DeclineCode> = new Set<DeclineCode>([
-  "insufficient_funds",
-  "processing_error",
-]);
-
-/** A normalized decline. Soft declines may succeed on a later attempt; hard ones will not. */
+/** A normalized decline with its class (decline-codes.ts); `soft` is the class being soft_decline. */
 export function declined(
   code: DeclineCode,
   rawCode: string,
   pspReference?: string,
 ): Extract<AuthorizeResult, { outcome: "declined" }> {
+  const cls = declineClass(code);
   return {
     outcome: "declined",
     code,
-    soft: SOFT_DECLINES.has(code),
+    class: cls,
+    soft: cls === "soft_decline",
     rawCode,
     ...(pspReference ? { pspReference } : {}),
   };

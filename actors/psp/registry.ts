@@ -1,15 +1,32 @@
-// Which PSP connectors exist and where they point. Today both point at the sandbox, which serves
-// each PSP's API under its own base path; a real deployment would give each its own API URL.
+// Which PSP connectors exist, where they point and what each can take. Today both point at the
+// sandbox, which serves each PSP's API under its own base path; a real deployment would give each its
+// own API URL. Capabilities are declared by each adapter (acme.ts, bolt.ts) and read from here.
 
+import type { PspCapabilities } from "../policy/schemas.ts";
 import { createAcmeConnector } from "./acme.ts";
 import { createBoltConnector } from "./bolt.ts";
-import type { PspConnector } from "./contract.ts";
+import type { DeclaredConnector, PspConnector } from "./contract.ts";
 
-export function createConnectors(opts: { sandboxUrl: string; timeoutMs: number }): Map<string, PspConnector> {
+export type ConnectorOptions = {
+  sandboxUrl: string;
+  timeoutMs: number;
+  /** Per-PSP API base URL, overriding the sandbox path (e.g. to point one PSP elsewhere). */
+  apiUrls?: Partial<Record<string, string>>;
+};
+
+export function createConnectors(opts: ConnectorOptions): Map<string, DeclaredConnector> {
   const root = opts.sandboxUrl.replace(/\/+$/, "");
+  const apiUrl = (name: string, sandboxPath: string) => opts.apiUrls?.[name] ?? `${root}${sandboxPath}`;
   const connectors = [
-    createAcmeConnector({ apiUrl: `${root}/acme/v1`, timeoutMs: opts.timeoutMs }),
-    createBoltConnector({ apiUrl: `${root}/bolt`, timeoutMs: opts.timeoutMs }),
+    createAcmeConnector({ apiUrl: apiUrl("acme", "/acme/v1"), timeoutMs: opts.timeoutMs }),
+    createBoltConnector({ apiUrl: apiUrl("bolt", "/bolt"), timeoutMs: opts.timeoutMs }),
   ];
   return new Map(connectors.map((c) => [c.name, c]));
+}
+
+/** Each connector's declared capabilities; a connector that declares none is left out (not eligible). */
+export function capabilitiesOf(connectors: ReadonlyMap<string, PspConnector>): Map<string, PspCapabilities> {
+  const out = new Map<string, PspCapabilities>();
+  for (const [name, c] of connectors) if (c.capabilities) out.set(name, c.capabilities);
+  return out;
 }

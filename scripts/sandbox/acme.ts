@@ -169,6 +169,7 @@ export function acmeRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
       return answer(ctx, reply, {
         psp,
         outage: OUTAGE,
+        authorization: true,
         idempotency: key,
         process: () => {
           const charge = psp.authorize(

@@ -160,6 +160,7 @@ export function boltRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
       return answer(ctx, reply, {
         psp,
         outage: OUTAGE,
+        authorization: true,
         idempotency: keyed(req, p.requestId),
         process: () => {
           const { number, expiryMonth, expiryYear } = p.paymentMethod;

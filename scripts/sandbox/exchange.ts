@@ -1,7 +1,9 @@
 // How the sandbox answers one request, whatever the PSP: outage first (nothing processed, nothing
-// stored), then idempotent replay, then processing, then the injected fault and the latency. The
-// order matters: a replay must never process twice, and a delay or a fault must only ever hide an
-// outcome that has already happened, as a slow network or a crashing proxy would.
+// stored), then the injected authorization failure (the same "not processed" answer, for a share of
+// authorizations), then idempotent replay, then processing, then the injected fault, the latency and
+// the injected timeout. The order matters: a replay must never process twice, and a delay, a timeout
+// or a fault must only ever hide an outcome that has already happened, as a slow network or a
+// crashing proxy would.
 
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyReply } from "fastify";
@@ -14,12 +16,16 @@ export type SandboxContext = {
   closing: AbortSignal;
   slowCardDelayMs: number;
   now(): Date;
+  /** In [0, 1): decides which requests the failure and timeout rates hit. */
+  random(): number;
 };
 
 export type Exchange = {
   psp: SimulatedPsp;
   /** The PSP's own "service unavailable, request not processed" answer. */
   outage: WireReply;
+  /** An authorization (the only requests `failureRate` applies to). */
+  authorization?: boolean;
   /** Present when the request carries an idempotency key: answers are stored under it. */
   idempotency?: { key: string; fingerprint: string; conflict: WireReply };
   /** Does the work; `delayMs` holds back only this first answer (the slow test card). */
@@ -31,8 +37,13 @@ export async function answer(ctx: SandboxContext, reply: FastifyReply, ex: Excha
   let wire: WireReply;
   let extraDelayMs = 0;
   let replayed = false;
+  ex.psp.requests.total++;
+  if (ex.authorization) ex.psp.requests.authorizations++;
+  // Rolled only when the rate is set, so an undegraded PSP draws nothing.
+  const hit = (rate: number) => rate > 0 && (rate >= 1 || ctx.random() < rate);
+  const notProcessed = behaviour.outage || (ex.authorization === true && hit(behaviour.failureRate));
 
-  if (behaviour.outage) {
+  if (notProcessed) {
     wire = ex.outage;
   } else {
     const idem = ex.idempotency;
@@ -50,19 +61,20 @@ export async function answer(ctx: SandboxContext, reply: FastifyReply, ex: Excha
     }
   }
 
+  if (!notProcessed && hit(behaviour.timeoutRate)) extraDelayMs = Math.max(extraDelayMs, ctx.slowCardDelayMs);
   const delayMs = behaviour.latencyMs + extraDelayMs;
   // On close the delay ends early and the answer goes out at once; force-closed sockets drop it.
   if (delayMs > 0) await sleep(delayMs, undefined, { signal: ctx.closing }).catch(() => undefined);
 
-  if (!behaviour.outage && behaviour.fault === "reset") {
+  if (!notProcessed && behaviour.fault === "reset") {
     reply.hijack();
     reply.raw.destroy();
     return reply;
   }
-  if (!behaviour.outage && behaviour.fault === "http_500") {
+  if (!notProcessed && behaviour.fault === "http_500") {
     return reply.code(500).send({ message: "internal server error" });
   }
-  if (!behaviour.outage && behaviour.fault === "garbled") {
+  if (!notProcessed && behaviour.fault === "garbled") {
     return reply.code(200).type("text/html").send("<html><body>502 Bad Gateway</body></html>");
   }
   if (replayed) void reply.header("idempotent-replayed", "true");

@@ -67,8 +67,28 @@ export type Behaviour = {
    * as outcome unknown.
    */
   fault: Fault;
+  /**
+   * Share (0–1) of authorizations answered with the PSP's 503 "not processed" before anything is
+   * done: nothing charged, nothing stored under the key (the same key may succeed later). 1 = all.
+   */
+  failureRate: number;
+  /**
+   * Share (0–1) of requests (any endpoint) that are processed as usual and whose answer is then held
+   * back for the sandbox's slow delay (`slowCardDelayMs`), longer than any client timeout: the client
+   * sees a timeout, the PSP has the charge, a status query finds it.
+   */
+  timeoutRate: number;
 };
-export const defaultBehaviour = (): Behaviour => ({ latencyMs: 0, outage: false, fault: "none" });
+export const defaultBehaviour = (): Behaviour => ({
+  latencyMs: 0,
+  outage: false,
+  fault: "none",
+  failureRate: 0,
+  timeoutRate: 0,
+});
+
+/** What reached a simulated PSP's request handling (after the wire format's own validation). */
+export type RequestCounts = { total: number; authorizations: number };
 
 export const SLOW_CARD = "4000000000000077";
 const CARD_VERDICTS: Readonly<Record<string, CardVerdict>> = {
@@ -127,6 +147,7 @@ export type PspRecord = { charges: Charge[]; replies: Array<[key: string, reply:
 
 export class SimulatedPsp {
   behaviour: Behaviour = defaultBehaviour();
+  readonly requests: RequestCounts = { total: 0, authorizations: 0 };
   /** Called after every change to the charges or stored answers (the sandbox persists on it). */
   onChange: () => void = () => undefined;
   private readonly byId = new Map<string, Charge>();

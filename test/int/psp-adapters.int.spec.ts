@@ -82,7 +82,7 @@ describe("PSP adapters against the sandbox", () => {
       const capture = (pspReference: string, amount: number) =>
         psp().capture({ idempotencyKey: randomUUID(), pspReference, amount, currency: "EUR" });
 
-      afterEach(() => sandbox.setBehaviour(name, { latencyMs: 0, outage: false, fault: "none" }));
+      afterEach(() => sandbox.resetBehaviour(name));
 
       it("authorizes the success card without capturing it when no capture is asked", async () => {
         const req = authorization();
@@ -107,27 +107,39 @@ describe("PSP adapters against the sandbox", () => {
         expect(await psp().authorize(req)).to.include({ outcome: "authorized" });
       });
 
+      // Generic and transient refusals are soft (another PSP may be tried); insufficient funds is hard:
+      // another acquirer would ask the same issuer about the same balance.
       const declines = [
-        { number: CARD.hardDecline, code: "card_declined", soft: false, what: "a hard card_declined" },
+        {
+          number: CARD.hardDecline,
+          code: "card_declined",
+          cls: "soft_decline",
+          what: "a generic card_declined",
+        },
         {
           number: CARD.insufficientFunds,
           code: "insufficient_funds",
-          soft: true,
-          what: "a soft insufficient_funds",
+          cls: "hard_decline",
+          what: "a hard insufficient_funds",
         },
         {
           number: CARD.processingError,
           code: "processing_error",
-          soft: true,
+          cls: "soft_decline",
           what: "a soft processing_error",
         },
-        { number: CARD.notLuhn, code: "card_declined", soft: false, what: "a hard decline (not Luhn-valid)" },
-      ];
+        { number: CARD.notLuhn, code: "invalid_card", cls: "hard_decline", what: "a hard invalid_card" },
+      ] as const;
       for (const d of declines) {
         it(`declines ${d.number} as ${d.what}`, async () => {
           const req = authorization({ card: card(d.number) });
           const result = await psp().authorize(req);
-          expect(result).to.include({ outcome: "declined", code: d.code, soft: d.soft });
+          expect(result).to.include({
+            outcome: "declined",
+            code: d.code,
+            class: d.cls,
+            soft: d.cls === "soft_decline",
+          });
           expect(result).to.have.property("pspReference").that.is.a("string");
           expect(onlyCharge(req.reference).status).to.equal("declined");
         });
@@ -135,7 +147,12 @@ describe("PSP adapters against the sandbox", () => {
 
       it("declines an expired card as a hard expired_card", async () => {
         const result = await psp().authorize(authorization({ card: card(CARD.succeeds, 2020) }));
-        expect(result).to.include({ outcome: "declined", code: "expired_card", soft: false });
+        expect(result).to.include({
+          outcome: "declined",
+          code: "expired_card",
+          class: "hard_decline",
+          soft: false,
+        });
       });
 
       it("asks for 3-D Secure on the requires-action card, with a redirect URL", async () => {
@@ -258,6 +275,7 @@ describe("PSP adapters against the sandbox", () => {
         expect(await psp().authorize(req)).to.include({
           outcome: "technical_error",
           code: "psp_unavailable",
+          class: "technical",
         });
         expect(sandbox.charges({ reference: req.reference })).to.be.empty;
         expect(await psp().status({ idempotencyKey: req.idempotencyKey })).to.include({ found: "unknown" });
@@ -275,15 +293,15 @@ describe("PSP adapters against the sandbox", () => {
       });
 
       const lostAnswers = [
-        { fault: "http_500", code: "http_500", what: "a 500" },
-        { fault: "garbled", code: "unparseable_response", what: "a body that is not JSON" },
+        { fault: "http_500", code: "server_error", what: "a 500" },
+        { fault: "garbled", code: "bad_response", what: "a body that is not JSON" },
         { fault: "reset", code: "connection_reset", what: "a reset connection" },
       ] as const;
       for (const { fault, code, what } of lostAnswers) {
         it(`treats ${what} after processing as unknown, and status resolves it`, async () => {
           sandbox.setBehaviour(name, { fault });
           const req = authorization();
-          expect(await psp().authorize(req)).to.include({ outcome: "unknown", code });
+          expect(await psp().authorize(req)).to.include({ outcome: "unknown", code, class: "unknown" });
           sandbox.setBehaviour(name, { fault: "none" });
           const status = await psp().status({ idempotencyKey: req.idempotencyKey });
           expect((status as { result: object }).result).to.include({ outcome: "authorized" });
@@ -304,7 +322,11 @@ describe("PSP adapters against the sandbox", () => {
           timeoutMs: 1000,
         });
         const result = await down.get(name)!.authorize(authorization());
-        expect(result).to.include({ outcome: "technical_error", code: "connection_refused" });
+        expect(result).to.include({
+          outcome: "technical_error",
+          code: "connection_refused",
+          class: "technical",
+        });
         const status = await down.get(name)!.status({ idempotencyKey: randomUUID() });
         expect(status).to.include({ found: "unknown", code: "connection_refused" });
       });
