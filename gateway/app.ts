@@ -12,7 +12,10 @@ import {
 import { authHook, decorateRequests, traceHook } from "./context.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { ApiError, toApiError } from "./errors.ts";
+import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
 import { markOptionalBodies } from "./routes/docs.ts";
+import { opsPolicyRoutes } from "./routes/ops-policies.ts";
+import { opsPspRoutes } from "./routes/ops-psps.ts";
 import { paymentRoutes } from "./routes/payments.ts";
 import { systemRoutes } from "./routes/system.ts";
 
@@ -33,6 +36,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   app.setSerializerCompiler(serializerCompiler);
   acceptJsonOnly(base);
   decorateRequests(base);
+  decorateOperator(base);
 
   app.addHook("onRequest", traceHook);
   app.addHook("onResponse", async (req, reply) => {
@@ -70,11 +74,17 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       components: {
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", description: "The merchant's API key" },
+          operatorKey: {
+            type: "http",
+            scheme: "bearer",
+            description: "An operator's key (SWITCHYARD_OPERATOR_KEYS); merchant keys get 403",
+          },
         },
       },
       tags: [
         { name: "payments", description: "The merchant payment API" },
         { name: "system", description: "Health and readiness" },
+        { name: "operators", description: "Policies, shadow routing and PSP rotation, for operators" },
       ],
     },
     transform: jsonSchemaTransform,
@@ -89,6 +99,19 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     },
     { prefix: "/v1" },
   );
+  const ops = deps.ops;
+  if (ops) {
+    if (!ops.auth.enabled)
+      deps.log.warn("operator API disabled: no operator keys configured (SWITCHYARD_OPERATOR_KEYS)");
+    await app.register(
+      async (scope) => {
+        scope.addHook("onRequest", operatorAuthHook(ops.auth, deps.auth));
+        await scope.register(opsPolicyRoutes, ops);
+        await scope.register(opsPspRoutes, ops);
+      },
+      { prefix: "/ops" },
+    );
+  }
   return base;
 }
 

@@ -4,11 +4,24 @@ import type { PaymentView } from "../actors/payment/view.ts";
 import type { CommandBus } from "../streams/command-bus.ts";
 import type { Logger } from "../streams/log.ts";
 import type { Metrics } from "../streams/metrics.ts";
+import type { PspCapabilities } from "../actors/policy/schemas.ts";
+import type { OpsBoard } from "../streams/ops-board.ts";
+import type { PolicyStore } from "../streams/policy-store.ts";
 import type { MerchantAuth } from "./auth.ts";
+import type { OperatorAuth } from "./operator-auth.ts";
 
 export type PaymentReader = { get(paymentId: string): Promise<PaymentView | undefined> };
 
 export type ReadinessCheck = { name: string; check: () => Promise<void> };
+
+/** What the operator API (/ops/*) needs. */
+export type OpsDeps = {
+  store: PolicyStore;
+  board: Pick<OpsBoard, "read">;
+  /** What each configured PSP can take: policies are validated against it. */
+  capabilities: ReadonlyMap<string, PspCapabilities>;
+  auth: OperatorAuth;
+};
 
 export type GatewayDeps = {
   bus: Pick<CommandBus, "send">;
@@ -23,4 +36,6 @@ export type GatewayDeps = {
   log: Logger;
   /** Default 64 KiB. */
   bodyLimitBytes?: number;
+  /** The operator API; without it no /ops route exists. */
+  ops?: OpsDeps;
 };

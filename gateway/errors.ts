@@ -3,16 +3,26 @@
 // that can go wrong in a request (fastify's parser and validation errors, actor rejections) into it.
 // Bad input is never a 500; a 500 never says what broke.
 import type { RejectionCode } from "../actors/payment/decide.ts";
+import type { PolicyStoreErrorCode } from "../streams/policy-store.ts";
 
 export const ErrorStatus = {
   validation_error: 400,
   invalid_json: 400,
   idempotency_key_missing: 400,
+  invalid_policy: 400,
   unauthorized: 401,
+  forbidden: 403,
+  operator_api_disabled: 403,
   payment_not_found: 404,
+  policy_version_not_found: 404,
+  psp_not_found: 404,
   not_found: 404,
   invalid_state_transition: 409,
   operation_in_progress: 409,
+  no_previous_version: 409,
+  no_shadow_version: 409,
+  shadow_is_active: 409,
+  policy_not_activatable: 409,
   idempotency_key_reused: 422,
   amount_too_large: 422,
   payload_too_large: 413,
@@ -26,6 +36,8 @@ export const ERROR_CODES = Object.keys(ErrorStatus) as [ErrorCode, ...ErrorCode[
 // A rejection code the actor can send back must have a row in the table: this fails to compile
 // when decide.ts grows a code the gateway does not know.
 const _everyRejectionMapped: Record<RejectionCode, number> = ErrorStatus;
+// Likewise for the policy store's refusals, which the operator routes answer under their own code.
+const _everyStoreRefusalMapped: Record<PolicyStoreErrorCode, number> = ErrorStatus;
 
 export type ErrorDetails = Record<string, unknown>;
 

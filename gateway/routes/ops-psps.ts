@@ -1,0 +1,141 @@
+// The operator routes of PSPs under /ops/psps: each configured PSP's capabilities, its rotation
+// (operators force one out of routing and back in) and its health as the live workers report it,
+// per worker and merged. Forcing out or in is logged with the operator's name.
+import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
+import type { PspHealthReport, WorkerReport } from "../../actors/policy/reports.ts";
+import type { PspCapabilities } from "../../actors/policy/schemas.ts";
+import type { Rotation } from "../../streams/policy-store.ts";
+import { emptyBodyAsObject } from "../context.ts";
+import type { OpsDeps } from "../deps.ts";
+import { ApiError } from "../errors.ts";
+import { PspListResponse, PspParams, PspRotationResponse, RotationBody } from "../ops-schemas.ts";
+import { errorResponses, OPTIONAL_BODY } from "./docs.ts";
+import { storeCall } from "./ops-policies.ts";
+
+const CIRCUIT_RANK: Record<PspHealthReport["circuit"], number> = { closed: 0, half_open: 1, open: 2 };
+
+export const opsPspRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) => {
+  const tags = ["operators"];
+  const security = [{ operatorKey: [] }];
+
+  app.get(
+    "/psps",
+    {
+      schema: {
+        summary: "Every configured PSP: capabilities, rotation and health",
+        description:
+          "Health is merged from the reports of the live workers: the worst circuit state any of " +
+          "them sees, and success and failure rates weighted by each worker's samples.",
+        tags,
+        security,
+        response: { 200: PspListResponse, ...errorResponses(401, 403, 500, 503) },
+      },
+    },
+    async (req, reply) => {
+      const [rotations, reports] = await storeCall(req, () =>
+        Promise.all([ops.store.rotations(), ops.board.read()]),
+      );
+      const psps = [...ops.capabilities].map(([name, caps]) => ({
+        name,
+        capabilities: capabilitiesBody(caps),
+        rotation: rotationBody(rotations.get(name)),
+        health: mergeHealth(name, reports),
+      }));
+      return reply.send({ psps });
+    },
+  );
+
+  for (const direction of ["out", "in"] as const) {
+    app.post(
+      `/psps/:psp/${direction}`,
+      {
+        preValidation: emptyBodyAsObject,
+        schema: {
+          summary: direction === "out" ? "Force a PSP out of routing" : "Put a PSP back into routing",
+          description:
+            direction === "out"
+              ? "Workers stop routing to it at once, whatever its circuit says, until it is put back in."
+              : "Workers route to it again (its circuit still applies).",
+          tags,
+          security,
+          params: PspParams,
+          body: RotationBody,
+          [OPTIONAL_BODY]: true,
+          response: { 200: PspRotationResponse, ...errorResponses(400, 401, 403, 404, 415, 500, 503) },
+        },
+      },
+      async (req, reply) => {
+        const { psp } = req.params;
+        if (!ops.capabilities.has(psp))
+          throw new ApiError("psp_not_found", `no PSP named ${psp} is configured`);
+        const { reason } = req.body;
+        const rotation = await storeCall(req, () =>
+          ops.store.setRotation(psp, direction === "in", {
+            by: req.operator,
+            ...(reason !== undefined && { reason }),
+          }),
+        );
+        req.log.info(
+          { audit: `psp.${direction}`, operator: req.operator, psp, reason: reason ?? null },
+          direction === "out" ? "PSP forced out of rotation" : "PSP put back into rotation",
+        );
+        return reply.send({ psp, rotation: rotationBody(rotation) });
+      },
+    );
+  }
+
+  done();
+};
+
+function capabilitiesBody(c: PspCapabilities) {
+  return {
+    currencies: [...c.currencies],
+    brands: [...c.brands],
+    three_ds: c.threeDs,
+    partial_capture: c.partialCapture,
+    refunds: c.refunds,
+  };
+}
+
+function rotationBody(r: Rotation | undefined) {
+  return { in: r?.in ?? true, at: r?.at ?? null, reason: r?.reason ?? null, by: r?.by ?? null };
+}
+
+/** One PSP's health across workers: worst circuit, rates weighted by samples. */
+export function mergeHealth(psp: string, reports: readonly WorkerReport[]) {
+  const workers = reports.flatMap((r) =>
+    r.psps.filter((h) => h.psp === psp).map((h) => ({ workerId: r.workerId, at: r.at, h })),
+  );
+  let circuit: PspHealthReport["circuit"] | null = null;
+  let samples = 0;
+  let successes = 0;
+  let failures = 0;
+  let rated = 0;
+  for (const { h } of workers) {
+    if (circuit === null || CIRCUIT_RANK[h.circuit] > CIRCUIT_RANK[circuit]) circuit = h.circuit;
+    samples += h.samples;
+    if (h.samples > 0 && h.successRate !== null) {
+      successes += h.successRate * h.samples;
+      failures += (h.failureRate ?? 0) * h.samples;
+      rated += h.samples;
+    }
+  }
+  return {
+    circuit,
+    success_rate: rated > 0 ? successes / rated : null,
+    failure_rate: rated > 0 ? failures / rated : null,
+    samples,
+    workers: workers.map(({ workerId, at, h }) => ({
+      worker_id: workerId,
+      reported_at: at,
+      circuit: h.circuit,
+      success_rate: h.successRate,
+      failure_rate: h.failureRate,
+      samples: h.samples,
+      consecutive_failures: h.consecutiveFailures,
+      latency_ms: { p50: h.latencyMs.p50, p95: h.latencyMs.p95 },
+      circuit_since: h.circuitSince,
+      retry_at: h.retryAt,
+    })),
+  };
+}

@@ -1,0 +1,141 @@
+// A gateway with the operator API, listening on a random port, over a real policy store and ops
+// board (JetStream KV) under a random prefix. No payments flow: the merchant side is stubbed, but
+// merchant keys authenticate, so a test can check that they are refused on /ops. Every log line
+// is captured.
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { jetstream } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { FastifyInstance } from "fastify";
+import { pino } from "pino";
+import {
+  FeePolicy,
+  RetryPolicy,
+  RoutingPolicy,
+  type PolicyKind,
+  type PolicyOf,
+  type PspCapabilities,
+} from "../../actors/policy/schemas.ts";
+import { buildGateway } from "../../gateway/app.ts";
+import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
+import { OperatorAuth } from "../../gateway/operator-auth.ts";
+import { createMetrics } from "../../streams/metrics.ts";
+import { OpsBoard } from "../../streams/ops-board.ts";
+import { PolicyStore } from "../../streams/policy-store.ts";
+import { NATS_URL, uniquePrefix } from "../support/infra.ts";
+
+export const OPERATORS = {
+  alice: { name: "alice", key: `op_test_${randomBytes(16).toString("hex")}` },
+  bob: { name: "bob", key: `op_test_${randomBytes(16).toString("hex")}` },
+} as const;
+
+export const MERCHANT = { merchantId: "m_alpha", key: `sk_test_${randomBytes(16).toString("hex")}` };
+
+/** A routing policy with no rules: everything goes to `fallback`. */
+export function routing(fallback: string[] = ["acme", "bolt"], description?: string): RoutingPolicy {
+  return RoutingPolicy.parse({
+    kind: "routing",
+    home_country: "DE",
+    fallback,
+    ...(description !== undefined && { description }),
+  });
+}
+
+/** Valid with testCapabilities(): what a fresh bucket is seeded with. */
+export const DEFAULTS: { [K in PolicyKind]: PolicyOf<K> } = {
+  routing: routing(),
+  fees: FeePolicy.parse({ kind: "fees", psps: { acme: [{ fixed: { EUR: 25 }, percent: "1.4" }] } }),
+  retries: RetryPolicy.parse({ kind: "retries" }),
+};
+
+export function testCapabilities(): Map<string, PspCapabilities> {
+  const all = { threeDs: true, partialCapture: true, refunds: true };
+  return new Map([
+    ["acme", { currencies: ["EUR", "USD", "GBP"], brands: ["visa", "mastercard"], ...all }],
+    ["bolt", { currencies: ["EUR", "USD"], brands: ["visa", "mastercard", "amex"], ...all }],
+  ]);
+}
+
+export type OpsHarness = {
+  url: string;
+  nc: NatsConnection;
+  store: PolicyStore;
+  board: OpsBoard;
+  /** The map the gateway validates against: a test may remove a PSP from it. */
+  capabilities: Map<string, PspCapabilities>;
+  app: FastifyInstance;
+  logs: string[];
+  /** `key` defaults to alice's operator key; null sends no Authorization header. */
+  call(method: string, path: string, opts?: { key?: string | null; body?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+};
+
+export async function startOpsGateway(
+  opts: {
+    operatorKeys?: ReadonlyArray<{ name: string; key: string }>;
+    defaults?: { [K in PolicyKind]: PolicyOf<K> };
+  } = {},
+): Promise<OpsHarness> {
+  const nc = await connect({ servers: NATS_URL });
+  const js = jetstream(nc);
+  const prefix = uniquePrefix();
+  const store = await new PolicyStore(js, prefix).ensure();
+  const board = await new OpsBoard(js, prefix).ensure();
+  if (opts.defaults) await store.seedDefaults(opts.defaults);
+
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString("utf8"));
+      done();
+    },
+  });
+  const log = pino({ level: "debug" }, sink);
+  const capabilities = testCapabilities();
+  const app = await buildGateway({
+    bus: { send: () => Promise.reject(new Error("no payments in the ops harness")) },
+    payments: { get: () => Promise.resolve(undefined) },
+    auth: new MerchantAuth([{ merchantId: MERCHANT.merchantId, keyHash: hashKey(MERCHANT.key) }]),
+    cardKey: randomBytes(32),
+    replyWaitMs: 200,
+    readiness: [],
+    metrics: createMetrics(),
+    log,
+    ops: {
+      store,
+      board,
+      capabilities,
+      auth: OperatorAuth.fromKeys(opts.operatorKeys ?? Object.values(OPERATORS)),
+    },
+  });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    nc,
+    store,
+    board,
+    capabilities,
+    app,
+    logs,
+    call(method, path, callOpts = {}) {
+      const headers: Record<string, string> = {};
+      const key = callOpts.key === undefined ? OPERATORS.alice.key : callOpts.key;
+      if (key !== null) headers.authorization = `Bearer ${key}`;
+      let body: string | undefined;
+      if (callOpts.body !== undefined) {
+        body = JSON.stringify(callOpts.body);
+        headers["content-type"] = "application/json";
+      }
+      return fetch(`${url}${path}`, { method, headers, ...(body !== undefined && { body }) });
+    },
+    async close() {
+      await app.close();
+      await store.destroy();
+      await board.destroy();
+      await nc.close();
+    },
+  };
+}
