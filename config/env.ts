@@ -7,6 +7,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type BootstrapKey = { merchantId: string; key: string };
 
+/** An operator's API key for /ops/*; `name` identifies the operator in logs and on uploads. */
+export type OperatorKey = { name: string; key: string };
+
 export type Config = {
   gateway: { host: string; port: number; replyWaitMs: number };
   nats: { url: string };
@@ -15,7 +18,9 @@ export type Config = {
   prefix: string;
   partitions: number;
   bootstrapKeys: BootstrapKey[];
-  psp: { timeoutMs: number; priority: string[] };
+  /** Keys of the operator API (/ops/*); empty = the operator API answers 403 operator_api_disabled. */
+  operatorKeys: OperatorKey[];
+  psp: { timeoutMs: number };
   /** `persist`: the sandbox keeps its charges in `<dataDir>/sandbox-psp.json` across restarts. */
   sandbox: { url: string; port: number; slowCardDelayMs: number; persist: boolean };
   snapshotEvery: number;
@@ -126,18 +131,31 @@ function bootstrapKeys(raw: string): Parsed<BootstrapKey[]> {
   return problems.length > 0 ? { problem: problems.join(", ") } : { value: keys };
 }
 
-function pspPriority(raw: string): Parsed<string[]> {
-  const names = raw
-    .split(",")
-    .map((name) => name.trim())
-    .filter((name) => name !== "");
-  const bad = names.find((name) => !/^[a-z][a-z0-9_-]{0,31}$/.test(name));
-  if (bad !== undefined)
-    return { problem: `expected a comma list of PSP names like "acme,bolt", got ${shown(bad)}` };
-  if (names.length === 0) return { problem: "expected at least one PSP name" };
-  const repeated = names.find((name, i) => names.indexOf(name) !== i);
-  if (repeated !== undefined) return { problem: `lists ${shown(repeated)} more than once` };
-  return { value: names };
+const OPERATOR_NAME = /^[a-zA-Z0-9_.-]{1,64}$/;
+const MIN_OPERATOR_KEY_LENGTH = 24;
+
+// Same rules as bootstrap keys, stricter length: an operator key changes what every payment does.
+function operatorKeys(raw: string): Parsed<OperatorKey[]> {
+  const keys: OperatorKey[] = [];
+  const problems: string[] = [];
+  for (const [i, entry] of raw.split(",").entries()) {
+    const trimmed = entry.trim();
+    if (trimmed === "") continue;
+    const n = i + 1;
+    const colon = trimmed.indexOf(":");
+    const name = trimmed.slice(0, colon);
+    const key = trimmed.slice(colon + 1);
+    if (colon < 0) problems.push(`entry ${n} is malformed (expected name:key)`);
+    else if (!OPERATOR_NAME.test(name))
+      problems.push(`entry ${n} is malformed (operator name must be 1-64 of [a-zA-Z0-9_.-])`);
+    else if (key.length < MIN_OPERATOR_KEY_LENGTH)
+      problems.push(`entry ${n} is malformed (key must be at least ${MIN_OPERATOR_KEY_LENGTH} characters)`);
+    else if (keys.some((k) => k.key === key)) problems.push(`entry ${n} repeats the key of an earlier entry`);
+    else if (keys.some((k) => k.name === name))
+      problems.push(`entry ${n} repeats the operator name ${shown(name)}`);
+    else keys.push({ name, key });
+  }
+  return problems.length > 0 ? { problem: problems.join(", ") } : { value: keys };
 }
 
 function cardKey(raw: string): Parsed<Buffer | undefined> {
@@ -172,9 +190,9 @@ const EnvSchema = z
     SWITCHYARD_PREFIX: variable("", matching(/^[A-Za-z0-9_]*$/, "letters, digits and _ only")),
     SWITCHYARD_PARTITIONS: variable(64, integer(1, 1024)),
     SWITCHYARD_BOOTSTRAP_KEYS: variable<BootstrapKey[]>([], bootstrapKeys),
+    SWITCHYARD_OPERATOR_KEYS: variable<OperatorKey[]>([], operatorKeys),
     SWITCHYARD_REPLY_WAIT_MS: variable(10_000, integer(0, 600_000)),
     SWITCHYARD_PSP_TIMEOUT_MS: variable(5_000, integer(1, 600_000)),
-    SWITCHYARD_PSP_PRIORITY: variable(["acme", "bolt"], pspPriority),
     SANDBOX_URL: variable("http://127.0.0.1:8081", url(["http:", "https:"])),
     SANDBOX_PORT: variable(8081, integer(0, 65535)),
     SANDBOX_SLOW_CARD_DELAY_MS: variable(10_000, integer(0, 3_600_000)),
@@ -197,6 +215,15 @@ const EnvSchema = z
         message: `must be larger than SWITCHYARD_PSP_TIMEOUT_MS (${env.SWITCHYARD_PSP_TIMEOUT_MS}), got ${env.SANDBOX_SLOW_CARD_DELAY_MS}`,
       });
     }
+    // A key that is both a merchant's and an operator's would make the 403 for merchants a lie.
+    for (const [i, op] of env.SWITCHYARD_OPERATOR_KEYS.entries()) {
+      if (env.SWITCHYARD_BOOTSTRAP_KEYS.some((m) => m.key === op.key))
+        ctx.addIssue({
+          code: "custom",
+          path: ["SWITCHYARD_OPERATOR_KEYS"],
+          message: `entry ${i + 1} (operator ${shown(op.name)}) uses a key of SWITCHYARD_BOOTSTRAP_KEYS`,
+        });
+    }
   })
   .transform((env): Config => ({
     gateway: { host: env.HOST, port: env.PORT, replyWaitMs: env.SWITCHYARD_REPLY_WAIT_MS },
@@ -205,7 +232,8 @@ const EnvSchema = z
     prefix: env.SWITCHYARD_PREFIX,
     partitions: env.SWITCHYARD_PARTITIONS,
     bootstrapKeys: env.SWITCHYARD_BOOTSTRAP_KEYS,
-    psp: { timeoutMs: env.SWITCHYARD_PSP_TIMEOUT_MS, priority: env.SWITCHYARD_PSP_PRIORITY },
+    operatorKeys: env.SWITCHYARD_OPERATOR_KEYS,
+    psp: { timeoutMs: env.SWITCHYARD_PSP_TIMEOUT_MS },
     sandbox: {
       url: env.SANDBOX_URL,
       port: env.SANDBOX_PORT,

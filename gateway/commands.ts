@@ -124,6 +124,8 @@ export function acceptedView(c: CreatePayment): PaymentView {
     refunded_amount: 0,
     capture: c.capture,
     psp: null,
+    expected_fee: null,
+    routing: null,
     attempts: [],
     operations: [],
     card: {

@@ -118,6 +118,23 @@ export const PaymentResponse = z.object({
   refunded_amount: z.number().int(),
   capture: CaptureMode,
   psp: z.string().nullable(),
+  expected_fee: z
+    .number()
+    .int()
+    .nullable()
+    .describe("The expected PSP fee of the current attempt, in minor units of the currency (fee policy)."),
+  routing: z
+    .object({
+      policy_versions: z.object({
+        routing: z.number().int(),
+        fees: z.number().int(),
+        retries: z.number().int(),
+      }),
+      rule_id: z.string().nullable().describe("The routing rule that matched; null: the fallback applied."),
+      strategy: z.string(),
+      reason: z.string(),
+    })
+    .nullable(),
   attempts: z.array(
     z.object({
       attempt: z.number().int(),
@@ -125,6 +142,12 @@ export const PaymentResponse = z.object({
       status: z.string(),
       psp_reference: z.string().nullable(),
       code: z.string().nullable(),
+      class: z
+        .string()
+        .nullable()
+        .describe("hard_decline, soft_decline, technical, unknown or auth_required"),
+      trigger: z.enum(["routed", "retry", "cascade"]).nullable(),
+      expected_fee: z.number().int().nullable(),
       created_at: Timestamp,
     }),
   ),

@@ -2,17 +2,30 @@
 // process. `npm start` runs all three; the Procfile runs one role per process; tests and the bench
 // run all three with a unique prefix. Stopping reverses start-up: stop taking work, finish what is
 // in flight, flush, disconnect.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import type { FastifyInstance } from "fastify";
 import { toView } from "../actors/payment/view.ts";
-import { createConnectors } from "../actors/psp/registry.ts";
+import {
+  POLICY_KINDS,
+  type PolicyKind,
+  type PolicyOf,
+  type PspCapabilities,
+} from "../actors/policy/schemas.ts";
+import { validatePolicy } from "../actors/policy/validate.ts";
+import { capabilitiesOf, createConnectors } from "../actors/psp/registry.ts";
+import { OperatorAuth } from "../gateway/operator-auth.ts";
+import { OpsBoard } from "../streams/ops-board.ts";
+import { PolicyStore } from "../streams/policy-store.ts";
 import { startWorker, type Worker } from "../actors/worker.ts";
 import type { Config } from "../config/env.ts";
 import { loadOrCreateCardKey, loadOrCreateDemoMerchant } from "../config/secrets.ts";
-import { buildGateway } from "../gateway/app.ts";
+import { buildGateway, type GatewayDeps } from "../gateway/app.ts";
 import { MerchantAuth, hashKey, type MerchantKey } from "../gateway/auth.ts";
 import { CommandBus, NatsUnavailableError } from "../streams/command-bus.ts";
 import { connectNats, isConnected } from "../streams/connection.ts";
@@ -97,17 +110,31 @@ export async function startPlatform(config: Config, opts: PlatformOptions): Prom
     });
     const cardKey = config.cardKey ?? loadOrCreateCardKey(config.dataDir);
 
+    // Policies: one store per process, shared by its gateway and worker, so an operator's change
+    // through this gateway is what this worker routes the next payment with.
+    const sandboxUrl = platform.sandbox?.url ?? config.sandbox.url;
+    const connectors = createConnectors({ sandboxUrl, timeoutMs: config.psp.timeoutMs });
+    const capabilities = capabilitiesOf(connectors);
+    const store = { replicas: config.streamReplicas, log };
+    const policyStore = await new PolicyStore(js, config.prefix, store).ensure();
+    const opsBoard = await new OpsBoard(js, config.prefix, store).ensure();
+    await policyStore.seedDefaults(loadDefaultPolicies(capabilities));
+
     if (opts.roles.has("worker")) {
-      const sandboxUrl = platform.sandbox?.url ?? config.sandbox.url;
+      const policies = await policyStore.watch();
+      stops.push(() => Promise.resolve(policies.close()));
       const worker = await startWorker({
         nc,
         js,
         jsm,
         redis,
         topo,
-        connectors: createConnectors({ sandboxUrl, timeoutMs: config.psp.timeoutMs }),
+        connectors,
+        capabilities,
+        policies,
+        opsBoard,
+        workerId: `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
         cardKey,
-        pspPriority: config.psp.priority,
         snapshotEvery: config.snapshotEvery,
         passivateAfterMs: config.passivateAfterMs,
         metrics,
@@ -118,7 +145,22 @@ export async function startPlatform(config: Config, opts: PlatformOptions): Prom
     }
 
     if (opts.roles.has("gateway")) {
-      const { app, bus, demoKey } = await gateway(config, { nc, jsm, redis, cardKey, metrics, log, topo });
+      const ops = {
+        store: policyStore,
+        board: opsBoard,
+        capabilities,
+        auth: OperatorAuth.fromKeys(config.operatorKeys),
+      };
+      const { app, bus, demoKey } = await gateway(config, {
+        nc,
+        jsm,
+        redis,
+        cardKey,
+        metrics,
+        log,
+        topo,
+        ops,
+      });
       stops.push(() => bus.close());
       stops.push(() => app.close());
       const address = await app.listen({ port: config.gateway.port, host: config.gateway.host });
@@ -143,6 +185,7 @@ async function gateway(
     metrics: Metrics;
     log: Logger;
     topo: ReturnType<typeof topology>;
+    ops: GatewayDeps["ops"];
   },
 ): Promise<{ app: FastifyInstance; bus: CommandBus; demoKey?: string }> {
   const log = d.log.child({ role: "gateway" });
@@ -180,6 +223,28 @@ async function gateway(
     ],
     metrics: d.metrics,
     log,
+    ...(d.ops && { ops: d.ops }),
   });
   return { app, bus, ...(demoKey !== undefined && { demoKey }) };
+}
+
+/**
+ * The policies of a fresh start, from config/policies/: checked like an upload, so a bad default
+ * stops the start with its problems rather than routing payments with it.
+ */
+export function loadDefaultPolicies(capabilities: ReadonlyMap<string, PspCapabilities>): {
+  [K in PolicyKind]: PolicyOf<K>;
+} {
+  const out: Partial<Record<PolicyKind, unknown>> = {};
+  for (const kind of POLICY_KINDS) {
+    const file = new URL(`../config/policies/${kind}.json`, import.meta.url);
+    const r = validatePolicy(JSON.parse(readFileSync(file, "utf8")), { capabilities });
+    if (!r.ok)
+      throw new Error(
+        `config/policies/${kind}.json is invalid: ${r.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
+      );
+    if (r.policy.kind !== kind) throw new Error(`config/policies/${kind}.json has kind ${r.policy.kind}`);
+    out[kind] = r.policy;
+  }
+  return out as { [K in PolicyKind]: PolicyOf<K> };
 }

@@ -3,6 +3,7 @@
 // fence → evolve → run the PSP effects the new events opened → reply. A fence failure means
 // another process wrote this payment: forget the state, reload, decide again.
 import type { CardSecret, PspConnector } from "../psp/contract.ts";
+import { guarded, type PspGate } from "../psp/guarded.ts";
 import { instrumented } from "../psp/instrumented.ts";
 import { openCard, SealError } from "../../streams/card-seal.ts";
 import type { CommandEnvelope, CommandReply } from "../../streams/envelopes.ts";
@@ -13,12 +14,14 @@ import { ack, nak, retryDelayMs, term } from "../../streams/disposition.ts";
 import type { Logger } from "../../streams/log.ts";
 import type { Metrics } from "../../streams/metrics.ts";
 import type { SnapshotStore } from "../../streams/snapshots.ts";
-import type { CreatePayment, PaymentCommand, Route } from "./commands.ts";
+import type { RoutingDecision } from "../policy/decision.ts";
+import type { CreatePayment, PaymentCommand } from "./commands.ts";
 import { decide } from "./decide.ts";
 import { runEffect } from "./effect-runner.ts";
 import { nextEffect } from "./effects.ts";
 import { evolveAll } from "./evolve.ts";
 import { movedPastResult, stateAtResult, type RequestRef } from "./result.ts";
+import type { PaymentEvent } from "./events.ts";
 import { RESTING, type Payment } from "./state.ts";
 import { toView } from "./view.ts";
 
@@ -27,8 +30,13 @@ export type PaymentActorDeps = {
   snapshots: SnapshotStore;
   /** Raw connectors: the actor measures and logs each PSP call itself, with its paymentId. */
   connectors: ReadonlyMap<string, PspConnector>;
+  /** The PSP connector actors: admit an authorization (circuit breaker) and count its outcome. */
+  gate?: PspGate;
   cardKey: Buffer;
-  route: (c: CreatePayment) => Route;
+  /** Routes a new payment: policies + PSP health → decision. Called only for a payment that does not exist yet. */
+  route: (c: CreatePayment) => RoutingDecision | Promise<RoutingDecision>;
+  /** Told once the decision is recorded (metrics, shadow statistics). */
+  onRouted?: (c: CreatePayment, d: RoutingDecision) => void;
   snapshotEvery: number;
   metrics: Metrics;
   log: Logger;
@@ -44,6 +52,25 @@ export type PaymentOutcome = { disposition: Disposition; reply?: CommandReply };
 export type PaymentActorState = { loaded: Loaded | undefined; sinceSnapshot: number };
 
 const MAX_FENCE_ROUNDS = 5;
+
+/** Stands in for a decision on a create the decider will answer from the existing payment. */
+const NOT_ROUTED: RoutingDecision = {
+  policyVersions: { routing: 0, fees: 0, retries: 0 },
+  ruleId: null,
+  ruleIndex: null,
+  reason: "payment exists; not routed again",
+  strategy: "none",
+  candidates: [],
+  order: [],
+  retry: {
+    cascadeOn: [],
+    maxAttempts: 1,
+    samePspRetries: 0,
+    backoffInitialMs: 0,
+    backoffMultiplier: 1,
+    backoffMaxMs: 0,
+  },
+};
 
 export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
   const base = deps.log.child({ paymentId });
@@ -133,13 +160,14 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     const ctx = { card, traceparent: msg.traceparent };
     // Work left open by an earlier incarnation (crash, redelivery) comes first.
     let blocked = await settleEffects(at, ctx, true);
-    const command = deciderCommand(msg.envelope.command);
+    const command = await deciderCommand(msg.envelope.command, at.loaded.state === undefined);
     const decision = decide(at.loaded.state, command);
     if (!decision.ok) {
       return [at, { disposition: ack, reply: { kind: "rejected", rejection: decision.rejection } }];
     }
     if (decision.events.length > 0) {
       await appendAndEvolve(at, decision.events, msg.traceparent);
+      if (command.type === "CreatePayment") deps.onRouted?.(command, command.route);
       blocked = await settleEffects(at, ctx, false);
     }
     const payment = at.loaded.state;
@@ -174,8 +202,10 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     return stateAtResult(await deps.store.history(paymentId), ref) ?? payment;
   }
 
-  function deciderCommand(c: CommandEnvelope["command"]): PaymentCommand {
-    return c.type === "CreatePayment" ? { ...c, route: deps.route(c) } : c;
+  /** A new payment is routed once, here; a repeated create of an existing one is not routed again. */
+  async function deciderCommand(c: CommandEnvelope["command"], isNew: boolean): Promise<PaymentCommand> {
+    if (c.type !== "CreatePayment") return c;
+    return { ...c, route: isNew ? await deps.route(c) : NOT_ROUTED };
   }
 
   /** Run open PSP effects until none is left or one cannot progress; returns why it is blocked, if so. */
@@ -185,8 +215,12 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     resumed: boolean,
   ): Promise<string | undefined> {
     // Measured per PSP call, and logged with this payment's ids (paymentId, merchantId, traceId).
+    // Gate outermost: a call the circuit refuses never reaches the PSP nor its duration histogram.
     const connectors = new Map(
-      [...deps.connectors].map(([name, c]) => [name, instrumented(c, deps.metrics, log)]),
+      [...deps.connectors].map(([name, c]) => {
+        const measured = instrumented(c, deps.metrics, log);
+        return [name, deps.gate ? guarded(measured, deps.gate) : measured];
+      }),
     );
     for (let effect = nextEffect(at.loaded.state); effect; effect = nextEffect(at.loaded.state)) {
       const payment = at.loaded.state;
@@ -218,6 +252,7 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     const state = evolveAll(at.loaded.state, events);
     at.loaded = { state, lastSeq: seq, eventNo: at.loaded.eventNo + events.length, replayed: 0 };
     at.sinceSnapshot += events.length;
+    if (state) countAttempts(state, events, deps.metrics);
     if (state && state.status !== before && RESTING.has(state.status))
       deps.metrics.paymentsTerminal.inc({ status: state.status });
     if (state && state.status !== before)
@@ -235,6 +270,27 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
       eventNo: loaded.eventNo,
       state: loaded.state,
     });
+  }
+}
+
+/** switchyard_attempts_total: each attempt's end, by PSP and class (approved for an authorization). */
+function countAttempts(p: Payment, events: readonly PaymentEvent[], metrics: Metrics): void {
+  for (const e of events) {
+    const cls =
+      e.type === "PaymentAuthorized"
+        ? "approved"
+        : e.type === "PaymentRequiresAction"
+          ? "auth_required"
+          : e.type === "PaymentDeclined" || e.type === "AttemptDeclined"
+            ? (e.class ?? (e.soft ? "soft_decline" : "hard_decline"))
+            : e.type === "AuthorizationFailed"
+              ? (e.class ?? "technical")
+              : e.type === "AuthorizationOutcomeUnknown"
+                ? "unknown"
+                : undefined;
+    if (cls === undefined || !("attemptNo" in e)) continue;
+    const psp = p.attempts.find((a) => a.no === e.attemptNo)?.psp;
+    if (psp !== undefined) metrics.attempts.inc({ psp, class: cls });
   }
 }
 

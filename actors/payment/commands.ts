@@ -3,6 +3,8 @@
 // Record* commands are the actor feeding PSP outcomes back into the decider. Time and ids come in
 // on the command: the decider has no clock and no randomness.
 import { z } from "zod";
+import type { RoutingDecision } from "../policy/decision.ts";
+import type { OutcomeClass } from "../policy/schemas.ts";
 import { CaptureMode, CardFacts } from "./events.ts";
 
 const At = z.iso.datetime();
@@ -59,11 +61,8 @@ export const ExternalCommand = z.discriminatedUnion("type", [
 ]);
 export type ExternalCommand = z.infer<typeof ExternalCommand>;
 
-/** The routing decision, made at the actor edge (from config today, from policies later). */
-export type Route = { strategy: string; candidates: string[] };
-
-/** CreatePayment as the decider sees it: with the route chosen for it. */
-export type CreateRoutedPayment = CreatePayment & { route: Route };
+/** CreatePayment as the decider sees it: with the routing decision the actor edge made for it. */
+export type CreateRoutedPayment = CreatePayment & { route: RoutingDecision };
 
 /** Internal: what a PSP said about an authorization attempt (directly or through a status query). */
 export type RecordAuthorizationResult = {
@@ -72,8 +71,8 @@ export type RecordAuthorizationResult = {
   result:
     | { outcome: "authorized"; pspReference: string; captured: boolean }
     | { outcome: "requires_action"; pspReference: string; actionUrl: string }
-    | { outcome: "declined"; code: string; soft: boolean; rawCode: string }
-    | { outcome: "technical_error"; code: string }
+    | { outcome: "declined"; code: string; soft: boolean; rawCode: string; class?: OutcomeClass }
+    | { outcome: "technical_error"; code: string; class?: OutcomeClass }
     | { outcome: "unknown"; code: string };
   at: string;
 };

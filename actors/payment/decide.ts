@@ -10,8 +10,11 @@ import type {
   RecordOperationResult,
   RefundPayment,
 } from "./commands.ts";
-import type { OperationKind, PaymentEvent } from "./events.ts";
-import type { Payment, PaymentState } from "./state.ts";
+import type { RetryTerms } from "../policy/decision.ts";
+import { backoffMs } from "../policy/retry.ts";
+import type { OutcomeClass } from "../policy/schemas.ts";
+import type { AuthorizationRequested, OperationKind, PaymentEvent } from "./events.ts";
+import type { Attempt, Payment, PaymentState } from "./state.ts";
 import { PaymentStatus } from "./state.ts";
 
 export const RejectionCode = {
@@ -68,7 +71,6 @@ function create(state: PaymentState, c: CreateRoutedPayment): Decision {
       );
     return accept(); // the same request again: its first result stands
   }
-  const first = c.route.candidates[0];
   const created: PaymentEvent = {
     type: "PaymentCreated",
     paymentId: c.paymentId,
@@ -82,18 +84,26 @@ function create(state: PaymentState, c: CreateRoutedPayment): Decision {
     ...(c.metadata !== undefined && { metadata: c.metadata }),
     at: c.at,
   };
-  if (first === undefined) return accept(created, { type: "PaymentFailed", code: "no_route", at: c.at });
-  return accept(
-    created,
-    { type: "PaymentRouted", strategy: c.route.strategy, candidates: c.route.candidates, at: c.at },
-    {
-      type: "AuthorizationRequested",
-      attemptNo: 1,
-      psp: first,
-      idempotencyKey: attemptKey(c.paymentId, 1),
-      at: c.at,
-    },
-  );
+  const d = c.route;
+  const routed: PaymentEvent = {
+    type: "PaymentRouted",
+    strategy: d.strategy,
+    candidates: d.order,
+    decision: d,
+    at: c.at,
+  };
+  const first = d.order[0];
+  if (first === undefined)
+    return accept(created, routed, { type: "PaymentFailed", code: "no_route", at: c.at });
+  return accept(created, routed, {
+    type: "AuthorizationRequested",
+    attemptNo: 1,
+    psp: first,
+    idempotencyKey: attemptKey(c.paymentId, 1),
+    expectedFee: d.candidates.find((k) => k.psp === first)?.expectedFee ?? null,
+    trigger: "routed",
+    at: c.at,
+  });
 }
 
 type FollowUpCommand = CapturePayment | CancelPayment | RefundPayment;
@@ -201,39 +211,99 @@ function recordAuthorization(p: Payment, c: RecordAuthorizationResult): Decision
         actionUrl: r.actionUrl,
         at,
       });
-    case "declined":
+    case "declined": {
+      const cls: OutcomeClass = r.class ?? (r.soft ? "soft_decline" : "hard_decline");
+      const next = cls === "soft_decline" ? nextAttempt(p, attempt, cls, r.code, at) : undefined;
+      if (next)
+        return accept(
+          { type: "AttemptDeclined", attemptNo, code: r.code, rawCode: r.rawCode, class: cls, at },
+          next,
+        );
       return accept({
         type: "PaymentDeclined",
         attemptNo,
         code: r.code,
         soft: r.soft,
         rawCode: r.rawCode,
+        class: cls,
         at,
       });
+    }
     case "unknown":
       return attempt.status === "unknown"
         ? accept()
         : accept({ type: "AuthorizationOutcomeUnknown", attemptNo, code: r.code, at });
     case "technical_error": {
-      // Safe to fail over only because the PSP certainly did not take the request.
+      // Safe to retry or fail over only because the PSP certainly did not take the request.
       if (attempt.status === "unknown") return accept(); // a charge may exist: never move on
-      const failed: PaymentEvent = { type: "AuthorizationFailed", attemptNo, code: r.code, at };
-      const next = p.candidates[p.attempts.length];
-      if (next === undefined) return accept(failed, { type: "PaymentFailed", code: "psp_unavailable", at });
-      const no = p.attempts.length + 1;
-      return accept(failed, {
-        type: "AuthorizationRequested",
-        attemptNo: no,
-        psp: next,
-        idempotencyKey: attemptKey(p.id, no),
-        at,
-      });
+      const cls: OutcomeClass = r.class ?? "technical";
+      const failed: PaymentEvent = { type: "AuthorizationFailed", attemptNo, code: r.code, class: cls, at };
+      const next = nextAttempt(p, attempt, "technical", r.code, at);
+      if (!next) return accept(failed, { type: "PaymentFailed", code: "psp_unavailable", at });
+      return accept(failed, next);
     }
     default: {
       const never: never = r;
       return never;
     }
   }
+}
+
+/** Terms for payments routed before retry policies existed: fail over on technical errors only. */
+function termsOf(p: Payment): RetryTerms {
+  return (
+    p.retry ?? {
+      cascadeOn: ["technical"],
+      maxAttempts: Math.max(1, p.candidates.length),
+      samePspRetries: 0,
+      backoffInitialMs: 0,
+      backoffMultiplier: 1,
+      backoffMaxMs: 0,
+    }
+  );
+}
+
+/**
+ * The attempt that follows a failed or declined one under the payment's retry terms, or undefined
+ * when the payment must stop here. Only soft declines and technical errors (the PSP certainly did
+ * not take the request) come here: a hard decline, an unknown outcome or an authentication request
+ * never moves a payment to another PSP.
+ */
+function nextAttempt(
+  p: Payment,
+  failed: Attempt,
+  cls: "soft_decline" | "technical",
+  code: string,
+  at: string,
+): AuthorizationRequested | undefined {
+  const terms = termsOf(p);
+  if (p.attempts.length >= terms.maxAttempts) return undefined;
+  const no = p.attempts.length + 1;
+  const request = (psp: string, trigger: "retry" | "cascade", waitMs: number): AuthorizationRequested => ({
+    type: "AuthorizationRequested",
+    attemptNo: no,
+    psp,
+    idempotencyKey: attemptKey(p.id, no),
+    expectedFee: p.routing?.candidates.find((k) => k.psp === psp)?.expectedFee ?? null,
+    trigger,
+    ...(waitMs > 0 && { notBefore: new Date(Date.parse(at) + waitMs).toISOString() }),
+    at,
+  });
+  const cascadeTo = p.candidates[p.candidates.indexOf(failed.psp) + 1];
+  if (cls === "soft_decline")
+    return terms.cascadeOn.includes("soft_decline") && cascadeTo !== undefined
+      ? request(cascadeTo, "cascade", 0)
+      : undefined;
+  // A refusal by our own circuit breaker sent nothing: no point retrying that PSP, no need to wait.
+  const sent = code !== "circuit_open";
+  const technicalSoFar = p.attempts.filter((a) => a.status === "failed").length + 1;
+  const wait = sent ? backoffMs(terms, technicalSoFar) : 0;
+  let sameInARow = 0;
+  for (let i = p.attempts.length - 1; i >= 0 && p.attempts[i]?.psp === failed.psp; i--) sameInARow++;
+  if (sent && sameInARow - 1 < terms.samePspRetries) return request(failed.psp, "retry", wait);
+  if (terms.cascadeOn.includes("technical") && cascadeTo !== undefined)
+    return request(cascadeTo, "cascade", wait);
+  return undefined;
 }
 
 function recordOperation(p: Payment, c: RecordOperationResult): Decision {

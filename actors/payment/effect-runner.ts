@@ -2,6 +2,7 @@
 // decider. The money rules live here: an attempt found open after a restart, or whose outcome is
 // unknown, is first resolved by asking the same PSP for the status of the same idempotency key;
 // only a PSP that has never seen the key is sent the authorization again (with the same key).
+import { setTimeout as delay } from "node:timers/promises";
 import type { CardSecret, PspConnector } from "../psp/contract.ts";
 import type { PaymentCommand, RecordAuthorizationResult, RecordOperationResult } from "./commands.ts";
 import type { Effect } from "./effects.ts";
@@ -17,6 +18,9 @@ export type EffectContext = {
   traceparent: string | undefined;
   now: () => string;
 };
+
+/** The retry policy caps backoff far below this; a corrupt time must not hold an actor longer. */
+const MAX_BACKOFF_MS = 30_000;
 
 /** Why an effect cannot make progress now; the command is retried later. */
 export type Blocked = { blocked: string };
@@ -42,6 +46,11 @@ async function authorize(attempt: Attempt, ctx: EffectContext): Promise<RecordAu
     // The PSP has never seen this key: it is safe to send the same attempt again.
   }
   if (!ctx.card) return { blocked: "attempt must be (re)sent but the card is not in this command" };
+  // Backoff after a technical error, as the retry terms set it when the attempt was decided.
+  if (attempt.notBefore !== undefined) {
+    const wait = Date.parse(attempt.notBefore) - Date.parse(ctx.now());
+    if (wait > 0) await delay(Math.min(wait, MAX_BACKOFF_MS));
+  }
   const p = ctx.payment;
   const result = await psp.authorize({
     idempotencyKey: attempt.idempotencyKey,

@@ -1,6 +1,8 @@
 // Payment events: what happened to a payment, past tense. Every schema here is part of the audit
 // trail in PAY_EVT, so a field is only ever added as optional; a breaking change is a new version.
 import { z } from "zod";
+import { RoutingDecision } from "../policy/decision.ts";
+import { OutcomeClass } from "../policy/schemas.ts";
 
 const At = z.iso.datetime();
 const Amount = z.number().int().positive();
@@ -33,11 +35,17 @@ export const PaymentCreated = z.object({
 });
 export type PaymentCreated = z.infer<typeof PaymentCreated>;
 
-/** The routing decision, recorded so that a replay never routes again. */
+/**
+ * The routing decision, recorded so that a replay never routes again: `candidates` are the PSPs to
+ * try in order; `decision` (absent on events written before policies existed) says which policy
+ * versions and rule chose them, every PSP considered with its score, and the retry terms the payment
+ * keeps for life.
+ */
 export const PaymentRouted = z.object({
   type: z.literal("PaymentRouted"),
   strategy: z.string(),
-  candidates: z.array(z.string()).min(1),
+  candidates: z.array(z.string()),
+  decision: RoutingDecision.optional(),
   at: At,
 });
 export type PaymentRouted = z.infer<typeof PaymentRouted>;
@@ -48,6 +56,12 @@ export const AuthorizationRequested = z.object({
   attemptNo: z.number().int().positive(),
   psp: z.string(),
   idempotencyKey: z.string(),
+  /** What this PSP is expected to charge for the payment (fee policy), in minor units; null: not priced. */
+  expectedFee: z.number().int().nonnegative().nullable().optional(),
+  /** Why this attempt: the routed first choice, a retry on the same PSP, or a cascade to the next. */
+  trigger: z.enum(["routed", "retry", "cascade"]).optional(),
+  /** Backoff after a technical error: the call is not made before this time. */
+  notBefore: At.optional(),
   at: At,
 });
 export type AuthorizationRequested = z.infer<typeof AuthorizationRequested>;
@@ -67,9 +81,21 @@ export const PaymentDeclined = z.object({
   code: z.string(),
   soft: z.boolean(),
   rawCode: z.string(),
+  class: OutcomeClass.optional(),
   at: At,
 });
 export type PaymentDeclined = z.infer<typeof PaymentDeclined>;
+
+/** One attempt declined, and the payment cascades to its next PSP (a soft decline the retry terms allow). */
+export const AttemptDeclined = z.object({
+  type: z.literal("AttemptDeclined"),
+  attemptNo: z.number().int().positive(),
+  code: z.string(),
+  rawCode: z.string(),
+  class: OutcomeClass,
+  at: At,
+});
+export type AttemptDeclined = z.infer<typeof AttemptDeclined>;
 
 export const PaymentRequiresAction = z.object({
   type: z.literal("PaymentRequiresAction"),
@@ -85,6 +111,7 @@ export const AuthorizationFailed = z.object({
   type: z.literal("AuthorizationFailed"),
   attemptNo: z.number().int().positive(),
   code: z.string(),
+  class: OutcomeClass.optional(),
   at: At,
 });
 export type AuthorizationFailed = z.infer<typeof AuthorizationFailed>;
@@ -150,6 +177,7 @@ export const PaymentEvent = z.discriminatedUnion("type", [
   AuthorizationRequested,
   PaymentAuthorized,
   PaymentDeclined,
+  AttemptDeclined,
   PaymentRequiresAction,
   AuthorizationFailed,
   AuthorizationOutcomeUnknown,

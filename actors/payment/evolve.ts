@@ -31,7 +31,12 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
   const p: Payment = { ...state, updatedAt: event.at };
   switch (event.type) {
     case "PaymentRouted":
-      return { ...p, candidates: event.candidates, routingStrategy: event.strategy };
+      return {
+        ...p,
+        candidates: event.candidates,
+        routingStrategy: event.strategy,
+        ...(event.decision && { routing: event.decision, retry: event.decision.retry }),
+      };
     case "AuthorizationRequested":
       return {
         ...p,
@@ -44,6 +49,9 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
             psp: event.psp,
             idempotencyKey: event.idempotencyKey,
             status: "pending",
+            ...(event.expectedFee !== undefined && { expectedFee: event.expectedFee }),
+            ...(event.trigger !== undefined && { trigger: event.trigger }),
+            ...(event.notBefore !== undefined && { notBefore: event.notBefore }),
             requestedAt: event.at,
           },
         ],
@@ -61,10 +69,22 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
       };
     case "PaymentDeclined":
       return {
-        ...withAttempt(p, event.attemptNo, { status: "declined", code: event.code, completedAt: event.at }),
+        ...withAttempt(p, event.attemptNo, {
+          status: "declined",
+          code: event.code,
+          ...(event.class !== undefined && { class: event.class }),
+          completedAt: event.at,
+        }),
         status: PaymentStatus.declined,
         declineCode: event.code,
       };
+    case "AttemptDeclined":
+      return withAttempt(p, event.attemptNo, {
+        status: "declined",
+        code: event.code,
+        class: event.class,
+        completedAt: event.at,
+      });
     case "PaymentRequiresAction":
       return {
         ...withAttempt(p, event.attemptNo, {
@@ -77,7 +97,12 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
         actionUrl: event.actionUrl,
       };
     case "AuthorizationFailed":
-      return withAttempt(p, event.attemptNo, { status: "failed", code: event.code, completedAt: event.at });
+      return withAttempt(p, event.attemptNo, {
+        status: "failed",
+        code: event.code,
+        ...(event.class !== undefined && { class: event.class }),
+        completedAt: event.at,
+      });
     case "AuthorizationOutcomeUnknown":
       return withAttempt(p, event.attemptNo, { status: "unknown", code: event.code });
     case "PaymentFailed":

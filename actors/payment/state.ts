@@ -1,8 +1,10 @@
 // The state of one payment, as rebuilt from its events by evolve(). Plain JSON, so it can be
 // snapshotted to Redis as it is (with SCHEMA_VERSION, bumped whenever this shape changes).
+import type { RetryTerms, RoutingDecision } from "../policy/decision.ts";
+import type { OutcomeClass } from "../policy/schemas.ts";
 import type { CaptureMode, CardFacts, OperationKind } from "./events.ts";
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const PaymentStatus = {
   created: "created",
@@ -48,6 +50,11 @@ export type Attempt = {
   status: AttemptStatus;
   pspReference?: string;
   code?: string;
+  /** How the PSP's answer was classified (decline-codes.ts), when it failed or declined. */
+  class?: OutcomeClass;
+  expectedFee?: number | null;
+  trigger?: "routed" | "retry" | "cascade";
+  notBefore?: string;
   requestedAt: string;
   completedAt?: string;
 };
@@ -83,6 +90,10 @@ export type Payment = {
   /** PSPs in the order the routing decision allows them. */
   candidates: string[];
   routingStrategy?: string;
+  /** The recorded routing decision (absent for payments routed before policies existed). */
+  routing?: RoutingDecision;
+  /** The retry terms copied from the retry policy at routing time; the payment keeps them for life. */
+  retry?: RetryTerms;
   /** The PSP holding the authorization (the last attempt's PSP). */
   psp?: string;
   pspReference?: string;

@@ -13,12 +13,25 @@ export type PaymentView = {
   refunded_amount: number;
   capture: Payment["capture"];
   psp: string | null;
+  /** The expected PSP fee of the attempt holding (or last trying) the payment, in minor units. */
+  expected_fee: number | null;
+  /** Which policies and rule routed the payment; null for payments routed before policies. */
+  routing: {
+    policy_versions: { routing: number; fees: number; retries: number };
+    rule_id: string | null;
+    strategy: string;
+    reason: string;
+  } | null;
   attempts: Array<{
     attempt: number;
     psp: string;
     status: string;
     psp_reference: string | null;
     code: string | null;
+    /** hard_decline, soft_decline, technical, unknown or auth_required; null while pending or on success. */
+    class: string | null;
+    trigger: "routed" | "retry" | "cascade" | null;
+    expected_fee: number | null;
     created_at: string;
   }>;
   operations: Array<{
@@ -51,12 +64,24 @@ export function toView(p: Payment): PaymentView {
     refunded_amount: p.refundedAmount,
     capture: p.capture,
     psp: p.psp ?? null,
+    expected_fee: p.attempts.at(-1)?.expectedFee ?? null,
+    routing: p.routing
+      ? {
+          policy_versions: p.routing.policyVersions,
+          rule_id: p.routing.ruleId,
+          strategy: p.routing.strategy,
+          reason: p.routing.reason,
+        }
+      : null,
     attempts: p.attempts.map((a) => ({
       attempt: a.no,
       psp: a.psp,
       status: a.status,
       psp_reference: a.pspReference ?? null,
       code: a.code ?? null,
+      class: a.class ?? null,
+      trigger: a.trigger ?? null,
+      expected_fee: a.expectedFee ?? null,
       created_at: a.requestedAt,
     })),
     operations: p.operations.map((o) => ({

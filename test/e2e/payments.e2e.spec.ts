@@ -42,16 +42,22 @@ describe("payments over HTTP (e2e)", function () {
       expect(res.body).to.include({ status: "captured", captured_amount: 2500 });
     });
 
-    it("records a hard decline as a declined payment, not an HTTP error", async () => {
+    it("records a hard decline as a declined payment, not an HTTP error, without trying another PSP", async () => {
       const res = await alpha.post("/v1/payments", paymentBody({ number: CARDS.hardDecline }));
       expect(res.status).to.equal(201);
-      expect(res.body).to.include({ status: "declined", decline_code: "card_declined" });
+      expect(res.body).to.include({ status: "declined", decline_code: "insufficient_funds" });
+      expect(res.body.attempts.map((a) => [a.psp, a.class])).to.deep.equal([["acme", "hard_decline"]]);
+      expect(charges(res.body.id)).to.have.length(1);
     });
 
-    it("records a soft decline with its code", async () => {
+    it("cascades a soft decline to the next PSP and records both attempts", async () => {
       const res = await alpha.post("/v1/payments", paymentBody({ number: CARDS.softDecline }));
       expect(res.status).to.equal(201);
-      expect(res.body).to.include({ status: "declined", decline_code: "insufficient_funds" });
+      expect(res.body).to.include({ status: "declined", decline_code: "card_declined" });
+      expect(res.body.attempts.map((a) => [a.psp, a.status, a.class, a.trigger])).to.deep.equal([
+        ["acme", "declined", "soft_decline", "routed"],
+        ["bolt", "declined", "soft_decline", "cascade"],
+      ]);
     });
 
     it("leaves a 3-D Secure card in requires_action with a redirect", async () => {

@@ -68,10 +68,10 @@ describe("a worker killed mid-authorization (e2e)", function () {
     workers.push(first.child);
     await first.ready;
 
-    const cards = ["4242424242424242", "4000000000000002", "4000000000003220"];
+    const cards = ["4242424242424242", "4000000000009995", "4000000000003220"];
     const expected: Record<string, string> = {
       "4242424242424242": "captured",
-      "4000000000000002": "declined",
+      "4000000000009995": "declined",
       "4000000000003220": "requires_action",
     };
     const requests = Array.from({ length: 24 }, (_, i) => {

@@ -177,6 +177,8 @@ export function viewOf(
     refunded_amount: 0,
     capture: "manual",
     psp: "sandbox_a",
+    expected_fee: null,
+    routing: null,
     attempts: [
       {
         attempt: 1,
@@ -184,6 +186,9 @@ export function viewOf(
         status: "authorized",
         psp_reference: "ch_1",
         code: null,
+        class: null,
+        trigger: "routed",
+        expected_fee: null,
         created_at: at,
       },
     ],

@@ -22,6 +22,8 @@ export type TestPlatform = Platform & {
   env: Record<string, string>;
   merchants: TestMerchant[];
   api(merchant: TestMerchant): Api;
+  /** A client with the run's operator key, for /ops. */
+  ops: Ops;
   cleanup(): Promise<void>;
 };
 
@@ -39,6 +41,9 @@ export type Api = {
   get(path: string): Promise<ApiResponse>;
 };
 
+/** The operator key of every test run (operator endpoints under /ops). */
+export const OPERATOR_KEY = `op_test_${randomBytes(16).toString("hex")}`;
+
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
   const merchants = [
     { merchantId: "m_alpha", key: `sk_test_${randomBytes(12).toString("hex")}` },
@@ -52,6 +57,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     SWITCHYARD_PREFIX: uniquePrefix(),
     SWITCHYARD_PARTITIONS: "4",
     SWITCHYARD_BOOTSTRAP_KEYS: merchants.map((m) => `${m.merchantId}:${m.key}`).join(","),
+    SWITCHYARD_OPERATOR_KEYS: `ops:${OPERATOR_KEY}`,
     SWITCHYARD_CARD_KEY: randomBytes(32).toString("hex"),
     SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), "switchyard-test-")),
     SWITCHYARD_PSP_TIMEOUT_MS: "500",
@@ -86,6 +92,7 @@ export async function startTestPlatform(
     env,
     merchants,
     api: (m) => client(url, m.key),
+    ops: opsClient(url, OPERATOR_KEY),
     async cleanup() {
       await platform.stop();
       await cleanupRun(env);
@@ -97,7 +104,12 @@ export async function startTestPlatform(
 export async function cleanupRun(env: Record<string, string>): Promise<void> {
   const prefix = env.SWITCHYARD_PREFIX ?? "";
   const nc = await connect({ servers: NATS_URL });
-  await deleteTopology(await jetstreamManager(nc), topology(prefix, 1));
+  const jsm = await jetstreamManager(nc);
+  await deleteTopology(jsm, topology(prefix, 1));
+  // The KV buckets of the run (policies, ops board) are streams named KV_<prefix>_<bucket>.
+  if (prefix)
+    for await (const name of jsm.streams.names())
+      if (name.startsWith(`KV_${prefix}_`)) await jsm.streams.delete(name).catch(() => undefined);
   await nc.close();
   const redis = new Redis(REDIS_URL);
   const keys = await redis.keys(`${prefix}:*`);
@@ -127,10 +139,42 @@ export function client(baseUrl: string, key: string): Api {
   };
 }
 
+/** An operator API answer; the caller names the body shape it expects (error bodies included). */
+export type OpsResponse<T> = { status: number; body: T & { error?: { code: string; details?: unknown } } };
+export type Ops = {
+  get<T = Record<string, unknown>>(path: string): Promise<OpsResponse<T>>;
+  post<T = Record<string, unknown>>(path: string, body?: unknown): Promise<OpsResponse<T>>;
+  put<T = Record<string, unknown>>(path: string, body?: unknown): Promise<OpsResponse<T>>;
+  delete<T = Record<string, unknown>>(path: string): Promise<OpsResponse<T>>;
+};
+
+export function opsClient(baseUrl: string, key: string): Ops {
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<OpsResponse<T>> => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body !== undefined && { "content-type": "application/json" }),
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as OpsResponse<T>["body"] };
+  };
+  return {
+    get: <T>(path: string) => call<T>("GET", path),
+    post: <T>(path: string, body?: unknown) => call<T>("POST", path, body),
+    put: <T>(path: string, body?: unknown) => call<T>("PUT", path, body),
+    delete: <T>(path: string) => call<T>("DELETE", path),
+  };
+}
+
 export const CARDS = {
   success: "4242424242424242",
-  hardDecline: "4000000000000002",
-  softDecline: "4000000000009995",
+  /** insufficient_funds: hard for cascading (another acquirer asks the same issuer). */
+  hardDecline: "4000000000009995",
+  /** do_not_honor: soft, cascades to the next PSP (which declines it too: same card). */
+  softDecline: "4000000000000002",
   threeDS: "4000000000003220",
   slow: "4000000000000077",
 } as const;

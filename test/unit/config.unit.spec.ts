@@ -23,6 +23,8 @@ function problemsOf(env: NodeJS.ProcessEnv): ConfigError {
 
 const KEY_A = "sk_live_AAAAsecretAAAA0001";
 const KEY_B = "sk_live_BBBBsecretBBBB0002";
+const OP_KEY_A = "op_live_AAAAsecretAAAA00000001";
+const OP_KEY_B = "op_live_BBBBsecretBBBB00000002";
 
 describe("loadConfig", () => {
   it("gives every variable its default when the environment is empty", () => {
@@ -33,7 +35,8 @@ describe("loadConfig", () => {
     expect(config.prefix).to.equal("");
     expect(config.partitions).to.equal(64);
     expect(config.bootstrapKeys).to.deep.equal([]);
-    expect(config.psp).to.deep.equal({ timeoutMs: 5_000, priority: ["acme", "bolt"] });
+    expect(config.operatorKeys).to.deep.equal([]);
+    expect(config.psp).to.deep.equal({ timeoutMs: 5_000 });
     expect(config.sandbox).to.deep.equal({
       url: "http://127.0.0.1:8081",
       port: 8081,
@@ -62,7 +65,6 @@ describe("loadConfig", () => {
       SWITCHYARD_BOOTSTRAP_KEYS: ` m_1:${KEY_A} , m-2:${KEY_B},`,
       SWITCHYARD_REPLY_WAIT_MS: "2500",
       SWITCHYARD_PSP_TIMEOUT_MS: "1500",
-      SWITCHYARD_PSP_PRIORITY: "bolt, acme",
       SANDBOX_URL: "http://sandbox:9090",
       SANDBOX_PORT: "9090",
       SANDBOX_SLOW_CARD_DELAY_MS: "3000",
@@ -82,7 +84,7 @@ describe("loadConfig", () => {
       { merchantId: "m_1", key: KEY_A },
       { merchantId: "m-2", key: KEY_B },
     ]);
-    expect(config.psp).to.deep.equal({ timeoutMs: 1500, priority: ["bolt", "acme"] });
+    expect(config.psp).to.deep.equal({ timeoutMs: 1500 });
     expect(config.sandbox).to.deep.equal({
       url: "http://sandbox:9090",
       port: 9090,
@@ -103,19 +105,17 @@ describe("loadConfig", () => {
       SWITCHYARD_PREFIX: "team-a",
       LOG_LEVEL: "loud",
       NATS_URL: "http://127.0.0.1:4222",
-      SWITCHYARD_PSP_PRIORITY: "acme,acme",
       SANDBOX_PERSIST: "yes",
     });
     expect(error.name).to.equal("ConfigError");
     expect(error).to.be.instanceOf(Error);
-    expect(error.problems).to.have.length(7);
+    expect(error.problems).to.have.length(6);
     expect(error.message).to.match(/^invalid configuration: /);
     expect(error.message).to.include('PORT: expected an integer 0-65535, got "abc"');
     expect(error.message).to.include('SWITCHYARD_PARTITIONS: expected an integer 1-1024, got "2000"');
     expect(error.message).to.include('SWITCHYARD_PREFIX: expected letters, digits and _ only, got "team-a"');
     expect(error.message).to.include("LOG_LEVEL: expected one of fatal, error, warn, info");
     expect(error.message).to.include("NATS_URL: expected a nats:// or tls:// URL");
-    expect(error.message).to.include('SWITCHYARD_PSP_PRIORITY: lists "acme" more than once');
     expect(error.message).to.include('SANDBOX_PERSIST: expected true or false, got "yes"');
   });
 
@@ -144,6 +144,47 @@ describe("loadConfig", () => {
     expect(error.message).to.include("entry 4 is malformed (key must be at least 16 characters)");
     expect(error.message).to.include("entry 5 repeats the key of an earlier entry");
     expect(error.message).not.to.match(/SECRET|secret/);
+  });
+
+  it("reads operator keys as name:key pairs", () => {
+    const config = loadConfig({
+      SWITCHYARD_OPERATOR_KEYS: ` alice:${OP_KEY_A} , bob.ops:${OP_KEY_B},`,
+    });
+    expect(config.operatorKeys).to.deep.equal([
+      { name: "alice", key: OP_KEY_A },
+      { name: "bob.ops", key: OP_KEY_B },
+    ]);
+  });
+
+  it("names malformed operator keys by position without echoing any key", () => {
+    const error = problemsOf({
+      SWITCHYARD_OPERATOR_KEYS: [
+        `alice:${OP_KEY_A}`,
+        "nocolonSECRETvalue0003xxxxxxxx",
+        `bad name:${OP_KEY_B}`,
+        "carol:shortSECRET_16chars",
+        `dave:${OP_KEY_A}`,
+        `alice:${OP_KEY_B}`,
+      ].join(","),
+    });
+    expect(error.problems).to.have.length(1);
+    expect(error.message).to.include("SWITCHYARD_OPERATOR_KEYS: entry 2 is malformed (expected name:key)");
+    expect(error.message).to.include("entry 3 is malformed (operator name");
+    expect(error.message).to.include("entry 4 is malformed (key must be at least 24 characters)");
+    expect(error.message).to.include("entry 5 repeats the key of an earlier entry");
+    expect(error.message).to.include('entry 6 repeats the operator name "alice"');
+    expect(error.message).not.to.match(/SECRET|secret/);
+  });
+
+  it("refuses an operator key that is also a merchant key", () => {
+    const shared = `sk_shared_${"S".repeat(20)}`;
+    const error = problemsOf({
+      SWITCHYARD_BOOTSTRAP_KEYS: `m1:${shared}`,
+      SWITCHYARD_OPERATOR_KEYS: `alice:${shared}`,
+    });
+    expect(error.problems).to.deep.equal([
+      'SWITCHYARD_OPERATOR_KEYS: entry 1 (operator "alice") uses a key of SWITCHYARD_BOOTSTRAP_KEYS',
+    ]);
   });
 
   it("never echoes a bad card key or a bad URL, which may carry credentials", () => {

@@ -2,6 +2,7 @@
 // given(...events).when(command).then(...events) / .thenRejects(code) / .thenState(partial).
 // Plus factories with fixed ids and times, so a spec names only what it is about.
 import { expect } from "chai";
+import type { RetryTerms, RoutingDecision } from "../../actors/policy/decision.ts";
 import type {
   CancelPayment,
   CapturePayment,
@@ -36,6 +37,39 @@ export const CARD: CardFacts = {
   expYear: 2030,
 };
 
+// ---- routing ----
+
+/** Retry terms of the specs: cascade on soft declines and technical errors, 3 attempts, no backoff. */
+export const TERMS: RetryTerms = {
+  cascadeOn: ["soft_decline", "technical"],
+  maxAttempts: 3,
+  samePspRetries: 0,
+  backoffInitialMs: 0,
+  backoffMultiplier: 1,
+  backoffMaxMs: 0,
+};
+
+/** A routing decision that tries `order` in turn (as the router would record it). */
+export function routeOf(order: string[] = CANDIDATES, retry: Partial<RetryTerms> = {}): RoutingDecision {
+  return {
+    policyVersions: { routing: 1, fees: 1, retries: 1 },
+    ruleId: null,
+    ruleIndex: null,
+    reason: "no rule matched; fallback",
+    strategy: "priority",
+    candidates: order.map((p, i) => ({
+      psp: p,
+      eligible: true,
+      excluded: [],
+      score: i,
+      expectedFee: null,
+      circuit: "closed",
+    })),
+    order,
+    retry: { ...TERMS, ...retry },
+  };
+}
+
 // ---- commands ----
 
 type AuthResult = RecordAuthorizationResult["result"];
@@ -61,7 +95,7 @@ export const cmd = {
     capture: "manual",
     card: CARD,
     at: AT,
-    route: { strategy: "priority", candidates: CANDIDATES },
+    route: routeOf(),
     ...o,
   }),
   capture: (amount?: number, o: FollowUpOverrides = {}): CapturePayment => ({
@@ -125,18 +159,27 @@ export const evt = {
     at: AT,
     ...o,
   }),
-  routed: (candidates = CANDIDATES): PaymentEvent => ({
+  routed: (candidates = CANDIDATES, retry: Partial<RetryTerms> = {}): PaymentEvent => ({
     type: "PaymentRouted",
     strategy: "priority",
     candidates,
+    decision: routeOf(candidates, retry),
     at: AT,
   }),
-  authRequested: (attemptNo = 1, pspName = CANDIDATES[0]!, at = AT): PaymentEvent => ({
+  authRequested: (
+    attemptNo = 1,
+    pspName = CANDIDATES[0]!,
+    at = AT,
+    o: Partial<Extract<PaymentEvent, { type: "AuthorizationRequested" }>> = {},
+  ): PaymentEvent => ({
     type: "AuthorizationRequested",
     attemptNo,
     psp: pspName,
     idempotencyKey: attemptKey(PAYMENT_ID, attemptNo),
+    expectedFee: null,
+    trigger: attemptNo === 1 ? "routed" : "cascade",
     at,
+    ...o,
   }),
   authorized: (attemptNo = 1, captured = false): PaymentEvent => ({
     type: "PaymentAuthorized",
@@ -158,12 +201,14 @@ export const evt = {
     code: "insufficient_funds",
     soft: false,
     rawCode: "51",
+    class: "hard_decline",
     at: LATER,
   }),
-  authFailed: (attemptNo = 1): PaymentEvent => ({
+  authFailed: (attemptNo = 1, code = "connection_refused"): PaymentEvent => ({
     type: "AuthorizationFailed",
     attemptNo,
-    code: "connection_refused",
+    code,
+    class: "technical",
     at: LATER,
   }),
   authUnknown: (attemptNo = 1): PaymentEvent => ({

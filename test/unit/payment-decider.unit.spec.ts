@@ -17,6 +17,7 @@ import {
   given,
   history,
   psp,
+  routeOf,
   stateOf,
 } from "./decider-spec.ts";
 
@@ -34,8 +35,8 @@ describe("payment decider", () => {
 
     it("fails the payment with no_route when the route has no candidates", () => {
       given()
-        .when(cmd.create({ route: { strategy: "priority", candidates: [] } }))
-        .then(evt.created(), evt.failed("no_route", AT))
+        .when(cmd.create({ route: routeOf([]) }))
+        .then(evt.created(), evt.routed([]), evt.failed("no_route", AT))
         .thenState({ status: "failed", failureCode: "no_route", attempts: [] });
     });
 

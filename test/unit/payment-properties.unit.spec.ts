@@ -12,7 +12,7 @@ import type { PaymentEvent } from "../../actors/payment/events.ts";
 import { evolve, evolveAll } from "../../actors/payment/evolve.ts";
 import type { Payment, PaymentState } from "../../actors/payment/state.ts";
 import { TERMINAL, initialState } from "../../actors/payment/state.ts";
-import { CARD, cmd } from "./decider-spec.ts";
+import { CARD, cmd, routeOf } from "./decider-spec.ts";
 
 const RUNS = { numRuns: 200 };
 
@@ -118,7 +118,7 @@ function toCommand(state: PaymentState, a: Action, i: number): PaymentCommand {
         amount: a.amount,
         capture: a.automatic ? "automatic" : "manual",
         requestFingerprint: a.otherBody ? "other-body" : "fp-create",
-        route: { strategy: "priority", candidates },
+        route: routeOf(candidates),
         card: CARD,
         at,
       });

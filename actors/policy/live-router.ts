@@ -1,0 +1,115 @@
+// The router at the actor edge: reads the active policies and PSP health as they are now, asks the
+// pure router for a decision, evaluates the shadow routing policy beside it, and keeps the shadow
+// statistics operators read. The decision it returns is recorded in the payment's events; nothing
+// here is consulted again for that payment.
+import type { CreatePayment } from "../payment/commands.ts";
+import type { PaymentFacts, PspHealth, RoutingDecision, Versioned } from "./decision.ts";
+import type { ShadowReport, ShadowSample } from "./reports.ts";
+import { decideRoute, evaluateShadow } from "./router.ts";
+import type { PolicyKind, PolicyOf, PspCapabilities, RoutingPolicy } from "./schemas.ts";
+
+/** What the router needs of the policy store's live view. */
+export type ActivePolicies = {
+  active<K extends PolicyKind>(kind: K): Versioned<PolicyOf<K>>;
+  shadow(): Versioned<RoutingPolicy> | undefined;
+};
+
+export type RoutingObserver = {
+  routed(d: RoutingDecision): void;
+};
+
+const SAMPLES_KEPT = 20;
+
+export class LiveRouter {
+  readonly #policies: ActivePolicies;
+  readonly #health: () => ReadonlyMap<string, PspHealth>;
+  readonly #capabilities: ReadonlyMap<string, PspCapabilities>;
+  readonly #observer: RoutingObserver | undefined;
+  /** Shadow statistics per shadow routing version, since this worker started. */
+  readonly #shadow = new Map<number, ShadowReport>();
+
+  constructor(o: {
+    policies: ActivePolicies;
+    health: () => ReadonlyMap<string, PspHealth>;
+    capabilities: ReadonlyMap<string, PspCapabilities>;
+    observer?: RoutingObserver;
+  }) {
+    this.#policies = o.policies;
+    this.#health = o.health;
+    this.#capabilities = o.capabilities;
+    this.#observer = o.observer;
+  }
+
+  route(c: CreatePayment): RoutingDecision {
+    const input = {
+      facts: factsOf(c),
+      routing: this.#policies.active("routing"),
+      fees: this.#policies.active("fees"),
+      retries: this.#policies.active("retries"),
+      capabilities: this.#capabilities,
+      health: this.#health(),
+    };
+    const decision = decideRoute(input);
+    const shadow = this.#policies.shadow();
+    if (!shadow || shadow.version === input.routing.version) return decision;
+    return { ...decision, shadow: evaluateShadow(decision, input, shadow) };
+  }
+
+  /** Called once the decision is recorded: counts it, and its shadow divergence. */
+  recorded(c: CreatePayment, d: RoutingDecision): void {
+    this.#observer?.routed(d);
+    const s = d.shadow;
+    if (!s) return;
+    let report = this.#shadow.get(s.routingVersion);
+    if (!report) {
+      report = {
+        version: s.routingVersion,
+        activeVersions: [],
+        decisions: 0,
+        divergedPsp: 0,
+        divergedFee: 0,
+        samples: [],
+      };
+      this.#shadow.set(s.routingVersion, report);
+    }
+    if (!report.activeVersions.includes(d.policyVersions.routing))
+      report.activeVersions.push(d.policyVersions.routing);
+    report.decisions++;
+    if (s.divergedPsp) report.divergedPsp++;
+    if (s.divergedFee) report.divergedFee++;
+    if (s.divergedPsp || s.divergedFee) {
+      const first = d.order[0] ?? null;
+      const sample: ShadowSample = {
+        paymentId: c.paymentId,
+        at: c.at,
+        active: {
+          psp: first,
+          expectedFee: d.candidates.find((k) => k.psp === first)?.expectedFee ?? null,
+          ruleId: d.ruleId,
+        },
+        shadow: { psp: s.psp, expectedFee: s.expectedFee, ruleId: s.ruleId },
+      };
+      report.samples = [sample, ...report.samples].slice(0, SAMPLES_KEPT);
+    }
+  }
+
+  /** The statistics of the current shadow version only: a dropped or promoted one is forgotten. */
+  shadowReports(): ShadowReport[] {
+    const current = this.#policies.shadow()?.version;
+    for (const v of this.#shadow.keys()) if (v !== current) this.#shadow.delete(v);
+    return [...this.#shadow.values()].map((r) => ({ ...r, samples: [...r.samples] }));
+  }
+}
+
+export function factsOf(c: CreatePayment): PaymentFacts {
+  return {
+    paymentId: c.paymentId,
+    merchantId: c.merchantId,
+    amount: c.amount,
+    currency: c.currency,
+    brand: c.card.brand,
+    binCountry: c.card.binCountry,
+    capture: c.capture,
+    metadata: c.metadata ?? {},
+  };
+}
