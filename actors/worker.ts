@@ -43,6 +43,8 @@ export type WorkerOptions = {
 
 export type Worker = {
   registry: PaymentRegistry;
+  /** The event store this worker appends to (read-only use outside: audits, tests). */
+  store: EventStore;
   health: PspHealthBoard;
   router: LiveRouter;
   stop(): Promise<void>;
@@ -141,6 +143,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
   log.info({ partitions: o.topo.partitions }, "worker consuming commands");
   return {
     registry,
+    store,
     health,
     router,
     async stop() {

@@ -1,13 +1,15 @@
-// `npm run bench`: how many payments per second this machine turns through the whole platform,
-// next to how many raw JetStream publishes it does with the same client — one run, one machine,
-// so the ratio means something even where the absolute numbers do not. Starts (or reuses) NATS and
-// Redis, runs sandbox + worker + gateway in this process under a unique prefix, drives C
-// closed-loop HTTP clients, then C closed-loop publishers, reads the platform's own histograms to
-// say where the time went, prints a report and one `BENCH_RESULT {json}` line, and removes
-// everything it created. Options: --concurrency N (BENCH_CONCURRENCY, default 32), --duration S
-// (BENCH_DURATION, default 15), --warmup S (BENCH_WARMUP, default 2). Exit 0 when it ran and cleaned
-// up; 1 when it failed, or when any request or publish errored (errors are fast and would inflate
-// the rate). 202s (the platform missing its reply wait) are a result, flagged loudly, not a failure.
+// `npm run bench`: how many payments per second this machine turns through the whole platform, next
+// to how many raw JetStream publishes it does with the same client — one run, one machine, so the
+// ratio means something even where the absolute numbers do not. First, before any server or the
+// platform runs (their load would disturb it), it times the routing decision alone on a 200-rule
+// policy (scripts/bench/routing.ts). Then it starts (or reuses) NATS and Redis, runs sandbox +
+// worker + gateway in this process under a unique prefix, drives C closed-loop HTTP clients, then C
+// closed-loop publishers, reads the platform's own histograms to say where the time went, prints a
+// report and one `BENCH_RESULT {json}` line, and removes everything it created. Options:
+// --concurrency N (BENCH_CONCURRENCY, default 32), --duration S (BENCH_DURATION, default 15),
+// --warmup S (BENCH_WARMUP, default 2). Exit 0 when it ran and cleaned up; 1 when it failed, or
+// when any request or publish errored (errors are fast and would inflate the rate). 202s (the
+// platform missing its reply wait) are a result, flagged loudly, not a failure.
 import { randomBytes } from "node:crypto";
 import { cpus, platform as osPlatform, release } from "node:os";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -18,6 +20,7 @@ import { benchPrefix, cleanUp, makeTempDir, sweepKilledRuns } from "./bench/clea
 import { closedLoop, type RunResult } from "./bench/load.ts";
 import { meansMs, paymentClient, platformTotals, rawPublisher, sampleCommand } from "./bench/probes.ts";
 import { report, type BenchOptions } from "./bench/report.ts";
+import { benchRouting } from "./bench/routing.ts";
 import {
   ensureServices,
   MissingServiceError,
@@ -49,6 +52,9 @@ async function main(): Promise<number> {
   };
   const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  // Pure CPU, so it goes first: no server started here and no platform shares the machine yet.
+  say("routing decision alone: 200-rule policy");
+  const routing = await benchRouting({ rules: 200 });
   // Servers started here keep their data where `npm start` keeps it; the run's own state is temporary.
   const services: LocalServices = await ensureServices({
     natsUrl,
@@ -120,6 +126,7 @@ async function main(): Promise<number> {
     const errors = report({
       opts,
       partitions: config.partitions,
+      routing,
       payments,
       baseline,
       payloadBytes: payload.byteLength,

@@ -12,6 +12,8 @@ import type { PolicyKind, PolicyOf, PspCapabilities, RoutingPolicy } from "./sch
 export type ActivePolicies = {
   active<K extends PolicyKind>(kind: K): Versioned<PolicyOf<K>>;
   shadow(): Versioned<RoutingPolicy> | undefined;
+  /** PSPs operators forced out of rotation. */
+  forcedOut(): ReadonlySet<string>;
 };
 
 export type RoutingObserver = {
@@ -47,12 +49,33 @@ export class LiveRouter {
       fees: this.#policies.active("fees"),
       retries: this.#policies.active("retries"),
       capabilities: this.#capabilities,
-      health: this.#health(),
+      health: this.#currentHealth(),
     };
     const decision = decideRoute(input);
     const shadow = this.#policies.shadow();
     if (!shadow || shadow.version === input.routing.version) return decision;
     return { ...decision, shadow: evaluateShadow(decision, input, shadow) };
+  }
+
+  /**
+   * The connector actors' health, with the store's rotation overrides applied here too: an operator's
+   * "out" holds from the moment the store has it, not only once each actor has heard of it.
+   */
+  #currentHealth(): ReadonlyMap<string, PspHealth> {
+    const out = this.#policies.forcedOut();
+    const health = this.#health();
+    if (out.size === 0) return health;
+    const merged = new Map(health);
+    for (const psp of out) {
+      const h = merged.get(psp) ?? {
+        circuit: "closed" as const,
+        successRate: 0,
+        samples: 0,
+        forcedOut: true,
+      };
+      merged.set(psp, { ...h, forcedOut: true });
+    }
+    return merged;
   }
 
   /** Called once the decision is recorded: counts it, and its shadow divergence. */

@@ -5,15 +5,24 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
+import { opsBucketName } from "../../streams/ops-board.ts";
+import { policyBucketName } from "../../streams/policy-store.ts";
 import { deleteTopology, topology } from "../../streams/topology.ts";
 import { errorText } from "./load.ts";
 
-/** A bench run's prefix: `bench` + 10 hex digits. Its streams: the platform's and the baseline's. */
+/**
+ * A bench run's prefix: `bench` + 10 hex digits. Its streams: the platform's (commands, events, and
+ * the KV buckets `<prefix>_policies` and `<prefix>_ops`, whose streams are `KV_<bucket>`) and the
+ * baseline's.
+ */
 export const benchPrefix = () => `bench${randomBytes(5).toString("hex")}`;
-const BENCH_STREAM = /^(bench[0-9a-f]{10})_(PAY_CMD|PAY_EVT|BENCH_RAW)$/;
+const BENCH_STREAM = /^(?:KV_)?(bench[0-9a-f]{10})_(PAY_CMD|PAY_EVT|BENCH_RAW|policies|ops)$/;
+/** The streams behind the platform's JetStream KV buckets (a bucket `b` is the stream `KV_b`). */
+export const kvStreamNames = (prefix: string) =>
+  [policyBucketName(prefix), opsBucketName(prefix)].map((b) => `KV_${b}`);
 /** The run's data dir (the platform's demo-merchant and card-key files would go there). */
 export const TEMP_DIR_PREFIX = "switchyard-bench-";
 export const makeTempDir = () => mkdtempSync(join(tmpdir(), TEMP_DIR_PREFIX));
@@ -61,7 +70,16 @@ export async function cleanUp(run: Run): Promise<string[]> {
 async function removeStreams(nc: NatsConnection, prefix: string): Promise<void> {
   const jsm = await jetstreamManager(nc);
   await deleteTopology(jsm, topology(prefix, 1));
-  await jsm.streams.delete(rawStreamName(prefix)).catch(() => undefined); // absent if never created
+  // Each may be absent: the baseline did not run, or the platform did not get that far.
+  for (const name of [rawStreamName(prefix), ...kvStreamNames(prefix)]) {
+    await jsm.streams.delete(name).catch((err: unknown) => {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+    });
+  }
+  // deleteTopology swallows its errors: say so when anything of the run's is still there.
+  const left: string[] = [];
+  for await (const name of jsm.streams.names()) if (BENCH_STREAM.exec(name)?.[1] === prefix) left.push(name);
+  if (left.length > 0) throw new Error(`still there: ${left.join(", ")}`);
 }
 
 async function removeRedisKeys(redisUrl: string, prefixes: string[]): Promise<void> {

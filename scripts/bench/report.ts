@@ -4,12 +4,15 @@
 // contains the PSP call. Everything not inside the inner one is attributed to the outer one.
 import type { Cpu, RunResult } from "./load.ts";
 import type { meansMs } from "./probes.ts";
+import type { RoutingBenchResult } from "./routing.ts";
 
 export type BenchOptions = { concurrency: number; durationS: number; warmupS: number };
 
 export type ReportInput = {
   opts: BenchOptions;
   partitions: number;
+  /** The routing decision alone, measured before the platform started. */
+  routing: RoutingBenchResult;
   payments: RunResult;
   baseline: RunResult;
   payloadBytes: number;
@@ -37,6 +40,7 @@ const ROUND_TRIPS = [
 const r1 = (n: number) => Math.round(n * 10) / 10;
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 const ms = (n: number) => (Number.isFinite(n) ? `${r1(n).toFixed(1)} ms` : "n/a");
+const us = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)} µs` : "n/a");
 const pad = (s: string, n: number) => s.padEnd(n);
 
 function cpuLine(c: Cpu): string {
@@ -84,10 +88,15 @@ export function report(i: ReportInput): number {
 
   const out: string[] = [];
   const m = i.machine;
+  const rt = i.routing;
   out.push(
     "",
     `Switchyard bench: ${C} clients, ${i.opts.durationS} s after ${i.opts.warmupS} s warm-up, ${i.partitions} partitions`,
     `machine: ${m.cpus} × ${m.cpuModel}, ${m.os}, node ${m.node}, nats-server ${m.natsServer}`,
+    "",
+    `routing decision alone (${rt.rules}-rule policy, broad rules last; ${rt.runs} runs × ${rt.decisions} decisions, medians; before the platform started)`,
+    `  ${Math.round(rt.perSecond)} decisions/s  p50 ${us(rt.p50Us)}  p99 ${us(rt.p99Us)}  mean ${us(rt.meanUs)}`,
+    `  runs: ${rt.perRun.map((r) => `${Math.round(r.perSecond)}/s`).join("  ")}; matched rule: position ${r1(rt.meanMatchPosition)} of ${rt.rules} on average`,
     "",
     "payments (POST /v1/payments, card 4242…, capture automatic, sandbox latency 0)",
     `  ${r1(p.perSecond)} payments/s  (${p.completed} in ${p.elapsedS.toFixed(1)} s)`,
@@ -135,6 +144,17 @@ export function report(i: ReportInput): number {
     durationS: i.opts.durationS,
     warmupS: i.opts.warmupS,
     partitions: i.partitions,
+    routing: {
+      rules: rt.rules,
+      decisions: rt.decisions,
+      runs: rt.runs,
+      perSecond: Math.round(rt.perSecond),
+      p50Us: r3(rt.p50Us),
+      p99Us: r3(rt.p99Us),
+      meanUs: r3(rt.meanUs),
+      meanMatchPosition: r3(rt.meanMatchPosition),
+      perRun: rt.perRun,
+    },
     payments: {
       perSecond: r1(p.perSecond),
       completed: p.completed,
