@@ -109,9 +109,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     shadow: router.shadowReports(),
   });
   const publisher = o.opsBoard.startPublishing(o.workerId, report, REPORT_EVERY_MS);
-  const unhealth = health.onChange((c) => {
-    if (c.kind !== "sample") publisher.poke();
-  });
+  const unhealth = health.onChange(() => publisher.poke());
   const registry = new PaymentRegistry(
     system,
     {

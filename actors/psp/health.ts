@@ -42,8 +42,8 @@ export type Admission = { allowed: true; ticket?: Ticket } | { allowed: false; r
 
 export type HealthChange = {
   psp: string;
-  /** circuit: a transition; forced: forced in or out; sample: an outcome recorded; thresholds: new thresholds. */
-  kind: "circuit" | "forced" | "sample" | "thresholds";
+  /** circuit: a transition; forced: forced in or out; thresholds: new thresholds. (Single outcomes are not announced.) */
+  kind: "circuit" | "forced" | "thresholds";
   report: PspHealthReport;
 };
 
@@ -114,8 +114,17 @@ export class PspHealthBoard {
     return [...this.#entries.keys()].sort().map((psp) => this.#report(psp));
   }
 
-  /** Asks the PSP's actor whether an authorization may be sent now. Never rejects. */
+  /**
+   * Whether an authorization may be sent now. Never rejects. A closed circuit admits without
+   * changing anything, so that common case is answered from the actor's last copy, without a
+   * round trip through its mailbox; open and half-open (probe counting) ask the actor.
+   */
   async admit(psp: string): Promise<Admission> {
+    const cached = this.#entries.get(psp)?.cached;
+    if (cached && !cached.forcedOut && !this.#closed) {
+      const a = admit(cached.breaker, this.#now(), this.#thresholds);
+      if (a.allowed && a.state.circuit === "closed") return { allowed: true, ticket: a.ticket };
+    }
     return this.#ask(psp, { kind: "admit" });
   }
 
@@ -256,7 +265,7 @@ export class PspHealthBoard {
       );
     }
     if (msg.kind === "record") {
-      changes.push("sample");
+      // Not announced to listeners: one per authorization would cost a report each; they poll.
       metrics?.pspLatency.observe({ psp }, msg.latencyMs / 1000);
       const v = view(after.breaker, this.#now(), this.#thresholds);
       metrics?.pspSuccessRate.set({ psp }, v.successRate);
