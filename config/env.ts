@@ -21,6 +21,8 @@ export type Config = {
   /** Keys of the operator API (/ops/*); empty = the operator API answers 403 operator_api_disabled. */
   operatorKeys: OperatorKey[];
   psp: { timeoutMs: number };
+  /** A worker running without the gateway serves its own /metrics here (PSP health, routing, attempts). */
+  worker: { metricsPort: number };
   /** `persist`: the sandbox keeps its charges in `<dataDir>/sandbox-psp.json` across restarts. */
   sandbox: { url: string; port: number; slowCardDelayMs: number; persist: boolean };
   snapshotEvery: number;
@@ -195,6 +197,7 @@ const EnvSchema = z
     SWITCHYARD_PSP_TIMEOUT_MS: variable(5_000, integer(1, 600_000)),
     SANDBOX_URL: variable("http://127.0.0.1:8081", url(["http:", "https:"])),
     SANDBOX_PORT: variable(8081, integer(0, 65535)),
+    SWITCHYARD_WORKER_METRICS_PORT: variable(9464, integer(0, 65535)),
     SANDBOX_SLOW_CARD_DELAY_MS: variable(10_000, integer(0, 3_600_000)),
     SANDBOX_PERSIST: variable(true, flag),
     SWITCHYARD_SNAPSHOT_EVERY: variable(10, integer(1, 1_000_000)),
@@ -234,6 +237,7 @@ const EnvSchema = z
     bootstrapKeys: env.SWITCHYARD_BOOTSTRAP_KEYS,
     operatorKeys: env.SWITCHYARD_OPERATOR_KEYS,
     psp: { timeoutMs: env.SWITCHYARD_PSP_TIMEOUT_MS },
+    worker: { metricsPort: env.SWITCHYARD_WORKER_METRICS_PORT },
     sandbox: {
       url: env.SANDBOX_URL,
       port: env.SANDBOX_PORT,

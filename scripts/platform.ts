@@ -4,6 +4,7 @@
 // in flight, flush, disconnect.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
@@ -46,6 +47,8 @@ export type Platform = {
   url?: string;
   sandbox?: Sandbox;
   worker?: Worker;
+  /** Where a worker without a gateway serves /metrics. */
+  metricsUrl?: string;
   /** The demo merchant's key, only on the start that created it. */
   demoKey?: string;
   stop(): Promise<void>;
@@ -142,6 +145,13 @@ export async function startPlatform(config: Config, opts: PlatformOptions): Prom
       });
       platform.worker = worker;
       stops.push(() => worker.stop());
+      // Without a gateway in this process, the worker's metrics (PSP health, routing) need their own door.
+      if (!opts.roles.has("gateway")) {
+        const server = await serveMetrics(metrics, config.gateway.host, config.worker.metricsPort);
+        platform.metricsUrl = server.url;
+        stops.push(server.close);
+        log.info({ url: server.url }, "worker metrics listening");
+      }
     }
 
     if (opts.roles.has("gateway")) {
@@ -226,6 +236,35 @@ async function gateway(
     ...(d.ops && { ops: d.ops }),
   });
   return { app, bus, ...(demoKey !== undefined && { demoKey }) };
+}
+
+/** A bare HTTP server with GET /metrics (Prometheus) and GET /healthz, for a worker on its own. */
+async function serveMetrics(
+  metrics: Metrics,
+  host: string,
+  port: number,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && path === "/metrics") {
+      metrics.registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
+        () => res.writeHead(500).end(),
+      );
+    } else if (req.method === "GET" && path === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("metrics server has no TCP address");
+  return {
+    url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /**

@@ -63,14 +63,22 @@ export class OpsBoard {
     await this.#bucket().delete(workerKey(workerId));
   }
 
-  /** Every live worker's latest report, by worker id. */
+  /**
+   * Every live worker's latest report, by worker id. Listed from the stream's per-subject state and
+   * read with direct gets (plain requests): a KV history/keys iterator runs an ordered consumer,
+   * which was seen to hang under concurrent puts and would hold an operator's request forever.
+   */
   async read(): Promise<WorkerReport[]> {
-    const reports = new Map<string, WorkerReport>();
-    for await (const entry of await this.#bucket().history({ key: "worker.*" })) {
-      if (entry.operation === "PUT") reports.set(entry.key, entry.json<WorkerReport>());
-      else reports.delete(entry.key);
+    const kv = this.#bucket();
+    const prefix = `$KV.${this.bucket}.`;
+    const jsm = await this.js.jetstreamManager();
+    const info = await jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}worker.>` });
+    const reports: WorkerReport[] = [];
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const entry = await kv.get(subject.slice(prefix.length));
+      if (entry?.operation === "PUT") reports.push(entry.json<WorkerReport>());
     }
-    return [...reports.values()].sort((a, b) => a.workerId.localeCompare(b.workerId));
+    return reports.sort((a, b) => a.workerId.localeCompare(b.workerId));
   }
 
   /**

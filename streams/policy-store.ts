@@ -203,10 +203,11 @@ export class PolicyStore {
   async list(kind: PolicyKind): Promise<VersionInfo[]> {
     const [active, shadow] = await Promise.all([this.activeVersion(kind), this.shadowSetting()]);
     const out: VersionInfo[] = [];
-    for await (const entry of await this.#bucket().history({ key: `${kind}.*` })) {
-      if (entry.operation !== "PUT") continue;
+    for (const key of await this.#keys(`${kind}.*`)) {
+      const entry = await this.#bucket().get(key);
+      if (!isPut(entry)) continue;
       const record = parseStored(entry.json());
-      this.#cache.set(entry.key, record);
+      this.#cache.set(key, record);
       const { document: _document, ...meta } = record;
       out.push({
         ...meta,
@@ -301,10 +302,9 @@ export class PolicyStore {
   /** The operators' overrides by PSP name; a PSP nobody touched is absent (in rotation). */
   async rotations(): Promise<Map<string, Rotation>> {
     const out = new Map<string, Rotation>();
-    for await (const entry of await this.#bucket().history({ key: "psps.*.rotation" })) {
-      const psp = entry.key.split(".")[1]!;
-      if (entry.operation === "PUT") out.set(psp, Rotation.parse(entry.json()));
-      else out.delete(psp);
+    for (const key of await this.#keys("psps.*.rotation")) {
+      const entry = await this.#bucket().get(key);
+      if (isPut(entry)) out.set(key.split(".")[1]!, Rotation.parse(entry.json()));
     }
     return out;
   }
@@ -401,11 +401,22 @@ export class PolicyStore {
 
   async #highestVersion(kind: PolicyKind): Promise<number> {
     let highest = 0;
-    for await (const key of await this.#bucket().keys(`${kind}.*`)) {
+    for (const key of await this.#keys(`${kind}.*`)) {
       const n = /\.v(\d+)$/.exec(key)?.[1];
       if (n !== undefined) highest = Math.max(highest, Number(n));
     }
     return highest;
+  }
+
+  /**
+   * The keys matching a filter, from the stream's per-subject state (one request). The KV keys and
+   * history iterators run an ordered consumer, which was seen to hang an operator request for good.
+   */
+  async #keys(filter: string): Promise<string[]> {
+    const prefix = `$KV.${this.bucket}.`;
+    const jsm = await this.js.jetstreamManager();
+    const info = await jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}${filter}` });
+    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
   }
 
   #bucket(): KV {

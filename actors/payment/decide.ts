@@ -296,7 +296,9 @@ function nextAttempt(
       : undefined;
   // A refusal by our own circuit breaker sent nothing: no point retrying that PSP, no need to wait.
   const sent = code !== "circuit_open";
-  const technicalSoFar = p.attempts.filter((a) => a.status === "failed").length + 1;
+  // Calls our own breaker refused were never sent: they do not lengthen the backoff.
+  const technicalSoFar =
+    p.attempts.filter((a) => a.status === "failed" && a.code !== "circuit_open").length + 1;
   const wait = sent ? backoffMs(terms, technicalSoFar) : 0;
   let sameInARow = 0;
   for (let i = p.attempts.length - 1; i >= 0 && p.attempts[i]?.psp === failed.psp; i--) sameInARow++;

@@ -79,7 +79,7 @@ export function toView(p: Payment): PaymentView {
       status: a.status,
       psp_reference: a.pspReference ?? null,
       code: a.code ?? null,
-      class: a.class ?? null,
+      class: a.class ?? (a.status === "unknown" ? "unknown" : null),
       trigger: a.trigger ?? null,
       expected_fee: a.expectedFee ?? null,
       created_at: a.requestedAt,

@@ -100,8 +100,10 @@ export class PspHealthBoard {
     const out = new Map<string, PspHealth>();
     for (const [psp, e] of this.#entries) {
       const v = view(e.cached.breaker, now, this.#thresholds);
+      // Half-open with every probe in flight admits nothing more: route around it like an open one.
+      const busy = v.circuit === "half_open" && v.probesInFlight >= this.#thresholds.half_open_probes;
       out.set(psp, {
-        circuit: v.circuit,
+        circuit: busy ? "open" : v.circuit,
         forcedOut: e.cached.forcedOut,
         successRate: v.successRate,
         samples: v.samples,

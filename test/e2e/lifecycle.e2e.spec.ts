@@ -209,6 +209,20 @@ describe("worker processes: graceful shutdown, two at once, logs (e2e)", functio
     ]);
   });
 
+  it("serves a worker's own metrics when no gateway runs with it: PSP circuits, routing, attempts", async () => {
+    latency(0);
+    const w = worker("metrics worker");
+    await w.ready;
+    const listening = await w.waitForLog((l) => l.msg === "worker metrics listening", "the metrics server");
+    const paid = await api.post("/v1/payments", paymentBody({ number: CARDS.success }));
+    expect(paid.body.status).to.equal("authorized");
+    const text = await (await fetch(`${String(listening.url)}/metrics`)).text();
+    expect(text).to.match(/switchyard_psp_circuit_state\{psp="acme"\} 0/);
+    expect(text).to.match(/switchyard_routing_decisions_total\{strategy="fallback",rule="fallback"\} 1/);
+    expect(text).to.match(/switchyard_attempts_total\{psp="acme",class="approved"\} 1/);
+    expect(await terminate(w)).to.deep.equal({ code: 0, signal: null });
+  });
+
   it("logs JSON lines without card numbers or API keys, each line about a payment with its paymentId", async () => {
     latency(0);
     const w = worker("logging worker");
