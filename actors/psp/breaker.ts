@@ -216,6 +216,22 @@ export function view(state: BreakerState, nowMs: number, t: CircuitThresholds): 
   };
 }
 
+/** What routing reads on every payment: the view without the latency quantiles (no sorting). */
+export function routingView(
+  state: BreakerState,
+  nowMs: number,
+  t: CircuitThresholds,
+): Pick<BreakerView, "circuit" | "successRate" | "samples" | "probesInFlight"> {
+  const s = settle(state, nowMs, t);
+  const w = s.window.length > t.window ? s.window.slice(-t.window) : s.window;
+  return {
+    circuit: s.circuit,
+    successRate: w.length === 0 ? 0 : successesIn(w) / w.length,
+    samples: w.length,
+    probesInFlight: s.probesInFlight,
+  };
+}
+
 /** Nearest-rank quantile of sorted values; null when there are none. */
 export function quantile(sorted: readonly number[], q: number): number | null {
   if (sorted.length === 0) return null;

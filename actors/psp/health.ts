@@ -27,6 +27,7 @@ import {
   initialBreaker,
   PROBE_LOST_AFTER_MS,
   record,
+  routingView,
   settle,
   transition,
   view,
@@ -99,7 +100,7 @@ export class PspHealthBoard {
     const now = this.#now();
     const out = new Map<string, PspHealth>();
     for (const [psp, e] of this.#entries) {
-      const v = view(e.cached.breaker, now, this.#thresholds);
+      const v = routingView(e.cached.breaker, now, this.#thresholds);
       // Half-open with every probe in flight admits nothing more: route around it like an open one.
       const busy = v.circuit === "half_open" && v.probesInFlight >= this.#thresholds.half_open_probes;
       out.set(psp, {
@@ -269,8 +270,10 @@ export class PspHealthBoard {
     if (msg.kind === "record") {
       // Not announced to listeners: one per authorization would cost a report each; they poll.
       metrics?.pspLatency.observe({ psp }, msg.latencyMs / 1000);
-      const v = view(after.breaker, this.#now(), this.#thresholds);
-      metrics?.pspSuccessRate.set({ psp }, v.successRate);
+      metrics?.pspSuccessRate.set(
+        { psp },
+        routingView(after.breaker, this.#now(), this.#thresholds).successRate,
+      );
     }
     if (msg.kind === "settle" && msg.reason === "thresholds") changes.push("thresholds");
 
