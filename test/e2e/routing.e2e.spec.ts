@@ -185,6 +185,27 @@ describe("routing policies and PSP health (e2e)", function () {
     expect((await pay()).psp).to.equal("acme");
   });
 
+  it("never routes to an ineligible PSP: amex with acme out fails no_route, and the decision says why", async () => {
+    const amex = "378282246310005";
+    expect((await pay({ number: amex })).psp).to.equal("acme");
+    expect((await platform.ops.post("/ops/psps/acme/out", { reason: "e2e" })).status).to.equal(200);
+    try {
+      const p = await pay({ number: amex });
+      expect(p).to.deep.include({ status: "failed", failure_code: "no_route", attempts: [] });
+      const events = await platform.worker!.store.history(p.id);
+      const routed = events.find((e) => e.type === "PaymentRouted");
+      const candidates = routed?.type === "PaymentRouted" ? routed.decision?.candidates : undefined;
+      expect(candidates?.find((c) => c.psp === "acme")?.excluded).to.include("forced out of rotation");
+      expect(candidates?.find((c) => c.psp === "bolt")).to.deep.include({
+        eligible: false,
+        excluded: ["brand amex not supported"],
+      });
+      expect(charges(p.id)).to.have.length(0);
+    } finally {
+      await platform.ops.post("/ops/psps/acme/in");
+    }
+  });
+
   it("opens acme's circuit when it goes down, moves traffic to bolt, and comes back after recovery", async () => {
     const retries = {
       kind: "retries",
