@@ -389,12 +389,23 @@ export class PolicyStore {
     }
   }
 
+  /**
+   * Every revision of `active.<kind>`, oldest first, read message by message with direct gets
+   * (next_by_subj): the KV history iterator runs an ordered consumer, which hangs under concurrent
+   * puts on this nats.js/nats-server pair (reproduced), and rollback must never hang.
+   */
   async #activationLog(kind: PolicyKind): Promise<{ entries: Activation[]; revision: number }> {
+    const jsm = await this.js.jetstreamManager();
+    const subject = `$KV.${this.bucket}.${activeKey(kind)}`;
     const entries: Activation[] = [];
     let revision = 0;
-    for await (const entry of await this.#bucket().history({ key: activeKey(kind) })) {
-      revision = Math.max(revision, entry.revision);
-      if (entry.operation === "PUT") entries.push(Activation.parse(entry.json()));
+    for (let seq = 1; ;) {
+      const m = await jsm.direct.getMessage(`KV_${this.bucket}`, { next_by_subj: subject, seq });
+      if (!m) break;
+      revision = m.seq;
+      // A put carries no KV-Operation header; a delete or purge says DEL or PURGE.
+      if (!m.header?.get("KV-Operation")) entries.push(Activation.parse(m.json()));
+      seq = m.seq + 1;
     }
     return { entries, revision };
   }
