@@ -146,11 +146,22 @@ export async function startPlatform(config: Config, opts: PlatformOptions): Prom
       platform.worker = worker;
       stops.push(() => worker.stop());
       // Without a gateway in this process, the worker's metrics (PSP health, routing) need their own door.
+      // A second worker on the same host with the default port still works; it says what to set.
       if (!opts.roles.has("gateway")) {
-        const server = await serveMetrics(metrics, config.gateway.host, config.worker.metricsPort);
-        platform.metricsUrl = server.url;
-        stops.push(server.close);
-        log.info({ url: server.url }, "worker metrics listening");
+        const server = await serveMetrics(metrics, config.gateway.host, config.worker.metricsPort).catch(
+          (err: unknown) => {
+            log.warn(
+              { err, port: config.worker.metricsPort },
+              "worker metrics not served: port unavailable (set SWITCHYARD_WORKER_METRICS_PORT; 0 = any free port)",
+            );
+            return undefined;
+          },
+        );
+        if (server) {
+          platform.metricsUrl = server.url;
+          stops.push(server.close);
+          log.info({ url: server.url }, "worker metrics listening");
+        }
       }
     }
 
