@@ -117,6 +117,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
       snapshots,
       connectors,
       gate: health,
+      waiting: new Set(),
       cardKey: o.cardKey,
       route: (c) => router.route(c),
       onRouted: (c, d) => router.recorded(c, d),

@@ -35,6 +35,8 @@ export type PaymentActorDeps = {
   cardKey: Buffer;
   /** Routes a new payment: policies + PSP health → decision. Called only for a payment that does not exist yet. */
   route: (c: CreatePayment) => RoutingDecision | Promise<RoutingDecision>;
+  /** Payments of this worker waiting on a PSP (unknown outcome, PSP unreachable): the unresolved-effects gauge. */
+  waiting?: Set<string>;
   /** Told once the decision is recorded (metrics, shadow statistics). */
   onRouted?: (c: CreatePayment, d: RoutingDecision) => void;
   snapshotEvery: number;
@@ -104,11 +106,20 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
       next = { loaded: undefined, sinceSnapshot: 0 };
       outcome = { disposition: nak(retryDelayMs(msg.deliveryCount)) };
     }
+    trackWaiting(outcome);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     deps.metrics.commandDuration.observe({ type, result: outcomeLabel(outcome) }, seconds);
     reply(outcome);
     return next;
   };
+
+  /** A nak'd command means the payment waits on a PSP (or on NATS) until its redelivery. */
+  function trackWaiting(o: PaymentOutcome): void {
+    if (!deps.waiting) return;
+    if (o.disposition.kind === "nak") deps.waiting.add(paymentId);
+    else deps.waiting.delete(paymentId);
+    deps.metrics.unresolvedEffects.set(deps.waiting.size);
+  }
 
   async function handleWithFence(
     self: PaymentActorState,

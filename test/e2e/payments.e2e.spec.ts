@@ -18,6 +18,7 @@ describe("payments over HTTP (e2e)", function () {
   after(async () => platform.cleanup());
 
   const charges = (reference: string) => platform.sandbox!.charges({ reference });
+  const unresolved = async () => (await platform.metrics.unresolvedEffects.get()).values[0]?.value ?? 0;
 
   describe("each test card", () => {
     it("authorizes a good card and holds the funds for a manual capture", async () => {
@@ -228,6 +229,7 @@ describe("payments over HTTP (e2e)", function () {
         id = res.body.id;
         expect(res.body.attempts.map((a) => [a.psp, a.status])).to.deep.equal([["acme", "unknown"]]);
         expect(charges(id)).to.have.length(1);
+        expect(await unresolved(), "payments waiting on a PSP").to.equal(1);
       } finally {
         platform.sandbox!.setBehaviour("acme", { fault: "none" });
       }
@@ -242,6 +244,7 @@ describe("payments over HTTP (e2e)", function () {
       expect(settled.psp).to.equal("acme");
       expect(settled.attempts).to.have.length(1);
       expect(charges(id)).to.have.length(1);
+      expect(await unresolved()).to.equal(0);
     });
 
     it("moves to the next PSP when the first one did not take the request", async () => {
