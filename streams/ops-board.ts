@@ -4,6 +4,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { WorkerReport } from "../actors/policy/reports.ts";
+import { kvKeys } from "./kv-reads.ts";
 import type { Logger } from "./log.ts";
 
 /** `<prefix>_ops`, or `ops` without a prefix. */
@@ -63,19 +64,12 @@ export class OpsBoard {
     await this.#bucket().delete(workerKey(workerId));
   }
 
-  /**
-   * Every live worker's latest report, by worker id. Listed from the stream's per-subject state and
-   * read with direct gets (plain requests): a KV history/keys iterator runs an ordered consumer,
-   * which was seen to hang under concurrent puts and would hold an operator's request forever.
-   */
+  /** Every live worker's latest report, by worker id (read without KV iterators: kv-reads.ts). */
   async read(): Promise<WorkerReport[]> {
     const kv = this.#bucket();
-    const prefix = `$KV.${this.bucket}.`;
-    const jsm = await this.js.jetstreamManager();
-    const info = await jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}worker.>` });
     const reports: WorkerReport[] = [];
-    for (const subject of Object.keys(info.state.subjects ?? {})) {
-      const entry = await kv.get(subject.slice(prefix.length));
+    for (const key of await kvKeys(this.js, this.bucket, "worker.>")) {
+      const entry = await kv.get(key);
       if (entry?.operation === "PUT") reports.push(entry.json<WorkerReport>());
     }
     return reports.sort((a, b) => a.workerId.localeCompare(b.workerId));

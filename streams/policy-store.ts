@@ -2,19 +2,44 @@
 // version and the operators' PSP rotation overrides, in one JetStream KV bucket (`<prefix>_policies`).
 // A version is an immutable key (`routing.v7`), written create-only so two uploads never share a
 // number. `active.<kind>` is rewritten on each activation; its KV history is the activation log
-// that rollback reads. PolicyView is the live, synchronous read side for workers and gateways.
+// that rollback reads. The records are in policy-records.ts; the live read side for workers and
+// gateways (PolicyView) in policy-view.ts.
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
-import { z } from "zod";
-import type { Versioned } from "../actors/policy/decision.ts";
 import {
   POLICY_KINDS,
-  PolicyDocument,
+  type PolicyDocument,
   type PolicyKind,
   type PolicyOf,
-  type RoutingPolicy,
 } from "../actors/policy/schemas.ts";
+import { kvKeys, kvRevisions } from "./kv-reads.ts";
 import type { Logger } from "./log.ts";
+import {
+  Activation,
+  activationStack,
+  activeKey,
+  parseStored,
+  Rotation,
+  rotationKey,
+  SHADOW_KEY,
+  ShadowSetting,
+  versionKey,
+  type StoredPolicy,
+  type VersionInfo,
+  type VersionMeta,
+} from "./policy-records.ts";
+import { LiveView, type PolicyView } from "./policy-view.ts";
+
+export {
+  Activation,
+  activationStack,
+  Rotation,
+  ShadowSetting,
+  StoredPolicy,
+  type VersionInfo,
+  type VersionMeta,
+} from "./policy-records.ts";
+export type { PolicyChange, PolicyView } from "./policy-view.ts";
 
 /** `<prefix>_policies`, or `policies` without a prefix (the naming of streams/topology.ts). */
 export function policyBucketName(prefix: string): string {
@@ -24,54 +49,7 @@ export function policyBucketName(prefix: string): string {
 // KV keeps at most 64 revisions per key: the activation log rollback can walk back through.
 const HISTORY = 64;
 const MAX_CREATE_ATTEMPTS = 100;
-const SHADOW_KEY = "shadow.routing";
 
-const versionKey = (kind: PolicyKind, version: number) => `${kind}.v${version}`;
-const activeKey = (kind: PolicyKind) => `active.${kind}`;
-const rotationKey = (psp: string) => `psps.${psp}.rotation`;
-
-const Kind = z.enum(POLICY_KINDS as [PolicyKind, ...PolicyKind[]]);
-const Version = z.number().int().min(1);
-
-/** A stored version: written once, never changed. `document` is the validated, normalized form. */
-export const StoredPolicy = z.object({
-  version: Version,
-  kind: Kind,
-  document: PolicyDocument,
-  uploadedAt: z.string(),
-  uploadedBy: z.string().optional(),
-  comment: z.string().optional(),
-});
-export type StoredPolicy<K extends PolicyKind = PolicyKind> = Omit<
-  z.infer<typeof StoredPolicy>,
-  "kind" | "document"
-> & { kind: K; document: PolicyOf<K> };
-
-/** One entry of the activation log (the value of `active.<kind>`). */
-export const Activation = z.object({
-  version: Version,
-  at: z.string(),
-  by: z.string().optional(),
-  op: z.enum(["seed", "activate", "rollback", "promote"]),
-});
-export type Activation = z.infer<typeof Activation>;
-
-export const ShadowSetting = z.object({ version: Version, at: z.string(), by: z.string().optional() });
-export type ShadowSetting = z.infer<typeof ShadowSetting>;
-
-/** An operator's rotation override for a PSP: `in: false` = forced out of routing. */
-export const Rotation = z.object({
-  in: z.boolean(),
-  at: z.string(),
-  reason: z.string().optional(),
-  by: z.string().optional(),
-});
-export type Rotation = z.infer<typeof Rotation>;
-
-export type VersionMeta = { uploadedBy?: string; comment?: string };
-export type VersionInfo = Omit<StoredPolicy, "document"> & { active: boolean; shadow: boolean };
-
-/** Throw from a guard to refuse activating a document (e.g. it names a PSP that is gone). */
 export type ActivationGuard = (document: PolicyDocument) => void;
 export type ChangeOptions = { by?: string; guard?: ActivationGuard };
 
@@ -100,23 +78,6 @@ export function isWrongLastSequence(err: unknown): boolean {
     (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
       err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
   );
-}
-
-export type PolicyChange =
-  | { type: "active"; kind: PolicyKind; version: number }
-  | { type: "shadow"; version: number | undefined }
-  | { type: "rotation"; psp: string; in: boolean };
-
-/** The live policies of this deployment, read synchronously on the payment path. */
-export interface PolicyView {
-  active<K extends PolicyKind>(kind: K): Versioned<PolicyOf<K>>;
-  /** Any stored version (immutable, so cached forever once read). */
-  version<K extends PolicyKind>(kind: K, version: number): Promise<Versioned<PolicyOf<K>>>;
-  shadow(): Versioned<RoutingPolicy> | undefined;
-  forcedOut(): ReadonlySet<string>;
-  /** Called after each change is applied; returns the unsubscribe function. */
-  onChange(cb: (change: PolicyChange) => void): () => void;
-  close(): void;
 }
 
 export type PolicyStoreOptions = { replicas?: number; log?: Logger };
@@ -389,25 +350,13 @@ export class PolicyStore {
     }
   }
 
-  /**
-   * Every revision of `active.<kind>`, oldest first, read message by message with direct gets
-   * (next_by_subj): the KV history iterator runs an ordered consumer, which hangs under concurrent
-   * puts on this nats.js/nats-server pair (reproduced), and rollback must never hang.
-   */
+  /** Every revision of `active.<kind>`, oldest first: rollback walks it, so it must never hang. */
   async #activationLog(kind: PolicyKind): Promise<{ entries: Activation[]; revision: number }> {
-    const jsm = await this.js.jetstreamManager();
-    const subject = `$KV.${this.bucket}.${activeKey(kind)}`;
-    const entries: Activation[] = [];
-    let revision = 0;
-    for (let seq = 1; ;) {
-      const m = await jsm.direct.getMessage(`KV_${this.bucket}`, { next_by_subj: subject, seq });
-      if (!m) break;
-      revision = m.seq;
-      // A put carries no KV-Operation header; a delete or purge says DEL or PURGE.
-      if (!m.header?.get("KV-Operation")) entries.push(Activation.parse(m.json()));
-      seq = m.seq + 1;
-    }
-    return { entries, revision };
+    const revisions = await kvRevisions(this.js, this.bucket, activeKey(kind));
+    return {
+      entries: revisions.filter((r) => r.put).map((r) => Activation.parse(r.msg.json())),
+      revision: revisions.at(-1)?.revision ?? 0,
+    };
   }
 
   async #highestVersion(kind: PolicyKind): Promise<number> {
@@ -419,40 +368,14 @@ export class PolicyStore {
     return highest;
   }
 
-  /**
-   * The keys matching a filter, from the stream's per-subject state (one request). The KV keys and
-   * history iterators run an ordered consumer, which was seen to hang an operator request for good.
-   */
-  async #keys(filter: string): Promise<string[]> {
-    const prefix = `$KV.${this.bucket}.`;
-    const jsm = await this.js.jetstreamManager();
-    const info = await jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}${filter}` });
-    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+  #keys(filter: string): Promise<string[]> {
+    return kvKeys(this.js, this.bucket, filter);
   }
 
   #bucket(): KV {
     if (!this.#kv) throw new Error("PolicyStore used before ensure()");
     return this.#kv;
   }
-}
-
-/** Replays the log: activations push, a rollback pops back to the version it names. */
-export function activationStack(log: readonly Activation[]): number[] {
-  const stack: number[] = [];
-  for (const a of log) {
-    if (a.op === "rollback") {
-      stack.pop();
-      if (stack.at(-1) !== a.version) stack.push(a.version);
-    } else if (stack.at(-1) !== a.version) stack.push(a.version);
-  }
-  return stack;
-}
-
-function parseStored(raw: unknown): StoredPolicy {
-  const record = StoredPolicy.parse(raw);
-  if (record.document.kind !== record.kind)
-    throw new Error(`stored ${record.kind} v${record.version} holds a ${record.document.kind} document`);
-  return record;
 }
 
 function isPut(entry: KvEntry | null): entry is KvEntry {
@@ -471,143 +394,3 @@ async function createOnce(kv: KV, key: string, value: unknown): Promise<number |
 
 const now = () => new Date().toISOString();
 const by = (opts: { by?: string }) => (opts.by === undefined ? {} : { by: opts.by });
-
-// ---------------------------------------------------------------------------------------------
-
-type Slot<T> = { revision: number; value: T };
-
-class LiveView implements PolicyView {
-  readonly #active = new Map<PolicyKind, Slot<Versioned<PolicyDocument>>>();
-  #shadow: Slot<Versioned<RoutingPolicy> | undefined> = { revision: 0, value: undefined };
-  readonly #rotations = new Map<string, Slot<Rotation>>();
-  #forcedOut: ReadonlySet<string> = new Set();
-  readonly #listeners = new Set<(change: PolicyChange) => void>();
-  #stop: (() => void) | undefined;
-  #closed = false;
-  #ready: (() => void) | undefined;
-  #loaded = false;
-
-  constructor(
-    private readonly store: PolicyStore,
-    private readonly log: Logger | undefined,
-    private readonly detach: () => void,
-  ) {}
-
-  async start(kv: KV, timeoutMs: number): Promise<void> {
-    const lastSeq = (await kv.status()).streamInfo.state.last_seq;
-    const iter = await kv.watch({ key: ">" });
-    this.#stop = () => iter.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const ready = new Promise<void>((resolve, reject) => {
-      this.#ready = resolve;
-      timer = setTimeout(
-        () => reject(new Error(`policies not loaded within ${timeoutMs} ms: is the bucket seeded?`)),
-        timeoutMs,
-      );
-    });
-    if (lastSeq === 0) this.#loaded = true;
-    this.#checkReady();
-    void (async () => {
-      for await (const entry of iter) {
-        await this.#onEntry(entry).catch((err: unknown) =>
-          this.log?.error({ err, key: entry.key }, "policy change could not be applied"),
-        );
-        if (!this.#loaded && entry.revision >= lastSeq) this.#loaded = true;
-        this.#checkReady();
-      }
-    })().catch((err: unknown) => this.log?.error({ err }, "policy watch ended"));
-    try {
-      await ready;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #checkReady(): void {
-    if (this.#ready && this.#loaded && POLICY_KINDS.every((k) => this.#active.has(k))) {
-      this.#ready();
-      this.#ready = undefined;
-    }
-  }
-
-  async #onEntry(entry: KvEntry): Promise<void> {
-    const put = entry.operation === "PUT";
-    if (entry.key.startsWith("active.")) {
-      const kind = Kind.parse(entry.key.slice("active.".length));
-      if (!put || entry.revision <= (this.#active.get(kind)?.revision ?? 0)) return;
-      const { version } = Activation.parse(entry.json());
-      const record = await this.store.getOrThrow(kind, version);
-      this.applyActive(kind, entry.revision, { version, policy: record.document });
-    } else if (entry.key === SHADOW_KEY) {
-      if (entry.revision <= this.#shadow.revision) return;
-      if (!put) return this.applyShadow(entry.revision, undefined);
-      const { version } = ShadowSetting.parse(entry.json());
-      const record = await this.store.getOrThrow("routing", version);
-      this.applyShadow(entry.revision, { version, policy: record.document });
-    } else if (entry.key.startsWith("psps.") && put) {
-      this.applyRotation(entry.revision, entry.key.split(".")[1]!, Rotation.parse(entry.json()));
-    }
-  }
-
-  applyActive(kind: PolicyKind, revision: number, value: Versioned<PolicyDocument>): void {
-    if (revision <= (this.#active.get(kind)?.revision ?? 0)) return;
-    this.#active.set(kind, { revision, value });
-    this.#emit({ type: "active", kind, version: value.version });
-    this.#checkReady();
-  }
-
-  applyShadow(revision: number, value: Versioned<RoutingPolicy> | undefined): void {
-    if (revision <= this.#shadow.revision) return;
-    this.#shadow = { revision, value };
-    this.#emit({ type: "shadow", version: value?.version });
-  }
-
-  applyRotation(revision: number, psp: string, rotation: Rotation): void {
-    if (revision <= (this.#rotations.get(psp)?.revision ?? 0)) return;
-    this.#rotations.set(psp, { revision, value: rotation });
-    this.#forcedOut = new Set([...this.#rotations].filter(([, s]) => !s.value.in).map(([name]) => name));
-    this.#emit({ type: "rotation", psp, in: rotation.in });
-  }
-
-  active<K extends PolicyKind>(kind: K): Versioned<PolicyOf<K>> {
-    const slot = this.#active.get(kind);
-    if (!slot) throw new Error(`no active ${kind} policy`);
-    return slot.value as Versioned<PolicyOf<K>>;
-  }
-
-  async version<K extends PolicyKind>(kind: K, version: number): Promise<Versioned<PolicyOf<K>>> {
-    const record = await this.store.getOrThrow(kind, version);
-    return { version, policy: record.document };
-  }
-
-  shadow(): Versioned<RoutingPolicy> | undefined {
-    return this.#shadow.value;
-  }
-
-  forcedOut(): ReadonlySet<string> {
-    return this.#forcedOut;
-  }
-
-  onChange(cb: (change: PolicyChange) => void): () => void {
-    this.#listeners.add(cb);
-    return () => this.#listeners.delete(cb);
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#stop?.();
-    this.#listeners.clear();
-    this.detach();
-  }
-
-  #emit(change: PolicyChange): void {
-    for (const cb of this.#listeners) {
-      try {
-        cb(change);
-      } catch (err) {
-        this.log?.error({ err, change }, "policy change listener failed");
-      }
-    }
-  }
-}
