@@ -12,27 +12,51 @@ export { hashApiKey as hashKey } from "../config/secrets.ts";
 // RFC 6750 b64token, loosened to any visible ASCII; the scheme name is case-insensitive.
 const BEARER = /^Bearer +([\x21-\x7e]{1,1024}) *$/i;
 
-export class MerchantAuth {
-  readonly #keys: readonly MerchantKey[];
+/**
+ * Bearer keys held only as sha256 digests, each with its owner. A header is compared against every
+ * key in constant time, with no early exit, whatever matched before. Used for merchants and
+ * operators alike.
+ */
+export class KeyRing {
+  readonly #keys: ReadonlyArray<{ owner: string; keyHash: Buffer }>;
 
-  constructor(keys: readonly MerchantKey[]) {
+  constructor(keys: ReadonlyArray<{ owner: string; keyHash: Buffer }>, role: string) {
     for (const k of keys)
       if (k.keyHash.length !== 32)
-        throw new RangeError(`key hash of merchant ${k.merchantId} is not a sha256 digest`);
-    this.#keys = keys.map((k) => ({ merchantId: k.merchantId, keyHash: Buffer.from(k.keyHash) }));
+        throw new RangeError(`key hash of ${role} ${k.owner} is not a sha256 digest`);
+    this.#keys = keys.map((k) => ({ owner: k.owner, keyHash: Buffer.from(k.keyHash) }));
+  }
+
+  get size(): number {
+    return this.#keys.length;
+  }
+
+  /** The owner of the key the header carries, or undefined for a missing, malformed or unknown key. */
+  match(authorizationHeader?: string): string | undefined {
+    const m = authorizationHeader === undefined ? null : BEARER.exec(authorizationHeader);
+    if (!m) return undefined;
+    const digest = hashApiKey(m[1]!);
+    let owner: string | undefined;
+    for (const k of this.#keys) {
+      const equal = timingSafeEqual(k.keyHash, digest);
+      if (equal && owner === undefined) owner = k.owner;
+    }
+    return owner;
+  }
+}
+
+export class MerchantAuth {
+  readonly #ring: KeyRing;
+
+  constructor(keys: readonly MerchantKey[]) {
+    this.#ring = new KeyRing(
+      keys.map((k) => ({ owner: k.merchantId, keyHash: k.keyHash })),
+      "merchant",
+    );
   }
 
   /** The merchant whose key the header carries, or undefined for a missing, malformed or unknown key. */
   authenticate(authorizationHeader?: string): string | undefined {
-    const m = authorizationHeader === undefined ? null : BEARER.exec(authorizationHeader);
-    if (!m) return undefined;
-    const digest = hashApiKey(m[1]!);
-    let merchantId: string | undefined;
-    // No early exit: every configured key is compared, whatever matched before.
-    for (const k of this.#keys) {
-      const equal = timingSafeEqual(k.keyHash, digest);
-      if (equal && merchantId === undefined) merchantId = k.merchantId;
-    }
-    return merchantId;
+    return this.#ring.match(authorizationHeader);
   }
 }

@@ -1,17 +1,14 @@
-// Operator authentication for /ops/*: `Authorization: Bearer <key>` → operator name. Like
-// MerchantAuth, only sha256 digests are held and every key is compared in constant time. The hook
+// Operator authentication for /ops/*: `Authorization: Bearer <key>` → operator name, through the
+// same KeyRing as MerchantAuth (sha256 digests only, constant-time compare of every key). The hook
 // tells a merchant (403 forbidden) from a stranger (401), and answers 403 operator_api_disabled
 // when no operator key is configured at all. Keys are never logged; the name is.
-import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { hashApiKey } from "../config/secrets.ts";
-import type { MerchantAuth } from "./auth.ts";
+import { KeyRing, type MerchantAuth } from "./auth.ts";
 import { bindLog } from "./context.ts";
 import { ApiError } from "./errors.ts";
 
 export type OperatorKeyHash = { name: string; keyHash: Buffer };
-
-const BEARER = /^Bearer +([\x21-\x7e]{1,1024}) *$/i;
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -21,13 +18,13 @@ declare module "fastify" {
 }
 
 export class OperatorAuth {
-  readonly #keys: readonly OperatorKeyHash[];
+  readonly #ring: KeyRing;
 
   constructor(keys: readonly OperatorKeyHash[]) {
-    for (const k of keys)
-      if (k.keyHash.length !== 32)
-        throw new RangeError(`key hash of operator ${k.name} is not a sha256 digest`);
-    this.#keys = keys.map((k) => ({ name: k.name, keyHash: Buffer.from(k.keyHash) }));
+    this.#ring = new KeyRing(
+      keys.map((k) => ({ owner: k.name, keyHash: k.keyHash })),
+      "operator",
+    );
   }
 
   /** From configuration: `{ name, key }` pairs, hashed here; the plain keys are not kept. */
@@ -36,20 +33,12 @@ export class OperatorAuth {
   }
 
   get enabled(): boolean {
-    return this.#keys.length > 0;
+    return this.#ring.size > 0;
   }
 
   /** The operator whose key the header carries, or undefined for a missing, malformed or unknown key. */
   authenticate(authorizationHeader?: string): string | undefined {
-    const m = authorizationHeader === undefined ? null : BEARER.exec(authorizationHeader);
-    if (!m) return undefined;
-    const digest = hashApiKey(m[1]!);
-    let name: string | undefined;
-    for (const k of this.#keys) {
-      const equal = timingSafeEqual(k.keyHash, digest);
-      if (equal && name === undefined) name = k.name;
-    }
-    return name;
+    return this.#ring.match(authorizationHeader);
   }
 }
 
