@@ -3,12 +3,10 @@
 // inbox, and controls what the payment reader returns. Every log line is captured.
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
 import type { PaymentView } from "../../actors/payment/view.ts";
 import { buildGateway } from "../../gateway/app.ts";
 import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
@@ -16,6 +14,7 @@ import { CommandBus } from "../../streams/command-bus.ts";
 import { CommandEnvelope, Header, decodeJson, encode, type CommandReply } from "../../streams/envelopes.ts";
 import { createMetrics } from "../../streams/metrics.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";
+import { capturingLogger } from "../support/log-capture.ts";
 
 export const MERCHANTS = {
   alpha: { merchantId: "m_alpha", key: `sk_test_${randomBytes(16).toString("hex")}` },
@@ -61,14 +60,7 @@ export async function startGateway(opts: HarnessOptions = {}): Promise<Harness> 
   const topo = topology(`t${randomBytes(6).toString("hex")}`, 4);
   await ensureTopology(jsm, topo);
 
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logs.push(chunk.toString("utf8"));
-      done();
-    },
-  });
-  const log = pino({ level: "debug" }, sink);
+  const { log, lines: logs } = capturingLogger();
   const busTopo = opts.busWithoutStreams ? topology(`t${randomBytes(6).toString("hex")}`, 4) : topo;
   const bus = new CommandBus(nc, jetstream(nc, { timeout: 1_000 }), busTopo, log);
   bus.start();

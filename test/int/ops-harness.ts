@@ -4,11 +4,9 @@
 // is captured.
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
 import {
   FeePolicy,
   RetryPolicy,
@@ -24,6 +22,7 @@ import { createMetrics } from "../../streams/metrics.ts";
 import { OpsBoard } from "../../streams/ops-board.ts";
 import { PolicyStore } from "../../streams/policy-store.ts";
 import { NATS_URL, uniquePrefix } from "../support/infra.ts";
+import { capturingLogger } from "../support/log-capture.ts";
 
 export const OPERATORS = {
   alice: { name: "alice", key: `op_test_${randomBytes(16).toString("hex")}` },
@@ -84,14 +83,7 @@ export async function startOpsGateway(
   const board = await new OpsBoard(js, prefix).ensure();
   if (opts.defaults) await store.seedDefaults(opts.defaults);
 
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logs.push(chunk.toString("utf8"));
-      done();
-    },
-  });
-  const log = pino({ level: "debug" }, sink);
+  const { log, lines: logs } = capturingLogger();
   const capabilities = testCapabilities();
   const app = await buildGateway({
     bus: { send: () => Promise.reject(new Error("no payments in the ops harness")) },

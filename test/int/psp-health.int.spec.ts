@@ -2,9 +2,7 @@
 // the real sandbox over HTTP, with one PspHealthBoard (nact actors) per test. Degrading the sandbox
 // opens a circuit; after open_ms probes go out and close it again.
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { expect } from "chai";
-import { pino } from "pino";
 import { CircuitThresholds } from "../../actors/policy/schemas.ts";
 import type { AuthorizeRequest, AuthorizeResult, PspConnector } from "../../actors/psp/contract.ts";
 import { guarded } from "../../actors/psp/guarded.ts";
@@ -14,6 +12,7 @@ import { startSandbox, type Sandbox } from "../../scripts/sandbox-psp.ts";
 import { createMetrics, type Metrics } from "../../streams/metrics.ts";
 import { parseMetrics, series } from "../support/prometheus.ts";
 import { waitFor } from "../support/wait.ts";
+import { capturingLogger } from "../support/log-capture.ts";
 
 const SUCCEEDS = "4242424242424242";
 const DECLINES = "4000000000000002";
@@ -41,7 +40,10 @@ describe("PSP health: guarded connectors against the sandbox", () => {
   let sandbox: Sandbox;
   let board: PspHealthBoard;
   let metrics: Metrics;
-  let logLines: Array<{ msg: string; psp?: string; to?: string; forcedOut?: boolean }>;
+  let logged: string[];
+  type LogLine = { msg: string; psp?: string; to?: string; forcedOut?: boolean };
+  const logLines = () =>
+    logged.flatMap((chunk) => chunk.split("\n").filter(Boolean)).map((l) => JSON.parse(l) as LogLine);
   let psps: Map<string, PspConnector>;
 
   before(async () => {
@@ -53,16 +55,10 @@ describe("PSP health: guarded connectors against the sandbox", () => {
 
   beforeEach(() => {
     metrics = createMetrics();
-    logLines = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split("\n").filter(Boolean))
-          logLines.push(JSON.parse(line) as (typeof logLines)[number]);
-        done();
-      },
-    });
+    const capture = capturingLogger("info");
+    logged = capture.lines;
     board = new PspHealthBoard({
-      log: pino({ level: "info" }, sink),
+      log: capture.log,
       metrics,
       thresholds: THRESHOLDS,
       psps: ["acme", "bolt"],
@@ -107,7 +103,7 @@ describe("PSP health: guarded connectors against the sandbox", () => {
     expect(
       await metric("switchyard_psp_circuit_transitions_total", { psp: "acme", to: "open" }),
     ).to.deep.equal([1]);
-    expect(logLines.some((l) => l.msg === "psp circuit opened" && l.psp === "acme")).to.equal(true);
+    expect(logLines().some((l) => l.msg === "psp circuit opened" && l.psp === "acme")).to.equal(true);
   });
 
   it("half-opens after open_ms, and closes once the probes succeed", async () => {
@@ -190,7 +186,7 @@ describe("PSP health: guarded connectors against the sandbox", () => {
     expect(sentToAcme()).to.equal(sent);
     expect(await metric("switchyard_psp_forced_out", { psp: "acme" })).to.deep.equal([1]);
     expect(changes.find((c) => c.kind === "forced")?.report).to.include({ psp: "acme", forcedOut: true });
-    expect(logLines.some((l) => l.msg === "psp forced out of rotation" && l.psp === "acme")).to.equal(true);
+    expect(logLines().some((l) => l.msg === "psp forced out of rotation" && l.psp === "acme")).to.equal(true);
 
     await board.setForcedOut("acme", false);
     expect(await acme().authorize(authorization())).to.include({ outcome: "authorized" });

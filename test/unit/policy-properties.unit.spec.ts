@@ -15,39 +15,22 @@ import {
   FeePolicy,
   RetryPolicy,
   RoutingPolicy,
-  type PspCapabilities,
   type RoutingOutcome,
 } from "../../actors/policy/schemas.ts";
 import { validatePolicy } from "../../actors/policy/validate.ts";
+import { sandboxCapabilities } from "./policy-fixtures.ts";
 
 const RUNS = { numRuns: 200 };
 
-const CAPS: ReadonlyMap<string, PspCapabilities> = new Map([
-  [
-    "acme",
-    {
-      currencies: ["EUR", "USD", "GBP", "SEK", "DKK", "NOK", "PLN", "CHF"],
-      brands: ["visa", "mastercard", "amex"],
-      threeDs: true,
-      partialCapture: true,
-      refunds: true,
-    },
-  ],
-  [
-    "bolt",
-    {
-      currencies: ["EUR", "USD", "GBP", "DKK"],
-      brands: ["visa", "mastercard"],
-      threeDs: true,
-      partialCapture: true,
-      refunds: true,
-    },
-  ],
-  [
-    "cobalt",
-    { currencies: ["EUR", "SEK"], brands: ["visa"], threeDs: false, partialCapture: false, refunds: true },
-  ],
-]);
+const CAPS = sandboxCapabilities({
+  cobalt: {
+    currencies: ["EUR", "SEK"],
+    brands: ["visa"],
+    threeDs: false,
+    partialCapture: false,
+    refunds: true,
+  },
+});
 const PSPS = ["acme", "bolt", "cobalt", "ghost"] as const;
 const CURRENCIES = ["EUR", "USD", "SEK", "JPY"] as const;
 const BRANDS = ["visa", "mastercard", "amex", "discover", "unknown"] as const;

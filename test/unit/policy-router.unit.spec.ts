@@ -5,40 +5,12 @@ import { RoutingDecision } from "../../actors/policy/decision.ts";
 import { EEA, regionOf } from "../../actors/policy/region.ts";
 import { backoffMs, retryTermsOf } from "../../actors/policy/retry.ts";
 import { SUCCESS_RATE_PRIOR, decideRoute, evaluateShadow, stableHash } from "../../actors/policy/router.ts";
-import {
-  FeePolicy,
-  RetryPolicy,
-  RoutingPolicy,
-  type PspCapabilities,
-  type RoutingRule,
-} from "../../actors/policy/schemas.ts";
+import { FeePolicy, RetryPolicy, RoutingPolicy, type RoutingRule } from "../../actors/policy/schemas.ts";
+import { sandboxCapabilities } from "./policy-fixtures.ts";
 
-const CAPS: ReadonlyMap<string, PspCapabilities> = new Map([
-  [
-    "acme",
-    {
-      currencies: ["EUR", "USD", "GBP", "SEK", "DKK", "NOK", "PLN", "CHF"],
-      brands: ["visa", "mastercard", "amex"],
-      threeDs: true,
-      partialCapture: true,
-      refunds: true,
-    },
-  ],
-  [
-    "bolt",
-    {
-      currencies: ["EUR", "USD", "GBP", "DKK"],
-      brands: ["visa", "mastercard"],
-      threeDs: true,
-      partialCapture: true,
-      refunds: true,
-    },
-  ],
-  [
-    "cobalt",
-    { currencies: ["EUR"], brands: ["visa"], threeDs: false, partialCapture: false, refunds: false },
-  ],
-]);
+const CAPS = sandboxCapabilities({
+  cobalt: { currencies: ["EUR"], brands: ["visa"], threeDs: false, partialCapture: false, refunds: false },
+});
 
 const FEES = FeePolicy.parse({
   kind: "fees",

@@ -1,31 +1,11 @@
 // The policy validator: every problem found at once, each with a stable code and a JSON path.
 import { expect } from "chai";
 import { intersects, subsumes } from "../../actors/policy/conditions.ts";
-import type { Conditions, PspCapabilities } from "../../actors/policy/schemas.ts";
+import type { Conditions } from "../../actors/policy/schemas.ts";
 import { jsonPath, validatePolicy, type PolicyProblem } from "../../actors/policy/validate.ts";
+import { sandboxCapabilities } from "./policy-fixtures.ts";
 
-const CAPS: ReadonlyMap<string, PspCapabilities> = new Map([
-  [
-    "acme",
-    {
-      currencies: ["EUR", "USD", "GBP", "SEK", "DKK", "NOK", "PLN", "CHF"],
-      brands: ["visa", "mastercard", "amex"],
-      threeDs: true,
-      partialCapture: true,
-      refunds: true,
-    },
-  ],
-  [
-    "bolt",
-    {
-      currencies: ["EUR", "USD", "GBP", "DKK"],
-      brands: ["visa", "mastercard"],
-      threeDs: true,
-      partialCapture: true,
-      refunds: true,
-    },
-  ],
-]);
+const CAPS = sandboxCapabilities();
 const ctx = { capabilities: CAPS };
 
 const routing = (rules: unknown[], over: Record<string, unknown> = {}) => ({
