@@ -15,6 +15,7 @@ import { ApiError, toApiError } from "./errors.ts";
 import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
 import { markOptionalBodies } from "./routes/docs.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
+import { opsShadowRoutes } from "./routes/ops-shadow.ts";
 import { opsPspRoutes } from "./routes/ops-psps.ts";
 import { paymentRoutes } from "./routes/payments.ts";
 import { systemRoutes } from "./routes/system.ts";
@@ -106,6 +107,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     await app.register(
       async (scope) => {
         scope.addHook("onRequest", operatorAuthHook(ops.auth, deps.auth));
+        await scope.register(opsShadowRoutes, ops);
         await scope.register(opsPolicyRoutes, ops);
         await scope.register(opsPspRoutes, ops);
       },

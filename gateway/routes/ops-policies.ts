@@ -1,19 +1,11 @@
 // The operator routes of policies under /ops/policies: upload (validated, never activated), list,
-// read, diff, activate, rollback, and the shadow routing version. Every change is logged with the
-// operator's name. Store refusals keep their code (policy_version_not_found, no_previous_version,
+// read, diff, activate, rollback; the shadow routing version is in ops-shadow.ts. Every change is
+// logged with the operator's name. Store refusals keep their code (policy_version_not_found, no_previous_version,
 // ...) through the gateway's error table; a store that cannot be reached is 503.
-import type { FastifyRequest } from "fastify";
 import jsonPatch from "fast-json-patch";
 import { validatorCompiler, type FastifyPluginCallbackZod } from "fastify-type-provider-zod";
-import type { WorkerReport } from "../../actors/policy/reports.ts";
 import { POLICY_KINDS, type PolicyDocument, type PolicyKind } from "../../actors/policy/schemas.ts";
 import { validatePolicy, type PolicyProblem } from "../../actors/policy/validate.ts";
-import {
-  PolicyStoreError,
-  type Activation,
-  type ActivationGuard,
-  type ShadowSetting,
-} from "../../streams/policy-store.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import {
@@ -22,9 +14,6 @@ import {
   DiffResponse,
   KindParams,
   PolicySummaryResponse,
-  ShadowBody,
-  ShadowSettingResponse,
-  ShadowSummaryResponse,
   UploadBody,
   UploadQuery,
   UploadResponse,
@@ -33,27 +22,18 @@ import {
   VersionResponse,
 } from "../ops-schemas.ts";
 import { errorResponses } from "./docs.ts";
-
-const MAX_SHADOW_SAMPLES = 20;
+import {
+  activationBody,
+  activationGuard,
+  audit,
+  OPS_SECURITY as security,
+  OPS_TAGS as tags,
+  problemSummary,
+  storeCall,
+} from "./ops-common.ts";
 
 export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) => {
-  const tags = ["operators"];
-  const security = [{ operatorKey: [] }];
-
-  /** Refuses a stored document that no longer validates against the PSPs configured now. */
-  const stillValid: ActivationGuard = (document) => {
-    const result = validatePolicy(document, { capabilities: ops.capabilities });
-    if (!result.ok)
-      throw new ApiError(
-        "policy_not_activatable",
-        `this ${document.kind} version is not valid with the PSPs configured now: ${summary(result.problems)}`,
-        { problems: result.problems },
-      );
-  };
-
-  function audit(req: FastifyRequest, action: string, fields: Record<string, unknown>, message: string) {
-    req.log.info({ audit: action, operator: req.operator, ...fields }, message);
-  }
+  const stillValid = activationGuard(ops.capabilities);
 
   app.get(
     "/policies",
@@ -86,89 +66,6 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         );
       });
       return reply.send({ policies: summaries });
-    },
-  );
-
-  // Static before parametric: /ops/policies/routing/shadow is not a kind's sub-resource.
-  app.get(
-    "/policies/routing/shadow",
-    {
-      schema: {
-        summary: "How the shadow routing version compares with the active one",
-        description:
-          "Merged from every live worker's report: counts of decisions and divergences for the shadow " +
-          "version, and the most recent diverging payments (newest first, at most 20).",
-        tags,
-        security,
-        response: { 200: ShadowSummaryResponse, ...errorResponses(401, 403, 500, 503) },
-      },
-    },
-    async (req, reply) => {
-      const [setting, reports] = await storeCall(req, () =>
-        Promise.all([ops.store.shadowSetting(), ops.board.read()]),
-      );
-      return reply.send(shadowSummary(setting?.version ?? null, reports));
-    },
-  );
-
-  app.put(
-    "/policies/routing/shadow",
-    {
-      schema: {
-        summary: "Evaluate a routing version in shadow",
-        description:
-          "Workers route with the active version and also evaluate this one, recording where they " +
-          "differ. It must be a stored version, not the active one, valid with the PSPs configured now.",
-        tags,
-        security,
-        body: ShadowBody,
-        response: { 200: ShadowSettingResponse, ...errorResponses(400, 401, 403, 404, 409, 500, 503) },
-      },
-    },
-    async (req, reply) => {
-      const setting = await storeCall(req, () =>
-        ops.store.setShadow(req.body.version, { by: req.operator, guard: stillValid }),
-      );
-      audit(req, "shadow.set", { kind: "routing", version: req.body.version }, "shadow routing version set");
-      return reply.send(shadowSettingBody(setting));
-    },
-  );
-
-  app.delete(
-    "/policies/routing/shadow",
-    {
-      schema: {
-        summary: "Stop the shadow evaluation",
-        tags,
-        security,
-        response: { 200: ShadowSettingResponse, ...errorResponses(401, 403, 500, 503) },
-      },
-    },
-    async (req, reply) => {
-      const before = await storeCall(req, () => ops.store.shadowSetting());
-      await storeCall(req, () => ops.store.setShadow(null, { by: req.operator }));
-      audit(req, "shadow.clear", { kind: "routing", version: before?.version ?? null }, "shadow cleared");
-      return reply.send(shadowSettingBody(undefined));
-    },
-  );
-
-  app.post(
-    "/policies/routing/shadow/promote",
-    {
-      schema: {
-        summary: "Activate the shadow routing version",
-        description: "Activates the shadow version (re-validated) and clears the shadow.",
-        tags,
-        security,
-        response: { 200: ActivationResponse, ...errorResponses(401, 403, 409, 500, 503) },
-      },
-    },
-    async (req, reply) => {
-      const activation = await storeCall(req, () =>
-        ops.store.promoteShadow({ by: req.operator, guard: stillValid }),
-      );
-      audit(req, "shadow.promote", { kind: "routing", version: activation.version }, "shadow promoted");
-      return reply.send(activationBody("routing", activation));
     },
   );
 
@@ -366,81 +263,12 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
   done();
 };
 
-/** Runs a store operation: its refusals keep their code, an unreachable store is 503 (logged here). */
-export async function storeCall<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    if (err instanceof PolicyStoreError) throw new ApiError(err.code, err.message, {}, { cause: err });
-    req.log.error({ err }, "policy store call failed");
-    throw new ApiError(
-      "service_unavailable",
-      "the policy store cannot be reached right now; retry later",
-      {},
-      { cause: err },
-    );
-  }
-}
-
 function invalidPolicy(kind: PolicyKind, problems: PolicyProblem[]): ApiError {
-  return new ApiError("invalid_policy", `the ${kind} policy is invalid: ${summary(problems)}`, { problems });
-}
-
-function summary(problems: readonly PolicyProblem[]): string {
-  const first = problems[0];
-  if (!first) return "no details";
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : "";
-  return `${first.path}: ${first.message}${more}`;
+  return new ApiError("invalid_policy", `the ${kind} policy is invalid: ${problemSummary(problems)}`, {
+    problems,
+  });
 }
 
 function versionNotFound(kind: PolicyKind, version: number): ApiError {
   return new ApiError("policy_version_not_found", `${kind} has no version ${version}`);
-}
-
-function activationBody(kind: PolicyKind, a: Activation) {
-  return { kind, version: a.version, op: a.op, activated_at: a.at, activated_by: a.by ?? null };
-}
-
-function shadowSettingBody(s: ShadowSetting | undefined) {
-  return { version: s?.version ?? null, set_at: s?.at ?? null, set_by: s?.by ?? null };
-}
-
-/** The workers' shadow counts for `version`, summed; their samples merged, newest first. */
-export function shadowSummary(version: number | null, reports: readonly WorkerReport[]) {
-  let workers = 0;
-  let decisions = 0;
-  let divergedPsp = 0;
-  let divergedFee = 0;
-  const samples: Array<{ workerId: string; s: WorkerReport["shadow"][number]["samples"][number] }> = [];
-  for (const report of reports)
-    for (const shadow of report.shadow) {
-      if (version === null || shadow.version !== version) continue;
-      workers++;
-      decisions += shadow.decisions;
-      divergedPsp += shadow.divergedPsp;
-      divergedFee += shadow.divergedFee;
-      for (const s of shadow.samples) samples.push({ workerId: report.workerId, s });
-    }
-  samples.sort((a, b) => b.s.at.localeCompare(a.s.at));
-  const choice = (c: { psp: string | null; expectedFee: number | null; ruleId: string | null }) => ({
-    psp: c.psp,
-    expected_fee: c.expectedFee,
-    rule_id: c.ruleId,
-  });
-  return {
-    version,
-    workers,
-    decisions,
-    diverged_psp: divergedPsp,
-    diverged_fee: divergedFee,
-    divergence_rate: decisions > 0 ? divergedPsp / decisions : null,
-    samples: samples.slice(0, MAX_SHADOW_SAMPLES).map(({ workerId, s }) => ({
-      worker_id: workerId,
-      payment_id: s.paymentId,
-      at: s.at,
-      active: choice(s.active),
-      shadow: choice(s.shadow),
-    })),
-  };
 }

@@ -10,14 +10,11 @@ import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { PspListResponse, PspParams, PspRotationResponse, RotationBody } from "../ops-schemas.ts";
 import { errorResponses, OPTIONAL_BODY } from "./docs.ts";
-import { storeCall } from "./ops-policies.ts";
+import { OPS_SECURITY as security, OPS_TAGS as tags, storeCall } from "./ops-common.ts";
 
 const CIRCUIT_RANK: Record<PspHealthReport["circuit"], number> = { closed: 0, half_open: 1, open: 2 };
 
 export const opsPspRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) => {
-  const tags = ["operators"];
-  const security = [{ operatorKey: [] }];
-
   app.get(
     "/psps",
     {
