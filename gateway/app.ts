@@ -2,6 +2,8 @@
 // request context (trace, merchant), the one error handler, HTTP metrics, the OpenAPI document, and
 // the route plugins. It does not listen: the caller decides where.
 import fastifySwagger from "@fastify/swagger";
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
@@ -32,6 +34,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
   });
   const app = base.withTypeProvider<ZodTypeProvider>();
+  endSilentConnectionsOnClose(base);
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -129,5 +132,23 @@ function acceptJsonOnly(app: FastifyInstance): void {
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.length === 0) done(null, undefined);
     else void parseJson(req, text, done);
+  });
+}
+
+/**
+ * A client may open a connection and send nothing on it (connection pools do, ahead of need). Node
+ * counts such a socket neither idle nor busy, so fastify's close() would wait for the headers
+ * timeout (a minute) before a graceful shutdown ends. No request ever arrived on it: end it.
+ */
+function endSilentConnectionsOnClose(app: FastifyInstance): void {
+  const silent = new Set<Socket>();
+  app.server.on("connection", (socket: Socket) => {
+    silent.add(socket);
+    socket.once("close", () => silent.delete(socket));
+  });
+  app.server.on("request", (req: IncomingMessage) => silent.delete(req.socket));
+  app.addHook("preClose", (done) => {
+    for (const socket of silent) socket.destroy();
+    done();
   });
 }

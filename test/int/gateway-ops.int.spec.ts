@@ -1,6 +1,8 @@
 // The gateway's edges over real HTTP: W3C trace context and log bindings, the OpenAPI document,
-// health, readiness and metrics, and the answer when JetStream cannot store a command.
+// health, readiness and metrics, the answer when JetStream cannot store a command, and closing.
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect as connectTcp } from "node:net";
 import { expect } from "chai";
 import { paymentIdFor } from "../../actors/payment/ids.ts";
 import { Header } from "../../streams/envelopes.ts";
@@ -156,5 +158,20 @@ describe("gateway: when JetStream cannot take the command", function () {
       503,
       "service_unavailable",
     );
+  });
+});
+
+describe("gateway: closing with a client connection that never sent a request", function () {
+  it("ends the silent connection and closes at once, instead of waiting for the headers timeout", async () => {
+    const h = await startGateway();
+    const { hostname, port } = new URL(h.url);
+    const socket = connectTcp({ host: hostname, port: Number(port) });
+    await once(socket, "connect");
+    const ended = once(socket, "close");
+    const started = Date.now();
+    await h.close();
+    await ended;
+    // Node's headers timeout is 60 s; the mocha timeout (30 s) would fail this test long before.
+    expect(Date.now() - started).to.be.below(5_000);
   });
 });
