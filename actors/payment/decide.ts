@@ -10,7 +10,7 @@ import type {
   RecordOperationResult,
   RefundPayment,
 } from "./commands.ts";
-import type { RetryTerms } from "../policy/decision.ts";
+import { expectedFeeOf, type RetryTerms } from "../policy/decision.ts";
 import { backoffMs } from "../policy/retry.ts";
 import type { OutcomeClass } from "../policy/schemas.ts";
 import type { AuthorizationRequested, OperationKind, PaymentEvent } from "./events.ts";
@@ -100,7 +100,7 @@ function create(state: PaymentState, c: CreateRoutedPayment): Decision {
     attemptNo: 1,
     psp: first,
     idempotencyKey: attemptKey(c.paymentId, 1),
-    expectedFee: d.candidates.find((k) => k.psp === first)?.expectedFee ?? null,
+    expectedFee: expectedFeeOf(d, first),
     trigger: "routed",
     at: c.at,
   });
@@ -284,7 +284,7 @@ function nextAttempt(
     attemptNo: no,
     psp,
     idempotencyKey: attemptKey(p.id, no),
-    expectedFee: p.routing?.candidates.find((k) => k.psp === psp)?.expectedFee ?? null,
+    expectedFee: expectedFeeOf(p.routing, psp),
     trigger,
     ...(waitMs > 0 && { notBefore: new Date(Date.parse(at) + waitMs).toISOString() }),
     at,

@@ -97,4 +97,9 @@ export const RoutingDecision = z.object({
 });
 export type RoutingDecision = z.infer<typeof RoutingDecision>;
 
+/** The expected fee the decision gave a PSP; null when unpriced or not a candidate (or no decision). */
+export function expectedFeeOf(d: RoutingDecision | undefined, psp: string | null): number | null {
+  return d?.candidates.find((k) => k.psp === psp)?.expectedFee ?? null;
+}
+
 export type { Region };

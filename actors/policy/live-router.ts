@@ -3,7 +3,13 @@
 // statistics operators read. The decision it returns is recorded in the payment's events; nothing
 // here is consulted again for that payment.
 import type { CreatePayment } from "../payment/commands.ts";
-import type { PaymentFacts, PspHealth, RoutingDecision, Versioned } from "./decision.ts";
+import {
+  expectedFeeOf,
+  type PaymentFacts,
+  type PspHealth,
+  type RoutingDecision,
+  type Versioned,
+} from "./decision.ts";
 import type { ShadowReport, ShadowSample } from "./reports.ts";
 import { decideRoute, evaluateShadow } from "./router.ts";
 import type { PolicyKind, PolicyOf, PspCapabilities, RoutingPolicy } from "./schemas.ts";
@@ -107,7 +113,7 @@ export class LiveRouter {
         at: c.at,
         active: {
           psp: first,
-          expectedFee: d.candidates.find((k) => k.psp === first)?.expectedFee ?? null,
+          expectedFee: expectedFeeOf(d, first),
           ruleId: d.ruleId,
         },
         shadow: { psp: s.psp, expectedFee: s.expectedFee, ruleId: s.ruleId },

@@ -11,14 +11,15 @@
 //
 // Eligibility always wins over rules: a PSP that cannot take the payment (currency, brand, a
 // required capability, or unknown), is forced out, or has an open circuit is never in `order`.
-import type {
-  Candidate,
-  PaymentFacts,
-  PspHealth,
-  RoutingDecision,
-  RoutingInput,
-  ShadowResult,
-  Versioned,
+import {
+  expectedFeeOf,
+  type Candidate,
+  type PaymentFacts,
+  type PspHealth,
+  type RoutingDecision,
+  type RoutingInput,
+  type ShadowResult,
+  type Versioned,
 } from "./decision.ts";
 import { compileConditions, describeMatch, type Matcher } from "./conditions.ts";
 import { expectedFee } from "./fees.ts";
@@ -357,9 +358,7 @@ export function decideRoute(input: RoutingInput): RoutingDecision {
 }
 
 function firstChoiceFee(d: RoutingDecision): number | null {
-  const first = d.order[0];
-  if (first === undefined) return null;
-  return d.candidates.find((c) => c.psp === first)?.expectedFee ?? null;
+  return expectedFeeOf(d, d.order[0] ?? null);
 }
 
 /** The same payment decided under a candidate routing policy, compared with the active decision. Recorded, never acted on. */
