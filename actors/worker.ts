@@ -6,14 +6,23 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
-import { CommandConsumer } from "../streams/command-consumer.ts";
+import { CommandConsumer, type CommandMeta } from "../streams/command-consumer.ts";
+import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
-import type { Logger } from "../streams/log.ts";
-import type { Metrics } from "../streams/metrics.ts";
+import type { Logger } from "../config/log.ts";
+import type { Metrics } from "../config/metrics.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
 import { snapshotKey, type Topology } from "../streams/topology.ts";
+import { dispositionOf, PoisonReason } from "./failures.ts";
+import { Janitor } from "./janitor.ts";
 import { startSystem, stopSystem } from "./nact.ts";
+import type { PaymentOutcome } from "./payment/actor.ts";
+import { Journal } from "./payment/journal.ts";
 import { PaymentRegistry } from "./payment/registry.ts";
+import { SCHEMA_VERSION } from "./payment/state.ts";
+import { CommandEnvelope } from "./payment/wire.ts";
+import { guarded } from "./psp/guarded.ts";
+import { instrumented } from "./psp/instrumented.ts";
 import { LiveRouter } from "./policy/live-router.ts";
 import type { WorkerReport } from "./policy/reports.ts";
 import type { PspCapabilities } from "./policy/schemas.ts";
@@ -34,7 +43,8 @@ export type WorkerOptions = {
   policies: PolicyView;
   opsBoard: OpsBoard;
   workerId: string;
-  cardKey: Buffer;
+  /** The current card key first, then retired ones (for commands sealed before a rotation). */
+  cardKeys: readonly Buffer[];
   snapshotEvery: number;
   passivateAfterMs: number;
   metrics: Metrics;
@@ -43,8 +53,8 @@ export type WorkerOptions = {
 
 export type Worker = {
   registry: PaymentRegistry;
-  /** The event store this worker appends to (read-only use outside: audits, tests). */
-  store: EventStore;
+  /** The payments' histories as this worker reads them (read-only use outside: audits, tests). */
+  journal: Journal;
   health: PspHealthBoard;
   router: LiveRouter;
   stop(): Promise<void>;
@@ -55,16 +65,21 @@ const REPORT_EVERY_MS = 2_000;
 
 export async function startWorker(o: WorkerOptions): Promise<Worker> {
   const log = o.log.child({ role: "worker" });
-  const snapshots = new SnapshotStore(o.redis, (id) => snapshotKey(o.topo, id), log, o.metrics);
-  const store = new EventStore(o.js, o.jsm, o.topo, snapshots, o.metrics);
-  // Raw connectors: each payment actor measures and logs its PSP calls with its own paymentId.
-  const connectors = o.connectors;
+  const snapshots = new SnapshotStore(
+    o.redis,
+    (id) => snapshotKey(o.topo, id),
+    log,
+    o.metrics,
+    SCHEMA_VERSION,
+  );
+  const store = new EventStore(o.js, o.jsm, o.topo, o.metrics);
+  const journal = new Journal(store, snapshots);
   const system = startSystem();
   const circuit = () => o.policies.active("retries").policy.circuit;
   const health = new PspHealthBoard({
     log,
     metrics: o.metrics,
-    psps: [...connectors.keys()],
+    psps: [...o.connectors.keys()],
     thresholds: circuit(),
     system,
   });
@@ -72,7 +87,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
   const syncPolicies = async () => {
     await health.setThresholds(circuit());
     const out = o.policies.forcedOut();
-    for (const psp of connectors.keys()) await health.setForcedOut(psp, out.has(psp));
+    for (const psp of o.connectors.keys()) await health.setForcedOut(psp, out.has(psp));
   };
   await syncPolicies();
   const unwatch = o.policies.onChange(() => {
@@ -110,15 +125,18 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
   });
   const publisher = o.opsBoard.startPublishing(o.workerId, report, REPORT_EVERY_MS);
   const unhealth = health.onChange(() => publisher.poke());
+  // Wrapped once for the worker's life: measured (outermost: a refused call is not a PSP call) and
+  // behind the PSP's circuit breaker.
+  const connectors = new Map(
+    [...o.connectors].map(([name, c]) => [name, guarded(instrumented(c, o.metrics, log), health)]),
+  );
   const registry = new PaymentRegistry(
     system,
     {
-      store,
-      snapshots,
+      journal,
       connectors,
-      gate: health,
       waiting: new Set(),
-      cardKey: o.cardKey,
+      cardKeys: o.cardKeys,
       route: (c) => router.route(c),
       onRouted: (c, d) => router.recorded(c, d),
       snapshotEvery: o.snapshotEvery,
@@ -129,24 +147,49 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     // Longer than any command can take with heartbeats; a dropped message costs one wait, then a nak.
     { passivateAfterMs: o.passivateAfterMs, askTimeoutMs: 120_000 },
   );
+  // Parsed once, here, where the command comes off the stream: a command that is not one is poison.
+  const handle = async (raw: unknown, meta: CommandMeta): Promise<PaymentOutcome> => {
+    const parsed = CommandEnvelope.safeParse(raw);
+    if (!parsed.success) {
+      o.metrics.commandsRejectedUndecodable.inc();
+      const error = parsed.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+        .join("; ");
+      return { disposition: dispositionOf({ kind: "poison", reason: PoisonReason.undecodable, error }) };
+    }
+    return registry.send(parsed.data.command.paymentId, { envelope: parsed.data, meta });
+  };
   const consumer = new CommandConsumer(
     o.nc,
     o.js,
     o.jsm,
     o.topo,
-    (envelope, meta) => registry.send(envelope.command.paymentId, { kind: "command", envelope, ...meta }),
+    handle,
+    new DeadLetters(o.js, o.jsm, o.topo),
     o.metrics,
     log,
   );
   await consumer.start(Array.from({ length: o.topo.partitions }, (_, p) => p));
+  const janitor = new Janitor({
+    js: o.js,
+    topo: o.topo,
+    store,
+    journal,
+    metrics: o.metrics,
+    log,
+    now: () => new Date(),
+  });
+  await janitor.start();
   log.info({ partitions: o.topo.partitions }, "worker consuming commands");
   return {
     registry,
-    store,
+    journal,
     health,
     router,
     async stop() {
       await consumer.stop();
+      await janitor.stop();
       await registry.close();
       unwatch();
       unhealth();

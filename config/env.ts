@@ -29,10 +29,16 @@ export type Config = {
   passivateAfterMs: number;
   /** How long a worker may hold a command without a heartbeat before JetStream redelivers it. */
   commandAckWaitMs: number;
+  /** Deliveries of a command before it is dead-lettered. */
+  commandMaxDeliver: number;
+  /** How long a payment may wait on an open PSP effect before the janitor re-drives it. */
+  janitorAfterMs: number;
   /** JetStream stream replicas: 1 on one machine, 3 on a production cluster. */
   streamReplicas: number;
   /** AES-256 key sealing card data inside commands; when absent, `config/secrets.ts` provides one. */
   cardKey: Buffer | undefined;
+  /** Earlier card keys, kept only to open commands sealed before a rotation (and to keep fingerprints stable). */
+  retiredCardKeys: Buffer[];
   dataDir: string;
   logLevel: LogLevel;
   /** Where `scripts/local-services.ts` looks for server binaries besides PATH; undefined = its default. */
@@ -166,6 +172,17 @@ function cardKey(raw: string): Parsed<Buffer | undefined> {
     : { problem: "expected 64 hex characters, an AES-256 key (the value is not shown)" };
 }
 
+function cardKeyList(raw: string): Parsed<Buffer[]> {
+  const keys: Buffer[] = [];
+  for (const [i, item] of raw.split(",").entries()) {
+    const k = cardKey(item.trim());
+    if ("problem" in k || !k.value)
+      return { problem: `entry ${i + 1}: expected 64 hex characters (not shown)` };
+    keys.push(k.value);
+  }
+  return { value: keys };
+}
+
 function flag(raw: string): Parsed<boolean> {
   if (raw === "true" || raw === "1") return { value: true };
   if (raw === "false" || raw === "0") return { value: false };
@@ -203,8 +220,11 @@ const EnvSchema = z
     SWITCHYARD_SNAPSHOT_EVERY: variable(10, integer(1, 1_000_000)),
     SWITCHYARD_PASSIVATE_AFTER_MS: variable(60_000, integer(100, 86_400_000)),
     SWITCHYARD_COMMAND_ACK_WAIT_MS: variable(30_000, integer(1_000, 3_600_000)),
+    SWITCHYARD_COMMAND_MAX_DELIVER: variable(20, integer(2, 1_000)),
+    SWITCHYARD_JANITOR_AFTER_MS: variable(60_000, integer(1_000, 86_400_000)),
     SWITCHYARD_STREAM_REPLICAS: variable(1, integer(1, 5)),
     SWITCHYARD_CARD_KEY: variable<Buffer | undefined>(undefined, cardKey),
+    SWITCHYARD_CARD_KEYS_RETIRED: variable<Buffer[]>([], cardKeyList),
     SWITCHYARD_DATA_DIR: variable(".data", (raw) => ({ value: raw })),
     SWITCHYARD_BIN_DIRS: variable<string[] | undefined>(undefined, dirList),
     LOG_LEVEL: variable<LogLevel>("info", logLevel),
@@ -247,8 +267,11 @@ const EnvSchema = z
     snapshotEvery: env.SWITCHYARD_SNAPSHOT_EVERY,
     passivateAfterMs: env.SWITCHYARD_PASSIVATE_AFTER_MS,
     commandAckWaitMs: env.SWITCHYARD_COMMAND_ACK_WAIT_MS,
+    commandMaxDeliver: env.SWITCHYARD_COMMAND_MAX_DELIVER,
+    janitorAfterMs: env.SWITCHYARD_JANITOR_AFTER_MS,
     streamReplicas: env.SWITCHYARD_STREAM_REPLICAS,
     cardKey: env.SWITCHYARD_CARD_KEY,
+    retiredCardKeys: env.SWITCHYARD_CARD_KEYS_RETIRED,
     dataDir: env.SWITCHYARD_DATA_DIR,
     logLevel: env.LOG_LEVEL,
     binDirs: env.SWITCHYARD_BIN_DIRS,

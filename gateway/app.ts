@@ -18,6 +18,7 @@ import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
 import { markOptionalBodies } from "./routes/docs.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
 import { opsShadowRoutes } from "./routes/ops-shadow.ts";
+import { opsDeadLetterRoutes } from "./routes/ops-dead-letters.ts";
 import { opsPspRoutes } from "./routes/ops-psps.ts";
 import { paymentRoutes } from "./routes/payments.ts";
 import { systemRoutes } from "./routes/system.ts";
@@ -113,6 +114,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         await scope.register(opsShadowRoutes, ops);
         await scope.register(opsPolicyRoutes, ops);
         await scope.register(opsPspRoutes, ops);
+        await scope.register(opsDeadLetterRoutes, ops);
       },
       { prefix: "/ops" },
     );

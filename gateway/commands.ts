@@ -7,8 +7,8 @@ import type { CreatePayment } from "../actors/payment/commands.ts";
 import type { CardFacts } from "../actors/payment/events.ts";
 import { canonicalJson, operationIdFor, paymentIdFor } from "../actors/payment/ids.ts";
 import type { PaymentView } from "../actors/payment/view.ts";
-import { sealCard } from "../streams/card-seal.ts";
-import type { CommandEnvelope } from "../streams/envelopes.ts";
+import { sealCard } from "../config/card-seal.ts";
+import type { CommandEnvelope } from "../actors/payment/wire.ts";
 import type { CreatePaymentBody } from "./schemas.ts";
 
 /**

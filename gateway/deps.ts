@@ -1,9 +1,10 @@
 // What the gateway needs from the rest of the platform, passed in whole so that tests (and any
 // future deployment shape) build it without configuration files or globals.
+import type { DeadLetters } from "../streams/dead-letters.ts";
 import type { PaymentView } from "../actors/payment/view.ts";
 import type { CommandBus } from "../streams/command-bus.ts";
-import type { Logger } from "../streams/log.ts";
-import type { Metrics } from "../streams/metrics.ts";
+import type { Logger } from "../config/log.ts";
+import type { Metrics } from "../config/metrics.ts";
 import type { PspCapabilities } from "../actors/policy/schemas.ts";
 import type { OpsBoard } from "../streams/ops-board.ts";
 import type { PolicyStore } from "../streams/policy-store.ts";
@@ -21,6 +22,8 @@ export type OpsDeps = {
   /** What each configured PSP can take: policies are validated against it. */
   capabilities: ReadonlyMap<string, PspCapabilities>;
   auth: OperatorAuth;
+  /** PAY_DLQ: listed and redriven over /ops/dead-letters. */
+  deadLetters?: DeadLetters;
 };
 
 export type GatewayDeps = {
@@ -29,6 +32,8 @@ export type GatewayDeps = {
   auth: MerchantAuth;
   /** AES-256-GCM key for sealing cards; the fingerprint keys are derived from it. */
   cardKey: Buffer;
+  /** Root of the request and card fingerprints (default: cardKey); stays put when the card key rotates. */
+  fingerprintKey?: Buffer;
   /** How long a request waits for the actor's reply before answering 202. */
   replyWaitMs: number;
   readiness: ReadinessCheck[];

@@ -16,6 +16,7 @@ export const ErrorStatus = {
   payment_not_found: 404,
   policy_version_not_found: 404,
   psp_not_found: 404,
+  dead_letter_not_found: 404,
   not_found: 404,
   invalid_state_transition: 409,
   operation_in_progress: 409,
@@ -29,6 +30,7 @@ export const ErrorStatus = {
   unsupported_media_type: 415,
   service_unavailable: 503,
   internal_error: 500,
+  command_dead_lettered: 500,
 } as const;
 export type ErrorCode = keyof typeof ErrorStatus;
 export const ERROR_CODES = Object.keys(ErrorStatus) as [ErrorCode, ...ErrorCode[]];

@@ -1,12 +1,13 @@
 // The gateway's side of PAY_CMD: publish a command (deduplicated by Nats-Msg-Id, so a publish whose
 // ack was lost can be retried unchanged) and wait, for a bounded time, for the actor's reply on a
 // core-NATS inbox. A lost reply costs only a 202: the state is always readable from the event store.
+// The bus carries frames: the command and its reply are the payment's (actors/payment/wire.ts).
 import { randomUUID } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { Logger } from "../config/log.ts";
 import { isConnected } from "./connection.ts";
-import { CommandReply, Header, decodeJson, encode, type CommandEnvelope } from "./envelopes.ts";
-import type { Logger } from "./log.ts";
+import { Header, decodeJson, encode } from "./envelopes.ts";
 import { commandSubject, type Topology } from "./topology.ts";
 
 export class NatsUnavailableError extends Error {
@@ -15,7 +16,7 @@ export class NatsUnavailableError extends Error {
 
 export class CommandBus {
   readonly #inbox: string;
-  readonly #waiters = new Map<string, (reply: CommandReply) => void>();
+  readonly #waiters = new Map<string, (reply: unknown) => void>();
   #sub: Subscription | undefined;
 
   constructor(
@@ -34,9 +35,11 @@ export class CommandBus {
         const token = msg.subject.slice(this.#inbox.length + 1);
         const waiter = this.#waiters.get(token);
         if (!waiter) return; // the request already gave up waiting
-        const parsed = CommandReply.safeParse(decodeJson(msg.data));
-        if (parsed.success) waiter(parsed.data);
-        else this.log.error({ issues: parsed.error.issues }, "undecodable command reply");
+        try {
+          waiter(decodeJson(msg.data));
+        } catch (err) {
+          this.log.error({ err }, "undecodable command reply");
+        }
       },
     });
   }
@@ -46,21 +49,22 @@ export class CommandBus {
    * Throws when the command could not be stored in JetStream (the caller answers 503).
    */
   async send(
-    envelope: CommandEnvelope,
+    paymentId: string,
+    envelope: unknown,
     opts: { waitMs: number; msgId: string; traceparent?: string },
-  ): Promise<CommandReply | null> {
+  ): Promise<unknown> {
     if (!isConnected(this.nc)) throw new NatsUnavailableError("NATS is not connected");
     const token = randomUUID().replaceAll("-", "");
     const h = headers();
     h.set(Header.replyTo, `${this.#inbox}.${token}`);
     if (opts.traceparent) h.set(Header.traceparent, opts.traceparent);
     let timer: NodeJS.Timeout | undefined;
-    const replied = new Promise<CommandReply | null>((resolve) => {
+    const replied = new Promise<unknown>((resolve) => {
       this.#waiters.set(token, resolve);
       timer = setTimeout(() => resolve(null), opts.waitMs);
     });
     try {
-      await this.js.publish(commandSubject(this.topo, envelope.command.paymentId), encode(envelope), {
+      await this.js.publish(commandSubject(this.topo, paymentId), encode(envelope), {
         msgID: opts.msgId,
         headers: h,
         retries: 3,

@@ -1,19 +1,26 @@
 // The worker's side of PAY_CMD: one durable pull consumer per partition, messages handed to a
 // handler concurrently (bounded per partition), and every message settled explicitly: the reply is
-// published first, then the ack/nak/term the handler decided. On stop: no new messages, in-flight
-// ones finish, then return — so SIGTERM never leaves a half-handled command unsettled.
+// published first, then the ack / nak-with-delay / dead letter the handler decided. The consumer
+// knows frames, not payments: the handler gets the decoded JSON and parses it. A command that keeps
+// failing is dead-lettered on its last allowed delivery (max_deliver is bounded), never silently
+// dropped, and never blocks its partition. On stop: no new messages, in-flight ones finish, then
+// return — so SIGTERM never leaves a half-handled command unsettled.
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Disposition } from "./disposition.ts";
-import { CommandEnvelope, Header, encode, type CommandReply } from "./envelopes.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Logger } from "../config/log.ts";
+import type { Metrics } from "../config/metrics.ts";
+import type { DeadLetters } from "./dead-letters.ts";
+import { deadLetter, type Disposition } from "./disposition.ts";
+import { Header, encode } from "./envelopes.ts";
 import { consumerName, type Topology } from "./topology.ts";
 
+export type CommandMeta = { traceparent: string | undefined; deliveryCount: number; subject: string };
+
+/** `raw` is the message body as JSON, or `undefined` when it is not JSON at all. */
 export type CommandHandler = (
-  envelope: CommandEnvelope,
-  meta: { traceparent: string | undefined; deliveryCount: number },
-) => Promise<{ disposition: Disposition; reply?: CommandReply }>;
+  raw: unknown,
+  meta: CommandMeta,
+) => Promise<{ disposition: Disposition; reply?: unknown }>;
 
 const MAX_IN_FLIGHT_PER_PARTITION = 64;
 
@@ -29,6 +36,7 @@ export class CommandConsumer {
     private readonly jsm: JetStreamManager,
     private readonly topo: Topology,
     private readonly handler: CommandHandler,
+    private readonly deadLetters: DeadLetters,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
@@ -58,39 +66,66 @@ export class CommandConsumer {
   }
 
   private async settle(m: JsMsg): Promise<void> {
-    const parsed = CommandEnvelope.safeParse(safeJson(m));
-    if (!parsed.success) {
-      this.metrics.commandsRejectedUndecodable.inc();
-      this.log.error(
-        { subject: m.subject, seq: m.seq, issues: parsed.error?.issues },
-        "undecodable command; terminated",
-      );
-      m.term("undecodable command envelope");
-      return;
-    }
+    const meta: CommandMeta = {
+      traceparent: m.headers?.get(Header.traceparent) || undefined,
+      deliveryCount: m.info.deliveryCount,
+      subject: m.subject,
+    };
     let outcome: Awaited<ReturnType<CommandHandler>>;
     // A long command (PSP timeouts, failover) keeps its claim on the message.
     const heartbeat = setInterval(() => m.working(), Math.max(500, this.topo.commandAckWaitMs / 3));
     try {
-      outcome = await this.handler(parsed.data, {
-        traceparent: m.headers?.get(Header.traceparent) || undefined,
-        deliveryCount: m.info.deliveryCount,
-      });
+      outcome = await this.handler(safeJson(m), meta);
     } catch (err) {
       // The actor did not answer in time (or is gone): the command stays ours to retry.
       this.log.warn({ err, subject: m.subject }, "command not handled; nak for redelivery");
-      m.nak(1_000);
-      return;
+      outcome = { disposition: { kind: "nak", delayMs: 1_000 } };
     } finally {
       clearInterval(heartbeat);
     }
     const replyTo = m.headers?.get(Header.replyTo);
-    if (replyTo && outcome.reply) this.nc.publish(replyTo, encode(outcome.reply));
-    const d = outcome.disposition;
-    if (d.kind === "ack")
-      await m.ackAck().catch((err: unknown) => this.log.warn({ err }, "ack not confirmed"));
+    if (replyTo && outcome.reply !== undefined) this.nc.publish(replyTo, encode(outcome.reply));
+    let d = outcome.disposition;
+    // The last delivery JetStream will make: a retry now would be dropped without a trace.
+    if (d.kind === "nak" && m.info.deliveryCount >= this.topo.commandMaxDeliver)
+      d = deadLetter("retries_exhausted", `still retrying after ${m.info.deliveryCount} deliveries`);
+    if (d.kind === "ack") m.ack();
     else if (d.kind === "nak") m.nak(d.delayMs);
-    else m.term(d.reason);
+    else await this.deadLetter(m, d);
+  }
+
+  private async deadLetter(m: JsMsg, d: Extract<Disposition, { kind: "dead_letter" }>): Promise<void> {
+    const traceparent = m.headers?.get(Header.traceparent);
+    try {
+      await this.deadLetters.put({
+        v: 1,
+        subject: m.subject,
+        data: Buffer.from(m.data).toString("base64"),
+        ...(traceparent ? { traceparent } : {}),
+        streamSeq: m.seq,
+        deliveryCount: m.info.deliveryCount,
+        reason: d.reason,
+        error: d.error,
+        at: new Date().toISOString(),
+      });
+    } catch (err) {
+      // Not recorded, so not terminated: JetStream redelivers and we try again.
+      this.log.error({ err, subject: m.subject }, "dead letter could not be stored; nak for redelivery");
+      m.nak(5_000);
+      return;
+    }
+    m.term(d.reason);
+    this.metrics.deadLetters.inc({ reason: d.reason });
+    this.log.error(
+      {
+        subject: m.subject,
+        seq: m.seq,
+        deliveryCount: m.info.deliveryCount,
+        reason: d.reason,
+        error: d.error,
+      },
+      "command dead-lettered",
+    );
   }
 
   private async observeLag(partitions: readonly number[]): Promise<void> {

@@ -2,7 +2,7 @@
 // up right now (so a gateway can answer 503 at once instead of holding a merchant for the whole
 // publish timeout while NATS is away), drain on close.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../config/log.ts";
 
 const down = new WeakSet<NatsConnection>();
 

@@ -1,14 +1,16 @@
-// What becomes of a PAY_CMD message once an actor is done with it. The one mapping from outcomes
-// to JetStream settlement: a decided or rejected command is acked (rejection is terminal), work
-// waiting on a PSP or lost to a fence/crash is nak'd with a delay, an undecodable message is termed.
+// What becomes of a PAY_CMD message once its handler is done with it: the one mapping from a
+// handler's verdict to JetStream settlement. Done → ack; retry after a time → nak with that delay;
+// dead letter → a record in PAY_DLQ first, then term (so the partition moves on and nothing is lost).
 export type Disposition =
-  { kind: "ack" } | { kind: "nak"; delayMs: number } | { kind: "term"; reason: string };
+  { kind: "ack" } | { kind: "nak"; delayMs: number } | { kind: "dead_letter"; reason: string; error: string };
 
 export const ack: Disposition = { kind: "ack" };
-export const nak = (delayMs: number): Disposition => ({ kind: "nak", delayMs });
-export const term = (reason: string): Disposition => ({ kind: "term", reason });
-
-/** Redelivery backoff for commands waiting on a PSP: 1 s, 2 s, 4 s … capped at 60 s. */
-export function retryDelayMs(deliveryCount: number): number {
-  return Math.min(60_000, 1_000 * 2 ** Math.max(0, Math.min(deliveryCount - 1, 6)));
-}
+export const nak = (delayMs: number): Disposition => ({
+  kind: "nak",
+  delayMs: Math.max(0, Math.round(delayMs)),
+});
+export const deadLetter = (reason: string, error: string): Disposition => ({
+  kind: "dead_letter",
+  reason,
+  error,
+});

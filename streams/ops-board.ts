@@ -5,7 +5,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { WorkerReport } from "../actors/policy/reports.ts";
 import { kvKeys } from "./kv-reads.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../config/log.ts";
 
 /** `<prefix>_ops`, or `ops` without a prefix. */
 export function opsBucketName(prefix: string): string {

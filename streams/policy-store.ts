@@ -13,7 +13,7 @@ import {
   type PolicyOf,
 } from "../actors/policy/schemas.ts";
 import { kvKeys, kvRevisions } from "./kv-reads.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../config/log.ts";
 import {
   Activation,
   activationStack,

@@ -10,7 +10,7 @@ import {
   type PolicyOf,
   type RoutingPolicy,
 } from "../actors/policy/schemas.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../config/log.ts";
 import {
   Activation,
   Kind,

@@ -1,19 +1,17 @@
-// Snapshots in Redis: `snap:<paymentId>` → {seq, eventNo, schemaVersion, state}. A disposable
-// accelerator: a missing, stale, unreadable or foreign-version snapshot only means a longer replay,
-// and a Redis outage is logged and counted, never fatal. Writes are compare-and-set on the stream
-// sequence, so an older snapshot never overwrites a newer one.
+// Snapshots in Redis: `snap:<id>` → {seq, eventNo, schemaVersion, state}. A disposable accelerator:
+// a missing, stale, unreadable or foreign-version snapshot only means a longer replay, and a Redis
+// outage is logged and counted, never fatal. Writes are compare-and-set on the stream sequence, so
+// an older snapshot never overwrites a newer one. The state is opaque here; its owner checks it.
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import type { Payment } from "../actors/payment/state.ts";
-import { SCHEMA_VERSION } from "../actors/payment/state.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Logger } from "../config/log.ts";
+import type { Metrics } from "../config/metrics.ts";
 
 const SnapshotSchema = z.object({
   seq: z.number().int().nonnegative(), // PAY_EVT stream sequence of the last event folded in
   eventNo: z.number().int().nonnegative(), // number of events folded in
   schemaVersion: z.number().int(),
-  state: z.custom<Payment>((v) => typeof v === "object" && v !== null),
+  state: z.unknown(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 
@@ -28,25 +26,27 @@ return 1`;
 export class SnapshotStore {
   constructor(
     private readonly redis: Redis,
-    private readonly keyOf: (paymentId: string) => string,
+    private readonly keyOf: (id: string) => string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Snapshots of another schema version are ignored (replayed from events instead). */
+    private readonly schemaVersion: number,
     private readonly ttlSeconds = 7 * 24 * 3600,
   ) {}
 
-  async get(paymentId: string): Promise<Snapshot | undefined> {
+  async get(id: string): Promise<Snapshot | undefined> {
     let body: string | null;
     try {
-      body = await this.redis.hget(this.keyOf(paymentId), "body");
+      body = await this.redis.hget(this.keyOf(id), "body");
     } catch (err) {
       this.metrics.snapshotFailures.inc({ op: "read" });
-      this.log.warn({ err, paymentId }, "snapshot read failed; replaying from JetStream");
+      this.log.warn({ err, paymentId: id }, "snapshot read failed; replaying from JetStream");
       return undefined;
     }
     if (body === null) return undefined;
     try {
       const snap = SnapshotSchema.parse(JSON.parse(body));
-      return snap.schemaVersion === SCHEMA_VERSION ? snap : undefined;
+      return snap.schemaVersion === this.schemaVersion ? snap : undefined;
     } catch {
       this.metrics.snapshotFailures.inc({ op: "decode" });
       return undefined;
@@ -54,21 +54,14 @@ export class SnapshotStore {
   }
 
   /** Store unless a snapshot at the same or a later sequence is there. Returns whether it was written. */
-  async put(paymentId: string, snap: Omit<Snapshot, "schemaVersion">): Promise<boolean> {
-    const body = JSON.stringify({ ...snap, schemaVersion: SCHEMA_VERSION });
+  async put(id: string, snap: Omit<Snapshot, "schemaVersion">): Promise<boolean> {
+    const body = JSON.stringify({ ...snap, schemaVersion: this.schemaVersion });
     try {
-      const r = await this.redis.eval(
-        PUT_IF_NEWER,
-        1,
-        this.keyOf(paymentId),
-        snap.seq,
-        body,
-        this.ttlSeconds,
-      );
+      const r = await this.redis.eval(PUT_IF_NEWER, 1, this.keyOf(id), snap.seq, body, this.ttlSeconds);
       return r === 1;
     } catch (err) {
       this.metrics.snapshotFailures.inc({ op: "write" });
-      this.log.warn({ err, paymentId }, "snapshot write failed");
+      this.log.warn({ err, paymentId: id }, "snapshot write failed");
       return false;
     }
   }

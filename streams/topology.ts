@@ -1,14 +1,8 @@
 // The one place that names streams, subjects, consumers and Redis keys, and creates them
 // idempotently. A prefix keeps deployments and test runs apart: nothing else builds a subject.
 import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
-import {
-  AckPolicy,
-  DeliverPolicy,
-  DiscardPolicy,
-  JetStreamApiError,
-  RetentionPolicy,
-  StorageType,
-} from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { isStreamNotFound } from "./jetstream-errors.ts";
 
 export type Topology = {
   prefix: string;
@@ -23,6 +17,13 @@ export type Topology = {
   replyBase: string;
   /** How long a command may be in a worker's hands without a heartbeat before JetStream redelivers it. */
   commandAckWaitMs: number;
+  /** Deliveries of one command before it is dead-lettered (the last one dead-letters instead of retrying). */
+  commandMaxDeliver: number;
+  /** Dead letters: commands that could not be handled, kept for operators. */
+  deadLetterStream: string;
+  deadLetterBase: string;
+  /** How long a payment may sit with an open effect before the janitor re-drives it. */
+  janitorAfterMs: number;
   /** Stream replicas (3 on a production cluster). */
   replicas: number;
 };
@@ -30,7 +31,12 @@ export type Topology = {
 export function topology(
   prefix: string,
   partitions: number,
-  opts: { commandAckWaitMs?: number; replicas?: number } = {},
+  opts: {
+    commandAckWaitMs?: number;
+    commandMaxDeliver?: number;
+    janitorAfterMs?: number;
+    replicas?: number;
+  } = {},
 ): Topology {
   const dot = prefix ? `${prefix}.` : "";
   const us = prefix ? `${prefix}_` : "";
@@ -44,6 +50,10 @@ export function topology(
     redisPrefix: prefix ? `${prefix}:` : "",
     replyBase: `${dot}pay.reply`,
     commandAckWaitMs: opts.commandAckWaitMs ?? 30_000,
+    commandMaxDeliver: opts.commandMaxDeliver ?? 20,
+    deadLetterStream: `${us}PAY_DLQ`,
+    deadLetterBase: `${dot}pay.dlq`,
+    janitorAfterMs: opts.janitorAfterMs ?? 60_000,
     replicas: opts.replicas ?? 1,
   };
 }
@@ -75,6 +85,9 @@ export function consumerName(partition: number): string {
   return `cmd-p${String(partition).padStart(3, "0")}`;
 }
 
+/** The janitor's durable consumer on PAY_EVT: its pending messages are the payments still open. */
+export const JANITOR_CONSUMER = "janitor";
+
 export function snapshotKey(t: Topology, paymentId: string): string {
   return `${t.redisPrefix}snap:${paymentId}`;
 }
@@ -101,6 +114,15 @@ export function streamConfigs(t: Topology): Array<Partial<StreamConfig> & { name
       allow_direct: true,
       duplicate_window: TWO_MINUTES_NS,
     },
+    {
+      name: t.deadLetterStream,
+      subjects: [`${t.deadLetterBase}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: t.replicas,
+      allow_direct: true,
+      duplicate_window: TWO_MINUTES_NS,
+    },
   ];
 }
 
@@ -111,7 +133,7 @@ export async function ensureTopology(jsm: JetStreamManager, t: Topology): Promis
       const info = await jsm.streams.info(cfg.name);
       await jsm.streams.update(cfg.name, { ...info.config, ...cfg });
     } catch (err) {
-      if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err;
+      if (!isStreamNotFound(err)) throw err;
       try {
         await jsm.streams.add(cfg);
       } catch (addErr) {
@@ -129,15 +151,25 @@ export async function ensureTopology(jsm: JetStreamManager, t: Topology): Promis
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: t.commandAckWaitMs * 1_000_000,
-      max_deliver: -1,
+      max_deliver: t.commandMaxDeliver,
       max_ack_pending: 1000,
     });
   }
+  await jsm.consumers.add(t.eventStream, {
+    durable_name: JANITOR_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    // A frame that opens an effect is held (nak with delay) until the payment moves on, so the
+    // consumer's pending set is the open payments: room for a threshold's worth of traffic.
+    ack_wait: 60_000_000_000,
+    max_ack_pending: 100_000,
+    max_deliver: -1,
+  });
 }
 
 /** Remove everything a topology created (tests and benchmarks clean up after themselves). */
 export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promise<void> {
-  for (const name of [t.commandStream, t.eventStream]) {
+  for (const name of [t.commandStream, t.eventStream, t.deadLetterStream]) {
     await jsm.streams.delete(name).catch(() => undefined);
   }
 }

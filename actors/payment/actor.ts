@@ -1,39 +1,37 @@
 // The payment actor: one nact actor per live payment hosts the pure decider and does its I/O.
-// For each command: load (snapshot + tail) → settle open PSP effects → decide → append with the
-// fence → evolve → run the PSP effects the new events opened → reply. A fence failure means
-// another process wrote this payment: forget the state, reload, decide again.
-import type { CardSecret, PspConnector } from "../psp/contract.ts";
-import { guarded, type PspGate } from "../psp/guarded.ts";
-import { instrumented } from "../psp/instrumented.ts";
-import { openCard, SealError } from "../../streams/card-seal.ts";
-import type { CommandEnvelope, CommandReply } from "../../streams/envelopes.ts";
-import type { Loaded } from "../../streams/event-store.ts";
-import { WrongLastSequenceError, type EventStore } from "../../streams/event-store.ts";
-import type { Disposition } from "../../streams/disposition.ts";
-import { ack, nak, retryDelayMs, term } from "../../streams/disposition.ts";
-import type { Logger } from "../../streams/log.ts";
-import type { Metrics } from "../../streams/metrics.ts";
-import type { SnapshotStore } from "../../streams/snapshots.ts";
+// For each command: load (snapshot + tail; nothing for a payment believed new) → settle open PSP
+// effects → decide → append with the fence → evolve → run the PSP effects the new events opened →
+// reply. A fence failure means another process wrote this payment: forget the state, reload, decide
+// again. Every other failure is classified once (actors/failures.ts) into retry-after or poison.
+import type { CardSecret } from "../../config/card-seal.ts";
+import { openCard } from "../../config/card-seal.ts";
+import type { Logger } from "../../config/log.ts";
+import type { Metrics } from "../../config/metrics.ts";
+import type { CommandMeta } from "../../streams/command-consumer.ts";
+import { ack, nak, type Disposition } from "../../streams/disposition.ts";
+import { classify, dispositionOf, PoisonReason } from "../failures.ts";
 import type { RoutingDecision } from "../policy/decision.ts";
+import { redeliveryDelayMs } from "../policy/retry.ts";
+import type { PspConnector } from "../psp/contract.ts";
 import type { CreatePayment, PaymentCommand } from "./commands.ts";
 import { decide } from "./decide.ts";
-import { runEffect } from "./effect-runner.ts";
+import { runEffect, type Blocked } from "./effect-runner.ts";
 import { nextEffect } from "./effects.ts";
-import { evolveAll } from "./evolve.ts";
-import { movedPastResult, stateAtResult, type RequestRef } from "./result.ts";
 import type { PaymentEvent } from "./events.ts";
+import { evolveAll } from "./evolve.ts";
+import { NEW_PAYMENT, type Journal, type Loaded } from "./journal.ts";
+import { movedPastResult, stateAtResult, type RequestRef } from "./result.ts";
 import { RESTING, type Payment } from "./state.ts";
 import { toView } from "./view.ts";
+import type { CommandEnvelope, CommandReply } from "./wire.ts";
 
 export type PaymentActorDeps = {
-  store: EventStore;
-  snapshots: SnapshotStore;
-  /** Raw connectors: the actor measures and logs each PSP call itself, with its paymentId. */
+  journal: Journal;
+  /** Connectors as the worker wrapped them once (metrics, circuit breaker). */
   connectors: ReadonlyMap<string, PspConnector>;
-  /** The PSP connector actors: admit an authorization (circuit breaker) and count its outcome. */
-  gate?: PspGate;
-  cardKey: Buffer;
-  /** Routes a new payment: policies + PSP health → decision. Called only for a payment that does not exist yet. */
+  /** The current card key first, then retired ones still able to open commands in flight. */
+  cardKeys: readonly Buffer[];
+  /** Routes a new payment: policies + PSP health → decision. Called only for a payment believed new. */
   route: (c: CreatePayment) => RoutingDecision | Promise<RoutingDecision>;
   /** Payments of this worker waiting on a PSP (unknown outcome, PSP unreachable): the unresolved-effects gauge. */
   waiting?: Set<string>;
@@ -45,11 +43,10 @@ export type PaymentActorDeps = {
   now: () => Date;
 };
 
-export type PaymentMsg =
-  | { kind: "command"; envelope: CommandEnvelope; traceparent: string | undefined; deliveryCount: number }
-  | { kind: "passivate" };
+export type PaymentMsg = { envelope: CommandEnvelope; meta: CommandMeta };
 
-export type PaymentOutcome = { disposition: Disposition; reply?: CommandReply };
+/** `atRest`: nothing is open, so the actor may leave memory at once. */
+export type PaymentOutcome = { disposition: Disposition; reply?: CommandReply; atRest?: boolean };
 
 export type PaymentActorState = { loaded: Loaded | undefined; sinceSnapshot: number };
 
@@ -74,41 +71,57 @@ const NOT_ROUTED: RoutingDecision = {
   },
 };
 
+type Ctx = {
+  card: CardSecret | undefined;
+  traceparent: string | undefined;
+  /** Log fields of the message in hand (no child logger per message: they cost on every payment). */
+  ids: { paymentId: string; merchantId?: string; traceId?: string };
+};
+
+type At = PaymentActorState & { loaded: Loaded };
+
 export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
-  const base = deps.log.child({ paymentId });
-  // The actor handles one message at a time, so the logger of the message in hand can live here.
-  let log = base;
   return async (
     self: PaymentActorState,
     msg: PaymentMsg,
     reply: (o: PaymentOutcome) => void,
   ): Promise<PaymentActorState> => {
-    if (msg.kind === "passivate") {
-      if (self.loaded) await snapshot(self.loaded);
-      reply({ disposition: ack });
-      return self;
-    }
     const started = process.hrtime.bigint();
-    const type = msg.envelope.command.type;
-    log = base.child({
-      merchantId: msg.envelope.command.merchantId,
-      traceId: msg.traceparent?.split("-")[1],
-      command: type,
-    });
+    const command = msg.envelope.command;
+    const ctx: Ctx = {
+      card: undefined,
+      traceparent: msg.meta.traceparent,
+      ids: {
+        paymentId,
+        merchantId: command.merchantId,
+        ...(msg.meta.traceparent !== undefined && { traceId: msg.meta.traceparent.split("-")[1] }),
+      },
+    };
     let outcome: PaymentOutcome;
     let next = self;
     try {
-      [next, outcome] = await handleWithFence(self, msg);
+      if (msg.envelope.sealedCard !== undefined)
+        ctx.card = openCard(deps.cardKeys, msg.envelope.sealedCard, paymentId);
+      [next, outcome] = await handleWithFence(self, msg, ctx);
     } catch (err) {
-      // PSP or NATS trouble mid-command: nothing is lost (the command is redelivered and the
-      // events say exactly how far we got), but this copy of the state may be stale.
-      log.error({ err, command: type }, "command failed; will be redelivered");
+      const failure = classify(err);
       next = { loaded: undefined, sinceSnapshot: 0 };
-      outcome = { disposition: nak(retryDelayMs(msg.deliveryCount)) };
+      outcome = { disposition: dispositionOf(failure) };
+      if (failure.kind === "poison") {
+        deps.log.error({ ...ctx.ids, err, reason: failure.reason }, "command cannot succeed; dead-lettering");
+        outcome.reply = rejected(
+          "command_dead_lettered",
+          "the request could not be processed; operators were alerted",
+        );
+      } else {
+        // PSP or NATS trouble mid-command: nothing is lost (the command is redelivered and the
+        // events say exactly how far we got), but this copy of the state may be stale.
+        deps.log.warn({ ...ctx.ids, err, command: command.type }, "command failed; will be redelivered");
+      }
     }
     trackWaiting(outcome);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    deps.metrics.commandDuration.observe({ type, result: outcomeLabel(outcome) }, seconds);
+    deps.metrics.commandDuration.observe({ type: command.type, result: outcomeLabel(outcome) }, seconds);
     reply(outcome);
     return next;
   };
@@ -116,46 +129,43 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
   /** A nak'd command means the payment waits on a PSP (or on NATS) until its redelivery. */
   function trackWaiting(o: PaymentOutcome): void {
     if (!deps.waiting) return;
+    const had = deps.waiting.has(paymentId);
     if (o.disposition.kind === "nak") deps.waiting.add(paymentId);
     else deps.waiting.delete(paymentId);
-    deps.metrics.unresolvedEffects.set(deps.waiting.size);
+    if (had !== deps.waiting.has(paymentId)) deps.metrics.unresolvedEffects.set(deps.waiting.size);
   }
 
   async function handleWithFence(
     self: PaymentActorState,
-    msg: Extract<PaymentMsg, { kind: "command" }>,
+    msg: PaymentMsg,
+    ctx: Ctx,
   ): Promise<[PaymentActorState, PaymentOutcome]> {
-    let card: CardSecret | undefined;
-    if (msg.envelope.sealedCard !== undefined) {
-      try {
-        card = openCard(deps.cardKey, msg.envelope.sealedCard, paymentId);
-      } catch (err) {
-        if (!(err instanceof SealError)) throw err;
-        log.error({ err }, "sealed card cannot be opened; command terminated");
-        return [
-          self,
-          {
-            disposition: term("sealed card cannot be opened"),
-            reply: rejected("invalid_command", "the card cannot be read"),
-          },
-        ];
-      }
-    } else if (msg.envelope.command.type === "CreatePayment") {
+    const command = msg.envelope.command;
+    if (command.type === "CreatePayment" && !ctx.card) {
+      // A create whose card is gone cannot be sent to any PSP; it is a malformed command, not a wait.
       return [
         self,
         {
-          disposition: term("CreatePayment without a card"),
+          disposition: dispositionOf({
+            kind: "poison",
+            reason: PoisonReason.undecodable,
+            error: "CreatePayment without sealedCard",
+          }),
           reply: rejected("validation_error", "CreatePayment needs sealedCard"),
         },
       ];
     }
     let state = self;
+    // A create reaching a fresh actor is almost always a new payment: append at expected sequence 0
+    // without reading first. If it is not new, the fence says so and the next round loads it.
+    let optimistic = command.type === "CreatePayment" && self.loaded === undefined;
     for (let round = 1; round <= MAX_FENCE_ROUNDS; round++) {
       try {
-        return await handle(state, msg, card);
+        return await handle(state, msg, ctx, optimistic);
       } catch (err) {
-        if (!(err instanceof WrongLastSequenceError)) throw err;
-        log.warn({ round }, "fenced: another writer appended to this payment; reloading");
+        if (classify(err).kind !== "fenced") throw err;
+        if (!optimistic) deps.log.warn({ ...ctx.ids, round }, "fenced: another writer appended; reloading");
+        optimistic = false;
         state = { loaded: undefined, sinceSnapshot: 0 };
       }
     }
@@ -164,41 +174,55 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
 
   async function handle(
     self: PaymentActorState,
-    msg: Extract<PaymentMsg, { kind: "command" }>,
-    card: CardSecret | undefined,
+    msg: PaymentMsg,
+    ctx: Ctx,
+    optimistic: boolean,
   ): Promise<[PaymentActorState, PaymentOutcome]> {
-    const at = { ...self, loaded: self.loaded ?? (await deps.store.load(paymentId)) };
-    const ctx = { card, traceparent: msg.traceparent };
+    const loaded = self.loaded ?? (optimistic ? NEW_PAYMENT : await deps.journal.load(paymentId));
+    const at: At = { ...self, loaded };
     // Work left open by an earlier incarnation (crash, redelivery) comes first.
-    let blocked = await settleEffects(at, ctx, true);
-    const command = await deciderCommand(msg.envelope.command, at.loaded.state === undefined);
-    const decision = decide(at.loaded.state, command);
-    if (!decision.ok) {
-      return [at, { disposition: ack, reply: { kind: "rejected", rejection: decision.rejection } }];
-    }
-    if (decision.events.length > 0) {
-      await appendAndEvolve(at, decision.events, msg.traceparent);
-      if (command.type === "CreatePayment") deps.onRouted?.(command, command.route);
-      blocked = await settleEffects(at, ctx, false);
+    let blocked = at.loaded.state ? await settleEffects(at, ctx, true) : undefined;
+    const wire = msg.envelope.command;
+    let decided: PaymentEvent[] = [];
+    let command: PaymentCommand | undefined;
+    if (wire.type !== "ResumePayment") {
+      command = await deciderCommand(wire, at.loaded.state === undefined);
+      const decision = decide(at.loaded.state, command);
+      if (!decision.ok) {
+        return [at, { disposition: ack, reply: { kind: "rejected", rejection: decision.rejection } }];
+      }
+      decided = decision.events;
+      if (decided.length > 0) {
+        await appendAndEvolve(at, decided, ctx);
+        if (command.type === "CreatePayment") deps.onRouted?.(command, command.route);
+        blocked = await settleEffects(at, ctx, false);
+      }
     }
     const payment = at.loaded.state;
     if (!payment)
       return [at, { disposition: ack, reply: rejected("payment_not_found", `no payment ${paymentId}`) }];
     if (blocked) {
-      log.warn(
-        { reason: blocked, deliveryCount: msg.deliveryCount },
-        "payment waits on a PSP; retrying later",
-      );
-      return [
-        at,
-        {
-          disposition: nak(retryDelayMs(msg.deliveryCount)),
-          reply: { kind: "pending", payment: toView(payment) },
-        },
-      ];
+      const delayMs = blocked.retryAt
+        ? Math.max(0, Date.parse(blocked.retryAt) - deps.now().getTime())
+        : redeliveryDelayMs(payment.retry, msg.meta.deliveryCount);
+      if (!blocked.retryAt)
+        deps.log.warn(
+          { ...ctx.ids, reason: blocked.blocked, deliveryCount: msg.meta.deliveryCount, retryInMs: delayMs },
+          "payment waits on a PSP; retrying later",
+        );
+      // A backoff the payment set itself is short: the waiting client gets the answer of the
+      // redelivery (it carries the same reply inbox). A wait on a PSP is answered now: pending.
+      if (blocked.retryAt) return [at, { disposition: nak(delayMs) }];
+      return [at, { disposition: nak(delayMs), reply: { kind: "pending", payment: toView(payment) } }];
     }
-    const answer = decision.events.length === 0 ? await firstResult(payment, command) : payment;
-    return [at, { disposition: ack, reply: { kind: "settled", payment: toView(answer) } }];
+    const answer = command && decided.length === 0 ? await firstResult(payment, command) : payment;
+    const atRest = nextEffect(payment) === undefined && RESTING.has(payment.status);
+    if (atRest && at.sinceSnapshot >= deps.snapshotEvery / 2) {
+      // Leaving memory with a long tail since the last snapshot: the next load would pay for it.
+      await deps.journal.snapshot(paymentId, at.loaded);
+      at.sinceSnapshot = 0;
+    }
+    return [at, { disposition: ack, reply: { kind: "settled", payment: toView(answer) }, atRest }];
   }
 
   /** A repeated request answers what its first run answered, even if the payment moved on since. */
@@ -210,98 +234,96 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
           ? { kind: "operation", operationId: command.operationId }
           : undefined;
     if (!ref || !movedPastResult(payment, ref)) return payment;
-    return stateAtResult(await deps.store.history(paymentId), ref) ?? payment;
+    return stateAtResult(await deps.journal.history(paymentId), ref) ?? payment;
   }
 
   /** A new payment is routed once, here; a repeated create of an existing one is not routed again. */
-  async function deciderCommand(c: CommandEnvelope["command"], isNew: boolean): Promise<PaymentCommand> {
+  async function deciderCommand(
+    c: Exclude<CommandEnvelope["command"], { type: "ResumePayment" }>,
+    isNew: boolean,
+  ): Promise<PaymentCommand> {
     if (c.type !== "CreatePayment") return c;
     return { ...c, route: isNew ? await deps.route(c) : NOT_ROUTED };
   }
 
   /** Run open PSP effects until none is left or one cannot progress; returns why it is blocked, if so. */
-  async function settleEffects(
-    at: PaymentActorState & { loaded: Loaded },
-    ctx: { card: CardSecret | undefined; traceparent: string | undefined },
-    resumed: boolean,
-  ): Promise<string | undefined> {
-    // Measured per PSP call, and logged with this payment's ids (paymentId, merchantId, traceId).
-    // Gate outermost: a call the circuit refuses never reaches the PSP nor its duration histogram.
-    const connectors = new Map(
-      [...deps.connectors].map(([name, c]) => {
-        const measured = instrumented(c, deps.metrics, log);
-        return [name, deps.gate ? guarded(measured, deps.gate) : measured];
-      }),
-    );
+  async function settleEffects(at: At, ctx: Ctx, resumed: boolean): Promise<Blocked | undefined> {
     for (let effect = nextEffect(at.loaded.state); effect; effect = nextEffect(at.loaded.state)) {
       const payment = at.loaded.state;
       if (!payment) return undefined;
       const result = await runEffect(effect, {
         payment,
-        connectors,
-        ...ctx,
+        connectors: deps.connectors,
+        card: ctx.card,
+        traceparent: ctx.traceparent,
         resumed,
         now: () => deps.now().toISOString(),
       });
-      if ("blocked" in result) return result.blocked;
+      if ("blocked" in result) return result;
       const decision = decide(payment, result);
       // No progress (a second "unknown"): stop here rather than spin; the redelivery retries.
-      if (!decision.ok || decision.events.length === 0) return "no progress on an open PSP effect";
-      await appendAndEvolve(at, decision.events, ctx.traceparent);
+      if (!decision.ok || decision.events.length === 0)
+        return { blocked: "no progress on an open PSP effect" };
+      await appendAndEvolve(at, decision.events, ctx);
       resumed = false;
     }
     return undefined;
   }
 
-  async function appendAndEvolve(
-    at: PaymentActorState & { loaded: Loaded },
-    events: Parameters<typeof evolveAll>[1],
-    traceparent: string | undefined,
-  ): Promise<void> {
+  async function appendAndEvolve(at: At, events: readonly PaymentEvent[], ctx: Ctx): Promise<void> {
     const before = at.loaded.state?.status;
-    const seq = await deps.store.append(paymentId, at.loaded, [...events], traceparent);
+    const seq = await deps.journal.append(paymentId, at.loaded, events, ctx.traceparent);
     const state = evolveAll(at.loaded.state, events);
     at.loaded = { state, lastSeq: seq, eventNo: at.loaded.eventNo + events.length, replayed: 0 };
     at.sinceSnapshot += events.length;
     if (state) countAttempts(state, events, deps.metrics);
-    if (state && state.status !== before && RESTING.has(state.status))
-      deps.metrics.paymentsTerminal.inc({ status: state.status });
-    if (state && state.status !== before)
-      log.info({ status: state.status, from: before }, "payment status changed");
+    if (state && state.status !== before) {
+      if (RESTING.has(state.status)) deps.metrics.paymentsTerminal.inc({ status: state.status });
+      deps.log.info({ ...ctx.ids, status: state.status, from: before ?? null }, "payment status changed");
+    }
     if (at.sinceSnapshot >= deps.snapshotEvery) {
-      await snapshot(at.loaded);
+      await deps.journal.snapshot(paymentId, at.loaded);
       at.sinceSnapshot = 0;
     }
-  }
-
-  async function snapshot(loaded: Loaded): Promise<void> {
-    if (!loaded.state) return;
-    await deps.snapshots.put(paymentId, {
-      seq: loaded.lastSeq,
-      eventNo: loaded.eventNo,
-      state: loaded.state,
-    });
   }
 }
 
 /** switchyard_attempts_total: each attempt's end, by PSP and class (approved for an authorization). */
 function countAttempts(p: Payment, events: readonly PaymentEvent[], metrics: Metrics): void {
   for (const e of events) {
-    const cls =
-      e.type === "PaymentAuthorized"
-        ? "approved"
-        : e.type === "PaymentRequiresAction"
-          ? "auth_required"
-          : e.type === "PaymentDeclined" || e.type === "AttemptDeclined"
-            ? (e.class ?? (e.soft ? "soft_decline" : "hard_decline"))
-            : e.type === "AuthorizationFailed"
-              ? (e.class ?? "technical")
-              : e.type === "AuthorizationOutcomeUnknown"
-                ? "unknown"
-                : undefined;
+    const cls = attemptClass(e);
     if (cls === undefined || !("attemptNo" in e)) continue;
     const psp = p.attempts.find((a) => a.no === e.attemptNo)?.psp;
     if (psp !== undefined) metrics.attempts.inc({ psp, class: cls });
+  }
+}
+
+function attemptClass(e: PaymentEvent): string | undefined {
+  switch (e.type) {
+    case "PaymentAuthorized":
+      return "approved";
+    case "PaymentRequiresAction":
+      return "auth_required";
+    case "PaymentDeclined":
+    case "AttemptDeclined":
+      return e.class ?? (e.soft ? "soft_decline" : "hard_decline");
+    case "AuthorizationFailed":
+      return e.class ?? "technical";
+    case "AuthorizationOutcomeUnknown":
+      return "unknown";
+    case "PaymentCreated":
+    case "PaymentRouted":
+    case "AuthorizationRequested":
+    case "PaymentFailed":
+    case "OperationRequested":
+    case "OperationSucceeded":
+    case "OperationFailed":
+    case "OperationOutcomeUnknown":
+      return undefined;
+    default: {
+      const never: never = e;
+      return never;
+    }
   }
 }
 

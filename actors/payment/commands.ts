@@ -1,14 +1,12 @@
 // Payment commands: what someone asks of a payment, imperative. The first four arrive from outside
-// (gateway or internal systems over PAY_CMD, inside the envelope of streams/envelopes.ts); the
+// (gateway or internal systems over PAY_CMD, inside the envelope of wire.ts); the
 // Record* commands are the actor feeding PSP outcomes back into the decider. Time and ids come in
 // on the command: the decider has no clock and no randomness.
 import { z } from "zod";
 import type { RoutingDecision } from "../policy/decision.ts";
 import type { OutcomeClass } from "../policy/schemas.ts";
+import { Amount, At, Currency, Id } from "./contract.ts";
 import { CaptureMode, CardFacts } from "./events.ts";
-
-const At = z.iso.datetime();
-const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
 export const CreatePayment = z.object({
   type: z.literal("CreatePayment"),
@@ -16,12 +14,15 @@ export const CreatePayment = z.object({
   merchantId: Id,
   /** sha256 of the canonical request body: the same key with another body is rejected. */
   requestFingerprint: z.string(),
-  amount: z.number().int().positive(),
-  currency: z.string().length(3),
+  amount: Amount,
+  currency: Currency,
   capture: CaptureMode,
   card: CardFacts,
   reference: z.string().max(256).optional(),
-  metadata: z.record(z.string(), z.string()).optional(),
+  metadata: z
+    .record(z.string().min(1).max(40), z.string().max(500))
+    .refine((m) => Object.keys(m).length <= 20, "metadata may have at most 20 keys")
+    .optional(),
   at: At,
 });
 export type CreatePayment = z.infer<typeof CreatePayment>;
@@ -38,7 +39,7 @@ const FollowUp = {
 export const CapturePayment = z.object({
   type: z.literal("CapturePayment"),
   ...FollowUp,
-  amount: z.number().int().positive().optional(),
+  amount: Amount.optional(),
 });
 export type CapturePayment = z.infer<typeof CapturePayment>;
 
@@ -48,7 +49,7 @@ export type CancelPayment = z.infer<typeof CancelPayment>;
 export const RefundPayment = z.object({
   type: z.literal("RefundPayment"),
   ...FollowUp,
-  amount: z.number().int().positive().optional(),
+  amount: Amount.optional(),
 });
 export type RefundPayment = z.infer<typeof RefundPayment>;
 
@@ -60,6 +61,19 @@ export const ExternalCommand = z.discriminatedUnion("type", [
   RefundPayment,
 ]);
 export type ExternalCommand = z.infer<typeof ExternalCommand>;
+
+/**
+ * Internal: settle whatever the payment has open (status query first), decide nothing new. The
+ * janitor sends it for a payment left unresolved; anyone may, it is always safe.
+ */
+export const ResumePayment = z.object({
+  type: z.literal("ResumePayment"),
+  paymentId: Id,
+  merchantId: Id,
+  reason: z.string().max(200),
+  at: At,
+});
+export type ResumePayment = z.infer<typeof ResumePayment>;
 
 /** CreatePayment as the decider sees it: with the routing decision the actor edge made for it. */
 export type CreateRoutedPayment = CreatePayment & { route: RoutingDecision };

@@ -2,7 +2,6 @@
 // decider. The money rules live here: an attempt found open after a restart, or whose outcome is
 // unknown, is first resolved by asking the same PSP for the status of the same idempotency key;
 // only a PSP that has never seen the key is sent the authorization again (with the same key).
-import { setTimeout as delay } from "node:timers/promises";
 import type { CardSecret, PspConnector } from "../psp/contract.ts";
 import type { PaymentCommand, RecordAuthorizationResult, RecordOperationResult } from "./commands.ts";
 import type { Effect } from "./effects.ts";
@@ -19,11 +18,12 @@ export type EffectContext = {
   now: () => string;
 };
 
-/** The retry policy caps backoff far below this; a corrupt time must not hold an actor longer. */
-const MAX_BACKOFF_MS = 30_000;
-
-/** Why an effect cannot make progress now; the command is retried later. */
-export type Blocked = { blocked: string };
+/**
+ * Why an effect cannot make progress now; the command is retried later — at `retryAt` when the
+ * effect itself says when (a backoff the retry terms set), else after the redelivery backoff.
+ * Nothing here waits: a backoff is a nak with a delay, never a sleep holding the actor.
+ */
+export type Blocked = { blocked: string; retryAt?: string };
 
 export async function runEffect(effect: Effect, ctx: EffectContext): Promise<PaymentCommand | Blocked> {
   return effect.kind === "authorize" ? authorize(effect.attempt, ctx) : operate(effect.operation, ctx);
@@ -39,6 +39,13 @@ async function authorize(attempt: Attempt, ctx: EffectContext): Promise<RecordAu
     result,
     at: ctx.now(),
   });
+  // Backoff after a technical error, as the retry terms set it when the attempt was decided. Nothing
+  // is sent before notBefore, so an attempt still inside its backoff needs no status query either.
+  if (attempt.notBefore !== undefined && Date.parse(attempt.notBefore) > Date.parse(ctx.now()))
+    return {
+      blocked: `attempt ${attempt.no} backs off until ${attempt.notBefore}`,
+      retryAt: attempt.notBefore,
+    };
   if (attempt.status === "unknown" || ctx.resumed) {
     const status = await psp.status({ idempotencyKey: attempt.idempotencyKey, ...tp });
     if (status.found === true) return record(status.result);
@@ -46,11 +53,6 @@ async function authorize(attempt: Attempt, ctx: EffectContext): Promise<RecordAu
     // The PSP has never seen this key: it is safe to send the same attempt again.
   }
   if (!ctx.card) return { blocked: "attempt must be (re)sent but the card is not in this command" };
-  // Backoff after a technical error, as the retry terms set it when the attempt was decided.
-  if (attempt.notBefore !== undefined) {
-    const wait = Date.parse(attempt.notBefore) - Date.parse(ctx.now());
-    if (wait > 0) await delay(Math.min(wait, MAX_BACKOFF_MS));
-  }
   const p = ctx.payment;
   const result = await psp.authorize({
     idempotencyKey: attempt.idempotencyKey,

@@ -12,3 +12,22 @@ export function nextEffect(state: PaymentState): Effect | undefined {
   if (operation) return { kind: "operation", operation };
   return undefined;
 }
+
+/** Event types after which a payment has nothing open: the last event of a frame that closes it. */
+const CLOSING = new Set([
+  "PaymentAuthorized",
+  "PaymentDeclined",
+  "PaymentRequiresAction",
+  "PaymentFailed",
+  "OperationSucceeded",
+  "OperationFailed",
+]);
+
+/**
+ * Whether a frame (the events of one append) may leave its payment with something open, judged from
+ * its last event's type alone. Conservative: a false "open" only costs the janitor a later look.
+ */
+export function frameMayLeaveOpen(types: readonly string[]): boolean {
+  const last = types.at(-1);
+  return last === undefined || !CLOSING.has(last);
+}

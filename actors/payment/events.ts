@@ -3,9 +3,7 @@
 import { z } from "zod";
 import { RoutingDecision } from "../policy/decision.ts";
 import { OutcomeClass } from "../policy/schemas.ts";
-
-const At = z.iso.datetime();
-const Amount = z.number().int().positive();
+import { Amount, At, Currency } from "./contract.ts";
 
 export const CardFacts = z.object({
   brand: z.string(),
@@ -26,7 +24,7 @@ export const PaymentCreated = z.object({
   merchantId: z.string(),
   requestFingerprint: z.string(),
   amount: Amount,
-  currency: z.string().length(3),
+  currency: Currency,
   capture: CaptureMode,
   card: CardFacts,
   reference: z.string().optional(),

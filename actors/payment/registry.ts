@@ -1,6 +1,8 @@
 // Which payment actors are live in this process. Every message to a payment goes through here, so
-// passivation can be race-free: an actor is stopped only when no message is in flight to it, and it
-// leaves the map before its last (passivate) message, so nothing is ever sent to a stopped actor.
+// passivation is race-free: an actor is stopped only when no message is in flight to it, and it
+// leaves the map first, so nothing is ever sent to a stopped actor. A payment at rest with nothing
+// open leaves memory as soon as its reply is out (its next command reloads it: one or two direct
+// gets); one still waiting on something stays until it has been idle for passivateAfterMs.
 import type { ActorRef, ActorSystem } from "../nact.ts";
 import { ask, spawnActor, stopActor } from "../nact.ts";
 import type { PaymentActorDeps, PaymentActorState, PaymentMsg, PaymentOutcome } from "./actor.ts";
@@ -24,10 +26,7 @@ export class PaymentRegistry {
     private readonly deps: PaymentActorDeps,
     private readonly opts: { passivateAfterMs: number; askTimeoutMs: number },
   ) {
-    this.#sweeper = setInterval(
-      () => void this.sweep(),
-      Math.max(50, Math.min(opts.passivateAfterMs, 5_000)),
-    );
+    this.#sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(opts.passivateAfterMs, 5_000)));
     this.#sweeper.unref();
   }
 
@@ -38,11 +37,14 @@ export class PaymentRegistry {
   async send(paymentId: string, msg: PaymentMsg): Promise<PaymentOutcome> {
     const entry = this.#live.get(paymentId) ?? this.spawn(paymentId);
     entry.inFlight++;
+    let outcome: PaymentOutcome | undefined;
     try {
-      return await ask(entry.ref, msg, this.opts.askTimeoutMs);
+      outcome = await ask(entry.ref, msg, this.opts.askTimeoutMs);
+      return outcome;
     } finally {
       entry.inFlight--;
       entry.idleSince = Date.now();
+      if (outcome?.atRest && entry.inFlight === 0) this.passivate(paymentId, entry);
     }
   }
 
@@ -61,24 +63,23 @@ export class PaymentRegistry {
     return entry;
   }
 
-  /** Passivate actors idle for longer than passivateAfterMs (all of them with `all`). */
-  async sweep(all = false): Promise<void> {
-    const cutoff = Date.now() - this.opts.passivateAfterMs;
-    const idle = [...this.#live].filter(([, e]) => e.inFlight === 0 && (all || e.idleSince <= cutoff));
-    for (const [id, entry] of idle) {
-      this.#live.delete(id);
-      try {
-        await ask(entry.ref, { kind: "passivate" }, this.opts.askTimeoutMs);
-      } catch (err) {
-        this.deps.log.warn({ err, paymentId: id }, "passivation snapshot failed");
-      }
-      stopActor(entry.ref);
-    }
+  private passivate(paymentId: string, entry: Entry): void {
+    if (this.#live.get(paymentId) !== entry) return;
+    this.#live.delete(paymentId);
+    stopActor(entry.ref);
     this.deps.metrics.liveActors.set(this.#live.size);
   }
 
-  async close(): Promise<void> {
+  /** Stop actors idle for longer than passivateAfterMs (all idle ones with `all`). */
+  sweep(all = false): void {
+    const cutoff = Date.now() - this.opts.passivateAfterMs;
+    for (const [id, e] of [...this.#live])
+      if (e.inFlight === 0 && (all || e.idleSince <= cutoff)) this.passivate(id, e);
+  }
+
+  close(): Promise<void> {
     clearInterval(this.#sweeper);
-    await this.sweep(true);
+    this.sweep(true);
+    return Promise.resolve();
   }
 }

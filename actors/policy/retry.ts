@@ -21,3 +21,17 @@ export function backoffMs(terms: RetryTerms, n: number): number {
   const raw = terms.backoffInitialMs * terms.backoffMultiplier ** (n - 1);
   return Math.floor(Math.min(terms.backoffMaxMs, raw));
 }
+
+/** The floor and ceiling of a wait for a PSP (or NATS) that did not answer: never a hot loop, never hours. */
+export const MIN_REDELIVERY_MS = 1_000;
+export const MAX_REDELIVERY_MS = 60_000;
+
+/**
+ * The one backoff scheme: how long a command waits before its n-th redelivery (n ≥ 1) when its
+ * payment waits on a PSP, from the payment's own retry terms, kept within the floor and ceiling.
+ */
+export function redeliveryDelayMs(terms: RetryTerms | undefined, n: number): number {
+  const k = Math.max(1, Math.min(Math.floor(n), 30));
+  const ms = terms ? backoffMs(terms, k) : MIN_REDELIVERY_MS * 2 ** (k - 1);
+  return Math.min(MAX_REDELIVERY_MS, Math.max(MIN_REDELIVERY_MS, ms));
+}

@@ -8,8 +8,8 @@
 //
 // If the board cannot answer (closed, or an actor that does not reply in time) calls are admitted:
 // the breaker protects the PSP and our latency, it must never become the reason nothing is sent.
-import type { Logger } from "../../streams/log.ts";
-import type { Metrics } from "../../streams/metrics.ts";
+import type { Logger } from "../../config/log.ts";
+import type { Metrics } from "../../config/metrics.ts";
 import {
   ask,
   spawnActor,

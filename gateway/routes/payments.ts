@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import type { PaymentView } from "../../actors/payment/view.ts";
-import type { CommandEnvelope, CommandReply } from "../../streams/envelopes.ts";
+import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
 import {
   acceptedView,
   createPaymentEnvelope,
@@ -30,7 +30,7 @@ import { errorResponses, OPTIONAL_BODY, paymentResponse } from "./docs.ts";
 type Answer<Done extends 200 | 201> = { status: Done | 202; view: PaymentView };
 
 export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, done) => {
-  const keys = deriveFingerprintKeys(deps.cardKey);
+  const keys = deriveFingerprintKeys(deps.fingerprintKey ?? deps.cardKey);
   const security = [{ bearerAuth: [] }];
   const tags = ["payments"];
 
@@ -63,12 +63,13 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
   async function send(req: FastifyRequest, envelope: CommandEnvelope): Promise<CommandReply | null> {
     const paymentId = envelope.command.paymentId;
     try {
-      return await deps.bus.send(envelope, {
+      // Our own worker's reply to our own command: trusted, not re-validated.
+      return (await deps.bus.send(paymentId, envelope, {
         waitMs: deps.replyWaitMs,
         // Unique per HTTP request: retries are deduplicated by the payment entity, not by NATS.
         msgId: `${paymentId}:${randomUUID()}`,
         traceparent: req.trace.traceparent,
-      });
+      })) as CommandReply | null;
     } catch (cause) {
       req.log.error({ err: cause }, "command publish failed");
       throw new ApiError(

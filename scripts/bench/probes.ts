@@ -8,7 +8,7 @@ import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { createPaymentEnvelope, deriveFingerprintKeys } from "../../gateway/commands.ts";
 import { CreatePaymentBody } from "../../gateway/schemas.ts";
 import { Header, encode } from "../../streams/envelopes.ts";
-import type { Metrics } from "../../streams/metrics.ts";
+import type { Metrics } from "../../config/metrics.ts";
 import { rawStreamName } from "./cleanup.ts";
 import type { Op } from "./load.ts";
 

@@ -113,7 +113,7 @@ describe("routing policies and PSP health (e2e)", function () {
     expect(p.routing?.policy_versions).to.deep.equal({ routing: 1, fees: 1, retries: 1 });
     expect(p.expected_fee).to.be.a("number").and.above(0);
     expect(p.attempts[0]?.expected_fee).to.equal(p.expected_fee);
-    const events = await platform.worker!.store.history(p.id);
+    const events = await platform.worker!.journal.history(p.id);
     const routed = events.find((e) => e.type === "PaymentRouted");
     expect(routed?.type === "PaymentRouted" && routed.decision?.candidates.map((c) => c.psp)).to.have.members(
       ["acme", "bolt"],
@@ -192,7 +192,7 @@ describe("routing policies and PSP health (e2e)", function () {
     try {
       const p = await pay({ number: amex });
       expect(p).to.deep.include({ status: "failed", failure_code: "no_route", attempts: [] });
-      const events = await platform.worker!.store.history(p.id);
+      const events = await platform.worker!.journal.history(p.id);
       const routed = events.find((e) => e.type === "PaymentRouted");
       const candidates = routed?.type === "PaymentRouted" ? routed.decision?.candidates : undefined;
       expect(candidates?.find((c) => c.psp === "acme")?.excluded).to.include("forced out of rotation");
@@ -240,7 +240,7 @@ describe("routing policies and PSP health (e2e)", function () {
       ["acme", "failed", "psp_unavailable"],
       ["bolt", "authorized", null],
     ]);
-    const events = await platform.worker!.store.history(skipped.id);
+    const events = await platform.worker!.journal.history(skipped.id);
     const routed = events.find((e) => e.type === "PaymentRouted");
     const acme =
       routed?.type === "PaymentRouted"

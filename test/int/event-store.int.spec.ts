@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import type { PaymentCreated, PaymentEvent } from "../../actors/payment/events.ts";
 import { evolveAll } from "../../actors/payment/evolve.ts";
+import { Journal } from "../../actors/payment/journal.ts";
+import { SCHEMA_VERSION } from "../../actors/payment/state.ts";
 import { EventStore, WrongLastSequenceError } from "../../streams/event-store.ts";
 import { SnapshotStore } from "../../streams/snapshots.ts";
 import { ensureTopology, snapshotKey } from "../../streams/topology.ts";
@@ -47,13 +49,19 @@ function history(paymentId: string): PaymentEvent[][] {
 
 describe("event store (real JetStream and Redis)", () => {
   let infra: Infra;
-  let store: EventStore;
+  let store: Journal;
   let snapshots: SnapshotStore;
 
   before(async () => {
     infra = await openInfra();
-    snapshots = new SnapshotStore(infra.redis, (id) => snapshotKey(infra.topo, id), infra.log, infra.metrics);
-    store = new EventStore(infra.js, infra.jsm, infra.topo, snapshots, infra.metrics);
+    snapshots = new SnapshotStore(
+      infra.redis,
+      (id) => snapshotKey(infra.topo, id),
+      infra.log,
+      infra.metrics,
+      SCHEMA_VERSION,
+    );
+    store = new Journal(new EventStore(infra.js, infra.jsm, infra.topo, infra.metrics), snapshots);
   });
   after(async () => infra.close());
 
@@ -152,7 +160,7 @@ describe("event store (real JetStream and Redis)", () => {
     expect(await snapshots.put(id, { seq: 10, eventNo: 6, state })).to.equal(true);
     expect(await snapshots.put(id, { seq: 7, eventNo: 4, state: { ...state, amount: 1 } })).to.equal(false);
     expect((await snapshots.get(id))?.seq).to.equal(10);
-    expect((await snapshots.get(id))?.state.amount).to.equal(1000);
+    expect(((await snapshots.get(id))?.state as { amount: number }).amount).to.equal(1000);
   });
 
   it("creates the topology a second time without harm", async () => {

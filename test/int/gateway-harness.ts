@@ -11,8 +11,9 @@ import type { PaymentView } from "../../actors/payment/view.ts";
 import { buildGateway } from "../../gateway/app.ts";
 import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
 import { CommandBus } from "../../streams/command-bus.ts";
-import { CommandEnvelope, Header, decodeJson, encode, type CommandReply } from "../../streams/envelopes.ts";
-import { createMetrics } from "../../streams/metrics.ts";
+import { CommandEnvelope, type CommandReply } from "../../actors/payment/wire.ts";
+import { Header, decodeJson, encode } from "../../streams/envelopes.ts";
+import { createMetrics } from "../../config/metrics.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";
 import { capturingLogger } from "../support/log-capture.ts";
 

@@ -6,8 +6,9 @@ import { expect } from "chai";
 import { canonicalJson, operationIdFor, paymentIdFor } from "../../actors/payment/ids.ts";
 import type { PaymentView } from "../../actors/payment/view.ts";
 import { cardFactsOf, deriveFingerprintKeys, requestFingerprint } from "../../gateway/commands.ts";
-import { openCard } from "../../streams/card-seal.ts";
-import { CommandEnvelope, Header, decodeJson } from "../../streams/envelopes.ts";
+import { openCard } from "../../config/card-seal.ts";
+import { CommandEnvelope } from "../../actors/payment/wire.ts";
+import { Header, decodeJson } from "../../streams/envelopes.ts";
 import { commandSubject } from "../../streams/topology.ts";
 import {
   MERCHANTS,

@@ -18,7 +18,7 @@ import {
 import { buildGateway } from "../../gateway/app.ts";
 import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
 import { OperatorAuth } from "../../gateway/operator-auth.ts";
-import { createMetrics } from "../../streams/metrics.ts";
+import { createMetrics } from "../../config/metrics.ts";
 import { OpsBoard } from "../../streams/ops-board.ts";
 import { PolicyStore } from "../../streams/policy-store.ts";
 import { NATS_URL, uniquePrefix } from "../support/infra.ts";

@@ -9,7 +9,7 @@ import { guarded } from "../../actors/psp/guarded.ts";
 import { PspHealthBoard, type HealthChange } from "../../actors/psp/health.ts";
 import { createConnectors } from "../../actors/psp/registry.ts";
 import { startSandbox, type Sandbox } from "../../scripts/sandbox-psp.ts";
-import { createMetrics, type Metrics } from "../../streams/metrics.ts";
+import { createMetrics, type Metrics } from "../../config/metrics.ts";
 import { parseMetrics, series } from "../support/prometheus.ts";
 import { waitFor } from "../support/wait.ts";
 import { capturingLogger } from "../support/log-capture.ts";

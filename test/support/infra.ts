@@ -5,8 +5,8 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import type { Logger } from "../../streams/log.ts";
-import { createMetrics, type Metrics } from "../../streams/metrics.ts";
+import type { Logger } from "../../config/log.ts";
+import { createMetrics, type Metrics } from "../../config/metrics.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";

@@ -67,7 +67,23 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     commandsRejectedUndecodable: new Counter({
       name: "switchyard_commands_undecodable_total",
-      help: "PAY_CMD messages that were not a valid command envelope (terminated, logged)",
+      help: "PAY_CMD messages that were not a valid command envelope (dead-lettered, logged)",
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: "switchyard_dead_letters_total",
+      help: "Commands moved to the dead-letter stream, by reason (undecodable, poison, retries_exhausted)",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    janitorRedrives: new Counter({
+      name: "switchyard_janitor_redrives_total",
+      help: "Payments the janitor found unresolved past its threshold and re-drove (status query first)",
+      registers,
+    }),
+    janitorStuck: new Gauge({
+      name: "switchyard_janitor_unresolved_payments",
+      help: "Payments the janitor has seen unresolved past its threshold at its last pass, on this worker",
       registers,
     }),
     // PSP health (actors/psp/health.ts). Circuit state as a number: 0 closed, 1 half_open, 2 open.

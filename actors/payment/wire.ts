@@ -1,0 +1,42 @@
+// What travels inside the platform's frames, as the payment owns it: the command envelope on
+// PAY_CMD (parsed once, where the worker takes it off the stream), the events inside a PAY_EVT
+// frame (validated before they are written, parsed when read), and the reply an actor sends the
+// gateway waiting for it. Versioned: a reader accepts every version it knows.
+import { z } from "zod";
+import { CapturePayment, CancelPayment, CreatePayment, RefundPayment, ResumePayment } from "./commands.ts";
+import { PaymentEvent } from "./events.ts";
+import type { PaymentView } from "./view.ts";
+
+export const CommandEnvelopeV1 = z.object({
+  v: z.literal(1),
+  command: z.discriminatedUnion("type", [
+    CreatePayment,
+    CapturePayment,
+    CancelPayment,
+    RefundPayment,
+    ResumePayment,
+  ]),
+  /** CreatePayment only: the card, sealed with config/card-seal.ts (aad = paymentId). */
+  sealedCard: z.string().max(4096).optional(),
+});
+export type CommandEnvelopeV1 = z.infer<typeof CommandEnvelopeV1>;
+export const CommandEnvelope = CommandEnvelopeV1;
+export type CommandEnvelope = CommandEnvelopeV1;
+
+/** The events of one frame: the same schema guards the write and the read. */
+export const PaymentEvents = z.array(PaymentEvent).min(1);
+
+/**
+ * What an actor answers the gateway that sent a command:
+ * - `settled`: the command is done and the payment is at rest (or the command changed nothing);
+ * - `pending`: accepted, but waiting on a PSP (outcome unknown, PSP down): ask again later;
+ * - `rejected`: the command was refused (the payment, if any, is unchanged).
+ * Produced by our own worker and read by our own gateway: not re-validated on the way.
+ */
+export type CommandReply =
+  | { kind: "settled"; payment: PaymentView }
+  | { kind: "pending"; payment: PaymentView }
+  | {
+      kind: "rejected";
+      rejection: { code: string; message: string; details?: Record<string, unknown> };
+    };

@@ -1,0 +1,75 @@
+// Card data crosses PAY_CMD only sealed (AES-256-GCM): the command stream is on disk, and the
+// platform never stores a PAN in clear. Only the worker, to call a PSP, opens it.
+//
+// A seal names the key that made it (`v2.<key id>.<iv ‖ tag ‖ ciphertext>`, the id a hash prefix of
+// the key, not the key), so the card key can rotate while sealed commands are still in the stream:
+// the new key seals, and the retired keys are kept for opening until no command sealed with them is
+// left (a command lives at most its redelivery window, then it is done or dead-lettered).
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { z } from "zod";
+
+/** The card as a PSP needs it: only ever in memory, or sealed. */
+export const CardSecret = z.object({
+  number: z.string(),
+  expMonth: z.number().int(),
+  expYear: z.number().int(),
+  cvc: z.string(),
+});
+export type CardSecret = z.infer<typeof CardSecret>;
+
+export class SealError extends Error {
+  override name = "SealError";
+}
+
+const FORMAT = "v2";
+
+/** Short public id of a key: 8 hex characters of its SHA-256 (names the key, reveals nothing usable). */
+export function cardKeyId(key: Buffer): string {
+  return createHash("sha256").update(key).digest("hex").slice(0, 8);
+}
+
+/** → `v2.<key id>.base64url(iv ‖ tag ‖ ciphertext)`. `aad` binds the seal to one payment. */
+export function sealCard(key: Buffer, card: CardSecret, aad: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(Buffer.from(aad));
+  const body = Buffer.concat([cipher.update(JSON.stringify(card), "utf8"), cipher.final()]);
+  return `${FORMAT}.${cardKeyId(key)}.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url")}`;
+}
+
+/**
+ * Opens a seal with the key it names, among the current and retired keys. A seal without a key id
+ * (made before ids existed) is tried with each key in turn.
+ */
+export function openCard(keys: Buffer | readonly Buffer[], sealed: string, aad: string): CardSecret {
+  const ring: readonly Buffer[] = Buffer.isBuffer(keys) ? [keys] : (keys);
+  const parts = sealed.split(".");
+  if (parts.length === 3 && parts[0] === FORMAT) {
+    const key = ring.find((k) => cardKeyId(k) === parts[1]);
+    if (!key) throw new SealError(`sealed with card key ${parts[1]}, which this process does not hold`);
+    return openWith(key, parts[2] ?? "", aad);
+  }
+  let last: unknown;
+  for (const key of ring) {
+    try {
+      return openWith(key, sealed, aad);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last instanceof SealError ? last : new SealError("sealed card cannot be opened");
+}
+
+function openWith(key: Buffer, payload: string, aad: string): CardSecret {
+  try {
+    const raw = Buffer.from(payload, "base64url");
+    const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(aad));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    const clear = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
+    return CardSecret.parse(JSON.parse(clear));
+  } catch (cause) {
+    // Never include the payload: it could be (part of) a card.
+    throw new SealError("sealed card cannot be opened (wrong key or tampered)", { cause });
+  }
+}

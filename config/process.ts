@@ -1,0 +1,46 @@
+// A role as an operating-system process: read and check the configuration (a bad value stops
+// start-up with every bad variable named, exit 2), start, and stop in order on SIGTERM/SIGINT.
+// Start-up failures we can foresee are said in one line a newcomer can act on (exit 1).
+import { ConfigError, loadConfig, type Config } from "./env.ts";
+
+export type Running = { stop(): Promise<void>; log: { info(o: object, msg: string): void } };
+
+export async function runProcess(start: (config: Config) => Promise<Running>): Promise<Running> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchyard: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  let running: Running;
+  try {
+    running = await start(config);
+  } catch (err) {
+    process.stderr.write(`switchyard: could not start: ${startError(err)}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    running.log.info({ signal }, "stopping: no new commands, finishing in-flight ones");
+    await running.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  return running;
+}
+
+/** One line a newcomer can act on, for the start-up failures we can foresee. */
+export function startError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === "EADDRINUSE")
+    return `${e.address}:${e.port} is already in use (another Switchyard running? set PORT / SANDBOX_PORT)`;
+  if (e.code === "ECONNREFUSED") return `${e.message} (is the server running? see NATS_URL / REDIS_URL)`;
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(err);
+}

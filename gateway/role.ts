@@ -1,0 +1,98 @@
+// The gateway role, composed: from a Config and the process's infrastructure to a listening HTTP
+// API — command bus, payment reads from the event store, merchant and operator keys, the operator
+// API over the policy store, ops board and dead letters. Used by gateway/main.ts (the Procfile's
+// gateway) and by npm start.
+import type { FastifyInstance } from "fastify";
+import { Journal } from "../actors/payment/journal.ts";
+import { SCHEMA_VERSION } from "../actors/payment/state.ts";
+import { toView } from "../actors/payment/view.ts";
+import { capabilitiesOf, createConnectors } from "../actors/psp/registry.ts";
+import type { Config } from "../config/env.ts";
+import type { Logger } from "../config/log.ts";
+import type { Metrics } from "../config/metrics.ts";
+import { loadOrCreateDemoMerchant } from "../config/secrets.ts";
+import { CommandBus, NatsUnavailableError } from "../streams/command-bus.ts";
+import { isConnected } from "../streams/connection.ts";
+import { DeadLetters } from "../streams/dead-letters.ts";
+import { EventStore } from "../streams/event-store.ts";
+import type { Infra } from "../streams/infra.ts";
+import { loadDefaultPolicies } from "../streams/policy-seed.ts";
+import { SnapshotStore } from "../streams/snapshots.ts";
+import { snapshotKey } from "../streams/topology.ts";
+import { buildGateway } from "./app.ts";
+import { hashKey, MerchantAuth, type MerchantKey } from "./auth.ts";
+import { OperatorAuth } from "./operator-auth.ts";
+
+export type GatewayRole = { app: FastifyInstance; url: string; demoKey?: string; stop(): Promise<void> };
+
+export async function startGatewayRole(
+  config: Config,
+  infra: Infra,
+  o: { cardKey: Buffer; sandboxUrl: string; metrics: Metrics; log: Logger },
+): Promise<GatewayRole> {
+  const { nc, js, jsm, redis, topo } = infra;
+  const capabilities = capabilitiesOf(
+    createConnectors({ sandboxUrl: o.sandboxUrl, timeoutMs: config.psp.timeoutMs }),
+  );
+  await infra.policyStore.seedDefaults(loadDefaultPolicies(capabilities));
+  const bus = new CommandBus(nc, js, topo, o.log);
+  bus.start();
+  const snapshots = new SnapshotStore(redis, (id) => snapshotKey(topo, id), o.log, o.metrics, SCHEMA_VERSION);
+  const journal = new Journal(new EventStore(js, jsm, topo, o.metrics), snapshots);
+  const keys: MerchantKey[] = config.bootstrapKeys.map((k) => ({
+    merchantId: k.merchantId,
+    keyHash: hashKey(k.key),
+  }));
+  let demoKey: string | undefined;
+  if (keys.length === 0) {
+    const demo = loadOrCreateDemoMerchant(config.dataDir);
+    keys.push({ merchantId: demo.merchantId, keyHash: demo.keyHash });
+    demoKey = demo.createdKey;
+  }
+  const app = await buildGateway({
+    bus,
+    payments: {
+      async get(paymentId) {
+        if (!isConnected(nc)) throw new NatsUnavailableError("NATS is not connected");
+        const { state } = await journal.load(paymentId);
+        return state && toView(state);
+      },
+    },
+    auth: new MerchantAuth(keys),
+    cardKey: o.cardKey,
+    // Fingerprints must not change when the card key rotates: they derive from the oldest key.
+    fingerprintKey: config.retiredCardKeys.at(-1) ?? o.cardKey,
+    replyWaitMs: config.gateway.replyWaitMs,
+    readiness: [
+      { name: "nats", check: async () => void (await nc.rtt()) },
+      { name: "jetstream", check: async () => void (await jsm.getAccountInfo()) },
+      { name: "redis", check: async () => void (await redis.ping()) },
+    ],
+    metrics: o.metrics,
+    log: o.log,
+    ops: {
+      store: infra.policyStore,
+      board: infra.opsBoard,
+      deadLetters: new DeadLetters(js, jsm, topo),
+      capabilities,
+      auth: OperatorAuth.fromKeys(config.operatorKeys),
+    },
+  });
+  let url: string;
+  try {
+    url = await app.listen({ port: config.gateway.port, host: config.gateway.host });
+  } catch (err) {
+    await bus.close();
+    await app.close();
+    throw err;
+  }
+  return {
+    app,
+    url,
+    ...(demoKey !== undefined && { demoKey }),
+    async stop() {
+      await app.close();
+      await bus.close();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// What every gateway and worker process connects to before it does anything: NATS with its
+// JetStream streams and consumers (created idempotently), Redis for snapshots, and the KV-backed
+// policy store and ops board. Infrastructure only: the roles build on it (gateway/role.ts,
+// actors/role.ts). Closing reverses opening.
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
+import type { Config } from "../config/env.ts";
+import type { Logger } from "../config/log.ts";
+import { connectNats } from "./connection.ts";
+import { OpsBoard } from "./ops-board.ts";
+import { PolicyStore } from "./policy-store.ts";
+import { ensureTopology, topology, type Topology } from "./topology.ts";
+
+export type Infra = {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  redis: Redis;
+  topo: Topology;
+  policyStore: PolicyStore;
+  opsBoard: OpsBoard;
+  close(): Promise<void>;
+};
+
+export function topologyOf(config: Config): Topology {
+  return topology(config.prefix, config.partitions, {
+    commandAckWaitMs: config.commandAckWaitMs,
+    commandMaxDeliver: config.commandMaxDeliver,
+    janitorAfterMs: config.janitorAfterMs,
+    replicas: config.streamReplicas,
+  });
+}
+
+export async function openInfra(config: Config, name: string, log: Logger): Promise<Infra> {
+  const topo = topologyOf(config);
+  const nc = await connectNats(config.nats.url, name, log);
+  const closeNats = async () => {
+    await nc.drain().catch(() => nc.close());
+  };
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureTopology(jsm, topo);
+    const store = { replicas: config.streamReplicas, log };
+    const policyStore = await new PolicyStore(js, config.prefix, store).ensure();
+    const opsBoard = await new OpsBoard(js, config.prefix, store).ensure();
+    // Redis is an accelerator: while it is away, commands must fail at once (and the actor replay
+    // from JetStream), never queue up behind a reconnect and hold a payment.
+    const redis = new Redis(config.redis.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: 500,
+      connectTimeout: 2_000,
+    });
+    redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+    return {
+      nc,
+      js,
+      jsm,
+      redis,
+      topo,
+      policyStore,
+      opsBoard,
+      async close() {
+        await redis.quit().catch(() => redis.disconnect());
+        await closeNats();
+      },
+    };
+  } catch (err) {
+    await closeNats();
+    throw err;
+  }
+}
