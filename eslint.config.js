@@ -1,15 +1,23 @@
 // Type-aware lint: an unawaited promise in a payment path is a lost payment.
 import tseslint from "typescript-eslint";
 import importX from "eslint-plugin-import-x";
+import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".data/", "coverage/"] },
+  { ignores: ["node_modules/", ".data/", "coverage/", ".dependency-cruiser.cjs"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { "import-x": importX },
+    // Without a TypeScript resolver import-x cannot follow `./x.ts` and no-cycle sees no edges at
+    // all (test/unit/layer-rules.unit.spec.ts proves it now catches a cycle).
+    settings: {
+      "import-x/extensions": [".ts", ".js"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+      "import-x/resolver-next": [createTypeScriptImportResolver({ project: "./tsconfig.json" })],
+    },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": "error",

@@ -42,7 +42,7 @@ export function sealCard(key: Buffer, card: CardSecret, aad: string): string {
  * (made before ids existed) is tried with each key in turn.
  */
 export function openCard(keys: Buffer | readonly Buffer[], sealed: string, aad: string): CardSecret {
-  const ring: readonly Buffer[] = Buffer.isBuffer(keys) ? [keys] : (keys);
+  const ring: readonly Buffer[] = Buffer.isBuffer(keys) ? [keys] : keys;
   const parts = sealed.split(".");
   if (parts.length === 3 && parts[0] === FORMAT) {
     const key = ring.find((k) => cardKeyId(k) === parts[1]);

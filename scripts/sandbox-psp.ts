@@ -20,7 +20,6 @@
 // or with SandboxOptions.random when given.
 import { setMaxListeners } from "node:events";
 
-import { pathToFileURL } from "node:url";
 import Fastify from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -198,15 +197,4 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       await writer?.flush();
     },
   };
-}
-
-// The Procfile's sandbox role: configuration through the one schema, like the other roles. Not a
-// top-level await: run.ts imports this module, so awaiting it here would wait on itself forever.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  import("./run.ts")
-    .then(({ run }) => run(["sandbox"], { startLocalServices: false }))
-    .catch((err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    });
 }

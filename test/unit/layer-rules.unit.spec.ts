@@ -1,0 +1,126 @@
+// The guardrails that look enforced are: each layer rule of .dependency-cruiser.cjs and ESLint's
+// no-cycle rule is broken on purpose here, and must fail. The probes live in temporary folders
+// (their own per run) and are removed afterwards.
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { expect } from "chai";
+import { ESLint } from "eslint";
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, "../..");
+const DEPCRUISE = join(ROOT, "node_modules/.bin/depcruise");
+
+/** Runs dependency-cruiser with the project's rules over a tree of probe files; returns the rules broken. */
+async function brokenRules(files: Record<string, string>): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), "sy-layers-"));
+  try {
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), text);
+    }
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { module: "NodeNext", allowImportingTsExtensions: true, noEmit: true },
+      }),
+    );
+    const out = await run(
+      DEPCRUISE,
+      [
+        ...new Set(Object.keys(files).map((f) => f.split("/")[0]!)),
+        "--config",
+        join(ROOT, ".dependency-cruiser.cjs"),
+        "--output-type",
+        "json",
+      ],
+      { cwd: dir, maxBuffer: 16 * 1024 * 1024 },
+    ).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? "" }));
+    const result = JSON.parse(out.stdout) as { summary: { violations: Array<{ rule: { name: string } }> } };
+    return [...new Set(result.summary.violations.map((v) => v.rule.name))].sort();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("layer rules (npm run verify)", function () {
+  this.timeout(120_000);
+
+  it("passes a tree that keeps every rule", async () => {
+    expect(
+      await brokenRules({
+        "actors/payment/decide.ts": 'import { money } from "./money.ts";\nexport const d = money;\n',
+        "actors/payment/money.ts": "export const money = 1;\n",
+        "streams/event-store.ts": 'import { env } from "../config/env.ts";\nexport const s = env;\n',
+        "config/env.ts": "export const env = 1;\n",
+      }),
+    ).to.deep.equal([]);
+  });
+
+  it("fails when the pure core imports infrastructure", async () => {
+    expect(
+      await brokenRules({
+        "actors/payment/decide.ts":
+          'import { s } from "../../streams/event-store.ts";\nexport const d = s;\n',
+        "streams/event-store.ts": "export const s = 1;\n",
+      }),
+    ).to.include("core-is-pure");
+  });
+
+  it("fails when streams/ imports the decider", async () => {
+    expect(
+      await brokenRules({
+        "streams/event-store.ts": 'import { d } from "../actors/payment/evolve.ts";\nexport const s = d;\n',
+        "actors/payment/evolve.ts": "export const d = 1;\n",
+      }),
+    ).to.include("streams-knows-no-payment");
+  });
+
+  it("fails when production code imports scripts/", async () => {
+    expect(
+      await brokenRules({
+        "gateway/main.ts": 'import { run } from "../scripts/run.ts";\nexport const m = run;\n',
+        "scripts/run.ts": "export const run = 1;\n",
+      }),
+    ).to.include("nothing-imports-scripts");
+  });
+
+  it("fails when config/ imports the platform", async () => {
+    expect(
+      await brokenRules({
+        "config/log.ts": 'import { s } from "../streams/topology.ts";\nexport const l = s;\n',
+        "streams/topology.ts": "export const s = 1;\n",
+      }),
+    ).to.include("config-is-the-base");
+  });
+
+  it("fails on an import cycle", async () => {
+    expect(
+      await brokenRules({
+        "streams/a.ts": 'import { b } from "./b.ts";\nexport const a = () => b;\n',
+        "streams/b.ts": 'import { a } from "./a.ts";\nexport const b = () => a;\n',
+      }),
+    ).to.include("no-cycles");
+  });
+
+  it("makes ESLint's import-x/no-cycle report a two-file cycle in TypeScript", async () => {
+    // Inside the project (the type-aware lint needs its tsconfig), in a folder of this run's own.
+    const dir = join(ROOT, "test", `cycle-probe-${randomBytes(4).toString("hex")}`);
+    mkdirSync(dir);
+    try {
+      writeFileSync(
+        join(dir, "a.ts"),
+        'import { b } from "./b.ts";\nexport const a = (): number => b() + 1;\n',
+      );
+      writeFileSync(join(dir, "b.ts"), 'import { a } from "./a.ts";\nexport const b = (): number => a();\n');
+      const results = await new ESLint({ cwd: ROOT }).lintFiles([join(dir, "a.ts"), join(dir, "b.ts")]);
+      const rules = results.flatMap((r) => r.messages.map((m) => m.ruleId));
+      expect(rules.filter((r) => r === "import-x/no-cycle")).to.have.length(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
