@@ -1,4 +1,4 @@
-// The worker role: hosts the payment actors and feeds them from PAY_CMD, with one connector actor per
+// The worker role: hosts the payment actors and feeds them from PAY_CMD, with the health board per
 // PSP (actors/psp/health.ts) gating and measuring authorizations, and the live router reading the
 // active policies. One worker owns all partitions for now; several workers may run at once (they
 // share the durable consumers, and the event-store fence keeps two live copies of a payment

@@ -1,8 +1,8 @@
-// A connector behind its PSP's circuit breaker. Before an authorization the PSP's health actor is
-// asked whether a call may go out; when it may not (circuit open, half-open with every probe out,
-// forced out) the answer is a technical_error `circuit_open` and the PSP is never called: the request
-// certainly was not sent, so the payment may cascade to its next PSP. Every authorization that is
-// sent has its outcome and latency recorded.
+// A connector behind its PSP's circuit breaker. Before an authorization the health board is asked,
+// synchronously, whether a call may go out; when it may not (circuit open, half-open with every probe
+// out, forced out) the answer is a technical_error `circuit_open` and the PSP is never called: the
+// request certainly was not sent, so the payment may cascade to its next PSP. Every authorization
+// that is sent has its outcome and latency recorded.
 //
 // Capture, void, refund and status always go through and are not counted: they concern money already
 // authorized at this PSP (or the fate of a request already sent), which no other PSP can settle, so
@@ -23,7 +23,7 @@ export function guarded<C extends PspConnector>(connector: C, board: PspGate): C
     name: c.name,
     ...(c.capabilities ? { capabilities: c.capabilities } : {}),
     async authorize(req): Promise<AuthorizeResult> {
-      const admission = await board.admit(c.name);
+      const admission = board.admit(c.name);
       if (!admission.allowed) {
         return {
           outcome: "technical_error",
@@ -39,7 +39,7 @@ export function guarded<C extends PspConnector>(connector: C, board: PspGate): C
         outcome = result.outcome;
         return result;
       } finally {
-        await board.record(c.name, outcome, performance.now() - started, admission.ticket);
+        board.record(c.name, outcome, performance.now() - started, admission.ticket);
       }
     },
     capture: (req) => c.capture(req),

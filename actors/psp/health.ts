@@ -1,24 +1,19 @@
-// PSP health for one worker: one nact actor per PSP owns that PSP's circuit breaker (breaker.ts),
-// so admissions and outcomes are applied one at a time and the half-open probe limit holds under
-// concurrency. The router needs health on every payment without waiting on a mailbox, so after each
-// change the actor leaves a plain copy of its state in the board's cache; `health()` and `reports()`
-// read that copy with the current time (an open circuit whose open_ms has passed reads as half-open
-// at once). A timer per PSP also sends the actor a `settle` at that moment, so the transition is
-// logged, counted and published even when no payment asks.
+// PSP health for one worker: each PSP's circuit breaker (breaker.ts, pure) and forced-out flag, kept
+// as plain in-process state and updated synchronously. No actor or lock is needed for the half-open
+// probe limit to hold under concurrency: the worker runs on one event-loop thread, and every update
+// here (`admit`, `record`, `setForcedOut`, the timer's settle) reads the state, computes the next one
+// and stores it without an `await` in between, so two authorizations can never both see the last
+// free probe slot. Keep it that way: an `await` between a read and its write would reopen that race.
 //
-// If the board cannot answer (closed, or an actor that does not reply in time) calls are admitted:
-// the breaker protects the PSP and our latency, it must never become the reason nothing is sent.
+// `health()` and `reports()` read the state with the current time (an open circuit whose open_ms has
+// passed reads as half-open at once). A timer per PSP settles the state at that moment too, so the
+// transition is logged, counted and published even when no payment asks.
+//
+// The board must never become the reason nothing is sent: once closed, or if an update throws, calls
+// are admitted (and logged); the breaker protects the PSP and our latency, not the other way round.
 import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
-import {
-  ask,
-  spawnActor,
-  startSystem,
-  stopActor,
-  stopSystem,
-  type ActorRef,
-  type ActorSystem,
-} from "../nact.ts";
+import type { ActorSystem } from "../nact.ts";
 import type { PspHealth } from "../policy/decision.ts";
 import type { PspHealthReport } from "../policy/reports.ts";
 import { CircuitThresholds } from "../policy/schemas.ts";
@@ -54,39 +49,29 @@ export type PspHealthBoardOptions = {
   /** PSPs to watch from the start (others are added on first use). */
   psps?: readonly string[];
   thresholds?: CircuitThresholds;
-  /** Runs the actors; a system of the board's own (stopped on close) when absent. */
+  /** @deprecated Ignored: the board no longer runs actors. Accepted so existing callers compile. */
   system?: ActorSystem;
   now?: () => number;
-  askTimeoutMs?: number;
 };
 
-type ActorState = { breaker: BreakerState; forcedOut: boolean };
-type Msg =
+type PspState = { readonly breaker: BreakerState; readonly forcedOut: boolean };
+/** Why the state changed: decides what is measured and announced. */
+type Cause =
   | { kind: "admit" }
-  | { kind: "record"; outcome: BreakerOutcome; latencyMs: number; ticket: Ticket | undefined }
-  | { kind: "force"; out: boolean }
+  | { kind: "record"; latencyMs: number }
+  | { kind: "force" }
   | { kind: "settle"; reason: "timer" | "thresholds" };
-type Reply = Admission;
-type Entry = { ref: ActorRef<{ msg: Msg; reply: Reply }>; cached: ActorState; timer?: NodeJS.Timeout };
-
-let boards = 0;
+type Entry = { state: PspState; timer?: NodeJS.Timeout };
 
 export class PspHealthBoard {
   readonly #entries = new Map<string, Entry>();
   readonly #listeners = new Set<(change: HealthChange) => void>();
-  readonly #system: ActorSystem;
-  readonly #ownSystem: boolean;
-  readonly #id = ++boards;
   readonly #now: () => number;
-  readonly #askTimeoutMs: number;
   #thresholds: CircuitThresholds;
   #closed = false;
 
   constructor(private readonly opts: PspHealthBoardOptions) {
-    this.#ownSystem = opts.system === undefined;
-    this.#system = opts.system ?? startSystem();
     this.#now = opts.now ?? Date.now;
-    this.#askTimeoutMs = opts.askTimeoutMs ?? 2_000;
     this.#thresholds = opts.thresholds ?? CircuitThresholds.parse({});
     for (const psp of opts.psps ?? []) this.#entry(psp);
   }
@@ -95,17 +80,17 @@ export class PspHealthBoard {
     return this.#thresholds;
   }
 
-  /** Every watched PSP's health now. Synchronous: a read of the actors' last copies. */
+  /** Every watched PSP's health now. */
   health(): ReadonlyMap<string, PspHealth> {
     const now = this.#now();
     const out = new Map<string, PspHealth>();
     for (const [psp, e] of this.#entries) {
-      const v = routingView(e.cached.breaker, now, this.#thresholds);
+      const v = routingView(e.state.breaker, now, this.#thresholds);
       // Half-open with every probe in flight admits nothing more: route around it like an open one.
       const busy = v.circuit === "half_open" && v.probesInFlight >= this.#thresholds.half_open_probes;
       out.set(psp, {
         circuit: busy ? "open" : v.circuit,
-        forcedOut: e.cached.forcedOut,
+        forcedOut: e.state.forcedOut,
         successRate: v.successRate,
         samples: v.samples,
       });
@@ -118,34 +103,60 @@ export class PspHealthBoard {
   }
 
   /**
-   * Whether an authorization may be sent now. Never rejects. A closed circuit admits without
-   * changing anything, so that common case is answered from the actor's last copy, without a
-   * round trip through its mailbox; open and half-open (probe counting) ask the actor.
+   * Whether an authorization may be sent now; an admitted half-open call takes a probe slot at once.
+   * Never throws. Pass the ticket back to `record`.
    */
-  async admit(psp: string): Promise<Admission> {
-    const cached = this.#entries.get(psp)?.cached;
-    if (cached && !cached.forcedOut && !this.#closed) {
-      const a = admit(cached.breaker, this.#now(), this.#thresholds);
-      if (a.allowed && a.state.circuit === "closed") return { allowed: true, ticket: a.ticket };
-    }
-    return this.#ask(psp, { kind: "admit" });
+  admit(psp: string): Admission {
+    if (this.#closed) return { allowed: true };
+    let answer: Admission = { allowed: true };
+    this.#update(psp, { kind: "admit" }, (state, now, t) => {
+      if (state.forcedOut) {
+        answer = { allowed: false, reason: "forced out" };
+        return { ...state, breaker: settle(state.breaker, now, t) };
+      }
+      const a = admit(state.breaker, now, t);
+      answer = a.allowed
+        ? { allowed: true, ticket: a.ticket }
+        : {
+            allowed: false,
+            reason: a.state.circuit === "open" ? "circuit open" : "circuit half-open, probes in flight",
+          };
+      return { ...state, breaker: a.state };
+    });
+    return answer;
   }
 
-  /** Counts an authorization's outcome and latency. Never rejects. */
-  async record(psp: string, outcome: BreakerOutcome, latencyMs: number, ticket?: Ticket): Promise<void> {
-    await this.#ask(psp, { kind: "record", outcome, latencyMs, ticket });
+  /** Counts an authorization's outcome and latency. Never throws. */
+  record(psp: string, outcome: BreakerOutcome, latencyMs: number, ticket?: Ticket): void {
+    this.#update(psp, { kind: "record", latencyMs }, (state, now, t) => ({
+      ...state,
+      breaker: record(state.breaker, outcome, latencyMs, now, t, ticket),
+    }));
   }
 
-  async setForcedOut(psp: string, out: boolean): Promise<void> {
-    await this.#ask(psp, { kind: "force", out });
+  /** Applied at once; returns a promise only so that callers written for the actor version still await it. */
+  setForcedOut(psp: string, out: boolean): Promise<void> {
+    this.#update(psp, { kind: "force" }, (state, now, t) => ({
+      breaker: settle(state.breaker, now, t),
+      forcedOut: out,
+    }));
+    return Promise.resolve();
   }
 
-  /** New thresholds (the retry policy's `circuit`), applied to every PSP from now on. */
-  async setThresholds(t: CircuitThresholds): Promise<void> {
+  /**
+   * New thresholds (the retry policy's `circuit`), applied to every PSP from now on. Applied at once;
+   * the promise is for callers written for the actor version.
+   */
+  setThresholds(t: CircuitThresholds): Promise<void> {
     this.#thresholds = t;
-    await Promise.all(
-      [...this.#entries.keys()].map((psp) => this.#ask(psp, { kind: "settle", reason: "thresholds" })),
-    );
+    for (const psp of [...this.#entries.keys()]) {
+      this.#update(psp, { kind: "settle", reason: "thresholds" }, (state, now) => {
+        // New thresholds may shrink the window: keep only what the new size holds.
+        const b = settle(state.breaker, now, t);
+        return { ...state, breaker: { ...b, window: b.window.slice(-t.window) } };
+      });
+    }
+    return Promise.resolve();
   }
 
   /** Called after every change of a PSP's health; returns the unsubscribe function. */
@@ -157,89 +168,46 @@ export class PspHealthBoard {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const e of this.#entries.values()) {
-      clearTimeout(e.timer);
-      stopActor(e.ref);
-    }
-    if (this.#ownSystem) stopSystem(this.#system);
+    for (const e of this.#entries.values()) clearTimeout(e.timer);
     this.#listeners.clear();
   }
 
-  async #ask(psp: string, msg: Msg): Promise<Reply> {
-    if (this.#closed) return { allowed: true };
+  /**
+   * The one place state changes: read, compute, store, with no `await` in between (see the header).
+   * A throw (a bug: breaker.ts is total) leaves the state as it was and is logged, never rethrown.
+   */
+  #update(
+    psp: string,
+    cause: Cause,
+    next: (state: PspState, now: number, t: CircuitThresholds) => PspState,
+  ): void {
+    if (this.#closed) return;
     try {
-      return await ask(this.#entry(psp).ref, msg, this.#askTimeoutMs);
+      const entry = this.#entry(psp);
+      const before = entry.state;
+      const after = next(before, this.#now(), this.#thresholds);
+      // The common case, an admission while closed, changes nothing: nothing to store or announce.
+      if (after.breaker === before.breaker && after.forcedOut === before.forcedOut && cause.kind === "admit")
+        return;
+      entry.state = after;
+      this.#publish(psp, entry, before, cause);
     } catch (err) {
-      this.opts.log.error({ err, psp, msg: msg.kind }, "psp health actor did not answer; call admitted");
-      return { allowed: true };
+      this.opts.log.error({ err, psp, cause: cause.kind }, "psp health update failed; state unchanged");
     }
   }
 
   #entry(psp: string): Entry {
     const known = this.#entries.get(psp);
     if (known) return known;
-    const initial: ActorState = { breaker: initialBreaker(), forcedOut: false };
-    const ref = spawnActor<ActorState, Msg, Reply>(
-      this.#system,
-      `psp-health-${this.#id}-${psp}`,
-      initial,
-      (state, msg, reply) => {
-        const { next, answer } = this.#handle(state, msg);
-        this.#publish(psp, state, next, msg);
-        reply(answer);
-        return Promise.resolve(next);
-      },
-      (err) => this.opts.log.error({ err, psp }, "psp health actor crashed; breaker reset"),
-    );
-    const entry: Entry = { ref, cached: initial };
+    const entry: Entry = { state: { breaker: initialBreaker(), forcedOut: false } };
     this.#entries.set(psp, entry);
     this.opts.metrics?.pspCircuitState.set({ psp }, CIRCUIT_GAUGE.closed);
     this.opts.metrics?.pspForcedOut.set({ psp }, 0);
     return entry;
   }
 
-  #handle(state: ActorState, msg: Msg): { next: ActorState; answer: Reply } {
-    const now = this.#now();
-    const t = this.#thresholds;
-    switch (msg.kind) {
-      case "admit": {
-        if (state.forcedOut) {
-          return {
-            next: { ...state, breaker: settle(state.breaker, now, t) },
-            answer: { allowed: false, reason: "forced out" },
-          };
-        }
-        const a = admit(state.breaker, now, t);
-        const next = { ...state, breaker: a.state };
-        if (a.allowed) return { next, answer: { allowed: true, ticket: a.ticket } };
-        const reason = a.state.circuit === "open" ? "circuit open" : "circuit half-open, probes in flight";
-        return { next, answer: { allowed: false, reason } };
-      }
-      case "record":
-        return {
-          next: { ...state, breaker: record(state.breaker, msg.outcome, msg.latencyMs, now, t, msg.ticket) },
-          answer: { allowed: true },
-        };
-      case "force":
-        return {
-          next: { breaker: settle(state.breaker, now, t), forcedOut: msg.out },
-          answer: { allowed: true },
-        };
-      case "settle": {
-        // New thresholds may shrink the window: keep only what the new size holds.
-        const b = settle(state.breaker, now, t);
-        return {
-          next: { ...state, breaker: { ...b, window: b.window.slice(-t.window) } },
-          answer: { allowed: true },
-        };
-      }
-    }
-  }
-
-  #publish(psp: string, before: ActorState, after: ActorState, msg: Msg): void {
-    const entry = this.#entries.get(psp);
-    if (!entry || this.#closed) return;
-    entry.cached = after;
+  #publish(psp: string, entry: Entry, before: PspState, cause: Cause): void {
+    const after = entry.state;
     const { metrics, log } = this.opts;
     const changes: HealthChange["kind"][] = [];
 
@@ -267,15 +235,15 @@ export class PspHealthBoard {
         after.forcedOut ? "psp forced out of rotation" : "psp forced back in",
       );
     }
-    if (msg.kind === "record") {
+    if (cause.kind === "record") {
       // Not announced to listeners: one per authorization would cost a report each; they poll.
-      metrics?.pspLatency.observe({ psp }, msg.latencyMs / 1000);
+      metrics?.pspLatency.observe({ psp }, cause.latencyMs / 1000);
       metrics?.pspSuccessRate.set(
         { psp },
         routingView(after.breaker, this.#now(), this.#thresholds).successRate,
       );
     }
-    if (msg.kind === "settle" && msg.reason === "thresholds") changes.push("thresholds");
+    if (cause.kind === "settle" && cause.reason === "thresholds") changes.push("thresholds");
 
     this.#schedule(psp, entry);
     if (changes.length === 0 || this.#listeners.size === 0) return;
@@ -291,11 +259,11 @@ export class PspHealthBoard {
     }
   }
 
-  /** Wakes the actor when its circuit changes by time alone (open → half-open, lost probes). */
+  /** Settles the state when its circuit changes by time alone (open → half-open, lost probes). */
   #schedule(psp: string, entry: Entry): void {
     clearTimeout(entry.timer);
     entry.timer = undefined;
-    const b = entry.cached.breaker;
+    const b = entry.state.breaker;
     const t = this.#thresholds;
     const at =
       b.circuit === "open"
@@ -305,15 +273,18 @@ export class PspHealthBoard {
           : undefined;
     if (at === undefined) return;
     entry.timer = setTimeout(
-      () => void this.#ask(psp, { kind: "settle", reason: "timer" }),
+      () =>
+        this.#update(psp, { kind: "settle", reason: "timer" }, (state, now, th) => ({
+          ...state,
+          breaker: settle(state.breaker, now, th),
+        })),
       Math.max(0, at - this.#now()),
     );
     entry.timer.unref();
   }
 
   #report(psp: string): PspHealthReport {
-    const e = this.#entries.get(psp);
-    const state = e?.cached ?? { breaker: initialBreaker(), forcedOut: false };
+    const state = this.#entries.get(psp)?.state ?? { breaker: initialBreaker(), forcedOut: false };
     const v = view(state.breaker, this.#now(), this.#thresholds);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     return {

@@ -3,6 +3,7 @@
 // this request?" — no: `technical_error` (safe to retry or fail over); maybe: `unknown` (only a status
 // query to the same PSP may resolve it). When in doubt the answer is `unknown`.
 
+import { Agent } from "undici";
 import type { ZodType } from "zod";
 import { isCurrency, MAX_AMOUNT } from "../payment/money.ts";
 import type { AuthorizeResult, StatusResult } from "./contract.ts";
@@ -39,26 +40,51 @@ export const unknownOutcome = (code: UnknownCode, message: string): Failure => (
   message,
 });
 
+/**
+ * Connections per PSP origin. Far above what one worker keeps in flight to a PSP; past it calls wait
+ * for a free connection, and that wait counts against their deadline.
+ */
+const CONNECTIONS_PER_ORIGIN = 128;
+
+// One keep-alive pool per PSP origin (the Agent keeps a Pool per origin), created on first use and
+// reused by every call: a PSP call then costs a write on a warm socket, not a connect, and none of the
+// WHATWG fetch machinery (Request/Response/Headers objects and web streams) per call.
+let agent: Agent | undefined;
+const dispatcher = (): Agent => (agent ??= new Agent({ connections: CONNECTIONS_PER_ORIGIN }));
+
+/** Closes the PSP connections (waiting for calls in flight). A later call opens new ones. */
+export async function closePspHttp(): Promise<void> {
+  const closing = agent;
+  agent = undefined;
+  await closing?.close();
+}
+
 export async function exchangeJson(req: JsonRequest): Promise<Exchanged> {
   const headers: Record<string, string> = { accept: "application/json", ...req.headers };
   if (req.body !== undefined) headers["content-type"] = "application/json";
   if (req.traceparent) headers.traceparent = req.traceparent;
   // One deadline for connecting, sending and reading the whole body: a PSP that stalls mid-body is as
-  // undecided as one that never answers.
+  // undecided as one that never answers. undici's own header and body timeouts are set to the same
+  // deadline so that its defaults (300 s) can never cut a longer one short.
   const signal = AbortSignal.timeout(req.timeoutMs);
   try {
-    const res = await fetch(req.url, {
+    const url = new URL(req.url);
+    // dispatcher.request never follows redirects (a PSP API does not redirect, and following one
+    // could turn a POST into a different request): a 3xx is an answer like any other.
+    const res = await dispatcher().request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
       method: req.method,
       headers,
       signal,
-      // A PSP API does not redirect; following one could turn a POST into a different request.
-      redirect: "manual",
+      headersTimeout: req.timeoutMs,
+      bodyTimeout: req.timeoutMs,
       ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
     });
-    const text = await res.text();
-    return { ok: true, reply: { status: res.status, body: parseJson(text) } };
+    const text = await res.body.text();
+    return { ok: true, reply: { status: res.statusCode, body: parseJson(text) } };
   } catch (err) {
-    return { ok: false, failure: classifyFetchError(err, signal, req.timeoutMs) };
+    return { ok: false, failure: classifyFailure(err, signal, req.timeoutMs) };
   }
 }
 
@@ -73,29 +99,48 @@ function parseJson(text: string): unknown {
 type SystemError = Error & { code?: string; syscall?: string };
 
 /**
+ * The errors that say what happened. undici rejects with the socket error itself (a wrapper without a
+ * code defers to its `cause`); happy eyeballs tries several addresses and reports them together.
+ */
+function rootErrors(err: unknown): SystemError[] {
+  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.flatMap(rootErrors);
+  if (!(err instanceof Error)) return [];
+  const e = err as SystemError;
+  if (e.code === undefined && e.cause instanceof Error) return rootErrors(e.cause);
+  return [e];
+}
+
+/**
  * The failures that happen before a single byte of the request leaves: the URL, the name lookup, the
- * TCP connect. Anything later (reset, closed socket, timeout) may have reached the PSP.
+ * TCP connect (refused or timed out). Anything later (reset, closed socket, timeout) may have reached
+ * the PSP.
  */
 function notSentCode(c: SystemError): TechnicalCode | undefined {
   if (c.code === "ECONNREFUSED") return "connection_refused";
-  if (c.syscall === "connect" || c.syscall === "getaddrinfo" || c.code === "ERR_INVALID_URL")
-    return "connection_failed";
-  if (c.message === "bad port") return "connection_failed"; // fetch refuses some ports before connecting
+  if (c.code === "UND_ERR_CONNECT_TIMEOUT" || c.code === "ERR_INVALID_URL") return "connection_failed";
+  if (c.syscall === "connect" || c.syscall === "getaddrinfo") return "connection_failed";
   return undefined;
 }
 
-function classifyFetchError(err: unknown, signal: AbortSignal, timeoutMs: number): Failure {
-  if (signal.aborted || (err instanceof Error && err.name === "TimeoutError")) {
-    return unknownOutcome("timeout", `no complete answer within ${timeoutMs} ms`);
-  }
-  const cause = err instanceof Error ? (err.cause as SystemError | undefined) : undefined;
-  // Happy eyeballs tries several addresses and reports them together: each must have failed to connect.
-  const causes = cause instanceof AggregateError ? (cause.errors as SystemError[]) : cause ? [cause] : [];
-  const message = redact(causes[0]?.message ?? (err instanceof Error ? err.message : String(err)));
-  const notSent = causes.map(notSentCode);
+/** Our deadline (the signal), or undici's header or body timeout, which are set to the same deadline. */
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_ABORTED"]);
+
+/** What a failed exchange means for money: technical_error only when the request certainly did not leave. */
+export function classifyFailure(err: unknown, signal: AbortSignal, timeoutMs: number): Failure {
+  const roots = rootErrors(err);
+  const message = redact(roots[0]?.message ?? (err instanceof Error ? err.message : String(err)));
+  const notSent = roots.map(notSentCode);
+  // A connect that failed is not sent even if the deadline passed meanwhile.
   if (notSent.length > 0 && notSent.every((c) => c !== undefined))
     return technicalError(notSent[0]!, message);
-  // A reset, a closed socket or any other failure once connected: the request may have arrived.
+  const timedOut =
+    signal.aborted ||
+    roots.some(
+      (r) => r.name === "TimeoutError" || r.name === "AbortError" || TIMEOUT_CODES.has(r.code ?? ""),
+    );
+  if (timedOut) return unknownOutcome("timeout", `no complete answer within ${timeoutMs} ms`);
+  // A reset, a closed socket, a malformed response or any other failure once connected: the request
+  // may have arrived.
   return unknownOutcome("connection_reset", message);
 }
 

@@ -1,5 +1,5 @@
 // PSP health end to end in one process: the real acme and bolt adapters, wrapped in guarded(), against
-// the real sandbox over HTTP, with one PspHealthBoard (nact actors) per test. Degrading the sandbox
+// the real sandbox over HTTP, with one PspHealthBoard per test. Degrading the sandbox
 // opens a circuit; after open_ms probes go out and close it again.
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
@@ -219,6 +219,32 @@ describe("PSP health: guarded connectors against the sandbox", () => {
     for (let i = 0; i < 3; i++)
       expect(await impatient.authorize(authorization())).to.include({ outcome: "unknown", code: "timeout" });
     expect(circuit("acme")).to.equal("open");
+  });
+
+  it("admits and records synchronously, so the probe limit holds without waiting on anything", () => {
+    let clock = 1_000_000;
+    const own = new PspHealthBoard({
+      log: capturingLogger("info").log,
+      thresholds: THRESHOLDS,
+      psps: ["acme"],
+      now: () => clock,
+    });
+    try {
+      for (let i = 0; i < THRESHOLDS.consecutive_failures; i++) {
+        const a = own.admit("acme");
+        own.record("acme", "technical_error", 5, a.allowed ? a.ticket : undefined);
+      }
+      expect(own.health().get("acme")?.circuit).to.equal("open");
+      expect(own.admit("acme")).to.deep.equal({ allowed: false, reason: "circuit open" });
+      clock += THRESHOLDS.open_ms;
+      const admitted = [1, 2, 3].map(() => own.admit("acme").allowed);
+      expect(admitted).to.deep.equal([true, true, false]);
+      // Half-open with every probe out: routing sees it as open.
+      expect(own.health().get("acme")?.circuit).to.equal("open");
+      expect(own.reports()[0]).to.include({ psp: "acme", circuit: "half_open" });
+    } finally {
+      own.close();
+    }
   });
 
   it("lets capture, void, refund and status through while the circuit is open", async () => {
