@@ -10,8 +10,9 @@
 //   npx tsx scripts/bench/profile-summary.ts /tmp/switchyard-prof/<file>.cpuprofile --bench /tmp/switchyard-prof/bench.out [--top 25]
 //
 // Node writes one profile per thread: the large one is the main thread; the small one is tsx's
-// loader thread, idle. The profile covers the main thread only; process.cpuUsage() (the bench's ms/payment) also counts
-// GC helper and libuv threads, so the profile's total is somewhat lower.
+// loader thread, idle. Samples measure wall time on the main thread while it was not idle, which on
+// a contended machine includes time descheduled; with --bench the shares are scaled to the run's
+// process.cpuUsage() per payment (which also counts GC helper and libuv threads).
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
@@ -71,12 +72,17 @@ export function summarize(profile: CpuProfile, windows: Window[] | undefined, ro
 }
 
 /** The measured windows and completed payments of the one flow a bench run measured. */
-function benchWindows(file: string, flow: string | undefined): { windows: Window[]; payments: number } {
+function benchWindows(
+  file: string,
+  flow: string | undefined,
+): { windows: Window[]; payments: number; cpuMs: number } {
   const line = readFileSync(file, "utf8")
     .split("\n")
     .find((l) => l.startsWith("BENCH_RESULT "));
   if (!line) throw new Error(`${file}: no BENCH_RESULT line`);
-  type Rounds = { rounds: { windowUs: Window; completed: number }[] } | null;
+  type Rounds = {
+    rounds: { windowUs: Window; completed: number; cpu: { processCpuMs: number } }[];
+  } | null;
   const result = JSON.parse(line.slice("BENCH_RESULT ".length)) as { bare: Rounds; product: Rounds };
   const present = (["bare", "product"] as const).filter((f) => result[f] !== null);
   const chosen = flow ?? (present.length === 1 ? present[0] : undefined);
@@ -85,7 +91,11 @@ function benchWindows(file: string, flow: string | undefined): { windows: Window
       "the run measured both flows: say which with --flow bare|product (or profile with --only)",
     );
   const rounds = result[chosen]?.rounds ?? [];
-  return { windows: rounds.map((r) => r.windowUs), payments: rounds.reduce((n, r) => n + r.completed, 0) };
+  return {
+    windows: rounds.map((r) => r.windowUs),
+    payments: rounds.reduce((n, r) => n + r.completed, 0),
+    cpuMs: rounds.reduce((n, r) => n + r.cpu.processCpuMs, 0),
+  };
 }
 
 function arg(name: string): string | undefined {
@@ -113,11 +123,18 @@ function main(): void {
   const root = pathToFileURL(process.cwd()).href + "/";
   const s = summarize(profile, windows, root);
   const top = Number(arg("top") ?? 25);
-  const perPayment = (us: number) => (us / 1000 / payments).toFixed(3).padStart(8);
+  // Sampled time is wall time on a thread that was not idle: on a busy machine it includes being
+  // descheduled (and the profiler's own cost), so it overstates CPU. With the bench's cpuUsage for
+  // the same windows, shares are scaled to that: the ms/payment column then adds up to it.
+  const scale = fromBench ? fromBench.cpuMs / payments / (s.busyUs / 1000 / payments) : 1;
+  const perPayment = (us: number) => ((us / 1000 / payments) * scale).toFixed(3).padStart(8);
   const share = (us: number) => `${((us / s.busyUs) * 100).toFixed(1).padStart(5)} %`;
   const out = [
     `${file}: ${windows ? `${windows.length} measured window(s)` : "whole profile"}, ${payments} payments`,
-    `main thread busy ${(s.busyUs / 1000).toFixed(0)} ms = ${perPayment(s.busyUs).trim()} ms/payment (idle ${(s.idleUs / 1000).toFixed(0)} ms)`,
+    `main thread sampled busy ${(s.busyUs / 1000).toFixed(0)} ms = ${(s.busyUs / 1000 / payments).toFixed(3)} ms/payment (idle ${(s.idleUs / 1000).toFixed(0)} ms)` +
+      (fromBench
+        ? `; process CPU (cpuUsage) ${(fromBench.cpuMs / payments).toFixed(3)} ms/payment: ms/payment below are shares of that`
+        : "; ms/payment below are sampled time"),
     "",
     "self time by package / file      ms/payment   share",
     ...s.groups.slice(0, top).map(([g, us]) => `  ${g.padEnd(44)}${perPayment(us)}  ${share(us)}`),
