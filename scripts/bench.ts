@@ -1,25 +1,52 @@
-// `npm run bench`: how many payments per second this machine turns through the whole platform, next
-// to how many raw JetStream publishes it does with the same client — one run, one machine, so the
-// ratio means something even where the absolute numbers do not. First, before any server or the
-// platform runs (their load would disturb it), it times the routing decision alone on a 200-rule
-// policy (scripts/bench/routing.ts). Then it starts (or reuses) NATS and Redis, runs sandbox +
-// worker + gateway in this process under a unique prefix, drives C closed-loop HTTP clients, then C
-// closed-loop publishers, reads the platform's own histograms to say where the time went, prints a
-// report and one `BENCH_RESULT {json}` line, and removes everything it created. Options:
-// --concurrency N (BENCH_CONCURRENCY, default 32), --duration S (BENCH_DURATION, default 15),
-// --warmup S (BENCH_WARMUP, default 2). Exit 0 when it ran and cleaned up; 1 when it failed, or
-// when any request or publish errored (errors are fast and would inflate the rate). 202s (the
-// platform missing its reply wait) are a result, flagged loudly, not a failure.
+// `npm run bench`: how many payments per second this machine turns through the whole platform (the
+// product), next to the bare flow (scripts/bench/bare.ts: the same steps written directly, nothing
+// else) driven by the same client in the same run — product ÷ bare is the yardstick, because on a
+// shared machine absolute numbers drift while a ratio of alternating phases holds. Before any server
+// or flow runs (their load would disturb it) it times the routing decision alone on a 200-rule
+// policy (scripts/bench/routing.ts). Then it starts (or reuses) NATS and Redis, runs the product
+// (sandbox + worker + gateway, startPlatform) and the bare flow in this process under one unique
+// prefix, and alternates them — bare, product, bare, product … — each phase a warm-up then a
+// measured window, with the same load: closed loop with C clients, or open loop at a fixed arrival
+// rate. Last, the raw JetStream publish rate with the same client (the older baseline). It prints a
+// report and one `BENCH_RESULT {json}` line and removes everything it created.
+//
+// Options (flag, environment variable, default):
+//   --concurrency N | --clients N  BENCH_CONCURRENCY 32   closed-loop clients (also the baseline's publishers)
+//   --duration S                   BENCH_DURATION 15      measured seconds per phase
+//   --warmup S                     BENCH_WARMUP 2         warm-up seconds before each phase (the first: at least 5)
+//   --rounds N                     BENCH_ROUNDS 2         bare+product pairs; figures are medians over rounds
+//   --open-loop RATE               BENCH_OPEN_LOOP        payments/s offered instead of a closed loop
+//   --max-outstanding N            BENCH_MAX_OUTSTANDING 256  open loop: arrivals beyond this many waiting are dropped
+//   --only bare|product            BENCH_ONLY             one flow only: no routing micro-bench, no baseline
+// Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored
+// (errors are fast and would inflate the rate). 202s and dropped arrivals are results, flagged
+// loudly, not failures.
+//
+// Profiling just the product (the profile then holds no routing micro-bench, bare flow or baseline):
+//   node --cpu-prof --cpu-prof-dir=/tmp/switchyard-prof --import tsx scripts/bench.ts --only product --rounds 1 | tee /tmp/switchyard-prof/bench.out
+//   npx tsx scripts/bench/profile-summary.ts /tmp/switchyard-prof/*.cpuprofile --bench /tmp/switchyard-prof/bench.out
+// (the same with `--only bare` for the bare flow). profile-summary.ts takes only the samples inside
+// the measured windows and divides by the payments completed in them: ms of CPU per payment. Node
+// writes two profiles: the large one is the main thread; the small one is tsx's loader thread, idle.
 import { randomBytes } from "node:crypto";
 import { cpus, platform as osPlatform, release } from "node:os";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ConfigError, loadConfig, type Config } from "../config/env.ts";
 import { topology } from "../streams/topology.ts";
+import { startBare, type BareFlow } from "./bench/bare.ts";
 import { benchPrefix, cleanUp, makeTempDir, sweepKilledRuns } from "./bench/cleanup.ts";
-import { closedLoop, type RunResult } from "./bench/load.ts";
-import { meansMs, paymentClient, platformTotals, rawPublisher, sampleCommand } from "./bench/probes.ts";
-import { report, type BenchOptions } from "./bench/report.ts";
+import { closedLoop, openLoop, type Op, type RunResult } from "./bench/load.ts";
+import {
+  addWindow,
+  meansMs,
+  noTotals,
+  paymentClient,
+  platformTotals,
+  rawPublisher,
+  sampleCommand,
+} from "./bench/probes.ts";
+import { report, type BenchOptions, type Flow, type FlowInput } from "./bench/report.ts";
 import { benchRouting } from "./bench/routing.ts";
 import {
   ensureServices,
@@ -29,32 +56,61 @@ import {
 } from "./local-services.ts";
 import { startPlatform, type Platform } from "./platform.ts";
 
-function option(name: string, envVar: string, fallback: number, min: number, max: number): number {
+/** The raw text of the first of `names` given as `--name value` or `--name=value`, else `envVar`. */
+function arg(names: string[], envVar: string): string | undefined {
   const argv = process.argv.slice(2);
-  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  const raw = i < 0 ? process.env[envVar] : (argv[i]?.split("=")[1] ?? argv[i + 1]);
+  for (const name of names) {
+    const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (i >= 0) return argv[i]!.includes("=") ? argv[i]!.slice(argv[i]!.indexOf("=") + 1) : argv[i + 1];
+  }
+  return process.env[envVar];
+}
+
+function option(names: string[], envVar: string, fallback: number, min: number, max: number): number {
+  const raw = arg(names, envVar);
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < min || n > max)
-    throw new UsageError(`--${name} (${envVar}) must be a number ${min}-${max}, got ${JSON.stringify(raw)}`);
+    throw new UsageError(
+      `--${names[0]} (${envVar}) must be a number ${min}-${max}, got ${JSON.stringify(raw)}`,
+    );
   return n;
 }
 
 class UsageError extends Error {}
 
+/** The least warm-up of each flow's first phase, seconds (unless --warmup asks for more). */
+const FIRST_WARMUP_S = 5;
+
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-async function main(): Promise<number> {
-  const opts: BenchOptions = {
-    concurrency: Math.round(option("concurrency", "BENCH_CONCURRENCY", 32, 1, 4096)),
-    durationS: option("duration", "BENCH_DURATION", 15, 1, 3600),
-    warmupS: option("warmup", "BENCH_WARMUP", 2, 0, 600),
+function options(): BenchOptions {
+  const only = arg(["only"], "BENCH_ONLY");
+  if (only !== undefined && only !== "" && only !== "bare" && only !== "product")
+    throw new UsageError(`--only (BENCH_ONLY) must be bare or product, got ${JSON.stringify(only)}`);
+  const openLoopRate = option(["open-loop"], "BENCH_OPEN_LOOP", 0, 0, 100_000);
+  return {
+    concurrency: Math.round(option(["concurrency", "clients"], "BENCH_CONCURRENCY", 32, 1, 4096)),
+    durationS: option(["duration"], "BENCH_DURATION", 15, 1, 3600),
+    warmupS: option(["warmup"], "BENCH_WARMUP", 2, 0, 600),
+    rounds: Math.round(option(["rounds"], "BENCH_ROUNDS", 2, 1, 100)),
+    only: only === "bare" || only === "product" ? only : undefined,
+    openLoopRate: openLoopRate > 0 ? openLoopRate : undefined,
+    maxOutstanding: Math.round(option(["max-outstanding"], "BENCH_MAX_OUTSTANDING", 256, 1, 65_536)),
   };
+}
+
+async function main(): Promise<number> {
+  const opts = options();
+  const flows: Flow[] = opts.only ? [opts.only] : ["bare", "product"];
   const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-  // Pure CPU, so it goes first: no server started here and no platform shares the machine yet.
-  say("routing decision alone: 200-rule policy");
-  const routing = await benchRouting({ rules: 200 });
+  // Pure CPU, so it goes first: no server started here and no flow shares the machine yet.
+  let routing: Awaited<ReturnType<typeof benchRouting>> | undefined;
+  if (!opts.only) {
+    say("routing decision alone: 200-rule policy");
+    routing = await benchRouting({ rules: 200 });
+  }
   // Servers started here keep their data where `npm start` keeps it; the run's own state is temporary.
   const services: LocalServices = await ensureServices({
     natsUrl,
@@ -76,7 +132,8 @@ async function main(): Promise<number> {
   let dataDir: string | undefined;
   let nc: NatsConnection | undefined;
   let platform: Platform | undefined;
-  let client: ReturnType<typeof paymentClient> | undefined;
+  let bare: BareFlow | undefined;
+  const clients: { op: Op; close(): void }[] = [];
   try {
     dataDir = makeTempDir();
     // The caller's environment may tune the platform (partitions, reply wait, log level); the
@@ -97,42 +154,95 @@ async function main(): Promise<number> {
     nc = await connect({ servers: natsUrl, name: "switchyard-bench" });
     const swept = await sweepKilledRuns(nc, redisUrl);
     if (swept.length > 0) say(`removed the leftovers of killed runs: ${swept.join(", ")}`);
-    say(`starting the platform (prefix ${prefix}, ${config.partitions} partitions)`);
-    platform = await startPlatform(config, { roles: new Set(["sandbox", "worker", "gateway"]) });
-    client = paymentClient(platform.url ?? "", apiKey, opts.concurrency);
-    const C = opts.concurrency;
+    // Both run for the whole time, so each flow's phases carry the other's idle consumers alike.
+    if (flows.includes("product")) {
+      say(`starting the product (prefix ${prefix}, ${config.partitions} partitions)`);
+      platform = await startPlatform(config, { roles: new Set(["sandbox", "worker", "gateway"]) });
+    }
+    if (flows.includes("bare")) {
+      say(`starting the bare flow (${config.partitions} partitions)`);
+      bare = await startBare({ natsUrl, prefix, partitions: config.partitions });
+    }
+    // The open loop needs a socket per outstanding request, or requests would queue in the agent.
+    const sockets = opts.openLoopRate === undefined ? opts.concurrency : opts.maxOutstanding;
+    const clientOf: Partial<Record<Flow, Op>> = {};
+    for (const [flow, url] of [
+      ["bare", bare?.url],
+      ["product", platform?.url],
+    ] as const) {
+      if (url === undefined) continue;
+      const client = paymentClient(url, apiKey, sockets);
+      clients.push(client);
+      clientOf[flow] = client.op;
+    }
 
-    say(`payments: ${opts.warmupS} s warm-up, then ${opts.durationS} s with ${C} clients`);
-    const warm = await closedLoop(C, opts.warmupS * 1000, client.op, abort.signal);
-    const before = await platformTotals(platform.metrics);
-    const payments = await closedLoop(C, opts.durationS * 1000, client.op, abort.signal);
-    const inside = meansMs(before, await platformTotals(platform.metrics));
+    // What the process burns with no load (timers, idle consumers' heartbeats): every phase's CPU per
+    // payment includes it, which matters at low open-loop rates and with one client.
+    const idleCpuMsPerS = await idleCpu(1000);
+    const C = opts.concurrency;
+    const rate = opts.openLoopRate;
+    const load = (op: Op, seconds: number) =>
+      rate === undefined
+        ? closedLoop(C, seconds * 1000, op, abort.signal)
+        : openLoop(rate, seconds * 1000, op, opts.maxOutstanding, abort.signal);
+    const measured: Record<Flow, RunResult[]> = { bare: [], product: [] };
+    const acceptedBy: Record<Flow, number> = { bare: 0, product: 0 };
+    let inside = noTotals();
+    say(
+      `${opts.rounds} round(s) of ${flows.join(" then ")}: ${opts.warmupS} s warm-up (first ${Math.max(opts.warmupS, FIRST_WARMUP_S)} s) + ${opts.durationS} s each, ` +
+        (rate === undefined ? `${C} clients` : `open loop at ${rate}/s`),
+    );
+    for (let round = 1; round <= opts.rounds && !abort.signal.aborted; round++) {
+      for (const flow of flows) {
+        const op = clientOf[flow]!;
+        // The first phase of each flow warms up longer: its code is still being compiled and
+        // optimized (the product has far more of it), which made round 1 of the product
+        // consistently slower than round 2 with a 2 s warm-up.
+        const warm = await load(op, round === 1 ? Math.max(opts.warmupS, FIRST_WARMUP_S) : opts.warmupS);
+        const before = platform && flow === "product" ? await platformTotals(platform.metrics) : undefined;
+        const run = await load(op, opts.durationS);
+        if (platform && before) inside = addWindow(inside, before, await platformTotals(platform.metrics));
+        measured[flow].push(run);
+        acceptedBy[flow] += accepted(warm) + accepted(run);
+        say(
+          `round ${round} ${flow}: ${run.perSecond.toFixed(1)}/s, p50 ${run.latencyMs.p50.toFixed(1)} ms, ` +
+            `cpu ${(run.cpu.processCpuMs / run.completed).toFixed(2)} ms/payment`,
+        );
+      }
+    }
     if (abort.signal.aborted) return 130;
 
-    // Facts from the streams themselves: event messages per created payment, commands left over.
+    // Facts from the streams themselves: event messages per accepted payment, commands left over.
     const jsm = await jetstreamManager(nc);
     const topo = topology(prefix, config.partitions);
-    const evt = await jsm.streams.info(topo.eventStream);
-    const cmd = await jsm.streams.info(topo.commandStream);
-    const created = accepted(warm) + accepted(payments);
+    const flowInput = async (flow: Flow, streams: { commands: string; events: string }) =>
+      facts(jsm, measured[flow], acceptedBy[flow], streams);
+    const product = platform
+      ? await flowInput("product", { commands: topo.commandStream, events: topo.eventStream })
+      : undefined;
+    const bareInput = bare ? await flowInput("bare", bare.streams) : undefined;
 
+    // The older baseline, cheap enough to keep in the default run; not in a single-flow run (profiling).
     const payload = sampleCommand(cardKey);
-    const raw = await rawPublisher(nc, prefix, payload);
-    say(`JetStream baseline: 1 s warm-up, then ${opts.durationS} s with ${C} publishers`);
-    await closedLoop(C, Math.min(1, opts.warmupS) * 1000, raw, abort.signal);
-    const baseline = await closedLoop(C, opts.durationS * 1000, raw, abort.signal);
-    if (abort.signal.aborted) return 130;
+    let baseline: RunResult | undefined;
+    if (!opts.only && rate === undefined) {
+      const raw = await rawPublisher(nc, prefix, payload);
+      say(`JetStream baseline: 1 s warm-up, then ${opts.durationS} s with ${C} publishers`);
+      await closedLoop(C, Math.min(1, opts.warmupS) * 1000, raw, abort.signal);
+      baseline = await closedLoop(C, opts.durationS * 1000, raw, abort.signal);
+      if (abort.signal.aborted) return 130;
+    }
 
     const errors = report({
       opts,
       partitions: config.partitions,
       routing,
-      payments,
+      idleCpuMsPerS,
+      bare: bareInput,
+      product,
+      inside: platform ? meansMs(noTotals(), inside) : undefined,
       baseline,
       payloadBytes: payload.byteLength,
-      inside,
-      eventMessagesPerPayment: created > 0 ? evt.state.messages / created : NaN,
-      commandsLeft: cmd.state.messages,
       machine: {
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model ?? "unknown",
@@ -144,12 +254,35 @@ async function main(): Promise<number> {
     if (errors > 0) say(`${errors} requests or publishes failed: the figures above are not trustworthy`);
     return errors > 0 ? 1 : 0;
   } finally {
-    const problems = await cleanUp({ prefix, redisUrl, dataDir, nc, platform, client, services });
+    const client = { close: () => clients.forEach((c) => c.close()) };
+    const problems = await cleanUp({ prefix, redisUrl, dataDir, nc, platform, bare, client, services });
     if (problems.length > 0) {
       for (const p of problems) say(`cleanup failed: ${p}`);
       process.exitCode = 1;
     }
   }
+}
+
+async function idleCpu(ms: number): Promise<number> {
+  const before = process.cpuUsage();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / (ms / 1000);
+}
+
+async function facts(
+  jsm: JetStreamManager,
+  rounds: RunResult[],
+  acceptedPayments: number,
+  streams: { commands: string; events: string },
+): Promise<FlowInput> {
+  const evt = await jsm.streams.info(streams.events);
+  const cmd = await jsm.streams.info(streams.commands);
+  return {
+    rounds,
+    eventMessagesPerPayment: acceptedPayments > 0 ? evt.state.messages / acceptedPayments : NaN,
+    commandsLeft: cmd.state.messages,
+  };
 }
 
 const accepted = (r: RunResult) =>

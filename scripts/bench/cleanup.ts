@@ -11,15 +11,17 @@ import { Redis } from "ioredis";
 import { opsBucketName } from "../../streams/ops-board.ts";
 import { policyBucketName } from "../../streams/policy-store.ts";
 import { deleteTopology, topology } from "../../streams/topology.ts";
+import { bareStreamNames } from "./bare.ts";
 import { errorText } from "./load.ts";
 
 /**
  * A bench run's prefix: `bench` + 10 hex digits. Its streams: the platform's (commands, events, and
- * the KV buckets `<prefix>_policies` and `<prefix>_ops`, whose streams are `KV_<bucket>`) and the
- * baseline's.
+ * the KV buckets `<prefix>_policies` and `<prefix>_ops`, whose streams are `KV_<bucket>`), the
+ * baseline's and the bare flow's.
  */
 export const benchPrefix = () => `bench${randomBytes(5).toString("hex")}`;
-const BENCH_STREAM = /^(?:KV_)?(bench[0-9a-f]{10})_(PAY_CMD|PAY_EVT|BENCH_RAW|policies|ops)$/;
+const BENCH_STREAM =
+  /^(?:KV_)?(bench[0-9a-f]{10})_(PAY_CMD|PAY_EVT|BENCH_RAW|BARE_CMD|BARE_EVT|policies|ops)$/;
 /** The streams behind the platform's JetStream KV buckets (a bucket `b` is the stream `KV_b`). */
 export const kvStreamNames = (prefix: string) =>
   [policyBucketName(prefix), opsBucketName(prefix)].map((b) => `KV_${b}`);
@@ -38,6 +40,8 @@ export type Run = {
   dataDir: string | undefined;
   nc: NatsConnection | undefined;
   platform: { stop(): Promise<void> } | undefined;
+  /** Absent: the run had no bare flow. */
+  bare?: { stop(): Promise<void> } | undefined;
   client: { close(): void } | undefined;
   services: { stop(): Promise<void> } | undefined;
 };
@@ -55,6 +59,7 @@ export async function cleanUp(run: Run): Promise<string[]> {
   await step("HTTP client", () => run.client?.close());
   // The worker stops before its streams go: it finishes in-flight commands and passivates actors.
   await step("platform stop", () => run.platform?.stop());
+  await step("bare flow stop", () => run.bare?.stop());
   const nc = run.nc;
   if (nc) {
     await step("streams", () => removeStreams(nc, run.prefix));
@@ -70,8 +75,9 @@ export async function cleanUp(run: Run): Promise<string[]> {
 async function removeStreams(nc: NatsConnection, prefix: string): Promise<void> {
   const jsm = await jetstreamManager(nc);
   await deleteTopology(jsm, topology(prefix, 1));
-  // Each may be absent: the baseline did not run, or the platform did not get that far.
-  for (const name of [rawStreamName(prefix), ...kvStreamNames(prefix)]) {
+  // Each may be absent: the baseline or the bare flow did not run, or the platform did not get that far.
+  const bare = bareStreamNames(prefix);
+  for (const name of [rawStreamName(prefix), bare.commands, bare.events, ...kvStreamNames(prefix)]) {
     await jsm.streams.delete(name).catch((err: unknown) => {
       if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
     });

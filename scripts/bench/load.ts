@@ -1,8 +1,9 @@
-// The bench's measuring instruments, shared by the payment run and the JetStream baseline so both
-// are measured the same way: a closed-loop driver (C workers, each waiting for its answer before
-// the next call), latency percentiles, and CPU accounting for this process, the machine and the
-// local NATS/Redis servers — because on one machine "what limits throughput" is mostly "who has
-// the CPU".
+// The bench's measuring instruments, shared by the bare flow, the product and the JetStream baseline
+// so all are measured the same way: a closed-loop driver (C workers, each waiting for its answer
+// before the next call), an open-loop driver (a fixed arrival rate, latency from the intended send
+// time so queueing is not hidden), latency percentiles, and CPU accounting for this process, the
+// machine and the local NATS/Redis servers — because on one machine "what limits throughput" is
+// mostly "who has the CPU".
 import { readFileSync, readdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
@@ -17,6 +18,8 @@ export type Cpu = {
   eventLoopUtilization: number;
   /** CPU cores this Node process used on average (user + system, all threads). */
   processCores: number;
+  /** CPU time this Node process used in the window (process.cpuUsage() delta, user + system), ms. */
+  processCpuMs: number;
   /** CPU cores the local nats-server / redis-server processes used (null: not visible here). */
   natsServerCores: number | null;
   redisServerCores: number | null;
@@ -33,7 +36,23 @@ export type RunResult = {
   outcomes: Record<string, number>;
   latencyMs: Latency;
   cpu: Cpu;
+  /**
+   * The window on process.hrtime's clock, in µs: V8's CPU profiles use the same monotonic clock, so
+   * profile-summary.ts can take the samples of exactly the measured windows.
+   */
+  windowUs: [number, number];
 };
+
+export type OpenLoopResult = RunResult & {
+  /** Arrivals scheduled (rate × duration). */
+  scheduled: number;
+  /** Arrivals not sent because `maxOutstanding` requests were already waiting: the rate was not served. */
+  dropped: number;
+  /** How late the sender itself got behind its schedule at worst (a saturated event loop), ms. */
+  maxSendLagMs: number;
+};
+
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /**
  * C workers call `op` in a loop until `durationMs` has passed; calls in flight at the deadline are
@@ -49,6 +68,7 @@ export async function closedLoop(
   const latencies: number[] = [];
   const outcomes: Record<string, number> = {};
   const cpu = startCpuSample();
+  const startUs = nowUs();
   const started = performance.now();
   const deadline = started + durationMs;
   const worker = async (w: number) => {
@@ -68,6 +88,71 @@ export async function closedLoop(
     outcomes,
     latencyMs: summarize(latencies),
     cpu: cpu.end(),
+    windowUs: [startUs, nowUs()],
+  };
+}
+
+/**
+ * Arrivals at a fixed `rate` per second for `durationMs`, each sent at its scheduled time whether
+ * or not earlier ones were answered; latency runs from the scheduled (intended) time, so time spent
+ * waiting for a busy event loop or a late sender counts (no coordinated omission). At most
+ * `maxOutstanding` requests wait at once; an arrival beyond that is dropped and counted, not
+ * queued, since an unbounded queue would only measure itself. Sent requests are all awaited.
+ */
+export async function openLoop(
+  rate: number,
+  durationMs: number,
+  op: Op,
+  maxOutstanding: number,
+  signal?: AbortSignal,
+): Promise<OpenLoopResult> {
+  const latencies: number[] = [];
+  const outcomes: Record<string, number> = {};
+  const cpu = startCpuSample();
+  const startUs = nowUs();
+  const started = performance.now();
+  const intervalMs = 1000 / rate;
+  const scheduled = Math.floor((durationMs / 1000) * rate);
+  const inFlight = new Set<Promise<void>>();
+  let dropped = 0;
+  let maxSendLagMs = 0;
+  let i = 0;
+  while (i < scheduled && !signal?.aborted) {
+    const now = performance.now();
+    // Everything due by now goes out in this turn: a late timer must not thin out the arrivals.
+    for (; i < scheduled && started + i * intervalMs <= now; i++) {
+      const intended = started + i * intervalMs;
+      maxSendLagMs = Math.max(maxSendLagMs, now - intended);
+      if (inFlight.size >= maxOutstanding) {
+        dropped++;
+        continue;
+      }
+      const sent: Promise<void> = op(0, i)
+        .catch((err: unknown) => `error: ${errorText(err)}`)
+        .then((outcome) => {
+          latencies.push(performance.now() - intended);
+          outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+          inFlight.delete(sent);
+        });
+      inFlight.add(sent);
+    }
+    const wait = started + i * intervalMs - performance.now();
+    // A timer, never setImmediate: spinning would bill the sender's CPU to the flow under test.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+  }
+  await Promise.all(inFlight);
+  const elapsedS = (performance.now() - started) / 1000;
+  return {
+    completed: latencies.length,
+    elapsedS,
+    perSecond: latencies.length / elapsedS,
+    outcomes,
+    latencyMs: summarize(latencies),
+    cpu: cpu.end(),
+    windowUs: [startUs, nowUs()],
+    scheduled,
+    dropped,
+    maxSendLagMs,
   };
 }
 
@@ -117,6 +202,7 @@ function startCpuSample() {
       return {
         eventLoopUtilization: performance.eventLoopUtilization(elu0).utilization,
         processCores,
+        processCpuMs: (proc.user + proc.system) / 1000,
         natsServerCores,
         redisServerCores,
         machineBusy,

@@ -1,6 +1,7 @@
-// What the bench drives and reads: a merchant-API client creating payments over keep-alive HTTP,
-// the raw JetStream publisher that is the baseline, and the platform's own histograms (so the
-// report can say where a request's time goes, from the inside).
+// What the bench drives and reads: a merchant-API client creating payments over keep-alive HTTP
+// (the same client for the product and the bare flow), the raw JetStream publisher that is the
+// older baseline, and the platform's own histograms (so the report can say where a request's time
+// goes, from the inside).
 import { randomBytes } from "node:crypto";
 import { Agent, request } from "node:http";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
@@ -165,6 +166,33 @@ export async function platformTotals(metrics: Metrics) {
   };
 }
 export type PlatformTotals = Awaited<ReturnType<typeof platformTotals>>;
+
+/** Nothing observed yet: the start of a sum over several measured windows. */
+export const noTotals = (): PlatformTotals => ({
+  http: { sum: 0, count: 0 },
+  command: { sum: 0, count: 0 },
+  psp: { sum: 0, count: 0 },
+});
+
+/**
+ * `acc` plus what was observed between `before` and `after`: the product's measured windows are
+ * interleaved with the bare flow's and with warm-ups, so their histograms are summed window by window.
+ */
+export function addWindow(
+  acc: PlatformTotals,
+  before: PlatformTotals,
+  after: PlatformTotals,
+): PlatformTotals {
+  const add = (a: Totals, b0: Totals, b1: Totals) => ({
+    sum: a.sum + b1.sum - b0.sum,
+    count: a.count + b1.count - b0.count,
+  });
+  return {
+    http: add(acc.http, before.http, after.http),
+    command: add(acc.command, before.command, after.command),
+    psp: add(acc.psp, before.psp, after.psp),
+  };
+}
 
 /** Mean in ms of each histogram between two readings (NaN when nothing was observed). */
 export function meansMs(before: PlatformTotals, after: PlatformTotals) {

@@ -1,37 +1,62 @@
 // The bench's output: a compact report for people and one `BENCH_RESULT {json}` line for tools.
-// The time breakdown is derived from the platform's own histograms, nested the way the work is:
-// the HTTP request contains the command's round trip, which contains the actor's handling, which
-// contains the PSP call. Everything not inside the inner one is attributed to the outer one.
-import type { Cpu, RunResult } from "./load.ts";
+// The headline is product ÷ bare: the same steps with and without the product's code, measured in
+// alternating rounds of the same run, so machine noise hits both and the ratio survives it. Each
+// flow's figures are medians over its rounds (every round is listed, for the spread). The product's
+// time breakdown comes from its own histograms, nested the way the work is: the HTTP request
+// contains the command's round trip, which contains the actor's handling, which contains the PSP
+// call; everything not inside the inner one is attributed to the outer one.
+import type { Latency, OpenLoopResult, RunResult } from "./load.ts";
 import type { meansMs } from "./probes.ts";
 import type { RoutingBenchResult } from "./routing.ts";
 
-export type BenchOptions = { concurrency: number; durationS: number; warmupS: number };
+export type Flow = "bare" | "product";
+
+export type BenchOptions = {
+  concurrency: number;
+  durationS: number;
+  warmupS: number;
+  rounds: number;
+  /** Only one flow (profiling): no routing micro-bench, no baseline. */
+  only: Flow | undefined;
+  /** Payments per second offered in open-loop mode; undefined: closed loop with `concurrency` clients. */
+  openLoopRate: number | undefined;
+  maxOutstanding: number;
+};
+
+export type FlowInput = {
+  /** Measured phases, one per round, in the order they ran. */
+  rounds: (RunResult | OpenLoopResult)[];
+  /** Event messages per accepted payment (warm-ups included) and commands left in the command stream. */
+  eventMessagesPerPayment: number;
+  commandsLeft: number;
+};
 
 export type ReportInput = {
   opts: BenchOptions;
   partitions: number;
-  /** The routing decision alone, measured before the platform started. */
-  routing: RoutingBenchResult;
-  payments: RunResult;
-  baseline: RunResult;
+  routing: RoutingBenchResult | undefined;
+  /** This process's CPU with both flows up and no load, ms per second (part of every per-payment figure). */
+  idleCpuMsPerS: number;
+  bare: FlowInput | undefined;
+  product: FlowInput | undefined;
+  /** The product's histograms summed over its measured phases. */
+  inside: ReturnType<typeof meansMs> | undefined;
+  baseline: RunResult | undefined;
   payloadBytes: number;
-  inside: ReturnType<typeof meansMs>;
-  eventMessagesPerPayment: number;
-  commandsLeft: number;
   machine: { cpus: number; cpuModel: string; os: string; node: string; natsServer: string };
 };
 
 // What one payment costs in JetStream traffic, from the code path (gateway/routes/payments.ts,
-// streams/command-consumer.ts, actors/payment/actor.ts, streams/event-store.ts).
+// streams/command-consumer.ts, actors/payment/actor.ts, streams/event-store.ts). The bare flow
+// makes the same ones except the activation read (its fence at sequence 0 does that job).
 const ROUND_TRIPS = [
   ["commandPublish", 1, "command publish → PubAck (gateway, PAY_CMD, file storage, Nats-Msg-Id)"],
   ["consumerDelivery", 1, "consumer delivery to the worker (pull consumer of the partition; one-way)"],
-  ["activationDirectGet", 1, "direct get last_by_subj on PAY_EVT (new actor loads: nothing there yet)"],
+  ["activationDirectGet", 1, "direct get last_by_subj on PAY_EVT (product only: a new actor loads)"],
   [
     "eventAppends",
     2,
-    "event appends → PubAck (Created+Routed+AuthorizationRequested; then Authorized, captured)",
+    "fenced event appends → PubAck (product: Created+Routed+AuthorizationRequested, then Authorized+Captured)",
   ],
   ["reply", 1, "reply to the gateway's inbox (core NATS; one-way)"],
   ["ackAck", 1, "command ack → ack-ack (after the reply: load, not latency)"],
@@ -42,151 +67,256 @@ const r3 = (n: number) => Math.round(n * 1000) / 1000;
 const ms = (n: number) => (Number.isFinite(n) ? `${r1(n).toFixed(1)} ms` : "n/a");
 const us = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)} µs` : "n/a");
 const pad = (s: string, n: number) => s.padEnd(n);
+const median = (xs: readonly number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const isOpen = (r: RunResult): r is OpenLoopResult => "scheduled" in r;
+const cpuMsPerOp = (r: RunResult) => r.cpu.processCpuMs / r.completed;
 
-function cpuLine(c: Cpu): string {
-  const server = (name: string, v: number | null) => (v === null ? "" : `  ${name} ${v.toFixed(2)}`);
+/** A flow's medians over its rounds, and its answer counts summed. */
+function summarizeFlow(f: FlowInput) {
+  const rs = f.rounds;
+  const latency = (k: keyof Latency) => median(rs.map((r) => r.latencyMs[k]));
+  const outcomes: Record<string, number> = {};
+  for (const r of rs) for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+  const status201 = outcomes["201"] ?? 0;
+  const status202 = outcomes["202"] ?? 0;
+  return {
+    perSecond: median(rs.map((r) => r.perSecond)),
+    latencyMs: { p50: latency("p50"), p95: latency("p95"), p99: latency("p99"), max: latency("max"), mean: latency("mean") },
+    cpuMsPerPayment: median(rs.map(cpuMsPerOp)),
+    eventLoopUtilization: median(rs.map((r) => r.cpu.eventLoopUtilization)),
+    completed: rs.reduce((n, r) => n + r.completed, 0),
+    dropped: rs.reduce((n, r) => n + (isOpen(r) ? r.dropped : 0), 0),
+    scheduled: rs.reduce((n, r) => n + (isOpen(r) ? r.scheduled : 0), 0),
+    status201,
+    status202,
+    errors: Object.values(outcomes).reduce((n, v) => n + v, 0) - status201 - status202,
+    outcomes,
+  };
+} // prettier-ignore
+type FlowSummary = ReturnType<typeof summarizeFlow>;
+
+function roundLine(r: RunResult, k: number): string {
+  const l = r.latencyMs;
+  const open = isOpen(r) ? `  dropped ${r.dropped}/${r.scheduled}  sender lag max ${ms(r.maxSendLagMs)}` : "";
   return (
-    `cpu cores: node ${c.processCores.toFixed(2)} (event loop ${Math.round(c.eventLoopUtilization * 100)}% busy)` +
-    server("nats-server", c.natsServerCores) +
-    server("redis", c.redisServerCores) +
-    `  others ${c.otherCores.toFixed(2)}  (machine ${Math.round(c.machineBusy * 100)}% busy)`
+    `    round ${k + 1}: ${r1(r.perSecond)}/s  p50 ${ms(l.p50)}  p95 ${ms(l.p95)}  p99 ${ms(l.p99)}` +
+    `  cpu ${cpuMsPerOp(r).toFixed(2)} ms/payment  node ${r.cpu.processCores.toFixed(2)} cores` +
+    `  (loop ${Math.round(r.cpu.eventLoopUtilization * 100)}%)` +
+    (r.cpu.natsServerCores === null ? "" : `  nats-server ${r.cpu.natsServerCores.toFixed(2)}`) +
+    `  others ${r.cpu.otherCores.toFixed(2)}${open}`
   );
 }
 
-function latencyLine(r: RunResult): string {
-  const l = r.latencyMs;
-  return `latency p50 ${ms(l.p50)}  p95 ${ms(l.p95)}  p99 ${ms(l.p99)}  max ${ms(l.max)}  mean ${ms(l.mean)}`;
+function flowLines(name: string, what: string, f: FlowInput, s: FlowSummary): string[] {
+  const l = s.latencyMs;
+  return [
+    `${name}: ${what}`,
+    `  ${r1(s.perSecond)} payments/s  p50 ${ms(l.p50)}  p95 ${ms(l.p95)}  p99 ${ms(l.p99)}  ` +
+      `cpu ${s.cpuMsPerPayment.toFixed(3)} ms/payment  (medians of ${f.rounds.length})`,
+    ...f.rounds.map(roundLine),
+    `  answers: 201 ${s.status201}  202 ${s.status202}  errors/other ${s.errors}` +
+      (s.scheduled > 0 ? `  dropped ${s.dropped} of ${s.scheduled} arrivals` : "") +
+      `;  ${r1(f.eventMessagesPerPayment * 100) / 100} event messages per payment, ${f.commandsLeft} commands left`,
+  ];
 }
 
 /** Prints the report and the BENCH_RESULT line; returns how many requests or publishes errored. */
 export function report(i: ReportInput): number {
-  const p = i.payments;
+  const o = i.opts;
+  const C = o.concurrency;
+  const bare = i.bare && summarizeFlow(i.bare);
+  const product = i.product && summarizeFlow(i.product);
+  const ratio = bare && product ? product.perSecond / bare.perSecond : NaN;
+  const cpuRatio = bare && product ? product.cpuMsPerPayment / bare.cpuMsPerPayment : NaN;
   const b = i.baseline;
-  const C = i.opts.concurrency;
-  const ok = p.outcomes["201"] ?? 0;
-  const slow = p.outcomes["202"] ?? 0;
-  const others = Object.entries(p.outcomes).filter(([k]) => k !== "201" && k !== "202");
-  const errors = others.reduce((n, [, v]) => n + v, 0);
-  const ratio = p.perSecond / b.perSecond;
-  // CPU this process spent per operation: on one machine with everything in one event loop, this,
-  // not a wait on some server, is what usually sets the rate.
-  const cpuMsPerPayment = (p.cpu.processCores * 1000) / p.perSecond;
-  const cpuMsPerPublish = (b.cpu.processCores * 1000) / b.perSecond;
-  const saturated = p.cpu.eventLoopUtilization > 0.9;
-
-  const client = p.latencyMs.mean;
-  const { httpMs, commandMs, pspAuthorizeMs } = i.inside;
-  const breakdown = {
-    clientObserved: client,
-    gateway: httpMs,
-    actor: commandMs,
-    pspAuthorize: pspAuthorizeMs,
-    actorExclPsp: commandMs - pspAuthorizeMs,
-    gatewayExclActor: httpMs - commandMs,
-    outsideGateway: client - httpMs,
-  };
+  const baselineErrors = b ? b.completed - (b.outcomes.ok ?? 0) : 0;
+  const load =
+    o.openLoopRate === undefined
+      ? `closed loop, ${C} client${C === 1 ? "" : "s"}`
+      : `open loop, ${o.openLoopRate} payments/s offered, at most ${o.maxOutstanding} outstanding, latency from the intended send time`;
 
   const out: string[] = [];
   const m = i.machine;
-  const rt = i.routing;
   out.push(
     "",
-    `Switchyard bench: ${C} clients, ${i.opts.durationS} s after ${i.opts.warmupS} s warm-up, ${i.partitions} partitions`,
-    `machine: ${m.cpus} × ${m.cpuModel}, ${m.os}, node ${m.node}, nats-server ${m.natsServer}`,
-    "",
-    `routing decision alone (${rt.rules}-rule policy, broad rules last; ${rt.runs} runs × ${rt.decisions} decisions, medians; before the platform started)`,
-    `  ${Math.round(rt.perSecond)} decisions/s  p50 ${us(rt.p50Us)}  p99 ${us(rt.p99Us)}  mean ${us(rt.meanUs)}`,
-    `  runs: ${rt.perRun.map((r) => `${Math.round(r.perSecond)}/s`).join("  ")}; matched rule: position ${r1(rt.meanMatchPosition)} of ${rt.rules} on average`,
-    "",
-    "payments (POST /v1/payments, card 4242…, capture automatic, sandbox latency 0)",
-    `  ${r1(p.perSecond)} payments/s  (${p.completed} in ${p.elapsedS.toFixed(1)} s)`,
-    `  ${latencyLine(p)}`,
-    `  answers: 201 ${ok}   202 ${slow}   errors/other ${errors}`,
-    `  ${cpuLine(p.cpu)}`,
-    "",
-    `JetStream baseline (awaited js.publish, ${C} publishers, ${i.payloadBytes} B command envelope, file storage)`,
-    `  ${r1(b.perSecond)} publishes/s  (${b.completed} in ${b.elapsedS.toFixed(1)} s)`,
-    `  ${latencyLine(b)}`,
-    `  ${cpuLine(b.cpu)}`,
-    "",
-    `ratio payments/s ÷ publishes/s = ${r3(ratio)}  (one payment costs as much as ~${r1(1 / ratio)} raw publishes)`,
-    `node CPU per payment ${cpuMsPerPayment.toFixed(2)} ms, per raw publish ${cpuMsPerPublish.toFixed(3)} ms` +
-      (saturated
-        ? ": the event loop was saturated, so throughput is this process's CPU and the means below are mostly queueing for the loop"
-        : ""),
-    "",
-    "where a payment's time goes (means over the measured window; platform's own histograms):",
-    `  ${pad("client-observed latency", 44)}${ms(client)}`,
-    `  ${pad("gateway: request in → response out", 44)}${ms(httpMs)}`,
-    `  ${pad("  actor handling CreatePayment", 44)}${ms(commandMs)}`,
-    `  ${pad("    PSP authorize (HTTP to the sandbox)", 44)}${ms(pspAuthorizeMs)}`,
-    `  ${pad("    rest of the actor", 44)}${ms(breakdown.actorExclPsp)}  direct get, 2 event appends, decide/evolve`,
-    `  ${pad("  gateway outside the actor", 44)}${ms(breakdown.gatewayExclActor)}  validate, seal, command publish, delivery, mailbox, reply`,
-    `  ${pad("outside the gateway", 44)}${ms(breakdown.outsideGateway)}  client, sockets, waiting for the event loop`,
-    `  (observed: ${i.inside.observed.http} requests, ${i.inside.observed.command} commands, ${i.inside.observed.psp} authorizations)`,
-    "",
-    "JetStream round trips per payment (a baseline publish is one):",
-    ...ROUND_TRIPS.map(([, n, what]) => `  ${n} × ${what}`),
-    `  measured: ${r1(i.eventMessagesPerPayment * 100) / 100} PAY_EVT messages per accepted payment; ${i.commandsLeft} commands left in PAY_CMD`,
+    `Switchyard bench: ${load}; ${o.rounds} round${o.rounds === 1 ? "" : "s"} of ` +
+      `${o.only ?? "bare then product"}, each ${o.durationS} s after ${o.warmupS} s warm-up; ${i.partitions} partitions`,
+    `machine: ${m.cpus} × ${m.cpuModel}, ${m.os}, node ${m.node}, nats-server ${m.natsServer}; everything in this one process`,
+    `idle: this process used ${r1(i.idleCpuMsPerS)} ms of CPU per second with no load (included in every ms/payment below)`,
   );
-  if (slow > 0 || errors > 0) {
+  const rt = i.routing;
+  if (rt)
     out.push(
       "",
-      "!!! WARNING: not every payment was answered 201 within the reply wait !!!",
-      `!!! ${slow} × 202 (the platform could not keep up within the gateway's reply wait)`,
-      ...others.map(([k, v]) => `!!! ${v} × ${k}`),
+      `routing decision alone (${rt.rules}-rule policy, broad rules last; ${rt.runs} runs × ${rt.decisions} decisions, medians; before anything started)`,
+      `  ${Math.round(rt.perSecond)} decisions/s  p50 ${us(rt.p50Us)}  p99 ${us(rt.p99Us)}  mean ${us(rt.meanUs)}`,
+      `  runs: ${rt.perRun.map((r) => `${Math.round(r.perSecond)}/s`).join("  ")}; matched rule: position ${r1(rt.meanMatchPosition)} of ${rt.rules} on average`,
+    );
+  if (i.bare && bare)
+    out.push(
+      "",
+      ...flowLines("bare", "the same steps written directly (scripts/bench/bare.ts)", i.bare, bare),
+    );
+  if (i.product && product)
+    out.push(
+      "",
+      ...flowLines(
+        "product",
+        "POST /v1/payments → 201 authorized + captured (card 4242…, sandbox latency 0)",
+        i.product,
+        product,
+      ),
+    );
+  if (bare && product)
+    out.push(
+      "",
+      `ratio product ÷ bare = ${r3(ratio)} payments/s` +
+        (o.openLoopRate === undefined ? "" : " (open loop: both should serve the offered rate)") +
+        `;  CPU per payment product ÷ bare = ${r3(cpuRatio)} ` +
+        `(${product.cpuMsPerPayment.toFixed(3)} vs ${bare.cpuMsPerPayment.toFixed(3)} ms)`,
+    );
+  if (b) {
+    const perPublish = b.cpu.processCpuMs / b.completed;
+    out.push(
+      "",
+      `JetStream baseline (awaited js.publish, ${C} publishers, ${i.payloadBytes} B command envelope, file storage)`,
+      `  ${r1(b.perSecond)} publishes/s  p50 ${ms(b.latencyMs.p50)}  p99 ${ms(b.latencyMs.p99)}  cpu ${perPublish.toFixed(3)} ms/publish`,
+      ...(product ? [`  product ÷ baseline = ${r3(product.perSecond / b.perSecond)}`] : []),
     );
   }
+  const inside = i.inside;
+  let breakdown: Record<string, number> | undefined;
+  if (inside && product) {
+    const client = product.latencyMs.mean;
+    const { httpMs, commandMs, pspAuthorizeMs } = inside;
+    breakdown = {
+      clientObserved: client,
+      gateway: httpMs,
+      actor: commandMs,
+      pspAuthorize: pspAuthorizeMs,
+      actorExclPsp: commandMs - pspAuthorizeMs,
+      gatewayExclActor: httpMs - commandMs,
+      outsideGateway: client - httpMs,
+    };
+    out.push(
+      "",
+      "where a product payment's time goes (means over the measured windows; platform's own histograms):",
+      `  ${pad("client-observed latency (median of rounds)", 44)}${ms(client)}`,
+      `  ${pad("gateway: request in → response out", 44)}${ms(httpMs)}`,
+      `  ${pad("  actor handling CreatePayment", 44)}${ms(commandMs)}`,
+      `  ${pad("    PSP authorize (HTTP to the sandbox)", 44)}${ms(pspAuthorizeMs)}`,
+      `  ${pad("    rest of the actor", 44)}${ms(breakdown.actorExclPsp!)}  direct get, 2 event appends, decide/evolve`,
+      `  ${pad("  gateway outside the actor", 44)}${ms(breakdown.gatewayExclActor!)}  validate, seal, command publish, delivery, mailbox, reply`,
+      `  ${pad("outside the gateway", 44)}${ms(breakdown.outsideGateway!)}  client, sockets, waiting for the event loop`,
+      `  (observed: ${inside.observed.http} requests, ${inside.observed.command} commands, ${inside.observed.psp} authorizations)`,
+      "",
+      "JetStream round trips per payment (a baseline publish is one):",
+      ...ROUND_TRIPS.map(([, n, what]) => `  ${n} × ${what}`),
+    );
+  }
+  const warnings: string[] = [];
+  for (const [name, s] of [
+    ["bare", bare],
+    ["product", product],
+  ] as const) {
+    if (!s) continue;
+    if (s.status202 > 0) warnings.push(`${name}: ${s.status202} × 202 (not answered within the reply wait)`);
+    if (s.dropped > 0)
+      warnings.push(
+        `${name}: ${s.dropped} arrivals dropped (${o.maxOutstanding} outstanding): the rate was not served`,
+      );
+    for (const [k, v] of Object.entries(s.outcomes))
+      if (k !== "201" && k !== "202") warnings.push(`${name}: ${v} × ${k}`);
+  }
+  if (baselineErrors > 0) warnings.push(`baseline: publishes failed: ${JSON.stringify(b?.outcomes)}`);
+  if (warnings.length > 0)
+    out.push("", "!!! WARNING: not every payment was answered 201 !!!", ...warnings.map((w) => `!!! ${w}`));
   process.stdout.write(`${out.join("\n")}\n\n`);
 
+  const flowJson = (f: FlowInput | undefined, s: FlowSummary | undefined) =>
+    f && s
+      ? {
+          perSecond: r1(s.perSecond),
+          latencyMs: roundAll(s.latencyMs),
+          cpuMsPerPayment: r3(s.cpuMsPerPayment),
+          eventLoopUtilization: r3(s.eventLoopUtilization),
+          completed: s.completed,
+          status201: s.status201,
+          status202: s.status202,
+          errors: s.errors,
+          dropped: s.dropped,
+          scheduled: s.scheduled,
+          outcomes: s.outcomes,
+          eventMessagesPerPayment: r3(f.eventMessagesPerPayment),
+          commandsLeft: f.commandsLeft,
+          rounds: f.rounds.map((r) => ({
+            perSecond: r1(r.perSecond),
+            completed: r.completed,
+            elapsedS: r3(r.elapsedS),
+            latencyMs: roundAll(r.latencyMs),
+            cpuMsPerPayment: r3(cpuMsPerOp(r)),
+            cpu: roundAll(r.cpu),
+            windowUs: r.windowUs,
+            ...(isOpen(r) && {
+              scheduled: r.scheduled,
+              dropped: r.dropped,
+              maxSendLagMs: r3(r.maxSendLagMs),
+            }),
+          })),
+        }
+      : null;
   const result = {
+    mode: o.openLoopRate === undefined ? "closed" : "open",
     concurrency: C,
-    durationS: i.opts.durationS,
-    warmupS: i.opts.warmupS,
+    openLoopRate: o.openLoopRate ?? null,
+    maxOutstanding: o.openLoopRate === undefined ? null : o.maxOutstanding,
+    durationS: o.durationS,
+    warmupS: o.warmupS,
+    rounds: o.rounds,
+    only: o.only ?? null,
     partitions: i.partitions,
-    routing: {
-      rules: rt.rules,
-      decisions: rt.decisions,
-      runs: rt.runs,
-      perSecond: Math.round(rt.perSecond),
-      p50Us: r3(rt.p50Us),
-      p99Us: r3(rt.p99Us),
-      meanUs: r3(rt.meanUs),
-      meanMatchPosition: r3(rt.meanMatchPosition),
-      perRun: rt.perRun,
-    },
-    payments: {
-      perSecond: r1(p.perSecond),
-      completed: p.completed,
-      status201: ok,
-      status202: slow,
-      errors,
-      outcomes: p.outcomes,
-      latencyMs: roundAll(p.latencyMs),
-      cpu: roundAll(p.cpu),
-    },
-    baseline: {
-      publishesPerSecond: r1(b.perSecond),
-      completed: b.completed,
-      payloadBytes: i.payloadBytes,
-      errors: b.completed - (b.outcomes.ok ?? 0),
-      latencyMs: roundAll(b.latencyMs),
-      cpu: roundAll(b.cpu),
-    },
-    ratio: r3(ratio),
-    nodeCpuMsPerPayment: r3(cpuMsPerPayment),
-    nodeCpuMsPerPublish: r3(cpuMsPerPublish),
-    breakdownMs: roundAll(breakdown),
+    idleCpuMsPerS: r1(i.idleCpuMsPerS),
+    bare: flowJson(i.bare, bare),
+    product: flowJson(i.product, product),
+    ratio: Number.isFinite(ratio) ? r3(ratio) : null,
+    cpuRatio: Number.isFinite(cpuRatio) ? r3(cpuRatio) : null,
+    breakdownMs: breakdown ? roundAll(breakdown) : null,
     roundTripsPerPayment: Object.fromEntries(ROUND_TRIPS.map(([k, n]) => [k, n])),
-    eventMessagesPerPayment: r3(i.eventMessagesPerPayment),
-    commandsLeft: i.commandsLeft,
+    routing: rt
+      ? {
+          rules: rt.rules,
+          decisions: rt.decisions,
+          runs: rt.runs,
+          perSecond: Math.round(rt.perSecond),
+          p50Us: r3(rt.p50Us),
+          p99Us: r3(rt.p99Us),
+          meanUs: r3(rt.meanUs),
+          meanMatchPosition: r3(rt.meanMatchPosition),
+          perRun: rt.perRun,
+        }
+      : null,
+    baseline: b
+      ? {
+          publishesPerSecond: r1(b.perSecond),
+          completed: b.completed,
+          payloadBytes: i.payloadBytes,
+          errors: baselineErrors,
+          latencyMs: roundAll(b.latencyMs),
+          cpuMsPerPublish: r3(b.cpu.processCpuMs / b.completed),
+          cpu: roundAll(b.cpu),
+          productRatio: product ? r3(product.perSecond / b.perSecond) : null,
+        }
+      : null,
     machine: m,
   };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
-  if (slow > 0) process.stderr.write(`bench: WARNING: ${slow} payments answered 202, not 201\n`);
-  if (result.baseline.errors > 0)
-    process.stderr.write(`bench: WARNING: baseline publishes failed: ${JSON.stringify(b.outcomes)}\n`);
-  return errors + result.baseline.errors;
+  for (const w of warnings) process.stderr.write(`bench: WARNING: ${w}\n`);
+  return (bare?.errors ?? 0) + (product?.errors ?? 0) + baselineErrors;
 }
 
 function roundAll<T extends object>(o: T): Record<keyof T, number | null> {

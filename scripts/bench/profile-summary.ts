@@ -1,0 +1,148 @@
+// Where a payment's CPU goes, from a V8 CPU profile of a bench run: self time grouped by npm package
+// (node_modules/<pkg>), project file, Node built-in module or V8 itself, as ms per payment, plus the
+// top functions — the figures behind the README's CPU budget table. With `--bench <file>` (the
+// bench's stdout, holding its BENCH_RESULT line) only the samples inside the measured windows
+// count, divided by the payments completed in them, so start-up, warm-ups and clean-up stay out;
+// this works because a run's windows are on process.hrtime's clock, which is the monotonic clock V8
+// stamps its samples with. Without it, `--payments N` divides the whole profile.
+//
+//   node --cpu-prof --cpu-prof-dir=/tmp/switchyard-prof --import tsx scripts/bench.ts --only product --rounds 1 | tee /tmp/switchyard-prof/bench.out
+//   npx tsx scripts/bench/profile-summary.ts /tmp/switchyard-prof/<file>.cpuprofile --bench /tmp/switchyard-prof/bench.out [--top 25]
+//
+// Node writes one profile per thread: the large one is the main thread; the small one is tsx's
+// loader thread, idle. Samples measure wall time on the main thread while it was not idle, which on
+// a contended machine includes time descheduled; with --bench the shares are scaled to the run's
+// process.cpuUsage() per payment (which also counts GC helper and libuv threads).
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+
+type CallFrame = { functionName: string; url: string; lineNumber: number };
+type ProfileNode = { id: number; callFrame: CallFrame };
+type CpuProfile = {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+};
+type Window = [number, number];
+
+/** The group a frame's self time is billed to. */
+export function groupOf(frame: CallFrame, root: string): string {
+  const { url, functionName } = frame;
+  if (url === "") {
+    // V8's pseudo-frames, and builtins (JSON.parse, regexps…) that have no script.
+    return /^\((garbage collector|program|idle|root)\)$/.test(functionName) ? functionName : "(V8 builtins)";
+  }
+  const nm = url.lastIndexOf("/node_modules/");
+  if (nm >= 0) {
+    const [a, b] = url.slice(nm + "/node_modules/".length).split("/");
+    return a?.startsWith("@") ? `${a}/${b}` : (a ?? url);
+  }
+  if (url.startsWith("node:")) return url;
+  return url.startsWith(root) ? url.slice(root.length) : url;
+}
+
+export function summarize(profile: CpuProfile, windows: Window[] | undefined, root: string) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const groups = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let t = profile.startTime;
+  let idle = 0;
+  let counted = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0;
+    // A sample stands for the time until the next one (DevTools' convention).
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    if (windows && !windows.some(([a, b]) => t >= a && t < b)) continue;
+    const frame = byId.get(profile.samples[i]!);
+    if (!frame) continue;
+    const group = groupOf(frame, root);
+    if (group === "(idle)") {
+      idle += us;
+      continue;
+    }
+    counted += us;
+    groups.set(group, (groups.get(group) ?? 0) + us);
+    const fn = `${frame.functionName || "(anonymous)"}  ${group}:${frame.lineNumber + 1}`;
+    functions.set(fn, (functions.get(fn) ?? 0) + us);
+  }
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
+  return { groups: sorted(groups), functions: sorted(functions), busyUs: counted, idleUs: idle };
+}
+
+/** The measured windows and completed payments of the one flow a bench run measured. */
+function benchWindows(
+  file: string,
+  flow: string | undefined,
+): { windows: Window[]; payments: number; cpuMs: number } {
+  const line = readFileSync(file, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("BENCH_RESULT "));
+  if (!line) throw new Error(`${file}: no BENCH_RESULT line`);
+  type Rounds = {
+    rounds: { windowUs: Window; completed: number; cpu: { processCpuMs: number } }[];
+  } | null;
+  const result = JSON.parse(line.slice("BENCH_RESULT ".length)) as { bare: Rounds; product: Rounds };
+  const present = (["bare", "product"] as const).filter((f) => result[f] !== null);
+  const chosen = flow ?? (present.length === 1 ? present[0] : undefined);
+  if (chosen !== "bare" && chosen !== "product")
+    throw new Error(
+      "the run measured both flows: say which with --flow bare|product (or profile with --only)",
+    );
+  const rounds = result[chosen]?.rounds ?? [];
+  return {
+    windows: rounds.map((r) => r.windowUs),
+    payments: rounds.reduce((n, r) => n + r.completed, 0),
+    cpuMs: rounds.reduce((n, r) => n + r.cpu.processCpuMs, 0),
+  };
+}
+
+function arg(name: string): string | undefined {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+function main(): void {
+  const file = process.argv.slice(2).find((a) => a.endsWith(".cpuprofile"));
+  const benchFile = arg("bench");
+  if (!file || (benchFile === undefined && arg("payments") === undefined)) {
+    process.stderr.write(
+      "usage: profile-summary.ts <file.cpuprofile> (--bench <bench stdout> [--flow bare|product] | --payments N) [--top N]\n",
+    );
+    process.exit(2);
+  }
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const fromBench = benchFile === undefined ? undefined : benchWindows(benchFile, arg("flow"));
+  const payments = fromBench?.payments ?? Number(arg("payments"));
+  if (!(payments > 0)) throw new Error("no payments to divide by");
+  const windows = fromBench?.windows;
+  if (windows?.some(([a, b]) => a < profile.startTime || b > profile.endTime))
+    throw new Error("the measured windows are not inside this profile: a profile of another run?");
+  const root = pathToFileURL(process.cwd()).href + "/";
+  const s = summarize(profile, windows, root);
+  const top = Number(arg("top") ?? 25);
+  // Sampled time is wall time on a thread that was not idle: on a busy machine it includes being
+  // descheduled (and the profiler's own cost), so it overstates CPU. With the bench's cpuUsage for
+  // the same windows, shares are scaled to that: the ms/payment column then adds up to it.
+  const scale = fromBench ? fromBench.cpuMs / payments / (s.busyUs / 1000 / payments) : 1;
+  const perPayment = (us: number) => ((us / 1000 / payments) * scale).toFixed(3).padStart(8);
+  const share = (us: number) => `${((us / s.busyUs) * 100).toFixed(1).padStart(5)} %`;
+  const out = [
+    `${file}: ${windows ? `${windows.length} measured window(s)` : "whole profile"}, ${payments} payments`,
+    `main thread sampled busy ${(s.busyUs / 1000).toFixed(0)} ms = ${(s.busyUs / 1000 / payments).toFixed(3)} ms/payment (idle ${(s.idleUs / 1000).toFixed(0)} ms)` +
+      (fromBench
+        ? `; process CPU (cpuUsage) ${(fromBench.cpuMs / payments).toFixed(3)} ms/payment: ms/payment below are shares of that`
+        : "; ms/payment below are sampled time"),
+    "",
+    "self time by package / file      ms/payment   share",
+    ...s.groups.slice(0, top).map(([g, us]) => `  ${g.padEnd(44)}${perPayment(us)}  ${share(us)}`),
+    "",
+    "top functions (self)",
+    ...s.functions.slice(0, top).map(([f, us]) => `  ${perPayment(us)}  ${share(us)}  ${f}`),
+  ];
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();
