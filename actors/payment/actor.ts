@@ -213,6 +213,9 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
       // A backoff the payment set itself is short: the waiting client gets the answer of the
       // redelivery (it carries the same reply inbox). A wait on a PSP is answered now: pending.
       if (blocked.retryAt) return [at, { disposition: nak(delayMs) }];
+      // The janitor owns a resume's retries (it looks again with its own backoff): never a dead letter.
+      if (wire.type === "ResumePayment")
+        return [at, { disposition: ack, reply: { kind: "pending", payment: toView(payment) } }];
       return [at, { disposition: nak(delayMs), reply: { kind: "pending", payment: toView(payment) } }];
     }
     const answer = command && decided.length === 0 ? await firstResult(payment, command) : payment;
