@@ -1,15 +1,21 @@
 // The janitor: finds payments left unresolved — a PSP effect whose outcome never came back, a
-// command lost with its worker — and re-drives them. Its work list is a durable JetStream consumer
-// on PAY_EVT, so it survives restarts and is shared by every worker: a frame that may leave its
-// payment open is held (nak with a delay of janitorAfterMs); when it comes back, a payment that has
-// moved on (a later frame, or at rest) is let go, and one still open gets a ResumePayment command —
-// settle what is open, status query first, never a second charge — and is looked at again later.
+// command dead-lettered after its retries, a worker lost at the wrong moment — and re-drives them.
+//
+// It follows PAY_EVT with an ordered consumer (no acks: one delivery per frame, the cheapest read
+// JetStream has) and keeps in memory only the payments whose last frame may leave them open; a
+// frame that closes its payment forgets it. Every sweep, a payment open for longer than
+// janitorAfterMs is loaded; if it is still open it gets a ResumePayment command — settle what is
+// open, status query first, never a second charge — and is looked at again after a backoff. Its
+// position survives restarts in a KV checkpoint (the oldest frame still open), so a restart replays
+// only what it must to rebuild the same picture. Each worker runs one; their resumes are
+// deduplicated by message id, and a resume is always safe.
 import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { DeliverPolicy } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { encode } from "../streams/envelopes.ts";
-import type { EventStore } from "../streams/event-store.ts";
-import { commandSubject, JANITOR_CONSUMER, type Topology } from "../streams/topology.ts";
+import { commandSubject, type Topology } from "../streams/topology.ts";
 import { frameMayLeaveOpen, nextEffect } from "./payment/effects.ts";
 import type { Journal } from "./payment/journal.ts";
 import { RESTING } from "./payment/state.ts";
@@ -19,88 +25,134 @@ import { redeliveryDelayMs } from "./policy/retry.ts";
 export type JanitorDeps = {
   js: JetStreamClient;
   topo: Topology;
-  store: EventStore;
   journal: Journal;
   metrics: Metrics;
   log: Logger;
-  now: () => Date;
+  now: () => number;
+  replicas?: number;
 };
 
+/** A payment whose last frame may leave it open. */
+type Open = { seq: number; since: number; nextLookAt: number; looks: number };
+
+const CHECKPOINT_KEY = "checkpoint";
+
+export function janitorBucketName(prefix: string): string {
+  return prefix ? `${prefix}_janitor` : "janitor";
+}
+
 export class Janitor {
+  readonly #open = new Map<string, Open>();
   #messages: ConsumerMessages | undefined;
   #loop: Promise<void> | undefined;
-  /** Payments found open at their last look, for the gauge. */
-  readonly #open = new Set<string>();
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
+  #kv: KV | undefined;
+  #lastSeq = 0;
+  #savedCheckpoint = -1;
 
   constructor(private readonly d: JanitorDeps) {}
 
   async start(): Promise<void> {
-    const consumer = await this.d.js.consumers.get(this.d.topo.eventStream, JANITOR_CONSUMER);
-    this.#messages = await consumer.consume({ max_messages: 256 });
-    this.#loop = this.run(this.#messages);
-  }
-
-  private async run(messages: ConsumerMessages): Promise<void> {
-    for await (const m of messages) {
-      try {
-        await this.look(m);
-      } catch (err) {
-        // NATS or Redis trouble: look again a little later.
-        this.d.log.warn({ err, seq: m.seq }, "janitor could not check a payment; later");
-        m.nak(5_000);
-      }
-    }
-  }
-
-  private async look(m: JsMsg): Promise<void> {
-    const frame = parseFrame(m);
-    if (!frame) {
-      m.term("not an event frame");
-      return;
-    }
-    const { paymentId } = frame;
-    if (m.info.deliveryCount === 1) {
-      if (frameMayLeaveOpen(frame.types)) m.nak(this.d.topo.janitorAfterMs);
-      else m.ack();
-      return;
-    }
-    const last = await this.d.store.last(paymentId);
-    if (last && last.seq > m.seq) return this.done(m, paymentId); // moved on: the later frame is judged itself
-    const { state } = await this.d.journal.load(paymentId);
-    if (!state || (nextEffect(state) === undefined && RESTING.has(state.status)))
-      return this.done(m, paymentId);
-    const envelope: CommandEnvelope = {
-      v: 1,
-      command: {
-        type: "ResumePayment",
-        paymentId,
-        merchantId: state.merchantId,
-        reason: `janitor: ${state.status} for over ${this.d.topo.janitorAfterMs} ms`,
-        at: this.d.now().toISOString(),
-      },
-    };
-    await this.d.js.publish(commandSubject(this.d.topo, paymentId), encode(envelope), {
-      msgID: `resume:${paymentId}:${m.seq}:${m.info.deliveryCount}`,
-      timeout: 5_000,
+    const bucket = janitorBucketName(this.d.topo.prefix);
+    const create = () => new Kvm(this.d.js).create(bucket, { history: 1, replicas: this.d.replicas ?? 1 });
+    this.#kv = await create().catch(() => create());
+    const saved = await this.#kv.get(CHECKPOINT_KEY);
+    const from = saved ? Number(saved.string()) : 0;
+    this.#lastSeq = Number.isSafeInteger(from) && from > 0 ? from : 0;
+    const consumer = await this.d.js.consumers.get(this.d.topo.eventStream, {
+      ...(this.#lastSeq > 0
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastSeq + 1 }
+        : { deliver_policy: DeliverPolicy.All }),
     });
-    this.#open.add(paymentId);
-    this.d.metrics.janitorStuck.set(this.#open.size);
-    this.d.metrics.janitorRedrives.inc();
-    this.d.log.warn(
-      { paymentId, status: state.status, looks: m.info.deliveryCount - 1 },
-      "janitor: payment unresolved; re-driven (status query first)",
-    );
-    m.nak(Math.max(this.d.topo.janitorAfterMs, redeliveryDelayMs(state.retry, m.info.deliveryCount - 1)));
+    this.#messages = await consumer.consume({ max_messages: 512 });
+    this.#loop = this.follow(this.#messages);
+    const every = Math.max(250, Math.min(this.d.topo.janitorAfterMs / 4, 5_000));
+    this.#sweeper = setInterval(() => {
+      this.#sweeping ??= this.sweep()
+        .catch((err: unknown) => this.d.log.warn({ err }, "janitor sweep failed; next round"))
+        .finally(() => (this.#sweeping = undefined));
+    }, every);
   }
 
-  private done(m: JsMsg, paymentId: string): void {
-    m.ack();
-    if (this.#open.delete(paymentId)) this.d.metrics.janitorStuck.set(this.#open.size);
+  /** Payments open for longer than the threshold at the last sweep. */
+  get unresolved(): number {
+    const cutoff = this.d.now() - this.d.topo.janitorAfterMs;
+    let n = 0;
+    for (const o of this.#open.values()) if (o.since <= cutoff) n++;
+    return n;
+  }
+
+  private async follow(messages: ConsumerMessages): Promise<void> {
+    for await (const m of messages) this.see(m);
+  }
+
+  private see(m: JsMsg): void {
+    this.#lastSeq = m.seq;
+    const frame = parseFrame(m);
+    if (!frame) return;
+    if (!frameMayLeaveOpen(frame.types)) {
+      this.#open.delete(frame.paymentId);
+      return;
+    }
+    // The frame's own time: after a restart, old frames count as old at once.
+    const since = Math.floor(m.info.timestampNanos / 1_000_000);
+    const due = since + this.d.topo.janitorAfterMs;
+    this.#open.set(frame.paymentId, { seq: m.seq, since, nextLookAt: due, looks: 0 });
+  }
+
+  private async sweep(): Promise<void> {
+    const now = this.d.now();
+    for (const [paymentId, o] of [...this.#open]) {
+      if (o.nextLookAt > now) continue;
+      const { state } = await this.d.journal.load(paymentId);
+      if (this.#open.get(paymentId) !== o) continue; // a newer frame arrived meanwhile
+      if (!state || (nextEffect(state) === undefined && RESTING.has(state.status))) {
+        this.#open.delete(paymentId);
+        continue;
+      }
+      o.looks++;
+      const envelope: CommandEnvelope = {
+        v: 1,
+        command: {
+          type: "ResumePayment",
+          paymentId,
+          merchantId: state.merchantId,
+          reason: `janitor: ${state.status} since ${new Date(o.since).toISOString()}`,
+          at: new Date(now).toISOString(),
+        },
+      };
+      await this.d.js.publish(commandSubject(this.d.topo, paymentId), encode(envelope), {
+        // Workers sweeping the same payment at the same look send one resume between them.
+        msgID: `resume:${paymentId}:${o.seq}:${o.looks}`,
+        timeout: 5_000,
+      });
+      o.nextLookAt = now + Math.max(this.d.topo.janitorAfterMs, redeliveryDelayMs(state.retry, o.looks));
+      this.d.metrics.janitorRedrives.inc();
+      this.d.log.warn(
+        { paymentId, status: state.status, openSinceMs: now - o.since, looks: o.looks },
+        "janitor: payment unresolved; re-driven (status query first)",
+      );
+    }
+    this.d.metrics.janitorStuck.set(this.unresolved);
+    await this.saveCheckpoint();
+  }
+
+  /** Everything before the oldest open frame is settled: a restart may start after it. */
+  private async saveCheckpoint(): Promise<void> {
+    let checkpoint = this.#lastSeq;
+    for (const o of this.#open.values()) checkpoint = Math.min(checkpoint, o.seq - 1);
+    if (checkpoint === this.#savedCheckpoint || !this.#kv) return;
+    await this.#kv.put(CHECKPOINT_KEY, String(checkpoint));
+    this.#savedCheckpoint = checkpoint;
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await this.#sweeping;
     this.#messages?.stop();
     await this.#loop;
+    await this.saveCheckpoint().catch(() => undefined);
   }
 }
 

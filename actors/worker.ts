@@ -174,11 +174,11 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
   const janitor = new Janitor({
     js: o.js,
     topo: o.topo,
-    store,
     journal,
     metrics: o.metrics,
     log,
-    now: () => new Date(),
+    now: Date.now,
+    replicas: o.topo.replicas,
   });
   await janitor.start();
   log.info({ partitions: o.topo.partitions }, "worker consuming commands");

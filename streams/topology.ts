@@ -85,9 +85,6 @@ export function consumerName(partition: number): string {
   return `cmd-p${String(partition).padStart(3, "0")}`;
 }
 
-/** The janitor's durable consumer on PAY_EVT: its pending messages are the payments still open. */
-export const JANITOR_CONSUMER = "janitor";
-
 export function snapshotKey(t: Topology, paymentId: string): string {
   return `${t.redisPrefix}snap:${paymentId}`;
 }
@@ -155,16 +152,6 @@ export async function ensureTopology(jsm: JetStreamManager, t: Topology): Promis
       max_ack_pending: 1000,
     });
   }
-  await jsm.consumers.add(t.eventStream, {
-    durable_name: JANITOR_CONSUMER,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    // A frame that opens an effect is held (nak with delay) until the payment moves on, so the
-    // consumer's pending set is the open payments: room for a threshold's worth of traffic.
-    ack_wait: 60_000_000_000,
-    max_ack_pending: 100_000,
-    max_deliver: -1,
-  });
 }
 
 /** Remove everything a topology created (tests and benchmarks clean up after themselves). */
