@@ -85,13 +85,8 @@ function create(state: PaymentState, c: CreateRoutedPayment): Decision {
     at: c.at,
   };
   const d = c.route;
-  const routed: PaymentEvent = {
-    type: "PaymentRouted",
-    strategy: d.strategy,
-    candidates: d.order,
-    decision: d,
-    at: c.at,
-  };
+  // The decision once: its order is the candidate list, its strategy the strategy.
+  const routed: PaymentEvent = { type: "PaymentRouted", decision: d, at: c.at };
   const first = d.order[0];
   if (first === undefined)
     return accept(created, routed, { type: "PaymentFailed", code: "no_route", at: c.at });

@@ -39,13 +39,19 @@ export type PaymentCreated = z.infer<typeof PaymentCreated>;
  * versions and rule chose them, every PSP considered with its score, and the retry terms the payment
  * keeps for life.
  */
-export const PaymentRouted = z.object({
-  type: z.literal("PaymentRouted"),
-  strategy: z.string(),
-  candidates: z.array(z.string()),
-  decision: RoutingDecision.optional(),
-  at: At,
-});
+export const PaymentRouted = z
+  .object({
+    type: z.literal("PaymentRouted"),
+    /** Only on events written before decisions were recorded; since, `decision.strategy`. */
+    strategy: z.string().optional(),
+    /** Only on events written before decisions were recorded; since, `decision.order`. */
+    candidates: z.array(z.string()).optional(),
+    decision: RoutingDecision.optional(),
+    at: At,
+  })
+  .refine((e) => e.decision !== undefined || (e.strategy !== undefined && e.candidates !== undefined), {
+    message: "a PaymentRouted event carries its decision (or, before decisions, strategy and candidates)",
+  });
 export type PaymentRouted = z.infer<typeof PaymentRouted>;
 
 /** The intent of a PSP authorization, recorded before the call is made. */

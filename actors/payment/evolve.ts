@@ -33,8 +33,8 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     case "PaymentRouted":
       return {
         ...p,
-        candidates: event.candidates,
-        routingStrategy: event.strategy,
+        candidates: event.decision?.order ?? event.candidates ?? [],
+        routingStrategy: event.decision?.strategy ?? event.strategy ?? "unknown",
         ...(event.decision && { routing: event.decision, retry: event.decision.retry }),
       };
     case "AuthorizationRequested":

@@ -161,8 +161,6 @@ export const evt = {
   }),
   routed: (candidates = CANDIDATES, retry: Partial<RetryTerms> = {}): PaymentEvent => ({
     type: "PaymentRouted",
-    strategy: "priority",
-    candidates,
     decision: routeOf(candidates, retry),
     at: AT,
   }),
