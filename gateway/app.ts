@@ -11,9 +11,16 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import { refuseCardNumbersInFreeText } from "./card-in-text.ts";
 import { authHook, decorateRequests, traceHook } from "./context.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { ApiError, toApiError } from "./errors.ts";
+import {
+  acceptJsonObjectsOnly,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  edgeOptions,
+  requestShapeHook,
+} from "./http-edges.ts";
 import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
 import { markOptionalBodies } from "./routes/docs.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
@@ -32,17 +39,20 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const base = Fastify({
     loggerInstance,
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+    ...edgeOptions(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
   });
   const app = base.withTypeProvider<ZodTypeProvider>();
   endSilentConnectionsOnClose(base);
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  acceptJsonOnly(base);
+  acceptJsonObjectsOnly(base);
   decorateRequests(base);
   decorateOperator(base);
 
   app.addHook("onRequest", traceHook);
+  app.addHook("onRequest", requestShapeHook);
+  app.addHook("preValidation", refuseCardNumbersInFreeText);
   app.addHook("onResponse", async (req, reply) => {
     // The route pattern, never the raw URL: one series per route, whatever ids come in.
     const route = req.routeOptions.url ?? "unmatched";
@@ -118,21 +128,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     );
   }
   return base;
-}
-
-/**
- * Only application/json bodies. fastify also accepts text/plain by default, which would turn a
- * wrong content type into a confusing validation error instead of a 415. An empty JSON body is no
- * body: clients commonly send the header on body-less POSTs such as cancel.
- */
-function acceptJsonOnly(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser("error", "error");
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.length === 0) done(null, undefined);
-    else void parseJson(req, text, done);
-  });
 }
 
 /**

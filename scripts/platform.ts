@@ -181,6 +181,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions): Prom
         log,
         topo,
         ops,
+        capabilities,
       });
       stops.push(() => bus.close());
       stops.push(() => app.close());
@@ -207,6 +208,7 @@ async function gateway(
     log: Logger;
     topo: ReturnType<typeof topology>;
     ops: GatewayDeps["ops"];
+    capabilities: GatewayDeps["pspCapabilities"];
   },
 ): Promise<{ app: FastifyInstance; bus: CommandBus; demoKey?: string }> {
   const log = d.log.child({ role: "gateway" });
@@ -244,6 +246,7 @@ async function gateway(
     ],
     metrics: d.metrics,
     log,
+    pspCapabilities: d.capabilities,
     ...(d.ops && { ops: d.ops }),
   });
   return { app, bus, ...(demoKey !== undefined && { demoKey }) };

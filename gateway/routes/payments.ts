@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import type { PaymentView } from "../../actors/payment/view.ts";
+import type { PspCapabilities } from "../../actors/policy/schemas.ts";
 import type { CommandEnvelope, CommandReply } from "../../streams/envelopes.ts";
 import {
   acceptedView,
@@ -31,6 +32,9 @@ type Answer<Done extends 200 | 201> = { status: Done | 202; view: PaymentView };
 
 export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, done) => {
   const keys = deriveFingerprintKeys(deps.cardKey);
+  // A currency no PSP takes could only end `failed`/`no_route` after being queued and routed:
+  // refused here instead, from what the PSP adapters declare.
+  const currencies = supportedCurrencies(deps.pspCapabilities);
   const security = [{ bearerAuth: [] }];
   const tags = ["payments"];
 
@@ -127,6 +131,11 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
       },
     },
     async (req, reply) => {
+      if (!currencies.includes(req.body.currency))
+        throw new ApiError("currency_not_supported", `no PSP configured here takes ${req.body.currency}`, {
+          currency: req.body.currency,
+          supported: currencies,
+        });
       const envelope = createPaymentEnvelope({ ...contextOf(req), cardKey: deps.cardKey }, req.body);
       const paymentId = envelope.command.paymentId;
       bindLog(req, reply, { paymentId });
@@ -224,6 +233,11 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
 
   done();
 };
+
+/** Every currency at least one configured PSP takes, sorted. */
+export function supportedCurrencies(caps: ReadonlyMap<string, PspCapabilities>): string[] {
+  return [...new Set([...caps.values()].flatMap((c) => c.currencies))].sort();
+}
 
 function notFound(): ApiError {
   return new ApiError("payment_not_found", "no such payment");

@@ -8,6 +8,8 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import type { FastifyInstance } from "fastify";
 import type { PaymentView } from "../../actors/payment/view.ts";
+import { ACME_CAPABILITIES } from "../../actors/psp/acme.ts";
+import { BOLT_CAPABILITIES } from "../../actors/psp/bolt.ts";
 import { buildGateway } from "../../gateway/app.ts";
 import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
 import { CommandBus } from "../../streams/command-bus.ts";
@@ -20,6 +22,12 @@ export const MERCHANTS = {
   alpha: { merchantId: "m_alpha", key: `sk_test_${randomBytes(16).toString("hex")}` },
   beta: { merchantId: "m_beta", key: `sk_test_${randomBytes(16).toString("hex")}` },
 } as const;
+
+/** What the sandbox PSPs declare: the gateway refuses currencies neither takes. */
+export const PSP_CAPABILITIES = new Map([
+  ["acme", ACME_CAPABILITIES],
+  ["bolt", BOLT_CAPABILITIES],
+]);
 
 export type Responder = (envelope: CommandEnvelope) => CommandReply | undefined;
 
@@ -52,6 +60,8 @@ export type HarnessOptions = {
   replyWaitMs?: number;
   /** Publish to a topology that was never created: every publish fails, as when JetStream is down. */
   busWithoutStreams?: boolean;
+  /** The gateway's request (body) timeout; its default is 10 s. */
+  requestTimeoutMs?: number;
 };
 
 export async function startGateway(opts: HarnessOptions = {}): Promise<Harness> {
@@ -98,6 +108,8 @@ export async function startGateway(opts: HarnessOptions = {}): Promise<Harness> 
     ],
     metrics: createMetrics(),
     log,
+    pspCapabilities: PSP_CAPABILITIES,
+    ...(opts.requestTimeoutMs !== undefined && { requestTimeoutMs: opts.requestTimeoutMs }),
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
