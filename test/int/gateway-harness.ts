@@ -14,7 +14,7 @@ import { buildGateway } from "../../gateway/app.ts";
 import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
 import { CommandBus } from "../../streams/command-bus.ts";
 import { CommandEnvelope, Header, decodeJson, encode, type CommandReply } from "../../streams/envelopes.ts";
-import { createMetrics } from "../../streams/metrics.ts";
+import { createMetrics, type Metrics } from "../../streams/metrics.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";
 import { capturingLogger } from "../support/log-capture.ts";
 
@@ -60,6 +60,8 @@ export type HarnessOptions = {
   replyWaitMs?: number;
   /** Publish to a topology that was never created: every publish fails, as when JetStream is down. */
   busWithoutStreams?: boolean;
+  /** The registry /metrics serves; a fresh one without default metrics when absent. */
+  metrics?: Metrics;
   /** The gateway's request (body) timeout; its default is 10 s. */
   requestTimeoutMs?: number;
 };
@@ -106,7 +108,7 @@ export async function startGateway(opts: HarnessOptions = {}): Promise<Harness> 
         },
       },
     ],
-    metrics: createMetrics(),
+    metrics: opts.metrics ?? createMetrics(),
     log,
     pspCapabilities: PSP_CAPABILITIES,
     ...(opts.requestTimeoutMs !== undefined && { requestTimeoutMs: opts.requestTimeoutMs }),
