@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -22,7 +23,7 @@ import {
   requestShapeHook,
 } from "./http-edges.ts";
 import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
-import { markOptionalBodies } from "./routes/docs.ts";
+import { documentTransform } from "./routes/docs.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
 import { opsShadowRoutes } from "./routes/ops-shadow.ts";
 import { opsPspRoutes } from "./routes/ops-psps.ts";
@@ -102,7 +103,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       ],
     },
     transform: jsonSchemaTransform,
-    transformObject: markOptionalBodies,
+    transformObject: documentTransform(jsonSchemaTransformObject),
   });
 
   await app.register(systemRoutes, deps);

@@ -26,7 +26,7 @@ import {
   PaymentIdParams,
   RefundBody,
 } from "../schemas.ts";
-import { errorResponses, OPTIONAL_BODY, paymentResponse } from "./docs.ts";
+import { BODY_ERRORS, errorResponses, OPTIONAL_BODY, paymentResponse } from "./docs.ts";
 
 type Answer<Done extends 200 | 201> = { status: Done | 202; view: PaymentView };
 
@@ -126,7 +126,14 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
         response: {
           201: paymentResponse("The payment, at rest."),
           202: paymentResponse("Accepted, not at rest yet (status `created` if still queued)."),
-          ...errorResponses(400, 401, 409, 413, 415, 422, 500, 503),
+          ...errorResponses(
+            BODY_ERRORS,
+            "unauthorized",
+            "idempotency_key_missing",
+            "idempotency_key_reused",
+            "currency_not_supported",
+            "service_unavailable",
+          ),
         },
       },
     },
@@ -156,7 +163,10 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
         tags,
         security,
         params: PaymentIdParams,
-        response: { 200: paymentResponse("The payment."), ...errorResponses(400, 401, 404, 500, 503) },
+        response: {
+          200: paymentResponse("The payment."),
+          ...errorResponses("unauthorized", "validation_error", "payment_not_found", "service_unavailable"),
+        },
       },
     },
     async (req, reply) => {
@@ -191,7 +201,17 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
           response: {
             200: paymentResponse("The payment after the operation."),
             202: paymentResponse("Accepted; the PSP has not answered yet."),
-            ...errorResponses(400, 401, 404, 409, 413, 415, 422, 500, 503),
+            ...errorResponses(
+              BODY_ERRORS,
+              "unauthorized",
+              "idempotency_key_missing",
+              "idempotency_key_reused",
+              "payment_not_found",
+              "invalid_state_transition",
+              "operation_in_progress",
+              "amount_too_large",
+              "service_unavailable",
+            ),
           },
         },
       },
