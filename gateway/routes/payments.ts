@@ -118,7 +118,9 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
           "handled the request yet, that is a minimal payment object with status `created`, built " +
           "from the request: it is accepted and queued, and GET /v1/payments/{id} shows its progress. " +
           "A decline is a payment with status `declined`, not an HTTP error. Repeating the request " +
-          "with the same Idempotency-Key yields the same payment; another body with that key is 422.",
+          "with the same Idempotency-Key yields the same payment; another body with that key is 422. " +
+          `Only currencies a configured PSP takes are accepted (here: ${currencies.join(", ")}); any ` +
+          "other is 422 currency_not_supported, with the accepted ones in details.supported.",
         tags,
         security,
         headers: IdempotencyHeaders,

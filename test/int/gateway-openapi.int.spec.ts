@@ -85,6 +85,7 @@ describe("gateway: OpenAPI document", function () {
     const create = op("/v1/payments", "post");
     expect(create.responses).not.to.have.any.keys("404", "409");
     expect(create.responses["422"]!.description).to.include("currency_not_supported");
+    expect((create as { description?: string }).description).to.match(/currencies .*\(here: .*EUR/);
     expect(create.responses["422"]!.description).not.to.include("amount_too_large");
     expect(create.responses["400"]!.description).to.include("card_number_in_free_text");
     const capture = op("/v1/payments/{id}/capture", "post");
