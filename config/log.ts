@@ -1,6 +1,7 @@
 // The pino logger every role uses. JSON lines; card data and keys are redacted by path as a last
 // line of defence (the code never logs them on purpose).
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
+import { terminalAwarePino as pino } from "./log-format.ts";
 
 export type { Logger };
 

@@ -6,7 +6,14 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "switchyard_" });
+  if (opts.defaultMetrics) {
+    collectDefaultMetrics({ register: registry, prefix: "switchyard_" });
+    // prom-client exports these totals as gauges named *_total, which Prometheus reserves for
+    // counters (promtool check metrics fails on them). The per-type gauges beside them
+    // (nodejs_active_handles{type}, …) sum to the same numbers.
+    for (const kind of ["handles", "requests", "resources"])
+      registry.removeSingleMetric(`switchyard_nodejs_active_${kind}_total`);
+  }
   const registers = [registry];
   return {
     registry,

@@ -7,15 +7,23 @@ import type { Socket } from "node:net";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import { refuseCardNumbersInFreeText } from "./card-in-text.ts";
 import { authHook, decorateRequests, traceHook } from "./context.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { ApiError, toApiError } from "./errors.ts";
+import {
+  acceptJsonObjectsOnly,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  edgeOptions,
+  requestShapeHook,
+} from "./http-edges.ts";
 import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
-import { markOptionalBodies } from "./routes/docs.ts";
+import { documentTransform } from "./routes/docs.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
 import { opsShadowRoutes } from "./routes/ops-shadow.ts";
 import { opsDeadLetterRoutes } from "./routes/ops-dead-letters.ts";
@@ -33,17 +41,20 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const base = Fastify({
     loggerInstance,
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+    ...edgeOptions(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
   });
   const app = base.withTypeProvider<ZodTypeProvider>();
   endSilentConnectionsOnClose(base);
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  acceptJsonOnly(base);
+  acceptJsonObjectsOnly(base);
   decorateRequests(base);
   decorateOperator(base);
 
   app.addHook("onRequest", traceHook);
+  app.addHook("onRequest", requestShapeHook);
+  app.addHook("preValidation", refuseCardNumbersInFreeText);
   app.addHook("onResponse", async (req, reply) => {
     // The route pattern, never the raw URL: one series per route, whatever ids come in.
     const route = req.routeOptions.url ?? "unmatched";
@@ -93,7 +104,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       ],
     },
     transform: jsonSchemaTransform,
-    transformObject: markOptionalBodies,
+    transformObject: documentTransform(jsonSchemaTransformObject),
   });
 
   await app.register(systemRoutes, deps);
@@ -120,21 +131,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     );
   }
   return base;
-}
-
-/**
- * Only application/json bodies. fastify also accepts text/plain by default, which would turn a
- * wrong content type into a confusing validation error instead of a 415. An empty JSON body is no
- * body: clients commonly send the header on body-less POSTs such as cancel.
- */
-function acceptJsonOnly(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser("error", "error");
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.length === 0) done(null, undefined);
-    else void parseJson(req, text, done);
-  });
 }
 
 /**

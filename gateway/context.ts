@@ -77,8 +77,11 @@ export function idempotencyKeyHook(req: FastifyRequest, _reply: FastifyReply, do
   done();
 }
 
-/** A body-less POST (or `null`) means "no options": the follow-up schemas then see `{}`. */
+/**
+ * A body-less POST means "no options": the follow-up schemas then see `{}`. A JSON `null` is not
+ * "no body": the parser refuses it (http-edges.ts), so it never reaches this hook.
+ */
 export function emptyBodyAsObject(req: FastifyRequest, _reply: FastifyReply, done: Done): void {
-  if (req.body === undefined || req.body === null) req.body = {};
+  if (req.body === undefined) req.body = {};
   done();
 }

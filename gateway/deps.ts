@@ -41,6 +41,10 @@ export type GatewayDeps = {
   log: Logger;
   /** Default 64 KiB. */
   bodyLimitBytes?: number;
+  /** A request whose body has not arrived in full by then is answered 408. Default 10 s. */
+  requestTimeoutMs?: number;
+  /** What each configured PSP can take: a currency none of them takes is refused up front. */
+  pspCapabilities: ReadonlyMap<string, PspCapabilities>;
   /** The operator API; without it no /ops route exists. */
   ops?: OpsDeps;
 };

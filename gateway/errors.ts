@@ -10,6 +10,12 @@ export const ErrorStatus = {
   invalid_json: 400,
   idempotency_key_missing: 400,
   invalid_policy: 400,
+  /** A header that must appear once (Authorization, Idempotency-Key, Content-Type…) came twice. */
+  duplicate_header: 400,
+  /** reference, metadata or another free-text field holds what looks like a card number. */
+  card_number_in_free_text: 400,
+  /** Node's HTTP parser or fastify's router could not read the request (bad header bytes, bad URL). */
+  malformed_request: 400,
   unauthorized: 401,
   forbidden: 403,
   operator_api_disabled: 403,
@@ -26,8 +32,14 @@ export const ErrorStatus = {
   policy_not_activatable: 409,
   idempotency_key_reused: 422,
   amount_too_large: 422,
+  /** No configured PSP takes the currency: refused before anything is queued. */
+  currency_not_supported: 422,
+  /** The body did not arrive within the request timeout (a Content-Length longer than the body). */
+  request_timeout: 408,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
+  headers_too_large: 431,
   service_unavailable: 503,
   internal_error: 500,
   command_dead_lettered: 500,
@@ -110,7 +122,8 @@ const FASTIFY_CODES: Readonly<Record<string, { code: ErrorCode; message: string 
     code: "validation_error",
     message: "Content-Length does not match the body",
   },
-  FST_ERR_BAD_URL: { code: "validation_error", message: "the URL is malformed" },
+  FST_ERR_BAD_URL: { code: "malformed_request", message: "the URL is malformed" },
+  FST_ERR_MAX_PARAM_LENGTH: { code: "uri_too_long", message: "a path parameter is too long" },
   FST_ERR_NOT_FOUND: { code: "not_found", message: "no such route" },
 };
 

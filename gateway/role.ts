@@ -59,6 +59,7 @@ export async function startGatewayRole(
       },
     },
     auth: new MerchantAuth(keys),
+    pspCapabilities: capabilities,
     cardKey: o.cardKey,
     // Fingerprints must not change when the card key rotates: they derive from the oldest key.
     fingerprintKey: config.retiredCardKeys.at(-1) ?? o.cardKey,

@@ -1,6 +1,8 @@
 // The zod schemas of the merchant API's HTTP bodies and responses. They validate requests (through
 // fastify-type-provider-zod), shape responses (unknown fields of a view are stripped on the way
-// out) and are the source of /openapi.json: one definition, so the document cannot drift.
+// out) and are the source of /openapi.json: one definition, so the document cannot drift. Each
+// top-level schema carries its component name (`.meta({ id })`): a client generated from the
+// document gets `Payment`, `Error`, `CreatePaymentRequest`… as named types.
 import { z } from "zod";
 import { luhnValid, isExpired } from "../actors/payment/card.ts";
 import { CaptureMode } from "../actors/payment/events.ts";
@@ -70,130 +72,142 @@ const Metadata = z
   .refine((m) => Object.keys(m).length <= 20, "metadata may have at most 20 keys")
   .describe("Up to 20 string pairs (key ≤ 40, value ≤ 500 characters), returned as given.");
 
-export const CreatePaymentBody = z.strictObject({
-  amount: Amount,
-  currency: Currency,
-  capture: CaptureMode.default("automatic").describe(
-    "automatic: authorize and capture; manual: authorize only, capture later.",
-  ),
-  payment_method: z.strictObject({ type: z.literal("card"), card: Card }),
-  reference: z.string().max(256).optional().describe("The merchant's own reference (order number)."),
-  metadata: Metadata.optional(),
-});
+export const CreatePaymentBody = z
+  .strictObject({
+    amount: Amount,
+    currency: Currency,
+    capture: CaptureMode.default("automatic").describe(
+      "automatic: authorize and capture; manual: authorize only, capture later.",
+    ),
+    payment_method: z.strictObject({ type: z.literal("card"), card: Card }),
+    reference: z.string().max(256).optional().describe("The merchant's own reference (order number)."),
+    metadata: Metadata.optional(),
+  })
+  .meta({ id: "CreatePaymentRequest" });
 export type CreatePaymentBody = z.infer<typeof CreatePaymentBody>;
 
-export const CaptureBody = z.strictObject({
-  amount: z
-    .number()
-    .int()
-    .positive()
-    .optional()
-    .describe("At most the authorized amount; default all of it."),
-});
+export const CaptureBody = z
+  .strictObject({
+    amount: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("At most the authorized amount; default all of it."),
+  })
+  .meta({ id: "CaptureRequest" });
 export type CaptureBody = z.infer<typeof CaptureBody>;
 
-export const RefundBody = z.strictObject({
-  amount: z
-    .number()
-    .int()
-    .positive()
-    .optional()
-    .describe("Refunds add up to at most the captured amount; default what remains."),
-});
+export const RefundBody = z
+  .strictObject({
+    amount: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Refunds add up to at most the captured amount; default what remains."),
+  })
+  .meta({ id: "RefundRequest" });
 export type RefundBody = z.infer<typeof RefundBody>;
 
-export const CancelBody = z.strictObject({});
+export const CancelBody = z.strictObject({}).meta({ id: "CancelRequest" });
 export type CancelBody = z.infer<typeof CancelBody>;
 
 const Timestamp = z.string().describe("ISO 8601, UTC");
 
-export const PaymentResponse = z.object({
-  id: z.string(),
-  object: z.literal("payment"),
-  merchant_id: z.string(),
-  status: z.enum(Object.values(PaymentStatus)),
-  amount: z.number().int(),
-  currency: z.string(),
-  captured_amount: z.number().int(),
-  refunded_amount: z.number().int(),
-  capture: CaptureMode,
-  psp: z.string().nullable(),
-  expected_fee: z
-    .number()
-    .int()
-    .nullable()
-    .describe("The expected PSP fee of the current attempt, in minor units of the currency (fee policy)."),
-  routing: z
-    .object({
-      policy_versions: z.object({
-        routing: z.number().int(),
-        fees: z.number().int(),
-        retries: z.number().int(),
+export const PaymentResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("payment"),
+    merchant_id: z.string(),
+    status: z.enum(Object.values(PaymentStatus)),
+    amount: z.number().int(),
+    currency: z.string(),
+    captured_amount: z.number().int(),
+    refunded_amount: z.number().int(),
+    capture: CaptureMode,
+    psp: z.string().nullable(),
+    expected_fee: z
+      .number()
+      .int()
+      .nullable()
+      .describe("The expected PSP fee of the current attempt, in minor units of the currency (fee policy)."),
+    routing: z
+      .object({
+        policy_versions: z.object({
+          routing: z.number().int(),
+          fees: z.number().int(),
+          retries: z.number().int(),
+        }),
+        rule_id: z.string().nullable().describe("The routing rule that matched; null: the fallback applied."),
+        strategy: z.string(),
+        reason: z.string(),
+      })
+      .nullable(),
+    attempts: z.array(
+      z.object({
+        attempt: z.number().int(),
+        psp: z.string(),
+        status: z.string(),
+        psp_reference: z.string().nullable(),
+        code: z.string().nullable(),
+        class: z
+          .string()
+          .nullable()
+          .describe("hard_decline, soft_decline, technical, unknown or auth_required"),
+        trigger: z.enum(["routed", "retry", "cascade"]).nullable(),
+        expected_fee: z.number().int().nullable(),
+        created_at: Timestamp,
       }),
-      rule_id: z.string().nullable().describe("The routing rule that matched; null: the fallback applied."),
-      strategy: z.string(),
-      reason: z.string(),
-    })
-    .nullable(),
-  attempts: z.array(
-    z.object({
-      attempt: z.number().int(),
-      psp: z.string(),
-      status: z.string(),
-      psp_reference: z.string().nullable(),
-      code: z.string().nullable(),
-      class: z
-        .string()
-        .nullable()
-        .describe("hard_decline, soft_decline, technical, unknown or auth_required"),
-      trigger: z.enum(["routed", "retry", "cascade"]).nullable(),
-      expected_fee: z.number().int().nullable(),
-      created_at: Timestamp,
+    ),
+    operations: z.array(
+      z.object({
+        id: z.string(),
+        type: z.string(),
+        amount: z.number().int(),
+        status: z.string(),
+        code: z.string().nullable(),
+        created_at: Timestamp,
+      }),
+    ),
+    card: z.object({
+      brand: z.string(),
+      last4: z.string(),
+      bin_country: z.string().nullable(),
+      exp_month: z.number().int(),
+      exp_year: z.number().int(),
     }),
-  ),
-  operations: z.array(
-    z.object({
-      id: z.string(),
-      type: z.string(),
-      amount: z.number().int(),
-      status: z.string(),
-      code: z.string().nullable(),
-      created_at: Timestamp,
-    }),
-  ),
-  card: z.object({
-    brand: z.string(),
-    last4: z.string(),
-    bin_country: z.string().nullable(),
-    exp_month: z.number().int(),
-    exp_year: z.number().int(),
-  }),
-  next_action: z.object({ type: z.literal("redirect"), url: z.string() }).nullable(),
-  decline_code: z.string().nullable().describe("Set when status is declined: the normalized code."),
-  failure_code: z.string().nullable().describe("Set when status is failed."),
-  reference: z.string().nullable(),
-  metadata: z.record(z.string(), z.string()),
-  created_at: Timestamp,
-  updated_at: Timestamp,
-});
+    next_action: z.object({ type: z.literal("redirect"), url: z.string() }).nullable(),
+    decline_code: z.string().nullable().describe("Set when status is declined: the normalized code."),
+    failure_code: z.string().nullable().describe("Set when status is failed."),
+    reference: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .meta({ id: "Payment" });
 
 // The response schema and the worker's view must describe the same object: this stops compiling
 // when one of them changes alone.
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const _viewMatchesSchema: Same<z.output<typeof PaymentResponse>, PaymentView> = true;
 
-export const ErrorResponse = z.object({
-  error: z.object({
-    code: z.enum(ERROR_CODES),
-    message: z.string(),
-    details: z
-      .record(z.string(), z.unknown())
-      .describe("validation_error: { issues: [{ in, path, code, message }] }; otherwise usually {}"),
-  }),
-});
+export const ErrorResponse = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      details: z
+        .record(z.string(), z.unknown())
+        .describe("validation_error: { issues: [{ in, path, code, message }] }; otherwise usually {}"),
+    }),
+  })
+  .meta({ id: "Error", description: "The body of every error answer." });
 
-export const HealthResponse = z.object({ status: z.literal("ok") });
-export const ReadyResponse = z.object({
-  status: z.enum(["ready", "not_ready"]),
-  checks: z.record(z.string(), z.string()).describe('Per dependency: "ok", "failed" or "timeout".'),
-});
+export const HealthResponse = z.object({ status: z.literal("ok") }).meta({ id: "Health" });
+export const ReadyResponse = z
+  .object({
+    status: z.enum(["ready", "not_ready"]),
+    checks: z.record(z.string(), z.string()).describe('Per dependency: "ok", "failed" or "timeout".'),
+  })
+  .meta({ id: "Readiness" });

@@ -32,18 +32,15 @@ export async function run(roles: Role[], opts: { startLocalServices: boolean }):
       await services?.stop();
       throw err;
     }
-    if (platform.demoKey !== undefined) {
-      // Printed once, to the terminal only: the key is stored nowhere in clear.
+    if (platform.url !== undefined)
+      // Last thing printed at start-up, so it is what the terminal shows once the logs settle.
       process.stdout.write(
-        `\nDemo merchant "demo" created. Its API key (shown only this once):\n\n  ${platform.demoKey}\n\n` +
-          `Try: curl -s ${platform.url}/v1/payments -H "Authorization: Bearer ${platform.demoKey}" ...\n\n`,
+        startBanner({
+          url: platform.url,
+          ...(platform.demoKey !== undefined && { demoKey: platform.demoKey }),
+          demoKeyFile: config.bootstrapKeys.length === 0 ? `${config.dataDir}/demo-merchant.json` : undefined,
+        }),
       );
-    } else if (roles.includes("gateway") && config.bootstrapKeys.length === 0) {
-      process.stdout.write(
-        `Demo merchant "demo": its key was printed when it was created. Lost it? Delete ` +
-          `${config.dataDir}/demo-merchant.json and start again, or set SWITCHYARD_BOOTSTRAP_KEYS.\n`,
-      );
-    }
     return {
       log: platform.log,
       async stop() {
@@ -52,4 +49,70 @@ export async function run(roles: Role[], opts: { startLocalServices: boolean }):
       },
     };
   });
+}
+
+/** A request that succeeds against a fresh `npm start`: the test card, authorized and captured. */
+export function exampleCurl(url: string, key: string): string {
+  const body = JSON.stringify({
+    amount: 4990,
+    currency: "EUR",
+    reference: "order-1001",
+    payment_method: {
+      type: "card",
+      card: {
+        number: "4242424242424242",
+        exp_month: 12,
+        exp_year: new Date().getUTCFullYear() + 3,
+        cvc: "123",
+      },
+    },
+  });
+  return [
+    `curl -s -X POST ${url}/v1/payments \\`,
+    `  -H "Authorization: Bearer ${key}" \\`,
+    `  -H "Idempotency-Key: order-1001" -H "Content-Type: application/json" \\`,
+    `  -d '${body}'`,
+  ].join("\n");
+}
+
+/**
+ * What a newcomer needs once the platform is up: where it listens, the demo key when it was just
+ * created (printed this once, to the terminal only: only its hash is stored), and a request to
+ * paste that works.
+ */
+export function startBanner(opts: {
+  url: string;
+  demoKey?: string;
+  demoKeyFile?: string | undefined;
+}): string {
+  const rule = "─".repeat(78);
+  const lines = [``, rule, `  Switchyard is running at ${opts.url}`, ``];
+  if (opts.demoKey !== undefined)
+    lines.push(
+      `  Demo merchant API key (shown only this once; only its hash is kept):`,
+      ``,
+      `      ${opts.demoKey}`,
+      ``,
+    );
+  else if (opts.demoKeyFile !== undefined)
+    lines.push(
+      `  The demo merchant's key was printed when it was created. Lost it? Delete`,
+      `  ${opts.demoKeyFile} and start again, or set SWITCHYARD_BOOTSTRAP_KEYS.`,
+      ``,
+    );
+  const key = opts.demoKey ?? "$KEY";
+  lines.push(
+    `  Try it: authorize and capture 49.90 EUR with a test card (answers 201, status "captured"):`,
+    ``,
+    ...exampleCurl(opts.url, key)
+      .split("\n")
+      .map((l) => `    ${l}`),
+    ``,
+    `  Then GET ${opts.url}/v1/payments/<id> with the same key. The whole flow (capture, refund,`,
+    `  cancel, test cards) is in README.md; the API is described at ${opts.url}/openapi.json.`,
+    rule,
+    ``,
+    ``,
+  );
+  return lines.join("\n");
 }

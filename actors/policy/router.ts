@@ -177,6 +177,18 @@ function assess(ctx: Context, psp: string): Assessed {
     for (const need of ctx.needs)
       if (!hasCapability(caps, need)) excluded.push(`capability ${need} not supported`);
   }
+  let fee = expectedFee(input.fees.policy, psp, {
+    amount: facts.amount,
+    currency: facts.currency,
+    brand: facts.brand,
+    region: ctx.region,
+  });
+  if (fee !== null && !Number.isSafeInteger(fee)) {
+    // Past 2^53 the fee is a rounded number: ranking by it or recording it would be wrong money.
+    // Validation refuses such fee policies; this keeps a stored one from slipping through.
+    excluded.push("expected fee is not a safe integer");
+    fee = null;
+  }
   const eligible = excluded.length === 0;
   const health = input.health.get(psp) ?? HEALTHY;
   if (health.forcedOut) excluded.push("forced out of rotation");
@@ -186,12 +198,7 @@ function assess(ctx: Context, psp: string): Assessed {
     eligible,
     routable: excluded.length === 0,
     excluded,
-    expectedFee: expectedFee(input.fees.policy, psp, {
-      amount: facts.amount,
-      currency: facts.currency,
-      brand: facts.brand,
-      region: ctx.region,
-    }),
+    expectedFee: fee,
     health,
   };
   ctx.seen.set(psp, a);

@@ -17,11 +17,17 @@
 //   uncovered_capability   no outcome PSP (or no fallback PSP, for the policy's `requires`) has
 //                          every capability the rule needs
 //   unreachable_fee_entry  an earlier entry of the same PSP prices every payment this one would
+//   fee_not_safe_integer   an entry's fee (or minimum) for the largest amount a payment may have
+//                          (MAX_AMOUNT) would exceed 2^53 − 1, where integer arithmetic on a JS
+//                          number stops being exact: the router would then compare and record
+//                          rounded money
 //   backoff_initial_above_max  the first technical backoff already exceeds the cap
 //   min_calls_above_window the circuit's failure rate can never be judged (min_calls > window)
 // Coverage and capability checks count only known PSPs; unknown ones are reported once, as such.
 import type { z } from "zod";
+import { MAX_AMOUNT } from "../payment/money.ts";
 import { intersects, matchesNothing, subsumes } from "./conditions.ts";
+import { percentPart, percentToPpm } from "./fees.ts";
 import {
   PolicyDocument,
   type Capability,
@@ -229,8 +235,32 @@ function checkFees(p: FeePolicy, ctx: ValidationContext, report: Report): void {
           "unreachable_fee_entry",
           `the earlier entry psps.${psp}[${i}] prices every payment this entry would`,
         );
+      checkFeeRange(b, ["psps", psp, j], report);
     });
   }
+}
+
+/**
+ * The largest fee an entry can produce is at MAX_AMOUNT (fees grow with the amount). Checked in
+ * BigInt, per currency, so a fixed part near 2^53 is caught even when the sum would round.
+ */
+function checkFeeRange(e: FeePolicy["psps"][string][number], at: readonly PropertyKey[], report: Report) {
+  const percent = BigInt(percentPart(MAX_AMOUNT, percentToPpm(e.percent)));
+  const limit = BigInt(Number.MAX_SAFE_INTEGER);
+  for (const [cur, fixed] of Object.entries(e.fixed))
+    if (BigInt(fixed) + percent > limit)
+      report(
+        [...at, "fixed", cur],
+        "fee_not_safe_integer",
+        `at the largest amount (${MAX_AMOUNT}) this entry's ${cur} fee would exceed ${Number.MAX_SAFE_INTEGER}, past exact integer arithmetic`,
+      );
+  for (const [cur, minimum] of Object.entries(e.minimum ?? {}))
+    if (BigInt(minimum) > limit)
+      report(
+        [...at, "minimum", cur],
+        "fee_not_safe_integer",
+        `the ${cur} minimum exceeds ${Number.MAX_SAFE_INTEGER}`,
+      );
 }
 
 // ---------------------------------------------------------------------------------------------

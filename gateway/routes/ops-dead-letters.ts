@@ -7,7 +7,7 @@ import { DeadLetterNotFoundError, type StoredDeadLetter } from "../../streams/de
 import { emptyBodyAsObject } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
-import { errorResponses, OPTIONAL_BODY } from "./docs.ts";
+import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS, OPTIONAL_BODY } from "./docs.ts";
 import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 
 const DeadLetterBody = z.object({
@@ -49,7 +49,7 @@ export const opsDeadLetterRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
         querystring: ListQuery,
         response: {
           200: z.object({ dead_letters: z.array(DeadLetterBody), total: z.number().int() }),
-          ...errorResponses(400, 401, 403, 503),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
         },
       },
     },
@@ -83,7 +83,7 @@ export const opsDeadLetterRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
         [OPTIONAL_BODY]: true,
         response: {
           200: z.object({ id: z.number().int(), subject: z.string(), redriven_seq: z.number().int() }),
-          ...errorResponses(400, 401, 403, 404, 415, 503),
+          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "dead_letter_not_found"),
         },
       },
     },

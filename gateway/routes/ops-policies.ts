@@ -21,7 +21,7 @@ import {
   VersionParams,
   VersionResponse,
 } from "../ops-schemas.ts";
-import { errorResponses } from "./docs.ts";
+import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import {
   activationBody,
   activationGuard,
@@ -42,7 +42,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         summary: "The active version of each policy kind",
         tags,
         security,
-        response: { 200: PolicySummaryResponse, ...errorResponses(401, 403, 500, 503) },
+        response: { 200: PolicySummaryResponse, ...errorResponses(OPERATOR_ERRORS) },
       },
     },
     async (req, reply) => {
@@ -77,7 +77,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         tags,
         security,
         params: KindParams,
-        response: { 200: VersionListResponse, ...errorResponses(400, 401, 403, 500, 503) },
+        response: { 200: VersionListResponse, ...errorResponses(OPERATOR_ERRORS, "validation_error") },
       },
     },
     async (req, reply) => {
@@ -122,7 +122,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         params: KindParams,
         querystring: UploadQuery,
         body: UploadBody,
-        response: { 201: UploadResponse, ...errorResponses(400, 401, 403, 413, 415, 500, 503) },
+        response: { 201: UploadResponse, ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "invalid_policy") },
       },
     },
     async (req, reply) => {
@@ -162,7 +162,10 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         security,
         params: KindParams,
         querystring: DiffQuery,
-        response: { 200: DiffResponse, ...errorResponses(400, 401, 403, 404, 500, 503) },
+        response: {
+          200: DiffResponse,
+          ...errorResponses(OPERATOR_ERRORS, "validation_error", "policy_version_not_found"),
+        },
       },
     },
     async (req, reply) => {
@@ -182,7 +185,10 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         tags,
         security,
         params: VersionParams,
-        response: { 200: VersionResponse, ...errorResponses(400, 401, 403, 404, 500, 503) },
+        response: {
+          200: VersionResponse,
+          ...errorResponses(OPERATOR_ERRORS, "validation_error", "policy_version_not_found"),
+        },
       },
     },
     async (req, reply) => {
@@ -217,7 +223,15 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         tags,
         security,
         params: VersionParams,
-        response: { 200: ActivationResponse, ...errorResponses(400, 401, 403, 404, 409, 500, 503) },
+        response: {
+          200: ActivationResponse,
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            "validation_error",
+            "policy_version_not_found",
+            "policy_not_activatable",
+          ),
+        },
       },
     },
     async (req, reply) => {
@@ -241,7 +255,15 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         tags,
         security,
         params: KindParams,
-        response: { 200: ActivationResponse, ...errorResponses(400, 401, 403, 409, 500, 503) },
+        response: {
+          200: ActivationResponse,
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            "validation_error",
+            "no_previous_version",
+            "policy_not_activatable",
+          ),
+        },
       },
     },
     async (req, reply) => {

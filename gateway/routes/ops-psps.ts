@@ -9,7 +9,7 @@ import { emptyBodyAsObject } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { PspListResponse, PspParams, PspRotationResponse, RotationBody } from "../ops-schemas.ts";
-import { errorResponses, OPTIONAL_BODY } from "./docs.ts";
+import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS, OPTIONAL_BODY } from "./docs.ts";
 import { OPS_SECURITY as security, OPS_TAGS as tags, storeCall } from "./ops-common.ts";
 
 const CIRCUIT_RANK: Record<PspHealthReport["circuit"], number> = { closed: 0, half_open: 1, open: 2 };
@@ -25,7 +25,7 @@ export const opsPspRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) 
           "them sees, and success and failure rates weighted by each worker's samples.",
         tags,
         security,
-        response: { 200: PspListResponse, ...errorResponses(401, 403, 500, 503) },
+        response: { 200: PspListResponse, ...errorResponses(OPERATOR_ERRORS) },
       },
     },
     async (req, reply) => {
@@ -58,7 +58,10 @@ export const opsPspRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) 
           params: PspParams,
           body: RotationBody,
           [OPTIONAL_BODY]: true,
-          response: { 200: PspRotationResponse, ...errorResponses(400, 401, 403, 404, 415, 500, 503) },
+          response: {
+            200: PspRotationResponse,
+            ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "psp_not_found"),
+          },
         },
       },
       async (req, reply) => {

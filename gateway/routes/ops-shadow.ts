@@ -11,7 +11,7 @@ import {
   ShadowSettingResponse,
   ShadowSummaryResponse,
 } from "../ops-schemas.ts";
-import { errorResponses } from "./docs.ts";
+import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import {
   activationBody,
   activationGuard,
@@ -36,7 +36,7 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
           "version, and the most recent diverging payments (newest first, at most 20).",
         tags,
         security,
-        response: { 200: ShadowSummaryResponse, ...errorResponses(401, 403, 500, 503) },
+        response: { 200: ShadowSummaryResponse, ...errorResponses(OPERATOR_ERRORS) },
       },
     },
     async (req, reply) => {
@@ -58,7 +58,16 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         tags,
         security,
         body: ShadowBody,
-        response: { 200: ShadowSettingResponse, ...errorResponses(400, 401, 403, 404, 409, 500, 503) },
+        response: {
+          200: ShadowSettingResponse,
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            BODY_ERRORS,
+            "policy_version_not_found",
+            "shadow_is_active",
+            "policy_not_activatable",
+          ),
+        },
       },
     },
     async (req, reply) => {
@@ -77,7 +86,7 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         summary: "Stop the shadow evaluation",
         tags,
         security,
-        response: { 200: ShadowSettingResponse, ...errorResponses(401, 403, 500, 503) },
+        response: { 200: ShadowSettingResponse, ...errorResponses(OPERATOR_ERRORS) },
       },
     },
     async (req, reply) => {
@@ -96,7 +105,10 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         description: "Activates the shadow version (re-validated) and clears the shadow.",
         tags,
         security,
-        response: { 200: ActivationResponse, ...errorResponses(401, 403, 409, 500, 503) },
+        response: {
+          200: ActivationResponse,
+          ...errorResponses(OPERATOR_ERRORS, "no_shadow_version", "policy_not_activatable"),
+        },
       },
     },
     async (req, reply) => {

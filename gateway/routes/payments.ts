@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import type { PaymentView } from "../../actors/payment/view.ts";
+import type { PspCapabilities } from "../../actors/policy/schemas.ts";
 import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
 import {
   acceptedView,
@@ -25,12 +26,15 @@ import {
   PaymentIdParams,
   RefundBody,
 } from "../schemas.ts";
-import { errorResponses, OPTIONAL_BODY, paymentResponse } from "./docs.ts";
+import { BODY_ERRORS, errorResponses, OPTIONAL_BODY, paymentResponse } from "./docs.ts";
 
 type Answer<Done extends 200 | 201> = { status: Done | 202; view: PaymentView };
 
 export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, done) => {
   const keys = deriveFingerprintKeys(deps.fingerprintKey ?? deps.cardKey);
+  // A currency no PSP takes could only end `failed`/`no_route` after being queued and routed:
+  // refused here instead, from what the PSP adapters declare.
+  const currencies = supportedCurrencies(deps.pspCapabilities);
   const security = [{ bearerAuth: [] }];
   const tags = ["payments"];
 
@@ -115,7 +119,9 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
           "handled the request yet, that is a minimal payment object with status `created`, built " +
           "from the request: it is accepted and queued, and GET /v1/payments/{id} shows its progress. " +
           "A decline is a payment with status `declined`, not an HTTP error. Repeating the request " +
-          "with the same Idempotency-Key yields the same payment; another body with that key is 422.",
+          "with the same Idempotency-Key yields the same payment; another body with that key is 422. " +
+          `Only currencies a configured PSP takes are accepted (here: ${currencies.join(", ")}); any ` +
+          "other is 422 currency_not_supported, with the accepted ones in details.supported.",
         tags,
         security,
         headers: IdempotencyHeaders,
@@ -123,11 +129,24 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
         response: {
           201: paymentResponse("The payment, at rest."),
           202: paymentResponse("Accepted, not at rest yet (status `created` if still queued)."),
-          ...errorResponses(400, 401, 409, 413, 415, 422, 500, 503),
+          ...errorResponses(
+            BODY_ERRORS,
+            "unauthorized",
+            "idempotency_key_missing",
+            "idempotency_key_reused",
+            "currency_not_supported",
+            "service_unavailable",
+            "command_dead_lettered",
+          ),
         },
       },
     },
     async (req, reply) => {
+      if (!currencies.includes(req.body.currency))
+        throw new ApiError("currency_not_supported", `no PSP configured here takes ${req.body.currency}`, {
+          currency: req.body.currency,
+          supported: currencies,
+        });
       const envelope = createPaymentEnvelope({ ...contextOf(req), cardKey: deps.cardKey }, req.body);
       const paymentId = envelope.command.paymentId;
       bindLog(req, reply, { paymentId });
@@ -148,7 +167,10 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
         tags,
         security,
         params: PaymentIdParams,
-        response: { 200: paymentResponse("The payment."), ...errorResponses(400, 401, 404, 500, 503) },
+        response: {
+          200: paymentResponse("The payment."),
+          ...errorResponses("unauthorized", "validation_error", "payment_not_found", "service_unavailable"),
+        },
       },
     },
     async (req, reply) => {
@@ -183,7 +205,18 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
           response: {
             200: paymentResponse("The payment after the operation."),
             202: paymentResponse("Accepted; the PSP has not answered yet."),
-            ...errorResponses(400, 401, 404, 409, 413, 415, 422, 500, 503),
+            ...errorResponses(
+              BODY_ERRORS,
+              "unauthorized",
+              "idempotency_key_missing",
+              "idempotency_key_reused",
+              "payment_not_found",
+              "invalid_state_transition",
+              "operation_in_progress",
+              "amount_too_large",
+              "service_unavailable",
+              "command_dead_lettered",
+            ),
           },
         },
       },
@@ -225,6 +258,11 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
 
   done();
 };
+
+/** Every currency at least one configured PSP takes, sorted. */
+export function supportedCurrencies(caps: ReadonlyMap<string, PspCapabilities>): string[] {
+  return [...new Set([...caps.values()].flatMap((c) => c.currencies))].sort();
+}
 
 function notFound(): ApiError {
   return new ApiError("payment_not_found", "no such payment");

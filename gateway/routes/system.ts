@@ -1,6 +1,7 @@
 // The unauthenticated operational endpoints: liveness, readiness of each dependency, Prometheus
 // metrics and the OpenAPI document. None of them reveals more than "ok" or "failed".
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
+import { z } from "zod";
 import type { GatewayDeps, ReadinessCheck } from "../deps.ts";
 import { HealthResponse, ReadyResponse } from "../schemas.ts";
 
@@ -66,12 +67,44 @@ export const systemRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, d
     },
   );
 
-  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
-    const body = await deps.metrics.registry.metrics();
-    return reply.header("content-type", deps.metrics.registry.contentType).send(body);
-  });
+  app.get(
+    "/metrics",
+    {
+      schema: {
+        summary: "Prometheus metrics of this process",
+        description:
+          "The Prometheus text exposition format (version 0.0.4): the switchyard_* metrics listed " +
+          "in docs/architecture.md and the process's default metrics. No key needed; expose it " +
+          "only where Prometheus scrapes.",
+        tags,
+        security: [],
+        response: {
+          200: {
+            description: "The metrics, one sample per line.",
+            content: { "text/plain": { schema: z.string() } },
+          },
+        },
+      },
+    },
+    async (_req, reply) => {
+      const body = await deps.metrics.registry.metrics();
+      return reply.header("content-type", deps.metrics.registry.contentType).send(body);
+    },
+  );
 
-  app.get("/openapi.json", { schema: { hide: true } }, async (_req, reply) => reply.send(app.swagger()));
+  app.get(
+    "/openapi.json",
+    {
+      schema: {
+        summary: "This document",
+        description: "OpenAPI 3.0, generated from the zod schemas the gateway validates with.",
+        tags,
+        security: [],
+        response: { 200: z.record(z.string(), z.unknown()).describe("The OpenAPI document.") },
+      },
+    },
+    async (_req, reply) => reply.send(app.swagger() as unknown as Record<string, unknown>),
+  );
 
   done();
 };

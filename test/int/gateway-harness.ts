@@ -8,12 +8,14 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import type { FastifyInstance } from "fastify";
 import type { PaymentView } from "../../actors/payment/view.ts";
+import { ACME_CAPABILITIES } from "../../actors/psp/acme.ts";
+import { BOLT_CAPABILITIES } from "../../actors/psp/bolt.ts";
 import { buildGateway } from "../../gateway/app.ts";
 import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
 import { CommandBus } from "../../streams/command-bus.ts";
 import { CommandEnvelope, type CommandReply } from "../../actors/payment/wire.ts";
 import { Header, decodeJson, encode } from "../../streams/envelopes.ts";
-import { createMetrics } from "../../config/metrics.ts";
+import { createMetrics, type Metrics } from "../../config/metrics.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";
 import { capturingLogger } from "../support/log-capture.ts";
 
@@ -21,6 +23,12 @@ export const MERCHANTS = {
   alpha: { merchantId: "m_alpha", key: `sk_test_${randomBytes(16).toString("hex")}` },
   beta: { merchantId: "m_beta", key: `sk_test_${randomBytes(16).toString("hex")}` },
 } as const;
+
+/** What the sandbox PSPs declare: the gateway refuses currencies neither takes. */
+export const PSP_CAPABILITIES = new Map([
+  ["acme", ACME_CAPABILITIES],
+  ["bolt", BOLT_CAPABILITIES],
+]);
 
 export type Responder = (envelope: CommandEnvelope) => CommandReply | undefined;
 
@@ -53,6 +61,10 @@ export type HarnessOptions = {
   replyWaitMs?: number;
   /** Publish to a topology that was never created: every publish fails, as when JetStream is down. */
   busWithoutStreams?: boolean;
+  /** The registry /metrics serves; a fresh one without default metrics when absent. */
+  metrics?: Metrics;
+  /** The gateway's request (body) timeout; its default is 10 s. */
+  requestTimeoutMs?: number;
 };
 
 export async function startGateway(opts: HarnessOptions = {}): Promise<Harness> {
@@ -97,8 +109,10 @@ export async function startGateway(opts: HarnessOptions = {}): Promise<Harness> 
         },
       },
     ],
-    metrics: createMetrics(),
+    metrics: opts.metrics ?? createMetrics(),
     log,
+    pspCapabilities: PSP_CAPABILITIES,
+    ...(opts.requestTimeoutMs !== undefined && { requestTimeoutMs: opts.requestTimeoutMs }),
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

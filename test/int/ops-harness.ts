@@ -94,6 +94,7 @@ export async function startOpsGateway(
     readiness: [],
     metrics: createMetrics(),
     log,
+    pspCapabilities: capabilities,
     ops: {
       store,
       board,

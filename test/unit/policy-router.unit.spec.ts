@@ -186,6 +186,29 @@ describe("router: eligibility wins over rules", () => {
     ]);
   });
 
+  it("excludes a PSP whose expected fee is not a safe integer, recording no fee for it", () => {
+    // A stored fee policy validation would refuse today (fixed 2^53 − 1 plus a percentage).
+    const fees = FeePolicy.parse({
+      kind: "fees",
+      psps: {
+        acme: [{ fixed: { EUR: Number.MAX_SAFE_INTEGER }, percent: "99.9999" }],
+        bolt: [{ fixed: { EUR: 20 }, percent: "1.2" }],
+      },
+    });
+    const d = decideRoute({ ...input(routing([])), fees: { version: 4, policy: fees } });
+    expect(d.order).to.deep.equal(["bolt"]);
+    expect(d.candidates[0]).to.deep.include({
+      psp: "acme",
+      eligible: false,
+      expectedFee: null,
+      excluded: ["expected fee is not a safe integer"],
+    });
+    expect(d.candidates.every((c) => c.expectedFee === null || Number.isSafeInteger(c.expectedFee))).to.equal(
+      true,
+    );
+    expect(() => RoutingDecision.parse(d)).not.to.throw();
+  });
+
   it("answers an empty order when nothing is routable, still listing every candidate", () => {
     const d = decideRoute(input(routing([]), { currency: "JPY" }));
     expect(d.order).to.deep.equal([]);

@@ -256,6 +256,22 @@ describe("policy validation: fees and retries", () => {
     ]);
   });
 
+  it("reports fee terms whose fee at the largest amount would leave the safe integers", () => {
+    const entry = { fixed: { EUR: Number.MAX_SAFE_INTEGER, USD: 25 }, percent: "99.9999" };
+    expect(codesAt({ kind: "fees", psps: { acme: [entry] } })).to.deep.equal([
+      ["fee_not_safe_integer", "$.psps.acme[0].fixed.EUR"],
+    ]);
+    expect(
+      codesAt({
+        kind: "fees",
+        psps: { bolt: [{ fixed: { EUR: 0 }, percent: "1", minimum: { EUR: Number.MAX_SAFE_INTEGER + 1 } }] },
+      }),
+    ).to.deep.include(["invalid_shape", "$.psps.bolt[0].minimum.EUR"]);
+    // The steepest sane terms still pass: 99.9999 % of MAX_AMOUNT plus a large fixed part.
+    const steep = { kind: "fees", psps: { acme: [{ fixed: { EUR: 1_000_000_000 }, percent: "99.9999" }] } };
+    expect(validatePolicy(steep, ctx).ok).to.equal(true);
+  });
+
   it("reports backoff and circuit settings that can never take effect", () => {
     expect(
       codesAt({

@@ -1,0 +1,90 @@
+// Log lines for a person at a terminal. pino writes one JSON object per line, which is what log
+// shippers want and what a newcomer running `npm start` cannot read; when stdout is a TTY the
+// lines are rewritten as `12:04:05.123 INFO  gateway listening  url=http://…`, with the error's
+// stack under it. Not a pino transport (no worker thread, no extra dependency): a small stream
+// pino writes to. Redaction has already happened by then: this sees only what pino would print.
+import { Writable } from "node:stream";
+import { pino, type Logger, type LoggerOptions } from "pino";
+
+const LEVELS: Readonly<Record<number, { name: string; color: string }>> = {
+  10: { name: "TRACE", color: "90" },
+  20: { name: "DEBUG", color: "36" },
+  30: { name: "INFO ", color: "32" },
+  40: { name: "WARN ", color: "33" },
+  50: { name: "ERROR", color: "31" },
+  60: { name: "FATAL", color: "35" },
+};
+
+// Shown by their place in the line, or not at all (the same on every line of a process).
+const OMITTED = new Set(["level", "time", "msg", "pid", "hostname", "service", "role", "err"]);
+
+type LogRecord = Record<string, unknown> & { level?: number; time?: number; msg?: string; role?: string };
+
+function paint(on: boolean, code: string, text: string): string {
+  return on ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
+
+function valueText(v: unknown): string {
+  if (typeof v === "string") return /[\s"=]/.test(v) || v === "" ? JSON.stringify(v) : v;
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** One pino JSON line as one human-readable line (more when it carries an error's stack). */
+export function formatLogLine(line: string, opts: { color: boolean }): string {
+  let rec: LogRecord;
+  try {
+    rec = JSON.parse(line) as LogRecord;
+  } catch {
+    return line; // not ours to judge: print it as it came
+  }
+  const level = LEVELS[rec.level ?? 30] ?? { name: String(rec.level), color: "0" };
+  const time = new Date(typeof rec.time === "number" ? rec.time : Date.now()).toISOString().slice(11, 23);
+  const role = typeof rec.role === "string" ? `${paint(opts.color, "1", rec.role.padEnd(7))} ` : "";
+  const fields = Object.entries(rec)
+    .filter(([k]) => !OMITTED.has(k))
+    .map(([k, v]) => `${paint(opts.color, "2", `${k}=`)}${valueText(v)}`)
+    .join(" ");
+  let out = `${paint(opts.color, "2", time)} ${paint(opts.color, level.color, level.name)} ${role}${rec.msg ?? ""}`;
+  if (fields) out += `  ${fields}`;
+  const err = rec.err as { type?: string; message?: string; stack?: string } | undefined;
+  if (err && typeof err === "object") {
+    const stack = typeof err.stack === "string" ? err.stack : `${err.type ?? "Error"}: ${err.message ?? ""}`;
+    out += `\n${stack
+      .split("\n")
+      .map((l) => `    ${l}`)
+      .join("\n")}`;
+  }
+  return out;
+}
+
+/** A stream pino can write to that prints formatted lines to `out`. */
+export function prettyStream(out: NodeJS.WritableStream, opts: { color: boolean }): Writable {
+  let pending = "";
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      pending += chunk.toString();
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) !== -1) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line.trim() !== "") out.write(`${formatLogLine(line, opts)}\n`);
+      }
+      done();
+    },
+  });
+}
+
+/**
+ * Where the logger should write: formatted lines when stdout is a terminal (colored unless
+ * NO_COLOR is set, the cross-tool convention), or undefined for pino's own JSON on stdout, which
+ * is also what a pipe or a file gets (`npm start | tee run.log` stays machine-readable).
+ */
+export function logDestination(env: NodeJS.ProcessEnv = process.env): Writable | undefined {
+  if (process.stdout.isTTY !== true) return undefined;
+  return prettyStream(process.stdout, { color: env.NO_COLOR === undefined });
+}
+
+/** pino, writing to logDestination(): what the platform's logger is built with. */
+export function terminalAwarePino(options: LoggerOptions): Logger {
+  return pino(options, logDestination());
+}

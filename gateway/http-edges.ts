@@ -1,0 +1,184 @@
+// The HTTP edge below the routes. What Node's parser and fastify's router refuse before any route
+// runs (unparseable bytes, oversized headers, a body that never arrives in full, a bad URL, an
+// overlong path parameter) is answered in the same error envelope as everything else; the checks
+// every request shares (headers that must come once, URL length, content encoding and charset)
+// run first of all hooks; and only JSON objects are accepted as bodies.
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import type {
+  ConnectionError,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+} from "fastify";
+import { ApiError, toApiError } from "./errors.ts";
+
+/** Longer URLs are 414: nothing we serve needs more, and a long URL only costs logs and memory. */
+export const MAX_URL_LENGTH = 2_048;
+/** Path parameters are ids; fastify answers a longer one through frameworkErrors (414). */
+export const MAX_PARAM_LENGTH = 100;
+/** A request whose body has not arrived in full by then is answered 408 and closed. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Headers whose repetition is ambiguous. Node keeps the first Authorization and Content-Type and
+ * silently drops the rest, and joins repeated Idempotency-Keys into "a, b": either way a request
+ * would be read differently from how some proxy on the way read it. Refused instead.
+ */
+const SINGLE_VALUED = ["authorization", "idempotency-key", "content-type", "content-encoding"] as const;
+
+/** The parts of fastify's options that shape the edge. */
+export function edgeOptions(requestTimeoutMs: number) {
+  return {
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    requestTimeout: requestTimeoutMs,
+    http: {
+      // Given to the server's constructor too: Node 20 starts checking request timeouts only when
+      // the constructor sees one, and checks every 30 s by default, so a short body would hold
+      // its connection long past the timeout. Headers get the same deadline.
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeoutMs / 2))),
+    },
+    clientErrorHandler: clientErrorHandler(requestTimeoutMs),
+    frameworkErrors,
+  };
+}
+
+/** What a connection-level error means for the client, in the error table's terms. */
+export function clientErrorOf(
+  err: { code?: string; rawPacket?: unknown },
+  requestTimeoutMs: number,
+): ApiError {
+  switch (err.code ?? "") {
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return new ApiError(
+        "request_timeout",
+        `the request did not arrive in full within ${requestTimeoutMs} ms (a Content-Length longer than the body?)`,
+      );
+    case "HPE_HEADER_OVERFLOW": {
+      // Node counts the request line towards the header limit: a huge URL overflows it too.
+      // (fastify types rawPacket as a JSON-ed Buffer; at run time it is the Buffer itself.)
+      const lineEnd = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.indexOf("\r\n") : -1;
+      return lineEnd === -1 || lineEnd > MAX_URL_LENGTH + 32
+        ? new ApiError("uri_too_long", `the URL is longer than ${MAX_URL_LENGTH} characters`)
+        : new ApiError("headers_too_large", "the request headers are too large");
+    }
+    default:
+      // The parser's code says what was wrong (HPE_INVALID_HEADER_TOKEN…); never the bytes themselves.
+      return new ApiError("malformed_request", "the request is not valid HTTP", { parser: err.code ?? null });
+  }
+}
+
+/** Node's clientError: a request the parser gave up on, answered on the raw socket. */
+function clientErrorHandler(requestTimeoutMs: number) {
+  return function (this: FastifyInstance, err: ConnectionError, socket: Socket): void {
+    if (err.code === "ECONNRESET" || socket.destroyed) return;
+    const e = clientErrorOf(err, requestTimeoutMs);
+    this.log.info({ code: e.code, status: e.status, parser: err.code }, e.message);
+    // Only on a fresh response: bytes already written belong to a response the client is reading.
+    if (!socket.writable || socket.bytesWritten > 0) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify(e.toBody());
+    socket.end(
+      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? "Error"}\r\n` +
+        "Content-Type: application/json; charset=utf-8\r\n" +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    // A client that never reads must not keep the socket: it has had its answer.
+    setTimeout(() => socket.destroy(), 2_000).unref();
+  };
+}
+
+function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const e = toApiError(err);
+  req.log.info({ code: e.code, status: e.status }, e.message);
+  void reply.code(e.status).send(e.toBody());
+}
+
+/** The name of the first single-valued header the request carries more than once. */
+export function repeatedHeader(rawHeaders: readonly string[]): string | undefined {
+  const seen = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (!(SINGLE_VALUED as readonly string[]).includes(name)) continue;
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
+}
+
+/** The charset parameter of a media type, lowercased, or undefined. */
+function charsetOf(contentType: string): string | undefined {
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType);
+  return m?.[1]?.toLowerCase();
+}
+
+/** First onRequest hook: the shape of the request, before anyone reads its headers. */
+export function requestShapeHook(req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
+  if (req.url.length > MAX_URL_LENGTH) {
+    done(new ApiError("uri_too_long", `the URL is longer than ${MAX_URL_LENGTH} characters`));
+    return;
+  }
+  const repeated = repeatedHeader(req.raw.rawHeaders);
+  if (repeated !== undefined) {
+    done(new ApiError("duplicate_header", `the ${repeated} header must be sent once`, { header: repeated }));
+    return;
+  }
+  const encoding = req.headers["content-encoding"];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
+    done(
+      new ApiError(
+        "unsupported_media_type",
+        "encoded bodies are not accepted: send the JSON as is, without Content-Encoding",
+        { header: "content-encoding" },
+      ),
+    );
+    return;
+  }
+  const charset = charsetOf(req.headers["content-type"] ?? "");
+  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+    done(
+      new ApiError("unsupported_media_type", "JSON bodies must be UTF-8 (charset=utf-8, or no charset)", {
+        header: "content-type",
+      }),
+    );
+    return;
+  }
+  done();
+}
+
+/**
+ * Only application/json bodies, and only JSON objects: fastify also accepts text/plain by default,
+ * which would turn a wrong content type into a confusing validation error instead of a 415; and a
+ * `null`, array or bare value is no request any route takes. An empty body is no body: clients
+ * commonly send the header on body-less POSTs such as cancel.
+ */
+export function acceptJsonObjectsOnly(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(req, text, (err, value: unknown) => {
+      if (err) done(err, undefined);
+      else if (typeof value !== "object" || value === null || Array.isArray(value))
+        done(notAnObject(value), undefined);
+      else done(null, value);
+    });
+  });
+}
+
+function notAnObject(value: unknown): ApiError {
+  const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+  return new ApiError("validation_error", `the body must be a JSON object, not ${got}`, {
+    issues: [{ in: "body", path: "", code: "invalid_type", message: `expected a JSON object, got ${got}` }],
+  });
+}

@@ -1,0 +1,323 @@
+// Every endpoint that exists, under bad input, and follow-ups racing on one payment. The endpoint
+// list is read from the platform's own /openapi.json (which documents every route, /ops, /metrics
+// and /openapi.json included), so a new route is covered the day it is added. Each bad request
+// must be a 4xx in the error envelope, never a 5xx; concurrent captures, refunds and cancels must
+// keep the money invariants (captured ≤ authorized, refunded ≤ captured, the amounts equal the
+// sum of the operations that succeeded).
+import { randomBytes } from "node:crypto";
+import { expect } from "chai";
+import { rawRequest } from "../support/raw-http.ts";
+import {
+  CARDS,
+  OPERATOR_KEY,
+  paymentBody,
+  startTestPlatform,
+  type Api,
+  type ApiResponse,
+  type TestPlatform,
+} from "../support/platform.ts";
+import { waitFor } from "../support/wait.ts";
+
+type Endpoint = {
+  method: string;
+  /** With every path parameter filled in with a plausible value. */
+  path: string;
+  template: string;
+  takesBody: boolean;
+  auth: "merchant" | "operator" | "none";
+  params: string[];
+};
+
+const PARAM_VALUES: Record<string, string> = {
+  id: "pay_nonexistent",
+  kind: "routing",
+  version: "1",
+  psp: "acme",
+};
+
+async function readEnvelope(res: Response): Promise<{ status: number; code: string | undefined }> {
+  const text = await res.text();
+  let code: string | undefined;
+  if (res.status >= 400) {
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
+    expect(body.error, `${res.status} ${text}`).to.be.an("object");
+    expect(body.error!.code, text).to.be.a("string");
+    expect(body.error!.message, text).to.be.a("string");
+    expect(body.error!.details, text).to.be.an("object");
+    code = body.error!.code as string;
+  }
+  return { status: res.status, code };
+}
+
+describe("every endpoint under bad input, and follow-ups racing (e2e)", function () {
+  this.timeout(120_000);
+  let p: TestPlatform;
+  let alpha: Api;
+  let endpoints: Endpoint[];
+  let merchantKey: string;
+
+  before(async () => {
+    p = await startTestPlatform();
+    merchantKey = p.merchants[0]!.key;
+    alpha = p.api(p.merchants[0]!);
+    const doc = (await (await fetch(`${p.url}/openapi.json`)).json()) as {
+      paths: Record<
+        string,
+        Record<string, { requestBody?: unknown; security?: Array<Record<string, unknown>> }>
+      >;
+    };
+    endpoints = Object.entries(doc.paths).flatMap(([template, ops]) =>
+      Object.entries(ops).map(([method, op]) => {
+        const params = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+        const scheme = Object.keys(op.security?.[0] ?? {})[0];
+        return {
+          method: method.toUpperCase(),
+          template,
+          path: template.replace(/\{(\w+)\}/g, (_, n: string) => PARAM_VALUES[n] ?? "x"),
+          takesBody: op.requestBody !== undefined,
+          auth: scheme === "bearerAuth" ? "merchant" : scheme === "operatorKey" ? "operator" : "none",
+          params,
+        } satisfies Endpoint;
+      }),
+    );
+  });
+  after(async () => {
+    await p?.cleanup();
+  });
+
+  function keyOf(e: Endpoint): string | undefined {
+    return e.auth === "merchant" ? merchantKey : e.auth === "operator" ? OPERATOR_KEY : undefined;
+  }
+
+  function send(
+    e: Endpoint,
+    opts: { path?: string; body?: string; headers?: Record<string, string>; key?: string | null } = {},
+  ): Promise<Response> {
+    const key = opts.key === undefined ? keyOf(e) : opts.key;
+    const headers: Record<string, string> = {
+      ...(key !== undefined && key !== null && { authorization: `Bearer ${key}` }),
+      ...(e.method !== "GET" && { "idempotency-key": randomBytes(8).toString("hex") }),
+      ...(opts.body !== undefined && { "content-type": "application/json" }),
+      ...opts.headers,
+    };
+    return fetch(`${p.url}${opts.path ?? e.path}`, {
+      method: e.method,
+      headers,
+      ...(opts.body !== undefined && { body: opts.body }),
+    });
+  }
+
+  /** A 4xx in the envelope, optionally with one of the given codes. */
+  async function expect4xx(e: Endpoint, res: Response, codes?: string[]) {
+    const { status, code } = await readEnvelope(res);
+    const what = `${e.method} ${e.template}`;
+    expect(status, `${what}: ${code}`).to.be.within(400, 499);
+    if (codes) expect(codes, `${what} answered ${code}`).to.include(code);
+  }
+
+  it("covers every documented endpoint, /ops, /metrics and /openapi.json included", () => {
+    const names = endpoints.map((e) => `${e.method} ${e.template}`);
+    expect(names).to.include.members([
+      "POST /v1/payments",
+      "GET /v1/payments/{id}",
+      "POST /v1/payments/{id}/capture",
+      "POST /v1/payments/{id}/refunds",
+      "POST /v1/payments/{id}/cancel",
+      "POST /ops/policies/{kind}",
+      "PUT /ops/policies/routing/shadow",
+      "POST /ops/psps/{psp}/out",
+      "GET /metrics",
+      "GET /openapi.json",
+      "GET /healthz",
+    ]);
+    expect(endpoints.length).to.be.at.least(20);
+  });
+
+  it("refuses a missing or unknown key with 401 on every authenticated endpoint", async () => {
+    for (const e of endpoints.filter((x) => x.auth !== "none")) {
+      await expect4xx(e, await send(e, { key: null }), ["unauthorized"]);
+      await expect4xx(e, await send(e, { key: `sk_${"0".repeat(32)}` }), ["unauthorized"]);
+    }
+  });
+
+  it("refuses two Authorization headers with 400 duplicate_header on every endpoint", async () => {
+    const host = new URL(p.url).host;
+    for (const e of endpoints) {
+      const res = await rawRequest(
+        p.url,
+        `${e.method} ${e.path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${keyOf(e) ?? "x"}\r\n` +
+          "Authorization: Bearer other\r\nContent-Length: 0",
+      );
+      expect(res.status, `${e.method} ${e.template}`).to.equal(400);
+      expect((JSON.parse(res.body) as { error: { code: string } }).error.code).to.equal("duplicate_header");
+    }
+  });
+
+  it("refuses bodies of the wrong kind on every endpoint that takes one, and null on every POST and PUT", async () => {
+    const big = JSON.stringify({ pad: "x".repeat(70 * 1024) });
+    for (const e of endpoints.filter((x) => x.method === "POST" || x.method === "PUT")) {
+      await expect4xx(e, await send(e, { body: "null" }), ["validation_error"]);
+      await expect4xx(e, await send(e, { body: "[1,2]" }), ["validation_error"]);
+      await expect4xx(e, await send(e, { body: "{" }), ["invalid_json"]);
+      await expect4xx(e, await send(e, { body: big }), ["payload_too_large"]);
+      await expect4xx(e, await send(e, { body: "{}", headers: { "content-type": "text/plain" } }), [
+        "unsupported_media_type",
+      ]);
+      const utf16 = { "content-type": "application/json; charset=utf-16" };
+      await expect4xx(e, await send(e, { body: "{}", headers: utf16 }), ["unsupported_media_type"]);
+      await expect4xx(e, await send(e, { body: "{}", headers: { "content-encoding": "gzip" } }), [
+        "unsupported_media_type",
+      ]);
+      await expect4xx(e, await send(e, { body: JSON.stringify({ note: CARDS.success }) }), [
+        "card_number_in_free_text",
+      ]);
+      if (!e.takesBody) continue;
+      // Wrong types and unknown fields, for every body schema at once.
+      const wrong = { amount: "100", version: "2", reason: 5, kind: 7, unknown_field: true };
+      await expect4xx(e, await send(e, { body: JSON.stringify(wrong) }), [
+        "validation_error",
+        "invalid_policy",
+      ]);
+      await expect4xx(e, await send(e, { body: JSON.stringify({ unknown_field: 1 }) }), [
+        "validation_error",
+        "invalid_policy",
+      ]);
+    }
+  });
+
+  it("refuses bad path parameters, long URLs and card numbers in query strings on every endpoint", async () => {
+    for (const e of endpoints) {
+      await expect4xx(e, await send(e, { path: `${e.path}?q=${CARDS.success}` }), [
+        "card_number_in_free_text",
+      ]);
+      await expect4xx(e, await send(e, { path: `${e.path}?q=${"x".repeat(3_000)}` }), ["uri_too_long"]);
+      await expect4xx(e, await send(e, { headers: { "content-encoding": "br" } }), [
+        "unsupported_media_type",
+      ]);
+      for (const param of e.params) {
+        const value = (v: string) =>
+          e.template.replace(/\{(\w+)\}/g, (_, n: string) => (n === param ? v : PARAM_VALUES[n]!));
+        await expect4xx(e, await send(e, { path: value("p".repeat(5_000)) }), ["uri_too_long"]);
+        await expect4xx(e, await send(e, { path: value("%E0%A4%A") }));
+        const bad = await send(e, { path: value("no%20such") });
+        expect(bad.status, `${e.method} ${e.template} {${param}}`).to.be.within(400, 499);
+        await readEnvelope(bad);
+      }
+    }
+  });
+
+  it("refuses missing, overlong and repeated Idempotency-Keys on every merchant POST", async () => {
+    const host = new URL(p.url).host;
+    for (const e of endpoints.filter((x) => x.method === "POST" && x.auth === "merchant")) {
+      const noKey = await fetch(`${p.url}${e.path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${merchantKey}` },
+      });
+      await expect4xx(e, noKey, ["idempotency_key_missing"]);
+      await expect4xx(e, await send(e, { headers: { "idempotency-key": "k".repeat(256) } }), [
+        "validation_error",
+      ]);
+      const twice = await rawRequest(
+        p.url,
+        `POST ${e.path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${merchantKey}\r\n` +
+          "Idempotency-Key: a\r\nIdempotency-Key: b\r\nContent-Length: 0",
+      );
+      expect(twice.status).to.equal(400);
+    }
+  });
+
+  describe("follow-ups racing on one payment", () => {
+    async function authorized(amount: number, capture: "manual" | "automatic"): Promise<string> {
+      const res = await alpha.post("/v1/payments", paymentBody({ amount, capture }));
+      expect(res.status).to.equal(201);
+      expect(res.body.status).to.equal(capture === "manual" ? "authorized" : "captured");
+      return res.body.id;
+    }
+
+    /** The payment once no operation is pending, with the invariants checked. */
+    async function settled(id: string) {
+      const view = await waitFor(
+        async () => {
+          const r = await alpha.get(`/v1/payments/${id}`);
+          return r.body.operations.every((o) => o.status !== "pending" && o.status !== "unknown") && r.body;
+        },
+        { timeoutMs: 20_000, what: `payment ${id} with no pending operation` },
+      );
+      const sum = (type: string) =>
+        view.operations
+          .filter((o) => o.type === type && o.status === "succeeded")
+          .reduce((a, o) => a + o.amount, 0);
+      expect(view.captured_amount).to.be.at.most(view.amount);
+      expect(view.refunded_amount).to.be.at.most(view.captured_amount);
+      // An automatic capture is captured with the authorization, not by a capture operation.
+      expect(view.captured_amount).to.equal(view.capture === "automatic" ? view.amount : sum("capture"));
+      expect(view.refunded_amount).to.equal(sum("refund"));
+      return view;
+    }
+
+    const noServerErrors = (answers: ApiResponse[]) => {
+      for (const a of answers) {
+        expect(a.status, JSON.stringify(a.body)).to.be.below(500);
+        if (a.status >= 400) expect(a.body.error.code).to.be.a("string");
+      }
+    };
+
+    it("keeps captured ≤ authorized when different captures and a cancel race", async () => {
+      const id = await authorized(10_000, "manual");
+      const answers = await Promise.all([
+        ...Array.from({ length: 5 }, (_, i) =>
+          alpha.post(`/v1/payments/${id}/capture`, { amount: 3_000 }, `cap-${i}`),
+        ),
+        alpha.post(`/v1/payments/${id}/cancel`, {}, "cancel-1"),
+      ]);
+      noServerErrors(answers);
+      const view = await settled(id);
+      if (view.status === "canceled") expect(view.captured_amount).to.equal(0);
+    });
+
+    it("makes concurrent identical captures one capture with one answer", async () => {
+      const id = await authorized(5_000, "manual");
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          alpha.post(`/v1/payments/${id}/capture`, { amount: 2_000 }, "same-cap"),
+        ),
+      );
+      noServerErrors(answers);
+      const view = await settled(id);
+      expect(view.operations.filter((o) => o.type === "capture")).to.have.length(1);
+      expect(view.captured_amount).to.be.oneOf([0, 2_000]);
+      const ok = answers.filter((a) => a.status === 200);
+      for (const a of ok) expect(a.body.captured_amount).to.equal(2_000);
+    });
+
+    it("keeps refunded ≤ captured when different and identical refunds race", async () => {
+      const id = await authorized(9_000, "automatic");
+      const answers = await Promise.all([
+        ...Array.from({ length: 5 }, (_, i) =>
+          alpha.post(`/v1/payments/${id}/refunds`, { amount: 3_000 }, `ref-${i}`),
+        ),
+        ...Array.from({ length: 3 }, () =>
+          alpha.post(`/v1/payments/${id}/refunds`, { amount: 4_000 }, "ref-same"),
+        ),
+        alpha.post(`/v1/payments/${id}/refunds`, {}, "ref-rest"),
+      ]);
+      noServerErrors(answers);
+      const view = await settled(id);
+      expect(view.operations.filter((o) => o.type === "refund" && o.amount === 4_000).length).to.be.at.most(
+        1,
+      );
+    });
+
+    it("never refunds an uncaptured payment while a capture and refunds race", async () => {
+      const id = await authorized(6_000, "manual");
+      const answers = await Promise.all([
+        alpha.post(`/v1/payments/${id}/refunds`, { amount: 1_000 }, "early-ref-1"),
+        alpha.post(`/v1/payments/${id}/capture`, { amount: 4_000 }, "cap-race"),
+        alpha.post(`/v1/payments/${id}/refunds`, { amount: 5_000 }, "early-ref-2"),
+        alpha.post(`/v1/payments/${id}/cancel`, {}, "cancel-race"),
+      ]);
+      noServerErrors(answers);
+      await settled(id);
+    });
+  });
+});
