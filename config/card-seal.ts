@@ -5,7 +5,8 @@
 // the key, not the key), so the card key can rotate while sealed commands are still in the stream:
 // the new key seals, and the retired keys are kept for opening until no command sealed with them is
 // left (a command lives at most its redelivery window, then it is done or dead-lettered).
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
+import { randomBytesPooled } from "./random.ts";
 import { z } from "zod";
 
 /** The card as a PSP needs it: only ever in memory, or sealed. */
@@ -30,7 +31,7 @@ export function cardKeyId(key: Buffer): string {
 
 /** → `v2.<key id>.base64url(iv ‖ tag ‖ ciphertext)`. `aad` binds the seal to one payment. */
 export function sealCard(key: Buffer, card: CardSecret, aad: string): string {
-  const iv = randomBytes(12);
+  const iv = randomBytesPooled(12);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   cipher.setAAD(Buffer.from(aad));
   const body = Buffer.concat([cipher.update(JSON.stringify(card), "utf8"), cipher.final()]);

@@ -13,7 +13,7 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import { refuseCardNumbersInFreeText } from "./card-in-text.ts";
-import { authHook, decorateRequests, traceHook } from "./context.ts";
+import { authHook, decorateRequests, traceHook, logFor } from "./context.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { ApiError, toApiError } from "./errors.ts";
 import {
@@ -40,6 +40,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const loggerInstance: FastifyBaseLogger = deps.log;
   const base = Fastify({
     loggerInstance,
+    // One access line per request, written in onResponse with the request's fields; no pino child
+    // per request (fastify's default) and no "incoming request" / "request completed" pair.
+    disableRequestLogging: true,
+    childLoggerFactory: (logger) => logger,
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     ...edgeOptions(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
   });
@@ -62,14 +66,18 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       { method: req.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    logFor(req).info(
+      { method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      "request",
+    );
   });
 
   app.setErrorHandler(async (err, req, reply) => {
     const apiError = toApiError(err);
     if (apiError.status >= 500 && apiError.code !== "service_unavailable")
       // The error only: never the request body, which may hold a card.
-      req.log.error({ err }, "request failed");
-    else req.log.info({ code: apiError.code, status: apiError.status }, apiError.message);
+      logFor(req).error({ err }, "request failed");
+    else logFor(req).info({ code: apiError.code, status: apiError.status }, apiError.message);
     return reply.code(apiError.status).send(apiError.toBody());
   });
   app.setNotFoundHandler(async (req, reply) => {

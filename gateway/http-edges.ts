@@ -3,6 +3,7 @@
 // overlong path parameter) is answered in the same error envelope as everything else; the checks
 // every request shares (headers that must come once, URL length, content encoding and charset)
 // run first of all hooks; and only JSON objects are accepted as bodies.
+import { logFor } from "./context.ts";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type {
@@ -96,7 +97,7 @@ function clientErrorHandler(requestTimeoutMs: number) {
 
 function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const e = toApiError(err);
-  req.log.info({ code: e.code, status: e.status }, e.message);
+  logFor(req).info({ code: e.code, status: e.status }, e.message);
   void reply.code(e.status).send(e.toBody());
 }
 

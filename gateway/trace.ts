@@ -1,7 +1,7 @@
 // W3C trace context at the HTTP edge: take a caller's `traceparent` when it is well formed, start a
 // new trace when it is absent or malformed (as the spec says a receiver must), and expose the
 // trace id that log lines and NATS headers carry.
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../config/random.ts";
 
 export type TraceContext = { traceparent: string; traceId: string };
 
@@ -19,8 +19,8 @@ export function parseTraceparent(value: string | undefined): TraceContext | unde
 }
 
 export function newTrace(): TraceContext {
-  const traceId = randomBytes(16).toString("hex");
-  return { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`, traceId };
+  const traceId = randomHex(16);
+  return { traceparent: `00-${traceId}-${randomHex(8)}-01`, traceId };
 }
 
 export function traceFrom(header: string | string[] | undefined): TraceContext {

@@ -17,6 +17,8 @@ export class NatsUnavailableError extends Error {
 export class CommandBus {
   readonly #inbox: string;
   readonly #waiters = new Map<string, (reply: unknown) => void>();
+  /** Reply tokens: unique within this bus, whose inbox is unique to it. */
+  #nextToken = 0;
   #sub: Subscription | undefined;
 
   constructor(
@@ -54,7 +56,7 @@ export class CommandBus {
     opts: { waitMs: number; msgId: string; traceparent?: string },
   ): Promise<unknown> {
     if (!isConnected(this.nc)) throw new NatsUnavailableError("NATS is not connected");
-    const token = randomUUID().replaceAll("-", "");
+    const token = (++this.#nextToken).toString(36);
     const h = headers();
     h.set(Header.replyTo, `${this.#inbox}.${token}`);
     if (opts.traceparent) h.set(Header.traceparent, opts.traceparent);

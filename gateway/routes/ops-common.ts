@@ -1,6 +1,7 @@
 // What the operator routes share: the OpenAPI tags and security of /ops, the store-call wrapper
 // that keeps the store's refusal codes, the re-validation guard of activations, the audit line, and
 // the activation body.
+import { logFor } from "../context.ts";
 import type { FastifyRequest } from "fastify";
 import type { PspCapabilities } from "../../actors/policy/schemas.ts";
 import { validatePolicy, type PolicyProblem } from "../../actors/policy/validate.ts";
@@ -18,7 +19,7 @@ export async function storeCall<T>(req: FastifyRequest, fn: () => Promise<T>): P
   } catch (err) {
     if (err instanceof ApiError) throw err;
     if (err instanceof PolicyStoreError) throw new ApiError(err.code, err.message, {}, { cause: err });
-    req.log.error({ err }, "policy store call failed");
+    logFor(req).error({ err }, "policy store call failed");
     throw new ApiError(
       "service_unavailable",
       "the policy store cannot be reached right now; retry later",
@@ -43,7 +44,7 @@ export function activationGuard(capabilities: ReadonlyMap<string, PspCapabilitie
 
 /** One line per change an operator makes, with their name (never their key). */
 export function audit(req: FastifyRequest, action: string, fields: Record<string, unknown>, message: string) {
-  req.log.info({ audit: action, operator: req.operator, ...fields }, message);
+  logFor(req).info({ audit: action, operator: req.operator, ...fields }, message);
 }
 
 /** The first problem and how many more, for an error message. */

@@ -5,7 +5,7 @@ import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import type { PspHealthReport, WorkerReport } from "../../actors/policy/reports.ts";
 import type { PspCapabilities } from "../../actors/policy/schemas.ts";
 import type { Rotation } from "../../streams/policy-store.ts";
-import { emptyBodyAsObject } from "../context.ts";
+import { emptyBodyAsObject, logFor } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { PspListResponse, PspParams, PspRotationResponse, RotationBody } from "../ops-schemas.ts";
@@ -75,7 +75,7 @@ export const opsPspRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) 
             ...(reason !== undefined && { reason }),
           }),
         );
-        req.log.info(
+        logFor(req).info(
           { audit: `psp.${direction}`, operator: req.operator, psp, reason: reason ?? null },
           direction === "out" ? "PSP forced out of rotation" : "PSP put back into rotation",
         );

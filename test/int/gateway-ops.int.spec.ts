@@ -59,7 +59,9 @@ describe("gateway: trace context and operations endpoints", function () {
       const lines = h.logs
         .filter((l) => l.includes(traceId))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
-      const completed = lines.find((l) => l.msg === "request completed" && l.paymentId);
+      // One access line per request, with the request's fields.
+      expect(lines.filter((l) => l.msg === "request")).to.have.length(2);
+      const completed = lines.find((l) => l.msg === "request" && l.paymentId);
       expect(completed).to.include({
         merchantId: MERCHANTS.alpha.merchantId,
         paymentId: paymentIdFor(MERCHANTS.alpha.merchantId, key),
