@@ -64,7 +64,7 @@ export type Worker = {
 const REPORT_EVERY_MS = 2_000;
 
 export async function startWorker(o: WorkerOptions): Promise<Worker> {
-  const log = o.log.child({ role: "worker" });
+  const log = o.log;
   const snapshots = new SnapshotStore(
     o.redis,
     (id) => snapshotKey(o.topo, id),

@@ -4,7 +4,7 @@
 import fastifySwagger from "@fastify/swagger";
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -42,7 +42,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     loggerInstance,
     // One access line per request, written in onResponse with the request's fields; no pino child
     // per request (fastify's default) and no "incoming request" / "request completed" pair.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger) => logger,
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     ...edgeOptions(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),

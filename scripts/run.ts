@@ -56,7 +56,7 @@ export function exampleCurl(url: string, key: string): string {
   const body = JSON.stringify({
     amount: 4990,
     currency: "EUR",
-    reference: "order-1001",
+    reference: "first-payment",
     payment_method: {
       type: "card",
       card: {
@@ -70,7 +70,7 @@ export function exampleCurl(url: string, key: string): string {
   return [
     `curl -s -X POST ${url}/v1/payments \\`,
     `  -H "Authorization: Bearer ${key}" \\`,
-    `  -H "Idempotency-Key: order-1001" -H "Content-Type: application/json" \\`,
+    `  -H "Idempotency-Key: first-payment" -H "Content-Type: application/json" \\`,
     `  -d '${body}'`,
   ].join("\n");
 }
