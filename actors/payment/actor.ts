@@ -48,6 +48,7 @@ export type PaymentMsg = { envelope: CommandEnvelope; meta: CommandMeta };
 /** `atRest`: nothing is open, so the actor may leave memory at once. */
 export type PaymentOutcome = { disposition: Disposition; reply?: CommandReply; atRest?: boolean };
 
+/** `sinceSnapshot`: events of the payment after its last snapshot (replayed or appended here). */
 export type PaymentActorState = { loaded: Loaded | undefined; sinceSnapshot: number };
 
 const MAX_FENCE_ROUNDS = 5;
@@ -179,7 +180,9 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     optimistic: boolean,
   ): Promise<[PaymentActorState, PaymentOutcome]> {
     const loaded = self.loaded ?? (optimistic ? NEW_PAYMENT : await deps.journal.load(paymentId));
-    const at: At = { ...self, loaded };
+    // The events replayed on top of the snapshot count toward the next one: a payment that leaves
+    // memory at rest is snapshotted only once its tail is worth it (every snapshotEvery events).
+    const at: At = self.loaded ? { ...self, loaded } : { loaded, sinceSnapshot: loaded.replayed };
     // Work left open by an earlier incarnation (crash, redelivery) comes first.
     let blocked = at.loaded.state ? await settleEffects(at, ctx, true) : undefined;
     const wire = msg.envelope.command;
@@ -220,11 +223,6 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     }
     const answer = command && decided.length === 0 ? await firstResult(payment, command) : payment;
     const atRest = nextEffect(payment) === undefined && RESTING.has(payment.status);
-    if (atRest && at.sinceSnapshot >= deps.snapshotEvery / 2) {
-      // Leaving memory with a long tail since the last snapshot: the next load would pay for it.
-      await deps.journal.snapshot(paymentId, at.loaded);
-      at.sinceSnapshot = 0;
-    }
     return [at, { disposition: ack, reply: { kind: "settled", payment: toView(answer) }, atRest }];
   }
 
