@@ -42,6 +42,11 @@ export type Run = {
   platform: { stop(): Promise<void> } | undefined;
   /** Absent: the run had no bare flow. */
   bare?: { stop(): Promise<void> } | undefined;
+  /**
+   * The procfile flow's child processes and their own prefix (absent: no --procfile). The prefix is
+   * there even when the children are not: start-up may have created streams before it failed.
+   */
+  procfile?: { prefix: string; children: { stop(): Promise<void> } | undefined } | undefined;
   client: { close(): void } | undefined;
   services: { stop(): Promise<void> } | undefined;
 };
@@ -57,15 +62,20 @@ export async function cleanUp(run: Run): Promise<string[]> {
     }
   };
   await step("HTTP client", () => run.client?.close());
+  // Like the in-process worker, the child worker finishes in-flight commands before its streams go.
+  await step("procfile children stop", () => run.procfile?.children?.stop());
   // The worker stops before its streams go: it finishes in-flight commands and passivates actors.
   await step("platform stop", () => run.platform?.stop());
   await step("bare flow stop", () => run.bare?.stop());
   const nc = run.nc;
   if (nc) {
     await step("streams", () => removeStreams(nc, run.prefix));
+    const procfilePrefix = run.procfile?.prefix;
+    if (procfilePrefix !== undefined) await step("procfile streams", () => removeStreams(nc, procfilePrefix));
     await step("NATS connection", () => nc.close());
   }
-  await step("Redis keys", () => removeRedisKeys(run.redisUrl, [run.prefix]));
+  const prefixes = [run.prefix, ...(run.procfile ? [run.procfile.prefix] : [])];
+  await step("Redis keys", () => removeRedisKeys(run.redisUrl, prefixes));
   const dir = run.dataDir;
   if (dir !== undefined) await step("temp dir", () => rmSync(dir, { recursive: true, force: true }));
   await step("local services", () => run.services?.stop());
