@@ -8,23 +8,18 @@ import { join } from "node:path";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
-import { opsBucketName } from "../../streams/ops-board.ts";
-import { policyBucketName } from "../../streams/policy-store.ts";
 import { deleteTopology, topology } from "../../streams/topology.ts";
-import { bareStreamNames } from "./bare.ts";
 import { errorText } from "./load.ts";
 
 /**
- * A bench run's prefix: `bench` + 10 hex digits. Its streams: the platform's (commands, events, and
- * the KV buckets `<prefix>_policies` and `<prefix>_ops`, whose streams are `KV_<bucket>`), the
- * baseline's and the bare flow's.
+ * A bench run's prefix: `bench` + 10 hex digits. Its streams: the platform's (commands, events,
+ * dead letters, and its KV buckets such as `<prefix>_policies`, whose streams are `KV_<bucket>`), the
+ * baseline's and the bare flow's: every stream named `<prefix>_*` or `KV_<prefix>_*`. Matched by
+ * name, not by a list, because a list missed the janitor's bucket when it was added and left a
+ * `KV_<prefix>_janitor` stream behind after every run.
  */
 export const benchPrefix = () => `bench${randomBytes(5).toString("hex")}`;
-const BENCH_STREAM =
-  /^(?:KV_)?(bench[0-9a-f]{10})_(PAY_CMD|PAY_EVT|BENCH_RAW|BARE_CMD|BARE_EVT|policies|ops)$/;
-/** The streams behind the platform's JetStream KV buckets (a bucket `b` is the stream `KV_b`). */
-export const kvStreamNames = (prefix: string) =>
-  [policyBucketName(prefix), opsBucketName(prefix)].map((b) => `KV_${b}`);
+const BENCH_STREAM = /^(?:KV_)?(bench[0-9a-f]{10})_.+$/;
 /** The run's data dir (the platform's demo-merchant and card-key files would go there). */
 export const TEMP_DIR_PREFIX = "switchyard-bench-";
 export const makeTempDir = () => mkdtempSync(join(tmpdir(), TEMP_DIR_PREFIX));
@@ -84,10 +79,12 @@ export async function cleanUp(run: Run): Promise<string[]> {
 
 async function removeStreams(nc: NatsConnection, prefix: string): Promise<void> {
   const jsm = await jetstreamManager(nc);
+  // The topology first: it knows its own order (consumers before streams).
   await deleteTopology(jsm, topology(prefix, 1));
-  // Each may be absent: the baseline or the bare flow did not run, or the platform did not get that far.
-  const bare = bareStreamNames(prefix);
-  for (const name of [rawStreamName(prefix), bare.commands, bare.events, ...kvStreamNames(prefix)]) {
+  const rest: string[] = [];
+  for await (const name of jsm.streams.names()) if (BENCH_STREAM.exec(name)?.[1] === prefix) rest.push(name);
+  for (const name of rest) {
+    // Another cleanup (a sweep in a concurrent run) may have removed it meanwhile.
     await jsm.streams.delete(name).catch((err: unknown) => {
       if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
     });
