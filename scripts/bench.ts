@@ -10,6 +10,11 @@
 // rate. Last, the raw JetStream publish rate with the same client (the older baseline). It prints a
 // report and one `BENCH_RESULT {json}` line and removes everything it created.
 //
+// With --procfile a third flow joins the rounds: the Procfile's roles (gateway, worker, sandbox) as
+// three child processes under a prefix of their own (scripts/bench/procfile.ts), driven by the same
+// client right after the product's phase, because issue 7 asks whether separate processes beat the
+// single one on this machine; their CPU is read from /proc and reported beside the single process's.
+//
 // Options (flag, environment variable, default):
 //   --concurrency N | --clients N  BENCH_CONCURRENCY 32   closed-loop clients (also the baseline's publishers)
 //   --duration S                   BENCH_DURATION 15      measured seconds per phase
@@ -17,7 +22,8 @@
 //   --rounds N                     BENCH_ROUNDS 2         bare+product pairs; figures are medians over rounds
 //   --open-loop RATE               BENCH_OPEN_LOOP        payments/s offered instead of a closed loop
 //   --max-outstanding N            BENCH_MAX_OUTSTANDING 256  open loop: arrivals beyond this many waiting are dropped
-//   --only bare|product            BENCH_ONLY             one flow only: no routing micro-bench, no baseline
+//   --only bare|product|procfile   BENCH_ONLY             one flow only: no routing micro-bench, no baseline
+//   --procfile                     BENCH_PROCFILE=1       also the Procfile roles as child processes
 // Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored
 // (errors are fast and would inflate the rate). 202s and dropped arrivals are results, flagged
 // loudly, not failures.
@@ -37,6 +43,13 @@ import { topology } from "../streams/topology.ts";
 import { startBare, type BareFlow } from "./bench/bare.ts";
 import { benchPrefix, cleanUp, makeTempDir, sweepKilledRuns } from "./bench/cleanup.ts";
 import { closedLoop, openLoop, type Op, type RunResult } from "./bench/load.ts";
+import {
+  childCpuDelta,
+  firstPayment,
+  startProcfile,
+  type Procfile,
+  type ProcfileRound,
+} from "./bench/procfile.ts";
 import {
   addWindow,
   meansMs,
@@ -84,17 +97,32 @@ const FIRST_WARMUP_S = 5;
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
+const FLOWS: readonly Flow[] = ["bare", "product", "procfile"];
+const isFlow = (s: string | undefined): s is Flow => FLOWS.some((f) => f === s);
+
 function options(): BenchOptions {
   const only = arg(["only"], "BENCH_ONLY");
-  if (only !== undefined && only !== "" && only !== "bare" && only !== "product")
-    throw new UsageError(`--only (BENCH_ONLY) must be bare or product, got ${JSON.stringify(only)}`);
+  if (only !== undefined && only !== "" && !isFlow(only))
+    throw new UsageError(
+      `--only (BENCH_ONLY) must be bare, product or procfile, got ${JSON.stringify(only)}`,
+    );
+  // A bare switch, so not arg(): `--procfile --duration 6` must not read "--duration" as its value.
+  const procfileEnv = process.env.BENCH_PROCFILE ?? "";
+  if (!["", "0", "1", "true", "false"].includes(procfileEnv))
+    throw new UsageError(`BENCH_PROCFILE must be 1 or 0, got ${JSON.stringify(procfileEnv)}`);
+  const procfile =
+    process.argv.slice(2).includes("--procfile") ||
+    procfileEnv === "1" ||
+    procfileEnv === "true" ||
+    only === "procfile";
   const openLoopRate = option(["open-loop"], "BENCH_OPEN_LOOP", 0, 0, 100_000);
   return {
     concurrency: Math.round(option(["concurrency", "clients"], "BENCH_CONCURRENCY", 32, 1, 4096)),
     durationS: option(["duration"], "BENCH_DURATION", 15, 1, 3600),
     warmupS: option(["warmup"], "BENCH_WARMUP", 2, 0, 600),
     rounds: Math.round(option(["rounds"], "BENCH_ROUNDS", 2, 1, 100)),
-    only: only === "bare" || only === "product" ? only : undefined,
+    only: isFlow(only) ? only : undefined,
+    procfile,
     openLoopRate: openLoopRate > 0 ? openLoopRate : undefined,
     maxOutstanding: Math.round(option(["max-outstanding"], "BENCH_MAX_OUTSTANDING", 256, 1, 65_536)),
   };
@@ -102,7 +130,12 @@ function options(): BenchOptions {
 
 async function main(): Promise<number> {
   const opts = options();
-  const flows: Flow[] = opts.only ? [opts.only] : ["bare", "product"];
+  // Procfile right after product: the two phases being compared sit next to each other in time.
+  const flows: Flow[] = opts.only
+    ? [opts.only]
+    : opts.procfile
+      ? ["bare", "product", "procfile"]
+      : ["bare", "product"];
   const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
   // Pure CPU, so it goes first: no server started here and no flow shares the machine yet.
@@ -133,6 +166,9 @@ async function main(): Promise<number> {
   let nc: NatsConnection | undefined;
   let platform: Platform | undefined;
   let bare: BareFlow | undefined;
+  let children: Procfile | undefined;
+  // Chosen before start-up, so cleanup removes its streams even when the children never got ready.
+  const procfilePrefix = flows.includes("procfile") ? benchPrefix() : undefined;
   const clients: { op: Op; close(): void }[] = [];
   try {
     dataDir = makeTempDir();
@@ -163,18 +199,39 @@ async function main(): Promise<number> {
       say(`starting the bare flow (${config.partitions} partitions)`);
       bare = await startBare({ natsUrl, prefix, partitions: config.partitions });
     }
+    if (procfilePrefix !== undefined) {
+      say(`starting the Procfile roles as child processes (prefix ${procfilePrefix})`);
+      children = await startProcfile({
+        prefix: procfilePrefix,
+        natsUrl,
+        redisUrl,
+        partitions: config.partitions,
+        apiKey,
+        dataDir,
+        log: say,
+        signal: abort.signal,
+      });
+      say(
+        `procfile pids: ${Object.entries(children.pids)
+          .map(([r, pid]) => `${r} ${pid}`)
+          .join(", ")}`,
+      );
+    }
     // The open loop needs a socket per outstanding request, or requests would queue in the agent.
     const sockets = opts.openLoopRate === undefined ? opts.concurrency : opts.maxOutstanding;
     const clientOf: Partial<Record<Flow, Op>> = {};
     for (const [flow, url] of [
       ["bare", bare?.url],
       ["product", platform?.url],
+      ["procfile", children?.url],
     ] as const) {
       if (url === undefined) continue;
       const client = paymentClient(url, apiKey, sockets);
       clients.push(client);
       clientOf[flow] = client.op;
     }
+    // /readyz answered, but the child worker may not consume yet: wait for one payment's 201.
+    if (children) await firstPayment(clientOf.procfile!);
 
     // What the process burns with no load (timers, idle consumers' heartbeats): every phase's CPU per
     // payment includes it, which matters at low open-loop rates and with one client.
@@ -185,8 +242,9 @@ async function main(): Promise<number> {
       rate === undefined
         ? closedLoop(C, seconds * 1000, op, abort.signal)
         : openLoop(rate, seconds * 1000, op, opts.maxOutstanding, abort.signal);
-    const measured: Record<Flow, RunResult[]> = { bare: [], product: [] };
-    const acceptedBy: Record<Flow, number> = { bare: 0, product: 0 };
+    const measured: Record<Flow, RunResult[]> = { bare: [], product: [], procfile: [] };
+    const acceptedBy: Record<Flow, number> = { bare: 0, product: 0, procfile: 0 };
+    const procfileRounds: ProcfileRound[] = [];
     let inside = noTotals();
     say(
       `${opts.rounds} round(s) of ${flows.join(" then ")}: ${opts.warmupS} s warm-up (first ${Math.max(opts.warmupS, FIRST_WARMUP_S)} s) + ${opts.durationS} s each, ` +
@@ -200,13 +258,27 @@ async function main(): Promise<number> {
         // consistently slower than round 2 with a 2 s warm-up.
         const warm = await load(op, round === 1 ? Math.max(opts.warmupS, FIRST_WARMUP_S) : opts.warmupS);
         const before = platform && flow === "product" ? await platformTotals(platform.metrics) : undefined;
+        const childrenBefore = flow === "procfile" ? children?.cpuMs() : undefined;
         const run = await load(op, opts.durationS);
+        // Ctrl-C reaches the children too (same process group): their figures would be cut short.
+        if (abort.signal.aborted) break;
         if (platform && before) inside = addWindow(inside, before, await platformTotals(platform.metrics));
         measured[flow].push(run);
         acceptedBy[flow] += accepted(warm) + accepted(run);
+        let cpuMs = run.cpu.processCpuMs;
+        if (flow === "procfile") {
+          const childrenAfter = children?.cpuMs();
+          // A child gone mid-run would make every figure of this flow wrong: stop, don't report them.
+          if (!childrenBefore || !childrenAfter)
+            throw new Error("a procfile child process ended during the run");
+          const childCpuMs = childCpuDelta(childrenBefore, childrenAfter);
+          procfileRounds.push({ run, childCpuMs });
+          cpuMs += childCpuMs.gateway + childCpuMs.worker + childCpuMs.sandbox;
+        }
         say(
           `round ${round} ${flow}: ${run.perSecond.toFixed(1)}/s, p50 ${run.latencyMs.p50.toFixed(1)} ms, ` +
-            `cpu ${(run.cpu.processCpuMs / run.completed).toFixed(2)} ms/payment`,
+            `cpu ${(cpuMs / run.completed).toFixed(2)} ms/payment` +
+            (flow === "procfile" ? " (children + this process)" : ""),
         );
       }
     }
@@ -240,6 +312,10 @@ async function main(): Promise<number> {
       idleCpuMsPerS,
       bare: bareInput,
       product,
+      procfile:
+        children && procfilePrefix !== undefined
+          ? { rounds: procfileRounds, prefix: procfilePrefix }
+          : undefined,
       inside: platform ? meansMs(noTotals(), inside) : undefined,
       baseline,
       payloadBytes: payload.byteLength,
@@ -255,7 +331,17 @@ async function main(): Promise<number> {
     return errors > 0 ? 1 : 0;
   } finally {
     const client = { close: () => clients.forEach((c) => c.close()) };
-    const problems = await cleanUp({ prefix, redisUrl, dataDir, nc, platform, bare, client, services });
+    const problems = await cleanUp({
+      prefix,
+      redisUrl,
+      dataDir,
+      nc,
+      platform,
+      bare,
+      procfile: procfilePrefix === undefined ? undefined : { prefix: procfilePrefix, children },
+      client,
+      services,
+    });
     if (problems.length > 0) {
       for (const p of problems) say(`cleanup failed: ${p}`);
       process.exitCode = 1;

@@ -8,23 +8,18 @@ import { join } from "node:path";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
-import { opsBucketName } from "../../streams/ops-board.ts";
-import { policyBucketName } from "../../streams/policy-store.ts";
 import { deleteTopology, topology } from "../../streams/topology.ts";
-import { bareStreamNames } from "./bare.ts";
 import { errorText } from "./load.ts";
 
 /**
- * A bench run's prefix: `bench` + 10 hex digits. Its streams: the platform's (commands, events, and
- * the KV buckets `<prefix>_policies` and `<prefix>_ops`, whose streams are `KV_<bucket>`), the
- * baseline's and the bare flow's.
+ * A bench run's prefix: `bench` + 10 hex digits. Its streams: the platform's (commands, events,
+ * dead letters, and its KV buckets such as `<prefix>_policies`, whose streams are `KV_<bucket>`), the
+ * baseline's and the bare flow's: every stream named `<prefix>_*` or `KV_<prefix>_*`. Matched by
+ * name, not by a list, because a list missed the janitor's bucket when it was added and left a
+ * `KV_<prefix>_janitor` stream behind after every run.
  */
 export const benchPrefix = () => `bench${randomBytes(5).toString("hex")}`;
-const BENCH_STREAM =
-  /^(?:KV_)?(bench[0-9a-f]{10})_(PAY_CMD|PAY_EVT|BENCH_RAW|BARE_CMD|BARE_EVT|policies|ops)$/;
-/** The streams behind the platform's JetStream KV buckets (a bucket `b` is the stream `KV_b`). */
-export const kvStreamNames = (prefix: string) =>
-  [policyBucketName(prefix), opsBucketName(prefix)].map((b) => `KV_${b}`);
+const BENCH_STREAM = /^(?:KV_)?(bench[0-9a-f]{10})_.+$/;
 /** The run's data dir (the platform's demo-merchant and card-key files would go there). */
 export const TEMP_DIR_PREFIX = "switchyard-bench-";
 export const makeTempDir = () => mkdtempSync(join(tmpdir(), TEMP_DIR_PREFIX));
@@ -42,6 +37,11 @@ export type Run = {
   platform: { stop(): Promise<void> } | undefined;
   /** Absent: the run had no bare flow. */
   bare?: { stop(): Promise<void> } | undefined;
+  /**
+   * The procfile flow's child processes and their own prefix (absent: no --procfile). The prefix is
+   * there even when the children are not: start-up may have created streams before it failed.
+   */
+  procfile?: { prefix: string; children: { stop(): Promise<void> } | undefined } | undefined;
   client: { close(): void } | undefined;
   services: { stop(): Promise<void> } | undefined;
 };
@@ -57,15 +57,20 @@ export async function cleanUp(run: Run): Promise<string[]> {
     }
   };
   await step("HTTP client", () => run.client?.close());
+  // Like the in-process worker, the child worker finishes in-flight commands before its streams go.
+  await step("procfile children stop", () => run.procfile?.children?.stop());
   // The worker stops before its streams go: it finishes in-flight commands and passivates actors.
   await step("platform stop", () => run.platform?.stop());
   await step("bare flow stop", () => run.bare?.stop());
   const nc = run.nc;
   if (nc) {
     await step("streams", () => removeStreams(nc, run.prefix));
+    const procfilePrefix = run.procfile?.prefix;
+    if (procfilePrefix !== undefined) await step("procfile streams", () => removeStreams(nc, procfilePrefix));
     await step("NATS connection", () => nc.close());
   }
-  await step("Redis keys", () => removeRedisKeys(run.redisUrl, [run.prefix]));
+  const prefixes = [run.prefix, ...(run.procfile ? [run.procfile.prefix] : [])];
+  await step("Redis keys", () => removeRedisKeys(run.redisUrl, prefixes));
   const dir = run.dataDir;
   if (dir !== undefined) await step("temp dir", () => rmSync(dir, { recursive: true, force: true }));
   await step("local services", () => run.services?.stop());
@@ -74,10 +79,12 @@ export async function cleanUp(run: Run): Promise<string[]> {
 
 async function removeStreams(nc: NatsConnection, prefix: string): Promise<void> {
   const jsm = await jetstreamManager(nc);
+  // The topology first: it knows its own order (consumers before streams).
   await deleteTopology(jsm, topology(prefix, 1));
-  // Each may be absent: the baseline or the bare flow did not run, or the platform did not get that far.
-  const bare = bareStreamNames(prefix);
-  for (const name of [rawStreamName(prefix), bare.commands, bare.events, ...kvStreamNames(prefix)]) {
+  const rest: string[] = [];
+  for await (const name of jsm.streams.names()) if (BENCH_STREAM.exec(name)?.[1] === prefix) rest.push(name);
+  for (const name of rest) {
+    // Another cleanup (a sweep in a concurrent run) may have removed it meanwhile.
     await jsm.streams.delete(name).catch((err: unknown) => {
       if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
     });

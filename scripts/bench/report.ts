@@ -4,12 +4,15 @@
 // flow's figures are medians over its rounds (every round is listed, for the spread). The product's
 // time breakdown comes from its own histograms, nested the way the work is: the HTTP request
 // contains the command's round trip, which contains the actor's handling, which contains the PSP
-// call; everything not inside the inner one is attributed to the outer one.
+// call; everything not inside the inner one is attributed to the outer one. With --procfile, the
+// Procfile's roles as separate processes get their own section (scripts/bench/procfile.ts), set
+// against the product, which is the single process.
 import type { Latency, OpenLoopResult, RunResult } from "./load.ts";
 import type { meansMs } from "./probes.ts";
+import { procfileSection, type ProcfileRound } from "./procfile.ts";
 import type { RoutingBenchResult } from "./routing.ts";
 
-export type Flow = "bare" | "product";
+export type Flow = "bare" | "product" | "procfile";
 
 export type BenchOptions = {
   concurrency: number;
@@ -18,6 +21,8 @@ export type BenchOptions = {
   rounds: number;
   /** Only one flow (profiling): no routing micro-bench, no baseline. */
   only: Flow | undefined;
+  /** Also (or, with only = procfile, just) the Procfile's roles as separate child processes. */
+  procfile: boolean;
   /** Payments per second offered in open-loop mode; undefined: closed loop with `concurrency` clients. */
   openLoopRate: number | undefined;
   maxOutstanding: number;
@@ -39,6 +44,8 @@ export type ReportInput = {
   idleCpuMsPerS: number;
   bare: FlowInput | undefined;
   product: FlowInput | undefined;
+  /** The procfile flow's measured phases (client's view + children's CPU) and its prefix. */
+  procfile: { rounds: ProcfileRound[]; prefix: string } | undefined;
   /** The product's histograms summed over its measured phases. */
   inside: ReturnType<typeof meansMs> | undefined;
   baseline: RunResult | undefined;
@@ -140,13 +147,30 @@ export function report(i: ReportInput): number {
       ? `closed loop, ${C} client${C === 1 ? "" : "s"}`
       : `open loop, ${o.openLoopRate} payments/s offered, at most ${o.maxOutstanding} outstanding, latency from the intended send time`;
 
+  const procfile =
+    i.procfile &&
+    procfileSection(i.procfile.rounds, i.product?.rounds, {
+      partitions: i.partitions,
+      prefix: i.procfile.prefix,
+    });
+  const flows = [
+    ...(i.bare ? ["bare"] : []),
+    ...(i.product ? ["product"] : []),
+    ...(i.procfile ? ["procfile"] : []),
+  ];
+
   const out: string[] = [];
   const m = i.machine;
   out.push(
     "",
     `Switchyard bench: ${load}; ${o.rounds} round${o.rounds === 1 ? "" : "s"} of ` +
-      `${o.only ?? "bare then product"}, each ${o.durationS} s after ${o.warmupS} s warm-up; ${i.partitions} partitions`,
-    `machine: ${m.cpus} × ${m.cpuModel}, ${m.os}, node ${m.node}, nats-server ${m.natsServer}; everything in this one process`,
+      `${flows.join(" then ")}, each ${o.durationS} s after ${o.warmupS} s warm-up; ${i.partitions} partitions`,
+    `machine: ${m.cpus} × ${m.cpuModel}, ${m.os}, node ${m.node}, nats-server ${m.natsServer}; ` +
+      (!procfile
+        ? "everything in this one process"
+        : flows.length > 1
+          ? `${flows.filter((f) => f !== "procfile").join(" and ")} in this one process, procfile in three children`
+          : "the client in this process, procfile in three children"),
     `idle: this process used ${r1(i.idleCpuMsPerS)} ms of CPU per second with no load (included in every ms/payment below)`,
   );
   const rt = i.routing;
@@ -180,6 +204,7 @@ export function report(i: ReportInput): number {
         `;  CPU per payment product ÷ bare = ${r3(cpuRatio)} ` +
         `(${product.cpuMsPerPayment.toFixed(3)} vs ${bare.cpuMsPerPayment.toFixed(3)} ms)`,
     );
+  if (procfile) out.push("", ...procfile.lines);
   if (b) {
     const perPublish = b.cpu.processCpuMs / b.completed;
     out.push(
@@ -233,6 +258,7 @@ export function report(i: ReportInput): number {
     for (const [k, v] of Object.entries(s.outcomes))
       if (k !== "201" && k !== "202") warnings.push(`${name}: ${v} × ${k}`);
   }
+  if (procfile) warnings.push(...procfile.warnings);
   if (baselineErrors > 0) warnings.push(`baseline: publishes failed: ${JSON.stringify(b?.outcomes)}`);
   if (warnings.length > 0)
     out.push("", "!!! WARNING: not every payment was answered 201 !!!", ...warnings.map((w) => `!!! ${w}`));
@@ -279,10 +305,12 @@ export function report(i: ReportInput): number {
     warmupS: o.warmupS,
     rounds: o.rounds,
     only: o.only ?? null,
+    procfileMode: o.procfile,
     partitions: i.partitions,
     idleCpuMsPerS: r1(i.idleCpuMsPerS),
     bare: flowJson(i.bare, bare),
     product: flowJson(i.product, product),
+    procfile: procfile ? procfile.json : null,
     ratio: Number.isFinite(ratio) ? r3(ratio) : null,
     cpuRatio: Number.isFinite(cpuRatio) ? r3(cpuRatio) : null,
     breakdownMs: breakdown ? roundAll(breakdown) : null,
@@ -316,7 +344,7 @@ export function report(i: ReportInput): number {
   };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
   for (const w of warnings) process.stderr.write(`bench: WARNING: ${w}\n`);
-  return (bare?.errors ?? 0) + (product?.errors ?? 0) + baselineErrors;
+  return (bare?.errors ?? 0) + (product?.errors ?? 0) + (procfile?.errors ?? 0) + baselineErrors;
 }
 
 function roundAll<T extends object>(o: T): Record<keyof T, number | null> {

@@ -1,0 +1,398 @@
+// The Procfile's roles as separate processes, for `npm run bench -- --procfile`: issue 7 asks whether
+// gateway, worker and sandbox in three processes (each with its own event loop, so a 2-core machine
+// can run two of them at once) beat the single process. This module starts the three entry points
+// exactly as the Procfile does (node + tsx, no npm start code), under their own prefix, ports, card
+// key and data dir so they never share streams or consumers with the in-process product; waits until
+// they answer; reads their CPU from /proc (a child's process.cpuUsage() is not visible from here);
+// stops them with SIGTERM (they finish in-flight work and exit on their own); and reports the
+// procfile flow next to the single process, measured by the same client in alternating phases.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { errorText, type Latency, type Op, type RunResult } from "./load.ts";
+
+export const ROLES = ["gateway", "worker", "sandbox"] as const;
+export type ProcRole = (typeof ROLES)[number];
+
+/** The Procfile's entry points, relative to the repository root. */
+const ENTRY: Record<ProcRole, string> = {
+  gateway: "gateway/main.ts",
+  worker: "actors/main.ts",
+  sandbox: "scripts/sandbox-main.ts",
+};
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** CPU time of each child in ms, from /proc/<pid>/stat (utime + stime, all threads). */
+export type ChildCpuMs = Record<ProcRole, number>;
+
+export type Procfile = {
+  prefix: string;
+  url: string;
+  pids: Record<ProcRole, number>;
+  /** Each child's CPU so far; undefined for a child that is gone (its figures would be wrong). */
+  cpuMs(): ChildCpuMs | undefined;
+  /** SIGTERM to every child still running, then wait for them to exit (SIGKILL after a grace period). */
+  stop(): Promise<void>;
+};
+
+/** How long start-up may take: three tsx compiles on a shared 2-core machine are slow. */
+const START_TIMEOUT_MS = 90_000;
+/** Graceful shutdown finishes in-flight commands and passivates actors; then it is a hang. */
+const STOP_GRACE_MS = 20_000;
+
+// /proc counts CPU in clock ticks; asked once, 100 on every Linux this has run on.
+let clockTicks: number | undefined;
+function clkTck(): number {
+  if (clockTicks === undefined) {
+    try {
+      const n = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+      clockTicks = Number.isFinite(n) && n > 0 ? n : 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm) ": state is [0], utime [11], stime [12]; comm may hold spaces, hence lastIndexOf.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clkTck();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A port nobody listens on right now (the child binds it a moment later; a clash fails loudly). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no TCP address for a free port");
+  return address.port;
+}
+
+/** GET `url`; the status, or undefined when nothing answers yet. */
+async function status(url: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return undefined;
+  }
+}
+
+export type ProcfileOptions = {
+  /**
+   * Its own bench prefix (cleanup.ts's benchPrefix), so a killed run's streams match the sweep's
+   * pattern; chosen by the caller, which must clean it up even when start-up fails half-way.
+   */
+  prefix: string;
+  natsUrl: string;
+  redisUrl: string;
+  partitions: number;
+  /** The bench merchant's key: `m_bench:<apiKey>` is bootstrapped in the children's prefix. */
+  apiKey: string;
+  /** The bench's temp dir; the children get a directory of their own inside it. */
+  dataDir: string;
+  log: (line: string) => void;
+  signal: AbortSignal;
+};
+
+/**
+ * Start sandbox, worker and gateway as child processes and return once a payment goes through. On
+ * any failure the children already started are stopped before the error is thrown.
+ */
+export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
+  const prefix = o.prefix;
+  const [port, sandboxPort] = [await freePort(), await freePort()];
+  const dataDir = join(o.dataDir, "procfile");
+  mkdirSync(dataDir, { recursive: true });
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  // Like the single process: the caller's environment may tune the platform (partitions, reply
+  // wait, log level), the bench owns what keeps the run apart. Gateway and worker must share the
+  // card key, or the worker could not open the commands the gateway sealed.
+  const env: NodeJS.ProcessEnv = {
+    LOG_LEVEL: "warn",
+    ...process.env,
+    NATS_URL: o.natsUrl,
+    REDIS_URL: o.redisUrl,
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    SANDBOX_PORT: String(sandboxPort),
+    SANDBOX_URL: sandboxUrl,
+    SWITCHYARD_WORKER_METRICS_PORT: "0",
+    SWITCHYARD_PREFIX: prefix,
+    SWITCHYARD_PARTITIONS: String(o.partitions),
+    SWITCHYARD_BOOTSTRAP_KEYS: `m_bench:${o.apiKey}`,
+    SWITCHYARD_CARD_KEY: randomBytes(32).toString("hex"),
+    SWITCHYARD_DATA_DIR: dataDir,
+    SANDBOX_PERSIST: "false",
+  };
+  const children = new Map<ProcRole, ChildProcess>();
+  const exited = new Map<ProcRole, string>();
+  const tails = new Map<ProcRole, string[]>();
+  const stop = async () => {
+    await Promise.all(
+      [...children].map(async ([role, child]) => {
+        if (exited.has(role)) return;
+        const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => {
+          o.log(`procfile ${role}: no exit ${STOP_GRACE_MS / 1000} s after SIGTERM, sending SIGKILL`);
+          child.kill("SIGKILL");
+        }, STOP_GRACE_MS);
+        await gone;
+        clearTimeout(timer);
+      }),
+    );
+  };
+  const spawnRole = (role: ProcRole) => {
+    // Not detached: a Ctrl-C in the terminal reaches the children too, and they stop gracefully on
+    // SIGINT by themselves even when tsx SIGKILLs a bench too busy to acknowledge it.
+    const child = spawn(process.execPath, ["--import", "tsx", ENTRY[role]], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.set(role, child);
+    const tail: string[] = [];
+    tails.set(role, tail);
+    // Their logs (warnings at LOG_LEVEL=warn) go to stderr, so stdout keeps only the report.
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString("utf8").split("\n")) {
+        if (line.trim() === "") continue;
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        process.stderr.write(`procfile ${role}: ${line}\n`);
+      }
+    };
+    child.stdout?.on("data", forward);
+    child.stderr?.on("data", forward);
+    child.once("exit", (code, sig) => exited.set(role, sig ?? `exit ${code}`));
+    child.once("error", (err) => exited.set(role, errorText(err)));
+  };
+
+  try {
+    // The sandbox first: the worker's PSP clients point at it.
+    for (const role of ["sandbox", "worker", "gateway"] as const) spawnRole(role);
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    const waitFor = async (what: string, ok: () => Promise<boolean>) => {
+      for (;;) {
+        if (o.signal.aborted) throw new Error("interrupted while the procfile roles started");
+        const dead = [...exited].map(([role, how]) => `${role} (${how}): ${tails.get(role)?.join(" | ")}`);
+        if (dead.length > 0) throw new Error(`procfile role ended during start-up: ${dead.join("; ")}`);
+        if (await ok()) return;
+        if (Date.now() > deadline)
+          throw new Error(`procfile: ${what} not ready within ${START_TIMEOUT_MS / 1000} s`);
+        // Start-up, not a measurement: polling costs nothing that is measured.
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
+    await waitFor(
+      "sandbox",
+      async () => (await status(`${sandboxUrl}/_sandbox/psps/acme/behaviour`)) === 200,
+    );
+    await waitFor("gateway /readyz", async () => (await status(`${url}/readyz`)) === 200);
+    const pids = Object.fromEntries([...children].map(([role, c]) => [role, c.pid ?? -1])) as Record<
+      ProcRole,
+      number
+    >;
+    return {
+      prefix,
+      url,
+      pids,
+      cpuMs() {
+        if (exited.size > 0) return undefined;
+        const ms = ROLES.map((role) => procCpuMs(pids[role]));
+        if (ms.some((v) => v === undefined)) return undefined;
+        return { gateway: ms[0]!, worker: ms[1]!, sandbox: ms[2]! };
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/**
+ * /readyz says the gateway reaches NATS and Redis, not that the worker consumes yet: one payment
+ * answered 201 does. Retries (a 202 or an error) for up to `timeoutMs`.
+ */
+export async function firstPayment(op: Op, timeoutMs = START_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (let n = 0; Date.now() < deadline; n++) {
+    last = await op(0, n).catch((err: unknown) => `error: ${errorText(err)}`);
+    if (last === "201") return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`procfile: no payment answered 201 within ${timeoutMs / 1000} s (last: ${last})`);
+}
+
+/** One measured procfile phase: the client's view plus the children's CPU over the same window. */
+export type ProcfileRound = { run: RunResult; childCpuMs: ChildCpuMs };
+
+export const childCpuDelta = (a: ChildCpuMs, b: ChildCpuMs): ChildCpuMs => ({
+  gateway: b.gateway - a.gateway,
+  worker: b.worker - a.worker,
+  sandbox: b.sandbox - a.sandbox,
+});
+
+// ---- the report's procfile section ----
+
+const r1 = (n: number) => Math.round(n * 10) / 10;
+const r3 = (n: number) => Math.round(n * 1000) / 1000;
+const num = (n: number) => (Number.isFinite(n) ? r3(n) : null);
+const ms = (n: number) => (Number.isFinite(n) ? `${r1(n).toFixed(1)} ms` : "n/a");
+const median = (xs: readonly number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const childSum = (c: ChildCpuMs) => c.gateway + c.worker + c.sandbox;
+const natsMsPerPayment = (r: RunResult) =>
+  r.cpu.natsServerCores === null ? NaN : (r.cpu.natsServerCores * r.elapsedS * 1000) / r.completed;
+
+function summarizeRounds(rounds: ProcfileRound[]) {
+  const runs = rounds.map((p) => p.run);
+  const per = (f: (p: ProcfileRound) => number) => median(rounds.map((p) => f(p) / p.run.completed));
+  const latency = (k: keyof Latency) => median(runs.map((r) => r.latencyMs[k]));
+  const outcomes: Record<string, number> = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+  const status201 = outcomes["201"] ?? 0;
+  const status202 = outcomes["202"] ?? 0;
+  const all = Object.values(outcomes).reduce((n, v) => n + v, 0);
+  return {
+    perSecond: median(runs.map((r) => r.perSecond)),
+    latencyMs: {
+      p50: latency("p50"),
+      p95: latency("p95"),
+      p99: latency("p99"),
+      max: latency("max"),
+      mean: latency("mean"),
+    },
+    // Medians of each round's per-payment figure; the three roles' medians need not add up exactly.
+    cpuMsPerPayment: {
+      children: per((p) => childSum(p.childCpuMs)),
+      gateway: per((p) => p.childCpuMs.gateway),
+      worker: per((p) => p.childCpuMs.worker),
+      sandbox: per((p) => p.childCpuMs.sandbox),
+      benchProcess: per((p) => p.run.cpu.processCpuMs),
+      total: per((p) => childSum(p.childCpuMs) + p.run.cpu.processCpuMs),
+      natsServer: median(runs.map(natsMsPerPayment)),
+    },
+    completed: runs.reduce((n, r) => n + r.completed, 0),
+    status201,
+    status202,
+    errors: all - status201 - status202,
+    outcomes,
+  };
+}
+
+export type ProcfileSection = { lines: string[]; json: object; errors: number; warnings: string[] };
+
+/**
+ * The procfile flow and, when the run had it, the single process (the product flow's rounds) beside
+ * it: rates, latencies, and CPU per payment. The single process's CPU holds the client, the idle
+ * bare flow and the platform in one figure; the procfile's is split into the children (the
+ * platform alone) and this process (the client, and the idle in-process flows), whose sum is the
+ * like-for-like figure.
+ */
+export function procfileSection(
+  rounds: ProcfileRound[],
+  single: RunResult[] | undefined,
+  opts: { partitions: number; prefix: string },
+): ProcfileSection {
+  const p = summarizeRounds(rounds);
+  const s = single && single.length > 0 ? single : undefined;
+  const singleRate = s ? median(s.map((r) => r.perSecond)) : NaN;
+  const singleCpu = s ? median(s.map((r) => r.cpu.processCpuMs / r.completed)) : NaN;
+  const singleNats = s ? median(s.map(natsMsPerPayment)) : NaN;
+  const singleLatency = s
+    ? {
+        p50: median(s.map((r) => r.latencyMs.p50)),
+        p95: median(s.map((r) => r.latencyMs.p95)),
+        p99: median(s.map((r) => r.latencyMs.p99)),
+      }
+    : undefined;
+  const ratio = p.perSecond / singleRate;
+  const cpuRatio = p.cpuMsPerPayment.total / singleCpu;
+  const c = p.cpuMsPerPayment;
+  const l = p.latencyMs;
+  const lines = [
+    `procfile: gateway, worker and sandbox as three child processes (node --import tsx <role>/main.ts, prefix ${opts.prefix}, ${opts.partitions} partitions)`,
+    `  ${r1(p.perSecond)} payments/s  p50 ${ms(l.p50)}  p95 ${ms(l.p95)}  p99 ${ms(l.p99)}  (medians of ${rounds.length})`,
+    `  cpu per payment: children ${c.children.toFixed(3)} ms (gateway ${c.gateway.toFixed(3)}, worker ${c.worker.toFixed(3)}, sandbox ${c.sandbox.toFixed(3)})` +
+      ` + this process ${c.benchProcess.toFixed(3)} (client, idle flows) = ${c.total.toFixed(3)} ms;  nats-server ${c.natsServer.toFixed(3)} ms`,
+    ...rounds.map(({ run: r, childCpuMs: cc }, k) => {
+      const cores = (v: number) => (v / 1000 / r.elapsedS).toFixed(2);
+      return (
+        `    round ${k + 1}: ${r1(r.perSecond)}/s  p50 ${ms(r.latencyMs.p50)}  p95 ${ms(r.latencyMs.p95)}  p99 ${ms(r.latencyMs.p99)}` +
+        `  cores: gateway ${cores(cc.gateway)} worker ${cores(cc.worker)} sandbox ${cores(cc.sandbox)} this ${r.cpu.processCores.toFixed(2)}` +
+        (r.cpu.natsServerCores === null ? "" : ` nats-server ${r.cpu.natsServerCores.toFixed(2)}`) +
+        `  others ${Math.max(0, r.cpu.otherCores - childSum(cc) / 1000 / r.elapsedS).toFixed(2)}`
+      );
+    }),
+    `  answers: 201 ${p.status201}  202 ${p.status202}  errors/other ${p.errors}`,
+  ];
+  if (s && singleLatency)
+    lines.push(
+      "",
+      `procfile ÷ single process = ${r3(ratio)} payments/s (${r1(p.perSecond)} vs ${r1(singleRate)}/s);` +
+        `  p50 ${ms(l.p50)} vs ${ms(singleLatency.p50)}, p99 ${ms(l.p99)} vs ${ms(singleLatency.p99)}`,
+      `  CPU per payment procfile ÷ single = ${r3(cpuRatio)} (${c.total.toFixed(3)} vs ${singleCpu.toFixed(3)} ms, client included in both);` +
+        `  nats-server ${c.natsServer.toFixed(3)} vs ${singleNats.toFixed(3)} ms`,
+    );
+  const warnings: string[] = [];
+  if (p.status202 > 0) warnings.push(`procfile: ${p.status202} × 202 (not answered within the reply wait)`);
+  for (const [k, v] of Object.entries(p.outcomes))
+    if (k !== "201" && k !== "202") warnings.push(`procfile: ${v} × ${k}`);
+  const json = {
+    prefix: opts.prefix,
+    perSecond: r1(p.perSecond),
+    latencyMs: Object.fromEntries(Object.entries(p.latencyMs).map(([k, v]) => [k, num(v)])),
+    cpuMsPerPayment: Object.fromEntries(Object.entries(p.cpuMsPerPayment).map(([k, v]) => [k, num(v)])),
+    completed: p.completed,
+    status201: p.status201,
+    status202: p.status202,
+    errors: p.errors,
+    outcomes: p.outcomes,
+    single: s
+      ? {
+          perSecond: r1(singleRate),
+          latencyMs: Object.fromEntries(Object.entries(singleLatency ?? {}).map(([k, v]) => [k, num(v)])),
+          cpuMsPerPayment: num(singleCpu),
+          natsServerCpuMsPerPayment: num(singleNats),
+        }
+      : null,
+    ratio: num(ratio),
+    cpuRatio: num(cpuRatio),
+    rounds: rounds.map(({ run: r, childCpuMs: cc }) => ({
+      perSecond: r1(r.perSecond),
+      completed: r.completed,
+      elapsedS: r3(r.elapsedS),
+      latencyMs: Object.fromEntries(Object.entries(r.latencyMs).map(([k, v]) => [k, num(v)])),
+      childCpuMs: { gateway: r1(cc.gateway), worker: r1(cc.worker), sandbox: r1(cc.sandbox) },
+      benchProcessCpuMs: r1(r.cpu.processCpuMs),
+      natsServerCores: r.cpu.natsServerCores === null ? null : r3(r.cpu.natsServerCores),
+      otherCores: r3(Math.max(0, r.cpu.otherCores - childSum(cc) / 1000 / r.elapsedS)),
+      windowUs: r.windowUs,
+    })),
+  };
+  return { lines, json, errors: p.errors, warnings };
+}
