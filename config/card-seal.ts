@@ -24,9 +24,17 @@ export class SealError extends Error {
 
 const FORMAT = "v2";
 
+const keyIds = new WeakMap<Buffer, string>();
+
 /** Short public id of a key: 8 hex characters of its SHA-256 (names the key, reveals nothing usable). */
 export function cardKeyId(key: Buffer): string {
-  return createHash("sha256").update(key).digest("hex").slice(0, 8);
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    // Keys live for the process: hashed once each, not on every seal and open.
+    id = createHash("sha256").update(key).digest("hex").slice(0, 8);
+    keyIds.set(key, id);
+  }
+  return id;
 }
 
 /** → `v2.<key id>.base64url(iv ‖ tag ‖ ciphertext)`. `aad` binds the seal to one payment. */

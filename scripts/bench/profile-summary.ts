@@ -7,7 +7,9 @@
 // stamps its samples with. Without it, `--payments N` divides the whole profile.
 //
 //   node --cpu-prof --cpu-prof-dir=/tmp/switchyard-prof --import tsx scripts/bench.ts --only product --rounds 1 | tee /tmp/switchyard-prof/bench.out
-//   npx tsx scripts/bench/profile-summary.ts /tmp/switchyard-prof/<file>.cpuprofile --bench /tmp/switchyard-prof/bench.out [--top 25]
+//   npx tsx scripts/bench/profile-summary.ts /tmp/switchyard-prof/<file>.cpuprofile --bench /tmp/switchyard-prof/bench.out [--top 25] [--by stage]
+// `--by stage` bills each sample to the innermost project module on its stack (the README's budget
+// table): what our code was doing, including the library calls it made.
 //
 // Node writes one profile per thread: the large one is the main thread; the small one is tsx's
 // loader thread, idle. Samples measure wall time on the main thread while it was not idle, which on
@@ -17,7 +19,7 @@ import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 type CallFrame = { functionName: string; url: string; lineNumber: number };
-type ProfileNode = { id: number; callFrame: CallFrame };
+type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
 type CpuProfile = {
   nodes: ProfileNode[];
   startTime: number;
@@ -43,8 +45,42 @@ export function groupOf(frame: CallFrame, root: string): string {
   return url.startsWith(root) ? url.slice(root.length) : url;
 }
 
-export function summarize(profile: CpuProfile, windows: Window[] | undefined, root: string) {
+/**
+ * The stage a sample is billed to in the budget view: the innermost frame of the project on its
+ * stack (what our code was doing, library calls included), by folder; a stack with none of ours
+ * (event-loop callbacks inside a library, GC) keeps its own group.
+ */
+export function stageOf(path: string): string | undefined {
+  if (path.startsWith("gateway/")) return "gateway: HTTP handling, auth, validation, fingerprints, sealing";
+  if (path.startsWith("actors/psp/")) return "worker: PSP client (adapters, health, undici)";
+  if (path.startsWith("actors/policy/")) return "worker: routing decision";
+  if (path.startsWith("actors/")) return "worker: actor, decider, journal, command intake";
+  if (path.startsWith("streams/")) return "streams: command bus, consumer, event store (NATS calls)";
+  if (path.startsWith("config/")) return "config: logging, metrics, card seal";
+  if (path.startsWith("scripts/sandbox")) return "PSP sandbox (the simulated PSP, in this process)";
+  if (path.startsWith("scripts/bench")) return "bench: load generator client";
+  return undefined;
+}
+
+export function summarize(
+  profile: CpuProfile,
+  windows: Window[] | undefined,
+  root: string,
+  by: "self" | "stage" = "self",
+) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const stageCache = new Map<number, string | undefined>();
+  const stageOfNode = (id: number): string | undefined => {
+    if (stageCache.has(id)) return stageCache.get(id);
+    const frame = byId.get(id);
+    const own = frame ? stageOf(groupOf(frame, root)) : undefined;
+    const p = parent.get(id);
+    const stage = own ?? (p === undefined ? undefined : stageOfNode(p));
+    stageCache.set(id, stage);
+    return stage;
+  };
   const groups = new Map<string, number>();
   const functions = new Map<string, number>();
   let t = profile.startTime;
@@ -57,8 +93,9 @@ export function summarize(profile: CpuProfile, windows: Window[] | undefined, ro
     if (windows && !windows.some(([a, b]) => t >= a && t < b)) continue;
     const frame = byId.get(profile.samples[i]!);
     if (!frame) continue;
-    const group = groupOf(frame, root);
-    if (group === "(idle)") {
+    const self = groupOf(frame, root);
+    const group = by === "stage" ? (stageOfNode(profile.samples[i]!) ?? `outside our code: ${self}`) : self;
+    if (self === "(idle)") {
       idle += us;
       continue;
     }
@@ -109,7 +146,7 @@ function main(): void {
   const benchFile = arg("bench");
   if (!file || (benchFile === undefined && arg("payments") === undefined)) {
     process.stderr.write(
-      "usage: profile-summary.ts <file.cpuprofile> (--bench <bench stdout> [--flow bare|product] | --payments N) [--top N]\n",
+      "usage: profile-summary.ts <file.cpuprofile> (--bench <bench stdout> [--flow bare|product] | --payments N) [--top N] [--by self|stage]\n",
     );
     process.exit(2);
   }
@@ -121,7 +158,8 @@ function main(): void {
   if (windows?.some(([a, b]) => a < profile.startTime || b > profile.endTime))
     throw new Error("the measured windows are not inside this profile: a profile of another run?");
   const root = pathToFileURL(process.cwd()).href + "/";
-  const s = summarize(profile, windows, root);
+  const by = arg("by") === "stage" ? "stage" : "self";
+  const s = summarize(profile, windows, root, by);
   const top = Number(arg("top") ?? 25);
   // Sampled time is wall time on a thread that was not idle: on a busy machine it includes being
   // descheduled (and the profiler's own cost), so it overstates CPU. With the bench's cpuUsage for
@@ -136,7 +174,9 @@ function main(): void {
         ? `; process CPU (cpuUsage) ${(fromBench.cpuMs / payments).toFixed(3)} ms/payment: ms/payment below are shares of that`
         : "; ms/payment below are sampled time"),
     "",
-    "self time by package / file      ms/payment   share",
+    by === "stage"
+      ? "time by stage (innermost project module on the stack)   ms/payment   share"
+      : "self time by package / file      ms/payment   share",
     ...s.groups.slice(0, top).map(([g, us]) => `  ${g.padEnd(44)}${perPayment(us)}  ${share(us)}`),
     "",
     "top functions (self)",

@@ -55,18 +55,18 @@ export type ReportInput = {
 
 // What one payment costs in JetStream traffic, from the code path (gateway/routes/payments.ts,
 // streams/command-consumer.ts, actors/payment/actor.ts, streams/event-store.ts). The bare flow
-// makes the same ones except the activation read (its fence at sequence 0 does that job).
+// makes the same ones. Three are awaited: the command publish and the two appends.
 const ROUND_TRIPS = [
   ["commandPublish", 1, "command publish → PubAck (gateway, PAY_CMD, file storage, Nats-Msg-Id)"],
   ["consumerDelivery", 1, "consumer delivery to the worker (pull consumer of the partition; one-way)"],
-  ["activationDirectGet", 1, "direct get last_by_subj on PAY_EVT (product only: a new actor loads)"],
+  ["activationDirectGet", 0, "no read before a create: a fresh actor appends at expected sequence 0"],
   [
     "eventAppends",
     2,
     "fenced event appends → PubAck (product: Created+Routed+AuthorizationRequested, then Authorized+Captured)",
   ],
   ["reply", 1, "reply to the gateway's inbox (core NATS; one-way)"],
-  ["ackAck", 1, "command ack → ack-ack (after the reply: load, not latency)"],
+  ["ack", 1, "command ack (plain, after the reply; a lost ack is an idempotent redelivery)"],
 ] as const;
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
