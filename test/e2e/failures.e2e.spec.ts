@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { expect } from "chai";
 import { paymentIdFor } from "../../actors/payment/ids.ts";
-import { partitionOf, topology, type Topology } from "../../streams/topology.ts";
+import { commandSubject, partitionOf, topology, type Topology } from "../../streams/topology.ts";
 import { NATS_URL } from "../support/infra.ts";
 import { paymentBody, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
@@ -128,5 +128,80 @@ describe("failures: dead letters and the janitor (e2e)", function () {
       what: "the redriven record to leave the list",
     });
     expect(sandbox.charges({ reference: id })).to.have.length(1);
+  });
+});
+
+describe("failures: a corrupt history and racing redrives (e2e)", function () {
+  this.timeout(60_000);
+  let platform: TestPlatform;
+  let nc: NatsConnection;
+  let topo: Topology;
+
+  before(async () => {
+    platform = await startTestPlatform();
+    topo = topology(platform.config.prefix, platform.config.partitions);
+    nc = await connect({ servers: NATS_URL });
+  });
+  after(async () => {
+    await nc.close();
+    await platform.cleanup();
+  });
+
+  const deadLetters = async () => (await platform.ops.get<DeadLetterList>("/ops/dead-letters")).body;
+  const alpha = () => platform.api(platform.merchants[0]!);
+
+  it("dead-letters a command for a payment whose history is corrupt, at once, instead of retrying for ever", async () => {
+    const created = await alpha().post("/v1/payments", paymentBody(), `corrupt-${Date.now()}`);
+    expect(created.status).to.equal(201);
+    const id = created.body.id;
+    // Someone writes a frame no reader can take onto the payment's subject.
+    await jetstream(nc).publish(`${topo.eventBase}.${id}`, Buffer.from('{"v":1,"paymentId":"x"}'));
+    // The gateway reads the payment first: it answers 503 and queues nothing.
+    const capture = await alpha().post(`/v1/payments/${id}/capture`, {}, `cap-${Date.now()}`);
+    expect(capture.status).to.equal(503);
+    // An internal system publishing the command straight to NATS reaches the actor, which cannot
+    // read the history: a dead letter on the first delivery, not a retry for ever.
+    const command = {
+      v: 1,
+      command: {
+        type: "CapturePayment",
+        paymentId: id,
+        merchantId: platform.merchants[0]!.merchantId,
+        operationId: "op_internal_capture",
+        requestFingerprint: "internal",
+        at: new Date().toISOString(),
+      },
+    };
+    await jetstream(nc).publish(commandSubject(topo, id), Buffer.from(JSON.stringify(command)));
+    const dead = await waitFor(
+      async () => (await deadLetters()).dead_letters.find((d) => JSON.stringify(d.command).includes(id)),
+      { timeoutMs: 10_000, what: "the capture on a corrupt history dead-lettered" },
+    );
+    expect(dead.reason).to.equal("corrupt_history");
+    expect(dead.delivery_count).to.equal(1);
+  });
+
+  it("puts a dead letter back once when two operators redrive it at the same time", async () => {
+    const subject = `${topo.commandBase}.0.pay_race`;
+    await jetstream(nc).publish(subject, Buffer.from("not a command"));
+    const dead = await waitFor(
+      async () => (await deadLetters()).dead_letters.find((d) => d.subject === subject),
+      { timeoutMs: 10_000, what: "the garbage command dead-lettered" },
+    );
+    const [a, b] = await Promise.all([
+      platform.ops.post(`/ops/dead-letters/${dead.id}/redrive`),
+      platform.ops.post(`/ops/dead-letters/${dead.id}/redrive`),
+    ]);
+    expect([a.status, b.status].sort()).to.satisfy(
+      (s: number[]) => (s[0] === 200 && s[1] === 200) || (s[0] === 200 && s[1] === 404),
+    );
+    // One new record for the one re-published command, not two.
+    await waitFor(
+      async () =>
+        (await deadLetters()).dead_letters.filter((d) => d.subject === subject && d.id !== dead.id).length ===
+        1,
+      { timeoutMs: 10_000, what: "the redriven command dead-lettered again, once" },
+    );
+    expect((await deadLetters()).dead_letters.filter((d) => d.subject === subject)).to.have.length(1);
   });
 });
