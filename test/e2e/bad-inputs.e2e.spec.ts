@@ -126,6 +126,8 @@ describe("every endpoint under bad input, and follow-ups racing (e2e)", function
       "POST /ops/policies/{kind}",
       "PUT /ops/policies/routing/shadow",
       "POST /ops/psps/{psp}/out",
+      "GET /ops/dead-letters",
+      "POST /ops/dead-letters/{id}/redrive",
       "GET /metrics",
       "GET /openapi.json",
       "GET /healthz",
