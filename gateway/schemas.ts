@@ -6,12 +6,18 @@
 import { z } from "zod";
 import { luhnValid, isExpired } from "../actors/payment/card.ts";
 import { CaptureMode } from "../actors/payment/events.ts";
-import { CURRENCY_EXPONENTS, MAX_AMOUNT } from "../actors/payment/money.ts";
+import {
+  Amount as ContractAmount,
+  Currency as ContractCurrency,
+  ID_PATTERN,
+} from "../actors/payment/contract.ts";
 import { PaymentStatus } from "../actors/payment/state.ts";
 import type { PaymentView } from "../actors/payment/view.ts";
 import { ERROR_CODES } from "./errors.ts";
 
-const CURRENCIES = Object.keys(CURRENCY_EXPONENTS) as [string, ...string[]];
+// Amounts, currencies and ids are defined once (actors/payment/contract.ts) for HTTP bodies, NATS
+// commands and events alike; here they only gain their documentation and their messages.
+const CURRENCIES = ContractCurrency.options;
 
 /** Printable ASCII, as Stripe accepts; the key only ever feeds a hash. */
 export const IdempotencyKey = z
@@ -24,18 +30,12 @@ export const IdempotencyHeaders = z.looseObject({ "idempotency-key": Idempotency
 
 /** Ids as commands carry them (they end up in NATS subjects, so nothing else gets through). */
 export const PaymentIdParams = z.object({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, "not a payment id")
-    .describe("The payment id, e.g. pay_3f2a…"),
+  id: z.string().regex(ID_PATTERN, "not a payment id").describe("The payment id, e.g. pay_3f2a…"),
 });
 
-const Amount = z
-  .number()
-  .int()
-  .positive()
-  .max(MAX_AMOUNT)
-  .describe("Integer amount in the currency's minor unit (cents for EUR, yen for JPY, fils for KWD).");
+const Amount = ContractAmount.describe(
+  "Integer amount in the currency's minor unit (cents for EUR, yen for JPY, fils for KWD).",
+);
 
 const Currency = z
   .enum(CURRENCIES, {
@@ -88,24 +88,16 @@ export type CreatePaymentBody = z.infer<typeof CreatePaymentBody>;
 
 export const CaptureBody = z
   .strictObject({
-    amount: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe("At most the authorized amount; default all of it."),
+    amount: ContractAmount.optional().describe("At most the authorized amount; default all of it."),
   })
   .meta({ id: "CaptureRequest" });
 export type CaptureBody = z.infer<typeof CaptureBody>;
 
 export const RefundBody = z
   .strictObject({
-    amount: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe("Refunds add up to at most the captured amount; default what remains."),
+    amount: ContractAmount.optional().describe(
+      "Refunds add up to at most the captured amount; default what remains.",
+    ),
   })
   .meta({ id: "RefundRequest" });
 export type RefundBody = z.infer<typeof RefundBody>;

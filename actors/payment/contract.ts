@@ -16,6 +16,7 @@ export const MinorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INT
 export const Currency = z.enum(CURRENCIES);
 
 /** Ids end up in NATS subjects and Redis keys: nothing else gets through. */
-export const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const Id = z.string().regex(ID_PATTERN);
 
 export const At = z.iso.datetime();
