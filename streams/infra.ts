@@ -72,3 +72,28 @@ export async function openInfra(config: Config, name: string, log: Logger): Prom
     throw err;
   }
 }
+
+/**
+ * A process's infrastructure around one role: opened first, the role started on it, and closed
+ * after the role stops (or at once when the role fails to start).
+ */
+export async function withInfra(
+  config: Config,
+  name: string,
+  log: Logger,
+  start: (infra: Infra) => Promise<{ stop(): Promise<void> }>,
+): Promise<{ stop(): Promise<void> }> {
+  const infra = await openInfra(config, name, log);
+  try {
+    const role = await start(infra);
+    return {
+      async stop() {
+        await role.stop();
+        await infra.close();
+      },
+    };
+  } catch (err) {
+    await infra.close();
+    throw err;
+  }
+}

@@ -6,23 +6,12 @@ import { SCHEMA_VERSION } from "../../actors/payment/state.ts";
 import { EventStore, WrongLastSequenceError } from "../../streams/event-store.ts";
 import { SnapshotStore } from "../../streams/snapshots.ts";
 import { ensureTopology, snapshotKey } from "../../streams/topology.ts";
+import { paymentCreated } from "../support/events.ts";
 import { openInfra, type Infra } from "../support/infra.ts";
 
 const at = "2026-01-01T00:00:00.000Z";
 
-function created(paymentId: string): PaymentCreated {
-  return {
-    type: "PaymentCreated",
-    paymentId,
-    merchantId: "m1",
-    requestFingerprint: "fp",
-    amount: 1000,
-    currency: "EUR",
-    capture: "manual",
-    card: { brand: "visa", last4: "4242", binCountry: "US", fingerprint: "cf", expMonth: 12, expYear: 2030 },
-    at,
-  };
-}
+const created = (paymentId: string): PaymentCreated => paymentCreated(paymentId, at);
 
 function history(paymentId: string): PaymentEvent[][] {
   return [

@@ -11,6 +11,7 @@ import { SCHEMA_VERSION } from "../../actors/payment/state.ts";
 import { EventStore } from "../../streams/event-store.ts";
 import { SnapshotStore } from "../../streams/snapshots.ts";
 import { snapshotKey, topology } from "../../streams/topology.ts";
+import { paymentCreated } from "../support/events.ts";
 import { openInfra, type Infra } from "../support/infra.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -18,24 +19,7 @@ const at = new Date().toISOString();
 
 function opened(paymentId: string): PaymentEvent[] {
   return [
-    {
-      type: "PaymentCreated",
-      paymentId,
-      merchantId: "m1",
-      requestFingerprint: "fp",
-      amount: 1000,
-      currency: "EUR",
-      capture: "manual",
-      card: {
-        brand: "visa",
-        last4: "4242",
-        binCountry: "US",
-        fingerprint: "cf",
-        expMonth: 12,
-        expYear: 2030,
-      },
-      at,
-    },
+    paymentCreated(paymentId, at),
     { type: "PaymentRouted", strategy: "priority", candidates: ["acme"], at },
     { type: "AuthorizationRequested", attemptNo: 1, psp: "acme", idempotencyKey: `${paymentId}.a1`, at },
   ];
