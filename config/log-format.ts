@@ -4,7 +4,6 @@
 // stack under it. Not a pino transport (no worker thread, no extra dependency): a small stream
 // pino writes to. Redaction has already happened by then: this sees only what pino would print.
 import { Writable } from "node:stream";
-import { pino, type Logger, type LoggerOptions } from "pino";
 
 const LEVELS: Readonly<Record<number, { name: string; color: string }>> = {
   10: { name: "TRACE", color: "90" },
@@ -82,9 +81,4 @@ export function prettyStream(out: NodeJS.WritableStream, opts: { color: boolean 
 export function logDestination(env: NodeJS.ProcessEnv = process.env): Writable | undefined {
   if (process.stdout.isTTY !== true) return undefined;
   return prettyStream(process.stdout, { color: env.NO_COLOR === undefined });
-}
-
-/** pino, writing to logDestination(): what the platform's logger is built with. */
-export function terminalAwarePino(options: LoggerOptions): Logger {
-  return pino(options, logDestination());
 }

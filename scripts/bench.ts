@@ -38,7 +38,10 @@ import { randomBytes } from "node:crypto";
 import { cpus, platform as osPlatform, release } from "node:os";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { join } from "node:path";
+import { pino } from "pino";
 import { ConfigError, loadConfig, type Config } from "../config/env.ts";
+import { createLogger } from "../config/log.ts";
 import { topology } from "../streams/topology.ts";
 import { startBare, type BareFlow } from "./bench/bare.ts";
 import { benchPrefix, cleanUp, makeTempDir, sweepKilledRuns } from "./bench/cleanup.ts";
@@ -175,7 +178,7 @@ async function main(): Promise<number> {
     // The caller's environment may tune the platform (partitions, reply wait, log level); the
     // bench owns what keeps the run apart: ports, prefix, keys and data dir.
     const config: Config = loadConfig({
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: "info",
       ...process.env,
       NATS_URL: natsUrl,
       REDIS_URL: redisUrl,
@@ -193,7 +196,13 @@ async function main(): Promise<number> {
     // Both run for the whole time, so each flow's phases carry the other's idle consumers alike.
     if (flows.includes("product")) {
       say(`starting the product (prefix ${prefix}, ${config.partitions} partitions)`);
-      platform = await startPlatform(config, { roles: new Set(["sandbox", "worker", "gateway"]) });
+      // Logs as a deployment writes them (LOG_LEVEL, default info: an access line per request, a
+      // line per status change), into a file of the run's own so stdout keeps only the report.
+      const logFile = pino.destination({ dest: join(dataDir, "platform.log"), sync: false });
+      platform = await startPlatform(config, {
+        roles: new Set(["sandbox", "worker", "gateway"]),
+        log: createLogger(config.logLevel, { service: "switchyard" }, logFile),
+      });
     }
     if (flows.includes("bare")) {
       say(`starting the bare flow (${config.partitions} partitions)`);
