@@ -8,7 +8,7 @@
 // procfile flow next to the single process, measured by the same client in alternating phases.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -124,7 +124,7 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
   // wait, log level), the bench owns what keeps the run apart. Gateway and worker must share the
   // card key, or the worker could not open the commands the gateway sealed.
   const env: NodeJS.ProcessEnv = {
-    LOG_LEVEL: "warn",
+    LOG_LEVEL: "info",
     ...process.env,
     NATS_URL: o.natsUrl,
     REDIS_URL: o.redisUrl,
@@ -143,6 +143,20 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
   const children = new Map<ProcRole, ChildProcess>();
   const exited = new Map<ProcRole, string>();
   const tails = new Map<ProcRole, string[]>();
+  const logFiles = new Map<ProcRole, string>();
+  /** The last lines a role wrote, its log file's and its stderr's, for a start-up failure. */
+  const lastWords = (role: ProcRole): string => {
+    let logged: string[] = [];
+    try {
+      logged = readFileSync(logFiles.get(role) ?? "", "utf8")
+        .trim()
+        .split("\n")
+        .slice(-5);
+    } catch {
+      logged = [];
+    }
+    return [...logged, ...(tails.get(role) ?? [])].join(" | ");
+  };
   const stop = async () => {
     await Promise.all(
       [...children].map(async ([role, child]) => {
@@ -161,15 +175,21 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
   const spawnRole = (role: ProcRole) => {
     // Not detached: a Ctrl-C in the terminal reaches the children too, and they stop gracefully on
     // SIGINT by themselves even when tsx SIGKILLs a bench too busy to acknowledge it.
+    // Their log lines (LOG_LEVEL, info by default, as the single process) go straight to a file of
+    // their own: nothing passes through this process, whose CPU is part of the measure.
+    const logFile = join(dataDir, `${role}.log`);
+    const out = openSync(logFile, "a");
     const child = spawn(process.execPath, ["--import", "tsx", ENTRY[role]], {
       cwd: ROOT,
       env,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["ignore", out, "pipe"],
     });
+    closeSync(out);
+    logFiles.set(role, logFile);
     children.set(role, child);
     const tail: string[] = [];
     tails.set(role, tail);
-    // Their logs (warnings at LOG_LEVEL=warn) go to stderr, so stdout keeps only the report.
+    // What they write to stderr (start-up failures, warnings) is shown, prefixed.
     const forward = (chunk: Buffer) => {
       for (const line of chunk.toString("utf8").split("\n")) {
         if (line.trim() === "") continue;
@@ -178,7 +198,6 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
         process.stderr.write(`procfile ${role}: ${line}\n`);
       }
     };
-    child.stdout?.on("data", forward);
     child.stderr?.on("data", forward);
     child.once("exit", (code, sig) => exited.set(role, sig ?? `exit ${code}`));
     child.once("error", (err) => exited.set(role, errorText(err)));
@@ -192,7 +211,7 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
     const waitFor = async (what: string, ok: () => Promise<boolean>) => {
       for (;;) {
         if (o.signal.aborted) throw new Error("interrupted while the procfile roles started");
-        const dead = [...exited].map(([role, how]) => `${role} (${how}): ${tails.get(role)?.join(" | ")}`);
+        const dead = [...exited].map(([role, how]) => `${role} (${how}): ${lastWords(role)}`);
         if (dead.length > 0) throw new Error(`procfile role ended during start-up: ${dead.join("; ")}`);
         if (await ok()) return;
         if (Date.now() > deadline)
