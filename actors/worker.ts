@@ -2,7 +2,9 @@
 // PSP (actors/psp/health.ts) gating and measuring authorizations, and the live router reading the
 // active policies. One worker owns all partitions for now; several workers may run at once (they
 // share the durable consumers, and the event-store fence keeps two live copies of a payment
-// harmless). Each worker publishes its PSP health and shadow statistics to the ops board.
+// harmless). Each worker publishes its PSP health and shadow statistics to the ops board. Commands
+// are parsed here, once, as they come off the stream (not a command: a dead letter), and each worker
+// runs a janitor (actors/janitor.ts) over PAY_EVT.
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
