@@ -24,7 +24,7 @@ export const PoisonReason = {
 } as const;
 export type PoisonReason = (typeof PoisonReason)[keyof typeof PoisonReason];
 
-/** Delay before redelivering a command that failed for a reason we cannot see the end of. */
+/** The first delay before redelivering a command that failed for a reason we cannot see the end of (the actor grows it with the deliveries). */
 export const UNCLASSIFIED_RETRY_MS = 1_000;
 
 export function classify(err: unknown): Failure {

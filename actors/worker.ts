@@ -15,7 +15,9 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
 import { snapshotKey, type Topology } from "../streams/topology.ts";
+import { nak } from "../streams/disposition.ts";
 import { dispositionOf, PoisonReason } from "./failures.ts";
+import { redeliveryDelayMs } from "./policy/retry.ts";
 import { Janitor } from "./janitor.ts";
 import { startSystem, stopSystem } from "./nact.ts";
 import type { PaymentOutcome } from "./payment/actor.ts";
@@ -160,7 +162,14 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
         .join("; ");
       return { disposition: dispositionOf({ kind: "poison", reason: PoisonReason.undecodable, error }) };
     }
-    return registry.send(parsed.data.command.paymentId, { envelope: parsed.data, meta });
+    try {
+      return await registry.send(parsed.data.command.paymentId, { envelope: parsed.data, meta });
+    } catch (err) {
+      // The actor did not answer in time (or is gone): the command stays ours to retry, with the
+      // one backoff scheme.
+      log.warn({ err, paymentId: parsed.data.command.paymentId }, "command not handled; redelivered later");
+      return { disposition: nak(redeliveryDelayMs(undefined, meta.deliveryCount)) };
+    }
   };
   const consumer = new CommandConsumer(
     o.nc,

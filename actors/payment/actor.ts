@@ -107,7 +107,14 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     } catch (err) {
       const failure = classify(err);
       next = { loaded: undefined, sinceSnapshot: 0 };
-      outcome = { disposition: dispositionOf(failure) };
+      // A retry waits as the payment's own backoff says (one scheme, growing with the deliveries),
+      // so a stretch of NATS trouble does not burn through max_deliver in seconds.
+      outcome = {
+        disposition:
+          failure.kind === "retry"
+            ? nak(redeliveryDelayMs(self.loaded?.state?.retry, msg.meta.deliveryCount))
+            : dispositionOf(failure),
+      };
       if (failure.kind === "poison") {
         deps.log.error({ ...ctx.ids, err, reason: failure.reason }, "command cannot succeed; dead-lettering");
         outcome.reply = rejected(
