@@ -62,7 +62,8 @@ import {
   rawPublisher,
   sampleCommand,
 } from "./bench/probes.ts";
-import { report, type BenchOptions, type Flow, type FlowInput } from "./bench/report.ts";
+import { options, UsageError } from "./bench/options.ts";
+import { report, type Flow, type FlowInput } from "./bench/report.ts";
 import { benchRouting } from "./bench/routing.ts";
 import {
   ensureServices,
@@ -72,64 +73,10 @@ import {
 } from "./local-services.ts";
 import { startPlatform, type Platform } from "./platform.ts";
 
-/** The raw text of the first of `names` given as `--name value` or `--name=value`, else `envVar`. */
-function arg(names: string[], envVar: string): string | undefined {
-  const argv = process.argv.slice(2);
-  for (const name of names) {
-    const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-    if (i >= 0) return argv[i]!.includes("=") ? argv[i]!.slice(argv[i]!.indexOf("=") + 1) : argv[i + 1];
-  }
-  return process.env[envVar];
-}
-
-function option(names: string[], envVar: string, fallback: number, min: number, max: number): number {
-  const raw = arg(names, envVar);
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new UsageError(
-      `--${names[0]} (${envVar}) must be a number ${min}-${max}, got ${JSON.stringify(raw)}`,
-    );
-  return n;
-}
-
-class UsageError extends Error {}
-
 /** The least warm-up of each flow's first phase, seconds (unless --warmup asks for more). */
 const FIRST_WARMUP_S = 5;
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
-
-const FLOWS: readonly Flow[] = ["bare", "product", "procfile"];
-const isFlow = (s: string | undefined): s is Flow => FLOWS.some((f) => f === s);
-
-function options(): BenchOptions {
-  const only = arg(["only"], "BENCH_ONLY");
-  if (only !== undefined && only !== "" && !isFlow(only))
-    throw new UsageError(
-      `--only (BENCH_ONLY) must be bare, product or procfile, got ${JSON.stringify(only)}`,
-    );
-  // A bare switch, so not arg(): `--procfile --duration 6` must not read "--duration" as its value.
-  const procfileEnv = process.env.BENCH_PROCFILE ?? "";
-  if (!["", "0", "1", "true", "false"].includes(procfileEnv))
-    throw new UsageError(`BENCH_PROCFILE must be 1 or 0, got ${JSON.stringify(procfileEnv)}`);
-  const procfile =
-    process.argv.slice(2).includes("--procfile") ||
-    procfileEnv === "1" ||
-    procfileEnv === "true" ||
-    only === "procfile";
-  const openLoopRate = option(["open-loop"], "BENCH_OPEN_LOOP", 0, 0, 100_000);
-  return {
-    concurrency: Math.round(option(["concurrency", "clients"], "BENCH_CONCURRENCY", 32, 1, 4096)),
-    durationS: option(["duration"], "BENCH_DURATION", 15, 1, 3600),
-    warmupS: option(["warmup"], "BENCH_WARMUP", 2, 0, 600),
-    rounds: Math.round(option(["rounds"], "BENCH_ROUNDS", 2, 1, 100)),
-    only: isFlow(only) ? only : undefined,
-    procfile,
-    openLoopRate: openLoopRate > 0 ? openLoopRate : undefined,
-    maxOutstanding: Math.round(option(["max-outstanding"], "BENCH_MAX_OUTSTANDING", 256, 1, 65_536)),
-  };
-}
 
 async function main(): Promise<number> {
   const opts = options();

@@ -5,11 +5,13 @@
 // time breakdown comes from its own histograms, nested the way the work is: the HTTP request
 // contains the command's round trip, which contains the actor's handling, which contains the PSP
 // call; everything not inside the inner one is attributed to the outer one. With --procfile, the
-// Procfile's roles as separate processes get their own section (scripts/bench/procfile.ts), set
+// Procfile's roles as separate processes get their own section (scripts/bench/procfile-report.ts), set
 // against the product, which is the single process.
 import type { Latency, OpenLoopResult, RunResult } from "./load.ts";
 import type { meansMs } from "./probes.ts";
-import { procfileSection, type ProcfileRound } from "./procfile.ts";
+import { answerCounts, median, ms, r1, r3 } from "./figures.ts";
+import { procfileSection } from "./procfile-report.ts";
+import type { ProcfileRound } from "./procfile.ts";
 import type { RoutingBenchResult } from "./routing.ts";
 
 export type Flow = "bare" | "product" | "procfile";
@@ -69,17 +71,8 @@ const ROUND_TRIPS = [
   ["ack", 1, "command ack (plain, after the reply; a lost ack is an idempotent redelivery)"],
 ] as const;
 
-const r1 = (n: number) => Math.round(n * 10) / 10;
-const r3 = (n: number) => Math.round(n * 1000) / 1000;
-const ms = (n: number) => (Number.isFinite(n) ? `${r1(n).toFixed(1)} ms` : "n/a");
 const us = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)} µs` : "n/a");
 const pad = (s: string, n: number) => s.padEnd(n);
-const median = (xs: readonly number[]): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const isOpen = (r: RunResult): r is OpenLoopResult => "scheduled" in r;
 const cpuMsPerOp = (r: RunResult) => r.cpu.processCpuMs / r.completed;
 
@@ -87,10 +80,7 @@ const cpuMsPerOp = (r: RunResult) => r.cpu.processCpuMs / r.completed;
 function summarizeFlow(f: FlowInput) {
   const rs = f.rounds;
   const latency = (k: keyof Latency) => median(rs.map((r) => r.latencyMs[k]));
-  const outcomes: Record<string, number> = {};
-  for (const r of rs) for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
-  const status201 = outcomes["201"] ?? 0;
-  const status202 = outcomes["202"] ?? 0;
+  const { outcomes, status201, status202, errors } = answerCounts(rs);
   return {
     perSecond: median(rs.map((r) => r.perSecond)),
     latencyMs: { p50: latency("p50"), p95: latency("p95"), p99: latency("p99"), max: latency("max"), mean: latency("mean") },
@@ -101,7 +91,7 @@ function summarizeFlow(f: FlowInput) {
     scheduled: rs.reduce((n, r) => n + (isOpen(r) ? r.scheduled : 0), 0),
     status201,
     status202,
-    errors: Object.values(outcomes).reduce((n, v) => n + v, 0) - status201 - status202,
+    errors,
     outcomes,
   };
 } // prettier-ignore
