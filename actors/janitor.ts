@@ -16,9 +16,8 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { encode } from "../streams/envelopes.ts";
 import { commandSubject, type Topology } from "../streams/topology.ts";
-import { frameMayLeaveOpen, nextEffect } from "./payment/effects.ts";
+import { frameMayLeaveOpen, isSettled } from "./payment/effects.ts";
 import type { Journal } from "./payment/journal.ts";
-import { RESTING } from "./payment/state.ts";
 import type { CommandEnvelope } from "./payment/wire.ts";
 import { redeliveryDelayMs } from "./policy/retry.ts";
 
@@ -107,7 +106,7 @@ export class Janitor {
       if (o.nextLookAt > now) continue;
       const { state } = await this.d.journal.load(paymentId);
       if (this.#open.get(paymentId) !== o) continue; // a newer frame arrived meanwhile
-      if (!state || (nextEffect(state) === undefined && RESTING.has(state.status))) {
+      if (!state || isSettled(state)) {
         this.#open.delete(paymentId);
         continue;
       }

@@ -8,7 +8,6 @@ import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { Infra } from "../streams/infra.ts";
-import { loadDefaultPolicies } from "../streams/policy-seed.ts";
 import { capabilitiesOf, createConnectors } from "./psp/registry.ts";
 import { startWorker, type Worker } from "./worker.ts";
 
@@ -21,7 +20,7 @@ export async function startWorkerRole(
 ): Promise<WorkerRole> {
   const connectors = createConnectors({ sandboxUrl: o.sandboxUrl, timeoutMs: config.psp.timeoutMs });
   const capabilities = capabilitiesOf(connectors);
-  await infra.policyStore.seedDefaults(loadDefaultPolicies(capabilities));
+  await infra.seedDefaultPolicies(capabilities);
   const policies = await infra.policyStore.watch();
   const stops: Array<() => Promise<void>> = [() => Promise.resolve(policies.close())];
   try {

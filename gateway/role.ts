@@ -16,7 +16,6 @@ import { isConnected } from "../streams/connection.ts";
 import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
-import { loadDefaultPolicies } from "../streams/policy-seed.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
 import { snapshotKey } from "../streams/topology.ts";
 import { buildGateway } from "./app.ts";
@@ -34,7 +33,7 @@ export async function startGatewayRole(
   const capabilities = capabilitiesOf(
     createConnectors({ sandboxUrl: o.sandboxUrl, timeoutMs: config.psp.timeoutMs }),
   );
-  await infra.policyStore.seedDefaults(loadDefaultPolicies(capabilities));
+  await infra.seedDefaultPolicies(capabilities);
   const bus = new CommandBus(nc, js, topo, o.log);
   bus.start();
   const snapshots = new SnapshotStore(redis, (id) => snapshotKey(topo, id), o.log, o.metrics, SCHEMA_VERSION);

@@ -7,8 +7,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
+import type { PspCapabilities } from "../actors/policy/schemas.ts";
 import { connectNats } from "./connection.ts";
 import { OpsBoard } from "./ops-board.ts";
+import { loadDefaultPolicies } from "./policy-seed.ts";
 import { PolicyStore } from "./policy-store.ts";
 import { ensureTopology, topology, type Topology } from "./topology.ts";
 
@@ -20,6 +22,11 @@ export type Infra = {
   topo: Topology;
   policyStore: PolicyStore;
   opsBoard: OpsBoard;
+  /**
+   * Seeds the policy store from config/policies/ when it holds no version yet: once per process,
+   * however many roles it runs (each role asks; the first does the work, the others share it).
+   */
+  seedDefaultPolicies(capabilities: ReadonlyMap<string, PspCapabilities>): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -54,6 +61,7 @@ export async function openInfra(config: Config, name: string, log: Logger): Prom
       connectTimeout: 2_000,
     });
     redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+    let seeded: Promise<void> | undefined;
     return {
       nc,
       js,
@@ -62,6 +70,10 @@ export async function openInfra(config: Config, name: string, log: Logger): Prom
       topo,
       policyStore,
       opsBoard,
+      seedDefaultPolicies(capabilities) {
+        seeded ??= policyStore.seedDefaults(loadDefaultPolicies(capabilities));
+        return seeded;
+      },
       async close() {
         await redis.quit().catch(() => redis.disconnect());
         await closeNats();

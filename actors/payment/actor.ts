@@ -16,7 +16,7 @@ import type { PspConnector } from "../psp/contract.ts";
 import type { CreatePayment, PaymentCommand } from "./commands.ts";
 import { decide } from "./decide.ts";
 import { runEffect, type Blocked } from "./effect-runner.ts";
-import { nextEffect } from "./effects.ts";
+import { isSettled, nextEffect } from "./effects.ts";
 import type { PaymentEvent } from "./events.ts";
 import { evolveAll } from "./evolve.ts";
 import { NEW_PAYMENT, type Journal, type Loaded } from "./journal.ts";
@@ -212,25 +212,26 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     if (!payment)
       return [at, { disposition: ack, reply: rejected("payment_not_found", `no payment ${paymentId}`) }];
     if (blocked) {
-      const delayMs = blocked.retryAt
-        ? Math.max(0, Date.parse(blocked.retryAt) - deps.now().getTime())
-        : redeliveryDelayMs(payment.retry, msg.meta.deliveryCount);
-      if (!blocked.retryAt)
-        deps.log.warn(
-          { ...ctx.ids, reason: blocked.blocked, deliveryCount: msg.meta.deliveryCount, retryInMs: delayMs },
-          "payment waits on a PSP; retrying later",
-        );
       // A backoff the payment set itself is short: the waiting client gets the answer of the
-      // redelivery (it carries the same reply inbox). A wait on a PSP is answered now: pending.
-      if (blocked.retryAt) return [at, { disposition: nak(delayMs) }];
+      // redelivery (it carries the same reply inbox).
+      if (blocked.retryAt)
+        return [at, { disposition: nak(Math.max(0, Date.parse(blocked.retryAt) - deps.now().getTime())) }];
+      // A wait on a PSP is answered now: pending.
+      const pending: CommandReply = { kind: "pending", payment: toView(payment) };
+      const delayMs = redeliveryDelayMs(payment.retry, msg.meta.deliveryCount);
+      deps.log.warn(
+        { ...ctx.ids, reason: blocked.blocked, deliveryCount: msg.meta.deliveryCount, retryInMs: delayMs },
+        "payment waits on a PSP; retrying later",
+      );
       // The janitor owns a resume's retries (it looks again with its own backoff): never a dead letter.
-      if (wire.type === "ResumePayment")
-        return [at, { disposition: ack, reply: { kind: "pending", payment: toView(payment) } }];
-      return [at, { disposition: nak(delayMs), reply: { kind: "pending", payment: toView(payment) } }];
+      if (wire.type === "ResumePayment") return [at, { disposition: ack, reply: pending }];
+      return [at, { disposition: nak(delayMs), reply: pending }];
     }
     const answer = command && decided.length === 0 ? await firstResult(payment, command) : payment;
-    const atRest = nextEffect(payment) === undefined && RESTING.has(payment.status);
-    return [at, { disposition: ack, reply: { kind: "settled", payment: toView(answer) }, atRest }];
+    return [
+      at,
+      { disposition: ack, reply: { kind: "settled", payment: toView(answer) }, atRest: isSettled(payment) },
+    ];
   }
 
   /** A repeated request answers what its first run answered, even if the payment moved on since. */

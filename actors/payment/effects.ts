@@ -1,6 +1,6 @@
 // What the actor owes the outside world next, derived from state alone: an open authorization
 // attempt or an open capture/void/refund. Pure, so recovery after a crash finds the same work.
-import type { Attempt, Operation, PaymentState } from "./state.ts";
+import { RESTING, type Attempt, type Operation, type Payment, type PaymentState } from "./state.ts";
 
 export type Effect = { kind: "authorize"; attempt: Attempt } | { kind: "operation"; operation: Operation };
 
@@ -30,4 +30,9 @@ const CLOSING = new Set([
 export function frameMayLeaveOpen(types: readonly string[]): boolean {
   const last = types.at(-1);
   return last === undefined || !CLOSING.has(last);
+}
+
+/** At rest with nothing owed to the outside world: the actor may leave memory, the janitor let go. */
+export function isSettled(p: Payment): boolean {
+  return nextEffect(p) === undefined && RESTING.has(p.status);
 }
