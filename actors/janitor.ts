@@ -74,7 +74,7 @@ export class Janitor {
     }, every);
   }
 
-  /** Payments open for longer than the threshold at the last sweep. */
+  /** Payments open for longer than the threshold now (the gauge is set from it at each sweep). */
   get unresolved(): number {
     const cutoff = this.d.now() - this.d.topo.janitorAfterMs;
     let n = 0;
