@@ -175,6 +175,35 @@ export const OperationOutcomeUnknown = z.object({
 });
 export type OperationOutcomeUnknown = z.infer<typeof OperationOutcomeUnknown>;
 
+/**
+ * A PSP's settlement report says an operation of this payment was paid out: which line of which
+ * report, the batch and payout, the fee the PSP really charged (beside the fee expected at routing)
+ * and the net. One per settled operation: the line id makes a replayed settlement a no-op.
+ */
+const SettledFields = {
+  psp: z.string(),
+  /** The operation's PSP reference the line matched. */
+  pspReference: z.string(),
+  /** The capture or refund operation, when it was a separate operation (null: captured at authorization). */
+  operationId: z.string().nullable(),
+  reportId: z.string(),
+  lineId: z.string(),
+  batch: z.string(),
+  payoutId: z.string().nullable(),
+  currency: Currency,
+  amount: z.number().int().nonnegative(),
+  fee: z.number().int(),
+  /** What the fee policy expected for this operation (null: not priced). */
+  expectedFee: z.number().int().nullable(),
+  net: z.number().int(),
+  settledAt: At,
+  at: At,
+};
+export const CaptureSettled = z.object({ type: z.literal("CaptureSettled"), ...SettledFields });
+export type CaptureSettled = z.infer<typeof CaptureSettled>;
+export const RefundSettled = z.object({ type: z.literal("RefundSettled"), ...SettledFields });
+export type RefundSettled = z.infer<typeof RefundSettled>;
+
 export const PaymentEvent = z.discriminatedUnion("type", [
   PaymentCreated,
   PaymentRouted,
@@ -190,6 +219,8 @@ export const PaymentEvent = z.discriminatedUnion("type", [
   OperationSucceeded,
   OperationFailed,
   OperationOutcomeUnknown,
+  CaptureSettled,
+  RefundSettled,
 ]);
 export type PaymentEvent = z.infer<typeof PaymentEvent>;
 export type PaymentEventType = PaymentEvent["type"];
