@@ -122,6 +122,7 @@ export function acceptedView(c: CreatePayment): PaymentView {
     currency: c.currency,
     captured_amount: 0,
     refunded_amount: 0,
+    settlements: [],
     capture: c.capture,
     psp: null,
     expected_fee: null,

@@ -162,6 +162,23 @@ export const PaymentResponse = z
         created_at: Timestamp,
       }),
     ),
+    settlements: z
+      .array(
+        z.object({
+          type: z.enum(["capture", "refund"]),
+          psp: z.string(),
+          operation_id: z.string().nullable(),
+          report_id: z.string(),
+          batch: z.string(),
+          payout_id: z.string().nullable(),
+          amount: z.number().int(),
+          fee: z.number().int().describe("The fee the PSP charged, in minor units."),
+          expected_fee: z.number().int().nullable(),
+          net: z.number().int(),
+          settled_at: Timestamp,
+        }),
+      )
+      .describe("What the PSPs' settlement reports said of this payment's captures and refunds."),
     card: z.object({
       brand: z.string(),
       last4: z.string(),

@@ -328,6 +328,8 @@ function attemptClass(e: PaymentEvent): string | undefined {
     case "OperationSucceeded":
     case "OperationFailed":
     case "OperationOutcomeUnknown":
+    case "CaptureSettled":
+    case "RefundSettled":
       return undefined;
     default: {
       const never: never = e;

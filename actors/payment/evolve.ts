@@ -151,6 +151,12 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     }
     case "OperationOutcomeUnknown":
       return withOperation(p, event.operationId, { status: "unknown", code: event.code });
+    case "CaptureSettled":
+    case "RefundSettled": {
+      const { type, at: _at, currency: _c, ...rest } = event;
+      const settlement = { kind: type === "CaptureSettled" ? "capture" : "refund", ...rest } as const;
+      return { ...p, settlements: [...(p.settlements ?? []), settlement] };
+    }
     default: {
       const never: never = event;
       return never;

@@ -74,6 +74,23 @@ export type Operation = {
   completedAt?: string;
 };
 
+/** One settled operation, as the PSP's report said it (CaptureSettled / RefundSettled). */
+export type Settlement = {
+  kind: "capture" | "refund";
+  psp: string;
+  pspReference: string;
+  operationId: string | null;
+  reportId: string;
+  lineId: string;
+  batch: string;
+  payoutId: string | null;
+  amount: number;
+  fee: number;
+  expectedFee: number | null;
+  net: number;
+  settledAt: string;
+};
+
 export type Payment = {
   id: string;
   merchantId: string;
@@ -100,6 +117,8 @@ export type Payment = {
   actionUrl?: string;
   attempts: Attempt[];
   operations: Operation[];
+  /** Settled operations (absent until the first settlement; old snapshots have none). */
+  settlements?: Settlement[];
   declineCode?: string;
   failureCode?: string;
   createdAt: string;

@@ -42,6 +42,20 @@ export type PaymentView = {
     code: string | null;
     created_at: string;
   }>;
+  /** What the PSPs' settlement reports said of this payment's captures and refunds. */
+  settlements: Array<{
+    type: "capture" | "refund";
+    psp: string;
+    operation_id: string | null;
+    report_id: string;
+    batch: string;
+    payout_id: string | null;
+    amount: number;
+    fee: number;
+    expected_fee: number | null;
+    net: number;
+    settled_at: string;
+  }>;
   card: { brand: string; last4: string; bin_country: string | null; exp_month: number; exp_year: number };
   next_action: { type: "redirect"; url: string } | null;
   decline_code: string | null;
@@ -91,6 +105,19 @@ export function toView(p: Payment): PaymentView {
       status: o.status,
       code: o.code ?? null,
       created_at: o.requestedAt,
+    })),
+    settlements: (p.settlements ?? []).map((s) => ({
+      type: s.kind,
+      psp: s.psp,
+      operation_id: s.operationId,
+      report_id: s.reportId,
+      batch: s.batch,
+      payout_id: s.payoutId,
+      amount: s.amount,
+      fee: s.fee,
+      expected_fee: s.expectedFee,
+      net: s.net,
+      settled_at: s.settledAt,
     })),
     card: {
       brand: p.card.brand,

@@ -182,6 +182,7 @@ export function viewOf(
     currency: "EUR",
     captured_amount: 0,
     refunded_amount: 0,
+    settlements: [],
     capture: "manual",
     psp: "sandbox_a",
     expected_fee: null,
