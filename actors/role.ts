@@ -9,9 +9,15 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { Infra } from "../streams/infra.ts";
 import { capabilitiesOf, createConnectors } from "./psp/registry.ts";
+import { startReadModels, type ReadModels } from "./readmodels.ts";
 import { startWorker, type Worker } from "./worker.ts";
 
-export type WorkerRole = { worker: Worker; metricsUrl?: string; stop(): Promise<void> };
+export type WorkerRole = {
+  worker: Worker;
+  readModels: ReadModels;
+  metricsUrl?: string;
+  stop(): Promise<void>;
+};
 
 export async function startWorkerRole(
   config: Config,
@@ -42,8 +48,11 @@ export async function startWorkerRole(
       log: o.log,
     });
     stops.push(() => worker.stop());
+    const readModels = await startReadModels(config, infra, infra.db, { metrics: o.metrics, log: o.log });
+    stops.push(() => readModels.stop());
     const role: WorkerRole = {
       worker,
+      readModels,
       async stop() {
         for (const stop of stops.reverse()) await stop();
       },

@@ -14,6 +14,20 @@ export type Config = {
   gateway: { host: string; port: number; replyWaitMs: number };
   nats: { url: string };
   redis: { url: string };
+  /**
+   * PostgreSQL for the read models (never the record: rebuilt from JetStream). `schema` defaults to
+   * one named from the prefix; `max` is the pool size (1 against the embedded PGlite of npm start).
+   */
+  database: { url: string; schema: string; max: number };
+  settlement: {
+    /** How often each PSP's new settlement reports are fetched; 0 = never (tests ask for it). */
+    pullEveryMs: number;
+    /** A capture or refund in no report after this many days is `missing`. */
+    missingAfterDays: number;
+    /** A fee within max(minor, percent % of the expected fee) of the expected fee matches. */
+    feeToleranceMinor: number;
+    feeTolerancePercent: number;
+  };
   /** Prepended to stream, subject, bucket and Redis key names so deployments never share state. */
   prefix: string;
   partitions: number;
@@ -206,6 +220,13 @@ const EnvSchema = z
     HOST: variable("127.0.0.1", matching(/^[^\s/]+$/, "a host name or address")),
     NATS_URL: variable("nats://127.0.0.1:4222", url(["nats:", "tls:"])),
     REDIS_URL: variable("redis://127.0.0.1:6379", url(["redis:", "rediss:"])),
+    DATABASE_URL: variable("postgres://postgres@127.0.0.1:5432/postgres", url(["postgres:", "postgresql:"])),
+    SWITCHYARD_DB_SCHEMA: variable("", matching(/^([a-z_][a-z0-9_]{0,62})?$/, "a lowercase SQL identifier")),
+    SWITCHYARD_DB_MAX_CONNECTIONS: variable(10, integer(1, 100)),
+    SWITCHYARD_SETTLEMENT_PULL_MS: variable(0, integer(0, 86_400_000)),
+    SWITCHYARD_SETTLEMENT_MISSING_DAYS: variable(3, integer(0, 365)),
+    SWITCHYARD_FEE_TOLERANCE_MINOR: variable(5, integer(0, 1_000_000)),
+    SWITCHYARD_FEE_TOLERANCE_PERCENT: variable(10, integer(0, 1_000)),
     SWITCHYARD_PREFIX: variable("", matching(/^[A-Za-z0-9_]*$/, "letters, digits and _ only")),
     SWITCHYARD_PARTITIONS: variable(64, integer(1, 1024)),
     SWITCHYARD_BOOTSTRAP_KEYS: variable<BootstrapKey[]>([], bootstrapKeys),
@@ -252,6 +273,19 @@ const EnvSchema = z
     gateway: { host: env.HOST, port: env.PORT, replyWaitMs: env.SWITCHYARD_REPLY_WAIT_MS },
     nats: { url: env.NATS_URL },
     redis: { url: env.REDIS_URL },
+    database: {
+      url: env.DATABASE_URL,
+      schema:
+        env.SWITCHYARD_DB_SCHEMA ||
+        (env.SWITCHYARD_PREFIX ? `sy_${env.SWITCHYARD_PREFIX.toLowerCase()}` : "switchyard"),
+      max: env.SWITCHYARD_DB_MAX_CONNECTIONS,
+    },
+    settlement: {
+      pullEveryMs: env.SWITCHYARD_SETTLEMENT_PULL_MS,
+      missingAfterDays: env.SWITCHYARD_SETTLEMENT_MISSING_DAYS,
+      feeToleranceMinor: env.SWITCHYARD_FEE_TOLERANCE_MINOR,
+      feeTolerancePercent: env.SWITCHYARD_FEE_TOLERANCE_PERCENT,
+    },
     prefix: env.SWITCHYARD_PREFIX,
     partitions: env.SWITCHYARD_PARTITIONS,
     bootstrapKeys: env.SWITCHYARD_BOOTSTRAP_KEYS,

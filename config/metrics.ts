@@ -83,6 +83,30 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["reason"] as const,
       registers,
     }),
+    settlementLines: new Counter({
+      name: "switchyard_settlement_lines_total",
+      help: "Settlement report lines ingested, by PSP and reconciliation outcome (matched, booked, an exception kind, rejected)",
+      labelNames: ["psp", "outcome"] as const,
+      registers,
+    }),
+    settlementReports: new Counter({
+      name: "switchyard_settlement_reports_total",
+      help: "Settlement reports taken in, by PSP, source (pull, upload) and result (ingested, replayed, conflict, failed)",
+      labelNames: ["psp", "source", "result"] as const,
+      registers,
+    }),
+    reconExceptionsOpen: new Gauge({
+      name: "switchyard_recon_exceptions_open",
+      help: "Open reconciliation exceptions, by kind (as last counted from the read model)",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    readModelLag: new Gauge({
+      name: "switchyard_read_model_lag_seconds",
+      help: "Age of the newest stream message a read model has applied when it applied it, by read model",
+      labelNames: ["read_model"] as const,
+      registers,
+    }),
     janitorRedrives: new Counter({
       name: "switchyard_janitor_redrives_total",
       help: "Payments the janitor found unresolved past its threshold and re-drove (status query first)",

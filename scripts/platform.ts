@@ -5,6 +5,7 @@
 // stop taking work, finish what is in flight, flush, disconnect.
 import { join } from "node:path";
 import { startWorkerRole } from "../actors/role.ts";
+import type { ReadModels } from "../actors/readmodels.ts";
 import type { Worker } from "../actors/worker.ts";
 import type { Config } from "../config/env.ts";
 import { createLogger, type Logger } from "../config/log.ts";
@@ -24,6 +25,8 @@ export type Platform = {
   url?: string;
   sandbox?: Sandbox;
   worker?: Worker;
+  /** The worker's read models (PostgreSQL projections), when a worker runs here. */
+  readModels?: ReadModels;
   /** Where a worker without a gateway serves /metrics. */
   metricsUrl?: string;
   /** The demo merchant's key, only on the start that created it. */
@@ -79,6 +82,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions): Prom
         log: log.child({ role: "worker" }),
       });
       platform.worker = role.worker;
+      platform.readModels = role.readModels;
       if (role.metricsUrl !== undefined) platform.metricsUrl = role.metricsUrl;
       stops.push(() => role.stop());
     }

@@ -9,6 +9,7 @@ import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { PspCapabilities } from "../actors/policy/schemas.ts";
 import { connectNats } from "./connection.ts";
+import { openDb, type Db } from "./db/client.ts";
 import { OpsBoard } from "./ops-board.ts";
 import { loadDefaultPolicies } from "./policy-seed.ts";
 import { PolicyStore } from "./policy-store.ts";
@@ -19,6 +20,8 @@ export type Infra = {
   js: JetStreamClient;
   jsm: JetStreamManager;
   redis: Redis;
+  /** PostgreSQL for the read models (projections of the streams; never the record). */
+  db: Db;
   topo: Topology;
   policyStore: PolicyStore;
   opsBoard: OpsBoard;
@@ -61,12 +64,17 @@ export async function openInfra(config: Config, name: string, log: Logger): Prom
       connectTimeout: 2_000,
     });
     redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+    const db = await openDb(config.database, log).catch((err: unknown) => {
+      redis.disconnect();
+      throw err;
+    });
     let seeded: Promise<void> | undefined;
     return {
       nc,
       js,
       jsm,
       redis,
+      db,
       topo,
       policyStore,
       opsBoard,
@@ -76,6 +84,7 @@ export async function openInfra(config: Config, name: string, log: Logger): Prom
       },
       async close() {
         await redis.quit().catch(() => redis.disconnect());
+        await db.close().catch((err: unknown) => log.warn({ err }, "database close failed"));
         await closeNats();
       },
     };

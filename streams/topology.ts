@@ -2,6 +2,7 @@
 // idempotently. A prefix keeps deployments and test runs apart: nothing else builds a subject.
 import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { createHash } from "node:crypto";
 import { isStreamNotFound } from "./jetstream-errors.ts";
 
 export type Topology = {
@@ -22,6 +23,12 @@ export type Topology = {
   /** Dead letters: commands that could not be handled, kept for operators. */
   deadLetterStream: string;
   deadLetterBase: string;
+  /** Settlement: every ingested report's lines (in chunks) with their reconciliation outcome. */
+  settleStream: string;
+  settleBase: string;
+  /** Reconciliation: operators' resolutions and the missing-line sweep's findings. */
+  reconStream: string;
+  reconBase: string;
   /** How long a payment may sit with an open effect before the janitor re-drives it. */
   janitorAfterMs: number;
   /** Stream replicas (3 on a production cluster). */
@@ -53,6 +60,10 @@ export function topology(
     commandMaxDeliver: opts.commandMaxDeliver ?? 20,
     deadLetterStream: `${us}PAY_DLQ`,
     deadLetterBase: `${dot}pay.dlq`,
+    settleStream: `${us}SETTLE`,
+    settleBase: `${dot}settle`,
+    reconStream: `${us}RECON`,
+    reconBase: `${dot}recon`,
     janitorAfterMs: opts.janitorAfterMs ?? 60_000,
     replicas: opts.replicas ?? 1,
   };
@@ -120,7 +131,35 @@ export function streamConfigs(t: Topology): Array<Partial<StreamConfig> & { name
       allow_direct: true,
       duplicate_window: TWO_MINUTES_NS,
     },
+    ...[
+      [t.settleStream, t.settleBase],
+      [t.reconStream, t.reconBase],
+    ].map(([name, base]) => ({
+      name: name ?? "",
+      subjects: [`${base}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: t.replicas,
+      allow_direct: true,
+      duplicate_window: TWO_MINUTES_NS,
+    })),
   ];
+}
+
+/** A subject token for a name from outside (a PSP's report id): itself when safe, else a digest. */
+export function subjectToken(name: string): string {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(name)
+    ? name
+    : `h${createHash("sha256").update(name).digest("hex").slice(0, 40)}`;
+}
+
+/** One report's chunks and its closing record, in order, on one subject. */
+export function settleSubject(t: Topology, psp: string, reportId: string): string {
+  return `${t.settleBase}.report.${subjectToken(psp)}.${subjectToken(reportId)}`;
+}
+
+export function reconSubject(t: Topology, kind: "resolution" | "missing", exceptionId: string): string {
+  return `${t.reconBase}.${kind}.${subjectToken(exceptionId)}`;
 }
 
 /** Create or update streams and the per-partition consumers. Safe to run twice, or from two processes at once. */
@@ -156,7 +195,7 @@ export async function ensureTopology(jsm: JetStreamManager, t: Topology): Promis
 
 /** Remove everything a topology created (tests and benchmarks clean up after themselves). */
 export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promise<void> {
-  for (const name of [t.commandStream, t.eventStream, t.deadLetterStream]) {
+  for (const name of [t.commandStream, t.eventStream, t.deadLetterStream, t.settleStream, t.reconStream]) {
     await jsm.streams.delete(name).catch(() => undefined);
   }
 }

@@ -75,6 +75,33 @@ export const ResumePayment = z.object({
 });
 export type ResumePayment = z.infer<typeof ResumePayment>;
 
+/**
+ * Internal: a settlement report line matched one of this payment's captures or refunds (the settler
+ * sends it after reconciliation, or an operator's resolution does). The line id makes it idempotent.
+ */
+export const RecordSettlement = z.object({
+  type: z.literal("RecordSettlement"),
+  paymentId: Id,
+  merchantId: Id,
+  kind: z.enum(["capture", "refund"]),
+  psp: z.string().max(64),
+  pspReference: z.string().max(256),
+  /** The capture or refund operation's id (null: captured at authorization). */
+  operation: z.string().max(128).nullable(),
+  reportId: z.string().max(256),
+  lineId: z.string().max(256),
+  batch: z.string().max(256),
+  payoutId: z.string().max(256).nullable(),
+  currency: Currency,
+  amount: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  fee: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+  expectedFee: z.number().int().nullable(),
+  net: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+  settledAt: At,
+  at: At,
+});
+export type RecordSettlement = z.infer<typeof RecordSettlement>;
+
 /** CreatePayment as the decider sees it: with the routing decision the actor edge made for it. */
 export type CreateRoutedPayment = CreatePayment & { route: RoutingDecision };
 
@@ -108,4 +135,5 @@ export type PaymentCommand =
   | CancelPayment
   | RefundPayment
   | RecordAuthorizationResult
-  | RecordOperationResult;
+  | RecordOperationResult
+  | RecordSettlement;

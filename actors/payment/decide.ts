@@ -8,6 +8,7 @@ import type {
   PaymentCommand,
   RecordAuthorizationResult,
   RecordOperationResult,
+  RecordSettlement,
   RefundPayment,
 } from "./commands.ts";
 import { expectedFeeOf, type RetryTerms } from "../policy/decision.ts";
@@ -55,6 +56,10 @@ export function decide(state: PaymentState, command: PaymentCommand): Decision {
       return state ? recordAuthorization(state, command) : accept();
     case "RecordOperationResult":
       return state ? recordOperation(state, command) : accept();
+    case "RecordSettlement":
+      return state
+        ? recordSettlement(state, command)
+        : reject(RejectionCode.paymentNotFound, `no payment ${command.paymentId}`);
     default: {
       const never: never = command;
       return never;
@@ -322,4 +327,20 @@ function recordOperation(p: Payment, c: RecordOperationResult): Decision {
       return never;
     }
   }
+}
+
+/**
+ * A settlement line for one of this payment's captures or refunds. The same line again, or another
+ * line for an operation already settled, changes nothing (reconciliation reports the duplicate).
+ */
+function recordSettlement(p: Payment, c: RecordSettlement): Decision {
+  const earlier = p.settlements ?? [];
+  if (earlier.some((s) => s.lineId === c.lineId || (s.kind === c.kind && s.pspReference === c.pspReference)))
+    return accept();
+  const { type: _type, paymentId: _id, merchantId: _m, kind, operation, ...fields } = c;
+  return accept({
+    type: kind === "capture" ? "CaptureSettled" : "RefundSettled",
+    operationId: operation,
+    ...fields,
+  });
 }

@@ -3,7 +3,14 @@
 // frame (validated before they are written, parsed when read), and the reply an actor sends the
 // gateway waiting for it. Versioned: a reader accepts every version it knows.
 import { z } from "zod";
-import { CapturePayment, CancelPayment, CreatePayment, RefundPayment, ResumePayment } from "./commands.ts";
+import {
+  CapturePayment,
+  CancelPayment,
+  CreatePayment,
+  RecordSettlement,
+  RefundPayment,
+  ResumePayment,
+} from "./commands.ts";
 import { PaymentEvent } from "./events.ts";
 import type { PaymentView } from "./view.ts";
 
@@ -15,6 +22,7 @@ export const CommandEnvelopeV1 = z.object({
     CancelPayment,
     RefundPayment,
     ResumePayment,
+    RecordSettlement,
   ]),
   /** CreatePayment only: the card, sealed with config/card-seal.ts (aad = paymentId). */
   sealedCard: z.string().max(4096).optional(),

@@ -11,6 +11,7 @@ import { deleteTopology, ensureTopology, topology, type Topology } from "../../s
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 export type Infra = {
   prefix: string;

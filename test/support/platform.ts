@@ -12,8 +12,9 @@ import { pino } from "pino";
 import type { PaymentView } from "../../actors/payment/view.ts";
 import { loadConfig, type Config } from "../../config/env.ts";
 import { startPlatform, type Platform, type Role } from "../../scripts/platform.ts";
+import { dropSchema } from "../../streams/db/client.ts";
 import { deleteTopology, topology } from "../../streams/topology.ts";
-import { NATS_URL, REDIS_URL, uniquePrefix } from "./infra.ts";
+import { DATABASE_URL, NATS_URL, REDIS_URL, uniquePrefix } from "./infra.ts";
 
 export type TestMerchant = { merchantId: string; key: string };
 
@@ -54,6 +55,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     SANDBOX_PORT: "0",
     NATS_URL,
     REDIS_URL,
+    DATABASE_URL,
     SWITCHYARD_PREFIX: uniquePrefix(),
     SWITCHYARD_PARTITIONS: "4",
     SWITCHYARD_BOOTSTRAP_KEYS: merchants.map((m) => `${m.merchantId}:${m.key}`).join(","),
@@ -116,6 +118,8 @@ export async function cleanupRun(env: Record<string, string>): Promise<void> {
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
+  // The run's read-model schema (named from the prefix, as config/env.ts does).
+  if (prefix) await dropSchema(env.DATABASE_URL ?? DATABASE_URL, `sy_${prefix.toLowerCase()}`);
   if (env.SWITCHYARD_DATA_DIR) rmSync(env.SWITCHYARD_DATA_DIR, { recursive: true, force: true });
 }
 

@@ -1,0 +1,213 @@
+// The settlement read models in PostgreSQL: reports, lines with their outcome, rejected lines,
+// reconciliation exceptions, and the ledger entries of lines that belong to no single payment (fees,
+// payouts). Written by the ingest as it goes and by the SETTLE/RECON followers (rebuilds), always
+// idempotently: the same chunk applied twice changes nothing.
+import type { Sql, Tx } from "../../streams/db/client.ts";
+import { entriesForLine, entriesForResolution } from "../ledger/postings.ts";
+import { insertEntries } from "../ledger/store.ts";
+import type { ReconException, Resolution } from "./exceptions.ts";
+import { lineKey, operationKey, type KnownOperation } from "./match.ts";
+import type { ChunkRecord, ReconRecord, ReportRecord, ReportSummary } from "./records.ts";
+
+export async function findOperations(
+  sql: Sql | Tx,
+  psp: string,
+  keys: ReadonlyArray<{ kind: string; pspReference: string }>,
+): Promise<Map<string, KnownOperation>> {
+  if (keys.length === 0) return new Map();
+  const rows = await sql<
+    {
+      payment_id: string;
+      merchant_id: string;
+      psp: string;
+      kind: "capture" | "refund" | "void";
+      operation_id: string | null;
+      psp_reference: string;
+      amount: number;
+      currency: string;
+      expected_fee: number | null;
+      at: Date;
+      settled_by: string | null;
+    }[]
+  >`select o.payment_id, o.merchant_id, o.psp, o.kind, o.operation_id, o.psp_reference, o.amount,
+      o.currency, o.expected_fee, o.at, o.settled_by
+    from psp_operations o
+    join unnest(${keys.map((k) => k.kind)}::text[], ${keys.map((k) => k.pspReference)}::text[]) as k(kind, ref)
+      on o.kind = k.kind and o.psp_reference = k.ref
+    where o.psp = ${psp}`;
+  return new Map(
+    rows.map((r) => [
+      operationKey(r.psp, r.kind, r.psp_reference),
+      {
+        paymentId: r.payment_id,
+        merchantId: r.merchant_id,
+        psp: r.psp,
+        kind: r.kind,
+        operationId: r.operation_id,
+        pspReference: r.psp_reference,
+        amount: r.amount,
+        currency: r.currency,
+        expectedFee: r.expected_fee,
+        at: r.at.toISOString(),
+        settledBy: r.settled_by,
+      },
+    ]),
+  );
+}
+
+export async function applyChunk(tx: Tx, chunk: ChunkRecord, seq: number): Promise<void> {
+  const lines = chunk.lines.map(({ line, outcome, operation, exception }) => ({
+    psp: line.psp,
+    report_id: line.reportId,
+    line_no: line.lineNo,
+    line_id: line.lineId,
+    kind: line.kind,
+    psp_reference: line.pspReference,
+    payment_id: operation?.paymentId ?? null,
+    operation_id: operation?.operationId ?? null,
+    currency: line.currency,
+    amount: line.amount,
+    fee: line.fee,
+    expected_fee: operation?.expectedFee ?? null,
+    net: line.net,
+    batch: line.batch,
+    payout_id: line.payoutId,
+    created_at: line.createdAt,
+    outcome,
+    exception_id: exception?.id ?? null,
+  }));
+  if (lines.length > 0) await tx`insert into settlement_lines ${tx(lines)} on conflict do nothing`;
+  const rejects = chunk.rejected.map((r) => ({
+    psp: chunk.psp,
+    report_id: chunk.reportId,
+    line_no: r.lineNo,
+    reason: r.reason.slice(0, 500),
+  }));
+  if (rejects.length > 0) await tx`insert into settlement_rejects ${tx(rejects)} on conflict do nothing`;
+  const exceptions = chunk.lines.flatMap((l) => (l.exception ? [exceptionRow(l.exception)] : []));
+  if (exceptions.length > 0) await tx`insert into recon_exceptions ${tx(exceptions)} on conflict do nothing`;
+  const matched = chunk.lines.filter((l) => l.outcome === "matched" && l.operation);
+  if (matched.length > 0) {
+    await tx`update psp_operations o set settled_by = k.line
+      from unnest(${matched.map((l) => l.operation?.kind ?? "")}::text[],
+                  ${matched.map((l) => l.operation?.pspReference ?? "")}::text[],
+                  ${matched.map((l) => lineKey(l.line))}::text[]) as k(kind, ref, line)
+      where o.psp = ${chunk.psp} and o.kind = k.kind and o.psp_reference = k.ref and o.settled_by is null`;
+  }
+  const booked = chunk.lines.filter((l) => l.outcome === "booked");
+  await insertEntries(
+    tx,
+    booked.flatMap((l) => entriesForLine(l.line, { seq })),
+  );
+}
+
+export async function applyReport(tx: Tx, r: ReportRecord): Promise<void> {
+  await tx`insert into settlement_reports ${tx({
+    psp: r.psp,
+    report_id: r.reportId,
+    content_sha256: r.sha256,
+    source: r.source,
+    operator: r.operator,
+    lines: r.lines,
+    matched: r.matched,
+    exceptions: r.exceptions,
+    rejected: r.rejected,
+    ingested_at: r.at,
+  })} on conflict do nothing`;
+}
+
+export async function applyRecon(tx: Tx, r: ReconRecord, seq: number): Promise<void> {
+  if (r.type === "missing") {
+    await tx`insert into recon_exceptions ${tx(exceptionRow(r.exception))} on conflict do nothing`;
+    return;
+  }
+  await tx`insert into recon_exceptions ${tx(exceptionRow(r.exception))} on conflict do nothing`;
+  const res = r.resolution;
+  await tx`update recon_exceptions set status = 'resolved', resolution = ${res.resolution},
+      resolved_by = ${res.operator}, resolved_at = ${res.at}, reason = ${res.reason}
+    where id = ${res.exceptionId} and status = 'open'`;
+  await insertEntries(tx, entriesForResolution(r.exception, res, { seq }));
+}
+
+function exceptionRow(x: ReconException) {
+  return {
+    id: x.id,
+    kind: x.kind,
+    psp: x.psp,
+    report_id: x.line?.reportId ?? null,
+    line_no: x.line?.lineNo ?? null,
+    payment_id: x.operation?.paymentId ?? null,
+    currency: x.line?.currency ?? x.operation?.currency ?? null,
+    amount: x.line?.amount ?? x.operation?.amount ?? null,
+    detail: x.detail,
+    status: "open",
+    opened_at: x.openedAt,
+    record: x,
+  };
+}
+
+export async function reportSummary(
+  sql: Sql,
+  psp: string,
+  reportId: string,
+): Promise<ReportSummary | undefined> {
+  const rows = await sql<
+    { content_sha256: string; lines: number; matched: number; exceptions: number; rejected: number }[]
+  >`select content_sha256, lines, matched, exceptions, rejected from settlement_reports
+    where psp = ${psp} and report_id = ${reportId}`;
+  const r = rows[0];
+  return (
+    r && {
+      psp,
+      reportId,
+      sha256: r.content_sha256,
+      lines: r.lines,
+      matched: r.matched,
+      exceptions: r.exceptions,
+      rejected: r.rejected,
+    }
+  );
+}
+
+export type ExceptionFilter = { status?: string; kind?: string; psp?: string; limit: number; after?: string };
+
+export async function listExceptions(sql: Sql, f: ExceptionFilter) {
+  return sql<
+    {
+      id: string;
+      kind: string;
+      psp: string;
+      status: string;
+      payment_id: string | null;
+      report_id: string | null;
+      line_no: number | null;
+      currency: string | null;
+      amount: number | null;
+      detail: string;
+      opened_at: Date;
+      resolution: string | null;
+      resolved_by: string | null;
+      resolved_at: Date | null;
+      reason: string | null;
+    }[]
+  >`select id, kind, psp, status, payment_id, report_id, line_no, currency, amount, detail, opened_at,
+      resolution, resolved_by, resolved_at, reason
+    from recon_exceptions
+    where (${f.status ?? null}::text is null or status = ${f.status ?? null})
+      and (${f.kind ?? null}::text is null or kind = ${f.kind ?? null})
+      and (${f.psp ?? null}::text is null or psp = ${f.psp ?? null})
+      and (${f.after ?? null}::text is null or id > ${f.after ?? null})
+    order by id limit ${f.limit}`;
+}
+
+export async function getException(
+  sql: Sql,
+  id: string,
+): Promise<{ exception: ReconException; status: string } | undefined> {
+  const rows = await sql<{ record: ReconException; status: string }[]>`
+    select record, status from recon_exceptions where id = ${id}`;
+  const r = rows[0];
+  return r && { exception: r.record, status: r.status };
+}
+
+export type { Resolution };

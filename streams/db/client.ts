@@ -1,0 +1,102 @@
+// PostgreSQL for the read models (payment search, settlement lines, reconciliation exceptions, the
+// ledger journal). Never the system of record: every table is a projection of JetStream streams and
+// can be dropped and rebuilt. One schema per deployment (and per test run), named from the prefix,
+// so runs never share state. One client per process and URL: every role in one process shares it
+// (the embedded PGlite of `npm start` takes one connection at a time).
+import postgres from "postgres";
+import type { Logger } from "../../config/log.ts";
+import { migrate } from "./migrate.ts";
+
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
+
+export type DbOptions = {
+  url: string;
+  schema: string;
+  /** Pool size; 1 against an embedded PGlite. */
+  max: number;
+};
+
+export type Db = {
+  sql: Sql;
+  schema: string;
+  close(): Promise<void>;
+};
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+type Shared = { db: Promise<Db>; users: number };
+const shared = new Map<string, Shared>();
+
+/** Open (or share) the process's client for this URL and schema; the schema is created and migrated. */
+export function openDb(opts: DbOptions, log: Logger): Promise<Db> {
+  const key = `${opts.url}#${opts.schema}`;
+  const found = shared.get(key);
+  if (found) {
+    found.users += 1;
+    return found.db;
+  }
+  const entry: Shared = { users: 1, db: connect(opts, log) };
+  shared.set(key, entry);
+  entry.db.catch(() => shared.delete(key));
+  return entry.db.then((db) => ({
+    ...db,
+    async close() {
+      entry.users -= 1;
+      if (entry.users > 0) return;
+      shared.delete(key);
+      await db.close();
+    },
+  }));
+}
+
+async function connect(opts: DbOptions, log: Logger): Promise<Db> {
+  if (!SCHEMA_NAME.test(opts.schema)) throw new Error(`invalid database schema name ${opts.schema}`);
+  const sql = postgres(opts.url, {
+    max: opts.max,
+    onnotice: () => undefined,
+    connect_timeout: 5,
+    idle_timeout: 0,
+    // bigint columns hold minor units: read them as numbers (amounts stay below 2^53; sums are
+    // cast back to bigint in the queries, and a value past 2^53 fails loudly rather than rounds).
+    types: {
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (x: number) => String(x),
+        parse: (x: string) => {
+          const n = Number(x);
+          if (!Number.isSafeInteger(n)) throw new RangeError(`bigint ${x} is past 2^53`);
+          return n;
+        },
+      },
+    },
+    transform: { undefined: null },
+    connection: { application_name: "switchyard", search_path: opts.schema },
+  });
+  try {
+    await sql.unsafe(`create schema if not exists ${opts.schema}`);
+    await migrate(sql, opts.schema, log);
+  } catch (err) {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+    throw err;
+  }
+  return {
+    sql,
+    schema: opts.schema,
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
+
+/** Drop a schema and everything in it (tests and benchmarks clean up after themselves). */
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid database schema name ${schema}`);
+  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+  try {
+    await sql.unsafe(`drop schema if exists ${schema} cascade`);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}

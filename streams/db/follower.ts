@@ -1,0 +1,168 @@
+// A read model follows a stream: an ordered consumer (no acks, the cheapest read) from the position
+// the database says it has reached, batches of messages applied in one transaction together with
+// the new position, so a row is never applied twice nor skipped, whatever crashes. Several
+// processes may follow the same stream for the same read model: a transaction-scoped advisory lock
+// serializes their batches, and one that finds the position ahead of its batch skips what is done.
+// A position behind what the follower has read (a rebuild reset it) restarts it from there.
+import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../../config/log.ts";
+import type { Sql, Tx } from "./client.ts";
+
+export type StreamMsg = { seq: number; subject: string; data: Uint8Array; time: Date };
+
+export type FollowerSpec = {
+  /** The read model's name: its row in projection_offsets and its lock. */
+  name: string;
+  stream: string;
+  /** Applies messages in stream order; every write goes through `tx`. Must be idempotent per message. */
+  apply(tx: Tx, msgs: readonly StreamMsg[]): Promise<void>;
+  /** Messages per transaction at most (a batch is also closed when the stream has no more pending). */
+  batch?: number;
+};
+
+export type FollowerDeps = {
+  js: JetStreamClient;
+  sql: Sql;
+  log: Logger;
+  onApplied?: (name: string, seq: number, time: Date) => void;
+};
+
+export class Follower {
+  #position = 0;
+  #messages: ConsumerMessages | undefined;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+  readonly #waiters = new Set<{ seq: number; resolve: () => void }>();
+
+  constructor(
+    private readonly spec: FollowerSpec,
+    private readonly d: FollowerDeps,
+  ) {}
+
+  get position(): number {
+    return this.#position;
+  }
+
+  async start(): Promise<void> {
+    this.#position = await readOffset(this.d.sql, this.spec.name);
+    await this.subscribe();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#messages?.close();
+    await this.#loop;
+  }
+
+  /** Resolves when this follower has applied (or seen applied) the stream up to `seq`. */
+  caughtUp(seq: number): Promise<void> {
+    if (this.#position >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.add({ seq, resolve }));
+  }
+
+  private async subscribe(): Promise<void> {
+    const consumer = await this.d.js.consumers.get(this.spec.stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#position + 1,
+    });
+    const messages = await consumer.consume({ max_messages: Math.max(64, this.spec.batch ?? 500) });
+    this.#messages = messages;
+    this.#loop = this.follow(messages).catch((err: unknown) => this.restart(err));
+  }
+
+  private async follow(messages: ConsumerMessages): Promise<void> {
+    const max = this.spec.batch ?? 500;
+    let batch: StreamMsg[] = [];
+    for await (const m of messages) {
+      batch.push(toStreamMsg(m));
+      if (batch.length < max && m.info.pending > 0) continue;
+      const restart = await this.flush(batch);
+      batch = [];
+      if (restart) {
+        await messages.close();
+        return this.resubscribe();
+      }
+    }
+  }
+
+  /** Apply a batch; true when the recorded position moved behind us (a rebuild): start over from it. */
+  private async flush(batch: readonly StreamMsg[]): Promise<boolean> {
+    const last = batch.at(-1);
+    if (!last) return false;
+    let behind = false;
+    await this.d.sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext(${`switchyard:follow:${this.spec.name}`}))`;
+      const offset = await readOffset(tx, this.spec.name);
+      if (offset < this.#position) {
+        behind = true;
+        this.#position = offset;
+        return;
+      }
+      const todo = batch.filter((m) => m.seq > offset);
+      if (todo.length > 0) await this.spec.apply(tx, todo);
+      const reached = Math.max(offset, last.seq);
+      await tx`insert into projection_offsets (name, last_seq) values (${this.spec.name}, ${reached})
+        on conflict (name) do update set last_seq = excluded.last_seq, updated_at = now()`;
+      this.#position = reached;
+    });
+    if (behind) return true;
+    this.d.onApplied?.(this.spec.name, this.#position, last.time);
+    for (const w of this.#waiters) {
+      if (w.seq <= this.#position) {
+        this.#waiters.delete(w);
+        w.resolve();
+      }
+    }
+    return false;
+  }
+
+  private async resubscribe(): Promise<void> {
+    if (this.#stopped) return;
+    this.d.log.info(
+      { projection: this.spec.name, from: this.#position + 1 },
+      "read model restarts from its recorded position",
+    );
+    await this.subscribe();
+  }
+
+  /** A failed batch (database away): nothing was recorded; read again from the recorded position. */
+  private async restart(err: unknown): Promise<void> {
+    if (this.#stopped) return;
+    this.d.log.warn(
+      { err, projection: this.spec.name },
+      "read model batch failed; retrying from its position",
+    );
+    await this.#messages?.close().catch(() => undefined);
+    await new Promise<void>((r) => setTimeout(r, 1_000).unref());
+    if (this.#stopped) return;
+    try {
+      this.#position = await readOffset(this.d.sql, this.spec.name);
+      await this.subscribe();
+    } catch (again) {
+      await this.restart(again);
+    }
+  }
+}
+
+async function readOffset(sql: Sql | Tx, name: string): Promise<number> {
+  const rows = await sql<
+    { last_seq: number }[]
+  >`select last_seq from projection_offsets where name = ${name}`;
+  return rows[0]?.last_seq ?? 0;
+}
+
+function toStreamMsg(m: JsMsg): StreamMsg {
+  return {
+    seq: m.seq,
+    subject: m.subject,
+    data: m.data,
+    time: new Date(Math.floor(m.info.timestampNanos / 1e6)),
+  };
+}
+
+/** Forget a read model: its position goes back to 0 (in the caller's transaction, after it emptied its tables). */
+export async function resetOffset(tx: Tx, name: string): Promise<void> {
+  await tx`select pg_advisory_xact_lock(hashtext(${`switchyard:follow:${name}`}))`;
+  await tx`insert into projection_offsets (name, last_seq) values (${name}, 0)
+    on conflict (name) do update set last_seq = 0, updated_at = now()`;
+}
