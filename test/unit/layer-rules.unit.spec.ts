@@ -70,6 +70,17 @@ describe("layer rules (npm run verify)", function () {
     ).to.include("core-is-pure");
   });
 
+  it("holds the ledger's rules and the settlement contracts to the pure core too", async () => {
+    for (const core of ["actors/ledger/postings.ts", "actors/settlement/line.ts"])
+      expect(
+        await brokenRules({
+          [core]: 'import { s } from "../../streams/event-store.ts";\nexport const d = s;\n',
+          "streams/event-store.ts": "export const s = 1;\n",
+        }),
+        core,
+      ).to.include("core-is-pure");
+  });
+
   it("fails when streams/ imports the decider", async () => {
     expect(
       await brokenRules({
