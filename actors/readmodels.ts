@@ -57,8 +57,8 @@ export async function startReadModels(
           stream: topo.settleStream,
           batch: 20,
           apply: (tx, msgs) =>
-            eachRecord<SettleRecord>(msgs, (r, seq) =>
-              r.type === "chunk" ? applyChunk(tx, r, seq) : applyReport(tx, r),
+            eachRecord<SettleRecord>(msgs, (r) =>
+              r.type === "chunk" ? applyChunk(tx, r) : applyReport(tx, r),
             ),
         },
         deps,

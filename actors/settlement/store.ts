@@ -3,7 +3,8 @@
 // payouts). Written by the ingest as it goes and by the SETTLE/RECON followers (rebuilds), always
 // idempotently: the same chunk applied twice changes nothing.
 import type { Sql, Tx } from "../../streams/db/client.ts";
-import { entriesForLine, entriesForResolution } from "../ledger/postings.ts";
+import { entriesForLine } from "../ledger/postings.ts";
+import { entriesForResolution } from "../ledger/resolutions.ts";
 import { insertEntries } from "../ledger/store.ts";
 import type { ReconException, Resolution } from "./exceptions.ts";
 import { lineKey, operationKey, type KnownOperation } from "./match.ts";
@@ -55,7 +56,7 @@ export async function findOperations(
   );
 }
 
-export async function applyChunk(tx: Tx, chunk: ChunkRecord, seq: number): Promise<void> {
+export async function applyChunk(tx: Tx, chunk: ChunkRecord): Promise<void> {
   const lines = chunk.lines.map(({ line, outcome, operation, exception }) => ({
     psp: line.psp,
     report_id: line.reportId,
@@ -97,7 +98,7 @@ export async function applyChunk(tx: Tx, chunk: ChunkRecord, seq: number): Promi
   const booked = chunk.lines.filter((l) => l.outcome === "booked");
   await insertEntries(
     tx,
-    booked.flatMap((l) => entriesForLine(l.line, { seq })),
+    booked.flatMap((l) => entriesForLine(l.line)),
   );
 }
 
