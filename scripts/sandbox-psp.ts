@@ -15,6 +15,9 @@
 //   timeoutRate  share 0–1 of requests processed as usual whose answer is then held back for the
 //                slow delay (slowCardDelayMs): the client times out, status still finds the charge
 //   fault        "none" | "http_500" | "garbled" | "reset": the request is processed, its answer lost
+// Settlement controls (sandbox/settlement-routes.ts): POST /_sandbox/psps/:psp/settlements closes the
+// PSP's next batch from what it captured and refunded (optionally with discrepancies), GET lists the
+// reports, GET …/settlements/<report_id>.csv serves one in the PSP's own format.
 // `requests` counts what reached the PSP's handling ({ total, authorizations }), so a test can see
 // that a client stopped calling. Shares are drawn with Math.random (a simulated external system),
 // or with SandboxOptions.random when given.
@@ -35,6 +38,7 @@ import {
   type Charge,
   type RequestCounts,
 } from "./sandbox/simulator.ts";
+import { defaultFeePolicy, settlementRoutes } from "./sandbox/settlement-routes.ts";
 import { readState, stateWriter, type StateWriter } from "./sandbox/state-file.ts";
 
 export type { Behaviour, Charge, ChargeStatus, Fault, RequestCounts } from "./sandbox/simulator.ts";
@@ -152,6 +156,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   });
   await app.register(acmeRoutes(psps.get("acme")!, ctx), { prefix: "/acme/v1" });
   await app.register(boltRoutes(psps.get("bolt")!, ctx), { prefix: "/bolt" });
+  await app.register(settlementRoutes(psps, defaultFeePolicy(), () => ctx.now()));
 
   app.get("/_sandbox/charges", async (req, reply) => {
     const query = ChargeQuery.safeParse(req.query);

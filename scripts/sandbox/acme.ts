@@ -225,7 +225,10 @@ export function acmeRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
             return { reply: refusalReply({ refused: "not_found", message: `no such charge ${id}` }) };
           const amount = body.value.amount ? minorUnits(body.value.amount, charge.currency) : undefined;
           if (amount && !amount.ok) return { reply: amount.reply };
-          const done = psp.capture(id, amount?.value ?? charge.amount, charge.currency);
+          const done = psp.capture(id, amount?.value ?? charge.amount, charge.currency, {
+            reference: id,
+            at: ctx.now(),
+          });
           return { reply: isRefusal(done) ? refusalReply(done) : { status: 200, body: chargeBody(done) } };
         },
       });
@@ -240,7 +243,7 @@ export function acmeRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
         outage: OUTAGE,
         ...(idem ? { idempotency: idem } : {}),
         process: () => {
-          const done = psp.void(params.value.id);
+          const done = psp.void(params.value.id, { reference: params.value.id, at: ctx.now() });
           return { reply: isRefusal(done) ? refusalReply(done) : { status: 200, body: chargeBody(done) } };
         },
       });
@@ -262,10 +265,11 @@ export function acmeRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
             ? minorUnits(requested, charge.currency)
             : { ok: true as const, value: charge.capturedAmount - charge.refundedAmount };
           if (!amount.ok) return { reply: amount.reply };
-          const done = psp.refund(charge.id, amount.value, charge.currency);
+          const id = randomId("re_", 24);
+          const done = psp.refund(charge.id, amount.value, charge.currency, { reference: id, at: ctx.now() });
           if (isRefusal(done)) return { reply: refusalReply(done) };
           const refund = {
-            id: randomId("re_", 24),
+            id,
             object: "refund",
             status: "succeeded",
             charge: charge.id,

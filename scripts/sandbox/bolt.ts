@@ -121,18 +121,26 @@ const keyed = (req: FastifyRequest, requestId: string) => ({
 
 type ModificationKind = "captures" | "cancels" | "refunds";
 
-function modify(psp: SimulatedPsp, kind: ModificationKind, ref: string, amount?: z.infer<typeof Amount>) {
+function modify(
+  psp: SimulatedPsp,
+  kind: ModificationKind,
+  ref: string,
+  at: Date,
+  amount?: z.infer<typeof Amount>,
+) {
   const charge = psp.charge(ref);
   if (!charge) return refusalReply({ refused: "not_found", message: `no payment ${ref}` });
   const currency = amount?.currency ?? charge.currency;
+  // The modification's own reference: what the platform records and the settlement lists it under.
+  const op = { reference: randomId("", 16).toUpperCase(), at };
   const done =
     kind === "cancels"
-      ? psp.void(ref)
+      ? psp.void(ref, op)
       : kind === "captures"
-        ? psp.capture(ref, amount?.value ?? charge.amount, currency)
-        : psp.refund(ref, amount?.value ?? charge.capturedAmount - charge.refundedAmount, currency);
+        ? psp.capture(ref, amount?.value ?? charge.amount, currency, op)
+        : psp.refund(ref, amount?.value ?? charge.capturedAmount - charge.refundedAmount, currency, op);
   if (isRefusal(done)) return refusalReply(done);
-  const body = { status: "received", pspReference: randomId("", 16).toUpperCase(), paymentPspReference: ref };
+  const body = { status: "received", pspReference: op.reference, paymentPspReference: ref };
   return { status: 201, body: amount ? { ...body, amount } : body };
 }
 
@@ -206,7 +214,7 @@ export function boltRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
           psp,
           outage: OUTAGE,
           idempotency: keyed(req, requestId),
-          process: () => ({ reply: modify(psp, kind, params.value.pspReference, amount) }),
+          process: () => ({ reply: modify(psp, kind, params.value.pspReference, ctx.now(), amount) }),
         });
       });
     }

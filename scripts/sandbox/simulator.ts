@@ -4,7 +4,10 @@
 // here so both PSPs behave alike underneath different APIs.
 
 import { createHmac, randomBytes } from "node:crypto";
-import { luhnValid } from "../../actors/payment/card.ts";
+import { binCountryOf, brandOf, luhnValid, type CardBrand } from "../../actors/payment/card.ts";
+import { regionOf } from "../../actors/policy/region.ts";
+import type { Region } from "../../actors/policy/schemas.ts";
+import type { ClosedBatch } from "./settlement-rows.ts";
 
 export const ChargeStatus = {
   authorized: "authorized",
@@ -34,6 +37,32 @@ export type DeclineVerdict = Exclude<CardVerdict, "approve" | "three_ds">;
 export const declineVerdict = (v: CardVerdict): DeclineVerdict | undefined =>
   v === CardVerdict.approve || v === CardVerdict.threeDs ? undefined : v;
 
+/** The merchant's home country the simulated acquirers price regions from (config/policies/routing.json). */
+export const HOME_COUNTRY = "NL";
+
+export const MovementKind = { capture: "capture", refund: "refund", void: "void" } as const;
+export type MovementKind = (typeof MovementKind)[keyof typeof MovementKind];
+
+/**
+ * One money movement the PSP performed on a charge, as its settlement will list it. `reference` is the
+ * PSP reference the platform recorded for the operation (acme: the charge id, or the refund's `re_…`;
+ * bolt: the modification's pspReference, or the payment's own when captured at authorization).
+ * `lineId` is the balance-transaction id it settles under, kept when the movement is deferred.
+ */
+export type Movement = {
+  kind: MovementKind;
+  reference: string;
+  lineId: string;
+  amount: number;
+  currency: string;
+  at: string;
+  /** The batch that settled (or dropped) it; absent while pending. Voids move no money: never batched. */
+  batch?: number;
+};
+
+/** What the PSP's books need of the operation besides its amount: its own reference and its time. */
+export type Operation = { reference: string; at: Date };
+
 /** Every authorization the sandbox created. Amounts in integer minor units. Never a full card number. */
 export type Charge = {
   psp: string;
@@ -47,7 +76,13 @@ export type Charge = {
   refundedAmount: number;
   createdAt: string;
   last4: string;
+  /** The card's BIN, brand and issuing region (from the BIN), kept for pricing; never the PAN. */
+  bin: string;
+  brand: CardBrand;
+  region: Region;
   verdict: CardVerdict;
+  /** Captures, refunds and voids, in the order they happened. */
+  movements: Movement[];
   /** The W3C trace context the authorization arrived with, so tests can see it was propagated. */
   traceparent?: string;
   actionUrl?: string;
@@ -143,7 +178,11 @@ export function fingerprint(parts: unknown): string {
  * beside them would let a card number be brute-forced back. A restored answer is replayed for its
  * key whatever the body; conflict detection holds within one run.
  */
-export type PspRecord = { charges: Charge[]; replies: Array<[key: string, reply: WireReply]> };
+export type PspRecord = {
+  charges: Charge[];
+  replies: Array<[key: string, reply: WireReply]>;
+  batches: ClosedBatch[];
+};
 
 export class SimulatedPsp {
   behaviour: Behaviour = defaultBehaviour();
@@ -153,6 +192,7 @@ export class SimulatedPsp {
   private readonly byId = new Map<string, Charge>();
   private readonly byKey = new Map<string, Charge>();
   private readonly replies = new Map<string, { fingerprint: string | undefined; reply: WireReply }>();
+  private readonly closed: ClosedBatch[] = [];
 
   constructor(
     readonly name: string,
@@ -183,7 +223,32 @@ export class SimulatedPsp {
     return {
       charges: this.charges(),
       replies: [...this.replies].map(([key, { reply }]) => [key, reply]),
+      batches: [...this.closed],
     };
+  }
+
+  /** The closed settlement batches, oldest first. */
+  batches(): readonly ClosedBatch[] {
+    return this.closed;
+  }
+
+  /** Movements not yet in any batch (voids excepted: they settle nothing), oldest first. */
+  pendingMovements(): Array<{ charge: Charge; movement: Movement }> {
+    const pending: Array<{ charge: Charge; movement: Movement }> = [];
+    for (const charge of this.byId.values())
+      for (const movement of charge.movements)
+        if (movement.batch === undefined && movement.kind !== MovementKind.void)
+          pending.push({ charge, movement });
+    return pending.sort((a, b) => a.movement.at.localeCompare(b.movement.at));
+  }
+
+  /** Records a closed batch and marks the movements it settled (or dropped) as in it. */
+  closeBatch(closed: ClosedBatch, settled: readonly Movement[]): void {
+    if (closed.batch !== this.closed.length + 1)
+      throw new RangeError(`batch ${closed.batch} is out of order`);
+    for (const m of settled) m.batch = closed.batch;
+    this.closed.push(closed);
+    this.onChange();
   }
 
   restore(record: PspRecord): void {
@@ -192,6 +257,7 @@ export class SimulatedPsp {
       this.byKey.set(charge.idempotencyKey, charge);
     }
     for (const [key, reply] of record.replies) this.replies.set(key, { fingerprint: undefined, reply });
+    this.closed.push(...record.batches);
   }
 
   remember(idempotencyKey: string, requestFingerprint: string, reply: WireReply): void {
@@ -210,6 +276,8 @@ export class SimulatedPsp {
       : verdict === CardVerdict.threeDs
         ? ChargeStatus.requiresAction
         : ChargeStatus.declined;
+    const captured = status === ChargeStatus.captured;
+    const at = now.toISOString();
     const charge: Charge = {
       psp: this.name,
       id,
@@ -218,11 +286,16 @@ export class SimulatedPsp {
       amount: req.amount,
       currency: req.currency,
       status,
-      capturedAmount: status === ChargeStatus.captured ? req.amount : 0,
+      capturedAmount: captured ? req.amount : 0,
       refundedAmount: 0,
-      createdAt: now.toISOString(),
+      createdAt: at,
       last4: req.card.number.slice(-4),
+      bin: req.card.number.slice(0, 6),
+      brand: brandOf(req.card.number),
+      region: regionOf(binCountryOf(req.card.number), HOME_COUNTRY),
       verdict,
+      // Captured at authorization: settled under the authorization's own reference.
+      movements: captured ? [movement(MovementKind.capture, id, req.amount, req.currency, at)] : [],
       ...(req.traceparent ? { traceparent: req.traceparent } : {}),
       ...(status === ChargeStatus.requiresAction ? { actionUrl: req.actionUrl(id) } : {}),
     };
@@ -232,7 +305,7 @@ export class SimulatedPsp {
     return charge;
   }
 
-  capture(id: string, amount: number, currency: string): Charge | Refusal {
+  capture(id: string, amount: number, currency: string, op: Operation): Charge | Refusal {
     const charge = this.byId.get(id);
     if (!charge) return notFound(id);
     if (charge.currency !== currency) return currencyMismatch(charge);
@@ -248,22 +321,26 @@ export class SimulatedPsp {
     // One capture per authorization, as most acquirers do: the uncaptured rest is released.
     charge.capturedAmount = amount;
     charge.status = ChargeStatus.captured;
+    charge.movements.push(
+      movement(MovementKind.capture, op.reference, amount, currency, op.at.toISOString()),
+    );
     this.onChange();
     return charge;
   }
 
-  void(id: string): Charge | Refusal {
+  void(id: string, op: Operation): Charge | Refusal {
     const charge = this.byId.get(id);
     if (!charge) return notFound(id);
     if (charge.status !== ChargeStatus.authorized && charge.status !== ChargeStatus.requiresAction) {
       return { refused: "invalid_state", message: `charge ${id} is ${charge.status}, not voidable` };
     }
     charge.status = ChargeStatus.voided;
+    charge.movements.push(movement(MovementKind.void, op.reference, 0, charge.currency, op.at.toISOString()));
     this.onChange();
     return charge;
   }
 
-  refund(id: string, amount: number, currency: string): Charge | Refusal {
+  refund(id: string, amount: number, currency: string, op: Operation): Charge | Refusal {
     const charge = this.byId.get(id);
     if (!charge) return notFound(id);
     if (charge.currency !== currency) return currencyMismatch(charge);
@@ -275,6 +352,7 @@ export class SimulatedPsp {
       return { refused: "amount_too_large", message: `refund ${amount} exceeds refundable ${refundable}` };
     }
     charge.refundedAmount += amount;
+    charge.movements.push(movement(MovementKind.refund, op.reference, amount, currency, op.at.toISOString()));
     charge.status =
       charge.refundedAmount === charge.capturedAmount
         ? ChargeStatus.refunded
@@ -286,6 +364,16 @@ export class SimulatedPsp {
 
 export function isRefusal(r: Charge | Refusal): r is Refusal {
   return "refused" in r;
+}
+
+function movement(
+  kind: MovementKind,
+  reference: string,
+  amount: number,
+  currency: string,
+  at: string,
+): Movement {
+  return { kind, reference, lineId: randomId("txn_", 24), amount, currency, at };
 }
 
 function notFound(id: string): Refusal {

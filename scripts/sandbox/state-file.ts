@@ -7,7 +7,38 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { ChargeStatus, CardVerdict, type Charge, type PspRecord } from "./simulator.ts";
+import { CardBrand } from "../../actors/payment/card.ts";
+import { Region } from "../../actors/policy/schemas.ts";
+import {
+  CardVerdict,
+  ChargeStatus,
+  MovementKind,
+  type Charge,
+  type Movement,
+  type PspRecord,
+} from "./simulator.ts";
+import { DiscrepancyKind, type ClosedBatch } from "./settlement-rows.ts";
+
+const MovementSchema = z.object({
+  kind: z.enum(MovementKind),
+  reference: z.string(),
+  lineId: z.string(),
+  amount: z.number().int(),
+  currency: z.string(),
+  at: z.string(),
+  batch: z.number().int().positive().optional(),
+}) satisfies z.ZodType<Movement>;
+
+const BatchSchema = z.object({
+  batch: z.number().int().positive(),
+  reportId: z.string(),
+  closedAt: z.string(),
+  lines: z.number().int().nonnegative(),
+  csv: z.string(),
+  injected: z.array(
+    z.object({ kind: z.enum(DiscrepancyKind), psp_reference: z.string(), line_id: z.string() }),
+  ),
+}) satisfies z.ZodType<ClosedBatch>;
 
 const ChargeSchema = z.object({
   psp: z.string(),
@@ -21,7 +52,15 @@ const ChargeSchema = z.object({
   refundedAmount: z.number().int(),
   createdAt: z.string(),
   last4: z.string().regex(/^\d{4}$/),
+  // Files written before settlement knew no card facts nor movements: such charges settle nothing.
+  bin: z
+    .string()
+    .regex(/^\d{0,6}$/)
+    .default(""),
+  brand: z.enum(CardBrand).default("unknown"),
+  region: Region.default("international"),
   verdict: z.enum(CardVerdict),
+  movements: z.array(MovementSchema).default([]),
   traceparent: z.string().optional(),
   actionUrl: z.string().optional(),
 }) satisfies z.ZodType<Charge>;
@@ -33,6 +72,7 @@ const StateSchema = z.object({
     z.object({
       charges: z.array(ChargeSchema),
       replies: z.array(z.tuple([z.string(), z.object({ status: z.number().int(), body: z.unknown() })])),
+      batches: z.array(BatchSchema).default([]),
     }),
   ),
 });
@@ -62,7 +102,10 @@ export function readState(path: string): Map<string, PspRecord> {
       `${path} is not a sandbox state file (${parsed.error.issues[0]?.message ?? "invalid"}); move it away to start the sandbox empty`,
     );
   return new Map(
-    Object.entries(parsed.data.psps).map(([name, r]) => [name, { charges: r.charges, replies: r.replies }]),
+    Object.entries(parsed.data.psps).map(([name, r]) => [
+      name,
+      { charges: r.charges, replies: r.replies, batches: r.batches },
+    ]),
   );
 }
 

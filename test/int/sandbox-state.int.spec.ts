@@ -88,6 +88,30 @@ describe("the sandbox's records across a restart", () => {
     });
   }
 
+  it("keeps the closed settlement batches and what they settled: a report is the same after a restart", async () => {
+    const req: AuthorizeRequest = {
+      idempotencyKey: randomUUID(),
+      reference: randomUUID(),
+      amount: 2500,
+      currency: "EUR",
+      capture: true,
+      card: { number: "4242424242424242", expMonth: 3, expYear: new Date().getUTCFullYear() + 1, cvc: "123" },
+    };
+    const closed = await restarted(async (url) => {
+      expect(await connector(url, "bolt").authorize(req)).to.include({ outcome: "authorized" });
+      const res = await fetch(`${url}/_sandbox/psps/bolt/settlements`, { method: "POST" });
+      const body = (await res.json()) as { url: string; batch: number };
+      return { ...body, csv: await (await fetch(`${url}${body.url}`)).text() };
+    });
+    await restarted(async (url) => {
+      expect(await (await fetch(`${url}${closed.url}`)).text()).to.equal(closed.csv);
+      // Already settled: nothing pending, and the next batch would be number 2.
+      const again = await fetch(`${url}/_sandbox/psps/bolt/settlements`, { method: "POST" });
+      expect(await again.json()).to.include({ lines: 0, batch: null });
+    });
+    expect(closed.batch).to.equal(1);
+  });
+
   it("refuses to start on a file that is not its state, rather than forget every charge", async () => {
     writeFileSync(stateFile, '{"something": "else"}');
     let error: unknown;
