@@ -1,6 +1,10 @@
 // What the gateway needs from the rest of the platform, passed in whole so that tests (and any
 // future deployment shape) build it without configuration files or globals.
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Tolerance } from "../actors/settlement/match.ts";
+import type { Sql } from "../streams/db/client.ts";
 import type { DeadLetters } from "../streams/dead-letters.ts";
+import type { Topology } from "../streams/topology.ts";
 import type { PaymentView } from "../actors/payment/view.ts";
 import type { CommandBus } from "../streams/command-bus.ts";
 import type { Logger } from "../config/log.ts";
@@ -10,6 +14,19 @@ import type { OpsBoard } from "../streams/ops-board.ts";
 import type { PolicyStore } from "../streams/policy-store.ts";
 import type { MerchantAuth } from "./auth.ts";
 import type { OperatorAuth } from "./operator-auth.ts";
+
+export type SettlementDeps = {
+  js: JetStreamClient;
+  topo: Topology;
+  sql: Sql;
+  tolerance: Tolerance;
+  log: Logger;
+  metrics: Metrics;
+  /** The home country regions are judged from in the fee-variance report (the routing policy's). */
+  homeCountry: () => Promise<string>;
+  /** Empty a read model so that its followers rebuild it from its stream. */
+  rebuild?: (name: string) => Promise<boolean>;
+};
 
 export type PaymentReader = { get(paymentId: string): Promise<PaymentView | undefined> };
 
@@ -24,6 +41,8 @@ export type OpsDeps = {
   auth: OperatorAuth;
   /** PAY_DLQ: listed and redriven over /ops/dead-letters. */
   deadLetters?: DeadLetters;
+  /** Settlement, reconciliation and the ledger over the read models; without it those routes are absent. */
+  settlement?: SettlementDeps;
 };
 
 export type GatewayDeps = {

@@ -23,6 +23,15 @@ export const ErrorStatus = {
   policy_version_not_found: 404,
   psp_not_found: 404,
   dead_letter_not_found: 404,
+  exception_not_found: 404,
+  read_model_not_found: 404,
+  /** The same report id was ingested before with other content: a closed batch never changes. */
+  report_conflict: 409,
+  exception_already_resolved: 409,
+  /** The upload is not this PSP's report (its header row is missing or wrong). */
+  report_format_invalid: 400,
+  link_target_invalid: 422,
+  nothing_to_requery: 422,
   not_found: 404,
   invalid_state_transition: 409,
   operation_in_progress: 409,

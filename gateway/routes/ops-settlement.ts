@@ -1,0 +1,431 @@
+// The operator routes of settlement and reconciliation: upload a PSP's settlement report (streamed
+// to a spool file while it is hashed, then ingested chunk by chunk), list reports, the exception
+// queue and its resolutions, and the fee-variance report. Every change is audited.
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { ExceptionKind, ResolutionKind } from "../../actors/settlement/exceptions.ts";
+import { ingestReport, ReportConflictError } from "../../actors/settlement/ingest.ts";
+import { feeVariance, resolveException, ResolveError } from "../../actors/settlement/service.ts";
+import { listExceptions } from "../../actors/settlement/store.ts";
+import { ReportFormatError, settlementParsers } from "../../actors/psp/settlement/index.ts";
+import type { OpsDeps, SettlementDeps } from "../deps.ts";
+import { ApiError } from "../errors.ts";
+import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
+import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
+
+/** Far beyond any daily report; a larger upload is refused with 413 as it streams. */
+const MAX_REPORT_BYTES = 2 * 1024 ** 3;
+
+const PspParams = z.object({ psp: z.string().regex(/^[a-z0-9_-]{1,32}$/) });
+const UploadQuery = z.strictObject({
+  report_id: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/)
+    .optional()
+    .describe("The PSP's id of the report; default: derived from the content's SHA-256."),
+});
+const IngestResponse = z.object({
+  report_id: z.string(),
+  psp: z.string(),
+  sha256: z.string(),
+  lines: z.number().int().describe("Lines taken (matched + exceptions)."),
+  matched: z.number().int().describe("Lines matched to their payment, or booked (fees, payouts)."),
+  exceptions: z.number().int().describe("Lines that became reconciliation exceptions."),
+  rejected: z
+    .number()
+    .int()
+    .describe("Lines that could not be read; see the rejects in the log and read model."),
+  replayed: z.boolean().describe("true: this report was ingested before; nothing changed."),
+});
+
+const ExceptionBody = z.object({
+  id: z.string(),
+  kind: ExceptionKind,
+  psp: z.string(),
+  status: z.enum(["open", "resolved"]),
+  payment_id: z.string().nullable(),
+  report_id: z.string().nullable(),
+  line_no: z.number().int().nullable(),
+  currency: z.string().nullable(),
+  amount: z.number().int().nullable(),
+  detail: z.string(),
+  opened_at: z.string(),
+  resolution: z.string().nullable(),
+  resolved_by: z.string().nullable(),
+  resolved_at: z.string().nullable(),
+  reason: z.string().nullable(),
+});
+const ExceptionQuery = z.strictObject({
+  status: z.enum(["open", "resolved"]).optional(),
+  kind: ExceptionKind.optional(),
+  psp: z.string().max(32).optional(),
+  after: z.string().max(300).optional().describe("Cursor: list after this exception id."),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+const ResolveBody = z.strictObject({
+  resolution: ResolutionKind,
+  reason: z.string().trim().min(1).max(500),
+  payment_id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
+});
+const Period = z.strictObject({
+  from: z.iso.datetime().describe("Inclusive."),
+  to: z.iso.datetime().describe("Exclusive."),
+  psp: z.string().max(32).optional(),
+});
+
+export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) => {
+  const s = ops.settlement;
+  if (!s) {
+    done();
+    return;
+  }
+  // The report body is read by the route as a stream; nothing buffers it.
+  app.addContentTypeParser(["text/csv", "application/octet-stream"], (_req, _payload, next) =>
+    next(null, undefined),
+  );
+
+  app.post(
+    "/settlements/:psp/reports",
+    {
+      schema: {
+        summary: "Upload a PSP's settlement report",
+        description:
+          "The CSV as the body (text/csv), in the PSP's own format; streamed, any size. Lines are " +
+          "reconciled as they are read; a malformed line is counted in `rejected` and the rest is taken. " +
+          "The same report again changes nothing (`replayed`); the same report id with other content is 409.",
+        tags,
+        security,
+        params: PspParams,
+        querystring: UploadQuery,
+        response: {
+          200: IngestResponse,
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            BODY_ERRORS,
+            "psp_not_found",
+            "report_conflict",
+            "report_format_invalid",
+          ),
+        },
+      },
+    },
+    async (req, reply) => {
+      const { psp } = req.params;
+      const parse = settlementParsers[psp];
+      if (!parse) throw new ApiError("psp_not_found", `no settlement report format for PSP ${psp}`);
+      const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
+      if (type !== "text/csv" && type !== "application/octet-stream")
+        throw new ApiError("unsupported_media_type", "send the report as text/csv");
+      const spool = join(tmpdir(), `switchyard-report-${randomBytes(8).toString("hex")}.csv`);
+      try {
+        const sha256 = await spoolAndHash(req.raw, spool);
+        const reportId = req.query.report_id ?? `sha256-${sha256.slice(0, 32)}`;
+        const result = await call(s, () =>
+          ingestReport(
+            { ...s, now: () => new Date() },
+            {
+              psp,
+              reportId,
+              sha256,
+              input: createReadStream(spool),
+              parse,
+              source: "upload",
+              operator: req.operator ?? null,
+            },
+          ),
+        );
+        audit(
+          req,
+          "settlement.upload",
+          { psp, report_id: reportId, lines: result.lines, replayed: result.replayed },
+          "settlement report uploaded",
+        );
+        return reply.send({
+          report_id: result.reportId,
+          psp,
+          sha256: result.sha256,
+          lines: result.lines,
+          matched: result.matched,
+          exceptions: result.exceptions,
+          rejected: result.rejected,
+          replayed: result.replayed,
+        });
+      } finally {
+        await rm(spool, { force: true });
+      }
+    },
+  );
+
+  app.get(
+    "/settlements/reports",
+    {
+      schema: {
+        summary: "Settlement reports taken in",
+        tags,
+        security,
+        querystring: z.strictObject({ psp: z.string().max(32).optional() }),
+        response: {
+          200: z.object({
+            reports: z.array(
+              IngestResponse.omit({ replayed: true }).extend({
+                source: z.string(),
+                operator: z.string().nullable(),
+                ingested_at: z.string(),
+              }),
+            ),
+          }),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
+        },
+      },
+    },
+    async (req, reply) => {
+      const psp = req.query.psp ?? null;
+      const rows = await call(
+        s,
+        () =>
+          s.sql<
+            {
+              psp: string;
+              report_id: string;
+              content_sha256: string;
+              lines: number;
+              matched: number;
+              exceptions: number;
+              rejected: number;
+              source: string;
+              operator: string | null;
+              ingested_at: Date;
+            }[]
+          >`
+          select * from settlement_reports where (${psp}::text is null or psp = ${psp}) order by ingested_at desc limit 500`,
+      );
+      return reply.send({
+        reports: rows.map((r) => ({
+          report_id: r.report_id,
+          psp: r.psp,
+          sha256: r.content_sha256,
+          lines: r.lines,
+          matched: r.matched,
+          exceptions: r.exceptions,
+          rejected: r.rejected,
+          source: r.source,
+          operator: r.operator,
+          ingested_at: r.ingested_at.toISOString(),
+        })),
+      });
+    },
+  );
+
+  app.get(
+    "/reconciliation/exceptions",
+    {
+      schema: {
+        summary: "The reconciliation exception queue",
+        description: "Ordered by id; page with `after` (the last id of the previous page).",
+        tags,
+        security,
+        querystring: ExceptionQuery,
+        response: {
+          200: z.object({ exceptions: z.array(ExceptionBody), next_after: z.string().nullable() }),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
+        },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const rows = await call(s, () =>
+        listExceptions(s.sql, {
+          limit: q.limit,
+          ...(q.status !== undefined && { status: q.status }),
+          ...(q.kind !== undefined && { kind: q.kind }),
+          ...(q.psp !== undefined && { psp: q.psp }),
+          ...(q.after !== undefined && { after: q.after }),
+        }),
+      );
+      const exceptions = rows.map((r) => ({
+        ...r,
+        status: r.status === "resolved" ? ("resolved" as const) : ("open" as const),
+        kind: ExceptionKind.parse(r.kind),
+        opened_at: r.opened_at.toISOString(),
+        resolved_at: r.resolved_at?.toISOString() ?? null,
+      }));
+      return reply.send({
+        exceptions,
+        next_after: rows.length === q.limit ? (rows.at(-1)?.id ?? null) : null,
+      });
+    },
+  );
+
+  app.post(
+    "/reconciliation/exceptions/:id/resolve",
+    {
+      schema: {
+        summary: "Resolve a reconciliation exception",
+        description:
+          "accept: take the line as the PSP reports it (the difference to write-off where money differs); " +
+          "write_off: book the line against write-off; link: the line belongs to `payment_id` after all; " +
+          "requery: ask the PSP again about the payment (the exception stays open). One resolution per exception.",
+        tags,
+        security,
+        params: z.object({ id: z.string().min(1).max(300) }),
+        body: ResolveBody,
+        response: {
+          200: z.object({
+            id: z.string(),
+            status: z.enum(["open", "resolved"]),
+            resolution: ResolutionKind,
+            amount: z.number().int().describe("What the resolution moved in the ledger, in minor units."),
+            currency: z.string().nullable(),
+            payment_id: z.string().nullable(),
+            resolved_by: z.string(),
+            resolved_at: z.string(),
+          }),
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            BODY_ERRORS,
+            "exception_not_found",
+            "exception_already_resolved",
+            "link_target_invalid",
+            "nothing_to_requery",
+          ),
+        },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body;
+      const operator = req.operator ?? "unknown";
+      const r = await call(s, () =>
+        resolveException(
+          { ...s, now: () => new Date() },
+          {
+            exceptionId: req.params.id,
+            resolution: body.resolution,
+            reason: body.reason,
+            operator,
+            paymentId: body.payment_id ?? null,
+          },
+        ),
+      );
+      audit(
+        req,
+        "reconciliation.resolve",
+        {
+          exception: r.exception.id,
+          kind: r.exception.kind,
+          resolution: body.resolution,
+          reason: body.reason,
+          amount: r.resolution.amount,
+        },
+        "reconciliation exception resolved",
+      );
+      return reply.send({
+        id: r.exception.id,
+        status: r.status,
+        resolution: r.resolution.resolution,
+        amount: r.resolution.amount,
+        currency: r.resolution.currency,
+        payment_id: r.resolution.paymentId,
+        resolved_by: operator,
+        resolved_at: r.resolution.at,
+      });
+    },
+  );
+
+  app.get(
+    "/settlements/fee-variance",
+    {
+      schema: {
+        summary: "Actual against expected PSP fees",
+        description:
+          "Settled captures in [from, to), per PSP, card scheme, region (from the routing policy's home " +
+          "country) and currency: what an operator needs to correct the fee policy least-cost routing trusts.",
+        tags,
+        security,
+        querystring: Period,
+        response: {
+          200: z.object({
+            from: z.string(),
+            to: z.string(),
+            rows: z.array(
+              z.object({
+                psp: z.string(),
+                scheme: z.string(),
+                region: z.string(),
+                currency: z.string(),
+                lines: z.number().int(),
+                expected: z.number().int(),
+                actual: z.number().int(),
+                variance: z.number().int(),
+                variance_bps: z.number().int().nullable(),
+              }),
+            ),
+          }),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
+        },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const homeCountry = await call(s, () => s.homeCountry());
+      const rows = await call(s, () =>
+        feeVariance(s.sql, {
+          from: q.from,
+          to: q.to,
+          homeCountry,
+          ...(q.psp !== undefined && { psp: q.psp }),
+        }),
+      );
+      return reply.send({ from: q.from, to: q.to, rows });
+    },
+  );
+  done();
+};
+
+/** Streams the body to `path`, hashing it on the way; refuses more than MAX_REPORT_BYTES. */
+async function spoolAndHash(body: NodeJS.ReadableStream, path: string): Promise<string> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > MAX_REPORT_BYTES) {
+        cb(new ApiError("payload_too_large", `a report may be at most ${MAX_REPORT_BYTES} bytes`));
+        return;
+      }
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  await pipeline(body, tap, createWriteStream(path));
+  return hash.digest("hex");
+}
+
+/** Known refusals keep their code; the database or NATS away is 503. */
+export async function call<T>(_s: SettlementDeps, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    if (err instanceof ResolveError) throw new ApiError(err.code, err.message, {}, { cause: err });
+    if (err instanceof ReportConflictError)
+      throw new ApiError("report_conflict", err.message, {}, { cause: err });
+    if (err instanceof ReportFormatError)
+      throw new ApiError("report_format_invalid", err.message, {}, { cause: err });
+    throw new ApiError(
+      "service_unavailable",
+      "the settlement store cannot be reached right now; retry later",
+      {},
+      { cause: err },
+    );
+  }
+}
