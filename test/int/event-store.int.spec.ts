@@ -54,18 +54,26 @@ describe("event store (real JetStream and Redis)", () => {
   });
   after(async () => infra.close());
 
-  async function appendAll(paymentId: string): Promise<{ lastSeq: number; eventNo: number }> {
-    let pos = { lastSeq: 0, eventNo: 0 };
+  async function appendAll(
+    paymentId: string,
+  ): Promise<{ lastSeq: number; lastHash: string; eventNo: number }> {
+    let pos = { lastSeq: 0, lastHash: "", eventNo: 0 };
     for (const batch of history(paymentId)) {
-      const seq = await store.append(paymentId, pos, batch);
-      pos = { lastSeq: seq, eventNo: pos.eventNo + batch.length };
+      const { seq, hash } = await store.append(paymentId, pos, batch);
+      pos = { lastSeq: seq, lastHash: hash, eventNo: pos.eventNo + batch.length };
     }
     return pos;
   }
 
   it("loads a payment nobody has written as not existing", async () => {
     const loaded = await store.load("pay_none");
-    expect(loaded).to.deep.equal({ state: undefined, lastSeq: 0, eventNo: 0, replayed: 0 });
+    expect(loaded).to.deep.equal({
+      state: undefined,
+      lastSeq: 0,
+      lastHash: undefined,
+      eventNo: 0,
+      replayed: 0,
+    });
   });
 
   it("rebuilds the state by full replay when there is no snapshot", async () => {
@@ -81,14 +89,14 @@ describe("event store (real JetStream and Redis)", () => {
   it("gives the same state from a snapshot plus the tail as from a full replay", async () => {
     const id = "pay_snap";
     const batches = history(id);
-    const first = await store.append(id, { lastSeq: 0, eventNo: 0 }, batches[0]!);
-    const second = await store.append(id, { lastSeq: first, eventNo: 3 }, batches[1]!);
+    const { seq: first } = await store.append(id, { lastSeq: 0, eventNo: 0 }, batches[0]!);
+    const { seq: second } = await store.append(id, { lastSeq: first, eventNo: 3 }, batches[1]!);
     await snapshots.put(id, {
       seq: second,
       eventNo: 4,
       state: evolveAll(undefined, batches.slice(0, 2).flat())!,
     });
-    const third = await store.append(id, { lastSeq: second, eventNo: 4 }, batches[2]!);
+    const { seq: third } = await store.append(id, { lastSeq: second, eventNo: 4 }, batches[2]!);
     await store.append(id, { lastSeq: third, eventNo: 5 }, batches[3]!);
 
     const fromSnapshot = await store.load(id);
@@ -116,7 +124,7 @@ describe("event store (real JetStream and Redis)", () => {
   it("fences a second writer that appends from a stale position", async () => {
     const id = "pay_fence";
     const [first, second] = history(id);
-    const seq = await store.append(id, { lastSeq: 0, eventNo: 0 }, first!);
+    const { seq } = await store.append(id, { lastSeq: 0, eventNo: 0 }, first!);
     // Writer A appends; writer B still believes the payment is at `seq` with no newer event.
     await store.append(id, { lastSeq: seq, eventNo: 3 }, second!);
     let error: unknown;
