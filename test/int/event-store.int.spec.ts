@@ -3,9 +3,11 @@ import type { PaymentCreated, PaymentEvent } from "../../actors/payment/events.t
 import { evolveAll } from "../../actors/payment/evolve.ts";
 import { Journal } from "../../actors/payment/journal.ts";
 import { SCHEMA_VERSION } from "../../actors/payment/state.ts";
+import { ChainVerifier, chainHash } from "../../streams/chain.ts";
+import { encode } from "../../streams/envelopes.ts";
 import { EventStore, WrongLastSequenceError } from "../../streams/event-store.ts";
 import { SnapshotStore } from "../../streams/snapshots.ts";
-import { ensureTopology, snapshotKey } from "../../streams/topology.ts";
+import { ensureTopology, eventSubject, snapshotKey } from "../../streams/topology.ts";
 import { paymentCreated } from "../support/events.ts";
 import { openInfra, type Infra } from "../support/infra.ts";
 
@@ -158,6 +160,30 @@ describe("event store (real JetStream and Redis)", () => {
     expect(await snapshots.put(id, { seq: 7, eventNo: 4, state: { ...state, amount: 1 } })).to.equal(false);
     expect((await snapshots.get(id))?.seq).to.equal(10);
     expect(((await snapshots.get(id))?.state as { amount: number }).amount).to.equal(1000);
+  });
+
+  it("reads a history written before the chain, and chains its next frame to the last legacy frame", async () => {
+    const id = "pay_legacy";
+    const [first, second] = history(id);
+    // A frame as the code before the chain wrote it: version 1, no prev.
+    const legacy = encode({ v: 1, paymentId: id, firstEventNo: 1, events: first });
+    const { seq } = await infra.js.publish(eventSubject(infra.topo, id), legacy);
+    const loaded = await store.load(id);
+    expect(loaded).to.include({ lastSeq: seq, lastHash: chainHash(legacy), eventNo: 3 });
+    expect(loaded.state?.status).to.equal("authorizing");
+    await store.append(id, loaded, second!);
+    expect((await store.load(id)).state?.status).to.equal("authorized");
+
+    const verifier = new ChainVerifier();
+    const frames = [await infra.jsm.direct.getMessage(infra.topo.eventStream, { seq })];
+    frames.push(
+      await infra.jsm.direct.getMessage(infra.topo.eventStream, {
+        last_by_subj: eventSubject(infra.topo, id),
+      }),
+    );
+    for (const m of frames) verifier.see(id, m!.seq, m!.data);
+    expect(frames[1]!.json<{ v: number; prev: string }>()).to.include({ v: 2, prev: chainHash(legacy) });
+    expect(verifier.summary()).to.deep.equal({ frames: 2, payments: 1, legacy: 1, breaks: 0 });
   });
 
   it("creates the topology a second time without harm", async () => {
