@@ -2,11 +2,14 @@
 // record). It stores and reads frames (EventFrame) and their stream sequences and knows nothing of
 // what the events mean: the actor validates, folds and snapshots. Appends are fenced with
 // Nats-Expected-Last-Subject-Sequence, so two live copies of one payment can never both write: the
-// loser gets WrongLastSequenceError, reloads and decides again.
+// loser gets WrongLastSequenceError, reloads and decides again. Frames are chained (streams/chain.ts):
+// each carries the hash of the stored bytes of the one before, so every read frame comes with the
+// hash of its own bytes and every append returns the hash of what it stored: the next append's `prev`.
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import type { Metrics } from "../config/metrics.ts";
-import { EventFrame, Header, encode } from "./envelopes.ts";
+import { chainHash, genesisHash } from "./chain.ts";
+import { EventFrame, Header, encode, type EventFrameV2 } from "./envelopes.ts";
 import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { eventSubject, type Topology } from "./topology.ts";
 
@@ -19,7 +22,21 @@ export class CorruptEventError extends Error {
   override name = "CorruptEventError";
 }
 
-export type StoredFrame = EventFrame & { seq: number };
+/** A frame as read, with its stream sequence and the SHA-256 of its stored bytes. */
+export type StoredFrame = EventFrame & { seq: number; hash: string };
+
+/** Where an append continues from: the entity's last frame (sequence 0 and no hash for a new one). */
+export type AppendAt = {
+  lastSeq: number;
+  eventNo: number;
+  /**
+   * Hash of the stored bytes of the frame at lastSeq, known from loading or from the last append.
+   * Without it (lastSeq > 0), the last frame is read once to learn it.
+   */
+  lastHash?: string | undefined;
+};
+
+export type Appended = { seq: number; hash: string };
 
 export class EventStore {
   constructor(
@@ -60,25 +77,27 @@ export class EventStore {
    * Append the events decided for one command as one message. `Nats-Msg-Id = <id>:<firstEventNo>`
    * makes a retried publish (ack lost) a no-op; the fence makes a concurrent writer fail. An entity
    * believed new appends at expected sequence 0: if it is not new, the fence says so.
-   * Returns the new stream sequence.
+   * Returns the new stream sequence and the hash of the bytes stored there.
    */
   async append(
     id: string,
-    at: { lastSeq: number; eventNo: number },
+    at: AppendAt,
     events: readonly unknown[],
     traceparent?: string,
-  ): Promise<number> {
-    const frame: EventFrame = {
-      v: 1,
+  ): Promise<Appended> {
+    const frame: EventFrameV2 = {
+      v: 2,
       paymentId: id,
       firstEventNo: at.eventNo + 1,
       events: [...events],
       ...(traceparent !== undefined && { traceId: traceparent }),
+      prev: await this.prevOf(id, at),
     };
+    const data = encode(frame);
     const h = headers();
     if (traceparent) h.set(Header.traceparent, traceparent);
     try {
-      const ack = await this.js.publish(eventSubject(this.topo, id), encode(frame), {
+      const ack = await this.js.publish(eventSubject(this.topo, id), data, {
         msgID: `${id}:${at.eventNo + 1}`,
         expect: { lastSubjectSequence: at.lastSeq, streamName: this.topo.eventStream },
         headers: h,
@@ -92,7 +111,7 @@ export class EventStore {
         this.metrics.fenceConflicts.inc();
         throw new WrongLastSequenceError(`${id} already has event ${at.eventNo + 1}`);
       }
-      return ack.seq;
+      return { seq: ack.seq, hash: chainHash(data) };
     } catch (err) {
       if (err instanceof WrongLastSequenceError) throw err;
       if (isWrongLastSequence(err)) {
@@ -101,6 +120,17 @@ export class EventStore {
       }
       throw err;
     }
+  }
+
+  /** What the next frame chains to. Reading the last frame is the fallback, not the hot path. */
+  private async prevOf(id: string, at: AppendAt): Promise<string> {
+    if (at.lastSeq === 0) return genesisHash(id);
+    if (at.lastHash !== undefined) return at.lastHash;
+    const last = await this.last(id);
+    // Someone appended since the caller's position: the fence would refuse this append anyway.
+    if (last?.seq !== at.lastSeq)
+      throw new WrongLastSequenceError(`${id} is not at seq ${at.lastSeq} any more`);
+    return last.hash;
   }
 }
 
@@ -114,5 +144,5 @@ function decodeFrame(msg: StoredMsg): StoredFrame {
   const parsed = EventFrame.safeParse(json);
   if (!parsed.success)
     throw new CorruptEventError(`undecodable event frame at seq ${msg.seq}: ${parsed.error.message}`);
-  return { ...parsed.data, seq: msg.seq };
+  return { ...parsed.data, seq: msg.seq, hash: chainHash(msg.data) };
 }

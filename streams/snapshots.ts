@@ -1,4 +1,4 @@
-// Snapshots in Redis: `snap:<id>` → {seq, eventNo, schemaVersion, state}. A disposable accelerator:
+// Snapshots in Redis: `snap:<id>` → {seq, eventNo, lastHash, schemaVersion, state}. A disposable accelerator:
 // a missing, stale, unreadable or foreign-version snapshot only means a longer replay, and a Redis
 // outage is logged and counted, never fatal. Writes are compare-and-set on the stream sequence, so
 // an older snapshot never overwrites a newer one. The state is opaque here; its owner checks it.
@@ -6,10 +6,14 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
+import { Sha256Hex } from "./envelopes.ts";
 
 const SnapshotSchema = z.object({
   seq: z.number().int().nonnegative(), // PAY_EVT stream sequence of the last event folded in
   eventNo: z.number().int().nonnegative(), // number of events folded in
+  // Hash of the stored bytes of the frame at `seq` (streams/chain.ts). Absent in snapshots written
+  // before the history was chained: still usable, the hash then comes from the stream.
+  lastHash: Sha256Hex.optional(),
   schemaVersion: z.number().int(),
   state: z.unknown(),
 });
@@ -51,6 +55,12 @@ export class SnapshotStore {
       this.metrics.snapshotFailures.inc({ op: "decode" });
       return undefined;
     }
+  }
+
+  /** The caller found a snapshot unusable (not of the history it belongs to): counted and logged. */
+  rejected(id: string, why: string): void {
+    this.metrics.snapshotFailures.inc({ op: "mismatch" });
+    this.log.warn({ paymentId: id, why }, "snapshot ignored; replaying from JetStream");
   }
 
   /** Store unless a snapshot at the same or a later sequence is there. Returns whether it was written. */

@@ -281,9 +281,15 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
 
   async function appendAndEvolve(at: At, events: readonly PaymentEvent[], ctx: Ctx): Promise<void> {
     const before = at.loaded.state?.status;
-    const seq = await deps.journal.append(paymentId, at.loaded, events, ctx.traceparent);
+    const { seq, hash } = await deps.journal.append(paymentId, at.loaded, events, ctx.traceparent);
     const state = evolveAll(at.loaded.state, events);
-    at.loaded = { state, lastSeq: seq, eventNo: at.loaded.eventNo + events.length, replayed: 0 };
+    at.loaded = {
+      state,
+      lastSeq: seq,
+      lastHash: hash,
+      eventNo: at.loaded.eventNo + events.length,
+      replayed: 0,
+    };
     at.sinceSnapshot += events.length;
     if (state) countAttempts(state, events, deps.metrics);
     if (state && state.status !== before) {

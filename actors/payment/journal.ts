@@ -2,27 +2,38 @@
 // payment's own schema and fold. Nothing is appended that the reader would reject: events are
 // checked against the schema that reads them before they are written, and a write that fails the
 // check is a bug (poison), never stored. Loading starts from the Redis snapshot when one is usable
-// and folds the tail after it; a missing or stale snapshot only means a longer replay.
-import type { EventStore, StoredFrame } from "../../streams/event-store.ts";
+// and folds the tail after it; a missing or stale snapshot only means a longer replay. The position
+// it returns carries the hash of the last stored frame, which the next append chains to
+// (streams/chain.ts); a snapshot whose hash disagrees with the stream is not of this history and is
+// ignored.
+import type { AppendAt, Appended, EventStore, StoredFrame } from "../../streams/event-store.ts";
 import { CorruptEventError } from "../../streams/event-store.ts";
-import type { SnapshotStore } from "../../streams/snapshots.ts";
+import type { Snapshot, SnapshotStore } from "../../streams/snapshots.ts";
 import type { PaymentEvent } from "./events.ts";
 import { evolveAll } from "./evolve.ts";
 import type { Payment, PaymentState } from "./state.ts";
 import { PaymentEvents } from "./wire.ts";
 
-/** A payment as loaded: its state and the two positions an append must continue from. */
+/** A payment as loaded: its state and the positions an append must continue from. */
 export type Loaded = {
   state: PaymentState;
   /** PAY_EVT sequence of the payment's last message (0: none): the fence for the next append. */
   lastSeq: number;
+  /** SHA-256 of the stored bytes of the message at lastSeq (undefined when there is none): the next frame's `prev`. */
+  lastHash: string | undefined;
   /** Number of events in the payment's history. */
   eventNo: number;
   /** Events replayed from JetStream on top of the snapshot (for metrics and tests). */
   replayed: number;
 };
 
-export const NEW_PAYMENT: Loaded = { state: undefined, lastSeq: 0, eventNo: 0, replayed: 0 };
+export const NEW_PAYMENT: Loaded = {
+  state: undefined,
+  lastSeq: 0,
+  lastHash: undefined,
+  eventNo: 0,
+  replayed: 0,
+};
 
 /** Events that fail their own schema: appending them would make the payment unreadable. */
 export class InvalidEventError extends Error {
@@ -41,18 +52,38 @@ export class Journal {
     const snap = await this.snapshots.get(paymentId);
     // A snapshot ahead of the stream (stream recreated, wrong deployment) cannot be trusted.
     const base = snap && snap.seq <= last.seq && isPaymentLike(snap.state) ? snap : undefined;
+    const loaded = await this.fold(paymentId, base, last);
+    if (loaded !== undefined) return loaded;
+    this.snapshots.rejected(paymentId, "its hash is not the stream's: not of this history");
+    return (await this.fold(paymentId, undefined, last)) as Loaded;
+  }
+
+  /** Fold the frames after `base` up to `last`; undefined when `base` does not chain into them. */
+  private async fold(
+    paymentId: string,
+    base: Snapshot | undefined,
+    last: StoredFrame,
+  ): Promise<Loaded | undefined> {
     let state = base?.state as PaymentState;
     let eventNo = base?.eventNo ?? 0;
     let seq = base?.seq ?? 0;
+    let lastHash = base?.lastHash;
+    if (base?.lastHash !== undefined && base.seq === last.seq && base.lastHash !== last.hash)
+      return undefined;
+    if (seq === last.seq) lastHash = last.hash;
     let replayed = 0;
     for await (const frame of this.store.frames(paymentId, seq, last)) {
+      // The first frame after the snapshot must chain to the frame the snapshot was taken at.
+      if (replayed === 0 && lastHash !== undefined && frame.v === 2 && frame.prev !== lastHash)
+        return undefined;
       const events = eventsOf(paymentId, frame, eventNo);
       state = evolveAll(state, events);
       eventNo += events.length;
       replayed += events.length;
       seq = frame.seq;
+      lastHash = frame.hash;
     }
-    return { state, lastSeq: seq, eventNo, replayed };
+    return { state, lastSeq: seq, lastHash, eventNo, replayed };
   }
 
   /**
@@ -68,13 +99,13 @@ export class Journal {
     return events;
   }
 
-  /** Validate, then append with the fence; returns the new stream sequence. */
+  /** Validate, then append with the fence; returns the new stream sequence and the stored frame's hash. */
   async append(
     paymentId: string,
-    at: { lastSeq: number; eventNo: number },
+    at: AppendAt,
     events: readonly PaymentEvent[],
     traceparent?: string,
-  ): Promise<number> {
+  ): Promise<Appended> {
     const checked = PaymentEvents.safeParse(events);
     if (!checked.success)
       throw new InvalidEventError(
@@ -88,6 +119,7 @@ export class Journal {
     await this.snapshots.put(paymentId, {
       seq: loaded.lastSeq,
       eventNo: loaded.eventNo,
+      ...(loaded.lastHash !== undefined && { lastHash: loaded.lastHash }),
       state: loaded.state,
     });
   }

@@ -3,9 +3,11 @@ import type { PaymentCreated, PaymentEvent } from "../../actors/payment/events.t
 import { evolveAll } from "../../actors/payment/evolve.ts";
 import { Journal } from "../../actors/payment/journal.ts";
 import { SCHEMA_VERSION } from "../../actors/payment/state.ts";
+import { ChainVerifier, chainHash } from "../../streams/chain.ts";
+import { encode } from "../../streams/envelopes.ts";
 import { EventStore, WrongLastSequenceError } from "../../streams/event-store.ts";
 import { SnapshotStore } from "../../streams/snapshots.ts";
-import { ensureTopology, snapshotKey } from "../../streams/topology.ts";
+import { ensureTopology, eventSubject, snapshotKey } from "../../streams/topology.ts";
 import { paymentCreated } from "../support/events.ts";
 import { openInfra, type Infra } from "../support/infra.ts";
 
@@ -54,18 +56,26 @@ describe("event store (real JetStream and Redis)", () => {
   });
   after(async () => infra.close());
 
-  async function appendAll(paymentId: string): Promise<{ lastSeq: number; eventNo: number }> {
-    let pos = { lastSeq: 0, eventNo: 0 };
+  async function appendAll(
+    paymentId: string,
+  ): Promise<{ lastSeq: number; lastHash: string; eventNo: number }> {
+    let pos = { lastSeq: 0, lastHash: "", eventNo: 0 };
     for (const batch of history(paymentId)) {
-      const seq = await store.append(paymentId, pos, batch);
-      pos = { lastSeq: seq, eventNo: pos.eventNo + batch.length };
+      const { seq, hash } = await store.append(paymentId, pos, batch);
+      pos = { lastSeq: seq, lastHash: hash, eventNo: pos.eventNo + batch.length };
     }
     return pos;
   }
 
   it("loads a payment nobody has written as not existing", async () => {
     const loaded = await store.load("pay_none");
-    expect(loaded).to.deep.equal({ state: undefined, lastSeq: 0, eventNo: 0, replayed: 0 });
+    expect(loaded).to.deep.equal({
+      state: undefined,
+      lastSeq: 0,
+      lastHash: undefined,
+      eventNo: 0,
+      replayed: 0,
+    });
   });
 
   it("rebuilds the state by full replay when there is no snapshot", async () => {
@@ -81,14 +91,14 @@ describe("event store (real JetStream and Redis)", () => {
   it("gives the same state from a snapshot plus the tail as from a full replay", async () => {
     const id = "pay_snap";
     const batches = history(id);
-    const first = await store.append(id, { lastSeq: 0, eventNo: 0 }, batches[0]!);
-    const second = await store.append(id, { lastSeq: first, eventNo: 3 }, batches[1]!);
+    const { seq: first } = await store.append(id, { lastSeq: 0, eventNo: 0 }, batches[0]!);
+    const { seq: second } = await store.append(id, { lastSeq: first, eventNo: 3 }, batches[1]!);
     await snapshots.put(id, {
       seq: second,
       eventNo: 4,
       state: evolveAll(undefined, batches.slice(0, 2).flat())!,
     });
-    const third = await store.append(id, { lastSeq: second, eventNo: 4 }, batches[2]!);
+    const { seq: third } = await store.append(id, { lastSeq: second, eventNo: 4 }, batches[2]!);
     await store.append(id, { lastSeq: third, eventNo: 5 }, batches[3]!);
 
     const fromSnapshot = await store.load(id);
@@ -116,7 +126,7 @@ describe("event store (real JetStream and Redis)", () => {
   it("fences a second writer that appends from a stale position", async () => {
     const id = "pay_fence";
     const [first, second] = history(id);
-    const seq = await store.append(id, { lastSeq: 0, eventNo: 0 }, first!);
+    const { seq } = await store.append(id, { lastSeq: 0, eventNo: 0 }, first!);
     // Writer A appends; writer B still believes the payment is at `seq` with no newer event.
     await store.append(id, { lastSeq: seq, eventNo: 3 }, second!);
     let error: unknown;
@@ -150,6 +160,30 @@ describe("event store (real JetStream and Redis)", () => {
     expect(await snapshots.put(id, { seq: 7, eventNo: 4, state: { ...state, amount: 1 } })).to.equal(false);
     expect((await snapshots.get(id))?.seq).to.equal(10);
     expect(((await snapshots.get(id))?.state as { amount: number }).amount).to.equal(1000);
+  });
+
+  it("reads a history written before the chain, and chains its next frame to the last legacy frame", async () => {
+    const id = "pay_legacy";
+    const [first, second] = history(id);
+    // A frame as the code before the chain wrote it: version 1, no prev.
+    const legacy = encode({ v: 1, paymentId: id, firstEventNo: 1, events: first });
+    const { seq } = await infra.js.publish(eventSubject(infra.topo, id), legacy);
+    const loaded = await store.load(id);
+    expect(loaded).to.include({ lastSeq: seq, lastHash: chainHash(legacy), eventNo: 3 });
+    expect(loaded.state?.status).to.equal("authorizing");
+    await store.append(id, loaded, second!);
+    expect((await store.load(id)).state?.status).to.equal("authorized");
+
+    const verifier = new ChainVerifier();
+    const frames = [await infra.jsm.direct.getMessage(infra.topo.eventStream, { seq })];
+    frames.push(
+      await infra.jsm.direct.getMessage(infra.topo.eventStream, {
+        last_by_subj: eventSubject(infra.topo, id),
+      }),
+    );
+    for (const m of frames) verifier.see(id, m!.seq, m!.data);
+    expect(frames[1]!.json<{ v: number; prev: string }>()).to.include({ v: 2, prev: chainHash(legacy) });
+    expect(verifier.summary()).to.deep.equal({ frames: 2, payments: 1, legacy: 1, breaks: 0 });
   });
 
   it("creates the topology a second time without harm", async () => {

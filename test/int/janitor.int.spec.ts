@@ -72,8 +72,16 @@ describe("janitor (real JetStream)", function () {
     const j = janitor();
     await j.start();
     try {
-      const openSeq = await journal.append("pay_open", { lastSeq: 0, eventNo: 0 }, opened("pay_open"));
-      const closingSeq = await journal.append("pay_done", { lastSeq: 0, eventNo: 0 }, opened("pay_done"));
+      const { seq: openSeq } = await journal.append(
+        "pay_open",
+        { lastSeq: 0, eventNo: 0 },
+        opened("pay_open"),
+      );
+      const { seq: closingSeq } = await journal.append(
+        "pay_done",
+        { lastSeq: 0, eventNo: 0 },
+        opened("pay_done"),
+      );
       await journal.append("pay_done", { lastSeq: closingSeq, eventNo: 3 }, [
         { type: "PaymentAuthorized", attemptNo: 1, pspReference: "ch_1", captured: false, at },
       ]);
