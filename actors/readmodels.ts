@@ -112,6 +112,8 @@ export async function startReadModels(
         o.expected_fee, o.at
       from psp_operations o
       where o.settled_by is null and o.kind <> 'void' and o.at < ${cutoff}
+        and not exists (select 1 from settlement_lines l
+          where l.psp = o.psp and l.kind = o.kind and l.psp_reference = o.psp_reference)
         and not exists (select 1 from recon_exceptions x where x.id = 'x_missing_' || o.psp || '_' || o.kind || '_' || o.psp_reference)
       order by o.at limit 1000`;
     const at = now().toISOString();

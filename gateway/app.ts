@@ -27,6 +27,8 @@ import { documentTransform } from "./routes/docs.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
 import { opsShadowRoutes } from "./routes/ops-shadow.ts";
 import { opsDeadLetterRoutes } from "./routes/ops-dead-letters.ts";
+import { opsLedgerRoutes } from "./routes/ops-ledger.ts";
+import { opsSettlementRoutes } from "./routes/ops-settlement.ts";
 import { opsPspRoutes } from "./routes/ops-psps.ts";
 import { paymentRoutes } from "./routes/payments.ts";
 import { systemRoutes } from "./routes/system.ts";
@@ -134,6 +136,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         await scope.register(opsPolicyRoutes, ops);
         await scope.register(opsPspRoutes, ops);
         await scope.register(opsDeadLetterRoutes, ops);
+        await scope.register(opsSettlementRoutes, ops);
+        await scope.register(opsLedgerRoutes, ops);
       },
       { prefix: "/ops" },
     );

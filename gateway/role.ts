@@ -4,6 +4,7 @@
 // gateway) and by npm start.
 import type { FastifyInstance } from "fastify";
 import { Journal } from "../actors/payment/journal.ts";
+import { rebuildReadModel } from "../actors/readmodels.ts";
 import { SCHEMA_VERSION } from "../actors/payment/state.ts";
 import { toView } from "../actors/payment/view.ts";
 import { capabilitiesOf, createConnectors } from "../actors/psp/registry.ts";
@@ -74,6 +75,27 @@ export async function startGatewayRole(
       store: infra.policyStore,
       board: infra.opsBoard,
       deadLetters: new DeadLetters(js, jsm, topo),
+      settlement: {
+        js,
+        topo,
+        sql: infra.db.sql,
+        tolerance: {
+          minor: config.settlement.feeToleranceMinor,
+          percent: config.settlement.feeTolerancePercent,
+        },
+        log: o.log,
+        metrics: o.metrics,
+        async homeCountry() {
+          const active = await infra.policyStore.activeVersion("routing");
+          const stored = active && (await infra.policyStore.get("routing", active.version));
+          return stored?.document.home_country ?? "NL";
+        },
+        async rebuild(name) {
+          if (name !== "payments" && name !== "settlement") return false;
+          await rebuildReadModel(infra.db, name);
+          return true;
+        },
+      },
       capabilities,
       auth: OperatorAuth.fromKeys(config.operatorKeys),
     },

@@ -70,7 +70,7 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
   const flush = async () => {
     const chunk = await reconcileChunk(d, req.psp, req.reportId, ++chunkNo, pending);
     pending = [];
-    const seq = await publish(d, subject, chunk, `${req.psp}:${req.reportId}:${chunk.chunkNo}`);
+    await publish(d, subject, chunk, `${req.psp}:${req.reportId}:${chunk.chunkNo}`);
     await d.sql.begin((tx) => applyChunk(tx, chunk));
     for (const l of chunk.lines) {
       totals.lines++;

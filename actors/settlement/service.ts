@@ -170,7 +170,6 @@ async function linkTarget(sql: Sql, x: ReconException, paymentId: string): Promi
 const moved = (entries: readonly JournalEntry[]): number =>
   entries.reduce((sum, e) => sum + e.postings.reduce((s, p) => s + p.debit, 0), 0);
 
-
 export type FeeVarianceRow = {
   psp: string;
   scheme: string;

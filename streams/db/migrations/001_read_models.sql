@@ -89,6 +89,7 @@ create table settlement_lines (
   exception_id text,
   primary key (psp, report_id, line_no)
 );
+create index settlement_lines_operation on settlement_lines (psp, kind, psp_reference);
 create index settlement_lines_payment on settlement_lines (payment_id) where payment_id is not null;
 create index settlement_lines_created on settlement_lines (psp, created_at);
 

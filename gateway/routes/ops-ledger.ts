@@ -1,0 +1,147 @@
+// The operator routes of the ledger (a read model of the payment, settlement and reconciliation
+// streams): the trial balance at a moment, the journal export streamed with its digest trailer, and
+// the rebuild of a read model from its stream.
+import { Readable } from "node:stream";
+import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { exportLines, ExportFormat } from "../../actors/ledger/export.ts";
+import { trialBalance } from "../../actors/ledger/store.ts";
+import { journal } from "../../actors/settlement/service.ts";
+import type { OpsDeps } from "../deps.ts";
+import { ApiError } from "../errors.ts";
+import { errorResponses, OPERATOR_ERRORS } from "./docs.ts";
+import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
+import { call } from "./ops-settlement.ts";
+
+const Balance = z.object({
+  account: z.string(),
+  currency: z.string(),
+  debit: z.number().int(),
+  credit: z.number().int(),
+  balance: z.number().int().describe("debit − credit"),
+});
+
+export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) => {
+  const s = ops.settlement;
+  if (!s) {
+    done();
+    return;
+  }
+  app.get(
+    "/ledger/trial-balance",
+    {
+      schema: {
+        summary: "Each account's balance at a moment",
+        description: "Debits equal credits per currency (`balanced`), or the ledger is wrong.",
+        tags,
+        security,
+        querystring: z.strictObject({ at: z.iso.datetime().optional().describe("Default: now.") }),
+        response: {
+          200: z.object({
+            at: z.string(),
+            accounts: z.array(Balance),
+            totals: z.array(
+              z.object({
+                currency: z.string(),
+                debit: z.number().int(),
+                credit: z.number().int(),
+                balanced: z.boolean(),
+              }),
+            ),
+            balanced: z.boolean(),
+          }),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
+        },
+      },
+    },
+    async (req, reply) => {
+      const at = req.query.at ?? new Date().toISOString();
+      const accounts = await call(s, () => trialBalance(s.sql, at));
+      const byCurrency = new Map<
+        string,
+        { currency: string; debit: number; credit: number; balanced: boolean }
+      >();
+      for (const a of accounts) {
+        const t = byCurrency.get(a.currency) ?? { currency: a.currency, debit: 0, credit: 0, balanced: true };
+        t.debit += a.debit;
+        t.credit += a.credit;
+        t.balanced = t.debit === t.credit;
+        byCurrency.set(a.currency, t);
+      }
+      const totals = [...byCurrency.values()];
+      return reply.send({ at, accounts, totals, balanced: totals.every((t) => t.balanced) });
+    },
+  );
+
+  app.get(
+    "/ledger/export",
+    {
+      schema: {
+        summary: "The journal, streamed",
+        description:
+          "Entries with from <= at < to. csv: one row per posting, then a `#trailer` row; jsonl: one entry " +
+          "per line, then a trailer object. The trailer gives the line count, per-currency totals and the " +
+          "SHA-256 of everything before it (docs/ledger.md; `npm run audit:verify -- --ledger-export FILE`).",
+        tags,
+        security,
+        querystring: z.strictObject({
+          from: z.iso.datetime(),
+          to: z.iso.datetime(),
+          format: ExportFormat.default("csv"),
+        }),
+        response: {
+          200: z.string().describe("The export (text/csv or application/x-ndjson)."),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
+        },
+      },
+    },
+    async (req, reply) => {
+      const { from, to, format } = req.query;
+      if (Date.parse(from) > Date.parse(to))
+        throw new ApiError("validation_error", "from must not be after to", {
+          issues: [{ in: "querystring", path: "from", code: "custom", message: "from must not be after to" }],
+        });
+      audit(req, "ledger.export", { from, to, format }, "ledger exported");
+      const lines = exportLines(journal(s.sql, from, to), format);
+      const body = Readable.from(lines);
+      return (
+        reply
+          .type(format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson")
+          .header(
+            "content-disposition",
+            `attachment; filename="ledger-${from.slice(0, 10)}-${to.slice(0, 10)}.${format}"`,
+          )
+          // A stream is sent as it is (no serializer); the 200 schema above only documents it.
+          .send(body as unknown as string)
+      );
+    },
+  );
+
+  app.post(
+    "/read-models/:name/rebuild",
+    {
+      schema: {
+        summary: "Rebuild a read model from its stream",
+        description:
+          "Empties the read model (payments, settlement) and puts its position back to the start: the " +
+          "workers' followers replay the stream into it. JetStream is the record; nothing is lost.",
+        tags,
+        security,
+        params: z.object({ name: z.string().max(64) }),
+        response: {
+          202: z.object({ read_model: z.string(), status: z.literal("rebuilding") }),
+          ...errorResponses(OPERATOR_ERRORS, "read_model_not_found"),
+        },
+      },
+    },
+    async (req, reply) => {
+      const rebuild = s.rebuild;
+      const { name } = req.params;
+      if (!rebuild || !(await call(s, () => rebuild(name))))
+        throw new ApiError("read_model_not_found", `no read model ${name} to rebuild (payments, settlement)`);
+      audit(req, "read_model.rebuild", { read_model: name }, "read model rebuild requested");
+      return reply.code(202).send({ read_model: name, status: "rebuilding" as const });
+    },
+  );
+  done();
+};
