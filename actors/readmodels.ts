@@ -14,6 +14,7 @@ import { reconSubject } from "../streams/topology.ts";
 import { PAYMENTS_READ_MODEL, paymentsProjection } from "./projections/payments.ts";
 import { missing, missingExceptionId } from "./settlement/match.ts";
 import type { ReconRecord, SettleRecord } from "./settlement/records.ts";
+import { SettlementPuller } from "./settlement/pull.ts";
 import { Settler } from "./settlement/settler.ts";
 import { applyChunk, applyRecon, applyReport } from "./settlement/store.ts";
 
@@ -33,7 +34,7 @@ export async function startReadModels(
   config: Config,
   infra: Infra,
   db: Db,
-  o: { metrics: Metrics; log: Logger; now?: () => Date; settler?: boolean },
+  o: { metrics: Metrics; log: Logger; now?: () => Date; settler?: boolean; sandboxUrl?: string },
 ): Promise<ReadModels> {
   const now = o.now ?? (() => new Date());
   const { js, jsm, topo } = infra;
@@ -86,6 +87,24 @@ export async function startReadModels(
       const settler = new Settler({ js, jsm, topo, log: o.log, now });
       await settler.start();
       started.push(settler);
+    }
+    if (o.sandboxUrl !== undefined && config.settlement.pullEveryMs > 0) {
+      const puller = new SettlementPuller({
+        js,
+        topo,
+        sql: db.sql,
+        log: o.log,
+        metrics: o.metrics,
+        now,
+        tolerance: {
+          minor: config.settlement.feeToleranceMinor,
+          percent: config.settlement.feeTolerancePercent,
+        },
+        sandboxUrl: o.sandboxUrl,
+        everyMs: config.settlement.pullEveryMs,
+      });
+      puller.start();
+      started.push(puller);
     }
   } catch (err) {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);

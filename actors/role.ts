@@ -48,7 +48,11 @@ export async function startWorkerRole(
       log: o.log,
     });
     stops.push(() => worker.stop());
-    const readModels = await startReadModels(config, infra, infra.db, { metrics: o.metrics, log: o.log });
+    const readModels = await startReadModels(config, infra, infra.db, {
+      metrics: o.metrics,
+      log: o.log,
+      sandboxUrl: o.sandboxUrl,
+    });
     stops.push(() => readModels.stop());
     const role: WorkerRole = {
       worker,

@@ -1,17 +1,16 @@
 // The operator routes of settlement and reconciliation: upload a PSP's settlement report (streamed
 // to a spool file while it is hashed, then ingested chunk by chunk), list reports, the exception
 // queue and its resolutions, and the fee-variance report. Every change is audited.
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ExceptionKind, ResolutionKind } from "../../actors/settlement/exceptions.ts";
 import { ingestReport, ReportConflictError } from "../../actors/settlement/ingest.ts";
+import { spoolAndHash } from "../../actors/settlement/spool.ts";
 import { feeVariance, resolveException, ResolveError } from "../../actors/settlement/service.ts";
 import { listExceptions } from "../../actors/settlement/store.ts";
 import { ReportFormatError, settlementParsers } from "../../actors/psp/settlement/index.ts";
@@ -128,7 +127,12 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
         throw new ApiError("unsupported_media_type", "send the report as text/csv");
       const spool = join(tmpdir(), `switchyard-report-${randomBytes(8).toString("hex")}.csv`);
       try {
-        const sha256 = await spoolAndHash(req.raw, spool);
+        const sha256 = await spoolAndHash(
+          req.raw,
+          spool,
+          MAX_REPORT_BYTES,
+          () => new ApiError("payload_too_large", `a report may be at most ${MAX_REPORT_BYTES} bytes`),
+        );
         const reportId = req.query.report_id ?? `sha256-${sha256.slice(0, 32)}`;
         const result = await call(s, () =>
           ingestReport(
@@ -390,25 +394,6 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
   );
   done();
 };
-
-/** Streams the body to `path`, hashing it on the way; refuses more than MAX_REPORT_BYTES. */
-async function spoolAndHash(body: NodeJS.ReadableStream, path: string): Promise<string> {
-  const hash = createHash("sha256");
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      size += chunk.length;
-      if (size > MAX_REPORT_BYTES) {
-        cb(new ApiError("payload_too_large", `a report may be at most ${MAX_REPORT_BYTES} bytes`));
-        return;
-      }
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
-  await pipeline(body, tap, createWriteStream(path));
-  return hash.digest("hex");
-}
 
 /** Known refusals keep their code; the database or NATS away is 503. */
 export async function call<T>(_s: SettlementDeps, fn: () => Promise<T>): Promise<T> {
