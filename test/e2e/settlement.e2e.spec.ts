@@ -2,6 +2,11 @@
 // own format (with discrepancies injected on request), an operator uploads them, reconciliation
 // matches or raises exactly the injected discrepancies, payments record their settlement, operators
 // resolve exceptions, and the ledger balances and exports with a digest that verifies.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { expect } from "chai";
 import { verifyExport, linesOf } from "../../actors/ledger/export.ts";
@@ -252,6 +257,44 @@ describe("settlement, reconciliation and the ledger (e2e)", function () {
       expect(tampered.ok, format).to.equal(false);
     }
   });
+
+  it("exports with npm run ledger:export, and audit:verify checks the file and names an edit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ledger-export-"));
+    try {
+      const out = join(dir, "ledger.csv");
+      const exported = await run("scripts/ledger-export.ts", [
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--to",
+        "2100-01-01T00:00:00Z",
+        "--out",
+        out,
+      ]);
+      expect(exported.code, exported.stderr).to.equal(0);
+      const audit = await run("scripts/audit-verify.ts", ["--ledger-export", out]);
+      expect(audit.code, audit.stdout + audit.stderr).to.equal(0);
+      expect(audit.stdout).to.include(`ledger export ${out}: intact`);
+      writeFileSync(out, readFileSync(out, "utf8").replace("EUR", "EUX"));
+      const broken = await run("scripts/audit-verify.ts", ["--ledger-export", out]);
+      expect(broken.code).to.equal(1);
+      expect(broken.stdout).to.include("BREAK ledger-export");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  async function run(script: string, args: string[]) {
+    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+      env: { ...process.env, ...platform.env, LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    return { code, stdout, stderr };
+  }
 
   it("takes the good lines of a report with bad ones, and refuses what is not a report", async () => {
     await pay(4_200);
