@@ -210,15 +210,15 @@ async function countOpen(db: Db, metrics: Metrics): Promise<void> {
   for (const r of rows) metrics.reconExceptionsOpen.set({ kind: r.kind }, r.n);
 }
 
-/** Empty a read model and put its position back to 0: its followers rebuild it from the stream. */
-export async function rebuildReadModel(db: Db, name: ReadModelName): Promise<void> {
-  const tables: Record<ReadModelName, string[]> = {
-    payments: ["payments", "psp_operations"],
-    settlement: ["settlement_lines", "settlement_rejects", "settlement_reports"],
-    reconciliation: [],
-  };
+/**
+ * Empty every read model and put every position back to 0: the followers rebuild all of it — the
+ * payments, the settlement lines and exceptions, the ledger journal — from the streams. (They are
+ * rebuilt together: the ledger's entries come from all three streams.)
+ */
+export async function rebuildReadModels(db: Db): Promise<void> {
   await db.sql.begin(async (tx: Tx) => {
-    await resetOffset(tx, name);
-    for (const t of tables[name]) await tx.unsafe(`delete from ${t}`);
+    for (const name of READ_MODELS) await resetOffset(tx, name);
+    await tx.unsafe(`truncate payments, psp_operations, settlement_lines, settlement_rejects,
+      settlement_reports, recon_exceptions, ledger_postings, ledger_entries`);
   });
 }

@@ -4,7 +4,7 @@
 // gateway) and by npm start.
 import type { FastifyInstance } from "fastify";
 import { Journal } from "../actors/payment/journal.ts";
-import { rebuildReadModel } from "../actors/readmodels.ts";
+import { rebuildReadModels } from "../actors/readmodels.ts";
 import { SCHEMA_VERSION } from "../actors/payment/state.ts";
 import { toView } from "../actors/payment/view.ts";
 import { capabilitiesOf, createConnectors } from "../actors/psp/registry.ts";
@@ -91,8 +91,8 @@ export async function startGatewayRole(
           return stored?.document.home_country ?? "NL";
         },
         async rebuild(name) {
-          if (name !== "payments" && name !== "settlement") return false;
-          await rebuildReadModel(infra.db, name);
+          if (name !== "all") return false;
+          await rebuildReadModels(infra.db);
           return true;
         },
       },

@@ -121,10 +121,11 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
     "/read-models/:name/rebuild",
     {
       schema: {
-        summary: "Rebuild a read model from its stream",
+        summary: "Rebuild the read models from the streams",
         description:
-          "Empties the read model (payments, settlement) and puts its position back to the start: the " +
-          "workers' followers replay the stream into it. JetStream is the record; nothing is lost.",
+          "`all` (the one name today): empties the read models — payments, settlement lines, exceptions, " +
+          "the ledger journal — and puts their positions back to the start; the workers' followers replay " +
+          "the streams into them. JetStream is the record; nothing is lost.",
         tags,
         security,
         params: z.object({ name: z.string().max(64) }),
@@ -138,7 +139,7 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       const rebuild = s.rebuild;
       const { name } = req.params;
       if (!rebuild || !(await call(s, () => rebuild(name))))
-        throw new ApiError("read_model_not_found", `no read model ${name} to rebuild (payments, settlement)`);
+        throw new ApiError("read_model_not_found", `no read model ${name} to rebuild (all)`);
       audit(req, "read_model.rebuild", { read_model: name }, "read model rebuild requested");
       return reply.code(202).send({ read_model: name, status: "rebuilding" as const });
     },

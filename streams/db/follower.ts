@@ -32,6 +32,7 @@ export class Follower {
   #messages: ConsumerMessages | undefined;
   #loop: Promise<void> | undefined;
   #stopped = false;
+  #watch: NodeJS.Timeout | undefined;
   readonly #waiters = new Set<{ seq: number; resolve: () => void }>();
 
   constructor(
@@ -46,9 +47,21 @@ export class Follower {
   async start(): Promise<void> {
     this.#position = await readOffset(this.d.sql, this.spec.name);
     await this.subscribe();
+    // A rebuild resets the position while no new message arrives to notice it by: look now and then.
+    this.#watch = setInterval(() => {
+      readOffset(this.d.sql, this.spec.name)
+        .then(async (offset) => {
+          if (offset >= this.#position || this.#stopped) return;
+          this.#position = offset;
+          await this.#messages?.close();
+        })
+        .catch(() => undefined);
+    }, 1_000);
+    this.#watch.unref();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#watch);
     this.#stopped = true;
     await this.#messages?.close();
     await this.#loop;
@@ -80,9 +93,11 @@ export class Follower {
       batch = [];
       if (restart) {
         await messages.close();
-        return this.resubscribe();
+        break;
       }
     }
+    // Closed by a rebuild (or a restart above): go on from the recorded position. Closed by stop(): done.
+    await this.resubscribe();
   }
 
   /** Apply a batch; true when the recorded position moved behind us (a rebuild): start over from it. */
