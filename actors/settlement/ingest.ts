@@ -43,7 +43,10 @@ export type IngestRequest = {
   operator: string | null;
 };
 
-export type IngestResult = ReportSummary & { replayed: boolean };
+/** The first rejected lines of an ingest (all of them are in the read model's settlement_rejects). */
+export const REJECTS_SHOWN = 100;
+
+export type IngestResult = ReportSummary & { replayed: boolean; rejects: RejectedLine[] };
 
 export class ReportConflictError extends Error {
   override name = "ReportConflictError";
@@ -59,11 +62,12 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
         `report ${req.reportId} of ${req.psp} was ingested before with other content (sha256 ${earlier.sha256})`,
       );
     req.input.resume();
-    return { ...earlier, replayed: true };
+    return { ...earlier, replayed: true, rejects: [] };
   }
   const started = performance.now();
   const subject = settleSubject(d.topo, req.psp, req.reportId);
   const totals = { lines: 0, matched: 0, exceptions: 0, rejected: 0 };
+  const rejects: RejectedLine[] = [];
   const max = d.chunkLines ?? CHUNK_LINES;
   let chunkNo = 0;
   let pending: ParsedLine[] = [];
@@ -79,6 +83,7 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
       d.metrics.settlementLines.inc({ psp: req.psp, outcome: l.outcome });
     }
     totals.rejected += chunk.rejected.length;
+    rejects.push(...chunk.rejected.slice(0, REJECTS_SHOWN - rejects.length));
     if (chunk.rejected.length > 0)
       d.metrics.settlementLines.inc({ psp: req.psp, outcome: "rejected" }, chunk.rejected.length);
   };
@@ -111,7 +116,7 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
     },
     "settlement report ingested",
   );
-  return { psp: req.psp, reportId: req.reportId, sha256: req.sha256, ...totals, replayed: false };
+  return { psp: req.psp, reportId: req.reportId, sha256: req.sha256, ...totals, replayed: false, rejects };
 }
 
 async function reconcileChunk(

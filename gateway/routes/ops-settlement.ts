@@ -42,6 +42,9 @@ const IngestResponse = z.object({
     .int()
     .describe("Lines that could not be read; see the rejects in the log and read model."),
   replayed: z.boolean().describe("true: this report was ingested before; nothing changed."),
+  rejects: z
+    .array(z.object({ line_no: z.number().int(), reason: z.string() }))
+    .describe("The first 100 rejected lines with their line number and reason."),
 });
 
 const ExceptionBody = z.object({
@@ -163,6 +166,7 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
           exceptions: result.exceptions,
           rejected: result.rejected,
           replayed: result.replayed,
+          rejects: result.rejects.map((r) => ({ line_no: r.lineNo, reason: r.reason })),
         });
       } finally {
         await rm(spool, { force: true });
@@ -181,7 +185,7 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
         response: {
           200: z.object({
             reports: z.array(
-              IngestResponse.omit({ replayed: true }).extend({
+              IngestResponse.omit({ replayed: true, rejects: true }).extend({
                 source: z.string(),
                 operator: z.string().nullable(),
                 ingested_at: z.string(),

@@ -22,6 +22,7 @@ type Ingest = {
   exceptions: number;
   rejected: number;
   replayed: boolean;
+  rejects: Array<{ line_no: number; reason: string }>;
 };
 type Exc = { id: string; kind: string; status: string; payment_id: string | null; detail: string };
 type Balance = { balanced: boolean; accounts: Array<{ account: string; currency: string; balance: number }> };
@@ -151,11 +152,22 @@ describe("settlement, reconciliation and the ledger (e2e)", function () {
   });
 
   it("raises exactly the injected discrepancies at bolt, and operators resolve them", async () => {
+    let boltManual = "";
     expect((await platform.ops.post("/ops/psps/acme/out", { reason: "settlement e2e" })).status).to.equal(
       200,
     );
     try {
       for (let i = 0; i < 8; i++) expect((await pay(1_000 + i * 100)).psp).to.equal("bolt");
+      // A partial capture and a refund at bolt too; they come after the eight, so they stay clean.
+      const manual = await pay(9_000, "manual");
+      expect(manual.psp).to.equal("bolt");
+      expect((await merchant().post(`/v1/payments/${manual.id}/capture`, { amount: 7_000 })).status).to.equal(
+        200,
+      );
+      expect((await merchant().post(`/v1/payments/${manual.id}/refunds`, { amount: 1_500 })).status).to.equal(
+        200,
+      );
+      boltManual = manual.id;
     } finally {
       await platform.ops.post("/ops/psps/acme/in");
     }
@@ -223,6 +235,17 @@ describe("settlement, reconciliation and the ledger (e2e)", function () {
     expect((await resolve(missing[0]!.id, { resolution: "link", reason: "r" })).status).to.equal(422);
 
     // The amount-mismatch line, accepted, settles its payment as the PSP reported it.
+    const manualSettled = await waitFor(
+      async () => {
+        const s = await settlementsOf(boltManual);
+        return s.length === 2 && s;
+      },
+      { timeoutMs: 15_000, what: "bolt's partial capture and refund settled" },
+    );
+    expect(manualSettled.map((s) => [s.type, s.amount]).sort()).to.deep.equal([
+      ["capture", 7_000],
+      ["refund", 1_500],
+    ]);
     const mismatch = open.find((x) => x.kind === "amount_mismatch")!;
     await waitFor(async () => (await settlementsOf(mismatch.payment_id!)).length === 1, {
       timeoutMs: 15_000,
@@ -335,6 +358,8 @@ describe("settlement, reconciliation and the ledger (e2e)", function () {
     const res = await upload("acme", bad, `${batch.report_id}-edited`);
     expect(res.status, JSON.stringify(res.body)).to.equal(200);
     expect(res.body.rejected).to.equal(1);
+    expect(res.body.rejects).to.have.length(1);
+    expect(res.body.rejects[0]!.line_no).to.equal(rows.length + 1);
     expect((await upload("acme", "not,a,report\n1,2,3\n")).body.error?.code).to.equal(
       "report_format_invalid",
     );
