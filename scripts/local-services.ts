@@ -1,6 +1,7 @@
 // Local NATS JetStream and Redis for one machine (npm start, tests): use what already answers at
 // the configured URLs, otherwise start the installed binaries as child processes and own them
-// until `stop()`. Nothing here downloads anything.
+// until `stop()`. Nothing here downloads anything. Given a DATABASE_URL, PostgreSQL too: the
+// embedded PGlite of local-postgres.ts when nothing answers there.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { accessSync, closeSync, constants, mkdirSync, openSync, statSync } from "node:fs";
@@ -9,6 +10,7 @@ import { delimiter, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
+import { ensurePostgres, type EmbeddedPostgres } from "./local-postgres.ts";
 
 /** Searched after PATH: where Debian puts nats-server, and where Homebrew and source installs go. */
 export const DEFAULT_BIN_DIRS = ["/usr/sbin", "/usr/local/bin", "/opt/homebrew/bin"];
@@ -27,9 +29,16 @@ export type EnsureServicesOptions = {
   dataDir: string;
   log?: (line: string) => void;
   binDirs?: string[];
+  /** Also PostgreSQL (npm start); the tests use the server at DATABASE_URL and leave this out. */
+  databaseUrl?: string;
 };
 
-export type LocalServices = { started: string[]; stop(): Promise<void> };
+export type LocalServices = {
+  started: string[];
+  /** Set when PGlite was started here: the platform must use its URL with a pool of 1. */
+  embeddedPostgres?: EmbeddedPostgres;
+  stop(): Promise<void>;
+};
 
 type Spec = {
   binary: "nats-server" | "redis-server";
@@ -258,29 +267,37 @@ export async function ensureServices(opts: EnsureServicesOptions): Promise<Local
     for (const { child } of spawned) if (running(child)) child.kill("SIGTERM");
   };
   process.once("exit", killOnExit);
+  // In this process, so an exit ends it too; stop() is for a clean close of its data directory.
+  let embedded: EmbeddedPostgres | undefined;
   const stop = async () => {
     process.removeListener("exit", killOnExit);
-    await Promise.all(
-      spawned
+    await Promise.all([
+      ...spawned
         .filter(({ child }) => running(child))
         .map(async ({ name, child, exited }) => {
           await terminate(child, exited);
           log(`${name}: stopped (pid ${child.pid ?? "?"})`);
         }),
-    );
+      embedded?.stop().then(() => log("postgres: embedded PGlite stopped")),
+    ]);
   };
 
-  const results = await Promise.allSettled([
+  const databaseUrl = opts.databaseUrl;
+  const [nats, redis, postgres] = await Promise.allSettled([
     ensureOne(NATS, opts.natsUrl, opts, log, spawned),
     ensureOne(REDIS, opts.redisUrl, opts, log, spawned),
+    databaseUrl === undefined
+      ? Promise.resolve(undefined)
+      : ensurePostgres({ url: databaseUrl, dataDir: opts.dataDir, log }).then((r) => (embedded = r.started)),
   ]);
-  const failure = results.find((r) => r.status === "rejected");
+  const failure = [nats, redis, postgres].find((r) => r.status === "rejected");
   if (failure !== undefined) {
     await stop();
     throw failure.reason;
   }
-  const started = results.flatMap((r) =>
+  const started = [nats, redis].flatMap((r) =>
     r.status === "fulfilled" && r.value !== undefined ? [r.value.name] : [],
   );
-  return { started, stop };
+  if (embedded !== undefined) started.push("pglite");
+  return { started, ...(embedded !== undefined && { embeddedPostgres: embedded }), stop };
 }

@@ -1,12 +1,15 @@
 // Runs a set of roles as one development process: `npm start` (all roles, starting local
-// nats-server / redis-server when nothing answers) and the Procfile's sandbox. The production
+// nats-server / redis-server, and an embedded PostgreSQL, when nothing answers) and the Procfile's
+// sandbox. The production
 // roles have their own entry points (gateway/main.ts, actors/main.ts) and never load this.
 import { runProcess } from "../config/process.ts";
+import { EmbeddedPostgresError } from "./local-postgres.ts";
 import { ensureServices, MissingServiceError } from "./local-services.ts";
 import { startPlatform, type Role } from "./platform.ts";
 
 export async function run(roles: Role[], opts: { startLocalServices: boolean }): Promise<void> {
-  await runProcess(async (config) => {
+  await runProcess(async (loaded) => {
+    let config = loaded;
     let services: Awaited<ReturnType<typeof ensureServices>> | undefined;
     if (opts.startLocalServices) {
       try {
@@ -15,15 +18,20 @@ export async function run(roles: Role[], opts: { startLocalServices: boolean }):
           redisUrl: config.redis.url,
           dataDir: config.dataDir,
           binDirs: config.binDirs,
+          databaseUrl: config.database.url,
           log: (line) => process.stderr.write(`switchyard: ${line}\n`),
         });
       } catch (err) {
-        if (err instanceof MissingServiceError) {
+        if (err instanceof MissingServiceError || err instanceof EmbeddedPostgresError) {
           process.stderr.write(`switchyard: ${err.message}\n`);
           process.exit(1);
         }
         throw err;
       }
+      const embedded = services.embeddedPostgres;
+      // PGlite takes one connection at a time: every role in this process shares one.
+      if (embedded !== undefined)
+        config = { ...config, database: { ...config.database, url: embedded.url, max: 1 } };
     }
     let platform;
     try {

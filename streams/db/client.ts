@@ -77,6 +77,10 @@ async function connect(opts: DbOptions, log: Logger): Promise<Db> {
   try {
     await sql.unsafe(`create schema if not exists ${opts.schema}`);
     await migrate(sql, opts.schema, log);
+    // PGlite ignores startup parameters (search_path, application_name), but its one backend
+    // session outlives the socket connections, so setting the path once holds for all of them.
+    const [shown] = await sql<{ path: string }[]>`select current_setting('search_path') as path`;
+    if (shown?.path !== opts.schema) await sql.unsafe(`set search_path to ${opts.schema}`);
   } catch (err) {
     await sql.end({ timeout: 1 }).catch(() => undefined);
     throw err;
