@@ -1,7 +1,23 @@
 // The settlement section's report on stdout: medians over rounds of bare csv-parse and the product's
 // ingest, the ratio of their times, RSS along the file, the seeding and projection rates, and the
 // profile's top costs when one was taken; then one `BENCH_SETTLEMENT {json}` line for tools.
-import type { Phase, SettlementResult } from "./settlement.ts";
+import type { IngestResult } from "../../actors/settlement/ingest.ts";
+import type { ProfileSummary } from "./settlement-profile.ts";
+
+/** RSS in MB: before the phase, at 10 / 50 / 100 % of the file read, and the highest sample. */
+export type Rss = { before: number; at10: number; at50: number; at100: number; peak: number };
+export type Phase = { ms: number; cpuMs: number; lines: number; rss: Rss };
+
+export type SettlementResult = {
+  lines: number;
+  fileBytes: number;
+  seed: { ms: number; perSecond: number };
+  projection: { ms: number; perSecond: number; batch: number };
+  bare: Phase[];
+  product: Phase[];
+  outcome: IngestResult | undefined;
+  profile: ProfileSummary | undefined;
+};
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

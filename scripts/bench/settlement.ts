@@ -28,8 +28,8 @@ import { Follower } from "../../streams/db/follower.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";
 import { ensureServices } from "../local-services.ts";
 import { benchPrefix, TEMP_DIR_PREFIX } from "./cleanup.ts";
-import { printSettlement } from "./settlement-report.ts";
-import { profiled, type ProfileSummary } from "./settlement-profile.ts";
+import { printSettlement, type Phase, type Rss, type SettlementResult } from "./settlement-report.ts";
+import { profiled } from "./settlement-profile.ts";
 import { BENCH_PSP, checkSample, seedPayments, writeReport } from "./settlement-seed.ts";
 
 export type SettlementOptions = {
@@ -41,21 +41,6 @@ export type SettlementOptions = {
   cpuProf: boolean;
   say: (line: string) => void;
   signal: AbortSignal;
-};
-
-/** RSS in MB: before the phase, at 10 / 50 / 100 % of the file read, and the highest sample. */
-export type Rss = { before: number; at10: number; at50: number; at100: number; peak: number };
-export type Phase = { ms: number; cpuMs: number; lines: number; rss: Rss };
-
-export type SettlementResult = {
-  lines: number;
-  fileBytes: number;
-  seed: { ms: number; perSecond: number };
-  projection: { ms: number; perSecond: number; batch: number };
-  bare: Phase[];
-  product: Phase[];
-  outcome: IngestResult | undefined;
-  profile: ProfileSummary | undefined;
 };
 
 /** The parser's own csv-parse options (actors/psp/settlement/csv.ts), so the two read alike. */
