@@ -24,6 +24,10 @@
 //   --max-outstanding N            BENCH_MAX_OUTSTANDING 256  open loop: arrivals beyond this many waiting are dropped
 //   --only bare|product|procfile   BENCH_ONLY             one flow only: no routing micro-bench, no baseline
 //   --procfile                     BENCH_PROCFILE=1       also the Procfile roles as child processes
+//   --only settlement                                     the settlement section alone (scripts/bench/settlement.ts)
+//   --settlement-lines N           BENCH_SETTLEMENT_LINES 1000000  report lines (= payments); 0: no settlement section
+//   --settlement-rounds N          BENCH_SETTLEMENT_ROUNDS 2       bare parse + ingest pairs
+//   --settlement-cpu-prof          BENCH_SETTLEMENT_CPU_PROF=1     profile the last ingest, print its top costs
 // Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored
 // (errors are fast and would inflate the rate). 202s and dropped arrivals are results, flagged
 // loudly, not failures.
@@ -62,9 +66,10 @@ import {
   rawPublisher,
   sampleCommand,
 } from "./bench/probes.ts";
-import { options, UsageError } from "./bench/options.ts";
-import { report, type Flow, type FlowInput } from "./bench/report.ts";
+import { options, settlementOnly, UsageError } from "./bench/options.ts";
+import { report, type BenchOptions, type Flow, type FlowInput } from "./bench/report.ts";
 import { benchRouting } from "./bench/routing.ts";
+import { settlementSection } from "./bench/settlement.ts";
 import {
   ensureServices,
   MissingServiceError,
@@ -80,6 +85,18 @@ const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 async function main(): Promise<number> {
   const opts = options();
+  // Settlement last: the flows' servers are gone by then, so neither disturbs the other.
+  const code = settlementOnly() ? 0 : await flowsBench(opts);
+  if (code !== 0 || opts.settlementLines === 0 || (opts.only && !settlementOnly())) return code;
+  return settlementSection({
+    lines: opts.settlementLines,
+    rounds: opts.settlementRounds,
+    cpuProf: opts.settlementCpuProf,
+    say,
+  });
+}
+
+async function flowsBench(opts: BenchOptions): Promise<number> {
   // Procfile right after product: the two phases being compared sit next to each other in time.
   const flows: Flow[] = opts.only
     ? [opts.only]

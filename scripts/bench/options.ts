@@ -28,11 +28,14 @@ function option(names: string[], envVar: string, fallback: number, min: number, 
 const FLOWS: readonly Flow[] = ["bare", "product", "procfile"];
 const isFlow = (s: string | undefined): s is Flow => FLOWS.some((f) => f === s);
 
+/** `--only settlement`: the settlement section alone (no flow, no server of the flows). */
+export const settlementOnly = (): boolean => arg(["only"], "BENCH_ONLY") === "settlement";
+
 export function options(): BenchOptions {
   const only = arg(["only"], "BENCH_ONLY");
-  if (only !== undefined && only !== "" && !isFlow(only))
+  if (only !== undefined && only !== "" && only !== "settlement" && !isFlow(only))
     throw new UsageError(
-      `--only (BENCH_ONLY) must be bare, product or procfile, got ${JSON.stringify(only)}`,
+      `--only (BENCH_ONLY) must be bare, product, procfile or settlement, got ${JSON.stringify(only)}`,
     );
   // A bare switch, so not arg(): `--procfile --duration 6` must not read "--duration" as its value.
   const procfileEnv = process.env.BENCH_PROCFILE ?? "";
@@ -53,5 +56,12 @@ export function options(): BenchOptions {
     procfile,
     openLoopRate: openLoopRate > 0 ? openLoopRate : undefined,
     maxOutstanding: Math.round(option(["max-outstanding"], "BENCH_MAX_OUTSTANDING", 256, 1, 65_536)),
+    settlementLines: Math.round(
+      option(["settlement-lines"], "BENCH_SETTLEMENT_LINES", 1_000_000, 0, 10_000_000),
+    ),
+    settlementRounds: Math.round(option(["settlement-rounds"], "BENCH_SETTLEMENT_ROUNDS", 2, 1, 20)),
+    settlementCpuProf:
+      process.argv.slice(2).includes("--settlement-cpu-prof") ||
+      process.env.BENCH_SETTLEMENT_CPU_PROF === "1",
   };
 }

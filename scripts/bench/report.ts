@@ -28,6 +28,11 @@ export type BenchOptions = {
   /** Payments per second offered in open-loop mode; undefined: closed loop with `concurrency` clients. */
   openLoopRate: number | undefined;
   maxOutstanding: number;
+  /** Lines of the settlement section's report (0: no settlement section). */
+  settlementLines: number;
+  settlementRounds: number;
+  /** Profile the settlement section's last ingest in-process and print its top costs. */
+  settlementCpuProf: boolean;
 };
 
 export type FlowInput = {
