@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
+import { dropSchema } from "../../streams/db/client.ts";
 import { deleteTopology, topology } from "../../streams/topology.ts";
 import { errorText } from "./load.ts";
 
@@ -71,6 +72,10 @@ export async function cleanUp(run: Run): Promise<string[]> {
   }
   const prefixes = [run.prefix, ...(run.procfile ? [run.procfile.prefix] : [])];
   await step("Redis keys", () => removeRedisKeys(run.redisUrl, prefixes));
+  // The read models' schemas (named from the prefix, as config/env.ts does).
+  const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  for (const p of prefixes)
+    await step(`database schema of ${p}`, () => dropSchema(databaseUrl, `sy_${p.toLowerCase()}`));
   const dir = run.dataDir;
   if (dir !== undefined) await step("temp dir", () => rmSync(dir, { recursive: true, force: true }));
   await step("local services", () => run.services?.stop());

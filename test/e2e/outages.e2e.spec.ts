@@ -7,7 +7,14 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { ensureServices, type LocalServices } from "../../scripts/local-services.ts";
 import { NATS_URL, REDIS_URL } from "../support/infra.ts";
-import { paymentBody, startTestPlatform, testEnv, type Api, type TestPlatform } from "../support/platform.ts";
+import {
+  dropRunSchema,
+  paymentBody,
+  startTestPlatform,
+  testEnv,
+  type Api,
+  type TestPlatform,
+} from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
 
 async function freePort(): Promise<number> {
@@ -66,6 +73,8 @@ describe("NATS and Redis outages under a running platform (e2e)", function () {
 
   after(async () => {
     await platform?.stop();
+    // Its NATS and Redis are its own; the read models are in the shared PostgreSQL.
+    if (platform) await dropRunSchema(platform.env);
     await redis?.stop();
     await nats?.stop();
     rmSync(dataDir, { recursive: true, force: true });

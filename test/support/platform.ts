@@ -118,9 +118,14 @@ export async function cleanupRun(env: Record<string, string>): Promise<void> {
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
-  // The run's read-model schema (named from the prefix, as config/env.ts does).
-  if (prefix) await dropSchema(env.DATABASE_URL ?? DATABASE_URL, `sy_${prefix.toLowerCase()}`);
+  await dropRunSchema(env);
   if (env.SWITCHYARD_DATA_DIR) rmSync(env.SWITCHYARD_DATA_DIR, { recursive: true, force: true });
+}
+
+/** Drop the run's read-model schema (named from the prefix, as config/env.ts does). */
+export async function dropRunSchema(env: Record<string, string>): Promise<void> {
+  const prefix = env.SWITCHYARD_PREFIX ?? "";
+  if (prefix) await dropSchema(env.DATABASE_URL ?? DATABASE_URL, `sy_${prefix.toLowerCase()}`);
 }
 
 export function client(baseUrl: string, key: string): Api {
