@@ -27,6 +27,7 @@ import { documentTransform } from "./routes/docs.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
 import { opsShadowRoutes } from "./routes/ops-shadow.ts";
 import { opsDeadLetterRoutes } from "./routes/ops-dead-letters.ts";
+import { opsAuditRoutes } from "./routes/ops-audit.ts";
 import { opsLedgerRoutes } from "./routes/ops-ledger.ts";
 import { opsSettlementRoutes } from "./routes/ops-settlement.ts";
 import { opsPspRoutes } from "./routes/ops-psps.ts";
@@ -131,6 +132,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       deps.log.warn("operator API disabled: no operator keys configured (SWITCHYARD_OPERATOR_KEYS)");
     await app.register(
       async (scope) => {
+        scope.decorateRequest("auditLog", null);
+        const auditLog = ops.auditLog ?? null;
+        scope.addHook("onRequest", (req, _reply, done) => {
+          req.auditLog = auditLog;
+          done();
+        });
         scope.addHook("onRequest", operatorAuthHook(ops.auth, deps.auth));
         await scope.register(opsShadowRoutes, ops);
         await scope.register(opsPolicyRoutes, ops);
@@ -138,6 +145,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         await scope.register(opsDeadLetterRoutes, ops);
         await scope.register(opsSettlementRoutes, ops);
         await scope.register(opsLedgerRoutes, ops);
+        await scope.register(opsAuditRoutes, ops);
       },
       { prefix: "/ops" },
     );

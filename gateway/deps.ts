@@ -3,6 +3,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Tolerance } from "../actors/settlement/match.ts";
 import type { Sql } from "../streams/db/client.ts";
+import type { AuditLog } from "../streams/audit-log.ts";
 import type { DeadLetters } from "../streams/dead-letters.ts";
 import type { Topology } from "../streams/topology.ts";
 import type { PaymentView } from "../actors/payment/view.ts";
@@ -41,6 +42,8 @@ export type OpsDeps = {
   auth: OperatorAuth;
   /** PAY_DLQ: listed and redriven over /ops/dead-letters. */
   deadLetters?: DeadLetters;
+  /** The append-only audit trail of operator actions (AUDIT stream); without it, actions are only logged. */
+  auditLog?: AuditLog;
   /** Settlement, reconciliation and the ledger over the read models; without it those routes are absent. */
   settlement?: SettlementDeps;
 };

@@ -14,6 +14,7 @@ import type { Metrics } from "../config/metrics.ts";
 import { loadOrCreateDemoMerchant } from "../config/secrets.ts";
 import { CommandBus, NatsUnavailableError } from "../streams/command-bus.ts";
 import { isConnected } from "../streams/connection.ts";
+import { AuditLog } from "../streams/audit-log.ts";
 import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
@@ -75,6 +76,7 @@ export async function startGatewayRole(
       store: infra.policyStore,
       board: infra.opsBoard,
       deadLetters: new DeadLetters(js, jsm, topo),
+      auditLog: new AuditLog(js, topo, infra.db.sql),
       settlement: {
         js,
         topo,

@@ -29,6 +29,9 @@ export type Topology = {
   /** Reconciliation: operators' resolutions and the missing-line sweep's findings. */
   reconStream: string;
   reconBase: string;
+  /** Every operator action, append-only (policy changes, rotation, resolutions, key changes). */
+  auditStream: string;
+  auditBase: string;
   /** How long a payment may sit with an open effect before the janitor re-drives it. */
   janitorAfterMs: number;
   /** Stream replicas (3 on a production cluster). */
@@ -64,6 +67,8 @@ export function topology(
     settleBase: `${dot}settle`,
     reconStream: `${us}RECON`,
     reconBase: `${dot}recon`,
+    auditStream: `${us}AUDIT`,
+    auditBase: `${dot}audit`,
     janitorAfterMs: opts.janitorAfterMs ?? 60_000,
     replicas: opts.replicas ?? 1,
   };
@@ -134,6 +139,7 @@ export function streamConfigs(t: Topology): Array<Partial<StreamConfig> & { name
     ...[
       [t.settleStream, t.settleBase],
       [t.reconStream, t.reconBase],
+      [t.auditStream, t.auditBase],
     ].map(([name, base]) => ({
       name: name ?? "",
       subjects: [`${base}.>`],
@@ -195,7 +201,14 @@ export async function ensureTopology(jsm: JetStreamManager, t: Topology): Promis
 
 /** Remove everything a topology created (tests and benchmarks clean up after themselves). */
 export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promise<void> {
-  for (const name of [t.commandStream, t.eventStream, t.deadLetterStream, t.settleStream, t.reconStream]) {
+  for (const name of [
+    t.commandStream,
+    t.eventStream,
+    t.deadLetterStream,
+    t.settleStream,
+    t.reconStream,
+    t.auditStream,
+  ]) {
     await jsm.streams.delete(name).catch(() => undefined);
   }
 }

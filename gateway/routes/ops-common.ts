@@ -8,6 +8,7 @@ import { validatePolicy, type PolicyProblem } from "../../actors/policy/validate
 import { PolicyStoreError, type Activation, type ActivationGuard } from "../../streams/policy-store.ts";
 import type { PolicyKind } from "../../actors/policy/schemas.ts";
 import { ApiError } from "../errors.ts";
+import type { AuditLog } from "../../streams/audit-log.ts";
 
 export const OPS_TAGS = ["operators"];
 export const OPS_SECURITY = [{ operatorKey: [] }];
@@ -42,9 +43,38 @@ export function activationGuard(capabilities: ReadonlyMap<string, PspCapabilitie
   };
 }
 
-/** One line per change an operator makes, with their name (never their key). */
-export function audit(req: FastifyRequest, action: string, fields: Record<string, unknown>, message: string) {
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set on /ops requests when the audit stream is configured. */
+    auditLog: AuditLog | null;
+  }
+}
+
+/**
+ * Every change an operator makes: one log line with their name (never their key), and one record in
+ * the append-only AUDIT stream (GET /ops/audit). The change is already made when this runs: a record
+ * that cannot be stored is logged as an error and counted, never turned into a failure of the change.
+ */
+export async function audit(
+  req: FastifyRequest,
+  action: string,
+  fields: Record<string, unknown>,
+  message: string,
+): Promise<void> {
   logFor(req).info({ audit: action, operator: req.operator, ...fields }, message);
+  if (!req.auditLog) return;
+  try {
+    await req.auditLog.append({
+      v: 1,
+      at: new Date().toISOString(),
+      actor: req.operator,
+      action,
+      message,
+      fields,
+    });
+  } catch (err) {
+    logFor(req).error({ err, audit: action }, "audit record not stored");
+  }
 }
 
 /** The first problem and how many more, for an error message. */

@@ -90,7 +90,7 @@ export const opsDeadLetterRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
     async (req, reply) => {
       const { id } = req.params;
       const r = await dlqCall(() => dlq.redrive(id));
-      audit(
+      await audit(
         req,
         "dead_letter.redrive",
         { id, subject: r.subject, reason: req.body.reason ?? null },

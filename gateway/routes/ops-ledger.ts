@@ -101,7 +101,7 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         throw new ApiError("validation_error", "from must not be after to", {
           issues: [{ in: "querystring", path: "from", code: "custom", message: "from must not be after to" }],
         });
-      audit(req, "ledger.export", { from, to, format }, "ledger exported");
+      await audit(req, "ledger.export", { from, to, format }, "ledger exported");
       const lines = exportLines(journal(s.sql, from, to), format);
       const body = Readable.from(lines);
       return (
@@ -140,7 +140,7 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       const { name } = req.params;
       if (!rebuild || !(await call(s, () => rebuild(name))))
         throw new ApiError("read_model_not_found", `no read model ${name} to rebuild (all)`);
-      audit(req, "read_model.rebuild", { read_model: name }, "read model rebuild requested");
+      await audit(req, "read_model.rebuild", { read_model: name }, "read model rebuild requested");
       return reply.code(202).send({ read_model: name, status: "rebuilding" as const });
     },
   );

@@ -148,7 +148,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
           ...(comment !== undefined && comment !== "" && { comment }),
         }),
       );
-      audit(req, "policy.upload", { kind, version }, "policy version uploaded");
+      await audit(req, "policy.upload", { kind, version }, "policy version uploaded");
       return reply.code(201).send({ kind, version, active: false as const });
     },
   );
@@ -239,7 +239,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       const activation = await storeCall(req, () =>
         ops.store.activate(kind, version, { by: req.operator, guard: stillValid }),
       );
-      audit(req, "policy.activate", { kind, version }, "policy version activated");
+      await audit(req, "policy.activate", { kind, version }, "policy version activated");
       return reply.send(activationBody(kind, activation));
     },
   );
@@ -271,7 +271,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       const activation = await storeCall(req, () =>
         ops.store.rollback(kind, { by: req.operator, guard: stillValid }),
       );
-      audit(req, "policy.rollback", { kind, version: activation.version }, "policy rolled back");
+      await audit(req, "policy.rollback", { kind, version: activation.version }, "policy rolled back");
       return reply.send(activationBody(kind, activation));
     },
   );

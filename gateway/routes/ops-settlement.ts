@@ -151,7 +151,7 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
             },
           ),
         );
-        audit(
+        await audit(
           req,
           "settlement.upload",
           { psp, report_id: reportId, lines: result.lines, replayed: result.replayed },
@@ -324,7 +324,7 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
           },
         ),
       );
-      audit(
+      await audit(
         req,
         "reconciliation.resolve",
         {

@@ -74,7 +74,12 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       const setting = await storeCall(req, () =>
         ops.store.setShadow(req.body.version, { by: req.operator, guard: stillValid }),
       );
-      audit(req, "shadow.set", { kind: "routing", version: req.body.version }, "shadow routing version set");
+      await audit(
+        req,
+        "shadow.set",
+        { kind: "routing", version: req.body.version },
+        "shadow routing version set",
+      );
       return reply.send(shadowSettingBody(setting));
     },
   );
@@ -92,7 +97,12 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
     async (req, reply) => {
       const before = await storeCall(req, () => ops.store.shadowSetting());
       await storeCall(req, () => ops.store.setShadow(null, { by: req.operator }));
-      audit(req, "shadow.clear", { kind: "routing", version: before?.version ?? null }, "shadow cleared");
+      await audit(
+        req,
+        "shadow.clear",
+        { kind: "routing", version: before?.version ?? null },
+        "shadow cleared",
+      );
       return reply.send(shadowSettingBody(undefined));
     },
   );
@@ -115,7 +125,7 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       const activation = await storeCall(req, () =>
         ops.store.promoteShadow({ by: req.operator, guard: stillValid }),
       );
-      audit(req, "shadow.promote", { kind: "routing", version: activation.version }, "shadow promoted");
+      await audit(req, "shadow.promote", { kind: "routing", version: activation.version }, "shadow promoted");
       return reply.send(activationBody("routing", activation));
     },
   );

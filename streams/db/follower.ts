@@ -1,8 +1,8 @@
 // A read model follows a stream: an ordered consumer (no acks, the cheapest read) from the position
 // the database says it has reached, batches of messages applied in one transaction together with
 // the new position, so a row is never applied twice nor skipped, whatever crashes. Several
-// processes may follow the same stream for the same read model: a transaction-scoped advisory lock
-// serializes their batches, and one that finds the position ahead of its batch skips what is done.
+// processes may follow the same stream for the same read model: the position's row, locked for
+// each batch's transaction, serializes their batches, and one that finds the position ahead of its batch skips what is done.
 // A position behind what the follower has read (a rebuild reset it) restarts it from there.
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
@@ -33,6 +33,7 @@ export class Follower {
   #loop: Promise<void> | undefined;
   #stopped = false;
   #watch: NodeJS.Timeout | undefined;
+  readonly #closing = new WeakMap<ConsumerMessages, Promise<void>>();
   readonly #waiters = new Set<{ seq: number; resolve: () => void }>();
 
   constructor(
@@ -53,7 +54,7 @@ export class Follower {
         .then(async (offset) => {
           if (offset >= this.#position || this.#stopped) return;
           this.#position = offset;
-          await this.#messages?.close();
+          await this.closeMessages();
         })
         .catch(() => undefined);
     }, 1_000);
@@ -63,7 +64,7 @@ export class Follower {
   async stop(): Promise<void> {
     clearInterval(this.#watch);
     this.#stopped = true;
-    await this.#messages?.close();
+    await this.closeMessages();
     await this.#loop;
   }
 
@@ -71,6 +72,18 @@ export class Follower {
   caughtUp(seq: number): Promise<void> {
     if (this.#position >= seq) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.add({ seq, resolve }));
+  }
+
+  /** Close the current subscription once, however many ask (a second close() of one never settles). */
+  private closeMessages(): Promise<void> {
+    const m = this.#messages;
+    if (!m) return Promise.resolve();
+    let closing = this.#closing.get(m);
+    if (!closing) {
+      closing = m.close().then(() => undefined);
+      this.#closing.set(m, closing);
+    }
+    return closing;
   }
 
   private async subscribe(): Promise<void> {
@@ -92,7 +105,7 @@ export class Follower {
       const restart = await this.flush(batch);
       batch = [];
       if (restart) {
-        await messages.close();
+        await this.closeMessages();
         break;
       }
     }
@@ -106,8 +119,12 @@ export class Follower {
     if (!last) return false;
     let behind = false;
     await this.d.sql.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(hashtext(${`switchyard:follow:${this.spec.name}`}))`;
-      const offset = await readOffset(tx, this.spec.name);
+      // The position's row, locked for the transaction: another follower of this read model, or a
+      // rebuild resetting it, waits for this batch (and this batch for them).
+      await tx`insert into projection_offsets (name, last_seq) values (${this.spec.name}, 0) on conflict do nothing`;
+      const [row] = await tx<{ last_seq: number }[]>`
+        select last_seq from projection_offsets where name = ${this.spec.name} for update`;
+      const offset = row?.last_seq ?? 0;
       if (offset < this.#position) {
         behind = true;
         this.#position = offset;
@@ -147,7 +164,7 @@ export class Follower {
       { err, projection: this.spec.name },
       "read model batch failed; retrying from its position",
     );
-    await this.#messages?.close().catch(() => undefined);
+    await this.closeMessages().catch(() => undefined);
     await new Promise<void>((r) => setTimeout(r, 1_000).unref());
     if (this.#stopped) return;
     try {
@@ -175,9 +192,11 @@ function toStreamMsg(m: JsMsg): StreamMsg {
   };
 }
 
-/** Forget a read model: its position goes back to 0 (in the caller's transaction, after it emptied its tables). */
+/**
+ * Forget a read model: its position goes back to 0. In the caller's transaction, BEFORE it empties
+ * the tables: the row lock makes a batch in flight finish first, and the next one wait and see 0.
+ */
 export async function resetOffset(tx: Tx, name: string): Promise<void> {
-  await tx`select pg_advisory_xact_lock(hashtext(${`switchyard:follow:${name}`}))`;
   await tx`insert into projection_offsets (name, last_seq) values (${name}, 0)
     on conflict (name) do update set last_seq = 0, updated_at = now()`;
 }

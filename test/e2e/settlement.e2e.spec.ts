@@ -256,6 +256,21 @@ describe("settlement, reconciliation and the ledger (e2e)", function () {
     expect((await trial()).balanced).to.equal(true);
     expect(await exceptions("&status=open&psp=bolt&kind=amount_mismatch")).to.have.length(0);
 
+    // Every resolution is in the append-only audit trail, with the operator and the reason.
+    type Audit = { entries: Array<{ actor: string; action: string; fields: { reason?: string } }> };
+    const trail = await platform.ops.get<Audit>("/ops/audit?action=reconciliation");
+    expect(trail.status).to.equal(200);
+    expect(trail.body.entries.map((e) => e.fields.reason)).to.include.members([
+      "PSP confirmed the amount",
+      "not ours",
+    ]);
+    expect(
+      trail.body.entries.every((e) => e.actor === "ops" && e.action === "reconciliation.resolve"),
+    ).to.equal(true);
+    const none = await platform.ops.get<Audit>("/ops/audit?actor=nobody");
+    expect(none.body.entries).to.have.length(0);
+    expect((await platform.ops.get("/ops/audit?from=yesterday")).status).to.equal(400);
+
     const variance = await platform.ops.get<{
       rows: Array<{ psp: string; variance: number; lines: number }>;
     }>(`/ops/settlements/fee-variance?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&psp=bolt`);

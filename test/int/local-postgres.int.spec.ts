@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { pino } from "pino";
 import { openDb } from "../../streams/db/client.ts";
+import { migrations } from "../../streams/db/migrate.ts";
 import {
   EmbeddedPostgresError,
   ensurePostgres,
@@ -73,7 +74,7 @@ describe("the embedded PostgreSQL (PGlite) of npm start", function () {
       >`select last_seq from projection_offsets where name = 'kept'`;
       expect(rows.map((r) => r.last_seq)).to.deep.equal([7]);
       const applied = await db.sql<{ version: number }[]>`select version from schema_migrations`;
-      expect(applied.map((r) => r.version)).to.deep.equal([1]);
+      expect(applied.map((r) => r.version)).to.deep.equal(migrations().map((m) => m.version));
     } finally {
       await db.close();
     }
