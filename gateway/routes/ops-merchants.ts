@@ -245,21 +245,21 @@ function merchantBody(m: MerchantRecord) {
 
 /** A key as operators see it: everything but its digest. */
 function keyBody(k: KeyRecord, now: number) {
-  const status =
-    k.revoked_at !== null
-      ? ("revoked" as const)
-      : k.expires_at !== null && Date.parse(k.expires_at) <= now
-        ? ("expired" as const)
-        : ("active" as const);
   return {
+    status: keyStatus(k, now),
     key_id: k.key_id,
     merchant_id: k.merchant_id,
     prefix: k.prefix,
     scopes: k.scopes,
     expires_at: k.expires_at,
     revoked_at: k.revoked_at,
-    status,
     created_at: k.created_at,
     created_by: k.created_by,
   };
+}
+
+function keyStatus(k: KeyRecord, now: number): "active" | "expired" | "revoked" {
+  if (k.revoked_at !== null) return "revoked";
+  if (k.expires_at !== null && Date.parse(k.expires_at) <= now) return "expired";
+  return "active";
 }
