@@ -7,8 +7,12 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type BootstrapKey = { merchantId: string; key: string };
 
+/** What an operator may do on /ops: read (viewer), fix (operator), change policies and keys (admin). */
+export const OPERATOR_ROLES = ["viewer", "operator", "admin"] as const;
+export type OperatorRole = (typeof OPERATOR_ROLES)[number];
+
 /** An operator's API key for /ops/*; `name` identifies the operator in logs and on uploads. */
-export type OperatorKey = { name: string; key: string };
+export type OperatorKey = { name: string; key: string; role: OperatorRole };
 
 export type Config = {
   gateway: { host: string; port: number; replyWaitMs: number };
@@ -156,7 +160,12 @@ function bootstrapKeys(raw: string): Parsed<BootstrapKey[]> {
 const OPERATOR_NAME = /^[a-zA-Z0-9_.-]{1,64}$/;
 const MIN_OPERATOR_KEY_LENGTH = 24;
 
+const isRole = (s: string): s is OperatorRole => (OPERATOR_ROLES as readonly string[]).includes(s);
+
 // Same rules as bootstrap keys, stricter length: an operator key changes what every payment does.
+// `name:key` or `name:key:role`; without a role an operator is admin, as every operator was before
+// roles existed. A third part that is not a role is refused, not read as part of the key: a typo
+// in a role must not leave an admin behind.
 function operatorKeys(raw: string): Parsed<OperatorKey[]> {
   const keys: OperatorKey[] = [];
   const problems: string[] = [];
@@ -164,18 +173,19 @@ function operatorKeys(raw: string): Parsed<OperatorKey[]> {
     const trimmed = entry.trim();
     if (trimmed === "") continue;
     const n = i + 1;
-    const colon = trimmed.indexOf(":");
-    const name = trimmed.slice(0, colon);
-    const key = trimmed.slice(colon + 1);
-    if (colon < 0) problems.push(`entry ${n} is malformed (expected name:key)`);
+    const [name = "", key = "", role = "admin", ...rest] = trimmed.split(":");
+    if (!trimmed.includes(":") || rest.length > 0)
+      problems.push(`entry ${n} is malformed (expected name:key or name:key:role)`);
     else if (!OPERATOR_NAME.test(name))
       problems.push(`entry ${n} is malformed (operator name must be 1-64 of [a-zA-Z0-9_.-])`);
     else if (key.length < MIN_OPERATOR_KEY_LENGTH)
       problems.push(`entry ${n} is malformed (key must be at least ${MIN_OPERATOR_KEY_LENGTH} characters)`);
+    else if (!isRole(role))
+      problems.push(`entry ${n} has an unknown role ${shown(role)} (expected ${OPERATOR_ROLES.join(", ")})`);
     else if (keys.some((k) => k.key === key)) problems.push(`entry ${n} repeats the key of an earlier entry`);
     else if (keys.some((k) => k.name === name))
       problems.push(`entry ${n} repeats the operator name ${shown(name)}`);
-    else keys.push({ name, key });
+    else keys.push({ name, key, role });
   }
   return problems.length > 0 ? { problem: problems.join(", ") } : { value: keys };
 }

@@ -24,6 +24,7 @@ import {
 } from "./http-edges.ts";
 import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
 import { documentTransform } from "./routes/docs.ts";
+import { assertScoped } from "./scopes.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
 import { opsShadowRoutes } from "./routes/ops-shadow.ts";
 import { opsDeadLetterRoutes } from "./routes/ops-dead-letters.ts";
@@ -33,6 +34,7 @@ import { opsLedgerRoutes } from "./routes/ops-ledger.ts";
 import { opsPaymentRoutes } from "./routes/ops-payments.ts";
 import { opsSettlementRoutes } from "./routes/ops-settlement.ts";
 import { opsPspRoutes } from "./routes/ops-psps.ts";
+import { opsMerchantRoutes } from "./routes/ops-merchants.ts";
 import { paymentRoutes } from "./routes/payments.ts";
 import { systemRoutes } from "./routes/system.ts";
 
@@ -102,11 +104,18 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       },
       components: {
         securitySchemes: {
-          bearerAuth: { type: "http", scheme: "bearer", description: "The merchant's API key" },
+          bearerAuth: {
+            type: "http",
+            scheme: "bearer",
+            description:
+              "The merchant's API key; a key without the route's scope gets 403 insufficient_scope",
+          },
           operatorKey: {
             type: "http",
             scheme: "bearer",
-            description: "An operator's key (SWITCHYARD_OPERATOR_KEYS); merchant keys get 403",
+            description:
+              "An operator's key (SWITCHYARD_OPERATOR_KEYS, name:key[:role]); merchant keys get 403, " +
+              "a role below the route's 403 insufficient_role",
           },
         },
       },
@@ -123,6 +132,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(systemRoutes, deps);
   await app.register(
     async (v1) => {
+      assertScoped(v1);
       v1.addHook("onRequest", authHook(deps.auth));
       await v1.register(paymentRoutes, deps);
       await v1.register(paymentListRoutes, deps);
@@ -150,6 +160,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         await scope.register(opsLedgerRoutes, ops);
         await scope.register(opsAuditRoutes, ops);
         await scope.register(opsPaymentRoutes, ops);
+        await scope.register(opsMerchantRoutes, ops);
       },
       { prefix: "/ops" },
     );

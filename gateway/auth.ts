@@ -1,8 +1,10 @@
-// Merchant authentication: `Authorization: Bearer <key>` → merchantId. Only sha256 digests of keys
-// are held, compared in constant time against every configured key, so neither the timing nor
-// the position of a match says anything about a key. Keys are never logged.
+// Merchant authentication: `Authorization: Bearer <key>` → merchant, key and scopes. Only sha256
+// digests of keys are held: by the live index of the merchants bucket (LiveMerchantAuth, what a
+// gateway runs), or by a fixed KeyRing whose keys hold every scope (MerchantAuth, for harnesses),
+// compared in constant time against every key. Keys are never logged.
 import { timingSafeEqual } from "node:crypto";
 import { hashApiKey } from "../config/secrets.ts";
+import { SCOPES, type KeyRecord, type Scope } from "../streams/merchant-keys.ts";
 
 export type MerchantKey = { merchantId: string; keyHash: Buffer };
 
@@ -33,9 +35,9 @@ export class KeyRing {
 
   /** The owner of the key the header carries, or undefined for a missing, malformed or unknown key. */
   match(authorizationHeader?: string): string | undefined {
-    const m = authorizationHeader === undefined ? null : BEARER.exec(authorizationHeader);
-    if (!m) return undefined;
-    const digest = hashApiKey(m[1]!);
+    const token = bearerToken(authorizationHeader);
+    if (token === undefined) return undefined;
+    const digest = hashApiKey(token);
     let owner: string | undefined;
     for (const k of this.#keys) {
       const equal = timingSafeEqual(k.keyHash, digest);
@@ -45,7 +47,8 @@ export class KeyRing {
   }
 }
 
-export class MerchantAuth {
+/** A fixed set of merchant keys, each with every scope (test harnesses build the gateway with it). */
+export class MerchantAuth implements MerchantAuthenticator {
   readonly #ring: KeyRing;
 
   constructor(keys: readonly MerchantKey[]) {
@@ -58,5 +61,54 @@ export class MerchantAuth {
   /** The merchant whose key the header carries, or undefined for a missing, malformed or unknown key. */
   authenticate(authorizationHeader?: string): string | undefined {
     return this.#ring.match(authorizationHeader);
+  }
+
+  identify(authorizationHeader?: string): MerchantIdentity {
+    const merchantId = this.#ring.match(authorizationHeader);
+    return merchantId === undefined
+      ? { ok: false, reason: "unknown" }
+      : { ok: true, merchantId, keyId: null, scopes: ALL_SCOPES };
+  }
+}
+
+/** The bearer token of an Authorization header, or undefined for a missing or malformed one. */
+export function bearerToken(authorizationHeader?: string): string | undefined {
+  const m = authorizationHeader === undefined ? null : BEARER.exec(authorizationHeader);
+  return m ? m[1] : undefined;
+}
+
+/** Who a merchant request is, or why it is nobody. */
+export type MerchantIdentity =
+  | { ok: true; merchantId: string; keyId: string | null; scopes: ReadonlySet<Scope> }
+  | { ok: false; reason: "unknown" | "expired" | "revoked" };
+
+/** What the /v1 auth hook asks (and the /ops hook, to tell a merchant from a stranger). */
+export interface MerchantAuthenticator {
+  identify(authorizationHeader?: string): MerchantIdentity;
+}
+
+const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
+
+/**
+ * Merchant keys from the live index of the merchants bucket (streams/merchant-keys.ts), so a key
+ * created or revoked on any gateway applies here within the watch's delay. The index is a Map keyed
+ * by the sha256 digest of the presented key: the lookup's timing depends on the digest, never on
+ * the key, and the digest of a 256-bit random key tells an attacker nothing they could steer, so
+ * a hash lookup is as safe as KeyRing's compare-everything and O(1).
+ */
+export class LiveMerchantAuth implements MerchantAuthenticator {
+  constructor(
+    private readonly index: { lookup(keyHash: Buffer): KeyRecord | undefined },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  identify(authorizationHeader?: string): MerchantIdentity {
+    const token = bearerToken(authorizationHeader);
+    const record = token === undefined ? undefined : this.index.lookup(hashApiKey(token));
+    if (!record) return { ok: false, reason: "unknown" };
+    if (record.revoked_at !== null) return { ok: false, reason: "revoked" };
+    if (record.expires_at !== null && Date.parse(record.expires_at) <= this.now())
+      return { ok: false, reason: "expired" };
+    return { ok: true, merchantId: record.merchant_id, keyId: record.key_id, scopes: new Set(record.scopes) };
   }
 }

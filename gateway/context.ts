@@ -2,9 +2,10 @@
 // merchant it authenticated as, its Idempotency-Key; and the hooks that establish each, binding
 // them to the request's log lines as they become known.
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
-import type { MerchantAuth } from "./auth.ts";
+import type { MerchantAuthenticator } from "./auth.ts";
 import { ApiError, validationError } from "./errors.ts";
 import { IdempotencyKey } from "./schemas.ts";
+import { scopeFor } from "./scopes.ts";
 import { traceFrom, type TraceContext } from "./trace.ts";
 
 declare module "fastify" {
@@ -12,6 +13,8 @@ declare module "fastify" {
     trace: TraceContext;
     /** Set by the /v1 auth hook; empty outside /v1. */
     merchantId: string;
+    /** The merchant's key (null for a configured key of a test harness); set by the /v1 auth hook. */
+    keyId: string | null;
     /** Set by the Idempotency-Key hook on routes that need one. */
     idempotencyKey: string;
     /** What this request's log lines carry (traceId, merchantId, paymentId, operator) as they become known. */
@@ -43,6 +46,7 @@ export function logFor(req: FastifyRequest): { info: LogFn; warn: LogFn; error: 
 export function decorateRequests(app: FastifyInstance): void {
   app.decorateRequest("trace", null as unknown as TraceContext);
   app.decorateRequest("merchantId", "");
+  app.decorateRequest("keyId", null);
   app.decorateRequest("idempotencyKey", "");
   app.decorateRequest("logFields", undefined as unknown as Record<string, string>);
 }
@@ -57,16 +61,31 @@ export function traceHook(req: FastifyRequest, reply: FastifyReply, done: Done):
   done();
 }
 
-export function authHook(auth: MerchantAuth) {
+const REFUSED: Record<"unknown" | "expired" | "revoked", string> = {
+  unknown: "a valid API key is required: Authorization: Bearer <key>",
+  expired: "key expired",
+  revoked: "key revoked",
+};
+
+/** onRequest hook of /v1: who the key is (401 otherwise), then whether it holds the route's scope (403). */
+export function authHook(auth: MerchantAuthenticator) {
   return (req: FastifyRequest, reply: FastifyReply, done: Done): void => {
-    const merchantId = auth.authenticate(req.headers.authorization);
-    if (merchantId === undefined) {
+    const who = auth.identify(req.headers.authorization);
+    if (!who.ok) {
       reply.header("www-authenticate", 'Bearer realm="switchyard"');
-      done(new ApiError("unauthorized", "a valid API key is required: Authorization: Bearer <key>"));
+      done(new ApiError("unauthorized", REFUSED[who.reason]));
       return;
     }
-    req.merchantId = merchantId;
-    bindLog(req, reply, { merchantId });
+    req.merchantId = who.merchantId;
+    req.keyId = who.keyId;
+    bindLog(req, reply, { merchantId: who.merchantId, ...(who.keyId !== null && { keyId: who.keyId }) });
+    const needed = scopeFor(req.method, req.routeOptions.url);
+    if (needed !== undefined && !who.scopes.has(needed)) {
+      done(
+        new ApiError("insufficient_scope", `this key lacks the scope ${needed}`, { missing_scope: needed }),
+      );
+      return;
+    }
     done();
   };
 }

@@ -14,7 +14,8 @@ import type { Metrics } from "../config/metrics.ts";
 import type { PspCapabilities } from "../actors/policy/schemas.ts";
 import type { OpsBoard } from "../streams/ops-board.ts";
 import type { PolicyStore } from "../streams/policy-store.ts";
-import type { MerchantAuth } from "./auth.ts";
+import type { MerchantKeyStore } from "../streams/merchant-keys.ts";
+import type { MerchantAuthenticator } from "./auth.ts";
 import type { OperatorAuth } from "./operator-auth.ts";
 
 export type SettlementDeps = {
@@ -55,6 +56,11 @@ export type OpsDeps = {
   auditLog?: AuditLog;
   /** Find, explain and fix payments (search, timeline, stuck, requery, resolve). */
   payments?: OpsPaymentsDeps;
+  /** Merchants and their API keys (/ops/merchants); without it those routes are absent. */
+  merchants?: Pick<
+    MerchantKeyStore,
+    "createMerchant" | "getMerchant" | "listMerchants" | "keysOf" | "createKey" | "revokeKey"
+  >;
   /** Settlement, reconciliation and the ledger over the read models; without it those routes are absent. */
   settlement?: SettlementDeps;
 };
@@ -62,7 +68,7 @@ export type OpsDeps = {
 export type GatewayDeps = {
   bus: Pick<CommandBus, "send">;
   payments: PaymentReader;
-  auth: MerchantAuth;
+  auth: MerchantAuthenticator;
   /** AES-256-GCM key for sealing cards; the fingerprint keys are derived from it. */
   cardKey: Buffer;
   /** Root of the request and card fingerprints (default: cardKey); stays put when the card key rotates. */

@@ -3,6 +3,7 @@
 // that can go wrong in a request (fastify's parser and validation errors, actor rejections) into it.
 // Bad input is never a 500; a 500 never says what broke.
 import type { RejectionCode } from "../actors/payment/decide.ts";
+import type { MerchantKeyStoreErrorCode } from "../streams/merchant-keys.ts";
 import type { PolicyStoreErrorCode } from "../streams/policy-store.ts";
 
 export const ErrorStatus = {
@@ -19,6 +20,13 @@ export const ErrorStatus = {
   unauthorized: 401,
   forbidden: 403,
   operator_api_disabled: 403,
+  /** The merchant key is valid but lacks the route's scope (details.missing_scope). */
+  insufficient_scope: 403,
+  /** The operator's role is below what the route needs (details.required, details.role). */
+  insufficient_role: 403,
+  merchant_not_found: 404,
+  key_not_found: 404,
+  merchant_exists: 409,
   payment_not_found: 404,
   policy_version_not_found: 404,
   psp_not_found: 404,
@@ -61,6 +69,7 @@ export const ERROR_CODES = Object.keys(ErrorStatus) as [ErrorCode, ...ErrorCode[
 const _everyRejectionMapped: Record<RejectionCode, number> = ErrorStatus;
 // Likewise for the policy store's refusals, which the operator routes answer under their own code.
 const _everyStoreRefusalMapped: Record<PolicyStoreErrorCode, number> = ErrorStatus;
+const _everyMerchantRefusalMapped: Record<MerchantKeyStoreErrorCode, number> = ErrorStatus;
 
 export type ErrorDetails = Record<string, unknown>;
 

@@ -16,13 +16,15 @@ import { loadOrCreateDemoMerchant } from "../config/secrets.ts";
 import { CommandBus, NatsUnavailableError } from "../streams/command-bus.ts";
 import { isConnected } from "../streams/connection.ts";
 import { AuditLog } from "../streams/audit-log.ts";
+import { MerchantKeyStore, type SeedKey } from "../streams/merchant-keys.ts";
+import { KEY_PREFIX_LENGTH } from "../streams/merchant-records.ts";
 import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
 import { snapshotKey } from "../streams/topology.ts";
 import { buildGateway } from "./app.ts";
-import { hashKey, MerchantAuth, type MerchantKey } from "./auth.ts";
+import { hashKey, LiveMerchantAuth } from "./auth.ts";
 import { OperatorAuth } from "./operator-auth.ts";
 
 export type GatewayRole = { app: FastifyInstance; url: string; demoKey?: string; stop(): Promise<void> };
@@ -42,16 +44,29 @@ export async function startGatewayRole(
   const snapshots = new SnapshotStore(redis, (id) => snapshotKey(topo, id), o.log, o.metrics, SCHEMA_VERSION);
   const eventStore = new EventStore(js, jsm, topo, o.metrics);
   const journal = new Journal(eventStore, snapshots);
-  const keys: MerchantKey[] = config.bootstrapKeys.map((k) => ({
+  // Merchants and keys live in the merchants bucket; the configured keys (or the demo merchant's)
+  // seed it, each once, with every scope.
+  const seeds: SeedKey[] = config.bootstrapKeys.map((k) => ({
     merchantId: k.merchantId,
     keyHash: hashKey(k.key),
+    prefix: k.key.slice(0, KEY_PREFIX_LENGTH),
   }));
   let demoKey: string | undefined;
-  if (keys.length === 0) {
+  if (seeds.length === 0) {
     const demo = loadOrCreateDemoMerchant(config.dataDir);
-    keys.push({ merchantId: demo.merchantId, keyHash: demo.keyHash });
+    seeds.push({
+      merchantId: demo.merchantId,
+      keyHash: demo.keyHash,
+      prefix: demo.createdKey?.slice(0, KEY_PREFIX_LENGTH) ?? "sk_demo_",
+    });
     demoKey = demo.createdKey;
   }
+  const merchants = await new MerchantKeyStore(js, config.prefix, {
+    replicas: config.streamReplicas,
+    log: o.log,
+  }).ensure();
+  await merchants.seed(seeds);
+  await merchants.watch();
   const app = await buildGateway({
     bus,
     payments: {
@@ -61,7 +76,7 @@ export async function startGatewayRole(
         return state && toView(state);
       },
     },
-    auth: new MerchantAuth(keys),
+    auth: new LiveMerchantAuth(merchants),
     readModels: infra.db.sql,
     pspCapabilities: capabilities,
     cardKey: o.cardKey,
@@ -113,12 +128,14 @@ export async function startGatewayRole(
       },
       capabilities,
       auth: OperatorAuth.fromKeys(config.operatorKeys),
+      merchants,
     },
   });
   let url: string;
   try {
     url = await app.listen({ port: config.gateway.port, host: config.gateway.host });
   } catch (err) {
+    merchants.close();
     await bus.close();
     await app.close();
     throw err;
@@ -129,6 +146,7 @@ export async function startGatewayRole(
     ...(demoKey !== undefined && { demoKey }),
     async stop() {
       await app.close();
+      merchants.close();
       await bus.close();
     },
   };

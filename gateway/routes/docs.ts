@@ -30,6 +30,7 @@ export const BODY_ERRORS = [
 export const OPERATOR_ERRORS = [
   "unauthorized",
   "forbidden",
+  "insufficient_role",
   "operator_api_disabled",
   "service_unavailable",
 ] as const satisfies readonly ErrorCode[];

@@ -146,14 +146,36 @@ describe("loadConfig", () => {
     expect(error.message).not.to.match(/SECRET|secret/);
   });
 
-  it("reads operator keys as name:key pairs", () => {
+  it("reads operator keys as name:key pairs, each an admin", () => {
     const config = loadConfig({
       SWITCHYARD_OPERATOR_KEYS: ` alice:${OP_KEY_A} , bob.ops:${OP_KEY_B},`,
     });
     expect(config.operatorKeys).to.deep.equal([
-      { name: "alice", key: OP_KEY_A },
-      { name: "bob.ops", key: OP_KEY_B },
+      { name: "alice", key: OP_KEY_A, role: "admin" },
+      { name: "bob.ops", key: OP_KEY_B, role: "admin" },
     ]);
+  });
+
+  it("reads an operator's role from name:key:role", () => {
+    const config = loadConfig({
+      SWITCHYARD_OPERATOR_KEYS: `vera:${OP_KEY_A}:viewer,otto:${OP_KEY_B}:operator,ada:${OP_KEY_A}C:admin`,
+    });
+    expect(config.operatorKeys.map((k) => [k.name, k.role])).to.deep.equal([
+      ["vera", "viewer"],
+      ["otto", "operator"],
+      ["ada", "admin"],
+    ]);
+  });
+
+  it("refuses an unknown operator role rather than reading it as part of the key", () => {
+    const error = problemsOf({
+      SWITCHYARD_OPERATOR_KEYS: `vera:${OP_KEY_A}:veiwer,otto:${OP_KEY_B}:operator:x`,
+    });
+    expect(error.message).to.include(
+      'entry 1 has an unknown role "veiwer" (expected viewer, operator, admin)',
+    );
+    expect(error.message).to.include("entry 2 is malformed (expected name:key or name:key:role)");
+    expect(error.message).not.to.match(/SECRET|secret/);
   });
 
   it("names malformed operator keys by position without echoing any key", () => {
@@ -168,7 +190,9 @@ describe("loadConfig", () => {
       ].join(","),
     });
     expect(error.problems).to.have.length(1);
-    expect(error.message).to.include("SWITCHYARD_OPERATOR_KEYS: entry 2 is malformed (expected name:key)");
+    expect(error.message).to.include(
+      "SWITCHYARD_OPERATOR_KEYS: entry 2 is malformed (expected name:key or name:key:role)",
+    );
     expect(error.message).to.include("entry 3 is malformed (operator name");
     expect(error.message).to.include("entry 4 is malformed (key must be at least 24 characters)");
     expect(error.message).to.include("entry 5 repeats the key of an earlier entry");
