@@ -71,28 +71,43 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
   const max = d.chunkLines ?? CHUNK_LINES;
   let chunkNo = 0;
   let pending: ParsedLine[] = [];
-  const flush = async () => {
-    const chunk = await reconcileChunk(d, req.psp, req.reportId, ++chunkNo, pending);
-    pending = [];
+  // Two chunks in flight: the next one is parsed and reconciled while the previous one is recorded
+  // (SETTLE, then PostgreSQL). Records stay in order: a chunk is recorded only after the one before.
+  // Operations the chunk being recorded settles are not in the read model yet: `recent` carries
+  // them into the next chunk's reconciliation, so a duplicate across the two is still one.
+  let recording: Promise<void> = Promise.resolve();
+  let recent: ReadonlySet<string> = new Set();
+  const record = async (chunk: ChunkRecord) => {
     await publish(d, subject, chunk, `${req.psp}:${req.reportId}:${chunk.chunkNo}`);
     await d.sql.begin((tx) => applyChunk(tx, chunk));
+    const outcomes = new Map<string, number>();
     for (const l of chunk.lines) {
       totals.lines++;
       if (l.outcome === "matched" || l.outcome === "booked") totals.matched++;
       else totals.exceptions++;
-      d.metrics.settlementLines.inc({ psp: req.psp, outcome: l.outcome });
+      outcomes.set(l.outcome, (outcomes.get(l.outcome) ?? 0) + 1);
     }
+    if (chunk.rejected.length > 0) outcomes.set("rejected", chunk.rejected.length);
+    for (const [outcome, n] of outcomes) d.metrics.settlementLines.inc({ psp: req.psp, outcome }, n);
     totals.rejected += chunk.rejected.length;
     rejects.push(...chunk.rejected.slice(0, REJECTS_SHOWN - rejects.length));
-    if (chunk.rejected.length > 0)
-      d.metrics.settlementLines.inc({ psp: req.psp, outcome: "rejected" }, chunk.rejected.length);
+  };
+  const flush = async () => {
+    const { chunk, settled } = await reconcileChunk(d, req.psp, req.reportId, ++chunkNo, pending, recent);
+    pending = [];
+    await recording;
+    recent = settled;
+    recording = record(chunk);
+    // Surfaces a failed recording at the next flush (or the final await) and never leaves it unhandled.
+    recording.catch(() => undefined);
   };
   for await (const parsed of req.parse(req.input, { reportId: req.reportId })) {
     pending.push(parsed);
     if (pending.length >= max) await flush();
   }
   if (pending.length > 0 || chunkNo === 0) await flush();
-  const record: ReportRecord = {
+  await recording;
+  const closing: ReportRecord = {
     type: "report",
     v: 1,
     psp: req.psp,
@@ -103,8 +118,8 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
     operator: req.operator,
     at: d.now().toISOString(),
   };
-  await publish(d, subject, record, `${req.psp}:${req.reportId}:report`);
-  await d.sql.begin((tx) => applyReport(tx, record));
+  await publish(d, subject, closing, `${req.psp}:${req.reportId}:report`);
+  await d.sql.begin((tx) => applyReport(tx, closing));
   d.log.info(
     {
       psp: req.psp,
@@ -125,7 +140,8 @@ async function reconcileChunk(
   reportId: string,
   chunkNo: number,
   parsed: readonly ParsedLine[],
-): Promise<ChunkRecord> {
+  recent: ReadonlySet<string>,
+): Promise<{ chunk: ChunkRecord; settled: ReadonlySet<string> }> {
   const rejected: RejectedLine[] = [];
   const keys = new Map<string, { kind: string; pspReference: string }>();
   for (const p of parsed) {
@@ -137,7 +153,8 @@ async function reconcileChunk(
       });
   }
   const known = await findOperations(d.sql, psp, [...keys.values()]);
-  const seen = new Set<string>();
+  const seen = new Set<string>(recent);
+  const settled = new Set<string>();
   const now = d.now().toISOString();
   const lines: ChunkRecord["lines"] = [];
   for (const p of parsed) {
@@ -146,10 +163,13 @@ async function reconcileChunk(
     const key = line.pspReference === null ? undefined : operationKey(psp, line.kind, line.pspReference);
     const found = key === undefined ? undefined : known.get(key);
     const result = reconcile(line, found, seen, d.tolerance, now);
-    if (result.outcome === "matched" && key !== undefined) seen.add(key);
+    if (result.outcome === "matched" && key !== undefined) {
+      seen.add(key);
+      settled.add(key);
+    }
     lines.push(result);
   }
-  return { type: "chunk", v: 1, psp, reportId, chunkNo, lines, rejected };
+  return { chunk: { type: "chunk", v: 1, psp, reportId, chunkNo, lines, rejected }, settled };
 }
 
 async function publish(d: IngestDeps, subject: string, record: unknown, msgID: string): Promise<number> {
