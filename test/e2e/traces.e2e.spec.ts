@@ -86,11 +86,13 @@ describe("traces (e2e)", function () {
       const charges = platform.sandbox!.charges({ reference: paymentId });
       expect(charges.map((c) => c.traceparent)).to.deep.equal([`00-${traceId}-${spans.psp.spanId}-01`]);
 
-      // The request's log line names the trace and the request's span.
-      const access = lines
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l.msg === "request" && l.traceId === traceId);
+      // The request's log line names the trace and the request's span; the worker's lines, written
+      // while the command is handled, the handling's span (the log mixin, config/log.ts).
+      const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const access = logged.find((l) => l.msg === "request" && l.traceId === traceId);
       expect(access).to.include({ traceId, spanId: spans.request.spanId });
+      const worker = logged.find((l) => l.msg === "payment status changed" && l.paymentId === paymentId);
+      expect(worker).to.include({ traceId, spanId: spans.handling.spanId });
     });
   });
 

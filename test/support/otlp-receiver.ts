@@ -45,7 +45,7 @@ export type OtlpReceiver = {
 };
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const received: OtlpReceiver = { url: "", spans: [], requests: 0, close: async () => undefined };
+  const received: OtlpReceiver = { url: "", spans: [], requests: 0, close: () => Promise.resolve() };
   const server = createServer((req, res) => {
     void body(req).then((raw) => {
       received.requests++;
@@ -72,7 +72,8 @@ async function body(req: IncomingMessage): Promise<Buffer> {
 
 function flatten(req: ExportRequest): ReceivedSpan[] {
   return (req.resourceSpans ?? []).flatMap((rs) => {
-    const service = String(value(rs.resource?.attributes, "service.name") ?? "");
+    const name = value(rs.resource?.attributes, "service.name");
+    const service = typeof name === "string" ? name : "";
     return (rs.scopeSpans ?? []).flatMap((ss) =>
       (ss.spans ?? []).map((s) => ({
         traceId: s.traceId,
