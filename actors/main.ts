@@ -7,7 +7,7 @@ import { loadOrCreateCardKey } from "../config/secrets.ts";
 import { withInfra } from "../streams/infra.ts";
 import { startWorkerRole } from "./role.ts";
 
-await runProcess(async (config) => {
+await runProcess("switchyard-worker", async (config) => {
   const log = createLogger(config.logLevel, { service: "switchyard", role: "worker" });
   const metrics = createMetrics({ defaultMetrics: true });
   const cardKey = config.cardKey ?? loadOrCreateCardKey(config.dataDir);

@@ -1,11 +1,18 @@
 // A role as an operating-system process: read and check the configuration (a bad value stops
 // start-up with every bad variable named, exit 2), start, and stop in order on SIGTERM/SIGINT.
-// Start-up failures we can foresee are said in one line a newcomer can act on (exit 1).
+// Start-up failures we can foresee are said in one line a newcomer can act on (exit 1). Tracing
+// (config/tracing.ts) starts before the role when OTEL_EXPORTER_OTLP_ENDPOINT says so, and is
+// flushed after the role stopped.
 import { ConfigError, loadConfig, type Config } from "./env.ts";
+import { shutdownTracing, startTracing } from "./tracing.ts";
 
 export type Running = { stop(): Promise<void>; log: { info(o: object, msg: string): void } };
 
-export async function runProcess(start: (config: Config) => Promise<Running>): Promise<Running> {
+/** `service`: the traces' service.name, unless OTEL_SERVICE_NAME says otherwise. */
+export async function runProcess(
+  service: string,
+  start: (config: Config) => Promise<Running>,
+): Promise<Running> {
   let config: Config;
   try {
     config = loadConfig();
@@ -16,6 +23,7 @@ export async function runProcess(start: (config: Config) => Promise<Running>): P
     }
     throw err;
   }
+  startTracing(service);
   let running: Running;
   try {
     running = await start(config);
@@ -29,6 +37,7 @@ export async function runProcess(start: (config: Config) => Promise<Running>): P
     stopping = true;
     running.log.info({ signal }, "stopping: no new commands, finishing in-flight ones");
     await running.stop();
+    await shutdownTracing().catch(() => undefined); // spans lost, the process stops all the same
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

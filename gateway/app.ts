@@ -13,7 +13,7 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import { refuseCardNumbersInFreeText } from "./card-in-text.ts";
-import { authHook, decorateRequests, traceHook, logFor } from "./context.ts";
+import { authHook, decorateRequests, endRequestSpan, traceHook, logFor } from "./context.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { ApiError, toApiError } from "./errors.ts";
 import {
@@ -77,6 +77,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       { method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
       "request",
     );
+    endRequestSpan(req, reply.statusCode);
   });
 
   app.setErrorHandler(async (err, req, reply) => {

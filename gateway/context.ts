@@ -2,15 +2,18 @@
 // merchant it authenticated as, its Idempotency-Key; and the hooks that establish each, binding
 // them to the request's log lines as they become known.
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
+import { SpanKind, endSpan, startSpan, traceparentOf, tracingEnabled, type Span } from "../config/tracing.ts";
 import type { MerchantAuthenticator } from "./auth.ts";
 import { ApiError, validationError } from "./errors.ts";
 import { IdempotencyKey } from "./schemas.ts";
 import { scopeFor } from "./scopes.ts";
-import { traceFrom, type TraceContext } from "./trace.ts";
+import { newTrace, parseTraceparent, type TraceContext } from "./trace.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
     trace: TraceContext;
+    /** The request's SERVER span, when tracing is on (config/tracing.ts). */
+    span: Span | undefined;
     /** Set by the /v1 auth hook; empty outside /v1. */
     merchantId: string;
     /** The merchant's key (null for a configured key of a test harness); set by the /v1 auth hook. */
@@ -45,6 +48,7 @@ export function logFor(req: FastifyRequest): { info: LogFn; warn: LogFn; error: 
 
 export function decorateRequests(app: FastifyInstance): void {
   app.decorateRequest("trace", null as unknown as TraceContext);
+  app.decorateRequest("span", undefined);
   app.decorateRequest("merchantId", "");
   app.decorateRequest("keyId", null);
   app.decorateRequest("idempotencyKey", "");
@@ -54,11 +58,46 @@ export function decorateRequests(app: FastifyInstance): void {
 // Callback-style hooks: none of them waits on anything.
 type Done = HookHandlerDoneFunction;
 
+/**
+ * Tracing off: the caller's trace is continued (or a new one started) for logs and NATS headers.
+ * Tracing on: the request's SERVER span is the source of truth: a child of the caller's valid
+ * `traceparent`, its own `traceparent` is what the response, the command and the log lines carry.
+ */
 export function traceHook(req: FastifyRequest, reply: FastifyReply, done: Done): void {
-  req.trace = traceFrom(req.headers.traceparent);
+  const header = req.headers.traceparent;
+  // A repeated header is ambiguous: the spec treats it as invalid (a new trace, a root span).
+  const caller = typeof header === "string" ? parseTraceparent(header) : undefined;
+  const span = tracingEnabled() ? requestSpan(req, caller?.traceparent) : undefined;
+  if (span === undefined) {
+    const incoming = caller ?? newTrace();
+    req.trace = incoming;
+    bindLog(req, reply, { traceId: incoming.traceId });
+  } else {
+    const ids = span.spanContext();
+    req.span = span;
+    req.trace = { traceparent: traceparentOf(span), traceId: ids.traceId };
+    bindLog(req, reply, { traceId: ids.traceId, spanId: ids.spanId });
+  }
   reply.header("traceparent", req.trace.traceparent);
-  bindLog(req, reply, { traceId: req.trace.traceId });
   done();
+}
+
+/** `<METHOD> <route pattern>`: the pattern, never the raw URL with its ids. */
+function requestSpan(req: FastifyRequest, parent: string | undefined): Span | undefined {
+  const route = req.routeOptions.url;
+  return startSpan(route === undefined ? req.method : `${req.method} ${route}`, SpanKind.SERVER, parent, {
+    "http.request.method": req.method,
+    ...(route !== undefined && { "http.route": route }),
+  });
+}
+
+/** Ends the request's span with its status (onResponse). */
+export function endRequestSpan(req: FastifyRequest, status: number): void {
+  const span = req.span;
+  if (span === undefined) return;
+  req.span = undefined;
+  span.setAttribute("http.response.status_code", status);
+  endSpan(span, status >= 500 ? new Error(`HTTP ${status}`) : undefined);
 }
 
 const REFUSED: Record<"unknown" | "expired" | "revoked", string> = {

@@ -7,7 +7,7 @@ import { loadOrCreateCardKey } from "../config/secrets.ts";
 import { withInfra } from "../streams/infra.ts";
 import { startGatewayRole } from "./role.ts";
 
-await runProcess(async (config) => {
+await runProcess("switchyard-gateway", async (config) => {
   const log = createLogger(config.logLevel, { service: "switchyard", role: "gateway" });
   const metrics = createMetrics({ defaultMetrics: true });
   const cardKey = config.cardKey ?? loadOrCreateCardKey(config.dataDir);

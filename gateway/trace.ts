@@ -1,6 +1,7 @@
 // W3C trace context at the HTTP edge: take a caller's `traceparent` when it is well formed, start a
 // new trace when it is absent or malformed (as the spec says a receiver must), and expose the
-// trace id that log lines and NATS headers carry.
+// trace id that log lines and NATS headers carry. With tracing on, the request's span continues the
+// caller's trace instead (gateway/context.ts traceHook).
 import { randomHex } from "../config/random.ts";
 
 export type TraceContext = { traceparent: string; traceId: string };
@@ -21,9 +22,4 @@ export function parseTraceparent(value: string | undefined): TraceContext | unde
 export function newTrace(): TraceContext {
   const traceId = randomHex(16);
   return { traceparent: `00-${traceId}-${randomHex(8)}-01`, traceId };
-}
-
-export function traceFrom(header: string | string[] | undefined): TraceContext {
-  // A repeated header is ambiguous: the spec treats it as invalid.
-  return (typeof header === "string" ? parseTraceparent(header) : undefined) ?? newTrace();
 }

@@ -28,6 +28,7 @@
 //   --settlement-lines N           BENCH_SETTLEMENT_LINES 1000000  report lines (= payments); 0: no settlement section
 //   --settlement-rounds N          BENCH_SETTLEMENT_ROUNDS 2       bare parse + ingest pairs
 //   --settlement-cpu-prof          BENCH_SETTLEMENT_CPU_PROF=1     profile the last ingest, print its top costs
+//   --tracing                      BENCH_TRACING=1        the product with tracing on (scripts/bench/tracing.ts)
 // Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored
 // (errors are fast and would inflate the rate). 202s and dropped arrivals are results, flagged
 // loudly, not failures.
@@ -77,6 +78,7 @@ import {
   type LocalServices,
 } from "./local-services.ts";
 import { startPlatform, type Platform } from "./platform.ts";
+import { startBenchTracing, type BenchTracing } from "./bench/tracing.ts";
 
 /** The least warm-up of each flow's first phase, seconds (unless --warmup asks for more). */
 const FIRST_WARMUP_S = 5;
@@ -133,6 +135,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
   let nc: NatsConnection | undefined;
   let platform: Platform | undefined;
   let bare: BareFlow | undefined;
+  let tracing: BenchTracing | undefined;
   let children: Procfile | undefined;
   // Chosen before start-up, so cleanup removes its streams even when the children never got ready.
   const procfilePrefix = flows.includes("procfile") ? benchPrefix() : undefined;
@@ -163,6 +166,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
       // Logs as a deployment writes them (LOG_LEVEL, default info: an access line per request, a
       // line per status change), into a file of the run's own so stdout keeps only the report.
       const logFile = pino.destination({ dest: join(dataDir, "platform.log"), sync: false });
+      if (opts.tracing) tracing = await startBenchTracing();
       platform = await startPlatform(config, {
         roles: new Set(["sandbox", "worker", "gateway"]),
         log: createLogger(config.logLevel, { service: "switchyard" }, logFile),
@@ -315,6 +319,11 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
       client,
       services,
     });
+    if (tracing) {
+      const { requests, bytes } = tracing.exported();
+      say(`tracing: ${requests} OTLP export requests, ${(bytes / 1e6).toFixed(1)} MB of spans`);
+      await tracing.stop();
+    }
     if (problems.length > 0) {
       for (const p of problems) say(`cleanup failed: ${p}`);
       process.exitCode = 1;

@@ -8,7 +8,7 @@ import { ensureServices, MissingServiceError } from "./local-services.ts";
 import { startPlatform, type Role } from "./platform.ts";
 
 export async function run(roles: Role[], opts: { startLocalServices: boolean }): Promise<void> {
-  await runProcess(async (loaded) => {
+  await runProcess(roles.length === 1 ? `switchyard-${roles[0]}` : "switchyard", async (loaded) => {
     let config = loaded;
     let services: Awaited<ReturnType<typeof ensureServices>> | undefined;
     if (opts.startLocalServices) {

@@ -6,9 +6,11 @@ import { randomUUID } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
+import { SpanKind, endSpan, startSpan, tracingEnabled } from "../config/tracing.ts";
 import { isConnected } from "./connection.ts";
 import { Header, decodeJson, encode } from "./envelopes.ts";
 import { commandSubject, type Topology } from "./topology.ts";
+import { injectSpan } from "./trace-headers.ts";
 
 export class NatsUnavailableError extends Error {
   override name = "NatsUnavailableError";
@@ -59,19 +61,34 @@ export class CommandBus {
     const token = (++this.#nextToken).toString(36);
     const h = headers();
     h.set(Header.replyTo, `${this.#inbox}.${token}`);
-    if (opts.traceparent) h.set(Header.traceparent, opts.traceparent);
+    const subject = commandSubject(this.topo, paymentId);
+    // Tracing on: the worker's handling is a child of this publish, not of the request directly.
+    const span = tracingEnabled()
+      ? startSpan(`publish ${this.topo.commandStream}`, SpanKind.PRODUCER, opts.traceparent, {
+          "messaging.system": "nats",
+          "messaging.destination.name": subject,
+        })
+      : undefined;
+    if (span !== undefined) injectSpan(h, span);
+    else if (opts.traceparent) h.set(Header.traceparent, opts.traceparent);
     let timer: NodeJS.Timeout | undefined;
     const replied = new Promise<unknown>((resolve) => {
       this.#waiters.set(token, resolve);
       timer = setTimeout(() => resolve(null), opts.waitMs);
     });
     try {
-      await this.js.publish(commandSubject(this.topo, paymentId), encode(envelope), {
-        msgID: opts.msgId,
-        headers: h,
-        retries: 3,
-        timeout: 5_000,
-      });
+      try {
+        await this.js.publish(subject, encode(envelope), {
+          msgID: opts.msgId,
+          headers: h,
+          retries: 3,
+          timeout: 5_000,
+        });
+      } catch (err) {
+        endSpan(span, err);
+        throw err;
+      }
+      endSpan(span);
       return await replied;
     } finally {
       clearTimeout(timer);

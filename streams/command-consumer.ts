@@ -9,10 +9,12 @@ import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
+import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from "../config/tracing.ts";
 import type { DeadLetters } from "./dead-letters.ts";
 import { deadLetter, type Disposition } from "./disposition.ts";
 import { Header, encode } from "./envelopes.ts";
 import { consumerName, type Topology } from "./topology.ts";
+import { extractContext } from "./trace-headers.ts";
 
 export type CommandMeta = { traceparent: string | undefined; deliveryCount: number; subject: string };
 
@@ -66,8 +68,25 @@ export class CommandConsumer {
   }
 
   private async settle(m: JsMsg): Promise<void> {
+    // Tracing on: the handling is a child of the publish, and what the actor does (event appends,
+    // PSP calls) is a child of the handling: the actor gets this span's traceparent.
+    const span = startSpan(
+      `process ${this.topo.commandStream}`,
+      SpanKind.CONSUMER,
+      m.headers === undefined ? undefined : extractContext(m.headers),
+      { "messaging.system": "nats", "messaging.destination.name": m.subject },
+    );
+    span?.setAttribute("messaging.nats.delivery_count", m.info.deliveryCount);
+    try {
+      await withSpan(span, () => this.handle(m, span === undefined ? undefined : traceparentOf(span)));
+    } finally {
+      endSpan(span);
+    }
+  }
+
+  private async handle(m: JsMsg, spanTraceparent: string | undefined): Promise<void> {
     const meta: CommandMeta = {
-      traceparent: m.headers?.get(Header.traceparent) || undefined,
+      traceparent: spanTraceparent ?? (m.headers?.get(Header.traceparent) || undefined),
       deliveryCount: m.info.deliveryCount,
       subject: m.subject,
     };

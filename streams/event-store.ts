@@ -6,12 +6,14 @@
 // each carries the hash of the stored bytes of the one before, so every read frame comes with the
 // hash of its own bytes and every append returns the hash of what it stored: the next append's `prev`.
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { headers } from "@nats-io/transport-node";
+import { headers, type MsgHdrs } from "@nats-io/transport-node";
 import type { Metrics } from "../config/metrics.ts";
+import { SpanKind, endSpan, startSpan, tracingEnabled } from "../config/tracing.ts";
 import { chainHash, genesisHash } from "./chain.ts";
 import { EventFrame, Header, encode, type EventFrameV2 } from "./envelopes.ts";
 import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { eventSubject, type Topology } from "./topology.ts";
+import { injectSpan } from "./trace-headers.ts";
 
 export class WrongLastSequenceError extends Error {
   override name = "WrongLastSequenceError";
@@ -95,9 +97,37 @@ export class EventStore {
     };
     const data = encode(frame);
     const h = headers();
-    if (traceparent) h.set(Header.traceparent, traceparent);
+    const subject = eventSubject(this.topo, id);
+    // Tracing on: one PRODUCER span per append, a child of the command's handling; the stored
+    // message's header then names the append (the frame's traceId keeps the handling's traceparent).
+    const span = tracingEnabled()
+      ? startSpan(`append ${this.topo.eventStream}`, SpanKind.PRODUCER, traceparent, {
+          "messaging.system": "nats",
+          "messaging.destination.name": subject,
+          "switchyard.events": events.length,
+        })
+      : undefined;
+    if (span !== undefined) injectSpan(h, span);
+    else if (traceparent) h.set(Header.traceparent, traceparent);
     try {
-      const ack = await this.js.publish(eventSubject(this.topo, id), data, {
+      const appended = await this.publishFrame(id, at, subject, data, h);
+      endSpan(span);
+      return appended;
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+  }
+
+  private async publishFrame(
+    id: string,
+    at: AppendAt,
+    subject: string,
+    data: Uint8Array,
+    h: MsgHdrs,
+  ): Promise<Appended> {
+    try {
+      const ack = await this.js.publish(subject, data, {
         msgID: `${id}:${at.eventNo + 1}`,
         expect: { lastSubjectSequence: at.lastSeq, streamName: this.topo.eventStream },
         headers: h,

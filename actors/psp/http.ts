@@ -4,6 +4,7 @@
 // query to the same PSP may resolve it). When in doubt the answer is `unknown`.
 
 import { Agent } from "undici";
+import { SpanKind, endSpan, startSpan, traceparentOf, tracingEnabled } from "../../config/tracing.ts";
 import type { ZodType } from "zod";
 import { isCurrency, MAX_AMOUNT } from "../payment/money.ts";
 import type { AuthorizeResult, StatusResult } from "./contract.ts";
@@ -59,10 +60,30 @@ export async function closePspHttp(): Promise<void> {
   await closing?.close();
 }
 
+/**
+ * One PSP call. Tracing on: a CLIENT span, a child of `req.traceparent`, whose own traceparent the
+ * PSP receives; its status is the HTTP status, or an error for a failure (timeout, reset).
+ */
 export async function exchangeJson(req: JsonRequest): Promise<Exchanged> {
+  if (!tracingEnabled()) return exchange(req, req.traceparent);
+  const url = URL.canParse(req.url) ? new URL(req.url) : undefined;
+  const span = startSpan(`${req.method} ${url?.host ?? "psp"}`, SpanKind.CLIENT, req.traceparent, {
+    "http.request.method": req.method,
+    ...(url !== undefined && { "server.address": url.hostname, "url.path": url.pathname }),
+  })!;
+  const ex = await exchange(req, traceparentOf(span));
+  if (ex.ok) span.setAttribute("http.response.status_code", ex.reply.status);
+  endSpan(
+    span,
+    ex.ok ? (ex.reply.status >= 500 ? new Error(`HTTP ${ex.reply.status}`) : undefined) : ex.failure.code,
+  );
+  return ex;
+}
+
+async function exchange(req: JsonRequest, traceparent: string | undefined): Promise<Exchanged> {
   const headers: Record<string, string> = { accept: "application/json", ...req.headers };
   if (req.body !== undefined) headers["content-type"] = "application/json";
-  if (req.traceparent) headers.traceparent = req.traceparent;
+  if (traceparent) headers.traceparent = traceparent;
   // One deadline for connecting, sending and reading the whole body: a PSP that stalls mid-body is as
   // undecided as one that never answers. undici's own header and body timeouts are set to the same
   // deadline so that its defaults (300 s) can never cut a longer one short.

@@ -60,6 +60,8 @@ export function options(): BenchOptions {
       option(["settlement-lines"], "BENCH_SETTLEMENT_LINES", 1_000_000, 0, 10_000_000),
     ),
     settlementRounds: Math.round(option(["settlement-rounds"], "BENCH_SETTLEMENT_ROUNDS", 2, 1, 20)),
+    tracing:
+      process.argv.slice(2).includes("--tracing") || ["1", "true"].includes(process.env.BENCH_TRACING ?? ""),
     settlementCpuProf:
       process.argv.slice(2).includes("--settlement-cpu-prof") ||
       process.env.BENCH_SETTLEMENT_CPU_PROF === "1",

@@ -33,6 +33,8 @@ export type BenchOptions = {
   settlementRounds: number;
   /** Profile the settlement section's last ingest in-process and print its top costs. */
   settlementCpuProf: boolean;
+  /** The product with tracing on, exporting to a discarding OTLP receiver (scripts/bench/tracing.ts). */
+  tracing: boolean;
 };
 
 export type FlowInput = {
@@ -167,6 +169,9 @@ export function report(i: ReportInput): number {
           ? `${flows.filter((f) => f !== "procfile").join(" and ")} in this one process, procfile in three children`
           : "the client in this process, procfile in three children"),
     `idle: this process used ${r1(i.idleCpuMsPerS)} ms of CPU per second with no load (included in every ms/payment below)`,
+    o.tracing
+      ? "tracing: ON for the product (every span exported over OTLP/HTTP to a discarding receiver in this process)"
+      : "tracing: off (no spans created: the OpenTelemetry API's no-op)",
   );
   const rt = i.routing;
   if (rt)
@@ -301,6 +306,7 @@ export function report(i: ReportInput): number {
     rounds: o.rounds,
     only: o.only ?? null,
     procfileMode: o.procfile,
+    tracing: o.tracing,
     partitions: i.partitions,
     idleCpuMsPerS: r1(i.idleCpuMsPerS),
     bare: flowJson(i.bare, bare),

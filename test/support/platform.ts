@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import type { PaymentView } from "../../actors/payment/view.ts";
 import { loadConfig, type Config } from "../../config/env.ts";
 import { startPlatform, type Platform, type Role } from "../../scripts/platform.ts";
@@ -79,13 +79,13 @@ export function merchantsOf(env: Record<string, string>): TestMerchant[] {
 }
 
 export async function startTestPlatform(
-  opts: { env?: Record<string, string>; roles?: Role[] } = {},
+  opts: { env?: Record<string, string>; roles?: Role[]; log?: Logger } = {},
 ): Promise<TestPlatform> {
   const env = opts.env ?? testEnv();
   const config: Config = loadConfig(env);
   const platform = await startPlatform(config, {
     roles: new Set(opts.roles ?? ["sandbox", "worker", "gateway"]),
-    log: pino({ level: config.logLevel }),
+    log: opts.log ?? pino({ level: config.logLevel }),
   });
   const merchants = merchantsOf(env);
   const url = platform.url ?? "";
