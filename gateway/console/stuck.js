@@ -58,9 +58,11 @@ function actions(p) {
         : {
             outcome: /** @type {HTMLSelectElement} */ (outcome).value,
             reason: why,
-            .../** @type {HTMLInputElement} */ ((pspRef).value.trim() && {
-              psp_reference: /** @type {HTMLInputElement} */ (pspRef).value.trim(),
-            }),
+            .../** @type {HTMLInputElement} */ (
+              pspRef.value.trim() && {
+                psp_reference: /** @type {HTMLInputElement} */ (pspRef).value.trim(),
+              }
+            ),
           };
     for (const b of buttons) b.disabled = true;
     setResult(result, kind === "requery" ? "Asking the PSP…" : "Resolving…", false);
