@@ -29,7 +29,9 @@ import { opsPolicyRoutes } from "./routes/ops-policies.ts";
 import { opsShadowRoutes } from "./routes/ops-shadow.ts";
 import { opsDeadLetterRoutes } from "./routes/ops-dead-letters.ts";
 import { opsAuditRoutes } from "./routes/ops-audit.ts";
+import { paymentListRoutes } from "./routes/payments-list.ts";
 import { opsLedgerRoutes } from "./routes/ops-ledger.ts";
+import { opsPaymentRoutes } from "./routes/ops-payments.ts";
 import { opsSettlementRoutes } from "./routes/ops-settlement.ts";
 import { opsPspRoutes } from "./routes/ops-psps.ts";
 import { paymentRoutes } from "./routes/payments.ts";
@@ -126,6 +128,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     async (v1) => {
       v1.addHook("onRequest", authHook(deps.auth));
       await v1.register(paymentRoutes, deps);
+      await v1.register(paymentListRoutes, deps);
     },
     { prefix: "/v1" },
   );
@@ -149,6 +152,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         await scope.register(opsSettlementRoutes, ops);
         await scope.register(opsLedgerRoutes, ops);
         await scope.register(opsAuditRoutes, ops);
+        await scope.register(opsPaymentRoutes, ops);
       },
       { prefix: "/ops" },
     );

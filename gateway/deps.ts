@@ -1,6 +1,7 @@
 // What the gateway needs from the rest of the platform, passed in whole so that tests (and any
 // future deployment shape) build it without configuration files or globals.
 import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Timeline } from "../actors/projections/timeline.ts";
 import type { Tolerance } from "../actors/settlement/match.ts";
 import type { Sql } from "../streams/db/client.ts";
 import type { AuditLog } from "../streams/audit-log.ts";
@@ -29,6 +30,14 @@ export type SettlementDeps = {
   rebuild?: (name: string) => Promise<boolean>;
 };
 
+export type OpsPaymentsDeps = {
+  sql: Sql;
+  bus: Pick<CommandBus, "send">;
+  replyWaitMs: number;
+  view(paymentId: string): Promise<PaymentView | undefined>;
+  timeline(paymentId: string): Promise<Timeline | undefined>;
+};
+
 export type PaymentReader = { get(paymentId: string): Promise<PaymentView | undefined> };
 
 export type ReadinessCheck = { name: string; check: () => Promise<void> };
@@ -44,6 +53,8 @@ export type OpsDeps = {
   deadLetters?: DeadLetters;
   /** The append-only audit trail of operator actions (AUDIT stream); without it, actions are only logged. */
   auditLog?: AuditLog;
+  /** Find, explain and fix payments (search, timeline, stuck, requery, resolve). */
+  payments?: OpsPaymentsDeps;
   /** Settlement, reconciliation and the ledger over the read models; without it those routes are absent. */
   settlement?: SettlementDeps;
 };
@@ -67,6 +78,8 @@ export type GatewayDeps = {
   requestTimeoutMs?: number;
   /** What each configured PSP can take: a currency none of them takes is refused up front. */
   pspCapabilities: ReadonlyMap<string, PspCapabilities>;
+  /** The read models (PostgreSQL): GET /v1/payments lists from them; without it that route is absent. */
+  readModels?: Sql;
   /** The operator API; without it no /ops route exists. */
   ops?: OpsDeps;
 };

@@ -4,6 +4,7 @@
 // gateway) and by npm start.
 import type { FastifyInstance } from "fastify";
 import { Journal } from "../actors/payment/journal.ts";
+import { timeline } from "../actors/projections/timeline.ts";
 import { rebuildReadModels } from "../actors/readmodels.ts";
 import { SCHEMA_VERSION } from "../actors/payment/state.ts";
 import { toView } from "../actors/payment/view.ts";
@@ -39,7 +40,8 @@ export async function startGatewayRole(
   const bus = new CommandBus(nc, js, topo, o.log);
   bus.start();
   const snapshots = new SnapshotStore(redis, (id) => snapshotKey(topo, id), o.log, o.metrics, SCHEMA_VERSION);
-  const journal = new Journal(new EventStore(js, jsm, topo, o.metrics), snapshots);
+  const eventStore = new EventStore(js, jsm, topo, o.metrics);
+  const journal = new Journal(eventStore, snapshots);
   const keys: MerchantKey[] = config.bootstrapKeys.map((k) => ({
     merchantId: k.merchantId,
     keyHash: hashKey(k.key),
@@ -60,6 +62,7 @@ export async function startGatewayRole(
       },
     },
     auth: new MerchantAuth(keys),
+    readModels: infra.db.sql,
     pspCapabilities: capabilities,
     cardKey: o.cardKey,
     // Fingerprints must not change when the card key rotates: they derive from the oldest key.
@@ -77,6 +80,16 @@ export async function startGatewayRole(
       board: infra.opsBoard,
       deadLetters: new DeadLetters(js, jsm, topo),
       auditLog: new AuditLog(js, topo, infra.db.sql),
+      payments: {
+        sql: infra.db.sql,
+        bus,
+        replyWaitMs: config.gateway.replyWaitMs,
+        async view(paymentId) {
+          const { state } = await journal.load(paymentId);
+          return state && toView(state);
+        },
+        timeline: (paymentId) => timeline(eventStore, infra.db.sql, paymentId),
+      },
       settlement: {
         js,
         topo,

@@ -102,6 +102,22 @@ export const RecordSettlement = z.object({
 });
 export type RecordSettlement = z.infer<typeof RecordSettlement>;
 
+/**
+ * An operator records the outcome of an authorization the PSP left unknown, after confirming it with
+ * the PSP out of band. Allowed only while an attempt is open (pending or unknown): the decider says so.
+ */
+export const ResolvePayment = z.object({
+  type: z.literal("ResolvePayment"),
+  paymentId: Id,
+  merchantId: Id,
+  outcome: z.enum(["authorized", "captured", "declined", "failed"]),
+  pspReference: z.string().min(1).max(256).optional(),
+  operator: z.string().min(1).max(64),
+  reason: z.string().min(1).max(500),
+  at: At,
+});
+export type ResolvePayment = z.infer<typeof ResolvePayment>;
+
 /** CreatePayment as the decider sees it: with the routing decision the actor edge made for it. */
 export type CreateRoutedPayment = CreatePayment & { route: RoutingDecision };
 
@@ -136,4 +152,5 @@ export type PaymentCommand =
   | RefundPayment
   | RecordAuthorizationResult
   | RecordOperationResult
-  | RecordSettlement;
+  | RecordSettlement
+  | ResolvePayment;

@@ -10,6 +10,7 @@ import type {
   RecordOperationResult,
   RecordSettlement,
   RefundPayment,
+  ResolvePayment,
 } from "./commands.ts";
 import { expectedFeeOf, type RetryTerms } from "../policy/decision.ts";
 import { backoffMs } from "../policy/retry.ts";
@@ -56,6 +57,10 @@ export function decide(state: PaymentState, command: PaymentCommand): Decision {
       return state ? recordAuthorization(state, command) : accept();
     case "RecordOperationResult":
       return state ? recordOperation(state, command) : accept();
+    case "ResolvePayment":
+      return state
+        ? resolveByOperator(state, command)
+        : reject(RejectionCode.paymentNotFound, `no payment ${command.paymentId}`);
     case "RecordSettlement":
       return state
         ? recordSettlement(state, command)
@@ -343,4 +348,58 @@ function recordSettlement(p: Payment, c: RecordSettlement): Decision {
     operationId: operation,
     ...fields,
   });
+}
+
+/**
+ * An operator's outcome for an authorization the PSP left open (pending or unknown): recorded as the
+ * PSP's answer would be, with who and why. Anything else — nothing open, or an operation open — is
+ * not for an operator to decide here.
+ */
+function resolveByOperator(p: Payment, c: ResolvePayment): Decision {
+  const attempt = p.attempts.find((a) => a.status === "pending" || a.status === "unknown");
+  if (!attempt)
+    return reject(
+      RejectionCode.invalidStateTransition,
+      `payment ${p.id} is ${p.status} with no open authorization: nothing to resolve`,
+    );
+  const resolvedBy = { operator: c.operator, reason: c.reason };
+  const attemptNo = attempt.no;
+  switch (c.outcome) {
+    case "authorized":
+    case "captured":
+      if (!c.pspReference)
+        return reject(
+          RejectionCode.invalidStateTransition,
+          "an authorized outcome needs the PSP's reference",
+        );
+      return accept({
+        type: "PaymentAuthorized",
+        attemptNo,
+        pspReference: c.pspReference,
+        captured: c.outcome === "captured",
+        resolvedBy,
+        at: c.at,
+      });
+    case "declined":
+      return accept({
+        type: "PaymentDeclined",
+        attemptNo,
+        code: "do_not_honor",
+        soft: false,
+        rawCode: "operator_resolved",
+        class: "hard_decline",
+        resolvedBy,
+        at: c.at,
+      });
+    case "failed":
+      // The attempt closes too, or the payment would keep asking the PSP about it.
+      return accept(
+        { type: "AuthorizationFailed", attemptNo, code: "operator_resolved", class: "technical", at: c.at },
+        { type: "PaymentFailed", code: "operator_resolved", resolvedBy, at: c.at },
+      );
+    default: {
+      const never: never = c.outcome;
+      return never;
+    }
+  }
 }

@@ -70,11 +70,15 @@ export const AuthorizationRequested = z.object({
 });
 export type AuthorizationRequested = z.infer<typeof AuthorizationRequested>;
 
+/** An outcome an operator recorded (confirmed with the PSP), instead of the PSP's own answer. */
+export const ResolvedBy = z.object({ operator: z.string(), reason: z.string() });
+
 export const PaymentAuthorized = z.object({
   type: z.literal("PaymentAuthorized"),
   attemptNo: z.number().int().positive(),
   pspReference: z.string(),
   captured: z.boolean(),
+  resolvedBy: ResolvedBy.optional(),
   at: At,
 });
 export type PaymentAuthorized = z.infer<typeof PaymentAuthorized>;
@@ -86,6 +90,7 @@ export const PaymentDeclined = z.object({
   soft: z.boolean(),
   rawCode: z.string(),
   class: OutcomeClass.optional(),
+  resolvedBy: ResolvedBy.optional(),
   at: At,
 });
 export type PaymentDeclined = z.infer<typeof PaymentDeclined>;
@@ -132,6 +137,7 @@ export type AuthorizationOutcomeUnknown = z.infer<typeof AuthorizationOutcomeUnk
 export const PaymentFailed = z.object({
   type: z.literal("PaymentFailed"),
   code: z.string(),
+  resolvedBy: ResolvedBy.optional(),
   at: At,
 });
 export type PaymentFailed = z.infer<typeof PaymentFailed>;

@@ -9,6 +9,7 @@ import {
   CreatePayment,
   RecordSettlement,
   RefundPayment,
+  ResolvePayment,
   ResumePayment,
 } from "./commands.ts";
 import { PaymentEvent } from "./events.ts";
@@ -23,6 +24,7 @@ export const CommandEnvelopeV1 = z.object({
     RefundPayment,
     ResumePayment,
     RecordSettlement,
+    ResolvePayment,
   ]),
   /** CreatePayment only: the card, sealed with config/card-seal.ts (aad = paymentId). */
   sealedCard: z.string().max(4096).optional(),
