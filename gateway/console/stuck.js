@@ -42,7 +42,7 @@ export async function loadStuck() {
 
 function actions(p) {
   const reason = el("input", { name: "reason", placeholder: "reason (required)", size: 18 });
-  const outcome = select("outcome", ["authorized", "declined", "failed"]);
+  const outcome = select("outcome", ["authorized", "captured", "declined", "failed"]);
   const pspRef = el("input", { name: "psp_reference", placeholder: "PSP reference (optional)", size: 14 });
   const result = el("span", { className: "result", role: "status" });
   const buttons = [];
