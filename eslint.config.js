@@ -2,6 +2,7 @@
 import tseslint from "typescript-eslint";
 import importX from "eslint-plugin-import-x";
 import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
+import globals from "globals";
 
 export default tseslint.config(
   { ignores: ["node_modules/", ".data/", "coverage/", ".dependency-cruiser.cjs"] },
@@ -35,4 +36,20 @@ export default tseslint.config(
     },
   },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
+  // The console's browser modules: plain JS outside the TypeScript program, so no type-aware rules,
+  // but linted with the browser's globals (an undefined name or an unused import is still an error).
+  {
+    files: ["gateway/console/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: globals.browser,
+      sourceType: "module",
+    },
+    rules: {
+      ...tseslint.configs.disableTypeChecked.rules,
+      "no-undef": "error",
+      "@typescript-eslint/consistent-type-imports": "off",
+    },
+  },
 );

@@ -1,6 +1,6 @@
 // Assembles the gateway's fastify instance: JSON-only parsing, zod validation and serialization,
 // request context (trace, merchant), the one error handler, HTTP metrics, the OpenAPI document, and
-// the route plugins. It does not listen: the caller decides where.
+// the route plugins (the operators' console page among them). It does not listen: the caller decides where.
 import fastifySwagger from "@fastify/swagger";
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
@@ -23,6 +23,7 @@ import {
   requestShapeHook,
 } from "./http-edges.ts";
 import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
+import { consoleRoutes } from "./routes/console.ts";
 import { documentTransform } from "./routes/docs.ts";
 import { assertScoped } from "./scopes.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
@@ -131,6 +132,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
 
   await app.register(systemRoutes, deps);
+  // The page is public and holds no data: each /ops call it makes carries the operator's key.
+  await app.register(consoleRoutes);
   await app.register(
     async (v1) => {
       assertScoped(v1);

@@ -142,9 +142,9 @@ describe("find, explain and fix payments (e2e)", function () {
       const stuck = await waitFor(
         async () =>
           (await platform.ops.get<Stuck>("/ops/payments/stuck?older_than_s=0")).body.payments.find(
-            (p) => p.id === id,
+            (p) => p.id === id && p.why.includes("unknown"),
           ),
-        { timeoutMs: 10_000, what: "the payment in the stuck list" },
+        { timeoutMs: 10_000, what: "the payment in the stuck list, its outcome unknown" },
       );
       expect(stuck.why).to.include("unknown");
       const requeried = await platform.ops.post<Action>(`/ops/payments/${id}/requery`, {
