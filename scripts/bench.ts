@@ -28,6 +28,9 @@
 //   --settlement-lines N           BENCH_SETTLEMENT_LINES 1000000  report lines (= payments); 0: no settlement section
 //   --settlement-rounds N          BENCH_SETTLEMENT_ROUNDS 2       bare parse + ingest pairs
 //   --settlement-cpu-prof          BENCH_SETTLEMENT_CPU_PROF=1     profile the last ingest, print its top costs
+//   --only search                                         the search section alone (scripts/bench/search.ts)
+//   --search-payments N            BENCH_SEARCH_PAYMENTS 0 (--only search: 1000000)  payments in the projection; 0: no search section
+//   --search-queries N             BENCH_SEARCH_QUERIES 1000  searches timed (each: first page, then the second)
 //   --tracing                      BENCH_TRACING=1        the product with tracing on (scripts/bench/tracing.ts)
 // Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored
 // (errors are fast and would inflate the rate). 202s and dropped arrivals are results, flagged
@@ -67,9 +70,10 @@ import {
   rawPublisher,
   sampleCommand,
 } from "./bench/probes.ts";
-import { options, settlementOnly, UsageError } from "./bench/options.ts";
+import { options, sectionOnly, UsageError } from "./bench/options.ts";
 import { report, type BenchOptions, type Flow, type FlowInput } from "./bench/report.ts";
 import { benchRouting } from "./bench/routing.ts";
+import { searchSection } from "./bench/search.ts";
 import { settlementSection } from "./bench/settlement.ts";
 import {
   ensureServices,
@@ -87,15 +91,19 @@ const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 async function main(): Promise<number> {
   const opts = options();
-  // Settlement last: the flows' servers are gone by then, so neither disturbs the other.
-  const code = settlementOnly() ? 0 : await flowsBench(opts);
-  if (code !== 0 || opts.settlementLines === 0 || (opts.only && !settlementOnly())) return code;
-  return settlementSection({
-    lines: opts.settlementLines,
-    rounds: opts.settlementRounds,
-    cpuProf: opts.settlementCpuProf,
-    say,
-  });
+  // The sections last: the flows' servers are gone by then, so none disturbs another.
+  const section = sectionOnly();
+  let code = section ? 0 : await flowsBench(opts);
+  if (code !== 0 || (opts.only && !section)) return code;
+  if (section !== "search" && opts.settlementLines > 0)
+    code = await settlementSection({
+      lines: opts.settlementLines,
+      rounds: opts.settlementRounds,
+      cpuProf: opts.settlementCpuProf,
+      say,
+    });
+  if (code !== 0 || section === "settlement" || opts.searchPayments === 0) return code;
+  return searchSection({ payments: opts.searchPayments, searches: opts.searchQueries, say });
 }
 
 async function flowsBench(opts: BenchOptions): Promise<number> {

@@ -28,14 +28,17 @@ function option(names: string[], envVar: string, fallback: number, min: number, 
 const FLOWS: readonly Flow[] = ["bare", "product", "procfile"];
 const isFlow = (s: string | undefined): s is Flow => FLOWS.some((f) => f === s);
 
-/** `--only settlement`: the settlement section alone (no flow, no server of the flows). */
-export const settlementOnly = (): boolean => arg(["only"], "BENCH_ONLY") === "settlement";
+/** `--only settlement` or `--only search`: that section alone (no flow, no server of the flows). */
+export function sectionOnly(): "settlement" | "search" | undefined {
+  const only = arg(["only"], "BENCH_ONLY");
+  return only === "settlement" || only === "search" ? only : undefined;
+}
 
 export function options(): BenchOptions {
   const only = arg(["only"], "BENCH_ONLY");
-  if (only !== undefined && only !== "" && only !== "settlement" && !isFlow(only))
+  if (only !== undefined && only !== "" && only !== "settlement" && only !== "search" && !isFlow(only))
     throw new UsageError(
-      `--only (BENCH_ONLY) must be bare, product, procfile or settlement, got ${JSON.stringify(only)}`,
+      `--only (BENCH_ONLY) must be bare, product, procfile, settlement or search, got ${JSON.stringify(only)}`,
     );
   // A bare switch, so not arg(): `--procfile --duration 6` must not read "--duration" as its value.
   const procfileEnv = process.env.BENCH_PROCFILE ?? "";
@@ -60,6 +63,11 @@ export function options(): BenchOptions {
       option(["settlement-lines"], "BENCH_SETTLEMENT_LINES", 1_000_000, 0, 10_000_000),
     ),
     settlementRounds: Math.round(option(["settlement-rounds"], "BENCH_SETTLEMENT_ROUNDS", 2, 1, 20)),
+    // A million rows take a minute to seed and the rebuild another: in a full run only when asked.
+    searchPayments: Math.round(
+      option(["search-payments"], "BENCH_SEARCH_PAYMENTS", only === "search" ? 1_000_000 : 0, 0, 10_000_000),
+    ),
+    searchQueries: Math.round(option(["search-queries"], "BENCH_SEARCH_QUERIES", 1_000, 7, 100_000)),
     tracing:
       process.argv.slice(2).includes("--tracing") || ["1", "true"].includes(process.env.BENCH_TRACING ?? ""),
     settlementCpuProf:

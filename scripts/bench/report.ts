@@ -33,6 +33,10 @@ export type BenchOptions = {
   settlementRounds: number;
   /** Profile the settlement section's last ingest in-process and print its top costs. */
   settlementCpuProf: boolean;
+  /** Payments in the search section's projection (0: no search section). */
+  searchPayments: number;
+  /** Searches timed in it (each a first and a second page). */
+  searchQueries: number;
   /** The product with tracing on, exporting to a discarding OTLP receiver (scripts/bench/tracing.ts). */
   tracing: boolean;
 };
