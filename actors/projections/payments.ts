@@ -7,6 +7,7 @@ import type { Tx } from "../../streams/db/client.ts";
 import type { StreamMsg } from "../../streams/db/follower.ts";
 import type { Logger } from "../../config/log.ts";
 import type { PaymentEvent } from "../payment/events.ts";
+import { isSettled } from "../payment/effects.ts";
 import { evolve } from "../payment/evolve.ts";
 import type { Payment, PaymentState } from "../payment/state.ts";
 import { PaymentEvents } from "../payment/wire.ts";
@@ -116,7 +117,8 @@ export function paymentsProjection(log: Logger) {
         await tx`insert into payments ${tx(upserts)}
           on conflict (id) do update set status = excluded.status, psp = excluded.psp,
             captured_amount = excluded.captured_amount, refunded_amount = excluded.refunded_amount,
-            updated_at = excluded.updated_at, last_seq = excluded.last_seq, state = excluded.state`;
+            updated_at = excluded.updated_at, last_seq = excluded.last_seq, state = excluded.state,
+            open = excluded.open`;
       if (operations.length > 0)
         await tx`insert into psp_operations ${tx(operations)} on conflict do nothing`;
       await insertEntries(tx, entries);
@@ -142,6 +144,7 @@ function paymentRow(p: Payment, lastSeq: number) {
     updated_at: p.updatedAt,
     last_seq: lastSeq,
     state: p,
+    open: !isSettled(p),
   };
 }
 

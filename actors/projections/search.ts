@@ -123,9 +123,7 @@ export async function stuckPayments(
     select id, merchant_id, status, psp, amount, currency, captured_amount, refunded_amount, reference, last4,
       created_at, updated_at, state
     from payments
-    where updated_at <= ${cutoff}
-      and (status in ('created', 'authorizing', 'capturing')
-           or state::text like '%"status":"unknown"%' or state::text like '%"status":"pending"%')
+    where open and updated_at <= ${cutoff}
     order by updated_at limit ${limit * 4}`;
   const out: StuckPayment[] = [];
   for (const r of rows) {

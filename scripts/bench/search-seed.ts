@@ -26,7 +26,7 @@ export async function seedPaymentRows(sql: Sql, n: number): Promise<void> {
   const end = SEED_END.toISOString();
   await sql`
     insert into payments (id, merchant_id, status, psp, amount, currency, captured_amount, refunded_amount,
-      reference, last4, brand, bin_country, created_at, updated_at, last_seq, state)
+      reference, last4, brand, bin_country, created_at, updated_at, last_seq, state, open)
     select id, merchant_id, status, psp, amount, currency, captured, refunded, reference, last4, 'visa', 'DE',
       created_at, updated_at, 0,
       jsonb_build_object(
@@ -39,7 +39,8 @@ export async function seedPaymentRows(sql: Sql, n: number): Promise<void> {
         'attempts', jsonb_build_array(jsonb_build_object('no', 1, 'psp', psp, 'idempotencyKey', id || ':1',
           'status', attempt, 'requestedAt', created_at, 'completedAt',
           case when attempt = 'pending' then null else updated_at end)),
-        'operations', '[]'::jsonb, 'createdAt', created_at, 'updatedAt', updated_at)
+        'operations', '[]'::jsonb, 'createdAt', created_at, 'updatedAt', updated_at),
+      attempt = 'pending'
     from (
       select g, id, merchant_id, status, psp, amount, currency, reference, last4, created_at,
         created_at + interval '2 seconds' as updated_at,
