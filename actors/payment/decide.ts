@@ -8,34 +8,18 @@ import type {
   PaymentCommand,
   RecordAuthorizationResult,
   RecordOperationResult,
-  RecordSettlement,
   RefundPayment,
-  ResolvePayment,
 } from "./commands.ts";
 import { expectedFeeOf, type RetryTerms } from "../policy/decision.ts";
 import { backoffMs } from "../policy/retry.ts";
 import type { OutcomeClass } from "../policy/schemas.ts";
+import { accept, reject, RejectionCode, type Decision } from "./decision.ts";
+import { recordSettlement, resolveByOperator } from "./decide-after.ts";
 import type { AuthorizationRequested, OperationKind, PaymentEvent } from "./events.ts";
 import type { Attempt, Payment, PaymentState } from "./state.ts";
 import { PaymentStatus } from "./state.ts";
 
-export const RejectionCode = {
-  paymentNotFound: "payment_not_found",
-  idempotencyKeyReused: "idempotency_key_reused",
-  invalidStateTransition: "invalid_state_transition",
-  amountTooLarge: "amount_too_large",
-  operationInProgress: "operation_in_progress",
-} as const;
-export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
-
-export type Rejection = { code: RejectionCode; message: string; details?: Record<string, unknown> };
-export type Decision = { ok: true; events: PaymentEvent[] } | { ok: false; rejection: Rejection };
-
-const accept = (...events: PaymentEvent[]): Decision => ({ ok: true, events });
-const reject = (code: RejectionCode, message: string, details?: Record<string, unknown>): Decision => ({
-  ok: false,
-  rejection: { code, message, ...(details && { details }) },
-});
+export { RejectionCode, type Decision, type Rejection } from "./decision.ts";
 
 export function attemptKey(paymentId: string, attemptNo: number): string {
   return `${paymentId}.a${attemptNo}`;
@@ -329,76 +313,6 @@ function recordOperation(p: Payment, c: RecordOperationResult): Decision {
         : accept({ type: "OperationOutcomeUnknown", operationId, code: r.code, at });
     default: {
       const never: never = r;
-      return never;
-    }
-  }
-}
-
-/**
- * A settlement line for one of this payment's captures or refunds. The same line again, or another
- * line for an operation already settled, changes nothing (reconciliation reports the duplicate).
- */
-function recordSettlement(p: Payment, c: RecordSettlement): Decision {
-  const earlier = p.settlements ?? [];
-  if (earlier.some((s) => s.lineId === c.lineId || (s.kind === c.kind && s.pspReference === c.pspReference)))
-    return accept();
-  const { type: _type, paymentId: _id, merchantId: _m, kind, operation, ...fields } = c;
-  return accept({
-    type: kind === "capture" ? "CaptureSettled" : "RefundSettled",
-    operationId: operation,
-    ...fields,
-  });
-}
-
-/**
- * An operator's outcome for an authorization the PSP left open (pending or unknown): recorded as the
- * PSP's answer would be, with who and why. Anything else — nothing open, or an operation open — is
- * not for an operator to decide here.
- */
-function resolveByOperator(p: Payment, c: ResolvePayment): Decision {
-  const attempt = p.attempts.find((a) => a.status === "pending" || a.status === "unknown");
-  if (!attempt)
-    return reject(
-      RejectionCode.invalidStateTransition,
-      `payment ${p.id} is ${p.status} with no open authorization: nothing to resolve`,
-    );
-  const resolvedBy = { operator: c.operator, reason: c.reason };
-  const attemptNo = attempt.no;
-  switch (c.outcome) {
-    case "authorized":
-    case "captured":
-      if (!c.pspReference)
-        return reject(
-          RejectionCode.invalidStateTransition,
-          "an authorized outcome needs the PSP's reference",
-        );
-      return accept({
-        type: "PaymentAuthorized",
-        attemptNo,
-        pspReference: c.pspReference,
-        captured: c.outcome === "captured",
-        resolvedBy,
-        at: c.at,
-      });
-    case "declined":
-      return accept({
-        type: "PaymentDeclined",
-        attemptNo,
-        code: "do_not_honor",
-        soft: false,
-        rawCode: "operator_resolved",
-        class: "hard_decline",
-        resolvedBy,
-        at: c.at,
-      });
-    case "failed":
-      // The attempt closes too, or the payment would keep asking the PSP about it.
-      return accept(
-        { type: "AuthorizationFailed", attemptNo, code: "operator_resolved", class: "technical", at: c.at },
-        { type: "PaymentFailed", code: "operator_resolved", resolvedBy, at: c.at },
-      );
-    default: {
-      const never: never = c.outcome;
       return never;
     }
   }

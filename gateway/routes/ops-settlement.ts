@@ -9,6 +9,15 @@ import { join } from "node:path";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ExceptionKind, ResolutionKind } from "../../actors/settlement/exceptions.ts";
+import {
+  PspParams,
+  UploadQuery,
+  IngestResponse,
+  ExceptionBody,
+  ExceptionQuery,
+  ResolveBody,
+  Period,
+} from "./ops-settlement-schemas.ts";
 import { ingestReport, ReportConflictError } from "../../actors/settlement/ingest.ts";
 import { spoolAndHash } from "../../actors/settlement/spool.ts";
 import { feeVariance, resolveException, ResolveError } from "../../actors/settlement/service.ts";
@@ -21,69 +30,6 @@ import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.
 
 /** Far beyond any daily report; a larger upload is refused with 413 as it streams. */
 const MAX_REPORT_BYTES = 2 * 1024 ** 3;
-
-const PspParams = z.object({ psp: z.string().regex(/^[a-z0-9_-]{1,32}$/) });
-const UploadQuery = z.strictObject({
-  report_id: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,128}$/)
-    .optional()
-    .describe("The PSP's id of the report; default: derived from the content's SHA-256."),
-});
-const IngestResponse = z.object({
-  report_id: z.string(),
-  psp: z.string(),
-  sha256: z.string(),
-  lines: z.number().int().describe("Lines taken (matched + exceptions)."),
-  matched: z.number().int().describe("Lines matched to their payment, or booked (fees, payouts)."),
-  exceptions: z.number().int().describe("Lines that became reconciliation exceptions."),
-  rejected: z
-    .number()
-    .int()
-    .describe("Lines that could not be read; see the rejects in the log and read model."),
-  replayed: z.boolean().describe("true: this report was ingested before; nothing changed."),
-  rejects: z
-    .array(z.object({ line_no: z.number().int(), reason: z.string() }))
-    .describe("The first 100 rejected lines with their line number and reason."),
-});
-
-const ExceptionBody = z.object({
-  id: z.string(),
-  kind: ExceptionKind,
-  psp: z.string(),
-  status: z.enum(["open", "resolved"]),
-  payment_id: z.string().nullable(),
-  report_id: z.string().nullable(),
-  line_no: z.number().int().nullable(),
-  currency: z.string().nullable(),
-  amount: z.number().int().nullable(),
-  detail: z.string(),
-  opened_at: z.string(),
-  resolution: z.string().nullable(),
-  resolved_by: z.string().nullable(),
-  resolved_at: z.string().nullable(),
-  reason: z.string().nullable(),
-});
-const ExceptionQuery = z.strictObject({
-  status: z.enum(["open", "resolved"]).optional(),
-  kind: ExceptionKind.optional(),
-  psp: z.string().max(32).optional(),
-  after: z.string().max(300).optional().describe("Cursor: list after this exception id."),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
-const ResolveBody = z.strictObject({
-  resolution: ResolutionKind,
-  reason: z.string().trim().min(1).max(500),
-  payment_id: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/)
-    .optional(),
-});
-const Period = z.strictObject({
-  from: z.iso.datetime().describe("Inclusive."),
-  to: z.iso.datetime().describe("Exclusive."),
-  psp: z.string().max(32).optional(),
-});
 
 export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) => {
   const s = ops.settlement;
