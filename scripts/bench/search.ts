@@ -23,7 +23,7 @@ import { dropSchema, openDb, type Db } from "../../streams/db/client.ts";
 import { Follower, resetOffset } from "../../streams/db/follower.ts";
 import { EventStore } from "../../streams/event-store.ts";
 import { deleteTopology, ensureTopology, topology } from "../../streams/topology.ts";
-import { ensureServices } from "../local-services.ts";
+import { runSection } from "./section.ts";
 import { benchPrefix } from "./cleanup.ts";
 import { summarize, type Latency } from "./load.ts";
 import { checkSample, paymentId, seedPayments } from "./settlement-seed.ts";
@@ -314,17 +314,7 @@ export async function searchSection(o: {
   searches: number;
   say: (line: string) => void;
 }): Promise<number> {
-  const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-  const services = await ensureServices({
-    natsUrl,
-    redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-    dataDir: process.env.SWITCHYARD_DATA_DIR ?? ".data",
-    log: o.say,
-  });
-  const abort = new AbortController();
-  const onInt = () => abort.abort();
-  process.on("SIGINT", onInt);
-  try {
+  return runSection(o.say, async ({ natsUrl, dbUrl, signal }) => {
     const result = await benchSearch({
       payments: o.payments,
       searches: o.searches,
@@ -332,14 +322,10 @@ export async function searchSection(o: {
       timelinePayments: 2_000,
       timelineReads: 1_000,
       natsUrl,
-      dbUrl: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+      dbUrl,
       say: o.say,
-      signal: abort.signal,
+      signal,
     });
     printSearch(result);
-    return 0;
-  } finally {
-    process.off("SIGINT", onInt);
-    await services.stop();
-  }
+  });
 }

@@ -26,7 +26,7 @@ import { ingestReport, type IngestDeps, type IngestResult } from "../../actors/s
 import { dropSchema, openDb, type Db } from "../../streams/db/client.ts";
 import { Follower } from "../../streams/db/follower.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";
-import { ensureServices } from "../local-services.ts";
+import { runSection } from "./section.ts";
 import { benchPrefix, TEMP_DIR_PREFIX } from "./cleanup.ts";
 import { printSettlement, type Phase, type Rss, type SettlementResult } from "./settlement-report.ts";
 import { profiled } from "./settlement-profile.ts";
@@ -261,28 +261,9 @@ export async function settlementSection(o: {
   cpuProf: boolean;
   say: (line: string) => void;
 }): Promise<number> {
-  const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-  const services = await ensureServices({
-    natsUrl,
-    redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-    dataDir: process.env.SWITCHYARD_DATA_DIR ?? ".data",
-    log: o.say,
-  });
-  const abort = new AbortController();
-  const onInt = () => abort.abort();
-  process.on("SIGINT", onInt);
-  try {
+  return runSection(o.say, async ({ natsUrl, dbUrl, signal }) => {
     o.say(`settlement: ${o.lines} lines, ${o.rounds} round(s)${o.cpuProf ? ", last ingest profiled" : ""}`);
-    const result = await benchSettlement({
-      ...o,
-      natsUrl,
-      dbUrl: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
-      signal: abort.signal,
-    });
+    const result = await benchSettlement({ ...o, natsUrl, dbUrl, signal });
     printSettlement(result);
-    return 0;
-  } finally {
-    process.off("SIGINT", onInt);
-    await services.stop();
-  }
+  });
 }
