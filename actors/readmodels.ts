@@ -16,7 +16,13 @@ import { missing, missingExceptionId } from "./settlement/match.ts";
 import type { ReconRecord, SettleRecord } from "./settlement/records.ts";
 import { SettlementPuller } from "./settlement/pull.ts";
 import { Settler } from "./settlement/settler.ts";
-import { applyChunk, applyRecon, applyReport } from "./settlement/store.ts";
+import {
+  applyChunk,
+  applyRecon,
+  applyReport,
+  operationOfRow,
+  type OperationRow,
+} from "./settlement/store.ts";
 
 export const READ_MODELS = [PAYMENTS_READ_MODEL, "settlement", "reconciliation"] as const;
 export type ReadModelName = (typeof READ_MODELS)[number];
@@ -115,18 +121,7 @@ export async function startReadModels(
     const days = config.settlement.missingAfterDays;
     const cutoff = new Date(now().getTime() - days * 86_400_000).toISOString();
     const rows = await db.sql<
-      {
-        payment_id: string;
-        merchant_id: string;
-        psp: string;
-        kind: "capture" | "refund";
-        operation_id: string | null;
-        psp_reference: string;
-        amount: number;
-        currency: string;
-        expected_fee: number | null;
-        at: Date;
-      }[]
+      OperationRow[]
     >`select o.payment_id, o.merchant_id, o.psp, o.kind, o.operation_id, o.psp_reference, o.amount, o.currency,
         o.expected_fee, o.at
       from psp_operations o
@@ -137,18 +132,7 @@ export async function startReadModels(
       order by o.at limit 1000`;
     const at = now().toISOString();
     for (const r of rows) {
-      const op = {
-        paymentId: r.payment_id,
-        merchantId: r.merchant_id,
-        psp: r.psp,
-        kind: r.kind,
-        operationId: r.operation_id,
-        pspReference: r.psp_reference,
-        amount: r.amount,
-        currency: r.currency,
-        expectedFee: r.expected_fee,
-        at: r.at.toISOString(),
-      };
+      const op = operationOfRow(r);
       const record: ReconRecord = { type: "missing", v: 1, exception: missing(op, days, at) };
       const id = missingExceptionId(op);
       await js.publish(reconSubject(topo, "missing", id), encode(record), {

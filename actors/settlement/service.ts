@@ -14,7 +14,7 @@ import { entriesForResolution, settledByEvent } from "../ledger/resolutions.ts";
 import type { MatchedOperation, ReconException, Resolution, ResolutionKind } from "./exceptions.ts";
 import type { ReconRecord } from "./records.ts";
 import { sendSettlement, settlementCommand } from "./settler.ts";
-import { applyRecon, getException } from "./store.ts";
+import { applyRecon, getException, operationOfRow, type OperationRow } from "./store.ts";
 
 export class ResolveError extends Error {
   override name = "ResolveError";
@@ -134,17 +134,9 @@ async function linkTarget(sql: Sql, x: ReconException, paymentId: string): Promi
   if (!x.line || (kind !== "capture" && kind !== "refund"))
     throw new ResolveError("link_target_invalid", "only a capture or refund line can be linked to a payment");
   const rows = await sql<
-    {
-      merchant_id: string;
-      psp: string;
-      operation_id: string | null;
-      psp_reference: string;
-      amount: number;
-      currency: string;
-      expected_fee: number | null;
-      at: Date;
-    }[]
-  >`select merchant_id, psp, operation_id, psp_reference, amount, currency, expected_fee, at from psp_operations
+    OperationRow[]
+  >`select payment_id, merchant_id, psp, kind, operation_id, psp_reference, amount, currency, expected_fee, at
+    from psp_operations
     where payment_id = ${paymentId} and kind = ${kind} and psp = ${x.psp} and settled_by is null
     order by (amount = ${x.line.amount}) desc, at limit 1`;
   const r = rows[0];
@@ -153,18 +145,7 @@ async function linkTarget(sql: Sql, x: ReconException, paymentId: string): Promi
       "link_target_invalid",
       `payment ${paymentId} has no unsettled ${kind} at ${x.psp}`,
     );
-  return {
-    paymentId,
-    merchantId: r.merchant_id,
-    psp: r.psp,
-    kind,
-    operationId: r.operation_id,
-    pspReference: r.psp_reference,
-    amount: r.amount,
-    currency: r.currency,
-    expectedFee: r.expected_fee,
-    at: r.at.toISOString(),
-  };
+  return operationOfRow(r);
 }
 
 const moved = (entries: readonly JournalEntry[]): number =>

@@ -6,9 +6,38 @@ import type { Sql, Tx } from "../../streams/db/client.ts";
 import { entriesForLine } from "../ledger/postings.ts";
 import { entriesForResolution } from "../ledger/resolutions.ts";
 import { insertEntries } from "../ledger/store.ts";
-import type { ReconException, Resolution } from "./exceptions.ts";
+import type { MatchedOperation, ReconException, Resolution } from "./exceptions.ts";
 import { lineKey, operationKey, type KnownOperation } from "./match.ts";
 import type { ChunkRecord, ReconRecord, ReportRecord, ReportSummary } from "./records.ts";
+
+/** A `psp_operations` row as the queries that read operations select it. */
+export type OperationRow = {
+  payment_id: string;
+  merchant_id: string;
+  psp: string;
+  kind: "capture" | "refund" | "void";
+  operation_id: string | null;
+  psp_reference: string;
+  amount: number;
+  currency: string;
+  expected_fee: number | null;
+  at: Date;
+};
+
+export function operationOfRow(r: OperationRow): MatchedOperation {
+  return {
+    paymentId: r.payment_id,
+    merchantId: r.merchant_id,
+    psp: r.psp,
+    kind: r.kind,
+    operationId: r.operation_id,
+    pspReference: r.psp_reference,
+    amount: r.amount,
+    currency: r.currency,
+    expectedFee: r.expected_fee,
+    at: r.at.toISOString(),
+  };
+}
 
 export async function findOperations(
   sql: Sql | Tx,
@@ -17,19 +46,7 @@ export async function findOperations(
 ): Promise<Map<string, KnownOperation>> {
   if (keys.length === 0) return new Map();
   const rows = await sql<
-    {
-      payment_id: string;
-      merchant_id: string;
-      psp: string;
-      kind: "capture" | "refund" | "void";
-      operation_id: string | null;
-      psp_reference: string;
-      amount: number;
-      currency: string;
-      expected_fee: number | null;
-      at: Date;
-      settled_by: string | null;
-    }[]
+    (OperationRow & { settled_by: string | null })[]
   >`select o.payment_id, o.merchant_id, o.psp, o.kind, o.operation_id, o.psp_reference, o.amount,
       o.currency, o.expected_fee, o.at, o.settled_by
     from psp_operations o
@@ -39,19 +56,7 @@ export async function findOperations(
   return new Map(
     rows.map((r) => [
       operationKey(r.psp, r.kind, r.psp_reference),
-      {
-        paymentId: r.payment_id,
-        merchantId: r.merchant_id,
-        psp: r.psp,
-        kind: r.kind,
-        operationId: r.operation_id,
-        pspReference: r.psp_reference,
-        amount: r.amount,
-        currency: r.currency,
-        expectedFee: r.expected_fee,
-        at: r.at.toISOString(),
-        settledBy: r.settled_by,
-      },
+      { ...operationOfRow(r), settledBy: r.settled_by },
     ]),
   );
 }
