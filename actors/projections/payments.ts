@@ -16,6 +16,8 @@ import { insertEntries } from "../ledger/store.ts";
 import type { JournalEntry } from "../ledger/postings.ts";
 
 export const PAYMENTS_READ_MODEL = "payments";
+/** Frames per transaction of the payments read model. */
+export const PAYMENTS_BATCH = 500;
 
 type OperationRow = {
   psp: string;
@@ -81,7 +83,7 @@ function captureFee(p: Payment, captured: number): number | null {
 export function paymentsProjection(log: Logger) {
   return {
     name: PAYMENTS_READ_MODEL,
-    batch: 500,
+    batch: PAYMENTS_BATCH,
     async apply(tx: Tx, msgs: readonly StreamMsg[]): Promise<void> {
       const frames = decodeAll(msgs, log);
       if (frames.length === 0) return;

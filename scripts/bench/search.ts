@@ -16,14 +16,14 @@ import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient } from
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { createMetrics } from "../../config/metrics.ts";
-import { PAYMENTS_READ_MODEL, paymentsProjection } from "../../actors/projections/payments.ts";
+import { PAYMENTS_BATCH, PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import { searchPayments, stuckPayments, type SearchFilter } from "../../actors/projections/search.ts";
 import { timeline } from "../../actors/projections/timeline.ts";
 import { dropSchema, openDb, type Db } from "../../streams/db/client.ts";
-import { Follower, resetOffset } from "../../streams/db/follower.ts";
+import { resetOffset } from "../../streams/db/follower.ts";
 import { EventStore } from "../../streams/event-store.ts";
 import { deleteTopology, ensureTopology, topology } from "../../streams/topology.ts";
-import { runSection } from "./section.ts";
+import { projectPayments, runSection, stopIf } from "./section.ts";
 import { benchPrefix } from "./cleanup.ts";
 import { summarize, type Latency } from "./load.ts";
 import { checkSample, paymentId, seedPayments } from "./settlement-seed.ts";
@@ -181,7 +181,6 @@ export async function benchSearch(o: SearchBenchOptions): Promise<SearchResult> 
   const log = pino({ level: "warn" }, pino.destination(2));
   let nc: NatsConnection | undefined;
   let db: Db | undefined;
-  let follower: Follower | undefined;
   try {
     nc = await connect({ servers: o.natsUrl, name: "switchyard-bench-search" });
     const jsm = await jetstreamManager(nc);
@@ -235,20 +234,15 @@ export async function benchSearch(o: SearchBenchOptions): Promise<SearchResult> 
       await resetOffset(tx, PAYMENTS_READ_MODEL);
       await tx`truncate payments, psp_operations, ledger_postings, ledger_entries`;
     });
-    const projection = paymentsProjection(log);
-    t = performance.now();
-    follower = new Follower({ ...projection, stream: topo.eventStream }, { js, sql: db.sql, log });
-    await follower.start();
-    const f = follower;
-    const ticker = setInterval(() => say(`  projected ${f.position} / ${lastSeq}`), 10_000);
-    try {
-      await Promise.race([follower.caughtUp(lastSeq), aborted(o.signal)]);
-    } finally {
-      clearInterval(ticker);
-    }
-    const rebuildMs = performance.now() - t;
-    await follower.stop();
-    follower = undefined;
+    const rebuildMs = await projectPayments({
+      js,
+      sql: db.sql,
+      log,
+      stream: topo.eventStream,
+      lastSeq,
+      say,
+      signal: o.signal,
+    });
     const [{ n }] = await db.sql<[{ n: number }]>`select count(*)::int as n from payments`;
     if (n !== o.frames) throw new Error(`payments has ${n} rows after the rebuild, expected ${o.frames}`);
     rawReadPerSecond.push(await rawRead(js, topo.eventStream, lastSeq));
@@ -262,7 +256,7 @@ export async function benchSearch(o: SearchBenchOptions): Promise<SearchResult> 
       frames: lastSeq,
       publishPerSecond,
       rawReadPerSecond,
-      rebuild: { ms: rebuildMs, perSecond: (lastSeq / rebuildMs) * 1000, batch: projection.batch },
+      rebuild: { ms: rebuildMs, perSecond: (lastSeq / rebuildMs) * 1000, batch: PAYMENTS_BATCH },
     };
   } finally {
     const problems: string[] = [];
@@ -270,7 +264,6 @@ export async function benchSearch(o: SearchBenchOptions): Promise<SearchResult> 
       Promise.resolve()
         .then(g)
         .catch((err: unknown) => problems.push(`${what}: ${String(err)}`));
-    await step("follower", () => follower?.stop());
     await step("database", () => db?.close());
     await step("schema", () => dropSchema(o.dbUrl, `sy_${prefix}`));
     await step("streams", async () => nc && deleteTopology(await jetstreamManager(nc), topo));
@@ -278,14 +271,6 @@ export async function benchSearch(o: SearchBenchOptions): Promise<SearchResult> 
     for (const p of problems) say(`search cleanup failed: ${p}`);
   }
 }
-
-function stopIf(signal: AbortSignal): void {
-  if (signal.aborted) throw new Error("interrupted");
-}
-const aborted = (signal: AbortSignal) =>
-  new Promise<never>((_, reject) =>
-    signal.addEventListener("abort", () => reject(new Error("interrupted")), { once: true }),
-  );
 
 const f1 = (x: number) => x.toFixed(1);
 const lat = (l: Latency) => `${f1(l.p50)} / ${f1(l.p95)} / ${f1(l.p99)} ms (max ${f1(l.max)})`;

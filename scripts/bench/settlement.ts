@@ -20,13 +20,11 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { parse } from "csv-parse";
 import { pino } from "pino";
 import { createMetrics } from "../../config/metrics.ts";
-import { paymentsProjection } from "../../actors/projections/payments.ts";
 import { settlementParsers } from "../../actors/psp/settlement/index.ts";
 import { ingestReport, type IngestDeps, type IngestResult } from "../../actors/settlement/ingest.ts";
 import { dropSchema, openDb, type Db } from "../../streams/db/client.ts";
-import { Follower } from "../../streams/db/follower.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";
-import { runSection } from "./section.ts";
+import { projectPayments, runSection, stopIf } from "./section.ts";
 import { benchPrefix, TEMP_DIR_PREFIX } from "./cleanup.ts";
 import { printSettlement, type Phase, type Rss, type SettlementResult } from "./settlement-report.ts";
 import { profiled } from "./settlement-profile.ts";
@@ -65,7 +63,6 @@ export async function benchSettlement(o: SettlementOptions): Promise<SettlementR
   const log = pino({ level: "warn" }, pino.destination(2));
   let nc: NatsConnection | undefined;
   let db: Db | undefined;
-  let follower: Follower | undefined;
   try {
     nc = await connect({ servers: o.natsUrl, name: "switchyard-bench-settlement" });
     const jsm = await jetstreamManager(nc);
@@ -89,21 +86,16 @@ export async function benchSettlement(o: SettlementOptions): Promise<SettlementR
 
     say(`projecting them into payments / psp_operations (batches of ${PROJECTION_BATCH})`);
     t = performance.now();
-    follower = new Follower(
-      { ...paymentsProjection(log), stream: topo.eventStream, batch: PROJECTION_BATCH },
-      { js, sql: db.sql, log },
-    );
-    await follower.start();
-    const f = follower;
-    const ticker = setInterval(() => say(`  projected ${f.position} / ${lastSeq}`), 10_000);
-    try {
-      await Promise.race([follower.caughtUp(lastSeq), aborted(o.signal)]);
-    } finally {
-      clearInterval(ticker);
-    }
-    const projectionMs = performance.now() - t;
-    await follower.stop();
-    follower = undefined;
+    const projectionMs = await projectPayments({
+      js,
+      sql: db.sql,
+      log,
+      stream: topo.eventStream,
+      lastSeq,
+      batch: PROJECTION_BATCH,
+      say,
+      signal: o.signal,
+    });
     const [{ n }] = await db.sql<[{ n: number }]>`select count(*)::int as n from psp_operations`;
     if (n !== o.lines) throw new Error(`psp_operations has ${n} rows, expected ${o.lines}`);
     await db.sql`vacuum analyze psp_operations`;
@@ -173,7 +165,6 @@ export async function benchSettlement(o: SettlementOptions): Promise<SettlementR
       Promise.resolve()
         .then(f)
         .catch((err: unknown) => problems.push(`${what}: ${String(err)}`));
-    await step("follower", () => follower?.stop());
     await step("database", () => db?.close());
     await step("schema", () => dropSchema(o.dbUrl, `sy_${prefix}`));
     await step("streams", async () => nc && deleteTopology(await jetstreamManager(nc), topo));
@@ -245,14 +236,6 @@ const every = (total: number, say: (l: string) => void, what: string) => {
     say(`  ${what} ${done} / ${total}`);
   };
 };
-
-function stopIf(signal: AbortSignal): void {
-  if (signal.aborted) throw new Error("interrupted");
-}
-const aborted = (signal: AbortSignal) =>
-  new Promise<never>((_, reject) =>
-    signal.addEventListener("abort", () => reject(new Error("interrupted")), { once: true }),
-  );
 
 /** The section as `npm run bench` runs it: after the flows (their servers gone), or alone. */
 export async function settlementSection(o: {

@@ -3,8 +3,6 @@
 // after a restart whatever Redis holds (a snapshot, an old-format one, a foreign one, none), and an
 // event edited in JetStream behind the platform's back is named by the verifier and by
 // `npm run audit:verify` run as a child process.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
@@ -12,6 +10,7 @@ import { Redis } from "ioredis";
 import { chainHash, genesisHash } from "../../streams/chain.ts";
 import { auditEventChains } from "../../streams/chain-audit.ts";
 import { eventSubject, snapshotKey, topology, type Topology } from "../../streams/topology.ts";
+import { runScript } from "../support/cli.ts";
 import { NATS_URL, REDIS_URL } from "../support/infra.ts";
 import {
   cleanupRun,
@@ -78,18 +77,7 @@ describe("tamper-evident history (e2e)", function () {
     return frames;
   }
 
-  async function runAudit(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/audit-verify.ts"], {
-      env: { ...process.env, ...env, LOG_LEVEL: "warn" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const [code] = (await once(child, "exit")) as [number | null];
-    return { code, stdout, stderr };
-  }
+  const runAudit = () => runScript("scripts/audit-verify.ts", [], env);
 
   it("chains every frame a payment writes to the stored bytes before it, the first to the genesis", async () => {
     for (let i = 0; i < 5; i++) {

@@ -2,8 +2,6 @@
 // own format (with discrepancies injected on request), an operator uploads them, reconciliation
 // matches or raises exactly the injected discrepancies, payments record their settlement, operators
 // resolve exceptions, and the ledger balances and exports with a digest that verifies.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +9,7 @@ import { Readable } from "node:stream";
 import { expect } from "chai";
 import { verifyExport, linesOf } from "../../actors/ledger/export.ts";
 import { paymentBody, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
+import { runScript } from "../support/cli.ts";
 import { waitFor } from "../support/wait.ts";
 
 type Injected = { kind: string; psp_reference: string; line_id: string };
@@ -351,18 +350,7 @@ describe("settlement, reconciliation and the ledger (e2e)", function () {
     expect((await trial()).accounts).to.deep.equal(tb.accounts);
   });
 
-  async function run(script: string, args: string[]) {
-    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
-      env: { ...process.env, ...platform.env, LOG_LEVEL: "warn" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const [code] = (await once(child, "exit")) as [number | null];
-    return { code, stdout, stderr };
-  }
+  const run = (script: string, args: string[]) => runScript(script, args, platform.env);
 
   it("takes the good lines of a report with bad ones, and refuses what is not a report", async () => {
     await pay(4_200);
