@@ -123,6 +123,7 @@ export function acceptedView(c: CreatePayment): PaymentView {
     captured_amount: 0,
     refunded_amount: 0,
     settlements: [],
+    disputes: [],
     capture: c.capture,
     psp: null,
     expected_fee: null,

@@ -179,6 +179,20 @@ export const PaymentResponse = z
         }),
       )
       .describe("What the PSPs' settlement reports said of this payment's captures and refunds."),
+    disputes: z
+      .array(
+        z.object({
+          id: z.string(),
+          psp: z.string(),
+          amount: z.number().int(),
+          currency: z.string(),
+          reason: z.string(),
+          status: z.enum(["open", "won", "lost"]),
+          opened_at: Timestamp,
+          closed_at: Timestamp.nullable(),
+        }),
+      )
+      .describe("Chargebacks the PSP notified on this payment: open until it says won or lost."),
     card: z.object({
       brand: z.string(),
       last4: z.string(),

@@ -336,6 +336,10 @@ function attemptClass(e: PaymentEvent): string | undefined {
     case "OperationOutcomeUnknown":
     case "CaptureSettled":
     case "RefundSettled":
+    case "PaymentExpired":
+    case "OperationAccepted":
+    case "DisputeOpened":
+    case "DisputeClosed":
       return undefined;
     default: {
       const never: never = e;

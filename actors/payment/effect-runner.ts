@@ -88,8 +88,8 @@ async function operate(op: Operation, ctx: EffectContext): Promise<RecordOperati
     type: "RecordOperationResult",
     operationId: op.id,
     result:
-      result.outcome === "succeeded"
-        ? { outcome: "succeeded", pspReference: result.pspReference }
+      result.outcome === "succeeded" || result.outcome === "accepted"
+        ? { outcome: result.outcome, pspReference: result.pspReference }
         : { outcome: result.outcome, code: result.code },
     at: ctx.now(),
   };
