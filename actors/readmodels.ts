@@ -197,10 +197,9 @@ async function countOpen(db: Db, metrics: Metrics): Promise<void> {
 /**
  * Empty every read model and put every position back to 0: the followers rebuild all of it — the
  * payments, the settlement lines and exceptions, the ledger journal — from the streams. (They are
- * rebuilt together: the ledger's entries come from all three streams.)
+ * rebuilt together: the ledger's entries come from all three streams.) Only projections are
+ * emptied: the records kept in the same schema (webhook endpoints, events and deliveries) survive.
  */
-// Only projections are emptied: records kept in the same schema (webhook_endpoints, the webhook
-// events and deliveries) are not in the list and survive a rebuild.
 export async function rebuildReadModels(db: Db): Promise<void> {
   await db.sql.begin(async (tx: Tx) => {
     for (const name of READ_MODELS) await resetOffset(tx, name);
