@@ -351,7 +351,7 @@ describe("webhook endpoints (e2e)", function () {
 
   it("audits every change with the merchant as actor, and writes no secret anywhere", async () => {
     const audit = await p.ops.get<{
-      data: Array<{ actor: string; action: string; fields: Record<string, unknown> }>;
+      entries: Array<{ actor: string; action: string; fields: Record<string, unknown> }>;
     }>("/ops/audit?action=webhook_endpoint&limit=200");
     expect(audit.status).to.equal(200);
     const actions = new Set(audit.body.entries.map((r) => r.action));
