@@ -349,6 +349,20 @@ describe("webhook endpoints (e2e)", function () {
     );
   });
 
+  it("is documented in /openapi.json, the secret only in the answers that issue it", async () => {
+    const doc = (await (await fetch(`${p.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    const create = doc.paths["/v1/webhook_endpoints"]?.post;
+    const rotate = doc.paths["/v1/webhook_endpoints/{id}/rotate_secret"]?.post;
+    expect(JSON.stringify(create?.responses["201"])).to.include("WebhookEndpointWithSecret");
+    expect(JSON.stringify(rotate?.responses["200"])).to.include("WebhookEndpointWithSecret");
+    expect(JSON.stringify(doc.paths["/v1/webhook_endpoints/{id}"]?.get?.responses["200"])).not.to.include(
+      "WithSecret",
+    );
+    expect(Object.keys(create?.responses ?? {})).to.include.members(["400", "403", "409", "422"]);
+  });
+
   it("audits every change with the merchant as actor, and writes no secret anywhere", async () => {
     const audit = await p.ops.get<{
       entries: Array<{ actor: string; action: string; fields: Record<string, unknown> }>;
