@@ -197,7 +197,8 @@ async function countOpen(db: Db, metrics: Metrics): Promise<void> {
 /**
  * Empty every read model and put every position back to 0: the followers rebuild all of it — the
  * payments, the settlement lines and exceptions, the ledger journal — from the streams. (They are
- * rebuilt together: the ledger's entries come from all three streams.)
+ * rebuilt together: the ledger's entries come from all three streams.) Only projections are
+ * emptied: the records kept in the same schema (webhook endpoints, events and deliveries) survive.
  */
 export async function rebuildReadModels(db: Db): Promise<void> {
   await db.sql.begin(async (tx: Tx) => {

@@ -53,6 +53,15 @@ export type Config = {
   janitorAfterMs: number;
   /** JetStream stream replicas: 1 on one machine, 3 on a production cluster. */
   streamReplicas: number;
+  /** Merchants' webhook endpoints: where they may point (SSRF rules) and how long a rotated secret lasts. */
+  webhookEndpoints: {
+    /** http:// to loopback allowed (npm start and tests); production: https only. */
+    allowHttpLoopback: boolean;
+    /** Private, link-local, CGNAT and loopback targets allowed (a deployment inside a private network). */
+    allowPrivate: boolean;
+    /** How long the previous signing secret stays valid after a rotation. */
+    secretGraceMs: number;
+  };
   /** AES-256 key sealing card data inside commands; when absent, `config/secrets.ts` provides one. */
   cardKey: Buffer | undefined;
   /** Earlier card keys, kept only to open commands sealed before a rotation (and to keep fingerprints stable). */
@@ -207,6 +216,21 @@ function cardKeyList(raw: string): Parsed<Buffer[]> {
   return { value: keys };
 }
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `500ms`, `30s`, `15m`, `24h`, `7d`, between min and max milliseconds. */
+function duration(minMs: number, maxMs: number) {
+  return (raw: string): Parsed<number> => {
+    const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw);
+    const ms = m ? Number(m[1]) * (UNIT_MS[m[2] ?? ""] ?? NaN) : NaN;
+    return ms >= minMs && ms <= maxMs
+      ? { value: ms }
+      : {
+          problem: `expected a duration like 30s, 15m or 24h (${minMs}ms to ${maxMs / 86_400_000}d), got ${shown(raw)}`,
+        };
+  };
+}
+
 function flag(raw: string): Parsed<boolean> {
   if (raw === "true" || raw === "1") return { value: true };
   if (raw === "false" || raw === "0") return { value: false };
@@ -254,6 +278,9 @@ const EnvSchema = z
     SWITCHYARD_COMMAND_MAX_DELIVER: variable(20, integer(2, 1_000)),
     SWITCHYARD_JANITOR_AFTER_MS: variable(60_000, integer(1_000, 86_400_000)),
     SWITCHYARD_STREAM_REPLICAS: variable(1, integer(1, 5)),
+    SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK: variable(false, flag),
+    SWITCHYARD_WEBHOOK_ALLOW_PRIVATE: variable(false, flag),
+    SWITCHYARD_WEBHOOK_SECRET_GRACE: variable(86_400_000, duration(0, 30 * 86_400_000)),
     SWITCHYARD_CARD_KEY: variable<Buffer | undefined>(undefined, cardKey),
     SWITCHYARD_CARD_KEYS_RETIRED: variable<Buffer[]>([], cardKeyList),
     SWITCHYARD_DATA_DIR: variable(".data", (raw) => ({ value: raw })),
@@ -314,6 +341,11 @@ const EnvSchema = z
     commandMaxDeliver: env.SWITCHYARD_COMMAND_MAX_DELIVER,
     janitorAfterMs: env.SWITCHYARD_JANITOR_AFTER_MS,
     streamReplicas: env.SWITCHYARD_STREAM_REPLICAS,
+    webhookEndpoints: {
+      allowHttpLoopback: env.SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK,
+      allowPrivate: env.SWITCHYARD_WEBHOOK_ALLOW_PRIVATE,
+      secretGraceMs: env.SWITCHYARD_WEBHOOK_SECRET_GRACE,
+    },
     cardKey: env.SWITCHYARD_CARD_KEY,
     retiredCardKeys: env.SWITCHYARD_CARD_KEYS_RETIRED,
     dataDir: env.SWITCHYARD_DATA_DIR,

@@ -17,6 +17,7 @@ import type { PolicyStore } from "../streams/policy-store.ts";
 import type { MerchantKeyStore } from "../streams/merchant-keys.ts";
 import type { MerchantAuthenticator } from "./auth.ts";
 import type { OperatorAuth } from "./operator-auth.ts";
+import type { WebhookEndpointsDeps } from "./routes/webhook-endpoints.ts";
 
 export type SettlementDeps = {
   js: JetStreamClient;
@@ -86,6 +87,8 @@ export type GatewayDeps = {
   pspCapabilities: ReadonlyMap<string, PspCapabilities>;
   /** The read models (PostgreSQL): GET /v1/payments lists from them; without it that route is absent. */
   readModels?: Sql;
+  /** The merchants' webhook endpoints (/v1/webhook_endpoints); without it those routes are absent. */
+  webhookEndpoints?: WebhookEndpointsDeps;
   /** The operator API; without it no /ops route exists. */
   ops?: OpsDeps;
 };

@@ -5,6 +5,7 @@
 import type { RejectionCode } from "../actors/payment/decide.ts";
 import type { MerchantKeyStoreErrorCode } from "../streams/merchant-keys.ts";
 import type { PolicyStoreErrorCode } from "../streams/policy-store.ts";
+import type { WebhookEndpointStoreErrorCode } from "../streams/webhook-endpoints.ts";
 
 export const ErrorStatus = {
   validation_error: 400,
@@ -57,6 +58,11 @@ export const ErrorStatus = {
   uri_too_long: 414,
   unsupported_media_type: 415,
   headers_too_large: 431,
+  /** A webhook endpoint URL the platform will not call (details.reason: scheme_not_allowed, address_not_allowed…). */
+  invalid_webhook_url: 400,
+  webhook_endpoint_not_found: 404,
+  /** The merchant already has the most webhook endpoints allowed (details.limit). */
+  webhook_endpoint_limit_reached: 409,
   service_unavailable: 503,
   internal_error: 500,
   command_dead_lettered: 500,
@@ -70,6 +76,7 @@ const _everyRejectionMapped: Record<RejectionCode, number> = ErrorStatus;
 // Likewise for the policy store's refusals, which the operator routes answer under their own code.
 const _everyStoreRefusalMapped: Record<PolicyStoreErrorCode, number> = ErrorStatus;
 const _everyMerchantRefusalMapped: Record<MerchantKeyStoreErrorCode, number> = ErrorStatus;
+const _everyWebhookEndpointRefusalMapped: Record<WebhookEndpointStoreErrorCode, number> = ErrorStatus;
 
 export type ErrorDetails = Record<string, unknown>;
 

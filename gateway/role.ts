@@ -22,6 +22,7 @@ import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
+import { WebhookEndpointStore } from "../streams/webhook-endpoints.ts";
 import { snapshotKey } from "../streams/topology.ts";
 import { buildGateway } from "./app.ts";
 import { hashKey, LiveMerchantAuth } from "./auth.ts";
@@ -67,6 +68,7 @@ export async function startGatewayRole(
   }).ensure();
   await merchants.seed(seeds);
   await merchants.watch();
+  const auditLog = new AuditLog(js, topo, infra.db.sql);
   const app = await buildGateway({
     bus,
     payments: {
@@ -90,11 +92,20 @@ export async function startGatewayRole(
     ],
     metrics: o.metrics,
     log: o.log,
+    webhookEndpoints: {
+      // Sealed under the card keys, so they rotate with them: the current key seals, all open.
+      store: new WebhookEndpointStore(infra.db.sql, {
+        keys: [o.cardKey, ...config.retiredCardKeys],
+        graceMs: config.webhookEndpoints.secretGraceMs,
+      }),
+      urlPolicy: config.webhookEndpoints,
+      auditLog,
+    },
     ops: {
       store: infra.policyStore,
       board: infra.opsBoard,
       deadLetters: new DeadLetters(js, jsm, topo),
-      auditLog: new AuditLog(js, topo, infra.db.sql),
+      auditLog,
       payments: {
         sql: infra.db.sql,
         bus,

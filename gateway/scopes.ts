@@ -11,6 +11,12 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   "POST /v1/payments/:id/capture": Scope.paymentsWrite,
   "POST /v1/payments/:id/cancel": Scope.paymentsWrite,
   "POST /v1/payments/:id/refunds": Scope.refundsWrite,
+  "POST /v1/webhook_endpoints": Scope.webhooksManage,
+  "GET /v1/webhook_endpoints": Scope.webhooksManage,
+  "GET /v1/webhook_endpoints/:id": Scope.webhooksManage,
+  "PATCH /v1/webhook_endpoints/:id": Scope.webhooksManage,
+  "DELETE /v1/webhook_endpoints/:id": Scope.webhooksManage,
+  "POST /v1/webhook_endpoints/:id/rotate_secret": Scope.webhooksManage,
 };
 
 /** The scope a request needs, by its route pattern; undefined for no route (answered 404). HEAD is GET's. */
