@@ -51,6 +51,8 @@ export type Config = {
   commandMaxDeliver: number;
   /** How long a payment may wait on an open PSP effect before the janitor re-drives it. */
   janitorAfterMs: number;
+  /** A 3-D Secure challenge untouched this long expires (actors/expiry.ts); swept every sweepEveryMs. */
+  challenges: { expiryMs: number; sweepEveryMs: number };
   /** JetStream stream replicas: 1 on one machine, 3 on a production cluster. */
   streamReplicas: number;
   /** AES-256 key sealing card data inside commands; when absent, `config/secrets.ts` provides one. */
@@ -207,6 +209,19 @@ function cardKeyList(raw: string): Parsed<Buffer[]> {
   return { value: keys };
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** A duration: `500ms`, `2s`, `15m`, `1h` (a bare number is milliseconds). */
+function durationOf(min: number, max: number) {
+  return (raw: string): Parsed<number> => {
+    const m = /^(\d{1,9})(ms|s|m|h)?$/.exec(raw);
+    const ms = m ? Number(m[1]) * (DURATION_UNITS_MS[m[2] ?? "ms"] ?? NaN) : NaN;
+    return ms >= min && ms <= max
+      ? { value: ms }
+      : { problem: `expected a duration ${min}ms-${max / 3_600_000}h like 2s, 15m or 1h, got ${shown(raw)}` };
+  };
+}
+
 function flag(raw: string): Parsed<boolean> {
   if (raw === "true" || raw === "1") return { value: true };
   if (raw === "false" || raw === "0") return { value: false };
@@ -253,6 +268,8 @@ const EnvSchema = z
     SWITCHYARD_COMMAND_ACK_WAIT_MS: variable(30_000, integer(1_000, 3_600_000)),
     SWITCHYARD_COMMAND_MAX_DELIVER: variable(20, integer(2, 1_000)),
     SWITCHYARD_JANITOR_AFTER_MS: variable(60_000, integer(1_000, 86_400_000)),
+    SWITCHYARD_CHALLENGE_EXPIRY: variable(3_600_000, durationOf(1_000, 7 * 86_400_000)),
+    SWITCHYARD_CHALLENGE_SWEEP: variable<number | undefined>(undefined, durationOf(100, 3_600_000)),
     SWITCHYARD_STREAM_REPLICAS: variable(1, integer(1, 5)),
     SWITCHYARD_CARD_KEY: variable<Buffer | undefined>(undefined, cardKey),
     SWITCHYARD_CARD_KEYS_RETIRED: variable<Buffer[]>([], cardKeyList),
@@ -313,6 +330,13 @@ const EnvSchema = z
     commandAckWaitMs: env.SWITCHYARD_COMMAND_ACK_WAIT_MS,
     commandMaxDeliver: env.SWITCHYARD_COMMAND_MAX_DELIVER,
     janitorAfterMs: env.SWITCHYARD_JANITOR_AFTER_MS,
+    challenges: {
+      expiryMs: env.SWITCHYARD_CHALLENGE_EXPIRY,
+      // Unset: a quarter of the expiry, between 250 ms and a minute (a challenge ends late by at most that).
+      sweepEveryMs:
+        env.SWITCHYARD_CHALLENGE_SWEEP ??
+        Math.min(60_000, Math.max(250, Math.floor(env.SWITCHYARD_CHALLENGE_EXPIRY / 4))),
+    },
     streamReplicas: env.SWITCHYARD_STREAM_REPLICAS,
     cardKey: env.SWITCHYARD_CARD_KEY,
     retiredCardKeys: env.SWITCHYARD_CARD_KEYS_RETIRED,
