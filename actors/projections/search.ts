@@ -4,6 +4,7 @@
 import type { Sql } from "../../streams/db/client.ts";
 import { nextEffect } from "../payment/effects.ts";
 import { RESTING, type Payment } from "../payment/state.ts";
+import { awaitingNotification } from "./payments.ts";
 
 export type PaymentRow = {
   id: string;
@@ -155,5 +156,8 @@ export function whyStuck(p: Payment): string | undefined {
     return `${o.kind} ${o.id} of ${o.amount} ${p.currency}: ${o.status === "unknown" ? `outcome unknown (${o.code ?? "no answer"})` : "sent, no answer recorded"}`;
   }
   if (!RESTING.has(p.status)) return `status ${p.status} with nothing sent to a PSP yet`;
+  const accepted = awaitingNotification(p);
+  if (accepted)
+    return `${accepted.kind} ${accepted.id} of ${accepted.amount} ${p.currency}: accepted by ${p.psp ?? "the PSP"}${accepted.pspReference ? ` as ${accepted.pspReference}` : ""}, awaiting the PSP's notification`;
   return undefined;
 }
