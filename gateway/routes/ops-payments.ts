@@ -164,6 +164,11 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
                 event_no: z.number().int(),
                 at: z.string(),
                 type: z.string(),
+                label: z.string().describe("What happened, in words."),
+                notification_id: z
+                  .string()
+                  .nullable()
+                  .describe("The PSP notification that brought the event, when one did."),
                 data: z.record(z.string(), z.unknown()),
                 trace_id: z.string().nullable(),
               }),
