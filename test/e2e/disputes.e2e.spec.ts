@@ -2,15 +2,8 @@
 // payment's view and timeline and moves its amount from the merchant's payable to the PSP's disputes
 // account; won, it moves back; lost, it stays. The trial balance balances throughout. The
 // notifications are RecordNotification commands on PAY_CMD, as the PSP notification door sends them.
-import { randomBytes } from "node:crypto";
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import type { PspNotification } from "../../actors/payment/notification.ts";
-import type { CommandEnvelope } from "../../actors/payment/wire.ts";
-import { encode } from "../../streams/envelopes.ts";
-import { commandSubject, topology, type Topology } from "../../streams/topology.ts";
-import { NATS_URL } from "../support/infra.ts";
+import { payCmd, type PayCmd } from "../support/pay-cmd.ts";
 import {
   paymentBody,
   startTestPlatform,
@@ -25,29 +18,21 @@ type Balance = {
   balanced: boolean;
   accounts: Array<{ account: string; currency: string; balance: number }>;
 };
-type DisputeFields =
-  | { kind: "dispute_opened"; disputeId: string; amount: number; currency: string; reason: string }
-  | { kind: "dispute_closed"; disputeId: string; outcome: "won" | "lost" };
-
 describe("disputes: view, timeline and ledger (e2e)", function () {
   this.timeout(30_000);
   let platform: TestPlatform;
   let api: Api;
-  let topo: Topology;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
+  let cmd: PayCmd;
 
   before(async () => {
     const env = testEnv();
     platform = await startTestPlatform({ env });
     api = platform.api(platform.merchants[0]!);
-    topo = topology(env.SWITCHYARD_PREFIX!, Number(env.SWITCHYARD_PARTITIONS));
-    nc = await connect({ servers: NATS_URL });
-    js = jetstream(nc);
+    cmd = await payCmd(env);
   });
 
   after(async () => {
-    await nc?.close();
+    await cmd?.close();
     await platform?.cleanup();
   });
 
@@ -55,22 +40,6 @@ describe("disputes: view, timeline and ledger (e2e)", function () {
     const res = await api.post("/v1/payments", paymentBody({ amount, capture: "automatic" }));
     expect(res.body.status).to.equal("captured");
     return res.body;
-  }
-
-  async function notify(p: ApiBody, fields: DisputeFields): Promise<void> {
-    const notification = {
-      id: `ntf_${randomBytes(6).toString("hex")}`,
-      psp: p.psp!,
-      paymentReference: p.id,
-      pspReference: p.attempts[0]!.psp_reference!,
-      at: new Date().toISOString(),
-      ...fields,
-    } satisfies PspNotification;
-    const envelope: CommandEnvelope = {
-      v: 1,
-      command: { type: "RecordNotification", paymentId: p.id, notification, at: new Date().toISOString() },
-    };
-    await js.publish(commandSubject(topo, p.id), encode(envelope), { msgID: notification.id });
   }
 
   const disputeStatus = (id: string, status: string) =>
@@ -93,7 +62,7 @@ describe("disputes: view, timeline and ledger (e2e)", function () {
     const p = await captured(5_000);
     const disputes = `psp:${p.psp}:disputes`;
     const payable = `merchant:${p.merchant_id}:payable`;
-    await notify(p, {
+    await cmd.notify(p, {
       kind: "dispute_opened",
       disputeId: "dp_won",
       amount: 2_000,
@@ -107,7 +76,7 @@ describe("disputes: view, timeline and ledger (e2e)", function () {
     expect(b(disputes)).to.equal(-2_000);
     expect(b(payable)).to.equal(-3_000);
 
-    await notify(p, { kind: "dispute_closed", disputeId: "dp_won", outcome: "won" });
+    await cmd.notify(p, { kind: "dispute_closed", disputeId: "dp_won", outcome: "won" });
     await disputeStatus(p.id, "won");
     b = await balances();
     expect(b(disputes)).to.equal(0);
@@ -126,7 +95,7 @@ describe("disputes: view, timeline and ledger (e2e)", function () {
     const before = await balances();
     const p = await captured(4_000);
     const disputes = `psp:${p.psp}:disputes`;
-    await notify(p, {
+    await cmd.notify(p, {
       kind: "dispute_opened",
       disputeId: "dp_lost",
       amount: 4_000,
@@ -134,7 +103,7 @@ describe("disputes: view, timeline and ledger (e2e)", function () {
       reason: "product_not_received",
     });
     await disputeStatus(p.id, "open");
-    await notify(p, { kind: "dispute_closed", disputeId: "dp_lost", outcome: "lost" });
+    await cmd.notify(p, { kind: "dispute_closed", disputeId: "dp_lost", outcome: "lost" });
     await disputeStatus(p.id, "lost");
     const after = await balances();
     expect(after(disputes) - before(disputes)).to.equal(-4_000);

@@ -3,14 +3,8 @@
 // completed before the expiry is untouched, and an expiry racing the challenge's completion ends one
 // way only — the actor takes the two commands one after the other. The completion is the PSP's
 // notification as a RecordNotification command on PAY_CMD (what the notification door sends).
-import { randomBytes } from "node:crypto";
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import type { CommandEnvelope } from "../../actors/payment/wire.ts";
-import { encode } from "../../streams/envelopes.ts";
-import { commandSubject, topology, type Topology } from "../../streams/topology.ts";
-import { NATS_URL } from "../support/infra.ts";
+import { payCmd, type PayCmd } from "../support/pay-cmd.ts";
 import {
   CARDS,
   paymentBody,
@@ -30,9 +24,7 @@ describe("3-D Secure challenges abandoned expire (e2e)", function () {
   this.timeout(40_000);
   let platform: TestPlatform;
   let api: Api;
-  let topo: Topology;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
+  let cmd: PayCmd;
 
   before(async () => {
     const env = testEnv({
@@ -41,13 +33,11 @@ describe("3-D Secure challenges abandoned expire (e2e)", function () {
     });
     platform = await startTestPlatform({ env });
     api = platform.api(platform.merchants[0]!);
-    topo = topology(env.SWITCHYARD_PREFIX!, Number(env.SWITCHYARD_PARTITIONS));
-    nc = await connect({ servers: NATS_URL });
-    js = jetstream(nc);
+    cmd = await payCmd(env);
   });
 
   after(async () => {
-    await nc?.close();
+    await cmd?.close();
     await platform?.cleanup();
   });
 
@@ -58,40 +48,21 @@ describe("3-D Secure challenges abandoned expire (e2e)", function () {
   }
 
   /** The PSP's notification that the shopper passed the challenge, as the notification door sends it. */
-  async function notifyAuthorized(p: ApiBody): Promise<void> {
-    const attempt = p.attempts[0]!;
-    const envelope: CommandEnvelope = {
-      v: 1,
-      command: {
-        type: "RecordNotification",
-        paymentId: p.id,
-        notification: {
-          id: `ntf_${randomBytes(6).toString("hex")}`,
-          psp: attempt.psp,
-          paymentReference: p.id,
-          pspReference: attempt.psp_reference!,
-          at: new Date().toISOString(),
-          kind: "authorization",
-          outcome: "authorized",
-        },
-        at: new Date().toISOString(),
-      },
-    };
-    await js.publish(commandSubject(topo, p.id), encode(envelope), { msgID: envelope.command.type + p.id });
-  }
+  const notifyAuthorized = (p: ApiBody) => cmd.notify(p, { kind: "authorization", outcome: "authorized" });
 
-  async function expireNow(p: ApiBody): Promise<void> {
-    const envelope: CommandEnvelope = {
-      v: 1,
-      command: {
-        type: "ExpirePayment",
-        paymentId: p.id,
-        merchantId: p.merchant_id,
-        at: new Date().toISOString(),
+  const expireNow = (p: ApiBody) =>
+    cmd.send(
+      {
+        v: 1,
+        command: {
+          type: "ExpirePayment",
+          paymentId: p.id,
+          merchantId: p.merchant_id,
+          at: new Date().toISOString(),
+        },
       },
-    };
-    await js.publish(commandSubject(topo, p.id), encode(envelope), { msgID: `test-expire:${p.id}` });
-  }
+      `test-expire:${p.id}`,
+    );
 
   async function timeline(id: string): Promise<TimelineEvent[]> {
     const res = await platform.ops.get<{ events: TimelineEvent[] }>(`/ops/payments/${id}/timeline`);
