@@ -110,7 +110,8 @@ export async function cursorAfterPayment(
 export type StuckPayment = PaymentRow & { since: string; age_s: number; why: string };
 
 /**
- * Payments not at rest, or with a PSP effect still open, and untouched for longer than `olderThanS`:
+ * Payments not at rest, with a PSP effect still open or a refund awaiting the PSP's notification, and
+ * untouched for longer than `olderThanS`:
  * the candidates come from the read model, the verdict and the reason from the payment's own state.
  */
 export async function stuckPayments(

@@ -118,7 +118,8 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
     "/payments/stuck",
     {
       schema: {
-        summary: "Payments not at rest, or with a PSP effect open, for longer than a threshold",
+        summary:
+          "Payments not at rest, with a PSP effect open, or awaiting a PSP's notification, for longer than a threshold",
         tags,
         security,
         querystring: z.strictObject({
