@@ -51,6 +51,8 @@ export type Config = {
   commandMaxDeliver: number;
   /** How long a payment may wait on an open PSP effect before the janitor re-drives it. */
   janitorAfterMs: number;
+  /** A 3-D Secure challenge untouched this long expires (actors/expiry.ts); swept every sweepEveryMs. */
+  challenges: { expiryMs: number; sweepEveryMs: number };
   /** JetStream stream replicas: 1 on one machine, 3 on a production cluster. */
   streamReplicas: number;
   /** Merchants' webhook endpoints: where they may point (SSRF rules) and how long a rotated secret lasts. */
@@ -218,11 +220,11 @@ function cardKeyList(raw: string): Parsed<Buffer[]> {
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `500ms`, `30s`, `15m`, `24h`, `7d`, between min and max milliseconds. */
+/** `500ms`, `30s`, `15m`, `24h`, `7d` (a bare number is milliseconds), between min and max milliseconds. */
 function duration(minMs: number, maxMs: number) {
   return (raw: string): Parsed<number> => {
-    const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw);
-    const ms = m ? Number(m[1]) * (UNIT_MS[m[2] ?? ""] ?? NaN) : NaN;
+    const m = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(raw);
+    const ms = m ? Number(m[1]) * (UNIT_MS[m[2] ?? "ms"] ?? NaN) : NaN;
     return ms >= minMs && ms <= maxMs
       ? { value: ms }
       : {
@@ -277,6 +279,8 @@ const EnvSchema = z
     SWITCHYARD_COMMAND_ACK_WAIT_MS: variable(30_000, integer(1_000, 3_600_000)),
     SWITCHYARD_COMMAND_MAX_DELIVER: variable(20, integer(2, 1_000)),
     SWITCHYARD_JANITOR_AFTER_MS: variable(60_000, integer(1_000, 86_400_000)),
+    SWITCHYARD_CHALLENGE_EXPIRY: variable(3_600_000, duration(1_000, 7 * 86_400_000)),
+    SWITCHYARD_CHALLENGE_SWEEP: variable<number | undefined>(undefined, duration(100, 3_600_000)),
     SWITCHYARD_STREAM_REPLICAS: variable(1, integer(1, 5)),
     SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK: variable(false, flag),
     SWITCHYARD_WEBHOOK_ALLOW_PRIVATE: variable(false, flag),
@@ -340,6 +344,13 @@ const EnvSchema = z
     commandAckWaitMs: env.SWITCHYARD_COMMAND_ACK_WAIT_MS,
     commandMaxDeliver: env.SWITCHYARD_COMMAND_MAX_DELIVER,
     janitorAfterMs: env.SWITCHYARD_JANITOR_AFTER_MS,
+    challenges: {
+      expiryMs: env.SWITCHYARD_CHALLENGE_EXPIRY,
+      // Unset: a quarter of the expiry, between 250 ms and a minute (a challenge ends late by at most that).
+      sweepEveryMs:
+        env.SWITCHYARD_CHALLENGE_SWEEP ??
+        Math.min(60_000, Math.max(250, Math.floor(env.SWITCHYARD_CHALLENGE_EXPIRY / 4))),
+    },
     streamReplicas: env.SWITCHYARD_STREAM_REPLICAS,
     webhookEndpoints: {
       allowHttpLoopback: env.SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK,

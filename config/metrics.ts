@@ -112,6 +112,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Payments the janitor found unresolved past its threshold and re-drove (status query first)",
       registers,
     }),
+    paymentsExpired: new Counter({
+      name: "switchyard_payments_expired_total",
+      help: "Payments whose abandoned 3-D Secure challenge the expiry sweep expired (their charge voided)",
+      registers,
+    }),
     janitorStuck: new Gauge({
       name: "switchyard_janitor_unresolved_payments",
       help: "Payments the janitor has seen unresolved past its threshold at its last pass, on this worker",
