@@ -35,9 +35,13 @@ export async function startGatewayRole(
   o: { cardKey: Buffer; sandboxUrl: string; metrics: Metrics; log: Logger },
 ): Promise<GatewayRole> {
   const { nc, js, jsm, redis, topo } = infra;
-  const capabilities = capabilitiesOf(
-    createConnectors({ sandboxUrl: o.sandboxUrl, timeoutMs: config.psp.timeoutMs }),
-  );
+  // The connectors also verify the PSPs' notifications at the door (parseNotification).
+  const connectors = createConnectors({
+    sandboxUrl: o.sandboxUrl,
+    timeoutMs: config.psp.timeoutMs,
+    notifications: config.notifications,
+  });
+  const capabilities = capabilitiesOf(connectors);
   await infra.seedDefaultPolicies(capabilities);
   const bus = new CommandBus(nc, js, topo, o.log);
   bus.start();
