@@ -22,6 +22,7 @@ import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
+import { UnmatchedNotifications } from "../streams/unmatched-notifications.ts";
 import { snapshotKey } from "../streams/topology.ts";
 import { buildGateway } from "./app.ts";
 import { hashKey, LiveMerchantAuth } from "./auth.ts";
@@ -44,6 +45,7 @@ export async function startGatewayRole(
   const capabilities = capabilitiesOf(connectors);
   await infra.seedDefaultPolicies(capabilities);
   const bus = new CommandBus(nc, js, topo, o.log);
+  const notifications = new UnmatchedNotifications(js, jsm, topo);
   bus.start();
   const snapshots = new SnapshotStore(redis, (id) => snapshotKey(topo, id), o.log, o.metrics, SCHEMA_VERSION);
   const eventStore = new EventStore(js, jsm, topo, o.metrics);
@@ -94,7 +96,14 @@ export async function startGatewayRole(
     ],
     metrics: o.metrics,
     log: o.log,
+    pspNotifications: {
+      connectors,
+      bus,
+      unmatched: notifications,
+      replyWaitMs: config.gateway.replyWaitMs,
+    },
     ops: {
+      notifications,
       store: infra.policyStore,
       board: infra.opsBoard,
       deadLetters: new DeadLetters(js, jsm, topo),
