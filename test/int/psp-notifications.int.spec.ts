@@ -158,7 +158,7 @@ describe("PSP notifications: the connector contract against the sandbox", functi
         expect(first.ok && first.notifications[0]?.id).to.equal(notificationId);
       });
 
-      it("refuses what is not its format, and a body past the size limit, as malformed", async () => {
+      it("refuses what is not its format, and a body past the size limit, as malformed", () => {
         const headersOf = (body: string) => {
           if (name === "bolt") return { "content-type": "application/json" };
           const t = Math.floor(Date.now() / 1000);
