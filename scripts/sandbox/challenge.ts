@@ -10,7 +10,9 @@ import { completeChallenge, isRefused, type Refused } from "./later.ts";
 import type { Notifier, SentNotice } from "./notifier.ts";
 import type { Charge, SimulatedPsp } from "./simulator.ts";
 
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+// form-action also governs where the form's answer may redirect: the shopper's way back is allowed.
+const csp = (returnOrigin?: string) =>
+  `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${returnOrigin ? ` ${returnOrigin}` : ""}; frame-ancestors 'none'`;
 const PATHS: ReadonlyArray<[psp: string, path: string]> = [
   ["acme", "/acme/v1/3ds/:id"],
   ["bolt", "/bolt/redirect/:id"],
@@ -21,13 +23,19 @@ const ControlBody = z.object({ result: Result, notify: z.boolean().default(true)
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function page(reply: FastifyReply, status: number, title: string, inner: string): FastifyReply {
+function page(
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  inner: string,
+  returnUrl?: string,
+): FastifyReply {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
 <style>body{font-family:sans-serif;max-width:28rem;margin:4rem auto}button{font-size:1rem;margin-right:1rem;padding:.5rem 1.5rem}</style>
 </head><body><h1>${escape(title)}</h1>${inner}</body></html>`;
   return reply
     .code(status)
-    .header("content-security-policy", CSP)
+    .header("content-security-policy", csp(safeReturn(returnUrl) && new URL(returnUrl!).origin))
     .header("x-frame-options", "DENY")
     .header("cache-control", "no-store")
     .type("text/html; charset=utf-8")
@@ -77,6 +85,7 @@ export function challengeRoutes(
           `${pspName} 3-D Secure`,
           `<p>Confirm the payment of <strong>${escape(amount)}</strong> with the card ending ${escape(charge.last4)}.</p>
 <form method="post"><button type="submit" name="result" value="approve" id="approve">Approve</button><button type="submit" name="result" value="fail" id="fail">Fail</button></form>`,
+          charge.returnUrl,
         );
       });
       app.post(path, async (req, reply) => {
