@@ -39,6 +39,11 @@ export type Config = {
   /** Keys of the operator API (/ops/*); empty = the operator API answers 403 operator_api_disabled. */
   operatorKeys: OperatorKey[];
   psp: { timeoutMs: number };
+  /**
+   * PSP notifications: the secrets verifying them (never logged), and where the sandbox sends its
+   * own (`<url>/<psp>`; npm start points it at its gateway's /webhooks/psp).
+   */
+  notifications: NotificationSecrets & { sandboxNotifyUrl: string | undefined };
   /** A worker running without the gateway serves its own /metrics here (PSP health, routing, attempts). */
   worker: { metricsPort: number };
   /** `persist`: the sandbox keeps its charges in `<dataDir>/sandbox-psp.json` across restarts. */
@@ -72,6 +77,22 @@ export type Config = {
   logLevel: LogLevel;
   /** Where `scripts/local-services.ts` looks for server binaries besides PATH; undefined = its default. */
   binDirs: string[] | undefined;
+};
+
+/**
+ * How the PSPs' notifications to POST /webhooks/psp/<psp> are verified: acme's signing secret
+ * (Acme-Signature, Stripe's scheme) and its timestamp tolerance, bolt's HMAC key (hex, Adyen's).
+ */
+export type NotificationSecrets = { acmeWebhookSecret: string; boltHmacKey: string; toleranceSec: number };
+
+/**
+ * The development secrets: what the sandbox signs with and the connectors verify with when nothing is
+ * configured (npm start, tests). Public by design; a deployment facing real PSPs sets its own.
+ */
+export const DEV_NOTIFICATION_SECRETS: NotificationSecrets = {
+  acmeWebhookSecret: "whsec_acme_development_only_not_a_secret",
+  boltHmacKey: "44782def547aaa06c910c43932b1eb0c71fc68d9d0c057550c48ec2acf6ba056",
+  toleranceSec: 300,
 };
 
 export class ConfigError extends Error {
@@ -269,6 +290,19 @@ const EnvSchema = z
     SWITCHYARD_OPERATOR_KEYS: variable<OperatorKey[]>([], operatorKeys),
     SWITCHYARD_REPLY_WAIT_MS: variable(10_000, integer(0, 600_000)),
     SWITCHYARD_PSP_TIMEOUT_MS: variable(5_000, integer(1, 600_000)),
+    // Secrets: a bad value is described, never echoed.
+    SWITCHYARD_ACME_WEBHOOK_SECRET: variable<string>(DEV_NOTIFICATION_SECRETS.acmeWebhookSecret, (raw) =>
+      /^[\x21-\x7e]{16,256}$/.test(raw)
+        ? { value: raw }
+        : { problem: "expected 16-256 printable characters (its value is not shown)" },
+    ),
+    SWITCHYARD_BOLT_HMAC_KEY: variable<string>(DEV_NOTIFICATION_SECRETS.boltHmacKey, (raw) =>
+      /^([0-9a-fA-F]{2}){16,64}$/.test(raw)
+        ? { value: raw }
+        : { problem: "expected a hex key of 16-64 bytes (its value is not shown)" },
+    ),
+    SWITCHYARD_NOTIFICATION_TOLERANCE_SEC: variable(300, integer(1, 86_400)),
+    SANDBOX_NOTIFY_URL: variable<string | undefined>(undefined, url(["http:", "https:"])),
     SANDBOX_URL: variable("http://127.0.0.1:8081", url(["http:", "https:"])),
     SANDBOX_PORT: variable(8081, integer(0, 65535)),
     SWITCHYARD_WORKER_METRICS_PORT: variable(9464, integer(0, 65535)),
@@ -332,6 +366,12 @@ const EnvSchema = z
     bootstrapKeys: env.SWITCHYARD_BOOTSTRAP_KEYS,
     operatorKeys: env.SWITCHYARD_OPERATOR_KEYS,
     psp: { timeoutMs: env.SWITCHYARD_PSP_TIMEOUT_MS },
+    notifications: {
+      acmeWebhookSecret: env.SWITCHYARD_ACME_WEBHOOK_SECRET,
+      boltHmacKey: env.SWITCHYARD_BOLT_HMAC_KEY,
+      toleranceSec: env.SWITCHYARD_NOTIFICATION_TOLERANCE_SEC,
+      sandboxNotifyUrl: env.SANDBOX_NOTIFY_URL,
+    },
     worker: { metricsPort: env.SWITCHYARD_WORKER_METRICS_PORT },
     sandbox: {
       url: env.SANDBOX_URL,

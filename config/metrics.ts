@@ -167,6 +167,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["version", "diverged"] as const,
       registers,
     }),
+    pspNotifications: new Counter({
+      name: "switchyard_psp_notifications_total",
+      help: "PSP notifications at the door by psp and outcome (accepted, duplicate, unmatched, bad_signature, stale, malformed)",
+      labelNames: ["psp", "outcome"] as const,
+      registers,
+    }),
     attempts: new Counter({
       name: "switchyard_attempts_total",
       help: "Authorization attempts by PSP and outcome class",

@@ -39,6 +39,8 @@ import { opsMerchantRoutes } from "./routes/ops-merchants.ts";
 import { paymentRoutes } from "./routes/payments.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { webhookEndpointRoutes } from "./routes/webhook-endpoints.ts";
+import { pspNotificationRoutes } from "./routes/psp-notifications.ts";
+import { opsNotificationRoutes } from "./routes/ops-notifications.ts";
 
 export type { GatewayDeps } from "./deps.ts";
 
@@ -136,6 +138,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(systemRoutes, deps);
   // The page is public and holds no data: each /ops call it makes carries the operator's key.
   await app.register(consoleRoutes);
+  // PSP notifications: outside /v1, no merchant key (the PSP's signature is the authentication).
+  await app.register(pspNotificationRoutes, deps);
   await app.register(
     async (v1) => {
       assertScoped(v1);
@@ -168,6 +172,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         await scope.register(opsAuditRoutes, ops);
         await scope.register(opsPaymentRoutes, ops);
         await scope.register(opsMerchantRoutes, ops);
+        await scope.register(opsNotificationRoutes, ops);
       },
       { prefix: "/ops" },
     );

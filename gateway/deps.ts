@@ -9,6 +9,8 @@ import type { DeadLetters } from "../streams/dead-letters.ts";
 import type { Topology } from "../streams/topology.ts";
 import type { PaymentView } from "../actors/payment/view.ts";
 import type { CommandBus } from "../streams/command-bus.ts";
+import type { PspConnector } from "../actors/psp/contract.ts";
+import type { UnmatchedNotifications } from "../streams/unmatched-notifications.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { PspCapabilities } from "../actors/policy/schemas.ts";
@@ -64,6 +66,8 @@ export type OpsDeps = {
   >;
   /** Settlement, reconciliation and the ledger over the read models; without it those routes are absent. */
   settlement?: SettlementDeps;
+  /** PSP notifications kept for reconciliation (/ops/notifications); without it that route is absent. */
+  notifications?: Pick<UnmatchedNotifications, "list">;
 };
 
 export type GatewayDeps = {
@@ -91,4 +95,16 @@ export type GatewayDeps = {
   webhookEndpoints?: WebhookEndpointsDeps;
   /** The operator API; without it no /ops route exists. */
   ops?: OpsDeps;
+  /** The door for PSP notifications (POST /webhooks/psp/:psp); without it that route is absent. */
+  pspNotifications?: PspNotificationDeps;
+};
+
+export type PspNotificationDeps = {
+  /** By PSP name; each verifies its own notifications (parseNotification). */
+  connectors: ReadonlyMap<string, Pick<PspConnector, "parseNotification">>;
+  bus: Pick<CommandBus, "sendDeduplicated" | "send">;
+  /** Where a notification no payment can take is kept for reconciliation. */
+  unmatched: Pick<UnmatchedNotifications, "keep">;
+  /** How long the door waits for the payment to take a notification before acknowledging anyway. */
+  replyWaitMs: number;
 };

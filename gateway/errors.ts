@@ -19,6 +19,12 @@ export const ErrorStatus = {
   /** Node's HTTP parser or fastify's router could not read the request (bad header bytes, bad URL). */
   malformed_request: 400,
   unauthorized: 401,
+  /** A PSP notification whose signature is not the PSP's (POST /webhooks/psp/:psp). */
+  notification_signature_invalid: 401,
+  /** A PSP notification signed too long ago (outside the tolerance): a replay is refused. */
+  notification_timestamp_stale: 401,
+  /** A PSP notification that is not the PSP's format. */
+  notification_malformed: 400,
   forbidden: 403,
   operator_api_disabled: 403,
   /** The merchant key is valid but lacks the route's scope (details.missing_scope). */

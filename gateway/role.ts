@@ -23,6 +23,7 @@ import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
 import { WebhookEndpointStore } from "../streams/webhook-endpoints.ts";
+import { UnmatchedNotifications } from "../streams/unmatched-notifications.ts";
 import { snapshotKey } from "../streams/topology.ts";
 import { buildGateway } from "./app.ts";
 import { hashKey, LiveMerchantAuth } from "./auth.ts";
@@ -36,11 +37,16 @@ export async function startGatewayRole(
   o: { cardKey: Buffer; sandboxUrl: string; metrics: Metrics; log: Logger },
 ): Promise<GatewayRole> {
   const { nc, js, jsm, redis, topo } = infra;
-  const capabilities = capabilitiesOf(
-    createConnectors({ sandboxUrl: o.sandboxUrl, timeoutMs: config.psp.timeoutMs }),
-  );
+  // The connectors also verify the PSPs' notifications at the door (parseNotification).
+  const connectors = createConnectors({
+    sandboxUrl: o.sandboxUrl,
+    timeoutMs: config.psp.timeoutMs,
+    notifications: config.notifications,
+  });
+  const capabilities = capabilitiesOf(connectors);
   await infra.seedDefaultPolicies(capabilities);
   const bus = new CommandBus(nc, js, topo, o.log);
+  const notifications = new UnmatchedNotifications(js, jsm, topo);
   bus.start();
   const snapshots = new SnapshotStore(redis, (id) => snapshotKey(topo, id), o.log, o.metrics, SCHEMA_VERSION);
   const eventStore = new EventStore(js, jsm, topo, o.metrics);
@@ -101,7 +107,14 @@ export async function startGatewayRole(
       urlPolicy: config.webhookEndpoints,
       auditLog,
     },
+    pspNotifications: {
+      connectors,
+      bus,
+      unmatched: notifications,
+      replyWaitMs: config.gateway.replyWaitMs,
+    },
     ops: {
+      notifications,
       store: infra.policyStore,
       board: infra.opsBoard,
       deadLetters: new DeadLetters(js, jsm, topo),

@@ -20,6 +20,8 @@ export const CreatePayment = z.object({
   capture: CaptureMode,
   card: CardFacts,
   reference: z.string().max(256).optional(),
+  /** Where the PSP sends the shopper after a 3-D Secure challenge. */
+  returnUrl: z.string().max(2048).optional(),
   metadata: z
     .record(z.string().min(1).max(40), z.string().max(500))
     .refine((m) => Object.keys(m).length <= 20, "metadata may have at most 20 keys")

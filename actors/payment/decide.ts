@@ -93,6 +93,7 @@ function create(state: PaymentState, c: CreateRoutedPayment): Decision {
     card: c.card,
     ...(c.reference !== undefined && { reference: c.reference }),
     ...(c.metadata !== undefined && { metadata: c.metadata }),
+    ...(c.returnUrl !== undefined && { returnUrl: c.returnUrl }),
     at: c.at,
   };
   const d = c.route;

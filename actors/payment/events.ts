@@ -29,6 +29,8 @@ export const PaymentCreated = z.object({
   card: CardFacts,
   reference: z.string().optional(),
   metadata: z.record(z.string(), z.string()).optional(),
+  /** Where the PSP sends the shopper after a challenge (absent on payments created without one). */
+  returnUrl: z.string().optional(),
   at: At,
 });
 export type PaymentCreated = z.infer<typeof PaymentCreated>;

@@ -20,6 +20,7 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
       card: event.card,
       ...(event.reference !== undefined && { reference: event.reference }),
       ...(event.metadata !== undefined && { metadata: event.metadata }),
+      ...(event.returnUrl !== undefined && { returnUrl: event.returnUrl }),
       candidates: [],
       attempts: [],
       operations: [],

@@ -121,6 +121,8 @@ export type Payment = {
   card: CardFacts;
   reference?: string;
   metadata?: Record<string, string>;
+  /** Where the PSP sends the shopper after a 3-D Secure challenge. */
+  returnUrl?: string;
   /** PSPs in the order the routing decision allows them. */
   candidates: string[];
   routingStrategy?: string;

@@ -26,6 +26,8 @@ export type AuthorizeRequest = {
   /** true: authorize and capture in one call (capture: automatic). */
   capture: boolean;
   card: CardSecret;
+  /** Where the PSP sends the shopper after a 3-D Secure challenge (the merchant's return_url). */
+  returnUrl?: string;
   traceparent?: string;
 };
 
