@@ -57,7 +57,9 @@ export async function startWorkerRole(
       log: o.log,
       sandboxUrl: o.sandboxUrl,
     });
-    stops.push(() => readModels.stop());
+    // Stopped after the worker (stops run in reverse): on SIGTERM the command consumer is the first
+    // thing to stop, so no command is taken once the process said it takes no more.
+    stops.splice(stops.length - 1, 0, () => readModels.stop());
     const role: WorkerRole = {
       worker,
       readModels,
