@@ -10,11 +10,14 @@ import type { Metrics } from "../config/metrics.ts";
 import type { Infra } from "../streams/infra.ts";
 import { capabilitiesOf, createConnectors } from "./psp/registry.ts";
 import { startReadModels, type ReadModels } from "./readmodels.ts";
+import { startWebhooks, type Webhooks } from "./webhooks/service.ts";
 import { startWorker, type Worker } from "./worker.ts";
 
 export type WorkerRole = {
   worker: Worker;
   readModels: ReadModels;
+  /** The webhook dispatcher and sender (absent with SWITCHYARD_WEBHOOKS=off). */
+  webhooks?: Webhooks;
   metricsUrl?: string;
   stop(): Promise<void>;
 };
@@ -54,9 +57,18 @@ export async function startWorkerRole(
       sandboxUrl: o.sandboxUrl,
     });
     stops.push(() => readModels.stop());
+    const webhooks = config.webhooks.enabled
+      ? await startWebhooks(config, infra, {
+          cardKeys: [o.cardKey, ...config.retiredCardKeys],
+          metrics: o.metrics,
+          log: o.log,
+        })
+      : undefined;
+    if (webhooks) stops.push(() => webhooks.stop());
     const role: WorkerRole = {
       worker,
       readModels,
+      ...(webhooks && { webhooks }),
       async stop() {
         for (const stop of stops.reverse()) await stop();
       },
