@@ -38,6 +38,7 @@ import { opsPspRoutes } from "./routes/ops-psps.ts";
 import { opsMerchantRoutes } from "./routes/ops-merchants.ts";
 import { paymentRoutes } from "./routes/payments.ts";
 import { systemRoutes } from "./routes/system.ts";
+import { webhookEventRoutes } from "./routes/webhook-events.ts";
 
 export type { GatewayDeps } from "./deps.ts";
 
@@ -123,6 +124,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       },
       tags: [
         { name: "payments", description: "The merchant payment API" },
+        { name: "webhooks", description: "Your events, and their webhook deliveries" },
         { name: "system", description: "Health and readiness" },
         { name: "operators", description: "Policies, shadow routing and PSP rotation, for operators" },
       ],
@@ -140,6 +142,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       v1.addHook("onRequest", authHook(deps.auth));
       await v1.register(paymentRoutes, deps);
       await v1.register(paymentListRoutes, deps);
+      await v1.register(webhookEventRoutes, deps);
     },
     { prefix: "/v1" },
   );

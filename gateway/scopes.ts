@@ -11,6 +11,11 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   "POST /v1/payments/:id/capture": Scope.paymentsWrite,
   "POST /v1/payments/:id/cancel": Scope.paymentsWrite,
   "POST /v1/payments/:id/refunds": Scope.refundsWrite,
+  "GET /v1/events/:id": Scope.paymentsRead,
+  "GET /v1/events": Scope.paymentsRead,
+  "GET /v1/webhook_endpoints/:id/deliveries": Scope.webhooksManage,
+  "POST /v1/events/:id/redeliver": Scope.webhooksManage,
+  "POST /v1/webhook_endpoints/:id/replay": Scope.webhooksManage,
 };
 
 /** The scope a request needs, by its route pattern; undefined for no route (answered 404). HEAD is GET's. */

@@ -106,8 +106,15 @@ describe("webhooks: signed deliveries, order, retries, dead, disabled (e2e)", fu
     // Another merchant's payment never reaches this merchant's endpoints.
     expect(all.receiver.all.some((x) => x.event.data.object.id === betaId)).to.equal(false);
     expect(new Set(all.receiver.ok().map((x) => x.id)).size).to.equal(all.receiver.ok().length);
-    const rows = await deliveriesOf(all.id);
-    expect(rows.every((r) => r.status === "succeeded" && r.attempts === 1)).to.equal(true);
+    // Recorded once the receiver's answer is in: wait for the records, then each took one attempt.
+    const rows = await waitFor(
+      async () => {
+        const r = await deliveriesOf(all.id);
+        return r.length === 9 && r.every((d) => d.status === "succeeded") ? r : undefined;
+      },
+      { timeoutMs: 5_000, what: "9 deliveries recorded as succeeded" },
+    );
+    expect(rows.every((r) => r.attempts === 1)).to.equal(true);
     const log = rows[0]!.attempt_log[0]!;
     expect(log.status).to.equal(200);
     expect(log.response).to.equal("ok");
