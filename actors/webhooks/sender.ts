@@ -95,7 +95,9 @@ export class WebhookSender {
       floor,
       limit: room,
       now: this.#now(),
-      leaseMs: this.o.timeoutMs + 30_000,
+      // Long enough for the attempt (its timeout) and recording it; short enough that a killed
+      // sender's claims come back soon (then sent again: at least once).
+      leaseMs: this.o.timeoutMs * 2 + 1_000,
     });
     for (const c of claimed) {
       this.#inflight += 1;

@@ -29,12 +29,15 @@ export type Receiver = {
   ok(): Received[];
   /** What to answer next (default 200). */
   answer(fn: (r: { id: string; type: string }) => number): void;
+  /** How long to wait before answering (default 0). */
+  delay(ms: number): void;
   close(): Promise<void>;
 };
 
 export async function startReceiver(secret: () => string | undefined): Promise<Receiver> {
   const all: Received[] = [];
   let answer: (r: { id: string; type: string }) => number = () => 200;
+  let delayMs = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -67,7 +70,10 @@ export async function startReceiver(secret: () => string | undefined): Promise<R
         status,
         at: Date.now(),
       });
-      res.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "not now");
+      const reply = () =>
+        res.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "not now");
+      if (delayMs > 0) setTimeout(reply, delayMs);
+      else reply();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -79,6 +85,9 @@ export async function startReceiver(secret: () => string | undefined): Promise<R
     ok: () => all.filter((r) => r.status >= 200 && r.status < 300),
     answer: (fn) => {
       answer = fn;
+    },
+    delay: (ms) => {
+      delayMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {
