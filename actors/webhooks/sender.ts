@@ -12,6 +12,7 @@ import { signedHeaders } from "./signature.ts";
 import {
   RESPONSE_EXCERPT_BYTES,
   claimDue,
+  failingStates,
   recordFailure,
   recordSuccess,
   type Attempt,
@@ -38,6 +39,8 @@ export type SenderOptions = {
   now?: () => Date;
 };
 
+const GAUGE_REFRESH_MS = 15_000;
+
 export class WebhookSender {
   readonly #agent: Agent;
   readonly #now: () => Date;
@@ -46,6 +49,7 @@ export class WebhookSender {
   #again = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
+  #gaugeTimer: NodeJS.Timeout | undefined;
   readonly #sends = new Set<Promise<void>>();
 
   constructor(private readonly o: SenderOptions) {
@@ -57,12 +61,24 @@ export class WebhookSender {
   start(): void {
     this.#timer = setInterval(() => this.wake(), this.o.pollMs);
     this.#timer.unref();
+    // The failing gauge from the database, now and then: a success on another worker clears this
+    // worker's series too, so `max by (endpoint)` over workers says what the endpoint does.
+    this.#gaugeTimer = setInterval(() => {
+      failingStates(this.o.sql)
+        .then((rows) => {
+          for (const r of rows)
+            this.o.metrics.webhookEndpointFailing.set({ endpoint: r.id }, r.failing ? 1 : 0);
+        })
+        .catch(() => undefined);
+    }, GAUGE_REFRESH_MS);
+    this.#gaugeTimer.unref();
     this.wake();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    clearInterval(this.#gaugeTimer);
     await this.#running;
     await Promise.allSettled([...this.#sends]);
     await this.#agent.close();

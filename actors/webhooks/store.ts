@@ -155,3 +155,9 @@ export async function recordFailure(
     where id = ${c.endpoint_id} and not disabled returning id`;
   return { disabled: disabled.length > 0, failingSince };
 }
+
+/** Each endpoint's failing state as the database has it (not disabled, failing_since set). */
+export async function failingStates(sql: Sql): Promise<Array<{ id: string; failing: boolean }>> {
+  return sql<{ id: string; failing: boolean }[]>`
+    select id, (failing_since is not null and not disabled) as failing from webhook_endpoints`;
+}

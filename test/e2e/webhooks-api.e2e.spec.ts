@@ -147,6 +147,23 @@ describe("webhooks API: events, deliveries, redeliver, replay (e2e)", function (
     expect([...again].sort()).to.deep.equal([...all].sort());
   });
 
+  it("shows the payment's webhook deliveries, attempt by attempt, on the operators' timeline", async () => {
+    const t = await platform.ops.get<{
+      webhooks: Array<{
+        event_type: string;
+        endpoint_id: string;
+        origin: string;
+        status: string;
+        attempts: Array<{ status: number }>;
+      }>;
+    }>(`/ops/payments/${paymentIds[0]}/timeline`);
+    expect(t.status).to.equal(200);
+    const stream = t.body.webhooks.filter((w) => w.endpoint_id === endpointId && w.origin === "stream");
+    expect(stream.map((w) => w.event_type)).to.deep.equal(["payment.authorized", "payment.captured"]);
+    expect(stream[0]!.status).to.equal("succeeded");
+    expect(stream[0]!.attempts.map((a) => a.status)).to.deep.equal([200]);
+  });
+
   it("answers bad input with a 4xx and a code, never a 500", async () => {
     const cases: Array<[Promise<{ status: number; body: { error: { code: string } } }>, number, string]> = [
       [alpha.get("/v1/events?limit=0"), 400, "validation_error"],

@@ -164,6 +164,8 @@ describe("webhooks: signed deliveries, order, retries, dead, disabled (e2e)", fu
       select disabled, failing_since from webhook_endpoints where id = ${broken.id}`;
     expect(ep?.failing_since).to.be.instanceOf(Date);
     expect(ep?.disabled).to.equal(false);
+    const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+    expect(metrics).to.include(`switchyard_webhook_endpoint_failing{endpoint="${broken.id}"} 1`);
   });
 
   it("disables an endpoint that fails for longer than the configured time, saying why", async () => {
@@ -181,8 +183,9 @@ describe("webhooks: signed deliveries, order, retries, dead, disabled (e2e)", fu
     );
     expect(ep.disabled_reason).to.match(/failed since .* \(last: HTTP 500\)/);
     const metrics = await (await fetch(`${platform.url}/metrics`)).text();
-    expect(metrics).to.include(`switchyard_webhook_endpoint_failing{endpoint="${failing.id}"} 1`);
     expect(metrics).to.match(/switchyard_webhook_deliveries_total\{outcome="succeeded"\} [1-9]/);
+    expect(metrics).to.match(/switchyard_webhook_deliveries_total\{outcome="dead"\} [1-9]/);
+    expect(metrics).to.match(/switchyard_webhook_delivery_lag_seconds_count [1-9]/);
     // Disabled: nothing more is sent to it.
     const before = failing.receiver.all.length;
     const id = (await alpha.post("/v1/payments", paymentBody({ number: CARDS.success }))).body.id;
