@@ -315,7 +315,7 @@ const EnvSchema = z
     ),
     SWITCHYARD_WEBHOOK_DISABLE_AFTER: variable(5 * 86_400_000, duration),
     SWITCHYARD_WEBHOOK_TIMEOUT_MS: variable(10_000, integer(100, 120_000)),
-    SWITCHYARD_WEBHOOK_CONCURRENCY: variable(32, integer(1, 1_000)),
+    SWITCHYARD_WEBHOOK_CONCURRENCY: variable(128, integer(1, 1_000)),
     SWITCHYARD_WEBHOOK_POLL_MS: variable(500, integer(10, 60_000)),
   })
   .superRefine((env, ctx) => {

@@ -44,6 +44,8 @@ export class WebhookDispatcher {
   #messages: ConsumerMessages | undefined;
   #loop: Promise<void> | undefined;
   #stopped = false;
+  #queue: JsMsg[] = [];
+  #flushing: Promise<void> | undefined;
 
   constructor(private readonly o: DispatcherOptions) {}
 
@@ -56,6 +58,7 @@ export class WebhookDispatcher {
     this.#stopped = true;
     await this.#messages?.close();
     await this.#loop;
+    await this.#flushing;
   }
 
   /** The stream sequence up to which every frame has been stored (all acknowledged). */
@@ -72,15 +75,29 @@ export class WebhookDispatcher {
     this.#loop = this.follow(messages, max).catch((err: unknown) => this.restart(err));
   }
 
+  /**
+   * Messages are queued as they arrive and stored by one flusher, up to `batch` at a time: while a
+   * batch is being stored the next one builds up, so batches grow with the load and a lone message
+   * is stored at once. (Waiting on `info.pending` to close a batch stalls when the pull runs dry.)
+   */
   private async follow(messages: ConsumerMessages, max: number): Promise<void> {
-    let batch: JsMsg[] = [];
     for await (const m of messages) {
-      batch.push(m);
-      if (batch.length < max && m.info.pending > 0) continue;
-      const done = batch;
-      batch = [];
-      await this.flush(done);
+      this.#queue.push(m);
+      this.kick(max);
     }
+    await this.#flushing;
+  }
+
+  private kick(max: number): void {
+    if (this.#flushing) return;
+    this.#flushing = (async () => {
+      while (this.#queue.length > 0) await this.flush(this.#queue.splice(0, max));
+    })()
+      .catch((err: unknown) => this.o.log.warn({ err }, "webhooks: flush failed; redelivered later"))
+      .finally(() => {
+        this.#flushing = undefined;
+        if (this.#queue.length > 0) this.kick(max);
+      });
   }
 
   private async restart(err: unknown): Promise<void> {

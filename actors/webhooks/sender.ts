@@ -14,7 +14,7 @@ import {
   claimDue,
   failingStates,
   recordFailure,
-  recordSuccess,
+  recordSuccesses,
   type Attempt,
   type Claimed,
 } from "./store.ts";
@@ -51,6 +51,14 @@ export class WebhookSender {
   #timer: NodeJS.Timeout | undefined;
   #gaugeTimer: NodeJS.Timeout | undefined;
   readonly #sends = new Set<Promise<void>>();
+  readonly #successes: Array<{
+    c: Claimed;
+    attempt: Attempt;
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }> = [];
+  #recording: Promise<void> | undefined;
+  readonly #secrets = new Map<string, { key: string; secrets: string[]; until: number | undefined }>();
 
   constructor(private readonly o: SenderOptions) {
     // Redirects are never followed (undici's request does not, without its redirect interceptor).
@@ -127,7 +135,8 @@ export class WebhookSender {
         .finally(() => {
           this.#inflight -= 1;
           this.#sends.delete(send);
-          this.wake();
+          // Claim again once half the room is free: one claim for many sends, not one each.
+          if (this.#inflight <= this.o.concurrency / 2) this.wake();
         });
       this.#sends.add(send);
     }
@@ -146,11 +155,9 @@ export class WebhookSender {
     };
     const m = this.o.metrics;
     if (attempt.status !== null && attempt.status >= 200 && attempt.status < 300) {
-      await recordSuccess(this.o.sql, c, attempt);
-      m.webhookDeliveries.inc({ outcome: "succeeded" });
-      m.webhookEndpointFailing.set({ endpoint: c.endpoint_id }, 0);
       if (c.origin === "stream")
         m.webhookDeliveryLag.observe(Math.max(0, (Date.now() - c.appended_at.getTime()) / 1000));
+      await this.succeeded(c, attempt);
       return;
     }
     const tries = c.attempts + 1;
@@ -177,6 +184,56 @@ export class WebhookSender {
       );
   }
 
+  /**
+   * Successes are recorded together: what finished while the last batch was being written goes in
+   * the next one statement. Resolves when this one is recorded (the next delivery of the same
+   * endpoint and payment becomes claimable then).
+   */
+  private succeeded(c: Claimed, attempt: Attempt): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#successes.push({ c, attempt, resolve, reject });
+      this.#recording ??= this.record().finally(() => (this.#recording = undefined));
+    });
+  }
+
+  private async record(): Promise<void> {
+    while (this.#successes.length > 0) {
+      const batch = this.#successes.splice(0, 500);
+      try {
+        await recordSuccesses(
+          this.o.sql,
+          batch.map((b) => ({ c: b.c, attempt: b.attempt })),
+        );
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+        continue;
+      }
+      for (const b of batch) {
+        this.o.metrics.webhookDeliveries.inc({ outcome: "succeeded" });
+        this.o.metrics.webhookEndpointFailing.set({ endpoint: b.c.endpoint_id }, 0);
+        b.resolve();
+      }
+    }
+  }
+
+  /** The endpoint's secrets in clear, opened once per sealed value (a rotation seals new ones). */
+  private secrets(c: Claimed, at: Date): string[] {
+    const key = `${c.secret_sealed}|${c.previous_secret_sealed ?? ""}|${c.previous_secret_expires_at?.getTime() ?? ""}`;
+    const cached = this.#secrets.get(c.endpoint_id);
+    if (cached?.key === key && (cached.until === undefined || cached.until > at.getTime()))
+      return cached.secrets;
+    const secrets = secretsOf(c, this.o.cardKeys, at);
+    const expires = c.previous_secret_expires_at?.getTime();
+    this.#secrets.set(c.endpoint_id, {
+      key,
+      secrets,
+      // While the previous secret signs too, until its grace period ends.
+      until: expires !== undefined && expires > at.getTime() ? expires : undefined,
+    });
+    if (this.#secrets.size > 10_000) this.#secrets.clear();
+    return secrets;
+  }
+
   /** One POST; never throws: a network error or timeout is an outcome like a status. */
   private async post(c: Claimed, at: Date): Promise<Omit<Attempt, "at" | "latency_ms">> {
     let host = "invalid";
@@ -187,7 +244,7 @@ export class WebhookSender {
     }
     const refused = await this.o.checkUrl?.(c.url);
     if (refused !== undefined) return { status: null, error: `refused: ${refused}`, response: null };
-    const body = JSON.stringify(c.body);
+    const body = c.body;
     const span = startSpan(`POST ${host}`, SpanKind.CLIENT, c.traceparent ?? undefined, {
       "http.request.method": "POST",
       "server.address": host,
@@ -196,7 +253,7 @@ export class WebhookSender {
     });
     try {
       const headers: Record<string, string> = {
-        ...signedHeaders(secretsOf(c, this.o.cardKeys, at), c.event_id, at, body),
+        ...signedHeaders(this.secrets(c, at), c.event_id, at, body),
         "content-type": "application/json",
         "user-agent": "Switchyard-Webhooks/1",
       };

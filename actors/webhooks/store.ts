@@ -79,7 +79,8 @@ export type Claimed = EndpointSecrets & {
   origin: string;
   attempts: number;
   traceparent: string | null;
-  body: unknown;
+  /** The event as JSON text, sent as it is (jsonb's text form: no parse and stringify per attempt). */
+  body: string;
   appended_at: Date;
   url: string;
   failing_since: Date | null;
@@ -113,17 +114,24 @@ export async function claimDue(
     from due, webhook_events ev, webhook_endpoints e
     where w.id = due.id and ev.id = w.event_id and e.id = w.endpoint_id
     returning w.id as delivery_id, w.event_id, w.endpoint_id, w.merchant_id, w.payment_id, w.origin,
-      w.attempts, w.traceparent, ev.body, ev.appended_at, e.id, e.url, e.secret_sealed,
+      w.attempts, w.traceparent, ev.body::text as body, ev.appended_at, e.id, e.url, e.secret_sealed,
       e.previous_secret_sealed, e.previous_secret_expires_at, e.failing_since`;
 }
 
-export async function recordSuccess(sql: Sql, c: Claimed, attempt: Attempt): Promise<void> {
-  await sql`update webhook_deliveries set status = 'succeeded', attempts = attempts + 1,
-      last_attempt_at = ${attempt.at}, leased_until = null,
-      attempt_log = attempt_log || ${sql.json([attempt])}
-    where id = ${c.delivery_id}`;
-  if (c.failing_since !== null)
-    await sql`update webhook_endpoints set failing_since = null where id = ${c.endpoint_id}`;
+/** Successful attempts, in one statement; the endpoints that were failing are failing no more. */
+export async function recordSuccesses(
+  sql: Sql,
+  done: ReadonlyArray<{ c: Claimed; attempt: Attempt }>,
+): Promise<void> {
+  if (done.length === 0) return;
+  const rows = done.map((d) => [d.c.delivery_id, d.attempt.at, JSON.stringify([d.attempt])]);
+  await sql`update webhook_deliveries d set status = 'succeeded', attempts = d.attempts + 1,
+      last_attempt_at = v.at::timestamptz, leased_until = null, attempt_log = d.attempt_log || v.entry::jsonb
+    from (values ${sql(rows)}) as v(id, at, entry)
+    where d.id = v.id`;
+  const recovered = [...new Set(done.filter((d) => d.c.failing_since !== null).map((d) => d.c.endpoint_id))];
+  if (recovered.length > 0)
+    await sql`update webhook_endpoints set failing_since = null where id = any(${recovered})`;
 }
 
 /**
