@@ -197,7 +197,9 @@ async function countOpen(db: Db, metrics: Metrics): Promise<void> {
 /**
  * Empty every read model and put every position back to 0: the followers rebuild all of it — the
  * payments, the settlement lines and exceptions, the ledger journal — from the streams. (They are
- * rebuilt together: the ledger's entries come from all three streams.)
+ * rebuilt together: the ledger's entries come from all three streams.) The webhook tables
+ * (webhook_events, webhook_deliveries) are not read models and are left alone: a delivery's attempts
+ * happened, and replaying them from the stream would send every webhook again.
  */
 export async function rebuildReadModels(db: Db): Promise<void> {
   await db.sql.begin(async (tx: Tx) => {

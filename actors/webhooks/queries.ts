@@ -2,10 +2,22 @@
 // events by id or after a cursor, an endpoint's deliveries with their attempts, and new deliveries
 // (redeliver an event, replay an endpoint since a time). Every query names the merchant: another
 // merchant's event or endpoint is simply not found.
+import { createHash } from "node:crypto";
 import type { Sql } from "../../streams/db/client.ts";
 import type { MerchantEvent } from "./catalog.ts";
 import { takesEvent } from "./endpoints.ts";
-import { deliveryId, type Attempt } from "./store.ts";
+import type { Attempt } from "./store.ts";
+
+/**
+ * A redelivery's or replay's delivery id, from the request's Idempotency-Key: the same request
+ * again queues nothing more (the rows exist) and answers the same deliveries.
+ */
+function requestedDeliveryId(merchantId: string, key: string, eventId: string, endpointId: string): string {
+  const digest = createHash("sha256")
+    .update(`${merchantId}\n${key}\n${eventId}\n${endpointId}`)
+    .digest("base64url");
+  return `whd_${digest.slice(0, 22)}`;
+}
 
 export async function eventOf(sql: Sql, merchantId: string, id: string): Promise<MerchantEvent | undefined> {
   const [row] = await sql<{ body: MerchantEvent }[]>`
@@ -121,7 +133,7 @@ export async function listDeliveries(
  */
 export async function redeliver(
   sql: Sql,
-  o: { merchantId: string; eventId: string; endpointId?: string; now: Date },
+  o: { merchantId: string; eventId: string; endpointId?: string; idempotencyKey: string; now: Date },
 ): Promise<Array<{ id: string; endpoint_id: string }>> {
   return sql.begin(async (tx) => {
     const [event] = await tx<{ id: string; type: string; payment_id: string; seq: number; idx: number }[]>`
@@ -135,7 +147,7 @@ export async function redeliver(
     const rows = endpoints
       .filter((ep) => o.endpointId !== undefined || takesEvent(ep.enabled_events, event.type))
       .map((ep) => ({
-        id: deliveryId(),
+        id: requestedDeliveryId(o.merchantId, o.idempotencyKey, event.id, ep.id),
         event_id: event.id,
         endpoint_id: ep.id,
         merchant_id: o.merchantId,
@@ -145,7 +157,7 @@ export async function redeliver(
         origin: "redeliver",
         next_attempt_at: o.now,
       }));
-    if (rows.length > 0) await tx`insert into webhook_deliveries ${tx(rows)}`;
+    if (rows.length > 0) await tx`insert into webhook_deliveries ${tx(rows)} on conflict (id) do nothing`;
     return rows.map((r) => ({ id: r.id, endpoint_id: r.endpoint_id }));
   });
 }
@@ -153,7 +165,7 @@ export async function redeliver(
 /** Every event of the merchant created since `since` that the endpoint takes, queued again for it. */
 export async function replay(
   sql: Sql,
-  o: { merchantId: string; endpoint: EndpointOfMerchant; since: Date; now: Date },
+  o: { merchantId: string; endpoint: EndpointOfMerchant; since: Date; idempotencyKey: string; now: Date },
 ): Promise<number> {
   return sql.begin(async (tx) => {
     const events = await tx<{ id: string; type: string; payment_id: string; seq: number; idx: number }[]>`
@@ -162,7 +174,7 @@ export async function replay(
     const rows = events
       .filter((e) => takesEvent(o.endpoint.enabled_events, e.type))
       .map((e) => ({
-        id: deliveryId(),
+        id: requestedDeliveryId(o.merchantId, o.idempotencyKey, e.id, o.endpoint.id),
         event_id: e.id,
         endpoint_id: o.endpoint.id,
         merchant_id: o.merchantId,
@@ -173,7 +185,7 @@ export async function replay(
         next_attempt_at: o.now,
       }));
     for (let i = 0; i < rows.length; i += 1000)
-      await tx`insert into webhook_deliveries ${tx(rows.slice(i, i + 1000))}`;
+      await tx`insert into webhook_deliveries ${tx(rows.slice(i, i + 1000))} on conflict (id) do nothing`;
     return rows.length;
   });
 }

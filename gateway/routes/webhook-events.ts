@@ -16,7 +16,8 @@ import {
   replay,
 } from "../../actors/webhooks/queries.ts";
 import type { GatewayDeps } from "../deps.ts";
-import { emptyBodyAsObject } from "../context.ts";
+import { emptyBodyAsObject, idempotencyKeyHook } from "../context.ts";
+import { IdempotencyHeaders } from "../schemas.ts";
 import { ApiError } from "../errors.ts";
 import { BODY_ERRORS, OPTIONAL_BODY, errorResponses } from "./docs.ts";
 
@@ -228,14 +229,17 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
   app.post(
     "/events/:id/redeliver",
     {
+      onRequest: idempotencyKeyHook,
       preValidation: emptyBodyAsObject,
       schema: {
         summary: "Send an event again",
         description:
           "A new delivery to each of your enabled endpoints that take the event's type, or to `endpoint` only. " +
-          "It carries the event's own webhook-id, so a receiver that deduplicates sees a repeat.",
+          "It carries the event's own webhook-id, so a receiver that deduplicates sees a repeat. The same " +
+          "Idempotency-Key again queues nothing more and answers the same deliveries.",
         tags,
         security,
+        headers: IdempotencyHeaders,
         params: EventParams,
         querystring: RedeliverQuery,
         body: z.strictObject({}),
@@ -249,6 +253,7 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
             BODY_ERRORS,
             "unauthorized",
             "insufficient_scope",
+            "idempotency_key_missing",
             "event_not_found",
             "webhook_endpoint_not_found",
             "no_matching_endpoint",
@@ -267,6 +272,7 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
         return redeliver(sql, {
           merchantId,
           eventId: req.params.id,
+          idempotencyKey: req.idempotencyKey,
           now: new Date(),
           ...(endpoint !== undefined && { endpointId: endpoint }),
         });
@@ -280,14 +286,17 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
   app.post(
     "/webhook_endpoints/:id/replay",
     {
+      onRequest: idempotencyKeyHook,
       preValidation: emptyBodyAsObject,
       schema: {
         summary: "Send an endpoint every event since a time again",
         description:
           "Queues a new delivery to this endpoint of each of your events created at or after `since` " +
-          "(ISO 8601) that it takes, in their order (at most 100 000).",
+          "(ISO 8601) that it takes, in their order (at most 100 000). The same Idempotency-Key again " +
+          "queues nothing more.",
         tags,
         security,
+        headers: IdempotencyHeaders,
         params: EndpointParams,
         querystring: ReplayQuery,
         body: z.strictObject({}),
@@ -298,6 +307,7 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
             BODY_ERRORS,
             "unauthorized",
             "insufficient_scope",
+            "idempotency_key_missing",
             "webhook_endpoint_not_found",
             "service_unavailable",
           ),
@@ -309,7 +319,13 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
       const queued = await guarded("the replay", async () => {
         const endpoint = await endpointOf(sql, merchantId, req.params.id);
         if (!endpoint) throw endpointNotFound();
-        return replay(sql, { merchantId, endpoint, since: new Date(req.query.since), now: new Date() });
+        return replay(sql, {
+          merchantId,
+          endpoint,
+          since: new Date(req.query.since),
+          idempotencyKey: req.idempotencyKey,
+          now: new Date(),
+        });
       });
       return reply.code(202).send({ object: "replay" as const, endpoint_id: req.params.id, queued });
     },

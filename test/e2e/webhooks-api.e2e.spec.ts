@@ -117,8 +117,11 @@ describe("webhooks API: events, deliveries, redeliver, replay (e2e)", function (
   it("redelivers one event under its own id, and replays an endpoint since a time in order", async () => {
     const event = body<EventList>(await alpha.get("/v1/events?type=payment.captured")).data[0]!;
     const before = receiver.ok().length;
-    const r = await alpha.post(`/v1/events/${event.id}/redeliver`, undefined);
+    const r = await alpha.post(`/v1/events/${event.id}/redeliver`, undefined, "redeliver-1");
     expect(r.status).to.equal(202);
+    // The same Idempotency-Key again: the same delivery, nothing more queued.
+    const again0 = await alpha.post(`/v1/events/${event.id}/redeliver`, undefined, "redeliver-1");
+    expect(again0.body).to.deep.equal(r.body);
     expect(body<{ data: Array<{ endpoint_id: string }> }>(r).data.map((d) => d.endpoint_id)).to.deep.equal([
       endpointId,
     ]);
@@ -162,6 +165,20 @@ describe("webhooks API: events, deliveries, redeliver, replay (e2e)", function (
     expect(stream.map((w) => w.event_type)).to.deep.equal(["payment.authorized", "payment.captured"]);
     expect(stream[0]!.status).to.equal("succeeded");
     expect(stream[0]!.attempts.map((a) => a.status)).to.deep.equal([200]);
+  });
+
+  it("keeps events and deliveries through a read-model rebuild", async () => {
+    const before = body<EventList>(await alpha.get("/v1/events?limit=100")).data.map((e) => e.id);
+    const [{ n: deliveries } = { n: 0 }] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from webhook_deliveries`;
+    const rebuilt = await platform.ops.post("/ops/read-models/all/rebuild", {});
+    expect(rebuilt.status).to.be.oneOf([200, 202]);
+    expect(body<EventList>(await alpha.get("/v1/events?limit=100")).data.map((e) => e.id)).to.deep.equal(
+      before,
+    );
+    const [after] = await sql<{ n: number }[]>`select count(*)::int as n from webhook_deliveries`;
+    expect(after?.n).to.equal(deliveries);
   });
 
   it("answers bad input with a 4xx and a code, never a 500", async () => {
