@@ -2,7 +2,7 @@
 // proves each rule fails on a deliberate violation.
 /** The pure core: the payment decider, the policies, the settlement contracts and the ledger's rules, no I/O. */
 const CORE =
-  "^actors/(payment/(commands|contract|card|decide|decide-after|decision|effects|events|evolve|ids|money|result|state|view|wire)|policy/(conditions|decision|fees|region|reports|retry|router|schemas|validate)|settlement/(line|exceptions|match)|ledger/(accounts|entry|postings|resolutions|export)|webhooks/(catalog|signature))[.]ts$";
+  "^actors/(payment/(commands|contract|card|decide|decide-after|decide-notified|decision|effects|events|evolve|ids|money|notification|result|state|view|wire)|policy/(conditions|decision|fees|region|reports|retry|router|schemas|validate)|settlement/(line|exceptions|match)|ledger/(accounts|entry|postings|resolutions|export)|webhooks/(event-types|url-policy|catalog|signature))[.]ts$";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -1,16 +1,19 @@
 // The read models a worker keeps (PostgreSQL projections of JetStream), and the settlement work
 // that follows from them: payments (PAY_EVT), settlement lines and exceptions (SETTLE), resolutions
 // and missing-line findings (RECON), the settler, the missing-line sweep and the settlement hook that
-// pulls each PSP's new reports. Any number of workers may run them: the followers serialize on the
+// pulls each PSP's new reports; and the expiry of abandoned 3-D Secure challenges, which reads the
+// payments read model (actors/expiry.ts). Any number of workers may run them: the followers serialize on the
 // database, the settler is one durable consumer, the sweep's findings are deduplicated by id.
 import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
+import { CommandBus } from "../streams/command-bus.ts";
 import type { Db, Tx } from "../streams/db/client.ts";
 import { Follower, resetOffset, type StreamMsg } from "../streams/db/follower.ts";
 import { decodeJson, encode } from "../streams/envelopes.ts";
 import type { Infra } from "../streams/infra.ts";
 import { reconSubject } from "../streams/topology.ts";
+import { ChallengeExpiry } from "./expiry.ts";
 import { PAYMENTS_READ_MODEL, paymentsProjection } from "./projections/payments.ts";
 import { missing, missingExceptionId } from "./settlement/match.ts";
 import type { ReconRecord, SettleRecord } from "./settlement/records.ts";
@@ -33,6 +36,8 @@ export type ReadModels = {
   caughtUp(name: ReadModelName): Promise<void>;
   /** Run the missing-line sweep now (it also runs on its own timer). */
   sweepMissing(): Promise<number>;
+  /** Run the expiry of abandoned challenges now (it also runs on its own timer); how many expired. */
+  sweepExpired(): Promise<number>;
   stop(): Promise<void>;
 };
 
@@ -84,6 +89,7 @@ export async function startReadModels(
     ],
   ]);
   const started: Array<{ stop(): Promise<void> }> = [];
+  let expiry: ChallengeExpiry | undefined;
   try {
     for (const f of followers.values()) {
       await f.start();
@@ -112,6 +118,20 @@ export async function startReadModels(
       puller.start();
       started.push(puller);
     }
+    const bus = new CommandBus(infra.nc, js, topo, o.log);
+    bus.start();
+    started.push({ stop: () => bus.close() });
+    expiry = new ChallengeExpiry({
+      bus,
+      sql: db.sql,
+      metrics: o.metrics,
+      log: o.log,
+      now,
+      expiryMs: config.challenges.expiryMs,
+      everyMs: config.challenges.sweepEveryMs,
+    });
+    expiry.start();
+    started.push(expiry);
   } catch (err) {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     throw err;
@@ -172,6 +192,7 @@ export async function startReadModels(
       await f.caughtUp(info.state.last_seq);
     },
     sweepMissing,
+    sweepExpired: () => expiry?.sweep() ?? Promise.resolve(0),
     async stop() {
       clearInterval(timer);
       await sweeping;
@@ -197,9 +218,8 @@ async function countOpen(db: Db, metrics: Metrics): Promise<void> {
 /**
  * Empty every read model and put every position back to 0: the followers rebuild all of it — the
  * payments, the settlement lines and exceptions, the ledger journal — from the streams. (They are
- * rebuilt together: the ledger's entries come from all three streams.) The webhook tables
- * (webhook_events, webhook_deliveries) are not read models and are left alone: a delivery's attempts
- * happened, and replaying them from the stream would send every webhook again.
+ * rebuilt together: the ledger's entries come from all three streams.) Only projections are
+ * emptied: the records kept in the same schema (webhook endpoints, events and deliveries) survive.
  */
 export async function rebuildReadModels(db: Db): Promise<void> {
   await db.sql.begin(async (tx: Tx) => {

@@ -27,7 +27,11 @@ export async function startWorkerRole(
   infra: Infra,
   o: { cardKey: Buffer; sandboxUrl: string; serveMetrics: boolean; metrics: Metrics; log: Logger },
 ): Promise<WorkerRole> {
-  const connectors = createConnectors({ sandboxUrl: o.sandboxUrl, timeoutMs: config.psp.timeoutMs });
+  const connectors = createConnectors({
+    sandboxUrl: o.sandboxUrl,
+    timeoutMs: config.psp.timeoutMs,
+    notifications: config.notifications,
+  });
   const capabilities = capabilitiesOf(connectors);
   await infra.seedDefaultPolicies(capabilities);
   const policies = await infra.policyStore.watch();

@@ -39,10 +39,18 @@ export function cardKeyId(key: Buffer): string {
 
 /** → `v2.<key id>.base64url(iv ‖ tag ‖ ciphertext)`. `aad` binds the seal to one payment. */
 export function sealCard(key: Buffer, card: CardSecret, aad: string): string {
+  return sealText(key, JSON.stringify(card), aad);
+}
+
+/**
+ * Any other secret the platform must keep and use again (a webhook endpoint's signing secret), in
+ * the card's format and under the card keys, so it rotates with them. `aad` binds it to its owner.
+ */
+export function sealText(key: Buffer, text: string, aad: string): string {
   const iv = randomBytesPooled(12);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   cipher.setAAD(Buffer.from(aad));
-  const body = Buffer.concat([cipher.update(JSON.stringify(card), "utf8"), cipher.final()]);
+  const body = Buffer.concat([cipher.update(text, "utf8"), cipher.final()]);
   return `${FORMAT}.${cardKeyId(key)}.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url")}`;
 }
 
@@ -51,6 +59,16 @@ export function sealCard(key: Buffer, card: CardSecret, aad: string): string {
  * (made before ids existed) is tried with each key in turn.
  */
 export function openCard(keys: Buffer | readonly Buffer[], sealed: string, aad: string): CardSecret {
+  const clear = openText(keys, sealed, aad);
+  try {
+    return CardSecret.parse(JSON.parse(clear));
+  } catch (cause) {
+    throw new SealError("sealed card cannot be opened (not a card)", { cause });
+  }
+}
+
+/** Opens what sealText (or sealCard) sealed, with the key it names among the current and retired ones. */
+export function openText(keys: Buffer | readonly Buffer[], sealed: string, aad: string): string {
   const ring: readonly Buffer[] = Buffer.isBuffer(keys) ? [keys] : keys;
   const parts = sealed.split(".");
   if (parts.length === 3 && parts[0] === FORMAT) {
@@ -69,16 +87,15 @@ export function openCard(keys: Buffer | readonly Buffer[], sealed: string, aad: 
   throw last instanceof SealError ? last : new SealError("sealed card cannot be opened");
 }
 
-function openWith(key: Buffer, payload: string, aad: string): CardSecret {
+function openWith(key: Buffer, payload: string, aad: string): string {
   try {
     const raw = Buffer.from(payload, "base64url");
     const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
     decipher.setAAD(Buffer.from(aad));
     decipher.setAuthTag(raw.subarray(12, 28));
-    const clear = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
-    return CardSecret.parse(JSON.parse(clear));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
   } catch (cause) {
     // Never include the payload: it could be (part of) a card.
-    throw new SealError("sealed card cannot be opened (wrong key or tampered)", { cause });
+    throw new SealError("sealed data cannot be opened (wrong key or tampered)", { cause });
   }
 }

@@ -39,6 +39,11 @@ export type Config = {
   /** Keys of the operator API (/ops/*); empty = the operator API answers 403 operator_api_disabled. */
   operatorKeys: OperatorKey[];
   psp: { timeoutMs: number };
+  /**
+   * PSP notifications: the secrets verifying them (never logged), and where the sandbox sends its
+   * own (`<url>/<psp>`; npm start points it at its gateway's /webhooks/psp).
+   */
+  notifications: NotificationSecrets & { sandboxNotifyUrl: string | undefined };
   /** A worker running without the gateway serves its own /metrics here (PSP health, routing, attempts). */
   worker: { metricsPort: number };
   /**
@@ -64,8 +69,19 @@ export type Config = {
   commandMaxDeliver: number;
   /** How long a payment may wait on an open PSP effect before the janitor re-drives it. */
   janitorAfterMs: number;
+  /** A 3-D Secure challenge untouched this long expires (actors/expiry.ts); swept every sweepEveryMs. */
+  challenges: { expiryMs: number; sweepEveryMs: number };
   /** JetStream stream replicas: 1 on one machine, 3 on a production cluster. */
   streamReplicas: number;
+  /** Merchants' webhook endpoints: where they may point (SSRF rules) and how long a rotated secret lasts. */
+  webhookEndpoints: {
+    /** http:// to loopback allowed (npm start and tests); production: https only. */
+    allowHttpLoopback: boolean;
+    /** Private, link-local, CGNAT and loopback targets allowed (a deployment inside a private network). */
+    allowPrivate: boolean;
+    /** How long the previous signing secret stays valid after a rotation. */
+    secretGraceMs: number;
+  };
   /** AES-256 key sealing card data inside commands; when absent, `config/secrets.ts` provides one. */
   cardKey: Buffer | undefined;
   /** Earlier card keys, kept only to open commands sealed before a rotation (and to keep fingerprints stable). */
@@ -74,6 +90,22 @@ export type Config = {
   logLevel: LogLevel;
   /** Where `scripts/local-services.ts` looks for server binaries besides PATH; undefined = its default. */
   binDirs: string[] | undefined;
+};
+
+/**
+ * How the PSPs' notifications to POST /webhooks/psp/<psp> are verified: acme's signing secret
+ * (Acme-Signature, Stripe's scheme) and its timestamp tolerance, bolt's HMAC key (hex, Adyen's).
+ */
+export type NotificationSecrets = { acmeWebhookSecret: string; boltHmacKey: string; toleranceSec: number };
+
+/**
+ * The development secrets: what the sandbox signs with and the connectors verify with when nothing is
+ * configured (npm start, tests). Public by design; a deployment facing real PSPs sets its own.
+ */
+export const DEV_NOTIFICATION_SECRETS: NotificationSecrets = {
+  acmeWebhookSecret: "whsec_acme_development_only_not_a_secret",
+  boltHmacKey: "44782def547aaa06c910c43932b1eb0c71fc68d9d0c057550c48ec2acf6ba056",
+  toleranceSec: 300,
 };
 
 export class ConfigError extends Error {
@@ -220,27 +252,25 @@ function cardKeyList(raw: string): Parsed<Buffer[]> {
   return { value: keys };
 }
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `500ms`, `30s`, `15m`, `24h`, `7d` (a bare number is milliseconds), between min and max milliseconds. */
+function duration(minMs: number, maxMs: number) {
+  return (raw: string): Parsed<number> => {
+    const m = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(raw);
+    const ms = m ? Number(m[1]) * (UNIT_MS[m[2] ?? "ms"] ?? NaN) : NaN;
+    return ms >= minMs && ms <= maxMs
+      ? { value: ms }
+      : {
+          problem: `expected a duration like 30s, 15m or 24h (${minMs}ms to ${maxMs / 86_400_000}d), got ${shown(raw)}`,
+        };
+  };
+}
+
 function flag(raw: string): Parsed<boolean> {
   if (raw === "true" || raw === "1") return { value: true };
   if (raw === "false" || raw === "0") return { value: false };
   return { problem: `expected true or false, got ${shown(raw)}` };
-}
-
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** `250ms`, `5s`, `30m`, `2h`, `5d` → ms (at least 1 ms, at most a year). */
-function duration(raw: string): Parsed<number> {
-  const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw);
-  const ms = m ? Number(m[1]) * (DURATION_UNITS_MS[m[2] ?? ""] ?? NaN) : NaN;
-  return ms >= 1 && ms <= 366 * 86_400_000
-    ? { value: ms }
-    : { problem: `expected a duration such as 500ms, 5s, 30m, 2h or 5d, got ${shown(raw)}` };
 }
 
 /** `5s,5m,30m` → [5000, 300000, 1800000]: the delay before each retry, 1 to 20 of them. */
@@ -249,7 +279,7 @@ function durationList(raw: string): Parsed<number[]> {
   if (items.length > 20) return { problem: `expected at most 20 retry delays, got ${items.length}` };
   const values: number[] = [];
   for (const [i, item] of items.entries()) {
-    const d = duration(item);
+    const d = duration(1, 366 * 86_400_000)(item);
     if ("problem" in d) return { problem: `entry ${i + 1}: ${d.problem}` };
     values.push(d.value);
   }
@@ -292,6 +322,19 @@ const EnvSchema = z
     SWITCHYARD_OPERATOR_KEYS: variable<OperatorKey[]>([], operatorKeys),
     SWITCHYARD_REPLY_WAIT_MS: variable(10_000, integer(0, 600_000)),
     SWITCHYARD_PSP_TIMEOUT_MS: variable(5_000, integer(1, 600_000)),
+    // Secrets: a bad value is described, never echoed.
+    SWITCHYARD_ACME_WEBHOOK_SECRET: variable<string>(DEV_NOTIFICATION_SECRETS.acmeWebhookSecret, (raw) =>
+      /^[\x21-\x7e]{16,256}$/.test(raw)
+        ? { value: raw }
+        : { problem: "expected 16-256 printable characters (its value is not shown)" },
+    ),
+    SWITCHYARD_BOLT_HMAC_KEY: variable<string>(DEV_NOTIFICATION_SECRETS.boltHmacKey, (raw) =>
+      /^([0-9a-fA-F]{2}){16,64}$/.test(raw)
+        ? { value: raw }
+        : { problem: "expected a hex key of 16-64 bytes (its value is not shown)" },
+    ),
+    SWITCHYARD_NOTIFICATION_TOLERANCE_SEC: variable(300, integer(1, 86_400)),
+    SANDBOX_NOTIFY_URL: variable<string | undefined>(undefined, url(["http:", "https:"])),
     SANDBOX_URL: variable("http://127.0.0.1:8081", url(["http:", "https:"])),
     SANDBOX_PORT: variable(8081, integer(0, 65535)),
     SWITCHYARD_WORKER_METRICS_PORT: variable(9464, integer(0, 65535)),
@@ -302,7 +345,12 @@ const EnvSchema = z
     SWITCHYARD_COMMAND_ACK_WAIT_MS: variable(30_000, integer(1_000, 3_600_000)),
     SWITCHYARD_COMMAND_MAX_DELIVER: variable(20, integer(2, 1_000)),
     SWITCHYARD_JANITOR_AFTER_MS: variable(60_000, integer(1_000, 86_400_000)),
+    SWITCHYARD_CHALLENGE_EXPIRY: variable(3_600_000, duration(1_000, 7 * 86_400_000)),
+    SWITCHYARD_CHALLENGE_SWEEP: variable<number | undefined>(undefined, duration(100, 3_600_000)),
     SWITCHYARD_STREAM_REPLICAS: variable(1, integer(1, 5)),
+    SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK: variable(false, flag),
+    SWITCHYARD_WEBHOOK_ALLOW_PRIVATE: variable(false, flag),
+    SWITCHYARD_WEBHOOK_SECRET_GRACE: variable(86_400_000, duration(0, 30 * 86_400_000)),
     SWITCHYARD_CARD_KEY: variable<Buffer | undefined>(undefined, cardKey),
     SWITCHYARD_CARD_KEYS_RETIRED: variable<Buffer[]>([], cardKeyList),
     SWITCHYARD_DATA_DIR: variable(".data", (raw) => ({ value: raw })),
@@ -313,7 +361,7 @@ const EnvSchema = z
       [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
       durationList,
     ),
-    SWITCHYARD_WEBHOOK_DISABLE_AFTER: variable(5 * 86_400_000, duration),
+    SWITCHYARD_WEBHOOK_DISABLE_AFTER: variable(5 * 86_400_000, duration(1_000, 366 * 86_400_000)),
     SWITCHYARD_WEBHOOK_TIMEOUT_MS: variable(10_000, integer(100, 120_000)),
     SWITCHYARD_WEBHOOK_CONCURRENCY: variable(128, integer(1, 1_000)),
     SWITCHYARD_WEBHOOK_POLL_MS: variable(500, integer(10, 60_000)),
@@ -359,6 +407,12 @@ const EnvSchema = z
     bootstrapKeys: env.SWITCHYARD_BOOTSTRAP_KEYS,
     operatorKeys: env.SWITCHYARD_OPERATOR_KEYS,
     psp: { timeoutMs: env.SWITCHYARD_PSP_TIMEOUT_MS },
+    notifications: {
+      acmeWebhookSecret: env.SWITCHYARD_ACME_WEBHOOK_SECRET,
+      boltHmacKey: env.SWITCHYARD_BOLT_HMAC_KEY,
+      toleranceSec: env.SWITCHYARD_NOTIFICATION_TOLERANCE_SEC,
+      sandboxNotifyUrl: env.SANDBOX_NOTIFY_URL,
+    },
     worker: { metricsPort: env.SWITCHYARD_WORKER_METRICS_PORT },
     webhooks: {
       enabled: env.SWITCHYARD_WEBHOOKS,
@@ -379,7 +433,19 @@ const EnvSchema = z
     commandAckWaitMs: env.SWITCHYARD_COMMAND_ACK_WAIT_MS,
     commandMaxDeliver: env.SWITCHYARD_COMMAND_MAX_DELIVER,
     janitorAfterMs: env.SWITCHYARD_JANITOR_AFTER_MS,
+    challenges: {
+      expiryMs: env.SWITCHYARD_CHALLENGE_EXPIRY,
+      // Unset: a quarter of the expiry, between 250 ms and a minute (a challenge ends late by at most that).
+      sweepEveryMs:
+        env.SWITCHYARD_CHALLENGE_SWEEP ??
+        Math.min(60_000, Math.max(250, Math.floor(env.SWITCHYARD_CHALLENGE_EXPIRY / 4))),
+    },
     streamReplicas: env.SWITCHYARD_STREAM_REPLICAS,
+    webhookEndpoints: {
+      allowHttpLoopback: env.SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK,
+      allowPrivate: env.SWITCHYARD_WEBHOOK_ALLOW_PRIVATE,
+      secretGraceMs: env.SWITCHYARD_WEBHOOK_SECRET_GRACE,
+    },
     cardKey: env.SWITCHYARD_CARD_KEY,
     retiredCardKeys: env.SWITCHYARD_CARD_KEYS_RETIRED,
     dataDir: env.SWITCHYARD_DATA_DIR,

@@ -112,6 +112,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Payments the janitor found unresolved past its threshold and re-drove (status query first)",
       registers,
     }),
+    paymentsExpired: new Counter({
+      name: "switchyard_payments_expired_total",
+      help: "Payments whose abandoned 3-D Secure challenge the expiry sweep expired (their charge voided)",
+      registers,
+    }),
     janitorStuck: new Gauge({
       name: "switchyard_janitor_unresolved_payments",
       help: "Payments the janitor has seen unresolved past its threshold at its last pass, on this worker",
@@ -160,6 +165,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       name: "switchyard_shadow_decisions_total",
       help: "Shadow routing evaluations by shadow version and divergence (none, psp, fee, psp_and_fee)",
       labelNames: ["version", "diverged"] as const,
+      registers,
+    }),
+    pspNotifications: new Counter({
+      name: "switchyard_psp_notifications_total",
+      help: "PSP notifications at the door by psp and outcome (accepted, duplicate, unmatched, bad_signature, stale, malformed)",
+      labelNames: ["psp", "outcome"] as const,
       registers,
     }),
     attempts: new Counter({

@@ -39,6 +39,9 @@ import { opsMerchantRoutes } from "./routes/ops-merchants.ts";
 import { paymentRoutes } from "./routes/payments.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { webhookEventRoutes } from "./routes/webhook-events.ts";
+import { webhookEndpointRoutes } from "./routes/webhook-endpoints.ts";
+import { pspNotificationRoutes } from "./routes/psp-notifications.ts";
+import { opsNotificationRoutes } from "./routes/ops-notifications.ts";
 
 export type { GatewayDeps } from "./deps.ts";
 
@@ -124,7 +127,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       },
       tags: [
         { name: "payments", description: "The merchant payment API" },
-        { name: "webhooks", description: "Your events, and their webhook deliveries" },
+        { name: "webhooks", description: "Your webhook endpoints, your events and their deliveries" },
         { name: "system", description: "Health and readiness" },
         { name: "operators", description: "Policies, shadow routing and PSP rotation, for operators" },
       ],
@@ -136,6 +139,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(systemRoutes, deps);
   // The page is public and holds no data: each /ops call it makes carries the operator's key.
   await app.register(consoleRoutes);
+  // PSP notifications: outside /v1, no merchant key (the PSP's signature is the authentication).
+  await app.register(pspNotificationRoutes, deps);
   await app.register(
     async (v1) => {
       assertScoped(v1);
@@ -143,6 +148,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       await v1.register(paymentRoutes, deps);
       await v1.register(paymentListRoutes, deps);
       await v1.register(webhookEventRoutes, deps);
+      if (deps.webhookEndpoints) await v1.register(webhookEndpointRoutes, deps.webhookEndpoints);
     },
     { prefix: "/v1" },
   );
@@ -168,6 +174,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         await scope.register(opsAuditRoutes, ops);
         await scope.register(opsPaymentRoutes, ops);
         await scope.register(opsMerchantRoutes, ops);
+        await scope.register(opsNotificationRoutes, ops);
       },
       { prefix: "/ops" },
     );

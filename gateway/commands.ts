@@ -67,6 +67,7 @@ export function createPaymentEnvelope(
     card: cardFactsOf(ctx.keys, card),
     ...(body.reference !== undefined && { reference: body.reference }),
     ...(body.metadata !== undefined && { metadata: body.metadata }),
+    ...(body.payment_method.return_url !== undefined && { returnUrl: body.payment_method.return_url }),
     at: ctx.at,
   };
   const secret = { number: card.number, expMonth: card.exp_month, expYear: card.exp_year, cvc: card.cvc };
@@ -123,6 +124,7 @@ export function acceptedView(c: CreatePayment): PaymentView {
     captured_amount: 0,
     refunded_amount: 0,
     settlements: [],
+    disputes: [],
     capture: c.capture,
     psp: null,
     expected_fee: null,

@@ -9,6 +9,8 @@ import type { DeadLetters } from "../streams/dead-letters.ts";
 import type { Topology } from "../streams/topology.ts";
 import type { PaymentView } from "../actors/payment/view.ts";
 import type { CommandBus } from "../streams/command-bus.ts";
+import type { PspConnector } from "../actors/psp/contract.ts";
+import type { UnmatchedNotifications } from "../streams/unmatched-notifications.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { PspCapabilities } from "../actors/policy/schemas.ts";
@@ -17,6 +19,7 @@ import type { PolicyStore } from "../streams/policy-store.ts";
 import type { MerchantKeyStore } from "../streams/merchant-keys.ts";
 import type { MerchantAuthenticator } from "./auth.ts";
 import type { OperatorAuth } from "./operator-auth.ts";
+import type { WebhookEndpointsDeps } from "./routes/webhook-endpoints.ts";
 
 export type SettlementDeps = {
   js: JetStreamClient;
@@ -63,6 +66,8 @@ export type OpsDeps = {
   >;
   /** Settlement, reconciliation and the ledger over the read models; without it those routes are absent. */
   settlement?: SettlementDeps;
+  /** PSP notifications kept for reconciliation (/ops/notifications); without it that route is absent. */
+  notifications?: Pick<UnmatchedNotifications, "list">;
 };
 
 export type GatewayDeps = {
@@ -86,6 +91,20 @@ export type GatewayDeps = {
   pspCapabilities: ReadonlyMap<string, PspCapabilities>;
   /** The read models (PostgreSQL): GET /v1/payments lists from them; without it that route is absent. */
   readModels?: Sql;
+  /** The merchants' webhook endpoints (/v1/webhook_endpoints); without it those routes are absent. */
+  webhookEndpoints?: WebhookEndpointsDeps;
   /** The operator API; without it no /ops route exists. */
   ops?: OpsDeps;
+  /** The door for PSP notifications (POST /webhooks/psp/:psp); without it that route is absent. */
+  pspNotifications?: PspNotificationDeps;
+};
+
+export type PspNotificationDeps = {
+  /** By PSP name; each verifies its own notifications (parseNotification). */
+  connectors: ReadonlyMap<string, Pick<PspConnector, "parseNotification">>;
+  bus: Pick<CommandBus, "sendDeduplicated" | "send">;
+  /** Where a notification no payment can take is kept for reconciliation. */
+  unmatched: Pick<UnmatchedNotifications, "keep">;
+  /** How long the door waits for the payment to take a notification before acknowledging anyway. */
+  replyWaitMs: number;
 };

@@ -5,6 +5,7 @@
 import type { RejectionCode } from "../actors/payment/decide.ts";
 import type { MerchantKeyStoreErrorCode } from "../streams/merchant-keys.ts";
 import type { PolicyStoreErrorCode } from "../streams/policy-store.ts";
+import type { WebhookEndpointStoreErrorCode } from "../streams/webhook-endpoints.ts";
 
 export const ErrorStatus = {
   validation_error: 400,
@@ -18,6 +19,12 @@ export const ErrorStatus = {
   /** Node's HTTP parser or fastify's router could not read the request (bad header bytes, bad URL). */
   malformed_request: 400,
   unauthorized: 401,
+  /** A PSP notification whose signature is not the PSP's (POST /webhooks/psp/:psp). */
+  notification_signature_invalid: 401,
+  /** A PSP notification signed too long ago (outside the tolerance): a replay is refused. */
+  notification_timestamp_stale: 401,
+  /** A PSP notification that is not the PSP's format. */
+  notification_malformed: 400,
   forbidden: 403,
   operator_api_disabled: 403,
   /** The merchant key is valid but lacks the route's scope (details.missing_scope). */
@@ -43,7 +50,6 @@ export const ErrorStatus = {
   not_found: 404,
   /** Webhooks (issue 10): no such event or endpoint of this merchant; a list cursor that is not theirs. */
   event_not_found: 404,
-  webhook_endpoint_not_found: 404,
   invalid_cursor: 400,
   /** A redelivery asked for an event none of the merchant's enabled endpoints takes. */
   no_matching_endpoint: 409,
@@ -63,6 +69,11 @@ export const ErrorStatus = {
   uri_too_long: 414,
   unsupported_media_type: 415,
   headers_too_large: 431,
+  /** A webhook endpoint URL the platform will not call (details.reason: scheme_not_allowed, address_not_allowed…). */
+  invalid_webhook_url: 400,
+  webhook_endpoint_not_found: 404,
+  /** The merchant already has the most webhook endpoints allowed (details.limit). */
+  webhook_endpoint_limit_reached: 409,
   service_unavailable: 503,
   internal_error: 500,
   command_dead_lettered: 500,
@@ -76,6 +87,7 @@ const _everyRejectionMapped: Record<RejectionCode, number> = ErrorStatus;
 // Likewise for the policy store's refusals, which the operator routes answer under their own code.
 const _everyStoreRefusalMapped: Record<PolicyStoreErrorCode, number> = ErrorStatus;
 const _everyMerchantRefusalMapped: Record<MerchantKeyStoreErrorCode, number> = ErrorStatus;
+const _everyWebhookEndpointRefusalMapped: Record<WebhookEndpointStoreErrorCode, number> = ErrorStatus;
 
 export type ErrorDetails = Record<string, unknown>;
 

@@ -22,6 +22,8 @@ import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
+import { WebhookEndpointStore } from "../streams/webhook-endpoints.ts";
+import { UnmatchedNotifications } from "../streams/unmatched-notifications.ts";
 import { snapshotKey } from "../streams/topology.ts";
 import { buildGateway } from "./app.ts";
 import { hashKey, LiveMerchantAuth } from "./auth.ts";
@@ -35,11 +37,16 @@ export async function startGatewayRole(
   o: { cardKey: Buffer; sandboxUrl: string; metrics: Metrics; log: Logger },
 ): Promise<GatewayRole> {
   const { nc, js, jsm, redis, topo } = infra;
-  const capabilities = capabilitiesOf(
-    createConnectors({ sandboxUrl: o.sandboxUrl, timeoutMs: config.psp.timeoutMs }),
-  );
+  // The connectors also verify the PSPs' notifications at the door (parseNotification).
+  const connectors = createConnectors({
+    sandboxUrl: o.sandboxUrl,
+    timeoutMs: config.psp.timeoutMs,
+    notifications: config.notifications,
+  });
+  const capabilities = capabilitiesOf(connectors);
   await infra.seedDefaultPolicies(capabilities);
   const bus = new CommandBus(nc, js, topo, o.log);
+  const notifications = new UnmatchedNotifications(js, jsm, topo);
   bus.start();
   const snapshots = new SnapshotStore(redis, (id) => snapshotKey(topo, id), o.log, o.metrics, SCHEMA_VERSION);
   const eventStore = new EventStore(js, jsm, topo, o.metrics);
@@ -67,6 +74,7 @@ export async function startGatewayRole(
   }).ensure();
   await merchants.seed(seeds);
   await merchants.watch();
+  const auditLog = new AuditLog(js, topo, infra.db.sql);
   const app = await buildGateway({
     bus,
     payments: {
@@ -90,11 +98,27 @@ export async function startGatewayRole(
     ],
     metrics: o.metrics,
     log: o.log,
+    webhookEndpoints: {
+      // Sealed under the card keys, so they rotate with them: the current key seals, all open.
+      store: new WebhookEndpointStore(infra.db.sql, {
+        keys: [o.cardKey, ...config.retiredCardKeys],
+        graceMs: config.webhookEndpoints.secretGraceMs,
+      }),
+      urlPolicy: config.webhookEndpoints,
+      auditLog,
+    },
+    pspNotifications: {
+      connectors,
+      bus,
+      unmatched: notifications,
+      replyWaitMs: config.gateway.replyWaitMs,
+    },
     ops: {
+      notifications,
       store: infra.policyStore,
       board: infra.opsBoard,
       deadLetters: new DeadLetters(js, jsm, topo),
-      auditLog: new AuditLog(js, topo, infra.db.sql),
+      auditLog,
       payments: {
         sql: infra.db.sql,
         bus,

@@ -72,6 +72,19 @@ const Metadata = z
   .refine((m) => Object.keys(m).length <= 20, "metadata may have at most 20 keys")
   .describe("Up to 20 string pairs (key ≤ 40, value ≤ 500 characters), returned as given.");
 
+/** https anywhere; plain http only to this machine (a developer's shop on localhost). */
+const ReturnUrl = z
+  .string()
+  .max(2048)
+  .refine((raw) => {
+    if (!URL.canParse(raw)) return false;
+    const u = new URL(raw);
+    if (u.username !== "" || u.password !== "") return false;
+    if (u.protocol === "https:") return true;
+    return u.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
+  }, "return_url must be an https URL (or http to localhost) without credentials")
+  .describe("Where the shopper is sent after a 3-D Secure challenge (https, or http to localhost).");
+
 export const CreatePaymentBody = z
   .strictObject({
     amount: Amount,
@@ -79,7 +92,7 @@ export const CreatePaymentBody = z
     capture: CaptureMode.default("automatic").describe(
       "automatic: authorize and capture; manual: authorize only, capture later.",
     ),
-    payment_method: z.strictObject({ type: z.literal("card"), card: Card }),
+    payment_method: z.strictObject({ type: z.literal("card"), card: Card, return_url: ReturnUrl.optional() }),
     reference: z.string().max(256).optional().describe("The merchant's own reference (order number)."),
     metadata: Metadata.optional(),
   })
@@ -179,6 +192,20 @@ export const PaymentResponse = z
         }),
       )
       .describe("What the PSPs' settlement reports said of this payment's captures and refunds."),
+    disputes: z
+      .array(
+        z.object({
+          id: z.string(),
+          psp: z.string(),
+          amount: z.number().int(),
+          currency: z.string(),
+          reason: z.string(),
+          status: z.enum(["open", "won", "lost"]),
+          opened_at: Timestamp,
+          closed_at: Timestamp.nullable(),
+        }),
+      )
+      .describe("Chargebacks the PSP notified on this payment: open until it says won or lost."),
     card: z.object({
       brand: z.string(),
       last4: z.string(),

@@ -16,6 +16,12 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   "GET /v1/webhook_endpoints/:id/deliveries": Scope.webhooksManage,
   "POST /v1/events/:id/redeliver": Scope.webhooksManage,
   "POST /v1/webhook_endpoints/:id/replay": Scope.webhooksManage,
+  "POST /v1/webhook_endpoints": Scope.webhooksManage,
+  "GET /v1/webhook_endpoints": Scope.webhooksManage,
+  "GET /v1/webhook_endpoints/:id": Scope.webhooksManage,
+  "PATCH /v1/webhook_endpoints/:id": Scope.webhooksManage,
+  "DELETE /v1/webhook_endpoints/:id": Scope.webhooksManage,
+  "POST /v1/webhook_endpoints/:id/rotate_secret": Scope.webhooksManage,
 };
 
 /** The scope a request needs, by its route pattern; undefined for no route (answered 404). HEAD is GET's. */

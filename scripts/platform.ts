@@ -61,6 +61,10 @@ export async function startPlatform(config: Config, opts: PlatformOptions): Prom
         slowCardDelayMs: config.sandbox.slowCardDelayMs,
         logger: log.child({ role: "sandbox" }),
         ...(config.sandbox.persist && { stateFile: join(config.dataDir, "sandbox-psp.json") }),
+        notificationSecrets: config.notifications,
+        ...(config.notifications.sandboxNotifyUrl !== undefined && {
+          notifyUrl: config.notifications.sandboxNotifyUrl,
+        }),
       });
       platform.sandbox = sandbox;
       stops.push(() => sandbox.close());
@@ -95,6 +99,9 @@ export async function startPlatform(config: Config, opts: PlatformOptions): Prom
       });
       stops.push(() => gateway.stop());
       platform.url = gateway.url;
+      // The sandbox's PSPs notify this gateway unless told where else.
+      if (config.notifications.sandboxNotifyUrl === undefined)
+        platform.sandbox?.setNotifyUrl(`${gateway.url}/webhooks/psp`);
       if (gateway.demoKey !== undefined) platform.demoKey = gateway.demoKey;
       log.info({ url: gateway.url }, "gateway listening");
     }

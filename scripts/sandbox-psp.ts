@@ -18,6 +18,13 @@
 // Settlement controls (sandbox/settlement-routes.ts): POST /_sandbox/psps/:psp/settlements closes the
 // PSP's next batch from what it captured and refunded (optionally with discrepancies), GET lists the
 // reports, GET …/settlements/<report_id>.csv serves one in the PSP's own format.
+// Notifications (sandbox/notifier.ts, notification-routes.ts, challenge.ts): what happens after a call
+// — a 3-D Secure challenge completed (the page at the charge's actionUrl, or POST /_sandbox/3ds/:id
+// {"result":"approve"|"fail"}), an asynchronous refund ending (behaviour asyncRefunds, refundsFail),
+// a chargeback opened or closed (POST /_sandbox/psps/:psp/disputes, …/disputes/:id/close; the card
+// 4000000000000259 opens one by itself once captured) — is POSTed, signed each PSP's way, to
+// `<notifyUrl>/<psp>` with retries; GET /_sandbox/notifications lists them, …/replay and …/forge
+// resend one correctly or wrongly signed.
 // `requests` counts what reached the PSP's handling ({ total, authorizations }), so a test can see
 // that a client stopped calling. Shares are drawn with Math.random (a simulated external system),
 // or with SandboxOptions.random when given.
@@ -40,6 +47,12 @@ import {
 } from "./sandbox/simulator.ts";
 import { defaultFeePolicy, settlementRoutes } from "./sandbox/settlement-routes.ts";
 import { readState, stateWriter, type StateWriter } from "./sandbox/state-file.ts";
+import { DEV_NOTIFICATION_SECRETS, type NotificationSecrets } from "../config/env.ts";
+import { challengeRoutes } from "./sandbox/challenge.ts";
+import { completeRefund, isRefused, openDispute } from "./sandbox/later.ts";
+import { acmeSigner, boltSigner } from "./sandbox/notices.ts";
+import { Notifier, type RetryTerms, type SentNotice } from "./sandbox/notifier.ts";
+import { notificationRoutes } from "./sandbox/notification-routes.ts";
 
 export type { Behaviour, Charge, ChargeStatus, Fault, RequestCounts } from "./sandbox/simulator.ts";
 
@@ -59,6 +72,18 @@ export type SandboxOptions = {
   stateFile?: string;
   /** Draws for failureRate and timeoutRate, in [0, 1); Math.random when absent. */
   random?: () => number;
+  /**
+   * Where the PSPs send their notifications: `<notifyUrl>/<psp>` (the platform's /webhooks/psp), or
+   * per PSP a full URL in `notifyUrls`. Settable later (setNotifyUrl, POST /_sandbox/notifications).
+   */
+  notifyUrl?: string;
+  notifyUrls?: Partial<Record<string, string>>;
+  /** The PSPs' retries of a notification not answered 2xx (default 0.5 s doubling, 8 tries). */
+  notifyRetry?: RetryTerms;
+  /** The signing secrets (the development ones, which the connectors default to, when absent). */
+  notificationSecrets?: Partial<NotificationSecrets>;
+  /** How long an asynchronous refund or the dispute card's chargeback takes (default 200 ms). */
+  laterMs?: number;
 };
 
 export type ChargeFilter = { reference?: string; psp?: string };
@@ -72,6 +97,9 @@ export type Sandbox = {
   /** Back to the defaults (the latency the sandbox was started with, nothing degraded). */
   resetBehaviour(psp: string): void;
   requests(psp: string): RequestCounts;
+  /** `<url>/<psp>` for every PSP; undefined stops sending. */
+  setNotifyUrl(url: string | undefined): void;
+  notifications(filter?: { psp?: string; reference?: string }): SentNotice[];
 };
 
 const SNAKE_CASE: Readonly<Record<string, keyof Behaviour>> = {
@@ -92,6 +120,8 @@ const BehaviourPatch = z.preprocess(
       fault: z.enum(Fault),
       failureRate: Share,
       timeoutRate: Share,
+      asyncRefunds: z.boolean(),
+      refundsFail: z.boolean(),
     })
     .partial()
     .strict(),
@@ -119,12 +149,52 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     for (const psp of psps.values()) psp.onChange = () => w.changed();
     writer = w;
   }
+  const now = () => new Date();
+  const secrets = { ...DEV_NOTIFICATION_SECRETS, ...opts.notificationSecrets };
+  const notifier = new Notifier(
+    new Map([
+      ["acme", acmeSigner(secrets.acmeWebhookSecret)],
+      ["bolt", boltSigner(secrets.boltHmacKey)],
+    ]),
+    {
+      ...(opts.notifyUrl !== undefined && { url: opts.notifyUrl }),
+      ...(opts.notifyUrls !== undefined && { urls: opts.notifyUrls }),
+      ...(opts.notifyRetry !== undefined && { retry: opts.notifyRetry }),
+      closing: closing.signal,
+      now,
+      ...(opts.logger && { log: opts.logger }),
+    },
+  );
+  // Later happenings wait on timers the close cancels.
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, opts.laterMs ?? 200);
+    timers.add(t);
+  };
   const ctx: SandboxContext = {
     closing: closing.signal,
     slowCardDelayMs: opts.slowCardDelayMs ?? 10_000,
-    now: () => new Date(),
+    now,
     random: opts.random ?? Math.random,
+    refundLater(psp, chargeId, refundId) {
+      const succeeds = psp.behaviour.refundsFail !== true;
+      later(() => {
+        const h = completeRefund(psp, chargeId, refundId, succeeds, now());
+        if (!isRefused(h)) notifier.notify(psp.name, h);
+      });
+    },
   };
+  for (const psp of psps.values())
+    psp.onCaptured = (charge) => {
+      if (charge.disputeAfterCapture && !charge.disputes?.length)
+        later(() => {
+          const h = openDispute(psp, charge.id, { reason: "fraudulent" }, now());
+          if (!isRefused(h)) notifier.notify(psp.name, h);
+        });
+    };
 
   const charges = (filter: ChargeFilter = {}): Charge[] =>
     [...psps.values()]
@@ -157,6 +227,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   await app.register(acmeRoutes(psps.get("acme")!, ctx), { prefix: "/acme/v1" });
   await app.register(boltRoutes(psps.get("bolt")!, ctx), { prefix: "/bolt" });
   await app.register(settlementRoutes(psps, defaultFeePolicy(), () => ctx.now()));
+  await app.register(challengeRoutes(psps, notifier, now));
+  await app.register(notificationRoutes(psps, notifier, now));
 
   app.get("/_sandbox/charges", async (req, reply) => {
     const query = ChargeQuery.safeParse(req.query);
@@ -196,8 +268,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     behaviour,
     resetBehaviour,
     requests,
+    setNotifyUrl: (url) => notifier.setUrl(url),
+    notifications: (filter) => notifier.list(filter),
     close: async () => {
       closing.abort();
+      for (const t of timers) clearTimeout(t);
+      await notifier.drain();
       await app.close();
       await writer?.flush();
     },

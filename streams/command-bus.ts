@@ -57,6 +57,26 @@ export class CommandBus {
     envelope: unknown,
     opts: { waitMs: number; msgId: string; traceparent?: string },
   ): Promise<unknown> {
+    return (await this.deliver(paymentId, envelope, opts)).reply;
+  }
+
+  /**
+   * Like send, and says whether JetStream dropped the command as a duplicate of one stored within its
+   * window (same message id): then no actor will handle it again, so nothing is waited for.
+   */
+  async sendDeduplicated(
+    paymentId: string,
+    envelope: unknown,
+    opts: { waitMs: number; msgId: string; traceparent?: string },
+  ): Promise<{ duplicate: boolean; reply: unknown }> {
+    return this.deliver(paymentId, envelope, opts);
+  }
+
+  private async deliver(
+    paymentId: string,
+    envelope: unknown,
+    opts: { waitMs: number; msgId: string; traceparent?: string },
+  ): Promise<{ duplicate: boolean; reply: unknown }> {
     if (!isConnected(this.nc)) throw new NatsUnavailableError("NATS is not connected");
     const token = (++this.#nextToken).toString(36);
     const h = headers();
@@ -77,19 +97,21 @@ export class CommandBus {
       timer = setTimeout(() => resolve(null), opts.waitMs);
     });
     try {
+      let duplicate: boolean;
       try {
-        await this.js.publish(subject, encode(envelope), {
+        const ack = await this.js.publish(subject, encode(envelope), {
           msgID: opts.msgId,
           headers: h,
           retries: 3,
           timeout: 5_000,
         });
+        duplicate = ack.duplicate;
       } catch (err) {
         endSpan(span, err);
         throw err;
       }
       endSpan(span);
-      return await replied;
+      return { duplicate, reply: duplicate ? null : await replied };
     } finally {
       clearTimeout(timer);
       this.#waiters.delete(token);

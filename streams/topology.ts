@@ -34,6 +34,9 @@ export type Topology = {
   auditBase: string;
   /** The webhook dispatcher's durable pull consumer on PAY_EVT (actors/webhooks), shared by every dispatcher. */
   webhookConsumer: string;
+  /** PSP notifications the platform could not place (unknown payment): kept for reconciliation. */
+  notificationStream: string;
+  notificationBase: string;
   /** How long a payment may sit with an open effect before the janitor re-drives it. */
   janitorAfterMs: number;
   /** Stream replicas (3 on a production cluster). */
@@ -72,6 +75,8 @@ export function topology(
     auditStream: `${us}AUDIT`,
     auditBase: `${dot}audit`,
     webhookConsumer: `${us}webhooks`,
+    notificationStream: `${us}PSP_NTF`,
+    notificationBase: `${dot}psp.ntf`,
     janitorAfterMs: opts.janitorAfterMs ?? 60_000,
     replicas: opts.replicas ?? 1,
   };
@@ -143,6 +148,7 @@ export function streamConfigs(t: Topology): Array<Partial<StreamConfig> & { name
       [t.settleStream, t.settleBase],
       [t.reconStream, t.reconBase],
       [t.auditStream, t.auditBase],
+      [t.notificationStream, t.notificationBase],
     ].map(([name, base]) => ({
       name: name ?? "",
       subjects: [`${base}.>`],
@@ -169,6 +175,11 @@ export function settleSubject(t: Topology, psp: string, reportId: string): strin
 
 export function reconSubject(t: Topology, kind: "resolution" | "missing", exceptionId: string): string {
   return `${t.reconBase}.${kind}.${subjectToken(exceptionId)}`;
+}
+
+/** One kept notification: the same notification again lands on the same subject. */
+export function unmatchedNotificationSubject(t: Topology, psp: string, notificationId: string): string {
+  return `${t.notificationBase}.unmatched.${subjectToken(psp)}.${subjectToken(notificationId)}`;
 }
 
 /** Create or update streams and the per-partition consumers. Safe to run twice, or from two processes at once. */
@@ -229,6 +240,7 @@ export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promis
     t.settleStream,
     t.reconStream,
     t.auditStream,
+    t.notificationStream,
   ]) {
     await jsm.streams.delete(name).catch(() => undefined);
   }

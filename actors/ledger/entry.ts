@@ -10,6 +10,7 @@ export const EntryKind = {
   payout: "payout",
   adjustment: "adjustment",
   chargeback: "chargeback",
+  dispute: "dispute",
   resolution: "resolution",
 } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];

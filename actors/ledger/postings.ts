@@ -39,6 +39,9 @@ export const lineSource = (line: SettlementLine): string =>
  * - a refund succeeded: Dr merchant refunds / Cr receivable, by what it adds to the refunded amount;
  * - CaptureSettled: Cr receivable by the amount, Dr fees by the fee, Dr clearing by amount − fee;
  * - RefundSettled: Dr receivable by the amount, Dr fees by the fee, Cr clearing by amount + fee;
+ * - DisputeOpened: Dr merchant payable / Cr the PSP's disputes account by the disputed amount: the
+ *   money the PSP takes back (its chargeback line debits disputes) is recovered from the merchant;
+ * - DisputeClosed won: the reverse (the PSP returns it, the merchant is owed it again); lost: none;
  * - anything else (voids included): none.
  * The captured and refunded deltas are read from evolve itself, so the merchant's payable always
  * equals the payment's captured amount and its refunds the refunded amount, whatever the history.
@@ -96,6 +99,37 @@ export function entriesForEvent(before: PaymentState, event: PaymentEvent, src: 
         },
       ]);
     }
+    case "DisputeOpened":
+      return entriesOf(idBase, [
+        {
+          ...base,
+          currency: event.currency,
+          kind: "dispute",
+          description: `dispute ${event.disputeId} opened at ${event.psp}: ${event.reason}`,
+          movements: [
+            [merchantPayable(before.merchantId), event.amount],
+            [disputes(event.psp), -event.amount],
+          ],
+        },
+      ]);
+    case "DisputeClosed": {
+      const dispute = (before.disputes ?? []).find((d) => d.id === event.disputeId);
+      if (!dispute || event.outcome === "lost") return [];
+      return entriesOf(idBase, [
+        {
+          ...base,
+          currency: dispute.currency,
+          kind: "dispute",
+          description: `dispute ${dispute.id} won at ${dispute.psp}`,
+          movements: [
+            [disputes(dispute.psp), dispute.amount],
+            [merchantPayable(before.merchantId), -dispute.amount],
+          ],
+        },
+      ]);
+    }
+    case "PaymentExpired":
+    case "OperationAccepted":
     case "PaymentCreated":
     case "PaymentRouted":
     case "AuthorizationRequested":

@@ -15,7 +15,7 @@ import { redeliveryDelayMs } from "../policy/retry.ts";
 import type { PspConnector } from "../psp/contract.ts";
 import type { CreatePayment, PaymentCommand } from "./commands.ts";
 import { decide } from "./decide.ts";
-import { runEffect, type Blocked } from "./effect-runner.ts";
+import { requeryChallenge, runEffect, type Blocked } from "./effect-runner.ts";
 import { isSettled, nextEffect } from "./effects.ts";
 import type { PaymentEvent } from "./events.ts";
 import { evolveAll } from "./evolve.ts";
@@ -207,6 +207,20 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
         if (command.type === "CreatePayment") deps.onRouted?.(command, command.route);
         blocked = await settleEffects(at, ctx, false);
       }
+    } else if (at.loaded.state?.status === "requires_action") {
+      // Someone doubts what the shopper's challenge came to (an unverifiable notification named this
+      // payment): the PSP is asked, never the notification believed.
+      const answer = await requeryChallenge({
+        payment: at.loaded.state,
+        connectors: deps.connectors,
+        traceparent: ctx.traceparent,
+        now: () => deps.now().toISOString(),
+      });
+      const decision = answer && decide(at.loaded.state, answer);
+      if (decision?.ok && decision.events.length > 0) {
+        await appendAndEvolve(at, decision.events, ctx);
+        blocked = await settleEffects(at, ctx, false);
+      }
     }
     const payment = at.loaded.state;
     if (!payment)
@@ -336,6 +350,10 @@ function attemptClass(e: PaymentEvent): string | undefined {
     case "OperationOutcomeUnknown":
     case "CaptureSettled":
     case "RefundSettled":
+    case "PaymentExpired":
+    case "OperationAccepted":
+    case "DisputeOpened":
+    case "DisputeClosed":
       return undefined;
     default: {
       const never: never = e;

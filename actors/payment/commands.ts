@@ -7,6 +7,7 @@ import type { RoutingDecision } from "../policy/decision.ts";
 import type { OutcomeClass } from "../policy/schemas.ts";
 import { Amount, At, Currency, Id } from "./contract.ts";
 import { CaptureMode, CardFacts } from "./events.ts";
+import { PspNotification } from "./notification.ts";
 
 export const CreatePayment = z.object({
   type: z.literal("CreatePayment"),
@@ -19,6 +20,8 @@ export const CreatePayment = z.object({
   capture: CaptureMode,
   card: CardFacts,
   reference: z.string().max(256).optional(),
+  /** Where the PSP sends the shopper after a 3-D Secure challenge. */
+  returnUrl: z.string().max(2048).optional(),
   metadata: z
     .record(z.string().min(1).max(40), z.string().max(500))
     .refine((m) => Object.keys(m).length <= 20, "metadata may have at most 20 keys")
@@ -118,6 +121,33 @@ export const ResolvePayment = z.object({
 });
 export type ResolvePayment = z.infer<typeof ResolvePayment>;
 
+/**
+ * Internal: the shopper's challenge (3-D Secure) was left open longer than the platform allows (the
+ * expiry sweep sends it). Expires a payment still in requires_action; anything else is unchanged.
+ */
+export const ExpirePayment = z.object({
+  type: z.literal("ExpirePayment"),
+  paymentId: Id,
+  merchantId: Id,
+  at: At,
+});
+export type ExpirePayment = z.infer<typeof ExpirePayment>;
+
+/**
+ * Internal: a PSP notification, verified by its connector at the gateway's door. The PSP knows our
+ * payment id, not its merchant: the payment checks the PSP is its own. Idempotent: a notification
+ * already applied decides nothing.
+ */
+export const RecordNotification = z.object({
+  type: z.literal("RecordNotification"),
+  paymentId: Id,
+  /** Unknown at the door (the PSP names the payment only): absent there. */
+  merchantId: Id.optional(),
+  notification: PspNotification,
+  at: At,
+});
+export type RecordNotification = z.infer<typeof RecordNotification>;
+
 /** CreatePayment as the decider sees it: with the routing decision the actor edge made for it. */
 export type CreateRoutedPayment = CreatePayment & { route: RoutingDecision };
 
@@ -140,6 +170,7 @@ export type RecordOperationResult = {
   operationId: string;
   result:
     | { outcome: "succeeded"; pspReference: string }
+    | { outcome: "accepted"; pspReference: string }
     | { outcome: "failed"; code: string }
     | { outcome: "unknown"; code: string };
   at: string;
@@ -153,4 +184,6 @@ export type PaymentCommand =
   | RecordAuthorizationResult
   | RecordOperationResult
   | RecordSettlement
-  | ResolvePayment;
+  | ResolvePayment
+  | ExpirePayment
+  | RecordNotification;

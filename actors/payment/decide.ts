@@ -15,6 +15,7 @@ import { backoffMs } from "../policy/retry.ts";
 import type { OutcomeClass } from "../policy/schemas.ts";
 import { accept, reject, RejectionCode, type Decision } from "./decision.ts";
 import { recordSettlement, resolveByOperator } from "./decide-after.ts";
+import { expire, notified } from "./decide-notified.ts";
 import type { AuthorizationRequested, OperationKind, PaymentEvent } from "./events.ts";
 import type { Attempt, Payment, PaymentState } from "./state.ts";
 import { PaymentStatus } from "./state.ts";
@@ -49,6 +50,22 @@ export function decide(state: PaymentState, command: PaymentCommand): Decision {
       return state
         ? recordSettlement(state, command)
         : reject(RejectionCode.paymentNotFound, `no payment ${command.paymentId}`);
+    case "ExpirePayment":
+      return state ? expire(state, command) : accept();
+    case "RecordNotification": {
+      if (!state) return reject(RejectionCode.paymentNotFound, `no payment ${command.paymentId}`);
+      const next = notified(state, command);
+      if ("ok" in next) return next;
+      const decision = decide(state, next);
+      // The outcome says which notification brought it.
+      if (!decision.ok) return decision;
+      const id = command.notification.id;
+      return accept(
+        ...decision.events.map((e) =>
+          e.type === "PaymentAuthorized" || e.type === "PaymentDeclined" ? { ...e, notificationId: id } : e,
+        ),
+      );
+    }
     default: {
       const never: never = command;
       return never;
@@ -76,6 +93,7 @@ function create(state: PaymentState, c: CreateRoutedPayment): Decision {
     card: c.card,
     ...(c.reference !== undefined && { reference: c.reference }),
     ...(c.metadata !== undefined && { metadata: c.metadata }),
+    ...(c.returnUrl !== undefined && { returnUrl: c.returnUrl }),
     at: c.at,
   };
   const d = c.route;
@@ -179,10 +197,19 @@ function amountFor(p: Payment, c: FollowUpCommand): number | Decision {
 
 function recordAuthorization(p: Payment, c: RecordAuthorizationResult): Decision {
   const attempt = p.attempts.find((a) => a.no === c.attemptNo);
-  // Only an open attempt takes a result: a late or repeated answer changes nothing.
-  if (!attempt || (attempt.status !== "pending" && attempt.status !== "unknown")) return accept();
+  if (!attempt) return accept();
   const { attemptNo, at } = c;
   const r = c.result;
+  // Only an open attempt takes a result: a late or repeated answer changes nothing. An attempt
+  // waiting on the shopper's challenge takes its final answer (the PSP's notification).
+  const open = attempt.status === "pending" || attempt.status === "unknown";
+  // Not once the payment moved on (canceled, expired) or while a void of it is under way.
+  const challenged =
+    attempt.status === "requires_action" &&
+    p.status === PaymentStatus.requiresAction &&
+    !p.operations.some((o) => o.status === "pending" || o.status === "unknown") &&
+    (r.outcome === "authorized" || r.outcome === "declined");
+  if (!open && !challenged) return accept();
   switch (r.outcome) {
     case "authorized":
       return accept({
@@ -299,12 +326,18 @@ function nextAttempt(
 
 function recordOperation(p: Payment, c: RecordOperationResult): Decision {
   const op = p.operations.find((o) => o.id === c.operationId);
-  if (!op || (op.status !== "pending" && op.status !== "unknown")) return accept();
+  // A final answer closes an open or accepted (asynchronous) operation; anything else is late.
+  if (!op || (op.status !== "pending" && op.status !== "unknown" && op.status !== "accepted"))
+    return accept();
   const { operationId, at } = c;
   const r = c.result;
   switch (r.outcome) {
     case "succeeded":
       return accept({ type: "OperationSucceeded", operationId, pspReference: r.pspReference, at });
+    case "accepted":
+      return op.status === "accepted"
+        ? accept()
+        : accept({ type: "OperationAccepted", operationId, pspReference: r.pspReference, at });
     case "failed":
       return accept({ type: "OperationFailed", operationId, code: r.code, at });
     case "unknown":

@@ -61,6 +61,7 @@ async function authorize(attempt: Attempt, ctx: EffectContext): Promise<RecordAu
     currency: p.currency,
     capture: p.capture === "automatic",
     card: ctx.card,
+    ...(p.returnUrl !== undefined && { returnUrl: p.returnUrl }),
     ...tp,
   });
   return record(result);
@@ -88,9 +89,32 @@ async function operate(op: Operation, ctx: EffectContext): Promise<RecordOperati
     type: "RecordOperationResult",
     operationId: op.id,
     result:
-      result.outcome === "succeeded"
-        ? { outcome: "succeeded", pspReference: result.pspReference }
+      result.outcome === "succeeded" || result.outcome === "accepted"
+        ? { outcome: result.outcome, pspReference: result.pspReference }
         : { outcome: result.outcome, code: result.code },
     at: ctx.now(),
   };
+}
+
+/**
+ * A payment waiting on its shopper's challenge, asked about (ResumePayment: a notification that
+ * could not be verified named it): the PSP's own answer for the challenged attempt, when it has a
+ * final one. Nothing is sent but a status query; undefined when the PSP has no final answer yet.
+ */
+export async function requeryChallenge(
+  ctx: Omit<EffectContext, "card" | "resumed">,
+): Promise<RecordAuthorizationResult | undefined> {
+  const p = ctx.payment;
+  if (p.status !== "requires_action") return undefined;
+  const attempt = p.attempts.find((a) => a.status === "requires_action");
+  const psp = attempt && ctx.connectors.get(attempt.psp);
+  if (!attempt || !psp) return undefined;
+  const status = await psp.status({
+    idempotencyKey: attempt.idempotencyKey,
+    ...(ctx.traceparent !== undefined && { traceparent: ctx.traceparent }),
+  });
+  if (status.found !== true) return undefined;
+  const r = status.result;
+  if (r.outcome !== "authorized" && r.outcome !== "declined") return undefined;
+  return { type: "RecordAuthorizationResult", attemptNo: attempt.no, result: r, at: ctx.now() };
 }

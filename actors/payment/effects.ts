@@ -21,6 +21,9 @@ const CLOSING = new Set([
   "PaymentFailed",
   "OperationSucceeded",
   "OperationFailed",
+  "OperationAccepted",
+  "DisputeOpened",
+  "DisputeClosed",
 ]);
 
 /**

@@ -29,6 +29,8 @@ export const PaymentCreated = z.object({
   card: CardFacts,
   reference: z.string().optional(),
   metadata: z.record(z.string(), z.string()).optional(),
+  /** Where the PSP sends the shopper after a challenge (absent on payments created without one). */
+  returnUrl: z.string().optional(),
   at: At,
 });
 export type PaymentCreated = z.infer<typeof PaymentCreated>;
@@ -79,6 +81,8 @@ export const PaymentAuthorized = z.object({
   pspReference: z.string(),
   captured: z.boolean(),
   resolvedBy: ResolvedBy.optional(),
+  /** The PSP notification that brought this outcome (3-D Secure completed), when one did. */
+  notificationId: z.string().optional(),
   at: At,
 });
 export type PaymentAuthorized = z.infer<typeof PaymentAuthorized>;
@@ -91,6 +95,8 @@ export const PaymentDeclined = z.object({
   rawCode: z.string(),
   class: OutcomeClass.optional(),
   resolvedBy: ResolvedBy.optional(),
+  /** The PSP notification that brought this outcome (3-D Secure failed), when one did. */
+  notificationId: z.string().optional(),
   at: At,
 });
 export type PaymentDeclined = z.infer<typeof PaymentDeclined>;
@@ -210,6 +216,50 @@ export type CaptureSettled = z.infer<typeof CaptureSettled>;
 export const RefundSettled = z.object({ type: z.literal("RefundSettled"), ...SettledFields });
 export type RefundSettled = z.infer<typeof RefundSettled>;
 
+/**
+ * The shopper never completed the PSP's challenge (3-D Secure) in time: the payment ends here. It is
+ * recorded with a void of the authorization the PSP holds, so no charge is left behind.
+ */
+export const PaymentExpired = z.object({
+  type: z.literal("PaymentExpired"),
+  attemptNo: z.number().int().positive(),
+  at: At,
+});
+export type PaymentExpired = z.infer<typeof PaymentExpired>;
+
+/**
+ * The PSP took a refund it completes later (asynchronously): nothing is left for the actor to call;
+ * the PSP's notification brings the final answer (OperationSucceeded / OperationFailed).
+ */
+export const OperationAccepted = z.object({
+  type: z.literal("OperationAccepted"),
+  operationId: z.string(),
+  pspReference: z.string(),
+  at: At,
+});
+export type OperationAccepted = z.infer<typeof OperationAccepted>;
+
+/** The PSP notified a chargeback on this payment: the amount is held back until the dispute closes. */
+export const DisputeOpened = z.object({
+  type: z.literal("DisputeOpened"),
+  disputeId: z.string(),
+  psp: z.string(),
+  amount: z.number().int().nonnegative(),
+  currency: Currency,
+  reason: z.string(),
+  at: At,
+});
+export type DisputeOpened = z.infer<typeof DisputeOpened>;
+
+/** The dispute ended: won (the money comes back to the merchant) or lost (it stays with the shopper). */
+export const DisputeClosed = z.object({
+  type: z.literal("DisputeClosed"),
+  disputeId: z.string(),
+  outcome: z.enum(["won", "lost"]),
+  at: At,
+});
+export type DisputeClosed = z.infer<typeof DisputeClosed>;
+
 export const PaymentEvent = z.discriminatedUnion("type", [
   PaymentCreated,
   PaymentRouted,
@@ -227,6 +277,10 @@ export const PaymentEvent = z.discriminatedUnion("type", [
   OperationOutcomeUnknown,
   CaptureSettled,
   RefundSettled,
+  PaymentExpired,
+  OperationAccepted,
+  DisputeOpened,
+  DisputeClosed,
 ]);
 export type PaymentEvent = z.infer<typeof PaymentEvent>;
 export type PaymentEventType = PaymentEvent["type"];

@@ -20,6 +20,7 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
       card: event.card,
       ...(event.reference !== undefined && { reference: event.reference }),
       ...(event.metadata !== undefined && { metadata: event.metadata }),
+      ...(event.returnUrl !== undefined && { returnUrl: event.returnUrl }),
       candidates: [],
       attempts: [],
       operations: [],
@@ -134,7 +135,9 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
       });
       if (op.kind === "capture")
         return { ...next, status: PaymentStatus.captured, capturedAmount: op.amount };
-      if (op.kind === "void") return { ...next, status: PaymentStatus.canceled };
+      // The void of an expiry leaves the payment expired: it ended there, not at the merchant's cancel.
+      if (op.kind === "void")
+        return p.status === PaymentStatus.expired ? next : { ...next, status: PaymentStatus.canceled };
       const refundedAmount = p.refundedAmount + op.amount;
       return {
         ...next,
@@ -151,6 +154,25 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     }
     case "OperationOutcomeUnknown":
       return withOperation(p, event.operationId, { status: "unknown", code: event.code });
+    case "OperationAccepted":
+      return withOperation(p, event.operationId, { status: "accepted", pspReference: event.pspReference });
+    case "PaymentExpired":
+      return {
+        ...withAttempt(p, event.attemptNo, { status: "expired", completedAt: event.at }),
+        status: PaymentStatus.expired,
+      };
+    case "DisputeOpened": {
+      const { type: _t, disputeId, at, ...rest } = event;
+      const dispute = { id: disputeId, ...rest, status: "open" as const, openedAt: at };
+      return { ...p, disputes: [...(p.disputes ?? []), dispute] };
+    }
+    case "DisputeClosed":
+      return {
+        ...p,
+        disputes: (p.disputes ?? []).map((d) =>
+          d.id === event.disputeId ? { ...d, status: event.outcome, closedAt: event.at } : d,
+        ),
+      };
     case "CaptureSettled":
     case "RefundSettled": {
       const { type, at: _at, currency: _c, ...rest } = event;

@@ -18,6 +18,7 @@ export const PaymentStatus = {
   canceled: "canceled",
   partiallyRefunded: "partially_refunded",
   refunded: "refunded",
+  expired: "expired",
 } as const;
 export type PaymentStatus = (typeof PaymentStatus)[keyof typeof PaymentStatus];
 
@@ -27,6 +28,7 @@ export const TERMINAL: ReadonlySet<PaymentStatus> = new Set([
   PaymentStatus.failed,
   PaymentStatus.canceled,
   PaymentStatus.refunded,
+  PaymentStatus.expired,
 ]);
 
 /** States in which the gateway stops waiting and answers 201. */
@@ -39,9 +41,11 @@ export const RESTING: ReadonlySet<PaymentStatus> = new Set([
   PaymentStatus.canceled,
   PaymentStatus.partiallyRefunded,
   PaymentStatus.refunded,
+  PaymentStatus.expired,
 ]);
 
-export type AttemptStatus = "pending" | "unknown" | "authorized" | "declined" | "requires_action" | "failed";
+export type AttemptStatus =
+  "pending" | "unknown" | "authorized" | "declined" | "requires_action" | "failed" | "expired";
 
 export type Attempt = {
   no: number;
@@ -59,7 +63,8 @@ export type Attempt = {
   completedAt?: string;
 };
 
-export type OperationStatus = "pending" | "unknown" | "succeeded" | "failed";
+/** `accepted`: the PSP took it and answers later (an asynchronous refund): nothing to call meanwhile. */
+export type OperationStatus = "pending" | "unknown" | "accepted" | "succeeded" | "failed";
 
 export type Operation = {
   id: string;
@@ -91,6 +96,18 @@ export type Settlement = {
   settledAt: string;
 };
 
+/** A chargeback the PSP notified, as the payment records it (DisputeOpened / DisputeClosed). */
+export type Dispute = {
+  id: string;
+  psp: string;
+  amount: number;
+  currency: string;
+  reason: string;
+  status: "open" | "won" | "lost";
+  openedAt: string;
+  closedAt?: string;
+};
+
 export type Payment = {
   id: string;
   merchantId: string;
@@ -104,6 +121,8 @@ export type Payment = {
   card: CardFacts;
   reference?: string;
   metadata?: Record<string, string>;
+  /** Where the PSP sends the shopper after a 3-D Secure challenge. */
+  returnUrl?: string;
   /** PSPs in the order the routing decision allows them. */
   candidates: string[];
   routingStrategy?: string;
@@ -119,6 +138,8 @@ export type Payment = {
   operations: Operation[];
   /** Settled operations (absent until the first settlement; old snapshots have none). */
   settlements?: Settlement[];
+  /** Chargebacks (absent until the first; old snapshots have none). */
+  disputes?: Dispute[];
   declineCode?: string;
   failureCode?: string;
   createdAt: string;

@@ -56,6 +56,17 @@ export type PaymentView = {
     net: number;
     settled_at: string;
   }>;
+  /** Chargebacks the PSP notified: open until it says won or lost. */
+  disputes: Array<{
+    id: string;
+    psp: string;
+    amount: number;
+    currency: string;
+    reason: string;
+    status: "open" | "won" | "lost";
+    opened_at: string;
+    closed_at: string | null;
+  }>;
   card: { brand: string; last4: string; bin_country: string | null; exp_month: number; exp_year: number };
   next_action: { type: "redirect"; url: string } | null;
   decline_code: string | null;
@@ -118,6 +129,16 @@ export function toView(p: Payment): PaymentView {
       expected_fee: s.expectedFee,
       net: s.net,
       settled_at: s.settledAt,
+    })),
+    disputes: (p.disputes ?? []).map((d) => ({
+      id: d.id,
+      psp: d.psp,
+      amount: d.amount,
+      currency: d.currency,
+      reason: d.reason,
+      status: d.status,
+      opened_at: d.openedAt,
+      closed_at: d.closedAt ?? null,
     })),
     card: {
       brand: p.card.brand,

@@ -7,6 +7,8 @@ import {
   CapturePayment,
   CancelPayment,
   CreatePayment,
+  ExpirePayment,
+  RecordNotification,
   RecordSettlement,
   RefundPayment,
   ResolvePayment,
@@ -25,6 +27,8 @@ export const CommandEnvelopeV1 = z.object({
     ResumePayment,
     RecordSettlement,
     ResolvePayment,
+    ExpirePayment,
+    RecordNotification,
   ]),
   /** CreatePayment only: the card, sealed with config/card-seal.ts (aad = paymentId). */
   sealedCard: z.string().max(4096).optional(),

@@ -9,7 +9,7 @@ import type { Logger } from "../../config/log.ts";
 import type { PaymentEvent } from "../payment/events.ts";
 import { isSettled } from "../payment/effects.ts";
 import { evolve } from "../payment/evolve.ts";
-import type { Payment, PaymentState } from "../payment/state.ts";
+import type { Operation, Payment, PaymentState } from "../payment/state.ts";
 import { PaymentEvents } from "../payment/wire.ts";
 import { entriesForEvent } from "../ledger/postings.ts";
 import { insertEntries } from "../ledger/store.ts";
@@ -146,8 +146,21 @@ function paymentRow(p: Payment, lastSeq: number) {
     updated_at: p.updatedAt,
     last_seq: lastSeq,
     state: p,
-    open: !isSettled(p),
+    open: isOpen(p),
   };
+}
+
+/**
+ * Not done, for the stuck list: not at rest, a PSP effect to run, or an operation the PSP accepted and
+ * still owes its notification for (an asynchronous refund: nothing to call, yet not finished).
+ */
+export function isOpen(p: Payment): boolean {
+  return !isSettled(p) || awaitingNotification(p) !== undefined;
+}
+
+/** The operation the PSP took and will answer by notification (an `accepted` refund), if any. */
+export function awaitingNotification(p: Payment): Operation | undefined {
+  return p.operations.find((o) => o.status === "accepted");
 }
 
 type Frame = { seq: number; paymentId: string; firstEventNo: number; events: PaymentEvent[] };

@@ -4,6 +4,7 @@
 import type { Sql } from "../../streams/db/client.ts";
 import { nextEffect } from "../payment/effects.ts";
 import { RESTING, type Payment } from "../payment/state.ts";
+import { awaitingNotification } from "./payments.ts";
 
 export type PaymentRow = {
   id: string;
@@ -109,7 +110,8 @@ export async function cursorAfterPayment(
 export type StuckPayment = PaymentRow & { since: string; age_s: number; why: string };
 
 /**
- * Payments not at rest, or with a PSP effect still open, and untouched for longer than `olderThanS`:
+ * Payments not at rest, with a PSP effect still open or a refund awaiting the PSP's notification, and
+ * untouched for longer than `olderThanS`:
  * the candidates come from the read model, the verdict and the reason from the payment's own state.
  */
 export async function stuckPayments(
@@ -155,5 +157,8 @@ export function whyStuck(p: Payment): string | undefined {
     return `${o.kind} ${o.id} of ${o.amount} ${p.currency}: ${o.status === "unknown" ? `outcome unknown (${o.code ?? "no answer"})` : "sent, no answer recorded"}`;
   }
   if (!RESTING.has(p.status)) return `status ${p.status} with nothing sent to a PSP yet`;
+  const accepted = awaitingNotification(p);
+  if (accepted)
+    return `${accepted.kind} ${accepted.id} of ${accepted.amount} ${p.currency}: accepted by ${p.psp ?? "the PSP"}${accepted.pspReference ? ` as ${accepted.pspReference}` : ""}, awaiting the PSP's notification`;
   return undefined;
 }

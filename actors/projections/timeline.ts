@@ -8,6 +8,7 @@ import { evolveAll } from "../payment/evolve.ts";
 import type { PaymentEvent } from "../payment/events.ts";
 import { toView, type PaymentView } from "../payment/view.ts";
 import { PaymentEvents } from "../payment/wire.ts";
+import { eventLabel } from "./event-labels.ts";
 
 export type Timeline = {
   payment: PaymentView;
@@ -16,6 +17,10 @@ export type Timeline = {
     event_no: number;
     at: string;
     type: string;
+    /** What happened, in words (event-labels.ts). */
+    label: string;
+    /** The PSP notification that brought the event (3-D Secure completed), when one did. */
+    notification_id: string | null;
     data: Record<string, unknown>;
     trace_id: string | null;
   }>;
@@ -72,6 +77,8 @@ export async function timeline(
         event_no: frame.firstEventNo + i,
         at: e.at,
         type: e.type,
+        label: eventLabel(e),
+        notification_id: "notificationId" in e ? (e.notificationId ?? null) : null,
         data: withoutSecrets(e),
         trace_id: frame.traceId ?? null,
       });

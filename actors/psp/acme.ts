@@ -13,6 +13,7 @@ import type {
   StatusResult,
 } from "./contract.ts";
 import { ACME_DECLINES, DeclineCode } from "./decline-codes.ts";
+import { parseAcmeNotification } from "./notifications-acme.ts";
 import {
   couldNotAsk,
   declined,
@@ -104,6 +105,8 @@ function operationResult(reply: JsonReply, ok: z.ZodType<{ id: string; status: s
     if (!done) return unparseable(reply);
     if (done.status === "failed")
       return { outcome: "failed", code: "refund_failed", message: "acme: refund failed" };
+    // A refund acme completes later: its charge.refunded / refund.failed event closes it.
+    if (done.status === "pending") return { outcome: "accepted", pspReference: done.id };
     return { outcome: "succeeded", pspReference: done.id };
   }
   const error = errorOf(reply);
@@ -116,7 +119,13 @@ function operationResult(reply: JsonReply, ok: z.ZodType<{ id: string; status: s
   return unexpectedReply(reply, isOutage(reply, error));
 }
 
-export function createAcmeConnector(opts: { apiUrl: string; timeoutMs: number }): DeclaredConnector {
+export function createAcmeConnector(opts: {
+  apiUrl: string;
+  timeoutMs: number;
+  /** The notification signing secret (Acme-Signature); the timestamp tolerance in seconds. */
+  webhookSecret: string;
+  webhookToleranceSec?: number;
+}): DeclaredConnector {
   const call = (
     method: "GET" | "POST",
     path: string,
@@ -150,6 +159,7 @@ export function createAcmeConnector(opts: { apiUrl: string; timeoutMs: number })
           capture: req.capture,
           source: { number: card.number, exp_month: card.expMonth, exp_year: card.expYear, cvc: card.cvc },
           metadata: { reference: req.reference },
+          ...(req.returnUrl !== undefined && { return_url: req.returnUrl }),
         },
       });
       if (!ex.ok) return ex.failure;
@@ -209,5 +219,11 @@ export function createAcmeConnector(opts: { apiUrl: string; timeoutMs: number })
       const result = chargeResult(charge);
       return result ? { found: true, result } : couldNotAsk(unparseable(reply));
     },
+
+    parseNotification: (req) =>
+      parseAcmeNotification(req, {
+        secret: opts.webhookSecret,
+        ...(opts.webhookToleranceSec !== undefined && { toleranceSec: opts.webhookToleranceSec }),
+      }),
   };
 }

@@ -12,6 +12,7 @@ import type {
   StatusResult,
 } from "./contract.ts";
 import { BOLT_REFUSALS, DeclineCode } from "./decline-codes.ts";
+import { parseBoltNotification } from "./notifications-bolt.ts";
 import {
   couldNotAsk,
   declined,
@@ -102,6 +103,11 @@ const keyConflict = (error?: BoltError) =>
     : undefined;
 
 function operationResult(reply: JsonReply): OperationResult {
+  // 202: received, completed later (an asynchronous refund); its REFUND notification closes it.
+  if (reply.status === 202) {
+    const done = parseReply(BoltModification, reply.body);
+    return done ? { outcome: "accepted", pspReference: done.pspReference } : unparseable(reply);
+  }
   if (reply.status === 200 || reply.status === 201) {
     const done = parseReply(BoltModification, reply.body);
     return done ? { outcome: "succeeded", pspReference: done.pspReference } : unparseable(reply);
@@ -119,7 +125,12 @@ function operationResult(reply: JsonReply): OperationResult {
   return unexpectedReply(reply, isOutage(reply, error));
 }
 
-export function createBoltConnector(opts: { apiUrl: string; timeoutMs: number }): DeclaredConnector {
+export function createBoltConnector(opts: {
+  apiUrl: string;
+  timeoutMs: number;
+  /** The notifications' HMAC key, hex (Adyen's form). */
+  hmacKeyHex: string;
+}): DeclaredConnector {
   const call = (method: "GET" | "POST", path: string, body: unknown, traceparent: string | undefined) =>
     exchangeJson({ method, url: `${opts.apiUrl}${path}`, timeoutMs: opts.timeoutMs, body, traceparent });
   const modify = async (
@@ -152,6 +163,7 @@ export function createBoltConnector(opts: { apiUrl: string; timeoutMs: number })
           cvc: card.cvc,
         },
         captureDelay: req.capture ? "immediate" : "manual",
+        ...(req.returnUrl !== undefined && { returnUrl: req.returnUrl }),
       };
       const ex = await call("POST", "/payments", body, req.traceparent);
       if (!ex.ok) return ex.failure;
@@ -195,5 +207,7 @@ export function createBoltConnector(opts: { apiUrl: string; timeoutMs: number })
       const result = payment && paymentResult(payment, payment.capturedAmount.value > 0);
       return result ? { found: true, result } : couldNotAsk(unparseable(reply));
     },
+
+    parseNotification: (req) => parseBoltNotification(req, { hmacKeyHex: opts.hmacKeyHex }),
   };
 }

@@ -26,6 +26,8 @@ export type AuthorizeRequest = {
   /** true: authorize and capture in one call (capture: automatic). */
   capture: boolean;
   card: CardSecret;
+  /** Where the PSP sends the shopper after a 3-D Secure challenge (the merchant's return_url). */
+  returnUrl?: string;
   traceparent?: string;
 };
 
@@ -63,9 +65,13 @@ export type RefundRequest = {
   traceparent?: string;
 };
 
-/** Result of capture, void and refund. */
+/**
+ * Result of capture, void and refund. `accepted`: the PSP took it and completes it later (an
+ * asynchronous refund); its notification brings the final answer.
+ */
 export type OperationResult =
   | { outcome: "succeeded"; pspReference: string }
+  | { outcome: "accepted"; pspReference: string }
   | { outcome: "failed"; code: string; message: string } // the PSP refused the operation: final
   | { outcome: "technical_error"; code: string; class: "technical"; message: string }
   | { outcome: "unknown"; code: string; class: "unknown"; message: string };
@@ -76,6 +82,35 @@ export type StatusResult =
   | { found: false }
   | { found: true; result: Exclude<AuthorizeResult, { outcome: "technical_error" | "unknown" }> }
   | { found: "unknown"; code: string; message: string }; // could not ask (PSP down, timeout)
+
+export { PspNotification } from "../payment/notification.ts";
+import type { PspNotification } from "../payment/notification.ts";
+
+/** A notification request as it reached the platform's door: raw body, headers lowercased. */
+export type NotificationRequest = {
+  headers: Readonly<Record<string, string | undefined>>;
+  /** The body exactly as received: signatures are over these bytes. */
+  body: string;
+  now: Date;
+};
+
+/**
+ * What a PSP's notification request says, once its signature is checked: the normalized
+ * notifications and the acknowledgement the PSP expects back (bolt wants `[accepted]`); or why it
+ * cannot be trusted, with the payment it claims to be about when that can be read (the platform asks
+ * the PSP for that payment's status instead of believing it).
+ */
+export type ParsedNotifications =
+  | {
+      ok: true;
+      notifications: PspNotification[];
+      ack: { status: number; body: string; contentType: string };
+    }
+  | {
+      ok: false;
+      reason: "bad_signature" | "stale_timestamp" | "malformed";
+      paymentReference?: string;
+    };
 
 /** A connector that declares its capabilities: what the adapters and the registry hand out. */
 export type DeclaredConnector = PspConnector & { readonly capabilities: PspCapabilities };
@@ -92,4 +127,10 @@ export interface PspConnector {
   void(req: VoidRequest): Promise<OperationResult>;
   refund(req: RefundRequest): Promise<OperationResult>;
   status(req: StatusRequest): Promise<StatusResult>;
+  /**
+   * Verify and normalize a notification the PSP sent to POST /webhooks/psp/<name>. Pure (no I/O):
+   * the signature key is the connector's own configuration. Optional so that wrappers written before
+   * it still type-check; every adapter implements it.
+   */
+  parseNotification?(req: NotificationRequest): ParsedNotifications;
 }

@@ -168,6 +168,8 @@ export const BOLT_REFUSALS: Readonly<Record<string, DeclineCode>> = {
   "61": "limit_exceeded",
   // Under PSD2 Mastercard answers 65 and Visa 1A when the issuer wants strong customer authentication.
   "65": "authentication_required",
+  // Adyen's "3D Not Authenticated": the shopper failed the challenge.
+  "11": "authentication_required",
   "1A": "authentication_required",
   "91": "issuer_unavailable",
   "19": "try_again_later",

@@ -46,5 +46,7 @@ export function guarded<C extends PspConnector>(connector: C, board: PspGate): C
     void: (req) => c.void(req),
     refund: (req) => c.refund(req),
     status: (req) => c.status(req),
+    // Pure verification, no PSP call: nothing for the breaker to count.
+    ...(c.parseNotification && { parseNotification: c.parseNotification.bind(c) }),
   };
 }

@@ -32,6 +32,9 @@ export function instrumented(c: PspConnector, metrics: Metrics, log: Logger): Ps
   const byOutcome = (r: { outcome: string }) => r.outcome;
   return {
     name: c.name,
+    ...(c.capabilities && { capabilities: c.capabilities }),
+    // Pure verification of a notification: no PSP call to time (the door counts them).
+    ...(c.parseNotification && { parseNotification: c.parseNotification.bind(c) }),
     authorize: (req) => timed("authorize", req, () => c.authorize(req), byOutcome),
     capture: (req) => timed("capture", req, () => c.capture(req), byOutcome),
     void: (req) => timed("void", req, () => c.void(req), byOutcome),

@@ -6,20 +6,33 @@ import type { PspCapabilities } from "../policy/schemas.ts";
 import { createAcmeConnector } from "./acme.ts";
 import { createBoltConnector } from "./bolt.ts";
 import type { DeclaredConnector, PspConnector } from "./contract.ts";
+import { DEV_NOTIFICATION_SECRETS, type NotificationSecrets } from "../../config/env.ts";
 
 export type ConnectorOptions = {
   sandboxUrl: string;
   timeoutMs: number;
   /** Per-PSP API base URL, overriding the sandbox path (e.g. to point one PSP elsewhere). */
   apiUrls?: Partial<Record<string, string>>;
+  /** Notification signing secrets; the development ones (shared with the sandbox) when absent. */
+  notifications?: Partial<NotificationSecrets>;
 };
 
 export function createConnectors(opts: ConnectorOptions): Map<string, DeclaredConnector> {
   const root = opts.sandboxUrl.replace(/\/+$/, "");
   const apiUrl = (name: string, sandboxPath: string) => opts.apiUrls?.[name] ?? `${root}${sandboxPath}`;
+  const secrets = { ...DEV_NOTIFICATION_SECRETS, ...opts.notifications };
   const connectors = [
-    createAcmeConnector({ apiUrl: apiUrl("acme", "/acme/v1"), timeoutMs: opts.timeoutMs }),
-    createBoltConnector({ apiUrl: apiUrl("bolt", "/bolt"), timeoutMs: opts.timeoutMs }),
+    createAcmeConnector({
+      apiUrl: apiUrl("acme", "/acme/v1"),
+      timeoutMs: opts.timeoutMs,
+      webhookSecret: secrets.acmeWebhookSecret,
+      webhookToleranceSec: secrets.toleranceSec,
+    }),
+    createBoltConnector({
+      apiUrl: apiUrl("bolt", "/bolt"),
+      timeoutMs: opts.timeoutMs,
+      hmacKeyHex: secrets.boltHmacKey,
+    }),
   ];
   return new Map(connectors.map((c) => [c.name, c]));
 }

@@ -8,27 +8,11 @@ import type { PaymentEvent } from "../payment/events.ts";
 import { evolve } from "../payment/evolve.ts";
 import type { PaymentState } from "../payment/state.ts";
 import { toView, type PaymentView } from "../payment/view.ts";
+import { EVENT_TYPES, type EventType } from "./event-types.ts";
 
-export const MERCHANT_EVENT_TYPES = [
-  "payment.authorized",
-  "payment.captured",
-  "payment.declined",
-  "payment.failed",
-  "payment.requires_action",
-  "payment.canceled",
-  "payment.expired",
-  "refund.succeeded",
-  "refund.failed",
-  "payment.disputed",
-  "dispute.closed",
-  "payment.settled",
-  "refund.settled",
-] as const;
-export type MerchantEventType = (typeof MERCHANT_EVENT_TYPES)[number];
-
-export function isMerchantEventType(s: string): s is MerchantEventType {
-  return (MERCHANT_EVENT_TYPES as readonly string[]).includes(s);
-}
+/** The types (one list, shared with the endpoints API: actors/webhooks/event-types.ts). */
+export const MERCHANT_EVENT_TYPES = EVENT_TYPES;
+export type MerchantEventType = EventType;
 
 /** The event object merchants receive (the webhook body) and read from GET /v1/events. */
 export type MerchantEvent = {

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Sql } from "../../streams/db/client.ts";
 import type { MerchantEvent } from "./catalog.ts";
-import { takesEvent } from "./endpoints.ts";
+import { isEventType, subscribes } from "./event-types.ts";
 import type { Attempt } from "./store.ts";
 
 /**
@@ -145,7 +145,11 @@ export async function redeliver(
       where merchant_id = ${o.merchantId} and not disabled
         ${o.endpointId !== undefined ? tx`and id = ${o.endpointId}` : tx``}`;
     const rows = endpoints
-      .filter((ep) => o.endpointId !== undefined || takesEvent(ep.enabled_events, event.type))
+      .filter(
+        (ep) =>
+          o.endpointId !== undefined ||
+          (isEventType(event.type) && subscribes(ep.enabled_events, event.type)),
+      )
       .map((ep) => ({
         id: requestedDeliveryId(o.merchantId, o.idempotencyKey, event.id, ep.id),
         event_id: event.id,
@@ -172,7 +176,7 @@ export async function replay(
       select id, type, payment_id, seq, idx from webhook_events
       where merchant_id = ${o.merchantId} and created >= ${o.since} order by seq, idx limit 100000`;
     const rows = events
-      .filter((e) => takesEvent(o.endpoint.enabled_events, e.type))
+      .filter((e) => isEventType(e.type) && subscribes(o.endpoint.enabled_events, e.type))
       .map((e) => ({
         id: requestedDeliveryId(o.merchantId, o.idempotencyKey, e.id, o.endpoint.id),
         event_id: e.id,

@@ -7,7 +7,7 @@ import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, traceparentOf } from "../../config/tracing.ts";
 import type { Sql } from "../../streams/db/client.ts";
-import { secretsOf } from "./endpoints.ts";
+import { signingSecrets } from "../../streams/webhook-endpoints.ts";
 import { signedHeaders } from "./signature.ts";
 import {
   RESPONSE_EXCERPT_BYTES,
@@ -30,8 +30,8 @@ export type SenderOptions = {
   concurrency: number;
   pollMs: number;
   /**
-   * Refuses a URL at send time (SSRF: a host that now resolves to a private address); the reason, or
-   * undefined to send. H1b's URL rule plugs in here at merge.
+   * Refuses a URL at send time (SSRF: a host that now resolves to a private address): the reason,
+   * or undefined to send (actors/webhooks/url-resolve.ts under the deployment's URL policy).
    */
   checkUrl?: (url: string) => Promise<string | undefined>;
   metrics: Metrics;
@@ -222,7 +222,7 @@ export class WebhookSender {
     const cached = this.#secrets.get(c.endpoint_id);
     if (cached?.key === key && (cached.until === undefined || cached.until > at.getTime()))
       return cached.secrets;
-    const secrets = secretsOf(c, this.o.cardKeys, at);
+    const secrets = signingSecrets(c, this.o.cardKeys, at);
     const expires = c.previous_secret_expires_at?.getTime();
     this.#secrets.set(c.endpoint_id, {
       key,

@@ -8,6 +8,7 @@ import { EventStore } from "../../streams/event-store.ts";
 import type { Infra } from "../../streams/infra.ts";
 import { WebhookDispatcher } from "./dispatcher.ts";
 import { WebhookSender } from "./sender.ts";
+import { resolveWebhookTarget, WebhookUrlRefused } from "./url-resolve.ts";
 
 export type Webhooks = { dispatcher: WebhookDispatcher; sender: WebhookSender; stop(): Promise<void> };
 
@@ -28,6 +29,16 @@ export async function startWebhooks(
     timeoutMs: config.webhooks.timeoutMs,
     concurrency: config.webhooks.concurrency,
     pollMs: config.webhooks.pollMs,
+    // The endpoint's URL judged again at each send, by the addresses its name has now.
+    async checkUrl(url) {
+      try {
+        await resolveWebhookTarget(url, config.webhookEndpoints);
+        return undefined;
+      } catch (err) {
+        if (err instanceof WebhookUrlRefused) return err.reason;
+        throw err;
+      }
+    },
     metrics: o.metrics,
     log,
   });

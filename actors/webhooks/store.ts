@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type { Sql, Tx } from "../../streams/db/client.ts";
 import type { CatalogEntry } from "./catalog.ts";
-import { takesEvent, type EndpointSecrets } from "./endpoints.ts";
+import { subscribes } from "./event-types.ts";
 
 export const RESPONSE_EXCERPT_BYTES = 1024;
 
@@ -49,7 +49,7 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
   await tx`insert into webhook_events ${tx(events)} on conflict (id) do nothing`;
   const deliveries = entries.flatMap((e) =>
     endpoints
-      .filter((ep) => ep.merchant_id === e.merchantId && takesEvent(ep.enabled_events, e.event.type))
+      .filter((ep) => ep.merchant_id === e.merchantId && subscribes(ep.enabled_events, e.event.type))
       .map((ep) => ({
         id: deliveryId(),
         event_id: e.event.id,
@@ -70,7 +70,12 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
 }
 
 /** A delivery claimed for one attempt, with what sending it needs. */
-export type Claimed = EndpointSecrets & {
+export type Claimed = {
+  /** The endpoint's id and secrets, as streams/webhook-endpoints.ts signingSecrets reads them. */
+  id: string;
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: Date | null;
   delivery_id: string;
   event_id: string;
   endpoint_id: string;

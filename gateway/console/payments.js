@@ -1,6 +1,6 @@
 // Payments tab: search with the filters of GET /ops/payments (newest first, paged by cursor), and a
-// payment's timeline (GET /ops/payments/{id}/timeline): its events in order, attempts, operations,
-// settlements, settlement lines and reconciliation exceptions.
+// payment's timeline (GET /ops/payments/{id}/timeline): its events in order (each in words), attempts,
+// operations, disputes, settlements, settlement lines and reconciliation exceptions.
 import { describe, ops, query } from "./api.js";
 import { byId, el, money, show, status, table, text } from "./dom.js";
 
@@ -101,6 +101,7 @@ function timelinePanel(t) {
         ["No", (e) => e.event_no],
         ["At", (e) => e.at],
         ["Type", (e) => el("span", { className: "event-type" }, text(e.type))],
+        ["What", (e) => text(e.label)],
         ["Trace", (e) => el("code", {}, text(e.trace_id))],
         ["Data", (e) => details(e.data)],
       ],
@@ -108,9 +109,33 @@ function timelinePanel(t) {
     ),
     section("Attempts", p.attempts),
     section("Operations", p.operations),
+    disputesSection(p),
     section("Settlements", p.settlements),
     section("Settlement lines", t.settlement_lines),
     section("Reconciliation exceptions", t.exceptions),
+  );
+}
+
+/** Chargebacks the PSP notified: open until it says won or lost (the payment's status does not change). */
+function disputesSection(p) {
+  const list = Array.isArray(p.disputes) ? p.disputes : [];
+  return el(
+    "div",
+    { id: "timeline-disputes" },
+    el("h3", {}, `Disputes (${list.length})`),
+    table(
+      list,
+      [
+        ["Dispute", (d) => el("code", {}, text(d.id))],
+        ["PSP", (d) => d.psp],
+        ["Amount", (d) => money(d.amount, d.currency)],
+        ["Reason", (d) => d.reason],
+        ["Status", (d) => el("span", { className: "dispute-status" }, text(d.status))],
+        ["Opened", (d) => d.opened_at],
+        ["Closed", (d) => d.closed_at],
+      ],
+      { className: "disputes", empty: "None." },
+    ),
   );
 }
 

@@ -118,7 +118,8 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
     "/payments/stuck",
     {
       schema: {
-        summary: "Payments not at rest, or with a PSP effect open, for longer than a threshold",
+        summary:
+          "Payments not at rest, with a PSP effect open, or awaiting a PSP's notification, for longer than a threshold",
         tags,
         security,
         querystring: z.strictObject({
@@ -165,6 +166,11 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
                 event_no: z.number().int(),
                 at: z.string(),
                 type: z.string(),
+                label: z.string().describe("What happened, in words."),
+                notification_id: z
+                  .string()
+                  .nullable()
+                  .describe("The PSP notification that brought the event, when one did."),
                 data: z.record(z.string(), z.unknown()),
                 trace_id: z.string().nullable(),
               }),

@@ -14,7 +14,7 @@ import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
-import { sealSecret } from "../../actors/webhooks/endpoints.ts";
+import { sealText } from "../../config/card-seal.ts";
 import { loadConfig } from "../../config/env.ts";
 import { createLogger } from "../../config/log.ts";
 import { topologyOf } from "../../streams/infra.ts";
@@ -62,6 +62,8 @@ export async function webhooksSection(o: WebhooksBenchOptions): Promise<number> 
       SWITCHYARD_DATA_DIR: dataDir,
       SANDBOX_PERSIST: "false",
       SWITCHYARD_WEBHOOKS: "on",
+      // The receiver is local: http to loopback, as in development.
+      SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK: "true",
     });
     const receiver = await startReceiver();
     const nc = await connect({ servers: natsUrl, name: "switchyard-bench-webhooks" });
@@ -103,8 +105,8 @@ export async function webhooksSection(o: WebhooksBenchOptions): Promise<number> 
         // A fresh endpoint: only this phase's events go to it.
         const secret = `whsec_${randomBytes(24).toString("base64")}`;
         const id = `we_bench${round}_${randomBytes(4).toString("hex")}`;
-        await sql`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed)
-          values (${id}, 'm_bench', ${receiver.url}, ${["*"]}, ${sealSecret(cardKey, secret, id)})`;
+        await sql`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed, created_at, updated_at)
+          values (${id}, 'm_bench', ${receiver.url}, ${["*"]}, ${sealText(cardKey, secret, id)}, now(), now())`;
         receiver.reset(secret);
         const t0 = Date.now();
         const b = await phase();

@@ -32,6 +32,7 @@ const CreateCharge = z.object({
     cvc: z.string().regex(/^\d{3,4}$/),
   }),
   metadata: z.object({ reference: z.string().min(1) }),
+  return_url: z.url().max(2048).optional(),
 });
 const CaptureBody = z.object({ amount: DecimalAmount.optional() });
 const RefundBody = z.object({ charge: z.string().min(1), amount: DecimalAmount.optional() });
@@ -84,10 +85,11 @@ function acmeStatus(c: Charge): string {
   }
 }
 
-function chargeBody(c: Charge): Record<string, unknown> {
+export function chargeBody(c: Charge): Record<string, unknown> {
   const dec = (minor: number) => toDecimalString(minor, c.currency);
   const declined = declineVerdict(c.verdict);
-  const failure = declined ? CARD_ERRORS[declined] : undefined;
+  const failure: readonly [string, string?] | undefined =
+    c.challenge === "failed" ? ["authentication_required"] : declined ? CARD_ERRORS[declined] : undefined;
   return {
     id: c.id,
     object: "charge",
@@ -158,7 +160,7 @@ export function acmeRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
     app.post("/charges", async (req, reply) => {
       const body = parse(CreateCharge, req.body);
       if (!body.ok) return send(reply, body.reply);
-      const { amount: decimal, currency: lower, capture, source, metadata } = body.value;
+      const { amount: decimal, currency: lower, capture, source, metadata, return_url } = body.value;
       const currency = lower.toUpperCase();
       const amount = minorUnits(decimal, currency);
       if (!amount.ok) return send(reply, amount.reply);
@@ -181,6 +183,7 @@ export function acmeRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
               capture,
               card: { number: source.number, expMonth: source.exp_month, expYear: source.exp_year },
               ...traceparentOf(req),
+              ...(return_url !== undefined && { returnUrl: return_url }),
               actionUrl: (id) => `${base}/acme/v1/3ds/${id}`,
             },
             ctx.now(),
@@ -266,15 +269,19 @@ export function acmeRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
             : { ok: true as const, value: charge.capturedAmount - charge.refundedAmount };
           if (!amount.ok) return { reply: amount.reply };
           const id = randomId("re_", 24);
-          const done = psp.refund(charge.id, amount.value, charge.currency, { reference: id, at: ctx.now() });
+          const later = psp.behaviour.asyncRefunds === true;
+          const op = { reference: id, at: ctx.now() };
+          const done = psp.refund(charge.id, amount.value, charge.currency, op, later);
           if (isRefusal(done)) return { reply: refusalReply(done) };
+          if (later) ctx.refundLater(psp, charge.id, id);
           const refund = {
             id,
             object: "refund",
-            status: "succeeded",
+            status: later ? "pending" : "succeeded",
             charge: charge.id,
             amount: toDecimalString(amount.value, charge.currency),
             currency: charge.currency.toLowerCase(),
+            metadata: { reference: charge.reference },
           };
           return { reply: { status: 200, body: refund } };
         },

@@ -37,6 +37,7 @@ const PaymentRequest = z.object({
     cvc: z.string().regex(/^\d{3,4}$/),
   }),
   captureDelay: z.enum(["immediate", "manual"]),
+  returnUrl: z.url().max(2048).optional(),
 });
 const Modification = z.object({ requestId: z.string().min(1), amount: Amount.optional() });
 const PaymentParams = z.object({ pspReference: z.string() });
@@ -73,9 +74,12 @@ const PAYMENT_STATUS: Readonly<Record<ChargeStatus, string>> = {
   refunded: "refunded",
 };
 
+/** How bolt words a challenge the shopper failed (Adyen's "3D Not Authenticated"). */
+export const CHALLENGE_FAILED: [string, string, string] = ["Refused", "3D Not Authenticated", "11"];
+
 function paymentBody(c: Charge): Record<string, unknown> {
   const declined = declineVerdict(c.verdict);
-  const refusal = declined ? REFUSALS[declined] : undefined;
+  const refusal = c.challenge === "failed" ? CHALLENGE_FAILED : declined ? REFUSALS[declined] : undefined;
   const resultCode =
     c.status === ChargeStatus.requiresAction ? "RedirectShopper" : (refusal?.[0] ?? "Authorised");
   return {
@@ -123,25 +127,35 @@ type ModificationKind = "captures" | "cancels" | "refunds";
 
 function modify(
   psp: SimulatedPsp,
+  ctx: SandboxContext,
   kind: ModificationKind,
   ref: string,
-  at: Date,
   amount?: z.infer<typeof Amount>,
 ) {
+  const at = ctx.now();
   const charge = psp.charge(ref);
   if (!charge) return refusalReply({ refused: "not_found", message: `no payment ${ref}` });
   const currency = amount?.currency ?? charge.currency;
   // The modification's own reference: what the platform records and the settlement lists it under.
   const op = { reference: randomId("", 16).toUpperCase(), at };
+  // An asynchronous refund is answered 202: received, its REFUND notification says how it ended.
+  const later = kind === "refunds" && psp.behaviour.asyncRefunds === true;
   const done =
     kind === "cancels"
       ? psp.void(ref, op)
       : kind === "captures"
         ? psp.capture(ref, amount?.value ?? charge.amount, currency, op)
-        : psp.refund(ref, amount?.value ?? charge.capturedAmount - charge.refundedAmount, currency, op);
+        : psp.refund(
+            ref,
+            amount?.value ?? charge.capturedAmount - charge.refundedAmount,
+            currency,
+            op,
+            later,
+          );
   if (isRefusal(done)) return refusalReply(done);
+  if (later) ctx.refundLater(psp, ref, op.reference);
   const body = { status: "received", pspReference: op.reference, paymentPspReference: ref };
-  return { status: 201, body: amount ? { ...body, amount } : body };
+  return { status: later ? 202 : 201, body: amount ? { ...body, amount } : body };
 }
 
 export function boltRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
@@ -183,6 +197,7 @@ export function boltRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
               ...(typeof req.headers.traceparent === "string"
                 ? { traceparent: req.headers.traceparent }
                 : {}),
+              ...(p.returnUrl !== undefined && { returnUrl: p.returnUrl }),
               actionUrl: (id) => `${base}/bolt/redirect/${id}`,
             },
             ctx.now(),
@@ -214,7 +229,7 @@ export function boltRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
           psp,
           outage: OUTAGE,
           idempotency: keyed(req, requestId),
-          process: () => ({ reply: modify(psp, kind, params.value.pspReference, ctx.now(), amount) }),
+          process: () => ({ reply: modify(psp, ctx, kind, params.value.pspReference, amount) }),
         });
       });
     }

@@ -18,6 +18,11 @@ export type SandboxContext = {
   now(): Date;
   /** In [0, 1): decides which requests the failure and timeout rates hit. */
   random(): number;
+  /**
+   * A refund taken for later (behaviour asyncRefunds): it ends after a while, succeeded or failed
+   * (behaviour refundsFail, as it stood when taken), and the PSP notifies that end.
+   */
+  refundLater(psp: SimulatedPsp, chargeId: string, refundId: string): void;
 };
 
 export type Exchange = {

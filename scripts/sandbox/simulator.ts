@@ -3,11 +3,16 @@
 // only translate; every money rule (what a card does, what may be captured, voided or refunded) lives
 // here so both PSPs behave alike underneath different APIs.
 
-import { createHmac, randomBytes } from "node:crypto";
-import { binCountryOf, brandOf, luhnValid, type CardBrand } from "../../actors/payment/card.ts";
+import { binCountryOf, brandOf, type CardBrand } from "../../actors/payment/card.ts";
 import { regionOf } from "../../actors/policy/region.ts";
 import type { Region } from "../../actors/policy/schemas.ts";
+import { CardVerdict, DISPUTE_CARD, verdictFor } from "./cards.ts";
 import type { ClosedBatch } from "./settlement-rows.ts";
+
+export { CardVerdict, declineVerdict, DISPUTE_CARD, SLOW_CARD, verdictFor } from "./cards.ts";
+export type { DeclineVerdict } from "./cards.ts";
+import { randomId } from "./ids.ts";
+export { fingerprint, randomId } from "./ids.ts";
 
 export const ChargeStatus = {
   authorized: "authorized",
@@ -19,23 +24,6 @@ export const ChargeStatus = {
   refunded: "refunded",
 } as const;
 export type ChargeStatus = (typeof ChargeStatus)[keyof typeof ChargeStatus];
-
-/** What the card number (and expiry) make the simulated issuer do. */
-export const CardVerdict = {
-  approve: "approve",
-  doNotHonor: "do_not_honor",
-  insufficientFunds: "insufficient_funds",
-  processingError: "processing_error",
-  expired: "expired",
-  invalidNumber: "invalid_number",
-  threeDs: "three_ds",
-} as const;
-export type CardVerdict = (typeof CardVerdict)[keyof typeof CardVerdict];
-
-/** The verdicts that end in a decline: the ones each wire format words in its own codes. */
-export type DeclineVerdict = Exclude<CardVerdict, "approve" | "three_ds">;
-export const declineVerdict = (v: CardVerdict): DeclineVerdict | undefined =>
-  v === CardVerdict.approve || v === CardVerdict.threeDs ? undefined : v;
 
 /** The merchant's home country the simulated acquirers price regions from (config/policies/routing.json). */
 export const HOME_COUNTRY = "NL";
@@ -86,6 +74,34 @@ export type Charge = {
   /** The W3C trace context the authorization arrived with, so tests can see it was propagated. */
   traceparent?: string;
   actionUrl?: string;
+  /** Captured as soon as it is authorized (immediate capture), also after a challenge. */
+  autoCapture?: boolean;
+  /** Where the challenge page sends the shopper afterwards (the merchant's return_url). */
+  returnUrl?: string;
+  /** What happened after the call (challenge, asynchronous refunds, disputes): sandbox/later.ts. */
+  challenge?: "approved" | "failed";
+  refunds?: AsyncRefund[];
+  disputes?: SimDispute[];
+  /** Paid with the dispute test card: its issuer disputes the payment once captured. */
+  disputeAfterCapture?: boolean;
+};
+
+/** A refund the PSP answered "pending": its notification says how it ended. */
+export type AsyncRefund = {
+  id: string;
+  amount: number;
+  status: "pending" | "succeeded" | "failed";
+  at: string;
+};
+
+export type SimDispute = {
+  id: string;
+  amount: number;
+  currency: string;
+  reason: string;
+  status: "open" | "won" | "lost";
+  openedAt: string;
+  closedAt?: string;
 };
 
 export const Fault = ["none", "http_500", "garbled", "reset"] as const;
@@ -113,6 +129,10 @@ export type Behaviour = {
    * sees a timeout, the PSP has the charge, a status query finds it.
    */
   timeoutRate: number;
+  /** Refunds are answered "pending" and completed later, by a notification (default off). */
+  asyncRefunds?: boolean;
+  /** Asynchronous refunds end failed (their notification says so) instead of succeeded. */
+  refundsFail?: boolean;
 };
 export const defaultBehaviour = (): Behaviour => ({
   latencyMs: 0,
@@ -124,26 +144,6 @@ export const defaultBehaviour = (): Behaviour => ({
 
 /** What reached a simulated PSP's request handling (after the wire format's own validation). */
 export type RequestCounts = { total: number; authorizations: number };
-
-export const SLOW_CARD = "4000000000000077";
-const CARD_VERDICTS: Readonly<Record<string, CardVerdict>> = {
-  "4000000000000002": CardVerdict.doNotHonor,
-  "4000000000009995": CardVerdict.insufficientFunds,
-  "4000000000000119": CardVerdict.processingError,
-  "4000000000003220": CardVerdict.threeDs,
-};
-
-export function verdictFor(
-  card: { number: string; expMonth: number; expYear: number },
-  now: Date,
-): CardVerdict {
-  if (!luhnValid(card.number)) return CardVerdict.invalidNumber;
-  const listed = CARD_VERDICTS[card.number];
-  if (listed) return listed;
-  const expiresAfter = card.expYear * 12 + card.expMonth;
-  if (expiresAfter < now.getUTCFullYear() * 12 + now.getUTCMonth() + 1) return CardVerdict.expired;
-  return CardVerdict.approve;
-}
 
 /** A stored answer, replayed byte for byte when the same idempotency key comes back. */
 export type WireReply = { status: number; body: unknown };
@@ -162,15 +162,9 @@ export type NewCharge = {
   capture: boolean;
   card: { number: string; expMonth: number; expYear: number };
   traceparent?: string;
+  returnUrl?: string;
   actionUrl: (id: string) => string;
 };
-
-// Request fingerprints are keyed hashes so that the store never holds a value a card number could be
-// recovered from by brute force over the small PAN space.
-const FINGERPRINT_KEY = randomBytes(32);
-export function fingerprint(parts: unknown): string {
-  return createHmac("sha256", FINGERPRINT_KEY).update(JSON.stringify(parts)).digest("base64url");
-}
 
 /**
  * What a PSP keeps across restarts (a real PSP never forgets a charge): its charges and its stored
@@ -189,6 +183,8 @@ export class SimulatedPsp {
   readonly requests: RequestCounts = { total: 0, authorizations: 0 };
   /** Called after every change to the charges or stored answers (the sandbox persists on it). */
   onChange: () => void = () => undefined;
+  /** Called when a charge's money is captured (the dispute test card then opens a chargeback). */
+  onCaptured: (charge: Charge) => void = () => undefined;
   private readonly byId = new Map<string, Charge>();
   private readonly byKey = new Map<string, Charge>();
   private readonly replies = new Map<string, { fingerprint: string | undefined; reply: WireReply }>();
@@ -298,10 +294,14 @@ export class SimulatedPsp {
       movements: captured ? [movement(MovementKind.capture, id, req.amount, req.currency, at)] : [],
       ...(req.traceparent ? { traceparent: req.traceparent } : {}),
       ...(status === ChargeStatus.requiresAction ? { actionUrl: req.actionUrl(id) } : {}),
+      ...(req.capture && { autoCapture: true }),
+      ...(req.returnUrl !== undefined && { returnUrl: req.returnUrl }),
     };
     this.byId.set(id, charge);
     this.byKey.set(req.idempotencyKey, charge);
+    if (req.card.number === DISPUTE_CARD) charge.disputeAfterCapture = true;
     this.onChange();
+    if (captured) this.onCaptured(charge);
     return charge;
   }
 
@@ -325,6 +325,7 @@ export class SimulatedPsp {
       movement(MovementKind.capture, op.reference, amount, currency, op.at.toISOString()),
     );
     this.onChange();
+    this.onCaptured(charge);
     return charge;
   }
 
@@ -340,7 +341,8 @@ export class SimulatedPsp {
     return charge;
   }
 
-  refund(id: string, amount: number, currency: string, op: Operation): Charge | Refusal {
+  /** `later`: the refund is taken, not done (asynchronous refunds): no money moves until it ends. */
+  refund(id: string, amount: number, currency: string, op: Operation, later = false): Charge | Refusal {
     const charge = this.byId.get(id);
     if (!charge) return notFound(id);
     if (charge.currency !== currency) return currencyMismatch(charge);
@@ -352,7 +354,12 @@ export class SimulatedPsp {
       return { refused: "amount_too_large", message: `refund ${amount} exceeds refundable ${refundable}` };
     }
     charge.refundedAmount += amount;
-    charge.movements.push(movement(MovementKind.refund, op.reference, amount, currency, op.at.toISOString()));
+    if (later)
+      (charge.refunds ??= []).push({ id: op.reference, amount, status: "pending", at: op.at.toISOString() });
+    else
+      charge.movements.push(
+        movement(MovementKind.refund, op.reference, amount, currency, op.at.toISOString()),
+      );
     charge.status =
       charge.refundedAmount === charge.capturedAmount
         ? ChargeStatus.refunded
@@ -366,7 +373,7 @@ export function isRefusal(r: Charge | Refusal): r is Refusal {
   return "refused" in r;
 }
 
-function movement(
+export function movement(
   kind: MovementKind,
   reference: string,
   amount: number,
@@ -382,12 +389,4 @@ function notFound(id: string): Refusal {
 
 function currencyMismatch(charge: Charge): Refusal {
   return { refused: "currency_mismatch", message: `charge ${charge.id} is in ${charge.currency}` };
-}
-
-export function randomId(prefix: string, length: number): string {
-  const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  const bytes = randomBytes(length);
-  let id = prefix;
-  for (const b of bytes) id += alphabet[b % alphabet.length];
-  return id;
 }

@@ -2,7 +2,7 @@
 // against the whole platform: the page and its assets are served with a strict CSP and nothing
 // outside their folder; a wrong key is refused; the right one lives in sessionStorage only; an
 // operator finds a payment by reference and reads its timeline in order, forces a PSP out and back
-// in, and resolves one stuck payment and requeries another, which the merchant API then agrees with. A screenshot of the
+// in, sees a payment's disputes, and resolves one stuck payment and requeries another, which the merchant API then agrees with. A screenshot of the
 // page is kept in test-artifacts/console.png.
 import { mkdirSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -16,6 +16,7 @@ import {
   testEnv,
   type TestPlatform,
 } from "../support/platform.ts";
+import { payCmd } from "../support/pay-cmd.ts";
 import { rawRequest } from "../support/raw-http.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -178,6 +179,46 @@ describe("console: the operators' page in a real browser (e2e)", function () {
     expect(shown).to.include("PaymentAuthorized");
     expect(shown.indexOf("PaymentCreated")).to.be.lessThan(shown.indexOf("PaymentAuthorized"));
     expect(await page.textContent("#timeline-status")).to.equal("authorized");
+  });
+
+  it("shows a payment's disputes in its timeline, and offers the expired status to search", async () => {
+    const reference = `disputed-${randomBytes(4).toString("hex")}`;
+    const created = await alpha().post("/v1/payments", {
+      ...paymentBody({ amount: 3100, capture: "automatic" }),
+      reference,
+    });
+    expect(created.body.status).to.equal("captured");
+    const cmd = await payCmd(platform.env);
+    try {
+      await cmd.notify(created.body, {
+        kind: "dispute_opened",
+        disputeId: "dp_console",
+        amount: 3100,
+        currency: "EUR",
+        reason: "fraudulent",
+      });
+    } finally {
+      await cmd.close();
+    }
+    const id = created.body.id;
+    await waitFor(async () => (await alpha().get(`/v1/payments/${id}`)).body.disputes?.length === 1, {
+      timeoutMs: 10_000,
+      what: "the dispute recorded",
+    });
+    await platform.readModels!.caughtUp("payments");
+
+    await page.click('#tabs button[data-tab="payments"]');
+    const options = await page.locator("#search-form [name=status] option").allTextContents();
+    expect(options).to.include("expired");
+    await page.fill("#search-form [name=reference]", reference);
+    await page.click("#search-form button[type=submit]");
+    await page.click(`#search-results tr[data-payment-id="${id}"]`);
+    await page.waitForSelector(`#timeline-panel[data-payment-id="${id}"] #timeline-disputes table.disputes`);
+    const row = await page.textContent("#timeline-disputes table.disputes tbody tr");
+    expect(row).to.contain("dp_console").and.contain("3100 EUR").and.contain("fraudulent");
+    expect(await page.textContent("#timeline-disputes .dispute-status")).to.equal("open");
+    const labels = await page.locator("#timeline-panel table.events td:nth-child(5)").allTextContents();
+    expect(labels).to.include(`dispute dp_console opened at ${created.body.psp}: 3100 EUR, fraudulent`);
   });
 
   /**

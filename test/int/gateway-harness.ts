@@ -169,20 +169,21 @@ export function validCreateBody(overrides: Record<string, unknown> = {}): Record
 /** A payment view as a worker would render it, for the reader or a stand-in actor reply. */
 export function viewOf(
   id: string,
-  merchantId: string,
+  merchantId: string | undefined,
   status: PaymentView["status"] = "authorized",
 ): PaymentView {
   const at = new Date().toISOString();
   return {
     id,
     object: "payment",
-    merchant_id: merchantId,
+    merchant_id: merchantId ?? "",
     status,
     amount: 1250,
     currency: "EUR",
     captured_amount: 0,
     refunded_amount: 0,
     settlements: [],
+    disputes: [],
     capture: "manual",
     psp: "sandbox_a",
     expected_fee: null,

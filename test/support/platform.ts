@@ -66,6 +66,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     SWITCHYARD_PSP_TIMEOUT_MS: "500",
     SANDBOX_SLOW_CARD_DELAY_MS: "1500",
     SWITCHYARD_REPLY_WAIT_MS: "8000",
+    // Test receivers listen on http://127.0.0.1.
+    SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK: "true",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     ...overrides,
   };

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
-import { sealSecret } from "../../actors/webhooks/endpoints.ts";
+import { sealText } from "../../config/card-seal.ts";
 import { DATABASE_URL } from "./infra.ts";
 
 export type Received = {
@@ -120,7 +120,7 @@ export async function createEndpoint(
   const id = `we_${randomBytes(9).toString("base64url")}`;
   const secret = o.secret ?? newSecret();
   const key = Buffer.from(env.SWITCHYARD_CARD_KEY ?? "", "hex");
-  await sql`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed)
-    values (${id}, ${o.merchantId}, ${o.url}, ${o.events ?? ["*"]}, ${sealSecret(key, secret, id)})`;
+  await sql`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed, created_at, updated_at)
+    values (${id}, ${o.merchantId}, ${o.url}, ${o.events ?? ["*"]}, ${sealText(key, secret, id)}, now(), now())`;
   return { id, secret };
 }

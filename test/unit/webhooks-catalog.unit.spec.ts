@@ -84,6 +84,49 @@ describe("webhook catalog", () => {
     ).to.deep.equal(["payment.failed"]);
   });
 
+  it("names an expiry (and not its void), a dispute opened and closed, an accepted refund's outcome", () => {
+    const expiredAt = "2025-03-01T11:00:00.000Z";
+    const expiry = catalog(stateOf(...history.requiresAction()), {
+      firstEventNo: 5,
+      events: [
+        { type: "PaymentExpired", attemptNo: 1, at: expiredAt },
+        { ...evt.opRequested("void", 10_000, "op_v") },
+      ],
+    });
+    expect(types(expiry.entries)).to.deep.equal(["payment.expired"]);
+    expect(expiry.entries[0]?.event.data.object.status).to.equal("expired");
+    const voided = catalog(expiry.after, { firstEventNo: 7, events: [evt.opSucceeded("op_v")] });
+    expect(voided.entries).to.have.length(0);
+    const captured = stateOf(...history.captured());
+    const disputes = catalog(captured, {
+      firstEventNo: 5,
+      events: [
+        {
+          type: "DisputeOpened",
+          disputeId: "dp_1",
+          psp: "bolt",
+          amount: 10_000,
+          currency: "EUR",
+          reason: "fraud",
+          at: expiredAt,
+        },
+        { type: "DisputeClosed", disputeId: "dp_1", outcome: "won", at: expiredAt },
+      ],
+    });
+    expect(types(disputes.entries)).to.deep.equal(["payment.disputed", "dispute.closed"]);
+    const refund = catalog(captured, {
+      firstEventNo: 5,
+      events: [
+        evt.opRequested("refund", 100),
+        { type: "OperationAccepted", operationId: "op_1", pspReference: "r_1", at: expiredAt },
+      ],
+    });
+    expect(refund.entries).to.have.length(0);
+    expect(
+      types(catalog(refund.after, { firstEventNo: 7, events: [evt.opSucceeded()] }).entries),
+    ).to.deep.equal(["refund.succeeded"]);
+  });
+
   it("gives the same ids to the same frame read twice, and other ids to other events", () => {
     const before = stateOf(...history.authorizing());
     const a = catalog(before, { firstEventNo: 4, events: [evt.authorized()] });

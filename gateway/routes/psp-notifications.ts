@@ -1,0 +1,171 @@
+// The platform's door for PSP notifications: POST /webhooks/psp/:psp, outside /v1 and without a
+// merchant key — the PSP's signature is the authentication. The body is kept as the exact bytes that
+// arrived (a parser of this scope only) because the signature is over them; the PSP's connector
+// verifies and normalizes (parseNotification). Each verified notification becomes a RecordNotification
+// command on its payment, published with `Nats-Msg-Id = ntf:<psp>:<notification id>` so that JetStream
+// drops a repeat within its window (and the decider ignores one after it). A notification no payment
+// can take is kept for reconciliation (streams/unmatched-notifications.ts), never dropped. The PSP's
+// acknowledgement is answered only once every command (or kept record) is stored: a failure answers
+// 503 and the PSP's own retries bring the notification again.
+// An unverifiable request is refused (401 or 400 with a code), counted and logged without its body;
+// if it names a payment we know, that payment asks its PSP for the truth (ResumePayment) instead.
+import type { FastifyPluginCallback, FastifyRequest } from "fastify";
+import { ID_PATTERN } from "../../actors/payment/contract.ts";
+import type { PspNotification } from "../../actors/payment/notification.ts";
+import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
+import { logFor } from "../context.ts";
+import type { GatewayDeps, PspNotificationDeps } from "../deps.ts";
+import { ApiError } from "../errors.ts";
+
+/** Far above any real notification batch; the limit keeps a flood from filling memory. */
+export const NOTIFICATION_BODY_LIMIT = 256 * 1024;
+const PSP_NAME = /^[a-z0-9_-]{1,32}$/;
+
+/** The raw body, out of reach of hooks that walk parsed bodies (its text is not enumerable). */
+class RawBody {
+  readonly #text: string;
+  constructor(text: string) {
+    this.#text = text;
+  }
+  get text(): string {
+    return this.#text;
+  }
+}
+
+const REFUSALS = {
+  bad_signature: { code: "notification_signature_invalid", outcome: "bad_signature" },
+  stale_timestamp: { code: "notification_timestamp_stale", outcome: "stale" },
+  malformed: { code: "notification_malformed", outcome: "malformed" },
+} as const;
+
+type Outcome = "accepted" | "duplicate" | "unmatched";
+
+export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, deps, done) => {
+  const door = deps.pspNotifications;
+  if (!door) return done();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    "application/json",
+    { parseAs: "string", bodyLimit: NOTIFICATION_BODY_LIMIT },
+    (_req, body, cb) => cb(null, new RawBody(typeof body === "string" ? body : body.toString("utf8"))),
+  );
+
+  app.post("/webhooks/psp/:psp", { bodyLimit: NOTIFICATION_BODY_LIMIT }, async (req, reply) => {
+    const { psp } = req.params as { psp: string };
+    const connector = PSP_NAME.test(psp) ? door.connectors.get(psp) : undefined;
+    if (!connector?.parseNotification)
+      throw new ApiError("psp_not_found", `no PSP named ${psp.slice(0, 32)}`);
+    const count = (outcome: string) => deps.metrics.pspNotifications.inc({ psp, outcome });
+    const body = req.body instanceof RawBody ? req.body.text : "";
+    const parsed = connector.parseNotification({ headers: headersOf(req), body, now: new Date() });
+    if (!parsed.ok) {
+      const refusal = REFUSALS[parsed.reason];
+      count(refusal.outcome);
+      // The reason and the payment it claims, never the body or a header (they carry signatures).
+      logFor(req).warn(
+        { psp, reason: parsed.reason, paymentId: parsed.paymentReference ?? null, bytes: body.length },
+        "PSP notification refused",
+      );
+      if (parsed.paymentReference !== undefined) await requery(req, deps, door, parsed.paymentReference);
+      throw new ApiError(refusal.code, `the notification could not be verified: ${parsed.reason}`);
+    }
+    for (const n of parsed.notifications) {
+      let outcome: Outcome;
+      try {
+        outcome = await take(req, deps, door, n);
+      } catch (cause) {
+        // Not stored: the PSP is not acknowledged, and its retry brings the notification again.
+        logFor(req).error({ err: cause, psp }, "PSP notification could not be stored");
+        throw new ApiError(
+          "service_unavailable",
+          "the notification could not be stored; retry",
+          {},
+          { cause },
+        );
+      }
+      count(outcome);
+    }
+    return reply.code(parsed.ack.status).type(parsed.ack.contentType).send(parsed.ack.body);
+  });
+  done();
+};
+
+/** Header names lowercased, repeated headers joined as HTTP allows. */
+function headersOf(req: FastifyRequest): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : v;
+  return out;
+}
+
+async function take(
+  req: FastifyRequest,
+  deps: GatewayDeps,
+  door: PspNotificationDeps,
+  n: PspNotification,
+): Promise<Outcome> {
+  const known = ID_PATTERN.test(n.paymentReference) ? await deps.payments.get(n.paymentReference) : undefined;
+  if (!known) return keep(door, n, "no such payment");
+  const envelope: CommandEnvelope = {
+    v: 1,
+    command: {
+      type: "RecordNotification",
+      paymentId: n.paymentReference,
+      notification: n,
+      at: new Date().toISOString(),
+    },
+  };
+  const sent = await door.bus.sendDeduplicated(n.paymentReference, envelope, {
+    waitMs: door.replyWaitMs,
+    msgId: `ntf:${n.psp}:${n.id}`,
+    ...(req.trace.traceparent !== undefined && { traceparent: req.trace.traceparent }),
+  });
+  if (sent.duplicate) return "duplicate";
+  const answer = sent.reply as CommandReply | null;
+  // The payment exists but cannot place it (never sent to that PSP, an unknown refund or dispute).
+  if (answer?.kind === "rejected" && answer.rejection.code === "payment_not_found")
+    return keep(door, n, answer.rejection.message);
+  return "accepted";
+}
+
+async function keep(door: PspNotificationDeps, n: PspNotification, reason: string): Promise<Outcome> {
+  await door.unmatched.keep({
+    v: 1,
+    psp: n.psp,
+    id: n.id,
+    paymentReference: n.paymentReference,
+    kind: n.kind,
+    reason,
+    notification: n,
+    receivedAt: new Date().toISOString(),
+  });
+  return "unmatched";
+}
+
+/**
+ * The payment an unverifiable notification names asks its PSP instead. One request per payment in
+ * JetStream's dedupe window (the message id), so a flood of forgeries costs one status query.
+ */
+async function requery(req: FastifyRequest, deps: GatewayDeps, door: PspNotificationDeps, paymentId: string) {
+  if (!ID_PATTERN.test(paymentId)) return;
+  try {
+    const view = await deps.payments.get(paymentId);
+    if (!view) return;
+    const envelope: CommandEnvelope = {
+      v: 1,
+      command: {
+        type: "ResumePayment",
+        paymentId,
+        merchantId: view.merchant_id,
+        reason: "unverified notification",
+        at: new Date().toISOString(),
+      },
+    };
+    await door.bus.send(paymentId, envelope, { waitMs: 0, msgId: `resume:ntf:${paymentId}` });
+  } catch (err) {
+    // The refusal stands either way; the janitor or the next notification will look again.
+    logFor(req).warn(
+      { err, paymentId },
+      "could not ask for the status of a payment named by a refused notification",
+    );
+  }
+}

@@ -1,0 +1,287 @@
+// The merchants' webhook endpoints, in PostgreSQL (`webhook_endpoints`, a record, not a read
+// model): where each merchant wants its events, which ones, and the secrets deliveries are signed
+// with. A secret is kept only sealed under the card keys (bound to the endpoint id) and leaves in
+// clear twice: in the answer that issued it, and in `signingSecrets` for the dispatcher.
+//
+// Rotation keeps the previous secret valid for a grace period, so a merchant can roll its
+// receivers over while deliveries carry both signatures. Only one previous secret is kept: a
+// second rotation within the grace ends the first one's old secret at once.
+import { createHash, randomBytes } from "node:crypto";
+import { openText, sealText } from "../config/card-seal.ts";
+import type { Sql } from "./db/client.ts";
+
+/** Standard Webhooks: `whsec_` and the base64 of the key bytes (24 to 64 of them; we take 32). */
+export const SECRET_PREFIX = "whsec_";
+const SECRET_BYTES = 32;
+
+export const MAX_ENDPOINTS_PER_MERCHANT = 16;
+export const DEFAULT_SECRET_GRACE_MS = 24 * 3_600_000;
+
+export type WebhookEndpointRow = {
+  id: string;
+  merchant_id: string;
+  url: string;
+  description: string | null;
+  /** `["*"]`: every event type. */
+  enabled_events: string[];
+  disabled: boolean;
+  disabled_reason: string | null;
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: Date | null;
+  failing_since: Date | null;
+  secret_issued_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+};
+
+export type EndpointInput = { url: string; enabledEvents: string[]; description: string | null };
+export type EndpointPatch = Partial<EndpointInput & { disabled: boolean }>;
+
+export const WebhookEndpointStoreErrorCode = {
+  limitReached: "webhook_endpoint_limit_reached",
+  idempotencyKeyReused: "idempotency_key_reused",
+} as const;
+export type WebhookEndpointStoreErrorCode =
+  (typeof WebhookEndpointStoreErrorCode)[keyof typeof WebhookEndpointStoreErrorCode];
+
+export class WebhookEndpointStoreError extends Error {
+  override name = "WebhookEndpointStoreError";
+  constructor(
+    readonly code: WebhookEndpointStoreErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** What issuing a secret answers: the row, and the secret in clear (once; again only on a replay). */
+export type Issued = { row: WebhookEndpointRow; secret: string | null; replayed: boolean };
+
+export function newWebhookSecret(): string {
+  return `${SECRET_PREFIX}${randomBytes(SECRET_BYTES).toString("base64")}`;
+}
+
+/**
+ * The secrets a delivery to this endpoint is signed with now: the current one first, then the
+ * previous one while its grace lasts. `keys`: the card keys, current first, then the retired ones.
+ */
+export function signingSecrets(
+  row: Pick<
+    WebhookEndpointRow,
+    "id" | "secret_sealed" | "previous_secret_sealed" | "previous_secret_expires_at"
+  >,
+  keys: readonly Buffer[],
+  now: Date,
+): string[] {
+  const secrets = [openText(keys, row.secret_sealed, row.id)];
+  if (
+    row.previous_secret_sealed !== null &&
+    row.previous_secret_expires_at !== null &&
+    row.previous_secret_expires_at.getTime() > now.getTime()
+  )
+    secrets.push(openText(keys, row.previous_secret_sealed, row.id));
+  return secrets;
+}
+
+const hash = (...parts: string[]) => createHash("sha256").update(parts.join("\u0000")).digest("hex");
+
+export class WebhookEndpointStore {
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly o: {
+      /** The card keys: the first seals, all of them open. */
+      keys: readonly Buffer[];
+      graceMs?: number;
+      now?: () => Date;
+    },
+  ) {
+    if (o.keys.length === 0) throw new Error("WebhookEndpointStore needs at least one key");
+    this.now = o.now ?? (() => new Date());
+  }
+
+  /**
+   * A new endpoint with a new secret. With an idempotency key the id derives from it: the same
+   * request again is answered the same (the secret too, unless rotated since); another body 422.
+   */
+  async create(merchantId: string, input: EndpointInput, idempotencyKey?: string): Promise<Issued> {
+    const at = this.now();
+    const issuedBy =
+      idempotencyKey === undefined
+        ? null
+        : hash(
+            "create",
+            merchantId,
+            idempotencyKey,
+            input.url,
+            input.description ?? "",
+            ...input.enabledEvents,
+          );
+    const id =
+      idempotencyKey === undefined
+        ? `we_${randomBytes(12).toString("hex")}`
+        : `we_${hash("endpoint", merchantId, idempotencyKey).slice(0, 24)}`;
+    return this.sql.begin(async (tx) => {
+      // Serializes one merchant's creations: the count below cannot be raced past the limit.
+      await tx`select pg_advisory_xact_lock(hashtext(${`switchyard:webhook_endpoints:${merchantId}`}))`;
+      const [existing] = await tx<WebhookEndpointRow[]>`select * from webhook_endpoints where id = ${id}`;
+      if (existing) {
+        if (
+          existing.merchant_id === merchantId &&
+          issuedBy !== null &&
+          existing.secret_issued_by === issuedBy
+        )
+          return { row: existing, secret: this.open(existing.secret_sealed, id), replayed: true };
+        if (existing.merchant_id === merchantId && sameInput(existing, input))
+          return { row: existing, secret: null, replayed: true };
+        throw new WebhookEndpointStoreError(
+          "idempotency_key_reused",
+          "this Idempotency-Key was used with another request",
+        );
+      }
+      const [count] = await tx<{ n: number }[]>`
+        select count(*)::int as n from webhook_endpoints where merchant_id = ${merchantId}`;
+      if ((count?.n ?? 0) >= MAX_ENDPOINTS_PER_MERCHANT)
+        throw new WebhookEndpointStoreError(
+          "webhook_endpoint_limit_reached",
+          `a merchant may have at most ${MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints; delete one first`,
+          { limit: MAX_ENDPOINTS_PER_MERCHANT },
+        );
+      const secret = newWebhookSecret();
+      const [row] = await tx<WebhookEndpointRow[]>`
+        insert into webhook_endpoints (id, merchant_id, url, description, enabled_events, disabled,
+          secret_sealed, secret_issued_by, created_at, updated_at)
+        values (${id}, ${merchantId}, ${input.url}, ${input.description}, ${input.enabledEvents}, false,
+          ${this.seal(secret, id)}, ${issuedBy}, ${at}, ${at})
+        returning *`;
+      return { row: row!, secret, replayed: false };
+    });
+  }
+
+  /** The merchant's endpoint; undefined for an unknown id or another merchant's. */
+  async get(merchantId: string, id: string): Promise<WebhookEndpointRow | undefined> {
+    const [row] = await this.sql<WebhookEndpointRow[]>`
+      select * from webhook_endpoints where id = ${id} and merchant_id = ${merchantId}`;
+    return row;
+  }
+
+  /** Any merchant's endpoint, by id (the dispatcher's view). */
+  async getById(id: string): Promise<WebhookEndpointRow | undefined> {
+    const [row] = await this.sql<WebhookEndpointRow[]>`select * from webhook_endpoints where id = ${id}`;
+    return row;
+  }
+
+  /** Oldest first (at most MAX_ENDPOINTS_PER_MERCHANT: no paging needed). */
+  list(merchantId: string): Promise<WebhookEndpointRow[]> {
+    return this.sql<WebhookEndpointRow[]>`
+      select * from webhook_endpoints where merchant_id = ${merchantId} order by created_at, id`;
+  }
+
+  /** The merchant's enabled endpoints that take events of this type. */
+  subscribed(merchantId: string, type: string): Promise<WebhookEndpointRow[]> {
+    return this.sql<WebhookEndpointRow[]>`
+      select * from webhook_endpoints
+      where merchant_id = ${merchantId} and not disabled
+        and ('*' = any(enabled_events) or ${type} = any(enabled_events))
+      order by created_at, id`;
+  }
+
+  /** Re-enabling forgets why it was disabled and since when it was failing. */
+  async update(
+    merchantId: string,
+    id: string,
+    patch: EndpointPatch,
+  ): Promise<WebhookEndpointRow | undefined> {
+    const at = this.now();
+    const [row] = await this.sql<WebhookEndpointRow[]>`
+      update webhook_endpoints set
+        url = coalesce(${patch.url ?? null}, url),
+        enabled_events = coalesce(${patch.enabledEvents ?? null}::text[], enabled_events),
+        description = case when ${patch.description !== undefined} then ${patch.description ?? null} else description end,
+        disabled = coalesce(${patch.disabled ?? null}::boolean, disabled),
+        disabled_reason = case
+          when ${patch.disabled === false} then null
+          when ${patch.disabled === true} and not disabled then 'disabled by the merchant'
+          else disabled_reason end,
+        failing_since = case when ${patch.disabled === false} then null else failing_since end,
+        updated_at = ${at}
+      where id = ${id} and merchant_id = ${merchantId}
+      returning *`;
+    return row;
+  }
+
+  async delete(merchantId: string, id: string): Promise<boolean> {
+    const rows = await this
+      .sql`delete from webhook_endpoints where id = ${id} and merchant_id = ${merchantId}`;
+    return rows.count > 0;
+  }
+
+  /**
+   * A new secret; the current one becomes the previous, valid until the grace ends. With an
+   * idempotency key, the same rotation again answers the same secret instead of rotating twice.
+   */
+  async rotate(merchantId: string, id: string, idempotencyKey?: string): Promise<Issued | undefined> {
+    const at = this.now();
+    const issuedBy = idempotencyKey === undefined ? null : hash("rotate", id, idempotencyKey);
+    return this.sql.begin(async (tx) => {
+      const [row] = await tx<WebhookEndpointRow[]>`
+        select * from webhook_endpoints where id = ${id} and merchant_id = ${merchantId} for update`;
+      if (!row) return undefined;
+      if (issuedBy !== null && row.secret_issued_by === issuedBy)
+        return { row, secret: this.open(row.secret_sealed, id), replayed: true };
+      const secret = newWebhookSecret();
+      const expires = new Date(at.getTime() + (this.o.graceMs ?? DEFAULT_SECRET_GRACE_MS));
+      const [rotated] = await tx<WebhookEndpointRow[]>`
+        update webhook_endpoints set
+          previous_secret_sealed = secret_sealed,
+          previous_secret_expires_at = ${expires},
+          secret_sealed = ${this.seal(secret, id)},
+          secret_issued_by = ${issuedBy},
+          updated_at = ${at}
+        where id = ${id}
+        returning *`;
+      return { row: rotated!, secret, replayed: false };
+    });
+  }
+
+  /** Deliveries to it have started failing (kept if already failing): since when it has been failing. */
+  async markFailing(id: string, at: Date = this.now()): Promise<Date | undefined> {
+    const [row] = await this.sql<{ failing_since: Date }[]>`
+      update webhook_endpoints set failing_since = coalesce(failing_since, ${at})
+      where id = ${id} returning failing_since`;
+    return row?.failing_since;
+  }
+
+  /** A delivery succeeded: no longer failing. */
+  async markHealthy(id: string): Promise<void> {
+    await this
+      .sql`update webhook_endpoints set failing_since = null where id = ${id} and failing_since is not null`;
+  }
+
+  /** Disabled by the platform (failing too long): no more deliveries until the merchant re-enables it. */
+  async disable(id: string, reason: string): Promise<void> {
+    await this.sql`
+      update webhook_endpoints set disabled = true, disabled_reason = ${reason}, updated_at = ${this.now()}
+      where id = ${id}`;
+  }
+
+  private seal(secret: string, id: string): string {
+    return sealText(this.o.keys[0]!, secret, id);
+  }
+
+  private open(sealed: string, id: string): string {
+    return openText(this.o.keys, sealed, id);
+  }
+}
+
+function sameInput(row: WebhookEndpointRow, input: EndpointInput): boolean {
+  return (
+    row.url === input.url &&
+    (row.description ?? null) === input.description &&
+    row.enabled_events.length === input.enabledEvents.length &&
+    row.enabled_events.every((e, i) => e === input.enabledEvents[i])
+  );
+}

@@ -1,0 +1,245 @@
+// PSP notifications end to end: the sandbox's PSPs notify the platform's door (POST
+// /webhooks/psp/:psp) signed their own way, and payments move on what comes after the call — a 3-D
+// Secure challenge completed, an asynchronous refund ended, a chargeback opened and closed. A forged
+// notification is refused and counted and its payment asks the PSP instead; a replayed one changes
+// nothing; one for a payment that does not exist is kept for operators.
+import { expect } from "chai";
+import type { PaymentView } from "../../actors/payment/view.ts";
+import { CARDS, paymentBody, startTestPlatform, type Api, type TestPlatform } from "../support/platform.ts";
+import { waitFor } from "../support/wait.ts";
+
+type Sent = { id: string; psp: string; type: string; delivery: string; forged: boolean; attempts: unknown[] };
+
+describe("PSP notifications (e2e)", function () {
+  this.timeout(60_000);
+  let platform: TestPlatform;
+  let api: Api;
+
+  before(async () => {
+    platform = await startTestPlatform();
+    api = platform.api(platform.merchants[0]!);
+  });
+  after(async () => {
+    await platform?.cleanup();
+  });
+
+  const sandbox = async <T>(path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${platform.sandbox!.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      ...(body !== undefined && {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+  const pay = async (overrides: Parameters<typeof paymentBody>[0] = {}): Promise<PaymentView> => {
+    const res = await api.post("/v1/payments", paymentBody(overrides));
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    return res.body;
+  };
+  const challenge = async (capture = "manual") => {
+    const p = await pay({ number: CARDS.threeDS, capture });
+    expect(p.status).to.equal("requires_action");
+    const url = p.next_action?.url ?? "";
+    return { p, challengeId: url.split("/").at(-1)! };
+  };
+  const until = (id: string, what: string, ok: (p: PaymentView) => boolean) =>
+    waitFor(
+      async () => {
+        const p = (await api.get(`/v1/payments/${id}`)).body;
+        return ok(p) ? p : undefined;
+      },
+      { timeoutMs: 15_000, what },
+    );
+  const notices = async (reference: string) =>
+    (await sandbox<{ notifications: Sent[] }>(`/_sandbox/notifications?reference=${reference}`)).body
+      .notifications;
+  const counted = async (psp: string, outcome: string): Promise<number> => {
+    const text = await (await fetch(`${platform.url}/metrics`)).text();
+    const line = text
+      .split("\n")
+      .find((l) => l.startsWith(`switchyard_psp_notifications_total{psp="${psp}",outcome="${outcome}"}`));
+    return line ? Number(line.split(" ").at(-1)) : 0;
+  };
+
+  it("approves a 3-D Secure challenge without a browser: the notification authorizes and captures", async () => {
+    const { p, challengeId } = await challenge("automatic");
+    const done = await sandbox<{ status: string; notification: { delivery: string } }>(
+      `/_sandbox/3ds/${challengeId}`,
+      {
+        result: "approve",
+      },
+    );
+    expect(done.status).to.equal(200);
+    expect(done.body.status).to.equal("captured");
+    const after = await until(p.id, "captured", (x) => x.status === "captured");
+    expect(after.captured_amount).to.equal(2500);
+    const sent = await waitFor(async () => (await notices(p.id)).find((n) => n.delivery === "delivered"), {
+      timeoutMs: 10_000,
+      what: "the notification delivered",
+    });
+    expect(sent.type).to.equal("payment_intent.succeeded");
+  });
+
+  it("declines a payment whose shopper fails the challenge, and refuses to complete it twice", async () => {
+    const { p, challengeId } = await challenge();
+    expect((await sandbox(`/_sandbox/3ds/${challengeId}`, { result: "fail" })).status).to.equal(200);
+    const after = await until(p.id, "declined", (x) => x.status === "declined");
+    expect(after.decline_code).to.equal("authentication_required");
+    expect((await sandbox(`/_sandbox/3ds/${challengeId}`, { result: "approve" })).status).to.equal(409);
+  });
+
+  it("completes an asynchronous refund by its notification, and records one that fails", async () => {
+    await sandbox("/_sandbox/psps/acme/behaviour", { asyncRefunds: true });
+    try {
+      const p = await pay({ capture: "automatic" });
+      const refund = await api.post(`/v1/payments/${p.id}/refunds`, { amount: 1000 });
+      expect(refund.body.operations.at(-1)?.status).to.equal("accepted");
+      const done = await until(p.id, "refund succeeded", (x) => x.operations.at(-1)?.status === "succeeded");
+      expect(done.refunded_amount).to.equal(1000);
+
+      await sandbox("/_sandbox/psps/acme/behaviour", { refundsFail: true });
+      const q = await pay({ capture: "automatic" });
+      await api.post(`/v1/payments/${q.id}/refunds`, {});
+      const failed = await until(q.id, "refund failed", (x) => x.operations.at(-1)?.status === "failed");
+      expect(failed.refunded_amount).to.equal(0);
+      expect(failed.status).to.equal("captured");
+    } finally {
+      await fetch(`${platform.sandbox!.url}/_sandbox/psps/acme/behaviour`, { method: "DELETE" });
+    }
+  });
+
+  it("refuses a forged notification (401, counted), changes nothing by it, and asks the PSP instead", async () => {
+    const { p, challengeId } = await challenge();
+    // The shopper approves, but the PSP's real notification is held back: only the forgery arrives.
+    const held = await sandbox<{ notification: { id: string; delivery: string } }>(
+      `/_sandbox/3ds/${challengeId}`,
+      {
+        result: "approve",
+        notify: false,
+      },
+    );
+    expect(held.body.notification.delivery).to.equal("withheld");
+    const before = await counted("acme", "bad_signature");
+    const forged = await sandbox<{ id: string }>("/_sandbox/psps/acme/notifications/forge", {
+      id: held.body.notification.id,
+    });
+    expect(forged.status).to.equal(200);
+    const attempt = await waitFor(
+      async () => (await notices(p.id)).find((n) => n.forged && n.attempts.length > 0),
+      { timeoutMs: 10_000, what: "the forgery sent" },
+    );
+    expect(attempt.delivery).to.equal("failed");
+    expect(attempt.attempts[0]).to.deep.include({ status: 401 });
+    expect(await counted("acme", "bad_signature")).to.equal(before + 1);
+    // The payment asked acme for the challenge's result and took acme's word for it.
+    const after = await until(p.id, "authorized by the status query", (x) => x.status === "authorized");
+    const events = await platform.worker!.journal.history(p.id);
+    const authorized = events.find((e) => e.type === "PaymentAuthorized");
+    expect(authorized && "notificationId" in authorized ? authorized.notificationId : undefined).to.equal(
+      undefined,
+    );
+    expect(after.psp).to.equal("acme");
+  });
+
+  it("takes a replayed notification harmlessly: no new event, counted as a duplicate", async () => {
+    const { p, challengeId } = await challenge();
+    const done = await sandbox<{ notification: { id: string } }>(`/_sandbox/3ds/${challengeId}`, {
+      result: "approve",
+    });
+    await until(p.id, "authorized", (x) => x.status === "authorized");
+    const events = (await platform.worker!.journal.history(p.id)).length;
+    const duplicates = await counted("acme", "duplicate");
+    const replay = await sandbox<{ id: string }>("/_sandbox/psps/acme/notifications/replay", {
+      id: done.body.notification.id,
+    });
+    expect(replay.status).to.equal(200);
+    await waitFor(async () => (await counted("acme", "duplicate")) === duplicates + 1, {
+      timeoutMs: 10_000,
+      what: "the replay counted as a duplicate",
+    });
+    expect((await platform.worker!.journal.history(p.id)).length).to.equal(events);
+    expect((await api.get(`/v1/payments/${p.id}`)).body.status).to.equal("authorized");
+  });
+
+  it("opens a chargeback on a bolt payment and closes it won, another lost", async () => {
+    const routing = {
+      kind: "routing",
+      home_country: "NL",
+      requires: ["refunds"],
+      rules: [],
+      fallback: ["bolt", "acme"],
+    };
+    const uploaded = await platform.ops.post<{ version: number }>("/ops/policies/routing", routing);
+    expect(uploaded.status, JSON.stringify(uploaded.body)).to.equal(201);
+    const activated = await platform.ops.post(
+      `/ops/policies/routing/versions/${uploaded.body.version}/activate`,
+    );
+    expect(activated.status).to.equal(200);
+
+    for (const outcome of ["won", "lost"] as const) {
+      const p = await pay({ capture: "automatic" });
+      expect(p.psp).to.equal("bolt");
+      const opened = await sandbox<{ dispute: { id: string } }>("/_sandbox/psps/bolt/disputes", {
+        reference: p.id,
+        amount: 1500,
+        reason: "fraudulent",
+      });
+      expect(opened.status, JSON.stringify(opened.body)).to.equal(201);
+      const disputed = await until(p.id, "dispute open", (x) => x.disputes.length === 1);
+      expect(disputed.disputes[0]).to.deep.include({ amount: 1500, currency: "EUR", status: "open" });
+      const closed = await sandbox(`/_sandbox/psps/bolt/disputes/${opened.body.dispute.id}/close`, {
+        outcome,
+      });
+      expect(closed.status).to.equal(200);
+      const after = await until(p.id, `dispute ${outcome}`, (x) => x.disputes[0]?.status === outcome);
+      expect(after.status).to.equal("captured");
+    }
+  });
+
+  it("keeps a verified notification for a payment that does not exist, for operators", async () => {
+    const p = await pay({ capture: "automatic" });
+    // A charge the platform never made: its reference names no payment.
+    const opened = await sandbox<{ dispute: { id: string } }>("/_sandbox/psps/bolt/disputes", {
+      pspReference: p.attempts[0]!.psp_reference,
+    });
+    expect(opened.status).to.equal(201);
+    await until(p.id, "dispute open", (x) => x.disputes.length === 1);
+    // Now an acme refund notification for a payment id nobody created, signed correctly.
+    const unknown = "pay_doesnotexist123";
+    const before = await counted("bolt", "unmatched");
+    const res = await fetch(`${platform.url}/webhooks/psp/bolt`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: await boltNotice(unknown),
+    });
+    expect(res.status).to.equal(200);
+    expect(await res.text()).to.equal("[accepted]");
+    expect(await counted("bolt", "unmatched")).to.equal(before + 1);
+    const kept = await platform.ops.get<{
+      notifications: Array<{ payment_reference: string; kind: string }>;
+    }>("/ops/notifications?unmatched=true");
+    expect(kept.status).to.equal(200);
+    expect(kept.body.notifications.map((n) => n.payment_reference)).to.include(unknown);
+  });
+
+  /** A correctly signed bolt chargeback notification naming `reference`. */
+  async function boltNotice(reference: string): Promise<string> {
+    const { boltSigner } = await import("../../scripts/sandbox/notices.ts");
+    const { DEV_NOTIFICATION_SECRETS } = await import("../../config/env.ts");
+    const charge = { ...platform.sandbox!.charges({ psp: "bolt" })[0]!, reference };
+    const dispute = {
+      id: "dp_unknown",
+      amount: 100,
+      currency: "EUR",
+      reason: "fraudulent",
+      status: "open" as const,
+      openedAt: new Date().toISOString(),
+    };
+    return boltSigner(DEV_NOTIFICATION_SECRETS.boltHmacKey).notice(
+      { kind: "dispute_opened", charge, dispute },
+      new Date(),
+    ).body;
+  }
+});
