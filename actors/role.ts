@@ -60,7 +60,9 @@ export async function startWorkerRole(
       log: o.log,
       sandboxUrl: o.sandboxUrl,
     });
-    stops.push(() => readModels.stop());
+    // Stopped after the worker (stops run in reverse): on SIGTERM the command consumer is the first
+    // thing to stop, so no command is taken once the process said it takes no more.
+    stops.splice(stops.length - 1, 0, () => readModels.stop());
     const webhooks = config.webhooks.enabled
       ? await startWebhooks(config, infra, {
           cardKeys: [o.cardKey, ...config.retiredCardKeys],
@@ -68,7 +70,8 @@ export async function startWorkerRole(
           log: o.log,
         })
       : undefined;
-    if (webhooks) stops.push(() => webhooks.stop());
+    // Likewise after the worker, and before the read models.
+    if (webhooks) stops.splice(stops.length - 1, 0, () => webhooks.stop());
     const role: WorkerRole = {
       worker,
       readModels,

@@ -85,6 +85,8 @@ describe("every endpoint under bad input, and follow-ups racing (e2e)", function
     await p?.cleanup();
   });
 
+  const isPspDoor = (e: Endpoint) => e.template.startsWith("/webhooks/psp/");
+
   function keyOf(e: Endpoint): string | undefined {
     return e.auth === "merchant" ? merchantKey : e.auth === "operator" ? OPERATOR_KEY : undefined;
   }
@@ -157,7 +159,10 @@ describe("every endpoint under bad input, and follow-ups racing (e2e)", function
 
   it("refuses bodies of the wrong kind on every endpoint that takes one, and null on every POST and PUT", async () => {
     const big = JSON.stringify({ pad: "x".repeat(70 * 1024) });
-    for (const e of endpoints.filter((x) => x.method === "POST" || x.method === "PUT")) {
+    // The PSPs' notification door checks the signature over the raw bytes before reading them: an
+    // unsigned body is a 401 whatever it holds (its own bad inputs: three-ds-browser.e2e.spec.ts).
+    const bodied = endpoints.filter((x) => (x.method === "POST" || x.method === "PUT") && !isPspDoor(x));
+    for (const e of bodied) {
       await expect4xx(e, await send(e, { body: "null" }), ["validation_error"]);
       await expect4xx(e, await send(e, { body: "[1,2]" }), ["validation_error"]);
       await expect4xx(e, await send(e, { body: "{" }), ["invalid_json"]);
