@@ -74,6 +74,8 @@ export class WebhookSender {
     this.#gaugeTimer = setInterval(() => {
       failingStates(this.o.sql)
         .then((rows) => {
+          // Reset first: a deleted endpoint's series goes (it would otherwise stay at its last value).
+          this.o.metrics.webhookEndpointFailing.reset();
           for (const r of rows)
             this.o.metrics.webhookEndpointFailing.set({ endpoint: r.id }, r.failing ? 1 : 0);
         })

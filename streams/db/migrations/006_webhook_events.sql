@@ -42,7 +42,9 @@ create table webhook_deliveries (
   traceparent text,
   created_at timestamptz not null default now(),
   attempt_log jsonb not null default '[]'
-);
+) with (fillfactor = 70);
+-- fillfactor: room in each page, so that taking a lease (leased_until, in no index) is a HOT
+-- update that touches none of the indexes below.
 -- Ingest is idempotent: a frame read twice (redelivered, or by a second dispatcher) adds nothing.
 create unique index webhook_deliveries_once on webhook_deliveries (event_id, endpoint_id) where origin = 'stream';
 create index webhook_deliveries_due on webhook_deliveries (next_attempt_at) where status = 'pending';
