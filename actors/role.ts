@@ -10,11 +10,14 @@ import type { Metrics } from "../config/metrics.ts";
 import type { Infra } from "../streams/infra.ts";
 import { capabilitiesOf, createConnectors } from "./psp/registry.ts";
 import { startReadModels, type ReadModels } from "./readmodels.ts";
+import { startWebhooks, type Webhooks } from "./webhooks/service.ts";
 import { startWorker, type Worker } from "./worker.ts";
 
 export type WorkerRole = {
   worker: Worker;
   readModels: ReadModels;
+  /** The webhook dispatcher and sender (absent with SWITCHYARD_WEBHOOKS=off). */
+  webhooks?: Webhooks;
   metricsUrl?: string;
   stop(): Promise<void>;
 };
@@ -60,9 +63,19 @@ export async function startWorkerRole(
     // Stopped after the worker (stops run in reverse): on SIGTERM the command consumer is the first
     // thing to stop, so no command is taken once the process said it takes no more.
     stops.splice(stops.length - 1, 0, () => readModels.stop());
+    const webhooks = config.webhooks.enabled
+      ? await startWebhooks(config, infra, {
+          cardKeys: [o.cardKey, ...config.retiredCardKeys],
+          metrics: o.metrics,
+          log: o.log,
+        })
+      : undefined;
+    // Likewise after the worker, and before the read models.
+    if (webhooks) stops.splice(stops.length - 1, 0, () => webhooks.stop());
     const role: WorkerRole = {
       worker,
       readModels,
+      ...(webhooks && { webhooks }),
       async stop() {
         for (const stop of stops.reverse()) await stop();
       },

@@ -46,6 +46,19 @@ export type Config = {
   notifications: NotificationSecrets & { sandboxNotifyUrl: string | undefined };
   /** A worker running without the gateway serves its own /metrics here (PSP health, routing, attempts). */
   worker: { metricsPort: number };
+  /**
+   * Outgoing merchant webhooks (actors/webhooks): whether this worker runs the dispatcher, the delays
+   * before each retry (ms), how long an endpoint may fail before it is disabled, the POST timeout,
+   * the sends in flight per process and how often the sender looks for due deliveries.
+   */
+  webhooks: {
+    enabled: boolean;
+    retryScheduleMs: number[];
+    disableAfterMs: number;
+    timeoutMs: number;
+    concurrency: number;
+    pollMs: number;
+  };
   /** `persist`: the sandbox keeps its charges in `<dataDir>/sandbox-psp.json` across restarts. */
   sandbox: { url: string; port: number; slowCardDelayMs: number; persist: boolean };
   snapshotEvery: number;
@@ -260,6 +273,25 @@ function flag(raw: string): Parsed<boolean> {
   return { problem: `expected true or false, got ${shown(raw)}` };
 }
 
+/** `5s,5m,30m` → [5000, 300000, 1800000]: the delay before each retry, 1 to 20 of them. */
+function durationList(raw: string): Parsed<number[]> {
+  const items = raw.split(",").map((item) => item.trim());
+  if (items.length > 20) return { problem: `expected at most 20 retry delays, got ${items.length}` };
+  const values: number[] = [];
+  for (const [i, item] of items.entries()) {
+    const d = duration(1, 366 * 86_400_000)(item);
+    if ("problem" in d) return { problem: `entry ${i + 1}: ${d.problem}` };
+    values.push(d.value);
+  }
+  return { value: values };
+}
+
+function onOff(raw: string): Parsed<boolean> {
+  if (raw === "on") return { value: true };
+  if (raw === "off") return { value: false };
+  return { problem: `expected on or off, got ${shown(raw)}` };
+}
+
 function logLevel(raw: string): Parsed<LogLevel> {
   const level = LOG_LEVELS.find((l) => l === raw);
   return level !== undefined
@@ -324,6 +356,15 @@ const EnvSchema = z
     SWITCHYARD_DATA_DIR: variable(".data", (raw) => ({ value: raw })),
     SWITCHYARD_BIN_DIRS: variable<string[] | undefined>(undefined, dirList),
     LOG_LEVEL: variable<LogLevel>("info", logLevel),
+    SWITCHYARD_WEBHOOKS: variable(true, onOff),
+    SWITCHYARD_WEBHOOK_RETRY_SCHEDULE: variable(
+      [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      durationList,
+    ),
+    SWITCHYARD_WEBHOOK_DISABLE_AFTER: variable(5 * 86_400_000, duration(1_000, 366 * 86_400_000)),
+    SWITCHYARD_WEBHOOK_TIMEOUT_MS: variable(10_000, integer(100, 120_000)),
+    SWITCHYARD_WEBHOOK_CONCURRENCY: variable(128, integer(1, 1_000)),
+    SWITCHYARD_WEBHOOK_POLL_MS: variable(500, integer(10, 60_000)),
   })
   .superRefine((env, ctx) => {
     // The sandbox's slow card exists to make the PSP call time out; a shorter delay tests nothing.
@@ -373,6 +414,14 @@ const EnvSchema = z
       sandboxNotifyUrl: env.SANDBOX_NOTIFY_URL,
     },
     worker: { metricsPort: env.SWITCHYARD_WORKER_METRICS_PORT },
+    webhooks: {
+      enabled: env.SWITCHYARD_WEBHOOKS,
+      retryScheduleMs: env.SWITCHYARD_WEBHOOK_RETRY_SCHEDULE,
+      disableAfterMs: env.SWITCHYARD_WEBHOOK_DISABLE_AFTER,
+      timeoutMs: env.SWITCHYARD_WEBHOOK_TIMEOUT_MS,
+      concurrency: env.SWITCHYARD_WEBHOOK_CONCURRENCY,
+      pollMs: env.SWITCHYARD_WEBHOOK_POLL_MS,
+    },
     sandbox: {
       url: env.SANDBOX_URL,
       port: env.SANDBOX_PORT,

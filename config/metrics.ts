@@ -184,5 +184,24 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Payments whose PSP outcome is unknown or whose PSP is unreachable, waiting for a retry",
       registers,
     }),
+    // Outgoing merchant webhooks (actors/webhooks).
+    webhookDeliveries: new Counter({
+      name: "switchyard_webhook_deliveries_total",
+      help: "Webhook delivery attempts by outcome: succeeded (2xx), failed (retried later), dead (the last try failed)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    webhookDeliveryLag: new Histogram({
+      name: "switchyard_webhook_delivery_lag_seconds",
+      help: "From the payment event's append to PAY_EVT to the merchant endpoint's 2xx (first deliveries)",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      registers,
+    }),
+    webhookEndpointFailing: new Gauge({
+      name: "switchyard_webhook_endpoint_failing",
+      help: "1 while a merchant webhook endpoint (by id) fails its deliveries, 0 after a success",
+      labelNames: ["endpoint"] as const,
+      registers,
+    }),
   };
 }

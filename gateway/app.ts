@@ -38,6 +38,7 @@ import { opsPspRoutes } from "./routes/ops-psps.ts";
 import { opsMerchantRoutes } from "./routes/ops-merchants.ts";
 import { paymentRoutes } from "./routes/payments.ts";
 import { systemRoutes } from "./routes/system.ts";
+import { webhookEventRoutes } from "./routes/webhook-events.ts";
 import { webhookEndpointRoutes } from "./routes/webhook-endpoints.ts";
 import { pspNotificationRoutes } from "./routes/psp-notifications.ts";
 import { opsNotificationRoutes } from "./routes/ops-notifications.ts";
@@ -126,7 +127,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       },
       tags: [
         { name: "payments", description: "The merchant payment API" },
-        { name: "webhooks", description: "Where a merchant's events are sent, and their signing secrets" },
+        { name: "webhooks", description: "Your webhook endpoints, your events and their deliveries" },
         { name: "system", description: "Health and readiness" },
         { name: "operators", description: "Policies, shadow routing and PSP rotation, for operators" },
       ],
@@ -146,6 +147,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       v1.addHook("onRequest", authHook(deps.auth));
       await v1.register(paymentRoutes, deps);
       await v1.register(paymentListRoutes, deps);
+      await v1.register(webhookEventRoutes, deps);
       if (deps.webhookEndpoints) await v1.register(webhookEndpointRoutes, deps.webhookEndpoints);
     },
     { prefix: "/v1" },

@@ -48,6 +48,11 @@ export const ErrorStatus = {
   link_target_invalid: 422,
   nothing_to_requery: 422,
   not_found: 404,
+  /** Webhooks (issue 10): no such event or endpoint of this merchant; a list cursor that is not theirs. */
+  event_not_found: 404,
+  invalid_cursor: 400,
+  /** A redelivery asked for an event none of the merchant's enabled endpoints takes. */
+  no_matching_endpoint: 409,
   invalid_state_transition: 409,
   operation_in_progress: 409,
   no_previous_version: 409,

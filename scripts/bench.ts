@@ -32,6 +32,9 @@
 //   --search-payments N            BENCH_SEARCH_PAYMENTS 0 (--only search: 1000000)  payments in the projection; 0: no search section
 //   --search-queries N             BENCH_SEARCH_QUERIES 1000  searches timed (each: first page, then the second)
 //   --tracing                      BENCH_TRACING=1        the product with tracing on (scripts/bench/tracing.ts)
+//   --only webhooks                                       the webhooks section alone (scripts/bench/webhooks.ts): payments/s
+//                                                         with no endpoint vs one endpoint (--concurrency, --duration,
+//                                                         --warmup, --rounds apply), deliveries/s, delivery lag p50/p99
 // Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored
 // (errors are fast and would inflate the rate). 202s and dropped arrivals are results, flagged
 // loudly, not failures.
@@ -75,6 +78,7 @@ import { report, type BenchOptions, type Flow, type FlowInput } from "./bench/re
 import { benchRouting } from "./bench/routing.ts";
 import { searchSection } from "./bench/search.ts";
 import { settlementSection } from "./bench/settlement.ts";
+import { webhooksSection } from "./bench/webhooks.ts";
 import {
   ensureServices,
   MissingServiceError,
@@ -95,6 +99,16 @@ async function main(): Promise<number> {
   const section = sectionOnly();
   let code = section ? 0 : await flowsBench(opts);
   if (code !== 0 || (opts.only && !section)) return code;
+  // Webhooks: in a full run, and alone with --only webhooks.
+  if (section === undefined || section === "webhooks")
+    code = await webhooksSection({
+      concurrency: opts.concurrency,
+      durationS: opts.durationS,
+      warmupS: Math.max(opts.warmupS, 2),
+      rounds: opts.rounds,
+      say,
+    });
+  if (code !== 0 || section === "webhooks") return code;
   if (section !== "search" && opts.settlementLines > 0)
     code = await settlementSection({
       lines: opts.settlementLines,

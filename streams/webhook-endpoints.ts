@@ -67,7 +67,14 @@ export function newWebhookSecret(): string {
  * The secrets a delivery to this endpoint is signed with now: the current one first, then the
  * previous one while its grace lasts. `keys`: the card keys, current first, then the retired ones.
  */
-export function signingSecrets(row: WebhookEndpointRow, keys: readonly Buffer[], now: Date): string[] {
+export function signingSecrets(
+  row: Pick<
+    WebhookEndpointRow,
+    "id" | "secret_sealed" | "previous_secret_sealed" | "previous_secret_expires_at"
+  >,
+  keys: readonly Buffer[],
+  now: Date,
+): string[] {
   const secrets = [openText(keys, row.secret_sealed, row.id)];
   if (
     row.previous_secret_sealed !== null &&

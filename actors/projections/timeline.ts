@@ -1,6 +1,7 @@
 // A payment's timeline for operators: its events in order, read from the record (PAY_EVT) — not the
 // read model — with sequence, time, trace id and data without secrets; its PSP attempts with the
-// request id sent; and what settlement and reconciliation say of it (read models).
+// request id sent; what settlement and reconciliation say of it (read models); and the merchant
+// webhooks it caused, each delivery with every attempt.
 import type { Sql } from "../../streams/db/client.ts";
 import type { EventStore } from "../../streams/event-store.ts";
 import { evolveAll } from "../payment/evolve.ts";
@@ -35,6 +36,17 @@ export type Timeline = {
   }>;
   settlement_lines: Array<Record<string, unknown>>;
   exceptions: Array<Record<string, unknown>>;
+  /** Webhook deliveries of the payment's merchant events, oldest first, with each attempt. */
+  webhooks: Array<{
+    delivery_id: string;
+    event_id: string;
+    event_type: string;
+    endpoint_id: string;
+    origin: string;
+    status: string;
+    attempts: Array<Record<string, unknown>>;
+    created_at: string;
+  }>;
 };
 
 /** Fingerprints are for matching requests and cards inside the platform: not shown. */
@@ -74,7 +86,7 @@ export async function timeline(
   }
   const state = evolveAll(undefined, all);
   if (!state) return undefined;
-  const [lines, exceptions] = await Promise.all([
+  const [lines, exceptions, webhooks] = await Promise.all([
     sql<Record<string, unknown>[]>`
       select psp, report_id, line_no, line_id, kind, psp_reference, currency, amount, fee, expected_fee, net,
         batch, payout_id, created_at, outcome, exception_id
@@ -82,6 +94,11 @@ export async function timeline(
     sql<Record<string, unknown>[]>`
       select id, kind, psp, status, detail, opened_at, resolution, resolved_by, resolved_at, reason
       from recon_exceptions where payment_id = ${paymentId} order by opened_at`,
+    sql<Array<Timeline["webhooks"][number] & { created_at: Date }>>`
+      select d.id as delivery_id, d.event_id, e.type as event_type, d.endpoint_id, d.origin, d.status,
+        d.attempt_log as attempts, d.created_at
+      from webhook_deliveries d join webhook_events e on e.id = d.event_id
+      where d.payment_id = ${paymentId} order by d.seq, d.idx, d.created_at`,
   ]);
   return {
     payment: toView(state),
@@ -98,5 +115,6 @@ export async function timeline(
     })),
     settlement_lines: lines.map((r) => ({ ...r })),
     exceptions: exceptions.map((r) => ({ ...r })),
+    webhooks: webhooks.map((w) => ({ ...w, created_at: w.created_at.toISOString() })),
   };
 }

@@ -152,7 +152,8 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
         summary: "Everything that happened to a payment",
         description:
           "Its events in order from the record (sequence, time, type, data without secrets, trace id), its " +
-          "PSP attempts with their request ids, its settlement lines and reconciliation exceptions.",
+          "PSP attempts with their request ids, its settlement lines and reconciliation exceptions, and " +
+          "its merchant webhook deliveries with every attempt.",
         tags,
         security,
         params: IdParams,
@@ -188,6 +189,22 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
             ),
             settlement_lines: z.array(z.record(z.string(), z.unknown())),
             exceptions: z.array(z.record(z.string(), z.unknown())),
+            webhooks: z
+              .array(
+                z.object({
+                  delivery_id: z.string(),
+                  event_id: z.string(),
+                  event_type: z.string(),
+                  endpoint_id: z.string(),
+                  origin: z.string(),
+                  status: z.string(),
+                  attempts: z.array(z.record(z.string(), z.unknown())),
+                  created_at: z.string(),
+                }),
+              )
+              .describe(
+                "Merchant webhook deliveries: each attempt's time, HTTP status or error, latency, response excerpt.",
+              ),
           }),
           ...errorResponses(OPERATOR_ERRORS, "payment_not_found"),
         },

@@ -28,17 +28,24 @@ function option(names: string[], envVar: string, fallback: number, min: number, 
 const FLOWS: readonly Flow[] = ["bare", "product", "procfile"];
 const isFlow = (s: string | undefined): s is Flow => FLOWS.some((f) => f === s);
 
-/** `--only settlement` or `--only search`: that section alone (no flow, no server of the flows). */
-export function sectionOnly(): "settlement" | "search" | undefined {
+/** `--only settlement`, `search` or `webhooks`: that section alone (no flow, no server of the flows). */
+export function sectionOnly(): "settlement" | "search" | "webhooks" | undefined {
   const only = arg(["only"], "BENCH_ONLY");
-  return only === "settlement" || only === "search" ? only : undefined;
+  return only === "settlement" || only === "search" || only === "webhooks" ? only : undefined;
 }
 
 export function options(): BenchOptions {
   const only = arg(["only"], "BENCH_ONLY");
-  if (only !== undefined && only !== "" && only !== "settlement" && only !== "search" && !isFlow(only))
+  if (
+    only !== undefined &&
+    only !== "" &&
+    only !== "settlement" &&
+    only !== "search" &&
+    only !== "webhooks" &&
+    !isFlow(only)
+  )
     throw new UsageError(
-      `--only (BENCH_ONLY) must be bare, product, procfile, settlement or search, got ${JSON.stringify(only)}`,
+      `--only (BENCH_ONLY) must be bare, product, procfile, settlement, search or webhooks, got ${JSON.stringify(only)}`,
     );
   // A bare switch, so not arg(): `--procfile --duration 6` must not read "--duration" as its value.
   const procfileEnv = process.env.BENCH_PROCFILE ?? "";

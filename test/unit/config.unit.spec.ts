@@ -273,3 +273,37 @@ describe("secrets in the data dir", () => {
     expect(() => loadOrCreateDemoMerchant(dir)).to.throw(SecretFileError, /no keyHash/);
   });
 });
+
+describe("loadConfig: webhooks", () => {
+  it("defaults to the Standard Webhooks-like schedule, 5 days before disabling, 10 s timeout", () => {
+    const { webhooks } = loadConfig({});
+    expect(webhooks.enabled).to.equal(true);
+    expect(webhooks.retryScheduleMs).to.deep.equal([
+      5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+    ]);
+    expect(webhooks.disableAfterMs).to.equal(5 * 86_400_000);
+    expect(webhooks.timeoutMs).to.equal(10_000);
+  });
+
+  it("reads a schedule of durations, a disable delay and off", () => {
+    const { webhooks } = loadConfig({
+      SWITCHYARD_WEBHOOK_RETRY_SCHEDULE: "1s, 2s,500ms,1m",
+      SWITCHYARD_WEBHOOK_DISABLE_AFTER: "3s",
+      SWITCHYARD_WEBHOOKS: "off",
+    });
+    expect(webhooks.retryScheduleMs).to.deep.equal([1_000, 2_000, 500, 60_000]);
+    expect(webhooks.disableAfterMs).to.equal(3_000);
+    expect(webhooks.enabled).to.equal(false);
+  });
+
+  it("says which schedule entry is bad, and refuses a bad duration or switch", () => {
+    const e = problemsOf({
+      SWITCHYARD_WEBHOOK_RETRY_SCHEDULE: "5s,5 minutes",
+      SWITCHYARD_WEBHOOK_DISABLE_AFTER: "forever",
+      SWITCHYARD_WEBHOOKS: "maybe",
+    });
+    expect(e.message).to.match(/SWITCHYARD_WEBHOOK_RETRY_SCHEDULE: entry 2: expected a duration/);
+    expect(e.message).to.match(/SWITCHYARD_WEBHOOK_DISABLE_AFTER: expected a duration/);
+    expect(e.message).to.match(/SWITCHYARD_WEBHOOKS: expected on or off/);
+  });
+});

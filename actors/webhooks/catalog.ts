@@ -1,0 +1,115 @@
+// The merchant events (the outgoing webhooks' catalog): what a merchant hears of a payment, derived
+// from its payment events. Pure: from one PAY_EVT frame's events and the payment's state before the
+// frame to the merchant events the frame causes, each with the payment's view right after the event
+// that caused it. An event's id is a digest of (payment, event number, type), so the same frame read
+// twice (a redelivered message, a second dispatcher) yields the same ids: storing them is idempotent.
+import { createHash } from "node:crypto";
+import type { PaymentEvent } from "../payment/events.ts";
+import { evolve } from "../payment/evolve.ts";
+import type { PaymentState } from "../payment/state.ts";
+import { toView, type PaymentView } from "../payment/view.ts";
+import { EVENT_TYPES, type EventType } from "./event-types.ts";
+
+/** The types (one list, shared with the endpoints API: actors/webhooks/event-types.ts). */
+export const MERCHANT_EVENT_TYPES = EVENT_TYPES;
+export type MerchantEventType = EventType;
+
+/** The event object merchants receive (the webhook body) and read from GET /v1/events. */
+export type MerchantEvent = {
+  id: string;
+  object: "event";
+  type: MerchantEventType;
+  created: string;
+  data: { object: PaymentView };
+};
+
+/** A merchant event with where it came from: the payment event's number and its place in the frame. */
+export type CatalogEntry = {
+  event: MerchantEvent;
+  merchantId: string;
+  paymentId: string;
+  eventNo: number;
+  /** The causing event's index within its frame: (stream seq, idx) orders a payment's events. */
+  idx: number;
+};
+
+/**
+ * Payment events whose type alone names the merchant event. The lead's new events (PaymentExpired,
+ * DisputeOpened, DisputeClosed) are listed by name already: keyed by string, this table maps them the
+ * day they join the PaymentEvent union, and ignores types it does not know.
+ */
+const BY_TYPE: Readonly<Record<string, MerchantEventType>> = {
+  PaymentDeclined: "payment.declined",
+  PaymentFailed: "payment.failed",
+  PaymentRequiresAction: "payment.requires_action",
+  CaptureSettled: "payment.settled",
+  RefundSettled: "refund.settled",
+  PaymentExpired: "payment.expired",
+  DisputeOpened: "payment.disputed",
+  DisputeClosed: "dispute.closed",
+};
+
+/** The merchant event a payment event causes, judged on the states before and after it; undefined: none. */
+export function merchantEventType(
+  before: PaymentState,
+  event: PaymentEvent,
+  after: PaymentState,
+): MerchantEventType | undefined {
+  // Not a switch over the union: an event type this catalog does not name is deliberately nothing
+  // to a merchant (the table below takes the new ones by name), not a compile error.
+  if (event.type === "PaymentAuthorized") return event.captured ? "payment.captured" : "payment.authorized";
+  if (event.type === "OperationSucceeded") {
+    const op = before?.operations.find((o) => o.id === event.operationId);
+    if (op?.kind === "capture") return "payment.captured";
+    if (op?.kind === "refund") return "refund.succeeded";
+    // A void that cancels the payment; the void that follows an expiry leaves it `expired`, and
+    // the merchant has heard payment.expired already.
+    if (op?.kind === "void" && after?.status === "canceled") return "payment.canceled";
+    return undefined;
+  }
+  if (event.type === "OperationFailed") {
+    const op = before?.operations.find((o) => o.id === event.operationId);
+    return op?.kind === "refund" ? "refund.failed" : undefined;
+  }
+  return BY_TYPE[event.type];
+}
+
+/** `evt_` + 24 base64url characters of SHA-256(payment, event number, type): stable across reads. */
+export function merchantEventId(paymentId: string, eventNo: number, type: MerchantEventType): string {
+  const digest = createHash("sha256").update(`${paymentId}\n${eventNo}\n${type}`).digest("base64url");
+  return `evt_${digest.slice(0, 24)}`;
+}
+
+/**
+ * The merchant events of one frame, and the payment's state after it (the next frame's `before`).
+ * `firstEventNo` is the frame's: event i is number firstEventNo + i.
+ */
+export function catalog(
+  before: PaymentState,
+  frame: { firstEventNo: number; events: readonly PaymentEvent[] },
+): { entries: CatalogEntry[]; after: PaymentState } {
+  const entries: CatalogEntry[] = [];
+  let state = before;
+  frame.events.forEach((event, idx) => {
+    const next = evolve(state, event);
+    const type = next ? merchantEventType(state, event, next) : undefined;
+    if (next && type) {
+      const eventNo = frame.firstEventNo + idx;
+      entries.push({
+        event: {
+          id: merchantEventId(next.id, eventNo, type),
+          object: "event",
+          type,
+          created: event.at,
+          data: { object: toView(next) },
+        },
+        merchantId: next.merchantId,
+        paymentId: next.id,
+        eventNo,
+        idx,
+      });
+    }
+    state = next;
+  });
+  return { entries, after: state };
+}

@@ -1,0 +1,303 @@
+// The sender: claims due deliveries (actors/webhooks/store.ts claimDue), POSTs each to its endpoint
+// signed as Standard Webhooks says, and records the attempt — success, a retry on the schedule, or
+// dead after the last try — keeping the endpoint's failing state, its metric and, past the
+// configured time, disabling it. One per process, any number of processes: claims are leases.
+import { Agent, request } from "undici";
+import type { Logger } from "../../config/log.ts";
+import type { Metrics } from "../../config/metrics.ts";
+import { SpanKind, endSpan, startSpan, traceparentOf } from "../../config/tracing.ts";
+import type { Sql } from "../../streams/db/client.ts";
+import { signingSecrets } from "../../streams/webhook-endpoints.ts";
+import { signedHeaders } from "./signature.ts";
+import {
+  RESPONSE_EXCERPT_BYTES,
+  claimDue,
+  failingStates,
+  recordFailure,
+  recordSuccesses,
+  type Attempt,
+  type Claimed,
+} from "./store.ts";
+
+export type SenderOptions = {
+  sql: Sql;
+  /** The stream sequence up to which every frame is stored (the consumer's ack floor). */
+  ackFloor: () => Promise<number>;
+  cardKeys: readonly Buffer[];
+  retryScheduleMs: readonly number[];
+  disableAfterMs: number;
+  timeoutMs: number;
+  concurrency: number;
+  pollMs: number;
+  /**
+   * Refuses a URL at send time (SSRF: a host that now resolves to a private address): the reason,
+   * or undefined to send (actors/webhooks/url-resolve.ts under the deployment's URL policy).
+   */
+  checkUrl?: (url: string) => Promise<string | undefined>;
+  metrics: Metrics;
+  log: Logger;
+  now?: () => Date;
+};
+
+const GAUGE_REFRESH_MS = 15_000;
+
+export class WebhookSender {
+  readonly #agent: Agent;
+  readonly #now: () => Date;
+  #inflight = 0;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+  #gaugeTimer: NodeJS.Timeout | undefined;
+  readonly #sends = new Set<Promise<void>>();
+  readonly #successes: Array<{
+    c: Claimed;
+    attempt: Attempt;
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }> = [];
+  #recording: Promise<void> | undefined;
+  readonly #secrets = new Map<string, { key: string; secrets: string[]; until: number | undefined }>();
+
+  constructor(private readonly o: SenderOptions) {
+    // Redirects are never followed (undici's request does not, without its redirect interceptor).
+    this.#agent = new Agent({ connect: { timeout: o.timeoutMs }, connections: 64 });
+    this.#now = o.now ?? (() => new Date());
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.wake(), this.o.pollMs);
+    this.#timer.unref();
+    // The failing gauge from the database, now and then: a success on another worker clears this
+    // worker's series too, so `max by (endpoint)` over workers says what the endpoint does.
+    this.#gaugeTimer = setInterval(() => {
+      failingStates(this.o.sql)
+        .then((rows) => {
+          // Reset first: a deleted endpoint's series goes (it would otherwise stay at its last value).
+          this.o.metrics.webhookEndpointFailing.reset();
+          for (const r of rows)
+            this.o.metrics.webhookEndpointFailing.set({ endpoint: r.id }, r.failing ? 1 : 0);
+        })
+        .catch(() => undefined);
+    }, GAUGE_REFRESH_MS);
+    this.#gaugeTimer.unref();
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    clearInterval(this.#gaugeTimer);
+    await this.#running;
+    await Promise.allSettled([...this.#sends]);
+    await this.#agent.close();
+  }
+
+  /** Look for due deliveries now (new ones were stored, or a send finished). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.round()
+      .catch((err: unknown) => this.o.log.warn({ err }, "webhook sender round failed; next round"))
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async round(): Promise<void> {
+    const room = this.o.concurrency - this.#inflight;
+    if (room <= 0) return;
+    const floor = await this.o.ackFloor();
+    if (floor <= 0) return;
+    const claimed = await claimDue(this.o.sql, {
+      floor,
+      limit: room,
+      now: this.#now(),
+      // Long enough for the attempt (its timeout) and recording it; short enough that a killed
+      // sender's claims come back soon (then sent again: at least once).
+      leaseMs: this.o.timeoutMs * 2 + 1_000,
+    });
+    for (const c of claimed) {
+      this.#inflight += 1;
+      const send = this.attempt(c)
+        .catch((err: unknown) =>
+          this.o.log.warn(
+            { err, delivery: c.delivery_id },
+            "webhook attempt not recorded; its lease runs out",
+          ),
+        )
+        .finally(() => {
+          this.#inflight -= 1;
+          this.#sends.delete(send);
+          // Claim again once half the room is free: one claim for many sends, not one each.
+          if (this.#inflight <= this.o.concurrency / 2) this.wake();
+        });
+      this.#sends.add(send);
+    }
+    // A full round: there may be more due at once.
+    if (claimed.length === room) this.#again = true;
+  }
+
+  private async attempt(c: Claimed): Promise<void> {
+    const started = this.#now();
+    const t0 = performance.now();
+    const outcome = await this.post(c, started);
+    const attempt: Attempt = {
+      at: started.toISOString(),
+      latency_ms: Math.round(performance.now() - t0),
+      ...outcome,
+    };
+    const m = this.o.metrics;
+    if (attempt.status !== null && attempt.status >= 200 && attempt.status < 300) {
+      if (c.origin === "stream")
+        m.webhookDeliveryLag.observe(Math.max(0, (Date.now() - c.appended_at.getTime()) / 1000));
+      await this.succeeded(c, attempt);
+      return;
+    }
+    const tries = c.attempts + 1;
+    const delay = this.o.retryScheduleMs[tries - 1];
+    const now = this.#now();
+    const nextAt = delay === undefined ? undefined : new Date(now.getTime() + delay);
+    const r = await recordFailure(this.o.sql, c, attempt, {
+      nextAt,
+      now,
+      disableAfterMs: this.o.disableAfterMs,
+    });
+    m.webhookDeliveries.inc({ outcome: nextAt === undefined ? "dead" : "failed" });
+    m.webhookEndpointFailing.set({ endpoint: c.endpoint_id }, 1);
+    const what = attempt.status !== null ? `HTTP ${attempt.status}` : attempt.error;
+    if (nextAt === undefined)
+      this.o.log.warn(
+        { delivery: c.delivery_id, event: c.event_id, endpoint: c.endpoint_id, tries, last: what },
+        "webhook delivery dead after its last try (kept; redeliver it over the API)",
+      );
+    if (r.disabled)
+      this.o.log.warn(
+        { endpoint: c.endpoint_id, merchantId: c.merchant_id, failingSince: r.failingSince.toISOString() },
+        "webhook endpoint disabled: it failed every delivery for longer than SWITCHYARD_WEBHOOK_DISABLE_AFTER",
+      );
+  }
+
+  /**
+   * Successes are recorded together: what finished while the last batch was being written goes in
+   * the next one statement. Resolves when this one is recorded (the next delivery of the same
+   * endpoint and payment becomes claimable then).
+   */
+  private succeeded(c: Claimed, attempt: Attempt): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#successes.push({ c, attempt, resolve, reject });
+      this.#recording ??= this.record().finally(() => (this.#recording = undefined));
+    });
+  }
+
+  private async record(): Promise<void> {
+    while (this.#successes.length > 0) {
+      const batch = this.#successes.splice(0, 500);
+      try {
+        await recordSuccesses(
+          this.o.sql,
+          batch.map((b) => ({ c: b.c, attempt: b.attempt })),
+        );
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+        continue;
+      }
+      for (const b of batch) {
+        this.o.metrics.webhookDeliveries.inc({ outcome: "succeeded" });
+        this.o.metrics.webhookEndpointFailing.set({ endpoint: b.c.endpoint_id }, 0);
+        b.resolve();
+      }
+    }
+  }
+
+  /** The endpoint's secrets in clear, opened once per sealed value (a rotation seals new ones). */
+  private secrets(c: Claimed, at: Date): string[] {
+    const key = `${c.secret_sealed}|${c.previous_secret_sealed ?? ""}|${c.previous_secret_expires_at?.getTime() ?? ""}`;
+    const cached = this.#secrets.get(c.endpoint_id);
+    if (cached?.key === key && (cached.until === undefined || cached.until > at.getTime()))
+      return cached.secrets;
+    const secrets = signingSecrets(c, this.o.cardKeys, at);
+    const expires = c.previous_secret_expires_at?.getTime();
+    this.#secrets.set(c.endpoint_id, {
+      key,
+      secrets,
+      // While the previous secret signs too, until its grace period ends.
+      until: expires !== undefined && expires > at.getTime() ? expires : undefined,
+    });
+    if (this.#secrets.size > 10_000) this.#secrets.clear();
+    return secrets;
+  }
+
+  /** One POST; never throws: a network error or timeout is an outcome like a status. */
+  private async post(c: Claimed, at: Date): Promise<Omit<Attempt, "at" | "latency_ms">> {
+    let host = "invalid";
+    try {
+      host = new URL(c.url).host;
+    } catch {
+      return { status: null, error: "invalid_url", response: null };
+    }
+    const refused = await this.o.checkUrl?.(c.url);
+    if (refused !== undefined) return { status: null, error: `refused: ${refused}`, response: null };
+    const body = c.body;
+    const span = startSpan(`POST ${host}`, SpanKind.CLIENT, c.traceparent ?? undefined, {
+      "http.request.method": "POST",
+      "server.address": host,
+      "switchyard.webhook.event_id": c.event_id,
+      "switchyard.webhook.endpoint_id": c.endpoint_id,
+    });
+    try {
+      const headers: Record<string, string> = {
+        ...signedHeaders(this.secrets(c, at), c.event_id, at, body),
+        "content-type": "application/json",
+        "user-agent": "Switchyard-Webhooks/1",
+      };
+      if (span !== undefined) headers.traceparent = traceparentOf(span);
+      const res = await request(c.url, {
+        method: "POST",
+        headers,
+        body,
+        dispatcher: this.#agent,
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
+      const response = await excerpt(res.body);
+      span?.setAttribute("http.response.status_code", res.statusCode);
+      endSpan(span, res.statusCode >= 300 ? `HTTP ${res.statusCode}` : undefined);
+      return { status: res.statusCode, error: null, response };
+    } catch (err) {
+      endSpan(span, err);
+      return { status: null, error: errorName(err), response: null };
+    }
+  }
+}
+
+/** The first KiB of the response (UTF-8, cut on a character), the rest read and dropped. */
+async function excerpt(body: AsyncIterable<Buffer>): Promise<string | null> {
+  const kept: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < RESPONSE_EXCERPT_BYTES) kept.push(chunk.subarray(0, RESPONSE_EXCERPT_BYTES - size));
+    size += chunk.length;
+  }
+  if (size === 0) return null;
+  return Buffer.concat(kept)
+    .toString("utf8")
+    .replace(/\uFFFD+$/, "");
+}
+
+/** A short, secret-free name of what went wrong (never the request: it carries the signature). */
+function errorName(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name === "TimeoutError" || err.name === "AbortError") return "timeout";
+    const code = (err as { code?: unknown }).code;
+    return typeof code === "string" ? code : err.name;
+  }
+  return "error";
+}

@@ -1,0 +1,64 @@
+// Outgoing merchant webhooks in a worker: the dispatcher (PAY_EVT → merchant events and deliveries)
+// and the sender (deliveries → merchant endpoints), composed from the Config. Off with
+// SWITCHYARD_WEBHOOKS=off (actors/role.ts then does not start it).
+import type { Config } from "../../config/env.ts";
+import type { Logger } from "../../config/log.ts";
+import type { Metrics } from "../../config/metrics.ts";
+import { EventStore } from "../../streams/event-store.ts";
+import type { Infra } from "../../streams/infra.ts";
+import { WebhookDispatcher } from "./dispatcher.ts";
+import { WebhookSender } from "./sender.ts";
+import { resolveWebhookTarget, WebhookUrlRefused } from "./url-resolve.ts";
+
+export type Webhooks = { dispatcher: WebhookDispatcher; sender: WebhookSender; stop(): Promise<void> };
+
+export async function startWebhooks(
+  config: Config,
+  infra: Infra,
+  o: { cardKeys: readonly Buffer[]; metrics: Metrics; log: Logger },
+): Promise<Webhooks> {
+  const log = o.log.child({ component: "webhooks" });
+  // Each calls the other only once started: the sender asks the dispatcher's ack floor, the
+  // dispatcher wakes the sender after each stored batch.
+  const sender: WebhookSender = new WebhookSender({
+    sql: infra.db.sql,
+    ackFloor: () => dispatcher.ackFloor(),
+    cardKeys: o.cardKeys,
+    retryScheduleMs: config.webhooks.retryScheduleMs,
+    disableAfterMs: config.webhooks.disableAfterMs,
+    timeoutMs: config.webhooks.timeoutMs,
+    concurrency: config.webhooks.concurrency,
+    pollMs: config.webhooks.pollMs,
+    // The endpoint's URL judged again at each send, by the addresses its name has now.
+    async checkUrl(url) {
+      try {
+        await resolveWebhookTarget(url, config.webhookEndpoints);
+        return undefined;
+      } catch (err) {
+        if (err instanceof WebhookUrlRefused) return err.reason;
+        throw err;
+      }
+    },
+    metrics: o.metrics,
+    log,
+  });
+  const dispatcher = new WebhookDispatcher({
+    js: infra.js,
+    jsm: infra.jsm,
+    topo: infra.topo,
+    sql: infra.db.sql,
+    events: new EventStore(infra.js, infra.jsm, infra.topo, o.metrics),
+    log,
+    onStored: () => sender.wake(),
+  });
+  await dispatcher.start();
+  sender.start();
+  return {
+    dispatcher,
+    sender,
+    async stop() {
+      await dispatcher.stop();
+      await sender.stop();
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// Webhook test helpers: a real HTTP receiver on a free port that records what arrives (and answers
+// what the test says), verifying each delivery with the official `standardwebhooks` package as a
+// merchant would; and webhook endpoints written straight into the run's table (until the endpoint
+// API is in this branch), their secret sealed as the platform seals it.
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import postgres from "postgres";
+import { Webhook } from "standardwebhooks";
+import { sealText } from "../../config/card-seal.ts";
+import { DATABASE_URL } from "./infra.ts";
+
+export type Received = {
+  id: string;
+  timestamp: string;
+  signature: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  event: { id: string; type: string; created: string; data: { object: { id: string; status: string } } };
+  /** The answer the receiver gave. */
+  status: number;
+  at: number;
+};
+
+export type Receiver = {
+  url: string;
+  /** Every request, in arrival order (answered 2xx or not). */
+  all: Received[];
+  /** The deliveries answered 2xx, verified with the endpoint's secret. */
+  ok(): Received[];
+  /** What to answer next (default 200). */
+  answer(fn: (r: { id: string; type: string }) => number): void;
+  /** How long to wait before answering (default 0). */
+  delay(ms: number): void;
+  close(): Promise<void>;
+};
+
+export async function startReceiver(secret: () => string | undefined): Promise<Receiver> {
+  const all: Received[] = [];
+  let answer: (r: { id: string; type: string }) => number = () => 200;
+  let delayMs = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const h = req.headers;
+      const one = (name: string) => String(h[name] ?? "");
+      const event = JSON.parse(body) as Received["event"];
+      const s = secret();
+      // Verified as a merchant would; an unverifiable request is answered 400 (and recorded).
+      let status = 400;
+      try {
+        if (s === undefined) throw new Error("no secret");
+        new Webhook(s).verify(body, {
+          "webhook-id": one("webhook-id"),
+          "webhook-timestamp": one("webhook-timestamp"),
+          "webhook-signature": one("webhook-signature"),
+        });
+        status = answer({ id: event.id, type: event.type });
+      } catch {
+        status = 400;
+      }
+      all.push({
+        id: one("webhook-id"),
+        timestamp: one("webhook-timestamp"),
+        signature: one("webhook-signature"),
+        headers: h,
+        body,
+        event,
+        status,
+        at: Date.now(),
+      });
+      const reply = () =>
+        res.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "not now");
+      if (delayMs > 0) setTimeout(reply, delayMs);
+      else reply();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("receiver has no port");
+  return {
+    url: `http://127.0.0.1:${address.port}/hooks`,
+    all,
+    ok: () => all.filter((r) => r.status >= 200 && r.status < 300),
+    answer: (fn) => {
+      answer = fn;
+    },
+    delay: (ms) => {
+      delayMs = ms;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A client of the run's schema (named from the prefix, as config/env.ts does). */
+export function runSql(env: Record<string, string>): postgres.Sql {
+  const schema = `sy_${(env.SWITCHYARD_PREFIX ?? "").toLowerCase()}`;
+  return postgres(env.DATABASE_URL ?? DATABASE_URL, {
+    max: 2,
+    onnotice: () => undefined,
+    connection: { search_path: schema },
+  });
+}
+
+export function newSecret(): string {
+  return `whsec_${randomBytes(24).toString("base64")}`;
+}
+
+/** An endpoint row for `merchantId`, its secret sealed with the run's card key; answers id and secret. */
+export async function createEndpoint(
+  sql: postgres.Sql,
+  env: Record<string, string>,
+  o: { merchantId: string; url: string; events?: string[]; secret?: string },
+): Promise<{ id: string; secret: string }> {
+  const id = `we_${randomBytes(9).toString("base64url")}`;
+  const secret = o.secret ?? newSecret();
+  const key = Buffer.from(env.SWITCHYARD_CARD_KEY ?? "", "hex");
+  await sql`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed, created_at, updated_at)
+    values (${id}, ${o.merchantId}, ${o.url}, ${o.events ?? ["*"]}, ${sealText(key, secret, id)}, now(), now())`;
+  return { id, secret };
+}
