@@ -7,6 +7,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 import { sealText } from "../../config/card-seal.ts";
+import type { PaymentView } from "../../actors/payment/view.ts";
 import { DATABASE_URL } from "./infra.ts";
 
 export type Received = {
@@ -15,7 +16,7 @@ export type Received = {
   signature: string;
   headers: IncomingHttpHeaders;
   body: string;
-  event: { id: string; type: string; created: string; data: { object: { id: string; status: string } } };
+  event: { id: string; type: string; created: string; data: { object: PaymentView } };
   /** The answer the receiver gave. */
   status: number;
   at: number;
