@@ -2,9 +2,9 @@
 // platform (sandbox, worker with its webhook dispatcher and sender, gateway) under one prefix, the
 // payment bench's closed loop run in alternating phases: no endpoint registered, then one endpoint
 // of the merchant pointing at a local receiver (a fresh endpoint per phase, removed after it drained).
-// Printed: payments/s of both (medians over rounds) and their ratio (it must stay within 15 %),
-// deliveries/s during the measured window, and the delivery lag p50/p99 — the event's append to
-// PAY_EVT (the stream's own timestamp, kept in webhook_events.appended_at) to the receiver's arrival.
+// Printed: payments/s of both (medians over rounds) and the median of each round's ratio (it must
+// stay within 15 %), deliveries/s during the measured window, and the delivery lag p50/p99 — the
+// event's append to PAY_EVT (the stream's own timestamp, kept in webhook_events.appended_at) to the receiver's arrival.
 // The receiver (a worker thread) verifies every 50th delivery with the official standardwebhooks package.
 import { randomBytes } from "node:crypto";
 import { Worker } from "node:worker_threads";
@@ -153,12 +153,18 @@ export async function webhooksSection(o: WebhooksBenchOptions): Promise<number> 
       }
       const pNo = median(without.map((p) => p.perSecond));
       const pWith = median(withEndpoint.map((p) => p.perSecond));
-      const ratio = pWith / pNo;
+      // Each round's two phases run back to back: their ratio is paired against the machine's drift
+      // (the load of a shared machine moves by more than 15 % between rounds), so the verdict is the
+      // median of the per-round ratios; the ratio of the medians is printed beside it.
+      const perRound = withEndpoint.map((w, i) => w.perSecond / (without[i]?.perSecond ?? NaN));
+      const ratio = median(perRound);
       const lines = [
         "",
         `Webhooks (${o.rounds} round(s), ${o.concurrency} clients, ${o.durationS} s phases; medians)`,
         `  payments/s, no endpoint:      ${pNo.toFixed(1)}`,
-        `  payments/s, one endpoint:     ${pWith.toFixed(1)}   ratio ${ratio.toFixed(3)} (${ratio >= 0.85 ? "within" : "NOT within"} 15 %)`,
+        `  payments/s, one endpoint:     ${pWith.toFixed(1)}   (ratio of the medians ${(pWith / pNo).toFixed(3)})`,
+        `  per-round ratios:             ${perRound.map((r) => r.toFixed(3)).join(", ")}`,
+        `  median per-round ratio:       ${ratio.toFixed(3)} (${ratio >= 0.85 ? "within" : "NOT within"} 15 %)`,
         `  deliveries/s (in the window): ${median(withEndpoint.map((w) => w.deliveriesPerSecond)).toFixed(1)}`,
         `  delivery lag p50 / p99:       ${median(withEndpoint.map((w) => w.lag.p50)).toFixed(0)} ms / ${median(withEndpoint.map((w) => w.lag.p99)).toFixed(0)} ms (append → receiver)`,
         `  drain after the load stopped: ${median(withEndpoint.map((w) => w.drainMs)).toFixed(0)} ms`,

@@ -16,6 +16,7 @@ import {
   type Api,
   type TestPlatform,
 } from "../support/platform.ts";
+import { routeTo } from "../support/routing.ts";
 import { waitFor } from "../support/wait.ts";
 import { startReceiver, type Receiver } from "../support/webhooks.ts";
 
@@ -113,18 +114,7 @@ describe("a merchant's asynchronous outcomes, end to end (e2e)", function () {
   });
 
   it("hears a bolt chargeback opened and closed lost, and sees the disputed money in the ledger", async () => {
-    const routing = {
-      kind: "routing",
-      home_country: "NL",
-      requires: ["refunds"],
-      rules: [],
-      fallback: ["bolt", "acme"],
-    };
-    const uploaded = await platform.ops.post<{ version: number }>("/ops/policies/routing", routing);
-    expect(uploaded.status, JSON.stringify(uploaded.body)).to.equal(201);
-    expect(
-      (await platform.ops.post(`/ops/policies/routing/versions/${uploaded.body.version}/activate`)).status,
-    ).to.equal(200);
+    await routeTo(platform, ["bolt", "acme"]);
 
     const p = (await api.post("/v1/payments", paymentBody({ capture: "automatic" }))).body;
     expect(p.psp).to.equal("bolt");

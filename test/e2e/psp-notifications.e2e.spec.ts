@@ -6,6 +6,7 @@
 import { expect } from "chai";
 import type { PaymentView } from "../../actors/payment/view.ts";
 import { CARDS, paymentBody, startTestPlatform, type Api, type TestPlatform } from "../support/platform.ts";
+import { routeTo } from "../support/routing.ts";
 import { waitFor } from "../support/wait.ts";
 
 type Sent = { id: string; psp: string; type: string; delivery: string; forged: boolean; attempts: unknown[] };
@@ -164,19 +165,7 @@ describe("PSP notifications (e2e)", function () {
   });
 
   it("opens a chargeback on a bolt payment and closes it won, another lost", async () => {
-    const routing = {
-      kind: "routing",
-      home_country: "NL",
-      requires: ["refunds"],
-      rules: [],
-      fallback: ["bolt", "acme"],
-    };
-    const uploaded = await platform.ops.post<{ version: number }>("/ops/policies/routing", routing);
-    expect(uploaded.status, JSON.stringify(uploaded.body)).to.equal(201);
-    const activated = await platform.ops.post(
-      `/ops/policies/routing/versions/${uploaded.body.version}/activate`,
-    );
-    expect(activated.status).to.equal(200);
+    await routeTo(platform, ["bolt", "acme"]);
 
     for (const outcome of ["won", "lost"] as const) {
       const p = await pay({ capture: "automatic" });
