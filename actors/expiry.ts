@@ -56,7 +56,7 @@ export class ChallengeExpiry {
   async sweep(): Promise<number> {
     const now = this.d.now();
     const cutoff = new Date(now.getTime() - this.d.expiryMs).toISOString();
-    // Index 008_requires_action.sql: the few payments waiting on a challenge, oldest first.
+    // Index 007_requires_action.sql: the few payments waiting on a challenge, oldest first.
     const rows = await this.d.sql<{ id: string; merchant_id: string; updated_at: Date }[]>`
       select id, merchant_id, updated_at from payments
       where status = 'requires_action' and updated_at <= ${cutoff}
