@@ -2,6 +2,7 @@
 // signed as Standard Webhooks says, and records the attempt — success, a retry on the schedule, or
 // dead after the last try — keeping the endpoint's failing state, its metric and, past the
 // configured time, disabling it. One per process, any number of processes: claims are leases.
+import type { LookupFunction } from "node:net";
 import { Agent, request } from "undici";
 import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
@@ -34,6 +35,12 @@ export type SenderOptions = {
    * or undefined to send (actors/webhooks/url-resolve.ts under the deployment's URL policy).
    */
   checkUrl?: (url: string) => Promise<string | undefined>;
+  /**
+   * The name lookup of every connection (actors/webhooks/url-resolve.ts guardedLookup): the
+   * addresses are judged again on the connection itself, so a name re-pointed inside between the
+   * check above and the connect is still refused (DNS rebinding).
+   */
+  lookup?: LookupFunction;
   metrics: Metrics;
   log: Logger;
   now?: () => Date;
@@ -62,7 +69,10 @@ export class WebhookSender {
 
   constructor(private readonly o: SenderOptions) {
     // Redirects are never followed (undici's request does not, without its redirect interceptor).
-    this.#agent = new Agent({ connect: { timeout: o.timeoutMs }, connections: 64 });
+    this.#agent = new Agent({
+      connect: { timeout: o.timeoutMs, ...(o.lookup && { lookup: o.lookup }) },
+      connections: 64,
+    });
     this.#now = o.now ?? (() => new Date());
   }
 

@@ -8,7 +8,7 @@ import { EventStore } from "../../streams/event-store.ts";
 import type { Infra } from "../../streams/infra.ts";
 import { WebhookDispatcher } from "./dispatcher.ts";
 import { WebhookSender } from "./sender.ts";
-import { resolveWebhookTarget, WebhookUrlRefused } from "./url-resolve.ts";
+import { guardedLookup, resolveWebhookTarget, WebhookUrlRefused } from "./url-resolve.ts";
 
 export type Webhooks = { dispatcher: WebhookDispatcher; sender: WebhookSender; stop(): Promise<void> };
 
@@ -39,6 +39,7 @@ export async function startWebhooks(
         throw err;
       }
     },
+    lookup: guardedLookup(config.webhookEndpoints),
     metrics: o.metrics,
     log,
   });
