@@ -247,27 +247,6 @@ export class WebhookEndpointStore {
     });
   }
 
-  /** Deliveries to it have started failing (kept if already failing): since when it has been failing. */
-  async markFailing(id: string, at: Date = this.now()): Promise<Date | undefined> {
-    const [row] = await this.sql<{ failing_since: Date }[]>`
-      update webhook_endpoints set failing_since = coalesce(failing_since, ${at})
-      where id = ${id} returning failing_since`;
-    return row?.failing_since;
-  }
-
-  /** A delivery succeeded: no longer failing. */
-  async markHealthy(id: string): Promise<void> {
-    await this
-      .sql`update webhook_endpoints set failing_since = null where id = ${id} and failing_since is not null`;
-  }
-
-  /** Disabled by the platform (failing too long): no more deliveries until the merchant re-enables it. */
-  async disable(id: string, reason: string): Promise<void> {
-    await this.sql`
-      update webhook_endpoints set disabled = true, disabled_reason = ${reason}, updated_at = ${this.now()}
-      where id = ${id}`;
-  }
-
   private seal(secret: string, id: string): string {
     return sealText(this.o.keys[0]!, secret, id);
   }

@@ -10,7 +10,6 @@ import { rebuildReadModels } from "../../actors/readmodels.ts";
 import {
   MAX_ENDPOINTS_PER_MERCHANT,
   signingSecrets,
-  WebhookEndpointStore,
   type WebhookEndpointRow,
 } from "../../streams/webhook-endpoints.ts";
 import { DATABASE_URL } from "../support/infra.ts";
@@ -157,10 +156,10 @@ describe("webhook endpoints (e2e)", function () {
       enabled_events: ["payment.disputed"],
       description: null,
     });
-    // The platform disables a failing endpoint; the merchant's re-enable clears the reason.
-    const store = new WebhookEndpointStore(sql, { keys: [Buffer.from(env.SWITCHYARD_CARD_KEY!, "hex")] });
-    await store.markFailing(e.id, new Date("2030-01-01T00:00:00Z"));
-    await store.disable(e.id, "failing since 2030-01-01T00:00:00Z");
+    // The platform disables a failing endpoint (the sender does, actors/webhooks/store.ts); the
+    // merchant's re-enable clears the reason.
+    await sql`update webhook_endpoints set failing_since = ${new Date("2030-01-01T00:00:00Z")},
+      disabled = true, disabled_reason = 'failing since 2030-01-01T00:00:00Z' where id = ${e.id}`;
     const disabled = await call(alpha, "GET", `/webhook_endpoints/${e.id}`);
     expect(disabled.body).to.deep.include({
       disabled: true,
