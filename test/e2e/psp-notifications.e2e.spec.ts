@@ -187,6 +187,26 @@ describe("PSP notifications (e2e)", function () {
     }
   });
 
+  it("takes acme's chargebacks too (Stripe-style charge.dispute events), won", async () => {
+    await routeTo(platform, ["acme", "bolt"]);
+    const p = await pay({ capture: "automatic" });
+    expect(p.psp).to.equal("acme");
+    const opened = await sandbox<{ dispute: { id: string } }>("/_sandbox/psps/acme/disputes", {
+      reference: p.id,
+      amount: 700,
+      reason: "product_not_received",
+    });
+    expect(opened.status, JSON.stringify(opened.body)).to.equal(201);
+    const disputed = await until(p.id, "acme dispute open", (x) => x.disputes.length === 1);
+    expect(disputed.disputes[0]).to.deep.include({ psp: "acme", amount: 700, status: "open" });
+    const closed = await sandbox(`/_sandbox/psps/acme/disputes/${opened.body.dispute.id}/close`, {
+      outcome: "won",
+    });
+    expect(closed.status).to.equal(200);
+    await until(p.id, "acme dispute won", (x) => x.disputes[0]?.status === "won");
+    await routeTo(platform, ["bolt", "acme"]);
+  });
+
   it("keeps a verified notification for a payment that does not exist, for operators", async () => {
     const p = await pay({ capture: "automatic" });
     // A charge the platform never made: its reference names no payment.
