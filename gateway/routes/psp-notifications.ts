@@ -10,6 +10,7 @@
 // An unverifiable request is refused (401 or 400 with a code), counted and logged without its body;
 // if it names a payment we know, that payment asks its PSP for the truth (ResumePayment) instead.
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
+import { z } from "zod";
 import { ID_PATTERN } from "../../actors/payment/contract.ts";
 import type { PspNotification } from "../../actors/payment/notification.ts";
 import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
@@ -50,43 +51,61 @@ export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, d
     (_req, body, cb) => cb(null, new RawBody(typeof body === "string" ? body : body.toString("utf8"))),
   );
 
-  app.post("/webhooks/psp/:psp", { bodyLimit: NOTIFICATION_BODY_LIMIT }, async (req, reply) => {
-    const { psp } = req.params as { psp: string };
-    const connector = PSP_NAME.test(psp) ? door.connectors.get(psp) : undefined;
-    if (!connector?.parseNotification)
-      throw new ApiError("psp_not_found", `no PSP named ${psp.slice(0, 32)}`);
-    const count = (outcome: string) => deps.metrics.pspNotifications.inc({ psp, outcome });
-    const body = req.body instanceof RawBody ? req.body.text : "";
-    const parsed = connector.parseNotification({ headers: headersOf(req), body, now: new Date() });
-    if (!parsed.ok) {
-      const refusal = REFUSALS[parsed.reason];
-      count(refusal.outcome);
-      // The reason and the payment it claims, never the body or a header (they carry signatures).
-      logFor(req).warn(
-        { psp, reason: parsed.reason, paymentId: parsed.paymentReference ?? null, bytes: body.length },
-        "PSP notification refused",
-      );
-      if (parsed.paymentReference !== undefined) await requery(req, deps, door, parsed.paymentReference);
-      throw new ApiError(refusal.code, `the notification could not be verified: ${parsed.reason}`);
-    }
-    for (const n of parsed.notifications) {
-      let outcome: Outcome;
-      try {
-        outcome = await take(req, deps, door, n);
-      } catch (cause) {
-        // Not stored: the PSP is not acknowledged, and its retry brings the notification again.
-        logFor(req).error({ err: cause, psp }, "PSP notification could not be stored");
-        throw new ApiError(
-          "service_unavailable",
-          "the notification could not be stored; retry",
-          {},
-          { cause },
+  app.post(
+    "/webhooks/psp/:psp",
+    {
+      bodyLimit: NOTIFICATION_BODY_LIMIT,
+      schema: {
+        summary: "Take a PSP's notification (its signature is the authentication)",
+        description:
+          "For the PSPs, not merchants: the body is the PSP's own format, verified over its exact " +
+          "bytes by the PSP's connector (acme: `Acme-Signature: t=…,v1=…`; bolt: an HMAC in each " +
+          "item). The answer is the acknowledgement the PSP expects (bolt: `[accepted]`), given once " +
+          "every notification is stored. Refusals: 404 psp_not_found, 401 " +
+          "notification_signature_invalid / notification_timestamp_stale, 400 notification_malformed, " +
+          "503 service_unavailable (not stored: the PSP retries). See docs/notifications.md.",
+        tags: ["psp notifications"],
+        params: z.object({ psp: z.string().describe("acme or bolt") }),
+      },
+    },
+    async (req, reply) => {
+      const { psp } = req.params as { psp: string };
+      const connector = PSP_NAME.test(psp) ? door.connectors.get(psp) : undefined;
+      if (!connector?.parseNotification)
+        throw new ApiError("psp_not_found", `no PSP named ${psp.slice(0, 32)}`);
+      const count = (outcome: string) => deps.metrics.pspNotifications.inc({ psp, outcome });
+      const body = req.body instanceof RawBody ? req.body.text : "";
+      const parsed = connector.parseNotification({ headers: headersOf(req), body, now: new Date() });
+      if (!parsed.ok) {
+        const refusal = REFUSALS[parsed.reason];
+        count(refusal.outcome);
+        // The reason and the payment it claims, never the body or a header (they carry signatures).
+        logFor(req).warn(
+          { psp, reason: parsed.reason, paymentId: parsed.paymentReference ?? null, bytes: body.length },
+          "PSP notification refused",
         );
+        if (parsed.paymentReference !== undefined) await requery(req, deps, door, parsed.paymentReference);
+        throw new ApiError(refusal.code, `the notification could not be verified: ${parsed.reason}`);
       }
-      count(outcome);
-    }
-    return reply.code(parsed.ack.status).type(parsed.ack.contentType).send(parsed.ack.body);
-  });
+      for (const n of parsed.notifications) {
+        let outcome: Outcome;
+        try {
+          outcome = await take(req, deps, door, n);
+        } catch (cause) {
+          // Not stored: the PSP is not acknowledged, and its retry brings the notification again.
+          logFor(req).error({ err: cause, psp }, "PSP notification could not be stored");
+          throw new ApiError(
+            "service_unavailable",
+            "the notification could not be stored; retry",
+            {},
+            { cause },
+          );
+        }
+        count(outcome);
+      }
+      return reply.code(parsed.ack.status).type(parsed.ack.contentType).send(parsed.ack.body);
+    },
+  );
   done();
 };
 
