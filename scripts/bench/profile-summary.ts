@@ -54,6 +54,16 @@ export function stageOf(path: string): string | undefined {
   if (path.startsWith("gateway/")) return "gateway: HTTP handling, auth, validation, fingerprints, sealing";
   if (path.startsWith("actors/psp/")) return "worker: PSP client (adapters, health, undici)";
   if (path.startsWith("actors/policy/")) return "worker: routing decision";
+  if (path.startsWith("actors/webhooks/")) return "worker: webhook dispatcher and sender";
+  if (
+    path.startsWith("actors/projections/") ||
+    path.startsWith("actors/ledger/") ||
+    path.startsWith("actors/settlement/") ||
+    path === "actors/readmodels.ts" ||
+    path === "actors/expiry.ts" ||
+    path.startsWith("streams/db/")
+  )
+    return "worker: read models in PostgreSQL (projections, ledger, sweeps)";
   if (path.startsWith("actors/")) return "worker: actor, decider, journal, command intake";
   if (path.startsWith("streams/")) return "streams: command bus, consumer, event store (NATS calls)";
   if (path.startsWith("config/")) return "config: logging, metrics, card seal";
