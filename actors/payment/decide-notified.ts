@@ -12,6 +12,7 @@ import type {
   RecordOperationResult,
 } from "./commands.ts";
 import { accept, reject, RejectionCode, type Decision } from "./decision.ts";
+import { operationKey } from "./ids.ts";
 import type { Payment } from "./state.ts";
 import { PaymentStatus } from "./state.ts";
 
@@ -34,7 +35,7 @@ export function expire(p: Payment, c: ExpirePayment): Decision {
       kind: "void",
       requestFingerprint: EXPIRY_OPERATION,
       amount: 0,
-      idempotencyKey: `${p.id}.${EXPIRY_OPERATION}`, // decide.ts operationKey(), spelled out
+      idempotencyKey: operationKey(p.id, EXPIRY_OPERATION),
       at: c.at,
     },
   );

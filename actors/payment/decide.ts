@@ -16,19 +16,14 @@ import type { OutcomeClass } from "../policy/schemas.ts";
 import { accept, reject, RejectionCode, type Decision } from "./decision.ts";
 import { recordSettlement, resolveByOperator } from "./decide-after.ts";
 import { expire, notified } from "./decide-notified.ts";
+import { attemptKey, operationKey } from "./ids.ts";
 import type { AuthorizationRequested, OperationKind, PaymentEvent } from "./events.ts";
 import type { Attempt, Payment, PaymentState } from "./state.ts";
 import { PaymentStatus } from "./state.ts";
 
 export { RejectionCode, type Decision, type Rejection } from "./decision.ts";
 
-export function attemptKey(paymentId: string, attemptNo: number): string {
-  return `${paymentId}.a${attemptNo}`;
-}
-
-export function operationKey(paymentId: string, operationId: string): string {
-  return `${paymentId}.${operationId}`;
-}
+export { attemptKey, operationKey } from "./ids.ts";
 
 export function decide(state: PaymentState, command: PaymentCommand): Decision {
   switch (command.type) {

@@ -16,6 +16,16 @@ export function operationIdFor(paymentId: string, operation: string, idempotency
   return `op_${digest(operation, paymentId, idempotencyKey)}`;
 }
 
+/** The PSP idempotency key of an authorization attempt: the same attempt always sends the same key. */
+export function attemptKey(paymentId: string, attemptNo: number): string {
+  return `${paymentId}.a${attemptNo}`;
+}
+
+/** The PSP idempotency key of a capture, void or refund. */
+export function operationKey(paymentId: string, operationId: string): string {
+  return `${paymentId}.${operationId}`;
+}
+
 /** JSON with object keys sorted, so the same body always hashes the same. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
