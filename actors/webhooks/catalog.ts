@@ -8,17 +8,13 @@ import type { PaymentEvent } from "../payment/events.ts";
 import { evolve } from "../payment/evolve.ts";
 import type { PaymentState } from "../payment/state.ts";
 import { toView, type PaymentView } from "../payment/view.ts";
-import { EVENT_TYPES, type EventType } from "./event-types.ts";
-
-/** The types (one list, shared with the endpoints API: actors/webhooks/event-types.ts). */
-export const MERCHANT_EVENT_TYPES = EVENT_TYPES;
-export type MerchantEventType = EventType;
+import type { EventType } from "./event-types.ts";
 
 /** The event object merchants receive (the webhook body) and read from GET /v1/events. */
 export type MerchantEvent = {
   id: string;
   object: "event";
-  type: MerchantEventType;
+  type: EventType;
   created: string;
   data: { object: PaymentView };
 };
@@ -34,48 +30,66 @@ export type CatalogEntry = {
 };
 
 /**
- * Payment events whose type alone names the merchant event. The lead's new events (PaymentExpired,
- * DisputeOpened, DisputeClosed) are listed by name already: keyed by string, this table maps them the
- * day they join the PaymentEvent union, and ignores types it does not know.
+ * The merchant event a payment event causes, judged on the states before and after it; undefined:
+ * none. A switch over the whole union, so a new payment event is a compile error here until someone
+ * says what (if anything) a merchant hears of it.
  */
-const BY_TYPE: Readonly<Record<string, MerchantEventType>> = {
-  PaymentDeclined: "payment.declined",
-  PaymentFailed: "payment.failed",
-  PaymentRequiresAction: "payment.requires_action",
-  CaptureSettled: "payment.settled",
-  RefundSettled: "refund.settled",
-  PaymentExpired: "payment.expired",
-  DisputeOpened: "payment.disputed",
-  DisputeClosed: "dispute.closed",
-};
-
-/** The merchant event a payment event causes, judged on the states before and after it; undefined: none. */
 export function merchantEventType(
   before: PaymentState,
   event: PaymentEvent,
   after: PaymentState,
-): MerchantEventType | undefined {
-  // Not a switch over the union: an event type this catalog does not name is deliberately nothing
-  // to a merchant (the table below takes the new ones by name), not a compile error.
-  if (event.type === "PaymentAuthorized") return event.captured ? "payment.captured" : "payment.authorized";
-  if (event.type === "OperationSucceeded") {
-    const op = before?.operations.find((o) => o.id === event.operationId);
-    if (op?.kind === "capture") return "payment.captured";
-    if (op?.kind === "refund") return "refund.succeeded";
-    // A void that cancels the payment; the void that follows an expiry leaves it `expired`, and
-    // the merchant has heard payment.expired already.
-    if (op?.kind === "void" && after?.status === "canceled") return "payment.canceled";
-    return undefined;
+): EventType | undefined {
+  switch (event.type) {
+    case "PaymentAuthorized":
+      return event.captured ? "payment.captured" : "payment.authorized";
+    case "PaymentDeclined":
+      return "payment.declined";
+    case "PaymentFailed":
+      return "payment.failed";
+    case "PaymentRequiresAction":
+      return "payment.requires_action";
+    case "PaymentExpired":
+      return "payment.expired";
+    case "DisputeOpened":
+      return "payment.disputed";
+    case "DisputeClosed":
+      return "dispute.closed";
+    case "CaptureSettled":
+      return "payment.settled";
+    case "RefundSettled":
+      return "refund.settled";
+    case "OperationSucceeded": {
+      const op = before?.operations.find((o) => o.id === event.operationId);
+      if (op?.kind === "capture") return "payment.captured";
+      if (op?.kind === "refund") return "refund.succeeded";
+      // A void that cancels the payment; the void that follows an expiry leaves it `expired`, and
+      // the merchant has heard payment.expired already.
+      if (op?.kind === "void" && after?.status === "canceled") return "payment.canceled";
+      return undefined;
+    }
+    case "OperationFailed": {
+      const op = before?.operations.find((o) => o.id === event.operationId);
+      return op?.kind === "refund" ? "refund.failed" : undefined;
+    }
+    case "PaymentCreated":
+    case "PaymentRouted":
+    case "AuthorizationRequested":
+    case "AttemptDeclined":
+    case "AuthorizationFailed":
+    case "AuthorizationOutcomeUnknown":
+    case "OperationRequested":
+    case "OperationOutcomeUnknown":
+    case "OperationAccepted":
+      return undefined;
+    default: {
+      const never: never = event;
+      return never;
+    }
   }
-  if (event.type === "OperationFailed") {
-    const op = before?.operations.find((o) => o.id === event.operationId);
-    return op?.kind === "refund" ? "refund.failed" : undefined;
-  }
-  return BY_TYPE[event.type];
 }
 
 /** `evt_` + 24 base64url characters of SHA-256(payment, event number, type): stable across reads. */
-export function merchantEventId(paymentId: string, eventNo: number, type: MerchantEventType): string {
+export function merchantEventId(paymentId: string, eventNo: number, type: EventType): string {
   const digest = createHash("sha256").update(`${paymentId}\n${eventNo}\n${type}`).digest("base64url");
   return `evt_${digest.slice(0, 24)}`;
 }

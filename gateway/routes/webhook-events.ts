@@ -5,7 +5,7 @@
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ID_PATTERN } from "../../actors/payment/contract.ts";
-import { MERCHANT_EVENT_TYPES } from "../../actors/webhooks/catalog.ts";
+import { EVENT_TYPES } from "../../actors/webhooks/event-types.ts";
 import {
   cursorOf,
   endpointOf,
@@ -28,7 +28,7 @@ const EventObject = z
   .object({
     id: z.string(),
     object: z.literal("event"),
-    type: z.enum(MERCHANT_EVENT_TYPES),
+    type: z.enum(EVENT_TYPES),
     created: z.string(),
     // The payment as it was right after the event: as stored then, so not held to today's schema.
     data: z.object({ object: z.record(z.string(), z.unknown()) }),
@@ -66,7 +66,7 @@ const EndpointParams = z.object({ id: z.string().regex(ID_PATTERN) });
 const ListEventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: EventId.optional().describe("An event id of yours: the list continues after it."),
-  type: z.enum(MERCHANT_EVENT_TYPES).optional(),
+  type: z.enum(EVENT_TYPES).optional(),
 });
 
 const ListDeliveriesQuery = z.strictObject({
