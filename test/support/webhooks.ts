@@ -1,12 +1,10 @@
 // Webhook test helpers: a real HTTP receiver on a free port that records what arrives (and answers
 // what the test says), verifying each delivery with the official `standardwebhooks` package as a
-// merchant would; and webhook endpoints written straight into the run's table (until the endpoint
-// API is in this branch), their secret sealed as the platform seals it.
-import { randomBytes } from "node:crypto";
+// merchant would; and webhook endpoints created through the platform's endpoint store.
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
-import { sealText } from "../../config/card-seal.ts";
+import { WebhookEndpointStore } from "../../streams/webhook-endpoints.ts";
 import type { PaymentView } from "../../actors/payment/view.ts";
 import { DATABASE_URL } from "./infra.ts";
 
@@ -108,20 +106,18 @@ export function runSql(env: Record<string, string>): postgres.Sql {
   });
 }
 
-export function newSecret(): string {
-  return `whsec_${randomBytes(24).toString("base64")}`;
-}
-
-/** An endpoint row for `merchantId`, its secret sealed with the run's card key; answers id and secret. */
+/** An endpoint of `merchantId`, created by the platform's own store (secret sealed with the run's card key). */
 export async function createEndpoint(
   sql: postgres.Sql,
   env: Record<string, string>,
-  o: { merchantId: string; url: string; events?: string[]; secret?: string },
+  o: { merchantId: string; url: string; events?: string[] },
 ): Promise<{ id: string; secret: string }> {
-  const id = `we_${randomBytes(9).toString("base64url")}`;
-  const secret = o.secret ?? newSecret();
-  const key = Buffer.from(env.SWITCHYARD_CARD_KEY ?? "", "hex");
-  await sql`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed, created_at, updated_at)
-    values (${id}, ${o.merchantId}, ${o.url}, ${o.events ?? ["*"]}, ${sealText(key, secret, id)}, now(), now())`;
-  return { id, secret };
+  const store = new WebhookEndpointStore(sql, { keys: [Buffer.from(env.SWITCHYARD_CARD_KEY ?? "", "hex")] });
+  const issued = await store.create(o.merchantId, {
+    url: o.url,
+    enabledEvents: o.events ?? ["*"],
+    description: null,
+  });
+  if (issued.secret === null) throw new Error("a new endpoint comes with its secret");
+  return { id: issued.row.id, secret: issued.secret };
 }
