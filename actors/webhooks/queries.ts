@@ -127,6 +127,32 @@ export async function listDeliveries(
   return { deliveries: rows.slice(0, o.limit).map(deliveryView), hasMore: rows.length > o.limit };
 }
 
+/** What a merchant's redeliver or replay reads of an event to queue it again. */
+type StoredEvent = { id: string; type: string; payment_id: string; seq: number; idx: number };
+
+/**
+ * A delivery the merchant asked for (redeliver, replay), due now: its id derives from the request's
+ * Idempotency-Key, so the same request again queues nothing more.
+ */
+function requested(
+  o: { merchantId: string; idempotencyKey: string; now: Date },
+  e: StoredEvent,
+  endpointId: string,
+  origin: "redeliver" | "replay",
+) {
+  return {
+    id: requestedDeliveryId(o.merchantId, o.idempotencyKey, e.id, endpointId),
+    event_id: e.id,
+    endpoint_id: endpointId,
+    merchant_id: o.merchantId,
+    payment_id: e.payment_id,
+    seq: e.seq,
+    idx: e.idx,
+    origin,
+    next_attempt_at: o.now,
+  };
+}
+
 /**
  * A new delivery of the event to each of the merchant's enabled endpoints that take its type (or to
  * the one named). Sent under the event's own id: a merchant deduplicating by webhook-id sees a repeat.
@@ -136,7 +162,7 @@ export async function redeliver(
   o: { merchantId: string; eventId: string; endpointId?: string; idempotencyKey: string; now: Date },
 ): Promise<Array<{ id: string; endpoint_id: string }>> {
   return sql.begin(async (tx) => {
-    const [event] = await tx<{ id: string; type: string; payment_id: string; seq: number; idx: number }[]>`
+    const [event] = await tx<StoredEvent[]>`
       select id, type, payment_id, seq, idx from webhook_events
       where id = ${o.eventId} and merchant_id = ${o.merchantId}`;
     if (!event) return [];
@@ -150,17 +176,7 @@ export async function redeliver(
           o.endpointId !== undefined ||
           (isEventType(event.type) && subscribes(ep.enabled_events, event.type)),
       )
-      .map((ep) => ({
-        id: requestedDeliveryId(o.merchantId, o.idempotencyKey, event.id, ep.id),
-        event_id: event.id,
-        endpoint_id: ep.id,
-        merchant_id: o.merchantId,
-        payment_id: event.payment_id,
-        seq: event.seq,
-        idx: event.idx,
-        origin: "redeliver",
-        next_attempt_at: o.now,
-      }));
+      .map((ep) => requested(o, event, ep.id, "redeliver"));
     if (rows.length > 0) await tx`insert into webhook_deliveries ${tx(rows)} on conflict (id) do nothing`;
     return rows.map((r) => ({ id: r.id, endpoint_id: r.endpoint_id }));
   });
@@ -172,22 +188,12 @@ export async function replay(
   o: { merchantId: string; endpoint: EndpointOfMerchant; since: Date; idempotencyKey: string; now: Date },
 ): Promise<number> {
   return sql.begin(async (tx) => {
-    const events = await tx<{ id: string; type: string; payment_id: string; seq: number; idx: number }[]>`
+    const events = await tx<StoredEvent[]>`
       select id, type, payment_id, seq, idx from webhook_events
       where merchant_id = ${o.merchantId} and created >= ${o.since} order by seq, idx limit 100000`;
     const rows = events
       .filter((e) => isEventType(e.type) && subscribes(o.endpoint.enabled_events, e.type))
-      .map((e) => ({
-        id: requestedDeliveryId(o.merchantId, o.idempotencyKey, e.id, o.endpoint.id),
-        event_id: e.id,
-        endpoint_id: o.endpoint.id,
-        merchant_id: o.merchantId,
-        payment_id: e.payment_id,
-        seq: e.seq,
-        idx: e.idx,
-        origin: "replay",
-        next_attempt_at: o.now,
-      }));
+      .map((e) => requested(o, e, o.endpoint.id, "replay"));
     for (let i = 0; i < rows.length; i += 1000)
       await tx`insert into webhook_deliveries ${tx(rows.slice(i, i + 1000))} on conflict (id) do nothing`;
     return rows.length;
