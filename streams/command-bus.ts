@@ -57,7 +57,7 @@ export class CommandBus {
     envelope: unknown,
     opts: { waitMs: number; msgId: string; traceparent?: string },
   ): Promise<unknown> {
-    return (await this.deliver(paymentId, envelope, opts)).reply;
+    return (await this.sendDeduplicated(paymentId, envelope, opts)).reply;
   }
 
   /**
@@ -65,14 +65,6 @@ export class CommandBus {
    * window (same message id): then no actor will handle it again, so nothing is waited for.
    */
   async sendDeduplicated(
-    paymentId: string,
-    envelope: unknown,
-    opts: { waitMs: number; msgId: string; traceparent?: string },
-  ): Promise<{ duplicate: boolean; reply: unknown }> {
-    return this.deliver(paymentId, envelope, opts);
-  }
-
-  private async deliver(
     paymentId: string,
     envelope: unknown,
     opts: { waitMs: number; msgId: string; traceparent?: string },
