@@ -13,7 +13,10 @@ export function sameBytes(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The largest notification body a connector reads (the door refuses larger ones before this). */
+/**
+ * The largest notification body the door takes and a connector reads: far above any real batch, and a
+ * flood cannot fill memory.
+ */
 export const MAX_NOTIFICATION_BYTES = 256 * 1024;
 
 export const refused = (

@@ -13,13 +13,12 @@ import type { FastifyPluginCallback, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { ID_PATTERN } from "../../actors/payment/contract.ts";
 import type { PspNotification } from "../../actors/payment/notification.ts";
+import { MAX_NOTIFICATION_BYTES } from "../../actors/psp/notification-signature.ts";
 import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
 import { logFor } from "../context.ts";
 import type { GatewayDeps, PspNotificationDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 
-/** Far above any real notification batch; the limit keeps a flood from filling memory. */
-export const NOTIFICATION_BODY_LIMIT = 256 * 1024;
 const PSP_NAME = /^[a-z0-9_-]{1,32}$/;
 
 /** The raw body, out of reach of hooks that walk parsed bodies (its text is not enumerable). */
@@ -47,14 +46,14 @@ export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, d
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     "application/json",
-    { parseAs: "string", bodyLimit: NOTIFICATION_BODY_LIMIT },
+    { parseAs: "string", bodyLimit: MAX_NOTIFICATION_BYTES },
     (_req, body, cb) => cb(null, new RawBody(typeof body === "string" ? body : body.toString("utf8"))),
   );
 
   app.post(
     "/webhooks/psp/:psp",
     {
-      bodyLimit: NOTIFICATION_BODY_LIMIT,
+      bodyLimit: MAX_NOTIFICATION_BYTES,
       schema: {
         summary: "Take a PSP's notification (its signature is the authentication)",
         description:
