@@ -164,6 +164,7 @@ export function createBoltConnector(opts: {
         },
         captureDelay: req.capture ? "immediate" : "manual",
         ...(req.returnUrl !== undefined && { returnUrl: req.returnUrl }),
+        ...(req.threeDs === true && { authenticationData: { attemptAuthentication: "always" } }),
       };
       const ex = await call("POST", "/payments", body, req.traceparent);
       if (!ex.ok) return ex.failure;
