@@ -75,6 +75,8 @@ describe("3-D Secure step-up (e2e)", function () {
         [psp, "declined"],
       ]);
       expect(charges.reduce((sum, c) => sum + c.capturedAmount, 0)).to.equal(4200);
+      const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+      expect(metrics).to.match(new RegExp(`switchyard_three_ds_step_ups_total\\{psp="${psp}"\\} 1\\b`));
     });
   }
 });
