@@ -180,6 +180,20 @@ describe("PSP adapters against the sandbox", () => {
         expect(await psp().authorize(authorization({ threeDs: true }))).to.include({ outcome: "authorized" });
       });
 
+      it("states the amount on the challenge page in the currency's own decimals", async () => {
+        for (const [currency, amount, shown] of [
+          ["JPY", 1234, "1234 JPY"],
+          ["KWD", 12345, "12.345 KWD"],
+          ["EUR", 1234, "12.34 EUR"],
+        ] as const) {
+          if (!psp().capabilities?.currencies.includes(currency)) continue;
+          const result = await psp().authorize(authorization({ card: card(CARD.threeDs), currency, amount }));
+          if (result.outcome !== "requires_action") expect.fail(JSON.stringify(result));
+          const page = await (await fetch(result.actionUrl)).text();
+          expect(page, currency).to.include(`<strong>${shown}</strong>`);
+        }
+      });
+
       for (const [currency, amount] of [
         ["JPY", 1234],
         ["KWD", 1234],
