@@ -179,6 +179,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["psp", "class"] as const,
       registers,
     }),
+    stepUps: new Counter({
+      name: "switchyard_three_ds_step_ups_total",
+      help: "3-D Secure step-ups: attempts that ask the PSP to authenticate the shopper after an authentication_required decline",
+      labelNames: ["psp"] as const,
+      registers,
+    }),
     unresolvedEffects: new Gauge({
       name: "switchyard_unresolved_psp_effects",
       help: "Payments whose PSP outcome is unknown or whose PSP is unreachable, waiting for a retry",

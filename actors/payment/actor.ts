@@ -306,6 +306,11 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     };
     at.sinceSnapshot += events.length;
     if (state) countAttempts(state, events, deps.metrics);
+    for (const e of events)
+      if (e.type === "AuthorizationRequested" && e.threeDs === true) {
+        deps.metrics.stepUps.inc({ psp: e.psp });
+        deps.log.info({ ...ctx.ids, psp: e.psp, attemptNo: e.attemptNo }, "3-D Secure step-up requested");
+      }
     if (state && state.status !== before) {
       if (RESTING.has(state.status)) deps.metrics.paymentsTerminal.inc({ status: state.status });
       deps.log.info({ ...ctx.ids, status: state.status, from: before ?? null }, "payment status changed");

@@ -224,7 +224,12 @@ function recordAuthorization(p: Payment, c: RecordAuthorizationResult): Decision
       });
     case "declined": {
       const cls: OutcomeClass = r.class ?? (r.soft ? "soft_decline" : "hard_decline");
-      const next = cls === "soft_decline" ? nextAttempt(p, attempt, cls, r.code, at) : undefined;
+      const next =
+        cls === "soft_decline"
+          ? nextAttempt(p, attempt, cls, r.code, at)
+          : cls === "auth_required" && open
+            ? stepUp(p, attempt, at)
+            : undefined;
       if (next)
         return accept(
           { type: "AttemptDeclined", attemptNo, code: r.code, rawCode: r.rawCode, class: cls, at },
@@ -277,8 +282,8 @@ function termsOf(p: Payment): RetryTerms {
 /**
  * The attempt that follows a failed or declined one under the payment's retry terms, or undefined
  * when the payment must stop here. Only soft declines and technical errors (the PSP certainly did
- * not take the request) come here: a hard decline, an unknown outcome or an authentication request
- * never moves a payment to another PSP.
+ * not take the request) come here: a hard decline or an unknown outcome never moves a payment to
+ * another PSP (an authentication request may, as a 3-D Secure step-up: stepUp below).
  */
 function nextAttempt(
   p: Payment,
@@ -317,6 +322,31 @@ function nextAttempt(
   if (terms.cascadeOn.includes("technical") && cascadeTo !== undefined)
     return request(cascadeTo, "cascade", wait);
   return undefined;
+}
+
+/**
+ * The 3-D Secure attempt that follows an `auth_required` decline, when the retry terms step up, or
+ * undefined when the payment must be declined. Once per payment: a step-up that is itself declined
+ * (or a challenge the shopper failed, which comes back as `auth_required` too) ends the payment.
+ */
+function stepUp(p: Payment, declined: Attempt, at: string): AuthorizationRequested | undefined {
+  const terms = termsOf(p);
+  if (terms.stepUp === undefined || p.attempts.some((a) => a.threeDs === true)) return undefined;
+  if (p.attempts.length >= terms.maxAttempts) return undefined;
+  const psp =
+    terms.stepUp === "same_psp" ? declined.psp : p.candidates[p.candidates.indexOf(declined.psp) + 1];
+  if (psp === undefined) return undefined;
+  const no = p.attempts.length + 1;
+  return {
+    type: "AuthorizationRequested",
+    attemptNo: no,
+    psp,
+    idempotencyKey: attemptKey(p.id, no),
+    expectedFee: expectedFeeOf(p.routing, psp),
+    trigger: psp === declined.psp ? "retry" : "cascade",
+    threeDs: true,
+    at,
+  };
 }
 
 function recordOperation(p: Payment, c: RecordOperationResult): Decision {

@@ -62,6 +62,7 @@ async function authorize(attempt: Attempt, ctx: EffectContext): Promise<RecordAu
     capture: p.capture === "automatic",
     card: ctx.card,
     ...(p.returnUrl !== undefined && { returnUrl: p.returnUrl }),
+    ...(attempt.threeDs === true && { threeDs: true }),
     ...tp,
   });
   return record(result);

@@ -68,6 +68,8 @@ export const AuthorizationRequested = z.object({
   trigger: z.enum(["routed", "retry", "cascade"]).optional(),
   /** Backoff after a technical error: the call is not made before this time. */
   notBefore: At.optional(),
+  /** A 3-D Secure step-up after an `auth_required` decline: the PSP is asked to authenticate the shopper. */
+  threeDs: z.literal(true).optional(),
   at: At,
 });
 export type AuthorizationRequested = z.infer<typeof AuthorizationRequested>;

@@ -53,6 +53,7 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
             ...(event.expectedFee !== undefined && { expectedFee: event.expectedFee }),
             ...(event.trigger !== undefined && { trigger: event.trigger }),
             ...(event.notBefore !== undefined && { notBefore: event.notBefore }),
+            ...(event.threeDs === true && { threeDs: true as const }),
             requestedAt: event.at,
           },
         ],

@@ -59,6 +59,8 @@ export type Attempt = {
   expectedFee?: number | null;
   trigger?: "routed" | "retry" | "cascade";
   notBefore?: string;
+  /** A 3-D Secure step-up: the PSP was asked to authenticate the shopper. */
+  threeDs?: true;
   requestedAt: string;
   completedAt?: string;
 };

@@ -62,6 +62,8 @@ export const RetryTerms = z.object({
   backoffInitialMs: z.number().int().min(0),
   backoffMultiplier: z.number().min(1),
   backoffMaxMs: z.number().int().min(0),
+  /** Where an `auth_required` decline steps up to 3-D Secure; absent (decisions before it, or `never`): it declines. */
+  stepUp: z.enum(["same_psp", "next_psp"]).optional(),
 });
 export type RetryTerms = z.infer<typeof RetryTerms>;
 

@@ -11,6 +11,7 @@ export function retryTermsOf(p: RetryPolicy): RetryTerms {
     backoffInitialMs: p.technical.backoff_initial_ms,
     backoffMultiplier: p.technical.backoff_multiplier,
     backoffMaxMs: p.technical.backoff_max_ms,
+    ...(p.step_up !== "never" && { stepUp: p.step_up }),
   };
 }
 

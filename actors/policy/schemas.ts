@@ -171,6 +171,12 @@ export const RetryPolicy = z
     cascade_on: z.array(z.enum(["soft_decline", "technical"])).default(["soft_decline", "technical"]),
     /** Attempts in all, across PSPs and retries, including the first. */
     max_attempts: z.number().int().min(1).max(10).default(3),
+    /**
+     * What an `auth_required` decline (the issuer wants strong customer authentication) does: `never`
+     * declines the payment; `same_psp` / `next_psp` step up to 3-D Secure there, once per payment,
+     * within `max_attempts`. Absent in documents written before it: `never`, as they behaved.
+     */
+    step_up: z.enum(["never", "same_psp", "next_psp"]).default("never"),
     technical: z
       .object({
         /** Retries on the same PSP after a technical error, before cascading. */

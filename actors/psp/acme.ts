@@ -160,6 +160,9 @@ export function createAcmeConnector(opts: {
           source: { number: card.number, exp_month: card.expMonth, exp_year: card.expYear, cvc: card.cvc },
           metadata: { reference: req.reference },
           ...(req.returnUrl !== undefined && { return_url: req.returnUrl }),
+          ...(req.threeDs === true && {
+            payment_method_options: { card: { request_three_d_secure: "any" } },
+          }),
         },
       });
       if (!ex.ok) return ex.failure;

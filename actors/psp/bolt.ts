@@ -49,7 +49,8 @@ const BoltError = z.object({
 type BoltError = z.infer<typeof BoltError>;
 
 export const BOLT_CAPABILITIES: PspCapabilities = {
-  currencies: ["EUR", "USD", "GBP", "DKK"],
+  // Adyen takes zero- and three-decimal currencies too: JPY and KWD keep those paths exercised.
+  currencies: ["EUR", "USD", "GBP", "DKK", "JPY", "KWD"],
   brands: ["visa", "mastercard"],
   threeDs: true,
   partialCapture: true,
@@ -164,6 +165,7 @@ export function createBoltConnector(opts: {
         },
         captureDelay: req.capture ? "immediate" : "manual",
         ...(req.returnUrl !== undefined && { returnUrl: req.returnUrl }),
+        ...(req.threeDs === true && { authenticationData: { attemptAuthentication: "always" } }),
       };
       const ex = await call("POST", "/payments", body, req.traceparent);
       if (!ex.ok) return ex.failure;

@@ -28,6 +28,8 @@ export type AuthorizeRequest = {
   card: CardSecret;
   /** Where the PSP sends the shopper after a 3-D Secure challenge (the merchant's return_url). */
   returnUrl?: string;
+  /** Ask the PSP to authenticate the shopper (3-D Secure): a step-up after an authentication_required decline. */
+  threeDs?: boolean;
   traceparent?: string;
 };
 

@@ -33,6 +33,10 @@ const CreateCharge = z.object({
   }),
   metadata: z.object({ reference: z.string().min(1) }),
   return_url: z.url().max(2048).optional(),
+  // Stripe's way to ask for 3-D Secure: "any" authenticates whenever the card supports it.
+  payment_method_options: z
+    .object({ card: z.object({ request_three_d_secure: z.enum(["any", "automatic"]) }) })
+    .optional(),
 });
 const CaptureBody = z.object({ amount: DecimalAmount.optional() });
 const RefundBody = z.object({ charge: z.string().min(1), amount: DecimalAmount.optional() });
@@ -66,6 +70,7 @@ const CARD_ERRORS: Readonly<Record<DeclineVerdict, [string, string?]>> = {
   processing_error: ["processing_error"],
   expired: ["expired_card"],
   invalid_number: ["incorrect_number"],
+  authentication_required: ["card_declined", "authentication_required"],
 };
 
 function acmeStatus(c: Charge): string {
@@ -161,6 +166,7 @@ export function acmeRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
       const body = parse(CreateCharge, req.body);
       if (!body.ok) return send(reply, body.reply);
       const { amount: decimal, currency: lower, capture, source, metadata, return_url } = body.value;
+      const threeDs = body.value.payment_method_options?.card.request_three_d_secure === "any";
       const currency = lower.toUpperCase();
       const amount = minorUnits(decimal, currency);
       if (!amount.ok) return send(reply, amount.reply);
@@ -184,6 +190,7 @@ export function acmeRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
               card: { number: source.number, expMonth: source.exp_month, expYear: source.exp_year },
               ...traceparentOf(req),
               ...(return_url !== undefined && { returnUrl: return_url }),
+              ...(threeDs && { threeDs }),
               actionUrl: (id) => `${base}/acme/v1/3ds/${id}`,
             },
             ctx.now(),

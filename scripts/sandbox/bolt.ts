@@ -38,6 +38,8 @@ const PaymentRequest = z.object({
   }),
   captureDelay: z.enum(["immediate", "manual"]),
   returnUrl: z.url().max(2048).optional(),
+  // Adyen's way to ask for 3-D Secure whatever the risk rules would say.
+  authenticationData: z.object({ attemptAuthentication: z.enum(["always", "never"]) }).optional(),
 });
 const Modification = z.object({ requestId: z.string().min(1), amount: Amount.optional() });
 const PaymentParams = z.object({ pspReference: z.string() });
@@ -62,6 +64,8 @@ const REFUSALS: Readonly<Record<DeclineVerdict, [string, string, string]>> = {
   expired: ["Refused", "Expired Card", "54"],
   invalid_number: ["Refused", "Invalid Card Number", "14"],
   processing_error: ["Error", "Acquirer Error", "96"],
+  // Visa's PSD2 soft decline: the issuer wants strong customer authentication.
+  authentication_required: ["Refused", "Authentication required", "1A"],
 };
 
 const PAYMENT_STATUS: Readonly<Record<ChargeStatus, string>> = {
@@ -198,6 +202,7 @@ export function boltRoutes(psp: SimulatedPsp, ctx: SandboxContext) {
                 ? { traceparent: req.headers.traceparent }
                 : {}),
               ...(p.returnUrl !== undefined && { returnUrl: p.returnUrl }),
+              ...(p.authenticationData?.attemptAuthentication === "always" && { threeDs: true }),
               actionUrl: (id) => `${base}/bolt/redirect/${id}`,
             },
             ctx.now(),

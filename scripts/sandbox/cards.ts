@@ -11,6 +11,8 @@ export const CardVerdict = {
   expired: "expired",
   invalidNumber: "invalid_number",
   threeDs: "three_ds",
+  /** Declined for strong customer authentication, unless 3-D Secure is requested: then a challenge. */
+  authenticationRequired: "authentication_required",
 } as const;
 export type CardVerdict = (typeof CardVerdict)[keyof typeof CardVerdict];
 
@@ -27,7 +29,15 @@ const CARD_VERDICTS: Readonly<Record<string, CardVerdict>> = {
   "4000000000009995": CardVerdict.insufficientFunds,
   "4000000000000119": CardVerdict.processingError,
   "4000000000003220": CardVerdict.threeDs,
+  "4000002760003184": CardVerdict.authenticationRequired,
 };
+
+/**
+ * What the issuer does with 3-D Secure requested (a step-up): a card that wants authentication gets
+ * its challenge; any other card answers as it would without (frictionless).
+ */
+export const withThreeDs = (v: CardVerdict, requested: boolean): CardVerdict =>
+  requested && v === CardVerdict.authenticationRequired ? CardVerdict.threeDs : v;
 
 export function verdictFor(
   card: { number: string; expMonth: number; expYear: number },

@@ -6,6 +6,7 @@
 // elsewhere and says so in its Content-Security-Policy.
 import type { FastifyPluginCallback, FastifyReply } from "fastify";
 import { z } from "zod";
+import { toDecimalString } from "../../actors/payment/money.ts";
 import { completeChallenge, isRefused, type Refused } from "./later.ts";
 import type { Notifier, SentNotice } from "./notifier.ts";
 import type { Charge, SimulatedPsp } from "./simulator.ts";
@@ -78,7 +79,7 @@ export function challengeRoutes(
           return page(reply, 404, "No such challenge", "<p>This challenge does not exist.</p>");
         if (charge.status !== "requires_action")
           return page(reply, 409, "Challenge over", `<p>This payment is ${escape(charge.status)}.</p>`);
-        const amount = `${(charge.amount / 100).toFixed(2)} ${charge.currency}`;
+        const amount = `${toDecimalString(charge.amount, charge.currency)} ${charge.currency}`;
         return page(
           reply,
           200,

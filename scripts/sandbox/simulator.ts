@@ -6,7 +6,7 @@
 import { binCountryOf, brandOf, type CardBrand } from "../../actors/payment/card.ts";
 import { regionOf } from "../../actors/policy/region.ts";
 import type { Region } from "../../actors/policy/schemas.ts";
-import { CardVerdict, DISPUTE_CARD, verdictFor } from "./cards.ts";
+import { CardVerdict, DISPUTE_CARD, verdictFor, withThreeDs } from "./cards.ts";
 import type { ClosedBatch } from "./settlement-rows.ts";
 
 export { CardVerdict, declineVerdict, DISPUTE_CARD, SLOW_CARD, verdictFor } from "./cards.ts";
@@ -163,6 +163,8 @@ export type NewCharge = {
   card: { number: string; expMonth: number; expYear: number };
   traceparent?: string;
   returnUrl?: string;
+  /** The merchant asked for 3-D Secure (a step-up after an authentication_required decline). */
+  threeDs?: boolean;
   actionUrl: (id: string) => string;
 };
 
@@ -262,7 +264,7 @@ export class SimulatedPsp {
   }
 
   authorize(req: NewCharge, now: Date): Charge {
-    const verdict = verdictFor(req.card, now);
+    const verdict = withThreeDs(verdictFor(req.card, now), req.threeDs === true);
     const id = this.newId();
     const approved = verdict === CardVerdict.approve;
     const status: ChargeStatus = approved

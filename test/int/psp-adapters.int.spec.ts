@@ -15,6 +15,7 @@ const CARD = {
   insufficientFunds: "4000000000009995",
   processingError: "4000000000000119",
   threeDs: "4000000000003220",
+  stepUp: "4000002760003184",
   slow: "4000000000000077",
   notLuhn: "4242424242424241",
 } as const;
@@ -163,6 +164,34 @@ describe("PSP adapters against the sandbox", () => {
           .to.have.property("actionUrl")
           .that.satisfies((u: string) => u.startsWith(sandbox.url));
         expect(onlyCharge(req.reference).status).to.equal("requires_action");
+      });
+
+      it("declines the step-up card as authentication_required, and challenges it when 3-D Secure is asked", async () => {
+        const plain = authorization({ card: card(CARD.stepUp) });
+        expect(await psp().authorize(plain)).to.include({
+          outcome: "declined",
+          code: "authentication_required",
+          class: "auth_required",
+        });
+        const stepUp = authorization({ card: card(CARD.stepUp), threeDs: true });
+        expect(await psp().authorize(stepUp)).to.include({ outcome: "requires_action" });
+        expect(onlyCharge(stepUp.reference).status).to.equal("requires_action");
+        // Asking for 3-D Secure on a card that does not need it is frictionless.
+        expect(await psp().authorize(authorization({ threeDs: true }))).to.include({ outcome: "authorized" });
+      });
+
+      it("states the amount on the challenge page in the currency's own decimals", async () => {
+        for (const [currency, amount, shown] of [
+          ["JPY", 1234, "1234 JPY"],
+          ["KWD", 12345, "12.345 KWD"],
+          ["EUR", 1234, "12.34 EUR"],
+        ] as const) {
+          if (!psp().capabilities?.currencies.includes(currency)) continue;
+          const result = await psp().authorize(authorization({ card: card(CARD.threeDs), currency, amount }));
+          if (result.outcome !== "requires_action") expect.fail(JSON.stringify(result));
+          const page = await (await fetch(result.actionUrl)).text();
+          expect(page, currency).to.include(`<strong>${shown}</strong>`);
+        }
       });
 
       for (const [currency, amount] of [

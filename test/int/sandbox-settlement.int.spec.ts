@@ -163,7 +163,7 @@ describe("sandbox settlement reports, read by the platform's parsers", () => {
             region: regionOf.get(line.pspReference!)!,
           });
           expect(line.fee, `${line.currency} fee`).to.be.greaterThan(0);
-          if (expectedFeeOf === null) continue; // the policy prices no JPY
+          if (expectedFeeOf === null) continue; // acme's fees price no JPY
           expect(line.fee).to.not.equal(expectedFeeOf);
           expect(Math.abs(line.fee - expectedFeeOf)).to.be.at.most(
             Math.max(2, Math.ceil(line.amount * 0.002)),

@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import type { RecordAuthorizationResult } from "../../actors/payment/commands.ts";
 import { toView } from "../../actors/payment/view.ts";
-import { AT, LATER, cmd, evt, given, routeOf, stateOf } from "./decider-spec.ts";
+import { AT, LATER, cmd, evt, given, psp, routeOf, stateOf } from "./decider-spec.ts";
 
 type AuthResult = RecordAuthorizationResult["result"];
 
@@ -179,5 +179,125 @@ describe("payment retries and cascades", () => {
     given(...legacy)
       .when(cmd.authResult(1, technical()))
       .then(evt.authFailed(1, "psp_unavailable"), evt.authRequested(2, "bolt", LATER));
+  });
+});
+
+describe("3-D Secure step-up after an authentication_required decline", () => {
+  const authRequired = (rawCode = "1A"): AuthResult => ({
+    outcome: "declined",
+    code: "authentication_required",
+    soft: false,
+    rawCode,
+    class: "auth_required",
+  });
+  const attemptDeclined = (attemptNo: number, at = LATER) => ({
+    type: "AttemptDeclined" as const,
+    attemptNo,
+    code: "authentication_required",
+    rawCode: "1A",
+    class: "auth_required" as const,
+    at,
+  });
+
+  it("steps up at the same PSP, asking it for 3-D Secure, when the retry terms allow", () => {
+    const p = given(evt.created(), evt.routed(THREE, { stepUp: "same_psp" }), evt.authRequested(1, "acme"))
+      .when(cmd.authResult(1, authRequired()))
+      .then(attemptDeclined(1), evt.authRequested(2, "acme", LATER, { trigger: "retry", threeDs: true }))
+      .thenState({ status: "authorizing", psp: "acme" });
+    expect(p.attempts.map((a) => [a.psp, a.status, a.threeDs ?? false])).to.deep.equal([
+      ["acme", "declined", false],
+      ["acme", "pending", true],
+    ]);
+  });
+
+  it("steps up at the next PSP when the terms say next_psp", () => {
+    given(evt.created(), evt.routed(THREE, { stepUp: "next_psp" }), evt.authRequested(1, "acme"))
+      .when(cmd.authResult(1, authRequired()))
+      .then(attemptDeclined(1), evt.authRequested(2, "bolt", LATER, { trigger: "cascade", threeDs: true }));
+  });
+
+  it("then waits on the shopper: the step-up's challenge makes the payment requires_action", () => {
+    given(
+      evt.created(),
+      evt.routed(THREE, { stepUp: "same_psp" }),
+      evt.authRequested(1, "acme"),
+      attemptDeclined(1),
+      evt.authRequested(2, "acme", LATER, { trigger: "retry", threeDs: true }),
+    )
+      .when(cmd.authResult(2, psp.requiresAction()))
+      .thenState({ status: "requires_action", psp: "acme", pspReference: "ref_1" });
+  });
+
+  it("declines with authentication_required when the retry terms do not step up", () => {
+    given(evt.created(), evt.routed(THREE), evt.authRequested(1, "acme"))
+      .when(cmd.authResult(1, authRequired()))
+      .then({
+        type: "PaymentDeclined",
+        attemptNo: 1,
+        code: "authentication_required",
+        soft: false,
+        rawCode: "1A",
+        class: "auth_required",
+        at: LATER,
+      })
+      .thenState({ status: "declined", declineCode: "authentication_required" });
+  });
+
+  it("declines, without another step-up, when the step-up itself is declined for authentication", () => {
+    given(
+      evt.created(),
+      evt.routed(THREE, { stepUp: "same_psp" }),
+      evt.authRequested(1, "acme"),
+      attemptDeclined(1),
+      evt.authRequested(2, "acme", LATER, { trigger: "retry", threeDs: true }),
+    )
+      .when(cmd.authResult(2, authRequired()))
+      .then({
+        type: "PaymentDeclined",
+        attemptNo: 2,
+        code: "authentication_required",
+        soft: false,
+        rawCode: "1A",
+        class: "auth_required",
+        at: LATER,
+      })
+      .thenState({ status: "declined" });
+  });
+
+  it("declines when the shopper fails the step-up's challenge (no loop through requires_action)", () => {
+    given(
+      evt.created(),
+      evt.routed(THREE, { stepUp: "same_psp" }),
+      evt.authRequested(1, "acme"),
+      attemptDeclined(1),
+      evt.authRequested(2, "acme", LATER, { trigger: "retry", threeDs: true }),
+      evt.requiresAction(2),
+    )
+      .when(cmd.authResult(2, authRequired("11")))
+      .thenState({ status: "declined", declineCode: "authentication_required" });
+  });
+
+  it("declines a failed challenge the PSP started on its own rather than stepping up again", () => {
+    given(
+      evt.created(),
+      evt.routed(THREE, { stepUp: "same_psp" }),
+      evt.authRequested(1, "acme"),
+      evt.requiresAction(1),
+    )
+      .when(cmd.authResult(1, authRequired("11")))
+      .thenState({ status: "declined", declineCode: "authentication_required" });
+  });
+
+  it("declines when max_attempts is reached, or no next PSP is left to step up at", () => {
+    given(
+      evt.created(),
+      evt.routed(THREE, { stepUp: "same_psp", maxAttempts: 1 }),
+      evt.authRequested(1, "acme"),
+    )
+      .when(cmd.authResult(1, authRequired()))
+      .thenState({ status: "declined", declineCode: "authentication_required" });
+    given(evt.created(), evt.routed(["acme"], { stepUp: "next_psp" }), evt.authRequested(1, "acme"))
+      .when(cmd.authResult(1, authRequired()))
+      .thenState({ status: "declined", declineCode: "authentication_required" });
   });
 });

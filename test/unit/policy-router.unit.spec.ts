@@ -209,7 +209,7 @@ describe("router: eligibility wins over rules", () => {
   });
 
   it("answers an empty order when nothing is routable, still listing every candidate", () => {
-    const d = decideRoute(input(routing([]), { currency: "JPY" }));
+    const d = decideRoute(input(routing([]), { currency: "ISK" }));
     expect(d.order).to.deep.equal([]);
     expect(d.candidates.map((c) => c.psp)).to.deep.equal(["acme", "bolt"]);
     expect(d.reason).to.match(/no PSP can take the payment/);
