@@ -95,6 +95,8 @@ export async function startReadModels(
       ),
     ],
   ]);
+  // Every follower's count exported from 0, so that the first frame set aside is an increase.
+  for (const name of followers.keys()) o.metrics.followerSetAside.inc({ follower: name }, 0);
   const started: Array<{ stop(): Promise<void> }> = [];
   let expiry: ChallengeExpiry | undefined;
   try {
@@ -297,10 +299,7 @@ export async function rebuildReadModels(
 }
 
 /** Each read model's stream's last sequence: what a rebuild asked for now must reach. */
-export async function streamHeads(
-  jsm: Infra["jsm"],
-  topo: Topology,
-): Promise<Record<ReadModelName, number>> {
+export async function streamHeads(jsm: Infra["jsm"], topo: Topology): Promise<Record<ReadModelName, number>> {
   const heads = {} as Record<ReadModelName, number>;
   for (const name of READ_MODELS) heads[name] = (await jsm.streams.info(streamOf(topo, name))).state.last_seq;
   return heads;

@@ -175,7 +175,10 @@ function decodeAll(msgs: readonly StreamMsg[], log: Logger): Frame[] {
       // The actor validated these before writing: an unreadable one is a bug or tampering. The
       // follower sets it aside (recorded, counted, listed) and goes on; `npm run audit:verify` names it too.
       log.error({ seq: m.seq, subject: m.subject }, "payments read model: undecodable event frame");
-      throw new PoisonFrameError("undecodable", `frame ${m.seq} on ${m.subject} is not a readable event frame`);
+      throw new PoisonFrameError(
+        "undecodable",
+        `frame ${m.seq} on ${m.subject} is not a readable event frame`,
+      );
     }
     out.push({
       seq: m.seq,

@@ -53,6 +53,7 @@ export async function startWebhooks(
     onStored: () => sender.wake(),
     onSetAside: () => o.metrics.followerSetAside.inc({ follower: WEBHOOKS_FOLLOWER }),
   });
+  o.metrics.followerSetAside.inc({ follower: WEBHOOKS_FOLLOWER }, 0);
   await dispatcher.start();
   sender.start();
   return {

@@ -44,7 +44,9 @@ const SetAsideBody = z.object({
   appended_at: z.string(),
   code: z
     .string()
-    .describe("PostgreSQL's SQLSTATE (22021 a NUL, 22P02 / 22P05 a lone surrogate, 54000…), undecodable or unreadable."),
+    .describe(
+      "PostgreSQL's SQLSTATE (22021 a NUL, 22P02 / 22P05 a lone surrogate, 54000…), undecodable or unreadable.",
+    ),
   reason: z.string(),
   set_aside_at: z.string(),
 });

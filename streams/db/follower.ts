@@ -160,7 +160,14 @@ export class Follower {
     );
     if (!behind) {
       this.d.log.error(
-        { projection: this.spec.name, stream: this.spec.stream, seq: m.seq, subject: m.subject, code, reason },
+        {
+          projection: this.spec.name,
+          stream: this.spec.stream,
+          seq: m.seq,
+          subject: m.subject,
+          code,
+          reason,
+        },
         "follower set a frame aside: it cannot be applied; going on (GET /ops/read-models/set-aside)",
       );
       this.d.onSetAside?.(this.spec.name, m.seq, code);

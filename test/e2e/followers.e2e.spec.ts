@@ -47,7 +47,9 @@ describe("followers set aside what they cannot apply (e2e)", function () {
     return m?.values.find((v) => v.labels.read_model === readModel)?.value;
   };
   const setAsideCount = async (follower: string) => {
-    const m = await platform.metrics.registry.getSingleMetric("switchyard_follower_frames_set_aside_total")?.get();
+    const m = await platform.metrics.registry
+      .getSingleMetric("switchyard_follower_frames_set_aside_total")
+      ?.get();
     return m?.values.find((v) => v.labels.follower === follower)?.value ?? 0;
   };
   const listed = async (follower: string) => {
