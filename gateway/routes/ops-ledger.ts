@@ -9,9 +9,9 @@ import { trialBalance } from "../../actors/ledger/store.ts";
 import { journal } from "../../actors/settlement/service.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
+import { readModelsReady } from "../read-models.ts";
 import { errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
-import { ledgerReadiness } from "./ops-read-models.ts";
 import { call } from "./ops-settlement.ts";
 
 const Balance = z.object({
@@ -62,7 +62,7 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
     },
     async (req, reply) => {
       const at = req.query.at ?? new Date().toISOString();
-      const { setAside } = await call(s, () => ledgerReadiness(s.sql));
+      const { setAside } = await call(s, () => readModelsReady(s.sql));
       const accounts = await call(s, () => trialBalance(s.sql, at));
       const byCurrency = new Map<
         string,
@@ -115,7 +115,7 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         throw new ApiError("validation_error", "from must not be after to", {
           issues: [{ in: "querystring", path: "from", code: "custom", message: "from must not be after to" }],
         });
-      await call(s, () => ledgerReadiness(s.sql));
+      await call(s, () => readModelsReady(s.sql));
       await audit(req, "ledger.export", { from, to, format }, "ledger exported");
       const lines = exportLines(journal(s.sql, from, to), format);
       const body = Readable.from(lines);

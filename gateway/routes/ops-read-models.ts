@@ -1,20 +1,13 @@
 // The operator routes of the read models' followers under /ops/read-models: each read model's state
 // (its position, a rebuild under way, a follower failing) and the frames the followers set aside —
-// the read models', the webhook dispatcher's — with why. And the check the ledger routes make before
-// answering: a read model being rebuilt answers 503 read_model_rebuilding, never an empty ledger.
+// the read models', the webhook dispatcher's — with why.
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { READ_MODELS } from "../../actors/readmodels.ts";
 import { WEBHOOKS_FOLLOWER } from "../../actors/webhooks/dispatcher.ts";
-import type { Sql } from "../../streams/db/client.ts";
-import {
-  listSetAside,
-  readModelStates,
-  ReadModelStatus,
-  type ReadModelState,
-} from "../../streams/db/set-aside.ts";
+import { listSetAside, readModelStates, ReadModelStatus } from "../../streams/db/set-aside.ts";
 import type { OpsDeps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import { stateBody } from "../read-models.ts";
 import { errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import { OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 import { call } from "./ops-settlement.ts";
@@ -117,32 +110,3 @@ export const opsReadModelRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, 
   );
   done();
 };
-
-function stateBody(r: ReadModelState) {
-  return {
-    name: r.name,
-    status: r.status,
-    position: r.position,
-    rebuild_to: r.rebuild_to,
-    failing_since: r.failing_since?.toISOString() ?? null,
-    last_error: r.last_error,
-    set_aside: r.set_aside,
-  };
-}
-
-/**
- * The read models the ledger reads, refused while one is being rebuilt (503 read_model_rebuilding:
- * an empty journal that balances is not an answer); else how many frames they set aside, which
- * makes what they answer incomplete.
- */
-export async function ledgerReadiness(sql: Sql): Promise<{ setAside: number }> {
-  const states = await readModelStates(sql, READ_MODELS);
-  const rebuilding = states.filter((r) => r.status === ReadModelStatus.rebuilding);
-  if (rebuilding.length > 0)
-    throw new ApiError(
-      "read_model_rebuilding",
-      `the read models are being rebuilt (${rebuilding.map((r) => `${r.name} at ${r.position} of ${r.rebuild_to}`).join(", ")}); retry later`,
-      { read_models: rebuilding.map(stateBody) },
-    );
-  return { setAside: states.reduce((n, r) => n + r.set_aside, 0) };
-}

@@ -174,7 +174,7 @@ describe("followers set aside what they cannot apply (e2e)", function () {
     );
   });
 
-  it("answers 503 read_model_rebuilding for the ledger while a rebuild has not caught up", async () => {
+  it("answers 503 read_model_rebuilding for the ledger and the lists while a rebuild has not caught up", async () => {
     // The payments follower is stopped (above): the rebuild cannot catch up.
     await platform.readModels!.followers.get("payments")!.stop();
     const rebuilt = await platform.ops.post("/ops/read-models/all/rebuild");
@@ -188,5 +188,11 @@ describe("followers set aside what they cannot apply (e2e)", function () {
       "/ops/ledger/export?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&format=jsonl",
     );
     expect(exported.status).to.equal(503);
+    // The lists read the same read model: not a list without most payments.
+    const list = await merchant().get("/v1/payments");
+    expect(list.status).to.equal(503);
+    expect(list.body.error.code).to.equal("read_model_rebuilding");
+    expect((await platform.ops.get("/ops/payments?limit=5")).status).to.equal(503);
+    expect((await platform.ops.get("/ops/payments/stuck")).status).to.equal(503);
   });
 });
