@@ -145,20 +145,21 @@ export class Follower {
   private async setAside(m: StreamMsg, err: unknown): Promise<boolean> {
     const code = poisonCode(err);
     const reason = err instanceof Error ? err.message : String(err);
-    const behind = await this.commit([m], (tx, todo) =>
-      todo.length === 0
-        ? Promise.resolve()
-        : recordSetAside(tx, {
-            follower: this.spec.name,
-            stream: this.spec.stream,
-            seq: m.seq,
-            subject: m.subject,
-            appendedAt: m.time,
-            code,
-            reason,
-          }),
-    );
-    if (!behind) {
+    // Another follower of this read model may have set it aside first: then it is not ours to count.
+    let recorded = false;
+    const behind = await this.commit([m], async (tx) => {
+      await recordSetAside(tx, {
+        follower: this.spec.name,
+        stream: this.spec.stream,
+        seq: m.seq,
+        subject: m.subject,
+        appendedAt: m.time,
+        code,
+        reason,
+      });
+      recorded = true;
+    });
+    if (recorded && !behind) {
       this.d.log.error(
         {
           projection: this.spec.name,
