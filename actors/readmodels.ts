@@ -10,9 +10,10 @@ import type { Metrics } from "../config/metrics.ts";
 import { CommandBus } from "../streams/command-bus.ts";
 import type { Db, Tx } from "../streams/db/client.ts";
 import { Follower, resetOffset, type StreamMsg } from "../streams/db/follower.ts";
+import { clearSetAside, PoisonFrameError } from "../streams/db/set-aside.ts";
 import { decodeJson, encode } from "../streams/envelopes.ts";
 import type { Infra } from "../streams/infra.ts";
-import { reconSubject } from "../streams/topology.ts";
+import { reconSubject, type Topology } from "../streams/topology.ts";
 import { ChallengeExpiry } from "./expiry.ts";
 import { PAYMENTS_READ_MODEL, paymentsProjection } from "./projections/payments.ts";
 import { missing, missingExceptionId } from "./settlement/match.ts";
@@ -38,6 +39,8 @@ export type ReadModels = {
   sweepMissing(): Promise<number>;
   /** Run the expiry of abandoned challenges now (it also runs on its own timer); how many expired. */
   sweepExpired(): Promise<number>;
+  /** Measure each read model's lag from its stream's head now (it also runs on its own timer). */
+  measureLag(): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -45,7 +48,15 @@ export async function startReadModels(
   config: Config,
   infra: Infra,
   db: Db,
-  o: { metrics: Metrics; log: Logger; now?: () => Date; settler?: boolean; sandboxUrl?: string },
+  o: {
+    metrics: Metrics;
+    log: Logger;
+    now?: () => Date;
+    settler?: boolean;
+    sandboxUrl?: string;
+    /** How often the lag from each stream's head is measured (default 5 s). */
+    lagEveryMs?: number;
+  },
 ): Promise<ReadModels> {
   const now = o.now ?? (() => new Date());
   const { js, jsm, topo } = infra;
@@ -53,11 +64,7 @@ export async function startReadModels(
     js,
     sql: db.sql,
     log: o.log,
-    onApplied: (name: string, _seq: number, time: Date) =>
-      o.metrics.readModelLag.set(
-        { read_model: name },
-        Math.max(0, (now().getTime() - time.getTime()) / 1000),
-      ),
+    onSetAside: (name: string) => o.metrics.followerSetAside.inc({ follower: name }),
   };
   const followers = new Map<ReadModelName, Follower>([
     [PAYMENTS_READ_MODEL, new Follower({ ...paymentsProjection(o.log), stream: topo.eventStream }, deps)],
@@ -88,6 +95,8 @@ export async function startReadModels(
       ),
     ],
   ]);
+  // Every follower's count exported from 0, so that the first frame set aside is an increase.
+  for (const name of followers.keys()) o.metrics.followerSetAside.inc({ follower: name }, 0);
   const started: Array<{ stop(): Promise<void> }> = [];
   let expiry: ChallengeExpiry | undefined;
   try {
@@ -168,6 +177,45 @@ export async function startReadModels(
     return rows.length;
   }
 
+  /**
+   * Lag from the stream's head, not from what was applied: the age of the oldest message past the
+   * read model's position (0 at the head), and how many messages that is. A follower that stopped
+   * shows a lag that grows. The position is the database's (every worker agrees); this process's
+   * own when the database does not answer.
+   */
+  async function measureLag(): Promise<void> {
+    const offsets = new Map<string, number>();
+    try {
+      const rows = await db.sql<{ name: string; last_seq: number }[]>`
+        select name, last_seq from projection_offsets where name = any(${[...READ_MODELS]})`;
+      for (const r of rows) offsets.set(r.name, r.last_seq);
+    } catch {
+      for (const [name, f] of followers) offsets.set(name, f.position);
+    }
+    for (const name of followers.keys()) {
+      const stream = streamOf(topo, name);
+      const info = await jsm.streams.info(stream);
+      const position = offsets.get(name) ?? 0;
+      const behind = Math.max(0, info.state.last_seq - position);
+      let lag = 0;
+      if (behind > 0) {
+        const next = Math.max(position + 1, info.state.first_seq);
+        const oldest = await jsm.streams.getMessage(stream, { seq: next }).catch(() => null);
+        const at = oldest?.time ?? new Date(info.state.first_ts);
+        lag = Math.max(0, (now().getTime() - at.getTime()) / 1000);
+      }
+      o.metrics.readModelLag.set({ read_model: name }, lag);
+      o.metrics.readModelBehind.set({ read_model: name }, behind);
+    }
+  }
+  let measuring: Promise<unknown> | undefined;
+  const lagTimer = setInterval(() => {
+    measuring ??= measureLag()
+      .catch((err: unknown) => o.log.warn({ err }, "read model lag not measured; next round"))
+      .finally(() => (measuring = undefined));
+  }, o.lagEveryMs ?? 5_000);
+  lagTimer.unref();
+
   const sweepEvery = 60_000;
   let sweeping: Promise<unknown> | undefined;
   const timer = setInterval(() => {
@@ -182,30 +230,44 @@ export async function startReadModels(
     async caughtUp(name) {
       const f = followers.get(name);
       if (!f) return;
-      const stream =
-        name === PAYMENTS_READ_MODEL
-          ? topo.eventStream
-          : name === "settlement"
-            ? topo.settleStream
-            : topo.reconStream;
-      const info = await jsm.streams.info(stream);
+      const info = await jsm.streams.info(streamOf(topo, name));
       await f.caughtUp(info.state.last_seq);
     },
     sweepMissing,
     sweepExpired: () => expiry?.sweep() ?? Promise.resolve(0),
+    measureLag,
     async stop() {
       clearInterval(timer);
+      clearInterval(lagTimer);
       await sweeping;
+      await measuring;
       for (const s of started.reverse()) await s.stop();
     },
   };
+}
+
+/** The stream a read model follows. */
+export function streamOf(topo: Topology, name: ReadModelName): string {
+  return name === PAYMENTS_READ_MODEL
+    ? topo.eventStream
+    : name === "settlement"
+      ? topo.settleStream
+      : topo.reconStream;
 }
 
 async function eachRecord<T>(
   msgs: readonly StreamMsg[],
   apply: (r: T, seq: number) => Promise<void>,
 ): Promise<void> {
-  for (const m of msgs) await apply(decodeJson(m.data) as T, m.seq);
+  for (const m of msgs) {
+    let record: T;
+    try {
+      record = decodeJson(m.data) as T;
+    } catch (err) {
+      throw new PoisonFrameError("undecodable", `message ${m.seq} is not JSON`, { cause: err });
+    }
+    await apply(record, m.seq);
+  }
 }
 
 async function countOpen(db: Db, metrics: Metrics): Promise<void> {
@@ -220,11 +282,25 @@ async function countOpen(db: Db, metrics: Metrics): Promise<void> {
  * payments, the settlement lines and exceptions, the ledger journal — from the streams. (They are
  * rebuilt together: the ledger's entries come from all three streams.) Only projections are
  * emptied: the records kept in the same schema (webhook endpoints, events and deliveries) survive.
+ * `heads` (each stream's last sequence now) is what each must reach again: until then it answers
+ * `rebuilding` (GET /ops/read-models; the trial balance and the export answer 503). The frames these
+ * read models set aside are forgotten: the replay sets aside again what still cannot be applied.
  */
-export async function rebuildReadModels(db: Db): Promise<void> {
+export async function rebuildReadModels(
+  db: Db,
+  heads: Partial<Record<ReadModelName, number>> = {},
+): Promise<void> {
   await db.sql.begin(async (tx: Tx) => {
-    for (const name of READ_MODELS) await resetOffset(tx, name);
+    for (const name of READ_MODELS) await resetOffset(tx, name, heads[name] ?? null);
+    await clearSetAside(tx, READ_MODELS);
     await tx.unsafe(`truncate payments, psp_operations, settlement_lines, settlement_rejects,
       settlement_reports, recon_exceptions, ledger_postings, ledger_entries`);
   });
+}
+
+/** Each read model's stream's last sequence: what a rebuild asked for now must reach. */
+export async function streamHeads(jsm: Infra["jsm"], topo: Topology): Promise<Record<ReadModelName, number>> {
+  const heads = {} as Record<ReadModelName, number>;
+  for (const name of READ_MODELS) heads[name] = (await jsm.streams.info(streamOf(topo, name))).state.last_seq;
+  return heads;
 }

@@ -103,8 +103,20 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     readModelLag: new Gauge({
       name: "switchyard_read_model_lag_seconds",
-      help: "Age of the newest stream message a read model has applied when it applied it, by read model",
+      help: "Age of the oldest stream message a read model has not applied yet (0 when it is at the stream's head), by read model",
       labelNames: ["read_model"] as const,
+      registers,
+    }),
+    readModelBehind: new Gauge({
+      name: "switchyard_read_model_behind_messages",
+      help: "Stream messages past a read model's position (the stream's last sequence minus it), by read model",
+      labelNames: ["read_model"] as const,
+      registers,
+    }),
+    followerSetAside: new Counter({
+      name: "switchyard_follower_frames_set_aside_total",
+      help: "Stream frames a follower could not apply and set aside to go on (GET /ops/read-models/set-aside), by follower",
+      labelNames: ["follower"] as const,
       registers,
     }),
     janitorRedrives: new Counter({

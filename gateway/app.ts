@@ -32,6 +32,7 @@ import { opsDeadLetterRoutes } from "./routes/ops-dead-letters.ts";
 import { opsAuditRoutes } from "./routes/ops-audit.ts";
 import { paymentListRoutes } from "./routes/payments-list.ts";
 import { opsLedgerRoutes } from "./routes/ops-ledger.ts";
+import { opsReadModelRoutes } from "./routes/ops-read-models.ts";
 import { opsPaymentRoutes } from "./routes/ops-payments.ts";
 import { opsSettlementRoutes } from "./routes/ops-settlement.ts";
 import { opsPspRoutes } from "./routes/ops-psps.ts";
@@ -171,6 +172,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         await scope.register(opsDeadLetterRoutes, ops);
         await scope.register(opsSettlementRoutes, ops);
         await scope.register(opsLedgerRoutes, ops);
+        await scope.register(opsReadModelRoutes, ops);
         await scope.register(opsAuditRoutes, ops);
         await scope.register(opsPaymentRoutes, ops);
         await scope.register(opsMerchantRoutes, ops);

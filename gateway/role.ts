@@ -5,7 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import { Journal } from "../actors/payment/journal.ts";
 import { timeline } from "../actors/projections/timeline.ts";
-import { rebuildReadModels } from "../actors/readmodels.ts";
+import { rebuildReadModels, streamHeads } from "../actors/readmodels.ts";
 import { SCHEMA_VERSION } from "../actors/payment/state.ts";
 import { toView } from "../actors/payment/view.ts";
 import { capabilitiesOf, createConnectors } from "../actors/psp/registry.ts";
@@ -146,7 +146,8 @@ export async function startGatewayRole(
         },
         async rebuild(name) {
           if (name !== "all") return false;
-          await rebuildReadModels(infra.db);
+          // Where each must get back to: until then it answers rebuilding, not an empty ledger.
+          await rebuildReadModels(infra.db, await streamHeads(jsm, topo));
           return true;
         },
       },

@@ -5,6 +5,7 @@
 import { EventFrame, decodeJson } from "../../streams/envelopes.ts";
 import type { Tx } from "../../streams/db/client.ts";
 import type { StreamMsg } from "../../streams/db/follower.ts";
+import { PoisonFrameError } from "../../streams/db/set-aside.ts";
 import type { Logger } from "../../config/log.ts";
 import type { PaymentEvent } from "../payment/events.ts";
 import { isSettled } from "../payment/effects.ts";
@@ -171,10 +172,13 @@ function decodeAll(msgs: readonly StreamMsg[], log: Logger): Frame[] {
     const frame = EventFrame.safeParse(safeJson(m.data));
     const events = frame.success ? PaymentEvents.safeParse(frame.data.events) : undefined;
     if (!frame.success || !events?.success) {
-      // The actor validated these before writing: an unreadable one is a bug or tampering. The read
-      // model goes on without it; `npm run audit:verify` names it.
-      log.error({ seq: m.seq, subject: m.subject }, "payments read model: undecodable event frame skipped");
-      continue;
+      // The actor validated these before writing: an unreadable one is a bug or tampering. The
+      // follower sets it aside (recorded, counted, listed) and goes on; `npm run audit:verify` names it too.
+      log.error({ seq: m.seq, subject: m.subject }, "payments read model: undecodable event frame");
+      throw new PoisonFrameError(
+        "undecodable",
+        `frame ${m.seq} on ${m.subject} is not a readable event frame`,
+      );
     }
     out.push({
       seq: m.seq,

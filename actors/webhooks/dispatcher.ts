@@ -5,9 +5,13 @@
 // redelivery) rebuilds it from the event store. The batch's merchant events and deliveries go in
 // one transaction, then the batch is acknowledged: a dispatcher killed before its ack loses nothing
 // (JetStream redelivers) and stores nothing twice (inserts are idempotent). Several may run.
+// A frame whose merchant events PostgreSQL refuses for their data (a NUL, a lone surrogate) is set
+// aside (streams/db/set-aside.ts: recorded, then acknowledged) and the others are stored; a frame no
+// version here can read is retried every 30 s and, after UNREADABLE_MAX_DELIVERIES, set aside too.
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
 import type { Sql } from "../../streams/db/client.ts";
+import { isPoison, poisonCode, recordSetAside } from "../../streams/db/set-aside.ts";
 import { EventFrame, Header } from "../../streams/envelopes.ts";
 import type { EventStore, StoredFrame } from "../../streams/event-store.ts";
 import { ensureWebhookConsumer, type Topology } from "../../streams/topology.ts";
@@ -27,12 +31,23 @@ export type DispatcherOptions = {
   log: Logger;
   /** Called after each stored and acknowledged batch (the sender looks at once). */
   onStored?: () => void;
+  /** Called when a frame is set aside (recorded; the dispatcher went on past it). */
+  onSetAside?: (seq: number, code: string) => void;
   batch?: number;
   cacheSize?: number;
   now?: () => Date;
 };
 
 type Cached = { state: PaymentState; nextEventNo: number };
+
+/** The follower name of the dispatcher's frames set aside (GET /ops/read-models/set-aside). */
+export const WEBHOOKS_FOLLOWER = "webhooks";
+
+/**
+ * Deliveries of a frame no version reads before it is set aside: 30 s apart, 20 minutes of them —
+ * longer than a rolling deploy, during which a newer dispatcher beside this one takes its frames.
+ */
+export const UNREADABLE_MAX_DELIVERIES = 40;
 
 /** A frame whose events this version cannot read (a newer writer): retried later, never skipped. */
 class UnreadableFrame extends Error {
@@ -115,17 +130,23 @@ export class WebhookDispatcher {
 
   /** Store a batch's merchant events and deliveries in one transaction, then acknowledge it. */
   private async flush(batch: readonly JsMsg[]): Promise<void> {
-    const entries: StoredEntry[] = [];
+    const frames: Array<{ m: JsMsg; entries: StoredEntry[] }> = [];
     const settled: JsMsg[] = [];
     const later: JsMsg[] = [];
     const touched = new Set<string>();
+    const now = this.o.now?.() ?? new Date();
     try {
       for (const m of batch) {
         try {
-          entries.push(...(await this.entriesOf(m, touched)));
+          frames.push({ m, entries: await this.entriesOf(m, touched) });
           settled.push(m);
         } catch (err) {
           if (!(err instanceof UnreadableFrame)) throw err;
+          if (m.info.deliveryCount >= UNREADABLE_MAX_DELIVERIES) {
+            await this.setAside(m, "unreadable", err.message);
+            settled.push(m);
+            continue;
+          }
           this.o.log.warn(
             { seq: m.seq, err: err.message },
             "webhooks: frame not readable by this version; later",
@@ -133,8 +154,21 @@ export class WebhookDispatcher {
           later.push(m);
         }
       }
-      const now = this.o.now?.() ?? new Date();
-      if (entries.length > 0) await this.o.sql.begin((tx) => ingest(tx, entries, now));
+      const entries = frames.flatMap((f) => f.entries);
+      try {
+        if (entries.length > 0) await this.o.sql.begin((tx) => ingest(tx, entries, now));
+      } catch (err) {
+        if (!isPoison(err)) throw err;
+        // A frame's events the database refuses: one transaction per frame finds it; the others are stored.
+        for (const f of frames) {
+          try {
+            if (f.entries.length > 0) await this.o.sql.begin((tx) => ingest(tx, f.entries, now));
+          } catch (one) {
+            if (!isPoison(one)) throw one;
+            await this.setAside(f.m, poisonCode(one), one instanceof Error ? one.message : String(one));
+          }
+        }
+      }
     } catch (err) {
       // Nothing stored (the database or the event store is away): the states cached past these
       // frames are not what the database holds; all of it again in a second.
@@ -151,13 +185,32 @@ export class WebhookDispatcher {
     this.o.onStored?.();
   }
 
+  /** Record a frame set aside (before it is acknowledged: a crash in between records it again). */
+  private async setAside(m: JsMsg, code: string, reason: string): Promise<void> {
+    await recordSetAside(this.o.sql, {
+      follower: WEBHOOKS_FOLLOWER,
+      stream: this.o.topo.eventStream,
+      seq: m.seq,
+      subject: m.subject,
+      appendedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)),
+      code,
+      reason,
+    });
+    this.o.log.error(
+      { follower: WEBHOOKS_FOLLOWER, seq: m.seq, subject: m.subject, code, reason },
+      "webhooks: frame set aside, its merchant events cannot be stored; going on (GET /ops/read-models/set-aside)",
+    );
+    this.o.onSetAside?.(m.seq, code);
+  }
+
   private async entriesOf(m: JsMsg, touched: Set<string>): Promise<StoredEntry[]> {
     let frame: EventFrame;
     try {
       frame = EventFrame.parse(m.json());
     } catch {
-      // Not a frame at all: the event store refuses to read it too (CorruptEventError). Nothing to send.
-      this.o.log.error({ seq: m.seq }, "webhooks: undecodable PAY_EVT message skipped");
+      // Not a frame at all: the event store refuses to read it too (CorruptEventError). Nothing to
+      // send; set aside so that operators see it.
+      await this.setAside(m, "undecodable", `message ${m.seq} is not an event frame`);
       return [];
     }
     const events = PaymentEvents.safeParse(frame.events);

@@ -6,7 +6,7 @@ import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
 import { EventStore } from "../../streams/event-store.ts";
 import type { Infra } from "../../streams/infra.ts";
-import { WebhookDispatcher } from "./dispatcher.ts";
+import { WEBHOOKS_FOLLOWER, WebhookDispatcher } from "./dispatcher.ts";
 import { WebhookSender } from "./sender.ts";
 import { guardedLookup, resolveWebhookTarget, WebhookUrlRefused } from "./url-resolve.ts";
 
@@ -51,7 +51,9 @@ export async function startWebhooks(
     events: new EventStore(infra.js, infra.jsm, infra.topo, o.metrics),
     log,
     onStored: () => sender.wake(),
+    onSetAside: () => o.metrics.followerSetAside.inc({ follower: WEBHOOKS_FOLLOWER }),
   });
+  o.metrics.followerSetAside.inc({ follower: WEBHOOKS_FOLLOWER }, 0);
   await dispatcher.start();
   sender.start();
   return {

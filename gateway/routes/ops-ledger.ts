@@ -9,6 +9,7 @@ import { trialBalance } from "../../actors/ledger/store.ts";
 import { journal } from "../../actors/settlement/service.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
+import { readModelsReady } from "../read-models.ts";
 import { errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 import { call } from "./ops-settlement.ts";
@@ -32,7 +33,10 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
     {
       schema: {
         summary: "Each account's balance at a moment",
-        description: "Debits equal credits per currency (`balanced`), or the ledger is wrong.",
+        description:
+          "Debits equal credits per currency (`balanced`), or the ledger is wrong. While the read models " +
+          "are being rebuilt: 503 read_model_rebuilding. `complete` is false when followers set frames " +
+          "aside (`set_aside`, GET /ops/read-models/set-aside): the balance lacks what they hold.",
         tags,
         security,
         querystring: z.strictObject({ at: z.iso.datetime().optional().describe("Default: now.") }),
@@ -49,13 +53,16 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
               }),
             ),
             balanced: z.boolean(),
+            complete: z.boolean(),
+            set_aside: z.number().int(),
           }),
-          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error", "read_model_rebuilding"),
         },
       },
     },
     async (req, reply) => {
       const at = req.query.at ?? new Date().toISOString();
+      const { setAside } = await call(s, () => readModelsReady(s.sql));
       const accounts = await call(s, () => trialBalance(s.sql, at));
       const byCurrency = new Map<
         string,
@@ -69,7 +76,14 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         byCurrency.set(a.currency, t);
       }
       const totals = [...byCurrency.values()];
-      return reply.send({ at, accounts, totals, balanced: totals.every((t) => t.balanced) });
+      return reply.send({
+        at,
+        accounts,
+        totals,
+        balanced: totals.every((t) => t.balanced),
+        complete: setAside === 0,
+        set_aside: setAside,
+      });
     },
   );
 
@@ -91,7 +105,7 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         }),
         response: {
           200: z.string().describe("The export (text/csv or application/x-ndjson)."),
-          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error", "read_model_rebuilding"),
         },
       },
     },
@@ -101,6 +115,7 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         throw new ApiError("validation_error", "from must not be after to", {
           issues: [{ in: "querystring", path: "from", code: "custom", message: "from must not be after to" }],
         });
+      await call(s, () => readModelsReady(s.sql));
       await audit(req, "ledger.export", { from, to, format }, "ledger exported");
       const lines = exportLines(journal(s.sql, from, to), format);
       const body = Readable.from(lines);

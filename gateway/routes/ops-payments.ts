@@ -4,11 +4,13 @@
 // resolve (record an outcome confirmed with the PSP; the decider says whether it may) — each audited.
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import { BadCursorError, searchPayments, stuckPayments } from "../../actors/projections/search.ts";
 import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
 import { ID_PATTERN } from "../../actors/payment/contract.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError, fromRejection } from "../errors.ts";
+import { readModelsReady } from "../read-models.ts";
 import { PaymentResponse } from "../schemas.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
@@ -88,12 +90,13 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
         querystring: SearchQuery,
         response: {
           200: z.object({ payments: z.array(Row), next_cursor: z.string().nullable() }),
-          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error", "read_model_rebuilding"),
         },
       },
     },
     async (req, reply) => {
       const q = req.query;
+      await db(() => readModelsReady(p.sql, [PAYMENTS_READ_MODEL]));
       const r = await db(() =>
         searchPayments(p.sql, {
           limit: q.limit,
@@ -135,11 +138,12 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
           200: z.object({
             payments: z.array(Row.extend({ since: z.string(), age_s: z.number().int(), why: z.string() })),
           }),
-          ...errorResponses(OPERATOR_ERRORS, "validation_error"),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error", "read_model_rebuilding"),
         },
       },
     },
     async (req, reply) => {
+      await db(() => readModelsReady(p.sql, [PAYMENTS_READ_MODEL]));
       const rows = await db(() => stuckPayments(p.sql, req.query.older_than_s, new Date(), req.query.limit));
       return reply.send({ payments: rows });
     },

@@ -4,9 +4,11 @@
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ID_PATTERN } from "../../actors/payment/contract.ts";
+import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import { cursorAfterPayment, searchPayments } from "../../actors/projections/search.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
+import { readModelsReady } from "../read-models.ts";
 import { errorResponses } from "./docs.ts";
 
 const ListQuery = z.strictObject({
@@ -54,7 +56,12 @@ export const paymentListRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, de
         querystring: ListQuery,
         response: {
           200: z.object({ object: z.literal("list"), data: z.array(Summary), has_more: z.boolean() }),
-          ...errorResponses("unauthorized", "validation_error", "service_unavailable"),
+          ...errorResponses(
+            "unauthorized",
+            "validation_error",
+            "service_unavailable",
+            "read_model_rebuilding",
+          ),
         },
       },
     },
@@ -62,6 +69,7 @@ export const paymentListRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, de
       const q = req.query;
       const merchant = req.merchantId;
       try {
+        await readModelsReady(sql, [PAYMENTS_READ_MODEL]);
         const cursor =
           q.starting_after !== undefined
             ? await cursorAfterPayment(sql, merchant, q.starting_after)

@@ -4,9 +4,13 @@
 // processes may follow the same stream for the same read model: the position's row, locked for
 // each batch's transaction, serializes their batches, and one that finds the position ahead of its batch skips what is done.
 // A position behind what the follower has read (a rebuild reset it) restarts it from there.
+// A frame the database refuses for its data (a NUL, a lone surrogate: streams/db/set-aside.ts) is
+// set aside — recorded in the transaction that moves the position past it — and the follower goes
+// on; a batch that fails for any other reason (the database away) is retried, nothing set aside.
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
 import type { Sql, Tx } from "./client.ts";
+import { isPoison, poisonCode, recordSetAside } from "./set-aside.ts";
 
 export type StreamMsg = { seq: number; subject: string; data: Uint8Array; time: Date };
 
@@ -25,6 +29,8 @@ export type FollowerDeps = {
   sql: Sql;
   log: Logger;
   onApplied?: (name: string, seq: number, time: Date) => void;
+  /** A frame was set aside (recorded; the follower went on past it). */
+  onSetAside?: (name: string, seq: number, code: string) => void;
 };
 
 export class Follower {
@@ -115,6 +121,69 @@ export class Follower {
 
   /** Apply a batch; true when the recorded position moved behind us (a rebuild): start over from it. */
   private async flush(batch: readonly StreamMsg[]): Promise<boolean> {
+    try {
+      return await this.commit(batch, (tx, todo) => this.spec.apply(tx, todo));
+    } catch (err) {
+      if (!isPoison(err)) throw err;
+      // One frame (or more) of the batch cannot be applied: one transaction per frame finds which,
+      // sets it aside and applies the others. A failure that is not the frame's is thrown (retried).
+      for (const m of batch) {
+        let behind: boolean;
+        try {
+          behind = await this.commit([m], (tx, todo) => this.spec.apply(tx, todo));
+        } catch (one) {
+          if (!isPoison(one)) throw one;
+          behind = await this.setAside(m, one);
+        }
+        if (behind) return true;
+      }
+      return false;
+    }
+  }
+
+  /** Record `m` as set aside and move the position past it, in one transaction. */
+  private async setAside(m: StreamMsg, err: unknown): Promise<boolean> {
+    const code = poisonCode(err);
+    const reason = err instanceof Error ? err.message : String(err);
+    // Another follower of this read model may have set it aside first: then it is not ours to count.
+    let recorded = false;
+    const behind = await this.commit([m], async (tx) => {
+      await recordSetAside(tx, {
+        follower: this.spec.name,
+        stream: this.spec.stream,
+        seq: m.seq,
+        subject: m.subject,
+        appendedAt: m.time,
+        code,
+        reason,
+      });
+      recorded = true;
+    });
+    if (recorded && !behind) {
+      this.d.log.error(
+        {
+          projection: this.spec.name,
+          stream: this.spec.stream,
+          seq: m.seq,
+          subject: m.subject,
+          code,
+          reason,
+        },
+        "follower set a frame aside: it cannot be applied; going on (GET /ops/read-models/set-aside)",
+      );
+      this.d.onSetAside?.(this.spec.name, m.seq, code);
+    }
+    return behind;
+  }
+
+  /**
+   * In one transaction with the position's row locked: `work` on the messages past the recorded
+   * position, then the position moved to the batch's last. True when the position is behind ours.
+   */
+  private async commit(
+    batch: readonly StreamMsg[],
+    work: (tx: Tx, todo: readonly StreamMsg[]) => Promise<void>,
+  ): Promise<boolean> {
     const last = batch.at(-1);
     if (!last) return false;
     let behind = false;
@@ -131,10 +200,11 @@ export class Follower {
         return;
       }
       const todo = batch.filter((m) => m.seq > offset);
-      if (todo.length > 0) await this.spec.apply(tx, todo);
+      if (todo.length > 0) await work(tx, todo);
       const reached = Math.max(offset, last.seq);
       await tx`insert into projection_offsets (name, last_seq) values (${this.spec.name}, ${reached})
-        on conflict (name) do update set last_seq = excluded.last_seq, updated_at = now()`;
+        on conflict (name) do update set last_seq = excluded.last_seq, updated_at = now(),
+          failing_since = null, last_error = null`;
       this.#position = reached;
     });
     if (behind) return true;
@@ -164,6 +234,10 @@ export class Follower {
       { err, projection: this.spec.name },
       "read model batch failed; retrying from its position",
     );
+    // Said where operators look (GET /ops/read-models), when the database still answers at all.
+    const error = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+    await this.d.sql`update projection_offsets set failing_since = coalesce(failing_since, now()),
+        last_error = ${error} where name = ${this.spec.name}`.catch(() => undefined);
     await this.closeMessages().catch(() => undefined);
     await new Promise<void>((r) => setTimeout(r, 1_000).unref());
     if (this.#stopped) return;
@@ -196,7 +270,7 @@ function toStreamMsg(m: JsMsg): StreamMsg {
  * Forget a read model: its position goes back to 0. In the caller's transaction, BEFORE it empties
  * the tables: the row lock makes a batch in flight finish first, and the next one wait and see 0.
  */
-export async function resetOffset(tx: Tx, name: string): Promise<void> {
-  await tx`insert into projection_offsets (name, last_seq) values (${name}, 0)
-    on conflict (name) do update set last_seq = 0, updated_at = now()`;
+export async function resetOffset(tx: Tx, name: string, rebuildTo: number | null = null): Promise<void> {
+  await tx`insert into projection_offsets (name, last_seq, rebuild_to) values (${name}, 0, ${rebuildTo})
+    on conflict (name) do update set last_seq = 0, rebuild_to = excluded.rebuild_to, updated_at = now()`;
 }
