@@ -40,6 +40,9 @@ const REFUSALS = {
 
 type Outcome = "accepted" | "duplicate" | "unmatched";
 
+/** The payment's rejections that keep the notification for reconciliation (it stays acknowledged). */
+const KEPT_REJECTIONS: ReadonlySet<string> = new Set(["payment_not_found", "dispute_out_of_bounds"]);
+
 export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, deps, done) => {
   const door = deps.pspNotifications;
   if (!door) return done();
@@ -139,9 +142,17 @@ async function take(
   });
   if (sent.duplicate) return "duplicate";
   const answer = sent.reply as CommandReply | null;
-  // The payment exists but cannot place it (never sent to that PSP, an unknown refund or dispute).
-  if (answer?.kind === "rejected" && answer.rejection.code === "payment_not_found")
+  // The payment exists but cannot place it (never sent to that PSP, an unknown refund or dispute), or
+  // it names a dispute the payment cannot owe (another currency, more than the merchant still holds):
+  // an operator reconciles it with the PSP.
+  if (answer?.kind === "rejected" && KEPT_REJECTIONS.has(answer.rejection.code)) {
+    if (answer.rejection.code === "dispute_out_of_bounds")
+      logFor(req).warn(
+        { psp: n.psp, paymentId: n.paymentReference, notificationId: n.id, reason: answer.rejection.message },
+        "PSP dispute out of bounds kept for reconciliation",
+      );
     return keep(door, n, answer.rejection.message);
+  }
   return "accepted";
 }
 
