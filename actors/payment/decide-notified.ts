@@ -77,7 +77,12 @@ export function notified(
         attemptNo: attempt.no,
         result:
           n.outcome === "authorized"
-            ? { outcome: "authorized", pspReference: n.pspReference, captured: n.captured ?? false }
+            ? // Unsaid by the PSP (bolt does not sign it): what the payment asked the PSP to do.
+              {
+                outcome: "authorized",
+                pspReference: n.pspReference,
+                captured: n.captured ?? p.capture === "automatic",
+              }
             : {
                 outcome: "declined",
                 code: n.code ?? "authentication_failed",

@@ -230,6 +230,51 @@ describe("PSP notifications: the connector contract against the sandbox", functi
       expect(acme.parseNotification!(asRequest(any)).ok).to.equal(true);
     });
 
+    it("decides bolt's chargebacks on signed fields only: edited unsigned fields change nothing", async () => {
+      const bolt = connectors.get("bolt")!;
+      const charge = sandbox.charges({ psp: "bolt" }).find((c) => c.capturedAmount > 0)!;
+      let count = received.length;
+      const opened = await control<{ dispute: { id: string } }>("/_sandbox/psps/bolt/disputes", {
+        pspReference: charge.id,
+        amount: 600,
+      });
+      expect(opened.status).to.equal(201);
+      const genuine = await nextReceived(count);
+      const first = bolt.parseNotification!(asRequest(genuine));
+      if (!first.ok) throw new Error(`refused: ${first.reason}`);
+      const n = first.notifications[0]!;
+      expect(n).to.deep.include({ kind: "dispute_opened", disputeId: opened.body.dispute.id, amount: 600 });
+      /** The genuine body with its one item's additionalData edited (the HMAC stays valid). */
+      const edited = (extra: Record<string, string>) => {
+        const batch = JSON.parse(genuine.body) as {
+          notificationItems: Array<{ NotificationRequestItem: { additionalData: Record<string, string> } }>;
+        };
+        const item = batch.notificationItems[0]!.NotificationRequestItem;
+        item.additionalData = { ...item.additionalData, ...extra };
+        return { ...genuine, body: JSON.stringify(batch) };
+      };
+      for (const ref of ["dp_forged_1", "dp_forged_2", "dp_forged_3"]) {
+        const again = bolt.parseNotification!(asRequest(edited({ disputePspReference: ref })));
+        expect(again.ok && again.notifications).to.deep.equal([n]);
+      }
+      // An unsigned status cannot close the dispute: the same signed chargeback stays an opening.
+      const won = bolt.parseNotification!(asRequest(edited({ disputeStatus: "Won" })));
+      expect(won.ok && won.notifications).to.deep.equal([n]);
+      // The PSP's own closing, signed, names the same dispute.
+      count = received.length;
+      const closed = await control(`/_sandbox/psps/bolt/disputes/${opened.body.dispute.id}/close`, {
+        outcome: "won",
+      });
+      expect(closed.status).to.equal(200);
+      const closing = bolt.parseNotification!(asRequest(await nextReceived(count)));
+      expect(closing.ok && closing.notifications[0]).to.deep.include({
+        kind: "dispute_closed",
+        outcome: "won",
+        disputeId: n.kind === "dispute_opened" ? n.disputeId : "",
+        pspReference: charge.id,
+      });
+    });
+
     it("retries a notification the receiver did not take until it answers 2xx", async () => {
       let refusals = 2;
       answer = () => (refusals-- > 0 ? 500 : 200);
