@@ -150,7 +150,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     writer = w;
   }
   const now = () => new Date();
-  const secrets = { ...DEV_NOTIFICATION_SECRETS, ...opts.notificationSecrets };
+  // A simulator signs with the published development secrets unless told otherwise: what matters is
+  // what the gateway verifies with, and a production gateway never takes these (config/env.ts).
+  const secrets = {
+    acmeWebhookSecret:
+      opts.notificationSecrets?.acmeWebhookSecret ?? DEV_NOTIFICATION_SECRETS.acmeWebhookSecret,
+    boltHmacKey: opts.notificationSecrets?.boltHmacKey ?? DEV_NOTIFICATION_SECRETS.boltHmacKey,
+  };
   const notifier = new Notifier(
     new Map([
       ["acme", acmeSigner(secrets.acmeWebhookSecret)],

@@ -78,8 +78,10 @@ function signedBy(key: Buffer, item: Item): boolean {
 
 export function parseBoltNotification(
   req: NotificationRequest,
-  opts: { hmacKeyHex: string },
+  opts: { hmacKeyHex: string | undefined },
 ): ParsedNotifications {
+  // No key, no door: never a default one (config/env.ts).
+  if (!opts.hmacKeyHex) return refused("not_configured");
   const batch = Batch.safeParse(parseJsonBody(req.body));
   if (!batch.success) return refused("malformed");
   const items: Item[] = [];

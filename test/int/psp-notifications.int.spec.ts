@@ -41,7 +41,11 @@ describe("PSP notifications: the connector contract against the sandbox", functi
       notifyRetry: { initialMs: 50, tries: 4 },
       laterMs: 20,
     });
-    connectors = createConnectors({ sandboxUrl: sandbox.url, timeoutMs: 5000 });
+    connectors = createConnectors({
+      sandboxUrl: sandbox.url,
+      timeoutMs: 5000,
+      notifications: DEV_NOTIFICATION_SECRETS,
+    });
   });
   after(async () => {
     await sandbox?.close();
