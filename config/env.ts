@@ -2,6 +2,7 @@
 // validation and its place in the typed `Config`. Other modules take a `Config`, never `process.env`.
 import { z } from "zod";
 import {
+  basicAuth,
   bootstrapKeys,
   cardKey,
   cardKeyList,
@@ -119,6 +120,11 @@ export type NotificationSecrets = {
   acmeWebhookSecret: string | undefined;
   boltHmacKey: string | undefined;
   toleranceSec: number;
+  /**
+   * A second factor per PSP, as Adyen and Stripe recommend: `user:password` the PSP must send as HTTP
+   * basic auth (configured at the PSP, and given to the sandbox so that it sends it too). Optional.
+   */
+  basicAuth?: Partial<Record<string, string>>;
 };
 
 /**
@@ -193,6 +199,8 @@ const EnvSchema = z
         : { problem: "expected a hex key of 16-64 bytes (its value is not shown)" },
     ),
     SWITCHYARD_NOTIFICATION_TOLERANCE_SEC: variable(300, integer(1, 86_400)),
+    SWITCHYARD_ACME_NOTIFY_BASIC_AUTH: variable<string | undefined>(undefined, basicAuth),
+    SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH: variable<string | undefined>(undefined, basicAuth),
     SANDBOX_NOTIFY_URL: variable<string | undefined>(undefined, url(["http:", "https:"])),
     SANDBOX_URL: variable("http://127.0.0.1:8081", url(["http:", "https:"])),
     SANDBOX_PORT: variable(8081, integer(0, 65535)),
@@ -270,6 +278,14 @@ const EnvSchema = z
       acmeWebhookSecret: env.SWITCHYARD_ACME_WEBHOOK_SECRET,
       boltHmacKey: env.SWITCHYARD_BOLT_HMAC_KEY,
       toleranceSec: env.SWITCHYARD_NOTIFICATION_TOLERANCE_SEC,
+      basicAuth: {
+        ...(env.SWITCHYARD_ACME_NOTIFY_BASIC_AUTH !== undefined && {
+          acme: env.SWITCHYARD_ACME_NOTIFY_BASIC_AUTH,
+        }),
+        ...(env.SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH !== undefined && {
+          bolt: env.SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH,
+        }),
+      },
       sandboxNotifyUrl: env.SANDBOX_NOTIFY_URL,
     },
     worker: { metricsPort: env.SWITCHYARD_WORKER_METRICS_PORT },

@@ -112,4 +112,6 @@ export type PspNotificationDeps = {
   processed: Pick<ProcessedNotifications, "seen" | "remember">;
   /** PSPs without a configured secret: their doors answer 503 and /readyz lists them. */
   closed: readonly string[];
+  /** Per PSP, the `user:password` its requests must carry as HTTP basic auth (a second factor). */
+  basicAuth?: Partial<Record<string, string>>;
 };

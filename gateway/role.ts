@@ -125,6 +125,7 @@ export async function startGatewayRole(
       replyWaitMs: config.gateway.replyWaitMs,
       processed,
       closed: closedDoors,
+      ...(config.notifications.basicAuth && { basicAuth: config.notifications.basicAuth }),
     },
     ops: {
       notifications,

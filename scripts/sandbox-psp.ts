@@ -50,7 +50,7 @@ import { readState, stateWriter, type StateWriter } from "./sandbox/state-file.t
 import { DEV_NOTIFICATION_SECRETS, type NotificationSecrets } from "../config/env.ts";
 import { challengeRoutes } from "./sandbox/challenge.ts";
 import { completeRefund, isRefused, openDispute } from "./sandbox/later.ts";
-import { acmeSigner, boltSigner } from "./sandbox/notices.ts";
+import { acmeSigner, boltSigner, withBasicAuth } from "./sandbox/notices.ts";
 import { Notifier, type RetryTerms, type SentNotice } from "./sandbox/notifier.ts";
 import { notificationRoutes } from "./sandbox/notification-routes.ts";
 
@@ -159,8 +159,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   };
   const notifier = new Notifier(
     new Map([
-      ["acme", acmeSigner(secrets.acmeWebhookSecret)],
-      ["bolt", boltSigner(secrets.boltHmacKey)],
+      [
+        "acme",
+        withBasicAuth(acmeSigner(secrets.acmeWebhookSecret), opts.notificationSecrets?.basicAuth?.acme),
+      ],
+      ["bolt", withBasicAuth(boltSigner(secrets.boltHmacKey), opts.notificationSecrets?.basicAuth?.bolt)],
     ]),
     {
       ...(opts.notifyUrl !== undefined && { url: opts.notifyUrl }),

@@ -14,6 +14,7 @@
 // past 32 levels: 400 notification_malformed naming the field), whether or not it is signed.
 // An unverifiable request is refused (401 or 400 with a code), counted and logged without its body;
 // if it names a payment we know, that payment asks its PSP for the truth (ResumePayment) instead.
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { ID_PATTERN } from "../../actors/payment/contract.ts";
@@ -95,6 +96,12 @@ export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, d
           { psp },
         );
       }
+      const expected = door.basicAuth?.[psp];
+      if (expected !== undefined && !sameCredentials(req.headers.authorization, expected)) {
+        count("unauthorized");
+        logFor(req).warn({ psp }, "PSP notification refused: missing or wrong basic auth");
+        throw new ApiError("unauthorized", `notifications from ${psp} need this PSP's basic auth`);
+      }
       const body = req.body instanceof RawBody ? req.body.text : "";
       const unstorable = unstorableText(jsonOrUndefined(body));
       if (unstorable) {
@@ -149,6 +156,18 @@ function headersOf(req: FastifyRequest): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : v;
   return out;
+}
+
+/** Whether the Authorization header is basic auth with `expected` (`user:password`), in constant time. */
+function sameCredentials(header: string | undefined, expected: string): boolean {
+  const given = /^Basic ([A-Za-z0-9+/]+={0,2})$/.exec(header ?? "")?.[1];
+  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
+  // Digests of equal length, so the comparison says nothing about the lengths either.
+  const ok = timingSafeEqual(
+    digest(given === undefined ? "" : Buffer.from(given, "base64").toString("utf8")),
+    digest(expected),
+  );
+  return given !== undefined && ok;
 }
 
 /** The body as JSON, or undefined (the connector then refuses it as malformed). */

@@ -53,6 +53,13 @@ export function acmeSigner(secret: string): Signer {
   };
 }
 
+/** The signer's requests with HTTP basic auth added (`user:password`), when the PSP is configured so. */
+export function withBasicAuth(signer: Signer, credentials: string | undefined): Signer {
+  if (credentials === undefined) return signer;
+  const authorization = `Basic ${Buffer.from(credentials, "utf8").toString("base64")}`;
+  return { ...signer, headers: (n, now, forged) => ({ ...signer.headers(n, now, forged), authorization }) };
+}
+
 function acmeEvent(h: Happening): { type: string; object: Record<string, unknown> } {
   const c = h.charge;
   const meta = { reference: c.reference };

@@ -446,5 +446,45 @@ describe("PSP notifications (e2e)", function () {
         await infra.close();
       }
     });
+
+    it("asks for the PSP's basic auth too when configured (a second factor), before reading the body", async () => {
+      const credentials = `bolt-notify:${randomBytes(12).toString("hex")}`;
+      const config = loadConfig({
+        ...platform.env,
+        PORT: "0",
+        SWITCHYARD_ACME_WEBHOOK_SECRET: DEV_NOTIFICATION_SECRETS.acmeWebhookSecret,
+        SWITCHYARD_BOLT_HMAC_KEY: DEV_NOTIFICATION_SECRETS.boltHmacKey,
+        SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH: credentials,
+      });
+      const log = pino({ level: "silent" });
+      const infra = await openInfra(config, "test-basic-auth-gateway", log);
+      const gateway = await startGatewayRole(config, infra, {
+        cardKey: randomBytes(32),
+        sandboxUrl: platform.sandbox!.url,
+        metrics: createMetrics(),
+        log,
+      });
+      try {
+        const ready = (await (await fetch(`${gateway.url}/readyz`)).json()) as {
+          checks: Record<string, string>;
+        };
+        expect(ready.checks.psp_notifications).to.equal("ok");
+        const { p, charge } = await boltPayment();
+        const body = signedDispute(charge, { id: "dp_basic", amount: 100 }).body;
+        const basic = (c: string) => ({ authorization: `Basic ${Buffer.from(c).toString("base64")}` });
+        for (const headers of [{}, basic("bolt-notify:wrong-password-0000"), basic(`${credentials}x`)]) {
+          const res = await door("bolt", body, headers, gateway.url);
+          expect(res.status).to.equal(401);
+          expect(((await res.json()) as { error: { code: string } }).error.code).to.equal("unauthorized");
+        }
+        expect((await api.get(`/v1/payments/${p.id}`)).body.disputes).to.have.length(0);
+        const ok = await door("bolt", body, basic(credentials), gateway.url);
+        expect(ok.status).to.equal(200);
+        await until(p.id, "dispute open", (x) => x.disputes.length === 1);
+      } finally {
+        await gateway.stop();
+        await infra.close();
+      }
+    });
   });
 });

@@ -10,6 +10,7 @@ import type { NotificationRequest, PspConnector } from "../../actors/psp/contrac
 import { createConnectors } from "../../actors/psp/registry.ts";
 import { DEV_NOTIFICATION_SECRETS } from "../../config/env.ts";
 import { startSandbox, type Sandbox } from "../../scripts/sandbox-psp.ts";
+import { boltSigner, withBasicAuth } from "../../scripts/sandbox/notices.ts";
 import { waitFor } from "../support/wait.ts";
 
 type Received = { path: string; headers: IncomingHttpHeaders; body: string };
@@ -277,6 +278,23 @@ describe("PSP notifications: the connector contract against the sandbox", functi
         disputeId: n.kind === "dispute_opened" ? n.disputeId : "",
         pspReference: charge.id,
       });
+    });
+
+    it("sends the PSP's basic auth with every attempt when the sandbox is given one", () => {
+      const signer = withBasicAuth(boltSigner(DEV_NOTIFICATION_SECRETS.boltHmacKey), "bolt:0123456789abcdef");
+      const charge = sandbox.charges({ psp: "bolt" })[0]!;
+      const dispute = {
+        id: "dp_h",
+        amount: 1,
+        currency: "EUR",
+        reason: "x",
+        status: "open" as const,
+        openedAt: "",
+      };
+      const n = signer.notice({ kind: "dispute_opened", charge, dispute }, new Date());
+      expect(signer.headers(n, new Date(), false).authorization).to.equal(
+        `Basic ${Buffer.from("bolt:0123456789abcdef").toString("base64")}`,
+      );
     });
 
     it("retries a notification the receiver did not take until it answers 2xx", async () => {

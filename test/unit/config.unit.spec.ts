@@ -45,6 +45,15 @@ describe("loadConfig", () => {
     expect(withDevelopmentSecrets(own).config.notifications.boltHmacKey).to.equal("ab".repeat(32));
   });
 
+  it("takes an optional basic-auth pair per PSP door, and refuses a weak one without echoing it", () => {
+    const config = loadConfig({ SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH: "adyen:SECRETsecretSECRET1" });
+    expect(config.notifications.basicAuth).to.deep.equal({ bolt: "adyen:SECRETsecretSECRET1" });
+    expect(loadConfig({}).notifications.basicAuth).to.deep.equal({});
+    const error = problemsOf({ SWITCHYARD_ACME_NOTIFY_BASIC_AUTH: "stripe:SECRETshort" });
+    expect(error.problems.join()).to.include("SWITCHYARD_ACME_NOTIFY_BASIC_AUTH");
+    expect(error.message).not.to.match(/SECRET/);
+  });
+
   it("gives every variable its default when the environment is empty", () => {
     const config = loadConfig({});
     expect(config.gateway).to.deep.equal({ host: "127.0.0.1", port: 8080, replyWaitMs: 10_000 });
