@@ -287,6 +287,18 @@ describe("a payment after the PSP call", () => {
         .thenState({});
     });
 
+    it("does not refund money a dispute holds or took: the shopper would get it twice", () => {
+      given(...CAPTURED, opened("dp_1", 6_000))
+        .when(cmd.refund(4_001))
+        .thenRejects("amount_too_large");
+      given(...CAPTURED, opened("dp_1", 6_000), closed("dp_1", "lost"))
+        .when(cmd.refund())
+        .thenState({});
+      given(...CAPTURED, opened("dp_1", 10_000))
+        .when(cmd.refund())
+        .thenRejects("amount_too_large");
+    });
+
     it("still takes the same dispute again as a no-op, even when it used the whole amount", () => {
       given(...CAPTURED, opened("dp_1", 10_000))
         .when(dispute("dp_1", 10_000))
