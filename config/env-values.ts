@@ -200,3 +200,12 @@ export function logLevel(raw: string): Parsed<LogLevel> {
 export function dirList(raw: string): Parsed<string[] | undefined> {
   return { value: raw.split(":").filter((dir) => dir !== "") };
 }
+
+/** `user:password` for HTTP basic auth: a user without ':' and a password of 16+ printable characters. */
+export function basicAuth(raw: string): { value: string } | { problem: string } {
+  return /^[\x21-\x39\x3b-\x7e]{1,64}:[\x21-\x7e]{16,256}$/.test(raw)
+    ? { value: raw }
+    : {
+        problem: "expected user:password, the password 16-256 printable characters (its value is not shown)",
+      };
+}

@@ -2,6 +2,7 @@
 // validation and its place in the typed `Config`. Other modules take a `Config`, never `process.env`.
 import { z } from "zod";
 import {
+  basicAuth,
   bootstrapKeys,
   cardKey,
   cardKeyList,
@@ -112,18 +113,50 @@ export type Config = {
 /**
  * How the PSPs' notifications to POST /webhooks/psp/<psp> are verified: acme's signing secret
  * (Acme-Signature, Stripe's scheme) and its timestamp tolerance, bolt's HMAC key (hex, Adyen's).
+ * Unset, that PSP's notification door stays closed (503 notifications_not_configured): there is no
+ * default here, so a production role never verifies with a published secret.
  */
-export type NotificationSecrets = { acmeWebhookSecret: string; boltHmacKey: string; toleranceSec: number };
+export type NotificationSecrets = {
+  acmeWebhookSecret: string | undefined;
+  boltHmacKey: string | undefined;
+  toleranceSec: number;
+  /**
+   * A second factor per PSP, as Adyen and Stripe recommend: `user:password` the PSP must send as HTTP
+   * basic auth (configured at the PSP, and given to the sandbox so that it sends it too). Optional.
+   */
+  basicAuth?: Partial<Record<string, string>>;
+};
 
 /**
- * The development secrets: what the sandbox signs with and the connectors verify with when nothing is
- * configured (npm start, tests). Public by design; a deployment facing real PSPs sets its own.
+ * The development secrets: what the sandbox signs with, and what the development compositions
+ * (scripts/platform.ts: npm start, the tests, the bench) verify with when none is configured. Public
+ * by design; the production roles (gateway/main.ts) never fall back on them.
  */
-export const DEV_NOTIFICATION_SECRETS: NotificationSecrets = {
+export const DEV_NOTIFICATION_SECRETS = {
   acmeWebhookSecret: "whsec_acme_development_only_not_a_secret",
   boltHmacKey: "44782def547aaa06c910c43932b1eb0c71fc68d9d0c057550c48ec2acf6ba056",
   toleranceSec: 300,
-};
+} as const satisfies NotificationSecrets;
+
+/** The configuration with the development secrets wherever none is set (development compositions only). */
+export function withDevelopmentSecrets(config: Config): { config: Config; filled: string[] } {
+  const n = config.notifications;
+  const filled = [
+    ...(n.acmeWebhookSecret === undefined ? ["SWITCHYARD_ACME_WEBHOOK_SECRET"] : []),
+    ...(n.boltHmacKey === undefined ? ["SWITCHYARD_BOLT_HMAC_KEY"] : []),
+  ];
+  return {
+    config: {
+      ...config,
+      notifications: {
+        ...n,
+        acmeWebhookSecret: n.acmeWebhookSecret ?? DEV_NOTIFICATION_SECRETS.acmeWebhookSecret,
+        boltHmacKey: n.boltHmacKey ?? DEV_NOTIFICATION_SECRETS.boltHmacKey,
+      },
+    },
+    filled,
+  };
+}
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -154,17 +187,20 @@ const EnvSchema = z
     SWITCHYARD_REPLY_WAIT_MS: variable(10_000, integer(0, 600_000)),
     SWITCHYARD_PSP_TIMEOUT_MS: variable(5_000, integer(1, 600_000)),
     // Secrets: a bad value is described, never echoed.
-    SWITCHYARD_ACME_WEBHOOK_SECRET: variable<string>(DEV_NOTIFICATION_SECRETS.acmeWebhookSecret, (raw) =>
+    // No defaults: unset, that PSP's notification door is closed (see NotificationSecrets).
+    SWITCHYARD_ACME_WEBHOOK_SECRET: variable<string | undefined>(undefined, (raw) =>
       /^[\x21-\x7e]{16,256}$/.test(raw)
         ? { value: raw }
         : { problem: "expected 16-256 printable characters (its value is not shown)" },
     ),
-    SWITCHYARD_BOLT_HMAC_KEY: variable<string>(DEV_NOTIFICATION_SECRETS.boltHmacKey, (raw) =>
+    SWITCHYARD_BOLT_HMAC_KEY: variable<string | undefined>(undefined, (raw) =>
       /^([0-9a-fA-F]{2}){16,64}$/.test(raw)
         ? { value: raw }
         : { problem: "expected a hex key of 16-64 bytes (its value is not shown)" },
     ),
     SWITCHYARD_NOTIFICATION_TOLERANCE_SEC: variable(300, integer(1, 86_400)),
+    SWITCHYARD_ACME_NOTIFY_BASIC_AUTH: variable<string | undefined>(undefined, basicAuth),
+    SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH: variable<string | undefined>(undefined, basicAuth),
     SANDBOX_NOTIFY_URL: variable<string | undefined>(undefined, url(["http:", "https:"])),
     SANDBOX_URL: variable("http://127.0.0.1:8081", url(["http:", "https:"])),
     SANDBOX_PORT: variable(8081, integer(0, 65535)),
@@ -242,6 +278,14 @@ const EnvSchema = z
       acmeWebhookSecret: env.SWITCHYARD_ACME_WEBHOOK_SECRET,
       boltHmacKey: env.SWITCHYARD_BOLT_HMAC_KEY,
       toleranceSec: env.SWITCHYARD_NOTIFICATION_TOLERANCE_SEC,
+      basicAuth: {
+        ...(env.SWITCHYARD_ACME_NOTIFY_BASIC_AUTH !== undefined && {
+          acme: env.SWITCHYARD_ACME_NOTIFY_BASIC_AUTH,
+        }),
+        ...(env.SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH !== undefined && {
+          bolt: env.SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH,
+        }),
+      },
       sandboxNotifyUrl: env.SANDBOX_NOTIFY_URL,
     },
     worker: { metricsPort: env.SWITCHYARD_WORKER_METRICS_PORT },

@@ -181,7 +181,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     pspNotifications: new Counter({
       name: "switchyard_psp_notifications_total",
-      help: "PSP notifications at the door by psp and outcome (accepted, duplicate, unmatched, bad_signature, stale, malformed)",
+      help: "PSP notifications at the door by psp and outcome (accepted, duplicate, unmatched, bad_signature, stale, malformed, not_configured, unauthorized)",
       labelNames: ["psp", "outcome"] as const,
       registers,
     }),

@@ -10,6 +10,7 @@ import type { Topology } from "../streams/topology.ts";
 import type { PaymentView } from "../actors/payment/view.ts";
 import type { CommandBus } from "../streams/command-bus.ts";
 import type { PspConnector } from "../actors/psp/contract.ts";
+import type { ProcessedNotifications } from "../streams/processed-notifications.ts";
 import type { UnmatchedNotifications } from "../streams/unmatched-notifications.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
@@ -107,4 +108,10 @@ export type PspNotificationDeps = {
   unmatched: Pick<UnmatchedNotifications, "keep">;
   /** How long the door waits for the payment to take a notification before acknowledging anyway. */
   replyWaitMs: number;
+  /** The ids of notifications taken, remembered for 30 days (streams/processed-notifications.ts). */
+  processed: Pick<ProcessedNotifications, "seen" | "remember">;
+  /** PSPs without a configured secret: their doors answer 503 and /readyz lists them. */
+  closed: readonly string[];
+  /** Per PSP, the `user:password` its requests must carry as HTTP basic auth (a second factor). */
+  basicAuth?: Partial<Record<string, string>>;
 };

@@ -61,6 +61,8 @@ export const ErrorStatus = {
   policy_not_activatable: 409,
   idempotency_key_reused: 422,
   amount_too_large: 422,
+  /** A PSP's dispute the payment cannot owe (another currency, more than the merchant holds): kept. */
+  dispute_out_of_bounds: 422,
   /** No configured PSP takes the currency: refused before anything is queued. */
   currency_not_supported: 422,
   /** The body did not arrive within the request timeout (a Content-Length longer than the body). */
@@ -77,6 +79,8 @@ export const ErrorStatus = {
   service_unavailable: 503,
   /** A read model is being rebuilt from its stream: what it answers now would be incomplete. */
   read_model_rebuilding: 503,
+  /** This PSP's notification secret is not configured: its door is closed (docs/notifications.md). */
+  notifications_not_configured: 503,
   internal_error: 500,
   command_dead_lettered: 500,
 } as const;

@@ -8,7 +8,7 @@ import { timeline } from "../actors/projections/timeline.ts";
 import { rebuildReadModels, streamHeads } from "../actors/readmodels.ts";
 import { SCHEMA_VERSION } from "../actors/payment/state.ts";
 import { toView } from "../actors/payment/view.ts";
-import { capabilitiesOf, createConnectors } from "../actors/psp/registry.ts";
+import { capabilitiesOf, closedNotificationDoors, createConnectors } from "../actors/psp/registry.ts";
 import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
@@ -23,6 +23,7 @@ import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
 import { WebhookEndpointStore } from "../streams/webhook-endpoints.ts";
+import { ProcessedNotifications } from "../streams/processed-notifications.ts";
 import { UnmatchedNotifications } from "../streams/unmatched-notifications.ts";
 import { snapshotKey } from "../streams/topology.ts";
 import { buildGateway } from "./app.ts";
@@ -44,9 +45,19 @@ export async function startGatewayRole(
     notifications: config.notifications,
   });
   const capabilities = capabilitiesOf(connectors);
+  // No secret, no door: said once here, in /readyz, and by each refusal (503 notifications_not_configured).
+  const closedDoors = closedNotificationDoors(config.notifications);
+  if (closedDoors.length > 0)
+    o.log.warn(
+      { psps: closedDoors, variables: ["SWITCHYARD_ACME_WEBHOOK_SECRET", "SWITCHYARD_BOLT_HMAC_KEY"] },
+      "PSP notification doors closed: no notification secret configured for these PSPs",
+    );
   await infra.seedDefaultPolicies(capabilities);
   const bus = new CommandBus(nc, js, topo, o.log);
   const notifications = new UnmatchedNotifications(js, jsm, topo);
+  const processed = await new ProcessedNotifications(js, config.prefix, {
+    replicas: config.streamReplicas,
+  }).ensure();
   bus.start();
   const snapshots = new SnapshotStore(redis, (id) => snapshotKey(topo, id), o.log, o.metrics, SCHEMA_VERSION);
   const eventStore = new EventStore(js, jsm, topo, o.metrics);
@@ -112,6 +123,9 @@ export async function startGatewayRole(
       bus,
       unmatched: notifications,
       replyWaitMs: config.gateway.replyWaitMs,
+      processed,
+      closed: closedDoors,
+      ...(config.notifications.basicAuth && { basicAuth: config.notifications.basicAuth }),
     },
     ops: {
       notifications,

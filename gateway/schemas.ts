@@ -244,6 +244,11 @@ export const HealthResponse = z.object({ status: z.literal("ok") }).meta({ id: "
 export const ReadyResponse = z
   .object({
     status: z.enum(["ready", "not_ready"]),
-    checks: z.record(z.string(), z.string()).describe('Per dependency: "ok", "failed" or "timeout".'),
+    checks: z
+      .record(z.string(), z.string())
+      .describe(
+        'Per dependency: "ok", "failed" or "timeout". `psp_notifications`: "ok", or "closed: <psps>" ' +
+          "for PSPs whose notification secret is not configured (reported, not counted against readiness).",
+      ),
   })
   .meta({ id: "Readiness" });

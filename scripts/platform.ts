@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startWorkerRole } from "../actors/role.ts";
 import type { ReadModels } from "../actors/readmodels.ts";
 import type { Worker } from "../actors/worker.ts";
-import type { Config } from "../config/env.ts";
+import { withDevelopmentSecrets, type Config } from "../config/env.ts";
 import { createLogger, type Logger } from "../config/log.ts";
 import { createMetrics, type Metrics } from "../config/metrics.ts";
 import { loadOrCreateCardKey } from "../config/secrets.ts";
@@ -39,8 +39,14 @@ export type PlatformOptions = {
   log?: Logger;
 };
 
-export async function startPlatform(config: Config, opts: PlatformOptions): Promise<Platform> {
-  const log = opts.log ?? createLogger(config.logLevel, { service: "switchyard" });
+export async function startPlatform(given: Config, opts: PlatformOptions): Promise<Platform> {
+  const log = opts.log ?? createLogger(given.logLevel, { service: "switchyard" });
+  // Development only (npm start, the tests, the bench, the Procfile's sandbox): a notification secret
+  // left unset is the published development one, which the sandbox signs with. The production roles
+  // (gateway/main.ts) never come through here and keep such a PSP's door closed instead.
+  const { config, filled } = withDevelopmentSecrets(given);
+  if (filled.length > 0)
+    log.warn({ variables: filled }, "development mode: PSP notifications use the public development secrets");
   const metrics = createMetrics({ defaultMetrics: true });
   const stops: Array<() => Promise<void>> = [];
   const platform: Platform = {

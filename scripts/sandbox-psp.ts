@@ -50,7 +50,7 @@ import { readState, stateWriter, type StateWriter } from "./sandbox/state-file.t
 import { DEV_NOTIFICATION_SECRETS, type NotificationSecrets } from "../config/env.ts";
 import { challengeRoutes } from "./sandbox/challenge.ts";
 import { completeRefund, isRefused, openDispute } from "./sandbox/later.ts";
-import { acmeSigner, boltSigner } from "./sandbox/notices.ts";
+import { acmeSigner, boltSigner, withBasicAuth } from "./sandbox/notices.ts";
 import { Notifier, type RetryTerms, type SentNotice } from "./sandbox/notifier.ts";
 import { notificationRoutes } from "./sandbox/notification-routes.ts";
 
@@ -150,11 +150,20 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     writer = w;
   }
   const now = () => new Date();
-  const secrets = { ...DEV_NOTIFICATION_SECRETS, ...opts.notificationSecrets };
+  // A simulator signs with the published development secrets unless told otherwise: what matters is
+  // what the gateway verifies with, and a production gateway never takes these (config/env.ts).
+  const secrets = {
+    acmeWebhookSecret:
+      opts.notificationSecrets?.acmeWebhookSecret ?? DEV_NOTIFICATION_SECRETS.acmeWebhookSecret,
+    boltHmacKey: opts.notificationSecrets?.boltHmacKey ?? DEV_NOTIFICATION_SECRETS.boltHmacKey,
+  };
   const notifier = new Notifier(
     new Map([
-      ["acme", acmeSigner(secrets.acmeWebhookSecret)],
-      ["bolt", boltSigner(secrets.boltHmacKey)],
+      [
+        "acme",
+        withBasicAuth(acmeSigner(secrets.acmeWebhookSecret), opts.notificationSecrets?.basicAuth?.acme),
+      ],
+      ["bolt", withBasicAuth(boltSigner(secrets.boltHmacKey), opts.notificationSecrets?.basicAuth?.bolt)],
     ]),
     {
       ...(opts.notifyUrl !== undefined && { url: opts.notifyUrl }),

@@ -42,6 +42,18 @@ export function expire(p: Payment, c: ExpirePayment): Decision {
 }
 
 /**
+ * What the merchant still holds of this payment, so what a chargeback or a refund can still take: the
+ * money captured, less what the shopper already got back (refunds) and what disputes hold (open) or
+ * took (lost). A dispute won gave its amount back to the merchant, so it can be disputed again (a
+ * second chargeback). A dispute for more is no money the merchant has from this payment: the door
+ * keeps it for reconciliation; a refund for more would pay the shopper twice.
+ */
+export function heldByMerchant(p: Payment): number {
+  const held = (p.disputes ?? []).filter((d) => d.status !== "won").reduce((sum, d) => sum + d.amount, 0);
+  return Math.max(0, p.capturedAmount - p.refundedAmount - held);
+}
+
+/**
  * What a notification means for this payment: a decision of its own (disputes), or the Record*
  * command the PSP's direct answer would have been, for decide() to take as it takes those.
  */
@@ -65,7 +77,12 @@ export function notified(
         attemptNo: attempt.no,
         result:
           n.outcome === "authorized"
-            ? { outcome: "authorized", pspReference: n.pspReference, captured: n.captured ?? false }
+            ? // Unsaid by the PSP (bolt does not sign it): what the payment asked the PSP to do.
+              {
+                outcome: "authorized",
+                pspReference: n.pspReference,
+                captured: n.captured ?? p.capture === "automatic",
+              }
             : {
                 outcome: "declined",
                 code: n.code ?? "authentication_failed",
@@ -95,6 +112,19 @@ export function notified(
         return reject(
           RejectionCode.invalidStateTransition,
           `payment ${p.id} is ${p.status}: nothing captured to dispute`,
+        );
+      if (n.currency !== p.currency)
+        return reject(
+          RejectionCode.disputeOutOfBounds,
+          `a dispute in ${n.currency} on a payment in ${p.currency}`,
+          { currency: n.currency, paymentCurrency: p.currency },
+        );
+      const disputable = heldByMerchant(p);
+      if (n.amount > disputable)
+        return reject(
+          RejectionCode.disputeOutOfBounds,
+          `a dispute of ${n.amount} ${n.currency} exceeds the ${disputable} the PSP could still claw back`,
+          { amount: n.amount, disputable },
         );
       return accept({
         type: "DisputeOpened",

@@ -15,7 +15,7 @@ import { backoffMs } from "../policy/retry.ts";
 import type { OutcomeClass } from "../policy/schemas.ts";
 import { accept, reject, RejectionCode, type Decision } from "./decision.ts";
 import { recordSettlement, resolveByOperator } from "./decide-after.ts";
-import { expire, notified } from "./decide-notified.ts";
+import { expire, heldByMerchant, notified } from "./decide-notified.ts";
 import { attemptKey, operationKey } from "./ids.ts";
 import type { AuthorizationRequested, OperationKind, PaymentEvent } from "./events.ts";
 import type { Attempt, Payment, PaymentState } from "./state.ts";
@@ -171,9 +171,10 @@ function amountFor(p: Payment, c: FollowUpCommand): number | Decision {
     case "RefundPayment": {
       if (p.status !== PaymentStatus.captured && p.status !== PaymentStatus.partiallyRefunded)
         return illegal("refund");
-      const refundable = p.capturedAmount - p.refundedAmount;
+      // Money a dispute holds or took is not the merchant's to refund: the shopper would get it twice.
+      const refundable = heldByMerchant(p);
       const amount = c.amount ?? refundable;
-      if (amount > refundable)
+      if (amount > refundable || amount === 0)
         return reject(
           RejectionCode.amountTooLarge,
           `refund amount ${amount} exceeds refundable ${refundable}`,

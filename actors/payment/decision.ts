@@ -8,6 +8,8 @@ export const RejectionCode = {
   invalidStateTransition: "invalid_state_transition",
   amountTooLarge: "amount_too_large",
   operationInProgress: "operation_in_progress",
+  /** A dispute the payment cannot owe: another currency, or more than the PSP could claw back. */
+  disputeOutOfBounds: "dispute_out_of_bounds",
 } as const;
 export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
 

@@ -123,7 +123,8 @@ export function createAcmeConnector(opts: {
   apiUrl: string;
   timeoutMs: number;
   /** The notification signing secret (Acme-Signature); the timestamp tolerance in seconds. */
-  webhookSecret: string;
+  /** Absent: acme's notification door is closed (refused as not_configured). */
+  webhookSecret: string | undefined;
   webhookToleranceSec?: number;
 }): DeclaredConnector {
   const call = (

@@ -130,7 +130,8 @@ export function createBoltConnector(opts: {
   apiUrl: string;
   timeoutMs: number;
   /** The notifications' HMAC key, hex (Adyen's form). */
-  hmacKeyHex: string;
+  /** Absent: bolt's notification door is closed (refused as not_configured). */
+  hmacKeyHex: string | undefined;
 }): DeclaredConnector {
   const call = (method: "GET" | "POST", path: string, body: unknown, traceparent: string | undefined) =>
     exchangeJson({ method, url: `${opts.apiUrl}${path}`, timeoutMs: opts.timeoutMs, body, traceparent });

@@ -110,7 +110,8 @@ export type ParsedNotifications =
     }
   | {
       ok: false;
-      reason: "bad_signature" | "stale_timestamp" | "malformed";
+      /** not_configured: this platform holds no secret for the PSP, so nothing of it can be verified. */
+      reason: "bad_signature" | "stale_timestamp" | "malformed" | "not_configured";
       paymentReference?: string;
     };
 

@@ -74,8 +74,10 @@ function claimedReference(body: string): string | undefined {
 
 export function parseAcmeNotification(
   req: NotificationRequest,
-  opts: { secret: string; toleranceSec?: number },
+  opts: { secret: string | undefined; toleranceSec?: number },
 ): ParsedNotifications {
+  // No secret, no door: never a default one (config/env.ts).
+  if (!opts.secret) return refused("not_configured");
   const header = signatureHeader(req.headers[ACME_SIGNATURE_HEADER]);
   if (!header) return refused("bad_signature", claimedReference(req.body));
   const expected = hmacSha256(opts.secret, `${header.t}.${req.body}`);

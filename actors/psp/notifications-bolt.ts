@@ -4,13 +4,20 @@
 // ':' (pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:eventCode:
 // success, an absent field as ""). One bad item refuses the whole batch (nothing of it is acted on, so
 // the PSP's retry brings it all again). The batch is acknowledged with the body `[accepted]`.
-// A notification's id is what Adyen deduplicates on: pspReference, eventCode and success (plus the
-// dispute's own reference for chargebacks, several of which may concern one payment).
-//   AUTHORISATION          a 3-D Secure challenge's result (pspReference = the payment's)
+// Only those eight fields are signed, and nothing is timestamped, so every decision rests on them:
+// `additionalData` (disputeStatus, disputePspReference, autoCapture...) can be edited by anyone who
+// captured one genuine item, and is never used to decide (a decline's refusalReasonCode is kept only
+// as its label: the decision, declined for good, rests on the signed `success`). A notification's id
+// is what Adyen deduplicates on, all signed: pspReference, eventCode and success.
+//   AUTHORISATION          a 3-D Secure challenge's result (pspReference = the payment's); whether
+//                          the PSP captured too is what the payment asked for (its capture mode)
 //   REFUND / REFUND_FAILED an asynchronous refund's result (pspReference = the refund's own,
 //                          originalReference = the payment's)
-//   NOTIFICATION_OF_CHARGEBACK / CHARGEBACK   a dispute opened (CHARGEBACK with disputeStatus Lost or
-//                          Accepted: closed lost); CHARGEBACK_REVERSED: closed won
+//   disputes               pspReference = the dispute's own (every event of one dispute shares it),
+//                          originalReference = the disputed payment's, as Adyen sends them:
+//     NOTIFICATION_OF_CHARGEBACK / CHARGEBACK          a dispute opened (value/currency: its amount)
+//     CHARGEBACK_REVERSED / PREARBITRATION_WON         closed won
+//     SECOND_CHARGEBACK / PREARBITRATION_LOST          closed lost
 import { z } from "zod";
 import { isCurrency } from "../payment/money.ts";
 import type { NotificationRequest, ParsedNotifications, PspNotification } from "./contract.ts";
@@ -71,8 +78,10 @@ function signedBy(key: Buffer, item: Item): boolean {
 
 export function parseBoltNotification(
   req: NotificationRequest,
-  opts: { hmacKeyHex: string },
+  opts: { hmacKeyHex: string | undefined },
 ): ParsedNotifications {
+  // No key, no door: never a default one (config/env.ts).
+  if (!opts.hmacKeyHex) return refused("not_configured");
   const batch = Batch.safeParse(parseJsonBody(req.body));
   if (!batch.success) return refused("malformed");
   const items: Item[] = [];
@@ -96,9 +105,8 @@ export function parseBoltNotification(
 
 function normalize(i: Item): PspNotification | undefined | "malformed" {
   const ok = i.success === "true";
-  const dispute = i.additionalData?.disputePspReference;
   const base = {
-    id: [i.pspReference, i.eventCode, i.success, ...(dispute ? [dispute] : [])].join(":"),
+    id: [i.pspReference, i.eventCode, i.success].join(":"),
     psp: "bolt",
     paymentReference: i.merchantReference,
     at: new Date(i.eventDate).toISOString(),
@@ -106,7 +114,8 @@ function normalize(i: Item): PspNotification | undefined | "malformed" {
   switch (i.eventCode) {
     case "AUTHORISATION": {
       const ids = { ...base, pspReference: i.pspReference, kind: "authorization" as const };
-      if (ok) return { ...ids, outcome: "authorized", captured: i.additionalData?.autoCapture === "true" };
+      // `captured` left out: additionalData.autoCapture is unsigned; the payment knows what it asked.
+      if (ok) return { ...ids, outcome: "authorized" };
       const raw = i.additionalData?.refusalReasonCode ?? "Refused";
       const code =
         BOLT_REFUSALS[raw] ??
@@ -128,13 +137,17 @@ function normalize(i: Item): PspNotification | undefined | "malformed" {
     }
     case "NOTIFICATION_OF_CHARGEBACK":
     case "CHARGEBACK":
-    case "CHARGEBACK_REVERSED": {
-      if (!dispute) return "malformed";
-      const ids = { ...base, pspReference: i.pspReference, disputeId: dispute };
-      const status = i.additionalData?.disputeStatus;
-      if (i.eventCode === "CHARGEBACK_REVERSED" || status === "Won")
+    case "CHARGEBACK_REVERSED":
+    case "PREARBITRATION_WON":
+    case "SECOND_CHARGEBACK":
+    case "PREARBITRATION_LOST": {
+      if (!i.originalReference) return "malformed";
+      // A dispute event that did not happen (success false) decides nothing.
+      if (!ok) return undefined;
+      const ids = { ...base, pspReference: i.originalReference, disputeId: i.pspReference };
+      if (i.eventCode === "CHARGEBACK_REVERSED" || i.eventCode === "PREARBITRATION_WON")
         return { ...ids, kind: "dispute_closed", outcome: "won" };
-      if (i.eventCode === "CHARGEBACK" && (status === "Lost" || status === "Accepted"))
+      if (i.eventCode === "SECOND_CHARGEBACK" || i.eventCode === "PREARBITRATION_LOST")
         return { ...ids, kind: "dispute_closed", outcome: "lost" };
       if (!isCurrency(i.amount.currency)) return "malformed";
       return {
@@ -142,6 +155,7 @@ function normalize(i: Item): PspNotification | undefined | "malformed" {
         kind: "dispute_opened",
         amount: i.amount.value,
         currency: i.amount.currency,
+        // A label only (unsigned): the reason the issuer gave.
         reason: i.reason ?? "",
       };
     }

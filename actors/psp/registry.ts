@@ -6,21 +6,24 @@ import type { PspCapabilities } from "../policy/schemas.ts";
 import { createAcmeConnector } from "./acme.ts";
 import { createBoltConnector } from "./bolt.ts";
 import type { DeclaredConnector, PspConnector } from "./contract.ts";
-import { DEV_NOTIFICATION_SECRETS, type NotificationSecrets } from "../../config/env.ts";
+import type { NotificationSecrets } from "../../config/env.ts";
 
 export type ConnectorOptions = {
   sandboxUrl: string;
   timeoutMs: number;
   /** Per-PSP API base URL, overriding the sandbox path (e.g. to point one PSP elsewhere). */
   apiUrls?: Partial<Record<string, string>>;
-  /** Notification signing secrets; the development ones (shared with the sandbox) when absent. */
+  /**
+   * Notification signing secrets. A PSP without one keeps its notification door closed: no default
+   * here (the development secrets are filled in by scripts/platform.ts, for npm start and tests only).
+   */
   notifications?: Partial<NotificationSecrets>;
 };
 
 export function createConnectors(opts: ConnectorOptions): Map<string, DeclaredConnector> {
   const root = opts.sandboxUrl.replace(/\/+$/, "");
   const apiUrl = (name: string, sandboxPath: string) => opts.apiUrls?.[name] ?? `${root}${sandboxPath}`;
-  const secrets = { ...DEV_NOTIFICATION_SECRETS, ...opts.notifications };
+  const secrets = opts.notifications ?? {};
   const connectors = [
     createAcmeConnector({
       apiUrl: apiUrl("acme", "/acme/v1"),
@@ -35,6 +38,11 @@ export function createConnectors(opts: ConnectorOptions): Map<string, DeclaredCo
     }),
   ];
   return new Map(connectors.map((c) => [c.name, c]));
+}
+
+/** The PSPs whose notifications cannot be verified (no secret configured): their doors stay closed. */
+export function closedNotificationDoors(secrets: Partial<NotificationSecrets> = {}): string[] {
+  return [...(secrets.acmeWebhookSecret ? [] : ["acme"]), ...(secrets.boltHmacKey ? [] : ["bolt"])];
 }
 
 /** Each connector's declared capabilities; a connector that declares none is left out (not eligible). */

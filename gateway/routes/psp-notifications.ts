@@ -3,17 +3,23 @@
 // arrived (a parser of this scope only) because the signature is over them; the PSP's connector
 // verifies and normalizes (parseNotification). Each verified notification becomes a RecordNotification
 // command on its payment, published with `Nats-Msg-Id = ntf:<psp>:<notification id>` so that JetStream
-// drops a repeat within its window (and the decider ignores one after it). A notification no payment
-// can take is kept for reconciliation (streams/unmatched-notifications.ts), never dropped. The PSP's
-// acknowledgement is answered only once every command (or kept record) is stored: a failure answers
-// 503 and the PSP's own retries bring the notification again.
+// drops a repeat within its window; the door also remembers every id it took for 30 days
+// (streams/processed-notifications.ts), because bolt's signature has no timestamp and a captured body
+// verifies for ever. A notification no payment can take (or a dispute it cannot owe) is kept for
+// reconciliation (streams/unmatched-notifications.ts), never dropped. The PSP's acknowledgement is
+// answered only once every command (or kept record) is stored: a failure answers 503 and the PSP's
+// own retries bring the notification again.
+// Refused before anything else: a PSP with no configured secret (503 notifications_not_configured,
+// its door closed), and a body holding what no store can keep (a NUL, an unpaired surrogate, nesting
+// past 32 levels: 400 notification_malformed naming the field), whether or not it is signed.
 // An unverifiable request is refused (401 or 400 with a code), counted and logged without its body;
 // if it names a payment we know, that payment asks its PSP for the truth (ResumePayment) instead.
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { ID_PATTERN } from "../../actors/payment/contract.ts";
 import type { PspNotification } from "../../actors/payment/notification.ts";
-import { MAX_NOTIFICATION_BYTES } from "../../actors/psp/notification-signature.ts";
+import { MAX_NOTIFICATION_BYTES, unstorableText } from "../../actors/psp/notification-signature.ts";
 import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
 import { logFor } from "../context.ts";
 import type { GatewayDeps, PspNotificationDeps } from "../deps.ts";
@@ -36,9 +42,13 @@ const REFUSALS = {
   bad_signature: { code: "notification_signature_invalid", outcome: "bad_signature" },
   stale_timestamp: { code: "notification_timestamp_stale", outcome: "stale" },
   malformed: { code: "notification_malformed", outcome: "malformed" },
+  not_configured: { code: "notifications_not_configured", outcome: "not_configured" },
 } as const;
 
 type Outcome = "accepted" | "duplicate" | "unmatched";
+
+/** The payment's rejections that keep the notification for reconciliation (it stays acknowledged). */
+const KEPT_REJECTIONS: ReadonlySet<string> = new Set(["payment_not_found", "dispute_out_of_bounds"]);
 
 export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, deps, done) => {
   const door = deps.pspNotifications;
@@ -62,7 +72,8 @@ export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, d
           "item). The answer is the acknowledgement the PSP expects (bolt: `[accepted]`), given once " +
           "every notification is stored. Refusals: 404 psp_not_found, 401 " +
           "notification_signature_invalid / notification_timestamp_stale, 400 notification_malformed, " +
-          "503 service_unavailable (not stored: the PSP retries). See docs/notifications.md.",
+          "503 service_unavailable (not stored: the PSP retries), 503 notifications_not_configured (no " +
+          "secret for this PSP: its door is closed). See docs/notifications.md.",
         tags: ["psp notifications"],
         params: z.object({ psp: z.string().describe("acme or bolt") }),
       },
@@ -73,7 +84,37 @@ export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, d
       if (!connector?.parseNotification)
         throw new ApiError("psp_not_found", `no PSP named ${psp.slice(0, 32)}`);
       const count = (outcome: string) => deps.metrics.pspNotifications.inc({ psp, outcome });
+      if (door.closed.includes(psp)) {
+        count("not_configured");
+        logFor(req).warn(
+          { psp },
+          "PSP notification refused: this PSP's notification secret is not configured",
+        );
+        throw new ApiError(
+          "notifications_not_configured",
+          `notifications from ${psp} cannot be verified: its secret is not configured`,
+          { psp },
+        );
+      }
+      const expected = door.basicAuth?.[psp];
+      if (expected !== undefined && !sameCredentials(req.headers.authorization, expected)) {
+        count("unauthorized");
+        logFor(req).warn({ psp }, "PSP notification refused: missing or wrong basic auth");
+        throw new ApiError("unauthorized", `notifications from ${psp} need this PSP's basic auth`);
+      }
       const body = req.body instanceof RawBody ? req.body.text : "";
+      const unstorable = unstorableText(jsonOrUndefined(body));
+      if (unstorable) {
+        count("malformed");
+        logFor(req).warn({ psp, ...unstorable, bytes: body.length }, "PSP notification refused");
+        throw new ApiError(
+          "notification_malformed",
+          unstorable.problem === "too_deep"
+            ? `${unstorable.field}: nested too deep`
+            : `${unstorable.field}: holds a NUL character or an unpaired surrogate`,
+          { field: unstorable.field, reason: unstorable.problem },
+        );
+      }
       const parsed = connector.parseNotification({ headers: headersOf(req), body, now: new Date() });
       if (!parsed.ok) {
         const refusal = REFUSALS[parsed.reason];
@@ -83,6 +124,8 @@ export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, d
           { psp, reason: parsed.reason, paymentId: parsed.paymentReference ?? null, bytes: body.length },
           "PSP notification refused",
         );
+        if (parsed.reason === "not_configured")
+          throw new ApiError(refusal.code, `notifications from ${psp} cannot be verified`, { psp });
         if (parsed.paymentReference !== undefined) await requery(req, deps, door, parsed.paymentReference);
         throw new ApiError(refusal.code, `the notification could not be verified: ${parsed.reason}`);
       }
@@ -115,7 +158,41 @@ function headersOf(req: FastifyRequest): Record<string, string | undefined> {
   return out;
 }
 
+/** Whether the Authorization header is basic auth with `expected` (`user:password`), in constant time. */
+function sameCredentials(header: string | undefined, expected: string): boolean {
+  const given = /^Basic ([A-Za-z0-9+/]+={0,2})$/.exec(header ?? "")?.[1];
+  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
+  // Digests of equal length, so the comparison says nothing about the lengths either.
+  const ok = timingSafeEqual(
+    digest(given === undefined ? "" : Buffer.from(given, "base64").toString("utf8")),
+    digest(expected),
+  );
+  return given !== undefined && ok;
+}
+
+/** The body as JSON, or undefined (the connector then refuses it as malformed). */
+function jsonOrUndefined(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One verified notification, unless taken before: sent to its payment or kept, then remembered. */
 async function take(
+  req: FastifyRequest,
+  deps: GatewayDeps,
+  door: PspNotificationDeps,
+  n: PspNotification,
+): Promise<Outcome> {
+  if (await door.processed.seen(n.psp, n.id)) return "duplicate";
+  const outcome = await deliver(req, deps, door, n);
+  await door.processed.remember(n.psp, n.id, new Date());
+  return outcome;
+}
+
+async function deliver(
   req: FastifyRequest,
   deps: GatewayDeps,
   door: PspNotificationDeps,
@@ -139,9 +216,17 @@ async function take(
   });
   if (sent.duplicate) return "duplicate";
   const answer = sent.reply as CommandReply | null;
-  // The payment exists but cannot place it (never sent to that PSP, an unknown refund or dispute).
-  if (answer?.kind === "rejected" && answer.rejection.code === "payment_not_found")
+  // The payment exists but cannot place it (never sent to that PSP, an unknown refund or dispute), or
+  // it names a dispute the payment cannot owe (another currency, more than the merchant still holds):
+  // an operator reconciles it with the PSP.
+  if (answer?.kind === "rejected" && KEPT_REJECTIONS.has(answer.rejection.code)) {
+    if (answer.rejection.code === "dispute_out_of_bounds")
+      logFor(req).warn(
+        { psp: n.psp, paymentId: n.paymentReference, notificationId: n.id, reason: answer.rejection.message },
+        "PSP dispute out of bounds kept for reconciliation",
+      );
     return keep(door, n, answer.rejection.message);
+  }
   return "accepted";
 }
 

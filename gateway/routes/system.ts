@@ -61,8 +61,13 @@ export const systemRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, d
     },
     async (_req, reply) => {
       const results = await Promise.all(deps.readiness.map(async (c) => [c.name, await run(c)] as const));
-      const checks = Object.fromEntries(results);
+      const checks: Record<string, string> = Object.fromEntries(results);
       const ready = results.every(([, r]) => r === "ok");
+      // Said, not failed: a closed notification door leaves the merchant API whole, and taking the
+      // gateway out of rotation for it would stop every payment (docs/notifications.md).
+      const closed = deps.pspNotifications?.closed ?? [];
+      if (deps.pspNotifications)
+        checks.psp_notifications = closed.length ? `closed: ${closed.join(", ")}` : "ok";
       return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not_ready", checks });
     },
   );

@@ -122,7 +122,8 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   // Like the single process: the caller's environment may tune the platform (partitions, reply
   // wait, log level), the bench owns what keeps the run apart. Gateway and worker must share the
-  // card key, or the worker could not open the commands the gateway sealed.
+  // card key, or the worker could not open the commands the gateway sealed; gateway and sandbox the
+  // notification secrets.
   const env: NodeJS.ProcessEnv = {
     LOG_LEVEL: "info",
     ...process.env,
@@ -137,6 +138,10 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
     SWITCHYARD_PARTITIONS: String(o.partitions),
     SWITCHYARD_BOOTSTRAP_KEYS: `m_bench:${o.apiKey}`,
     SWITCHYARD_CARD_KEY: randomBytes(32).toString("hex"),
+    // The production roles have no default notification secrets: the sandbox signs and the gateway
+    // verifies with the same per-run pair, as an operator sets them (docs/notifications.md).
+    SWITCHYARD_ACME_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString("hex")}`,
+    SWITCHYARD_BOLT_HMAC_KEY: randomBytes(32).toString("hex"),
     SWITCHYARD_DATA_DIR: dataDir,
     SANDBOX_PERSIST: "false",
   };

@@ -53,6 +53,13 @@ export function acmeSigner(secret: string): Signer {
   };
 }
 
+/** The signer's requests with HTTP basic auth added (`user:password`), when the PSP is configured so. */
+export function withBasicAuth(signer: Signer, credentials: string | undefined): Signer {
+  if (credentials === undefined) return signer;
+  const authorization = `Basic ${Buffer.from(credentials, "utf8").toString("base64")}`;
+  return { ...signer, headers: (n, now, forged) => ({ ...signer.headers(n, now, forged), authorization }) };
+}
+
 function acmeEvent(h: Happening): { type: string; object: Record<string, unknown> } {
   const c = h.charge;
   const meta = { reference: c.reference };
@@ -136,8 +143,7 @@ export function boltSigner(keyHex: string): Signer {
     notice(h, at) {
       const item = boltItem(h, at);
       item.additionalData.hmacSignature = boltSignature(keyHex, item);
-      const dispute = item.additionalData.disputePspReference;
-      const id = [item.pspReference, item.eventCode, item.success, ...(dispute ? [dispute] : [])].join(":");
+      const id = [item.pspReference, item.eventCode, item.success].join(":");
       return { id, psp: "bolt", type: item.eventCode, reference: h.charge.reference, body: wrap(item) };
     },
     headers: () => ({ "content-type": "application/json" }),
@@ -185,18 +191,20 @@ function boltItem(h: Happening, at: Date): BoltItem {
       };
     case "dispute_opened":
     case "dispute_closed": {
+      // As Adyen sends them: pspReference is the dispute's own, originalReference the payment's.
       const d = h.dispute;
       const eventCode =
         h.kind === "dispute_opened"
           ? "NOTIFICATION_OF_CHARGEBACK"
           : d.status === "won"
             ? "CHARGEBACK_REVERSED"
-            : "CHARGEBACK";
+            : "SECOND_CHARGEBACK";
       return {
         ...common,
         eventCode,
         success: "true",
-        pspReference: c.id,
+        pspReference: d.id,
+        originalReference: c.id,
         amount: { value: d.amount, currency: d.currency },
         reason: d.reason,
         additionalData: {

@@ -109,4 +109,34 @@ describe("disputes: view, timeline and ledger (e2e)", function () {
     expect(after(disputes) - before(disputes)).to.equal(-4_000);
     expect(after(`merchant:${p.merchant_id}:payable`)).to.equal(before(`merchant:${p.merchant_id}:payable`));
   });
+
+  it("posts no dispute in another currency or beyond what was captured: the ledger never owes more", async () => {
+    const before = await balances();
+    const p = await captured(6_000);
+    const disputes = `psp:${p.psp}:disputes`;
+    const dispute = (disputeId: string, amount: number, currency = "EUR") =>
+      cmd.notify(p, { kind: "dispute_opened", disputeId, amount, currency, reason: "fraudulent" });
+    await dispute("dp_usd", 1_000, "USD");
+    await dispute("dp_jpy", 1, "JPY");
+    await dispute("dp_over", 6_001);
+    await dispute("dp_full", 6_000);
+    await dispute("dp_again", 6_000);
+    // Commands on one payment are decided in order: once this one shows, every one before was decided.
+    await cmd.notify(p, { kind: "dispute_closed", disputeId: "dp_full", outcome: "lost" });
+    const done = await waitFor(
+      async () => {
+        const view = (await api.get(`/v1/payments/${p.id}`)).body;
+        return (
+          view.disputes.find((d: { id: string; status: string }) => d.id === "dp_full")?.status === "lost" &&
+          view
+        );
+      },
+      { timeoutMs: 10_000, what: `payment ${p.id}'s dispute dp_full lost` },
+    );
+    expect(done.disputes.map((d: { id: string }) => d.id)).to.deep.equal(["dp_full"]);
+    const after = await balances();
+    expect(after(disputes) - before(disputes)).to.equal(-6_000);
+    const tb = (await platform.ops.get<Balance>("/ops/ledger/trial-balance")).body;
+    expect(tb.accounts.filter((a) => a.currency !== "EUR" && a.balance !== 0)).to.deep.equal([]);
+  });
 });

@@ -3,8 +3,20 @@
 // Secure challenge completed, an asynchronous refund ended, a chargeback opened and closed. A forged
 // notification is refused and counted and its payment asks the PSP instead; a replayed one changes
 // nothing; one for a payment that does not exist is kept for operators.
+import { randomBytes } from "node:crypto";
+import { jetstream } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
+import pino from "pino";
 import type { PaymentView } from "../../actors/payment/view.ts";
+import { DEV_NOTIFICATION_SECRETS, loadConfig } from "../../config/env.ts";
+import { createMetrics } from "../../config/metrics.ts";
+import { startGatewayRole } from "../../gateway/role.ts";
+import { acmeSigner, boltSigner, type Notice } from "../../scripts/sandbox/notices.ts";
+import type { Charge } from "../../scripts/sandbox/simulator.ts";
+import { openInfra } from "../../streams/infra.ts";
+import { ProcessedNotifications } from "../../streams/processed-notifications.ts";
+import { NATS_URL } from "../support/infra.ts";
 import { CARDS, paymentBody, startTestPlatform, type Api, type TestPlatform } from "../support/platform.ts";
 import { routeTo } from "../support/routing.ts";
 import { waitFor } from "../support/wait.ts";
@@ -221,7 +233,7 @@ describe("PSP notifications (e2e)", function () {
     const res = await fetch(`${platform.url}/webhooks/psp/bolt`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: await boltNotice(unknown),
+      body: boltNotice(unknown),
     });
     expect(res.status).to.equal(200);
     expect(await res.text()).to.equal("[accepted]");
@@ -234,14 +246,17 @@ describe("PSP notifications (e2e)", function () {
   });
 
   /** A correctly signed bolt chargeback notification naming `reference`. */
-  async function boltNotice(reference: string): Promise<string> {
-    const { boltSigner } = await import("../../scripts/sandbox/notices.ts");
-    const { DEV_NOTIFICATION_SECRETS } = await import("../../config/env.ts");
+  function boltNotice(reference: string): string {
     const charge = { ...platform.sandbox!.charges({ psp: "bolt" })[0]!, reference };
+    return signedDispute(charge, { id: "dp_unknown", amount: 100 }).body;
+  }
+
+  /** A chargeback on `charge` as bolt would sign and send it (the development key the platform uses). */
+  function signedDispute(charge: Charge, d: { id: string; amount: number; currency?: string }): Notice {
     const dispute = {
-      id: "dp_unknown",
-      amount: 100,
-      currency: "EUR",
+      id: d.id,
+      amount: d.amount,
+      currency: d.currency ?? "EUR",
       reason: "fraudulent",
       status: "open" as const,
       openedAt: new Date().toISOString(),
@@ -249,6 +264,227 @@ describe("PSP notifications (e2e)", function () {
     return boltSigner(DEV_NOTIFICATION_SECRETS.boltHmacKey).notice(
       { kind: "dispute_opened", charge, dispute },
       new Date(),
-    ).body;
+    );
   }
+  const door = (psp: string, body: string, headers: Record<string, string> = {}, url = platform.url) =>
+    fetch(`${url}/webhooks/psp/${psp}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body,
+    });
+  const boltPayment = async (amount = 2500) => {
+    await routeTo(platform, ["bolt", "acme"]);
+    const p = await pay({ capture: "automatic", amount });
+    expect(p.psp).to.equal("bolt");
+    const charge = platform.sandbox!.charges({ reference: p.id })[0]!;
+    return { p, charge };
+  };
+  /** The same bolt body with its items' additionalData edited: the HMAC does not cover it. */
+  const withAdditional = (body: string, extra: Record<string, string>) => {
+    const batch = JSON.parse(body) as {
+      notificationItems: Array<{ NotificationRequestItem: { additionalData: Record<string, string> } }>;
+    };
+    for (const w of batch.notificationItems)
+      w.NotificationRequestItem.additionalData = { ...w.NotificationRequestItem.additionalData, ...extra };
+    return JSON.stringify(batch);
+  };
+
+  describe("forged and replayed chargebacks (bolt signs eight fields, no timestamp)", () => {
+    let nc: NatsConnection;
+    let processed: ProcessedNotifications;
+    before(async () => {
+      nc = await connect({ servers: NATS_URL });
+      processed = await new ProcessedNotifications(jetstream(nc), platform.env.SWITCHYARD_PREFIX!).ensure();
+    });
+    after(async () => {
+      await nc?.close();
+    });
+
+    it("opens one dispute for one signed chargeback, whatever unsigned fields a replay edits", async () => {
+      const { p, charge } = await boltPayment(6000);
+      const genuine = signedDispute(charge, { id: "dp_genuine", amount: 6000 });
+      const first = await door("bolt", genuine.body);
+      expect(first.status).to.equal(200);
+      await until(p.id, "dispute open", (x) => x.disputes.length === 1);
+      const duplicates = await counted("bolt", "duplicate");
+      for (const ref of ["dp_copy_1", "dp_copy_2", "dp_copy_3"]) {
+        const res = await door("bolt", withAdditional(genuine.body, { disputePspReference: ref }));
+        expect(res.status).to.equal(200);
+      }
+      const won = await door("bolt", withAdditional(genuine.body, { disputeStatus: "Won" }));
+      expect(won.status).to.equal(200);
+      expect(await counted("bolt", "duplicate")).to.equal(duplicates + 4);
+      const after = (await api.get(`/v1/payments/${p.id}`)).body;
+      expect(after.disputes.map((d) => [d.id, d.amount, d.status])).to.deep.equal([
+        ["dp_genuine", 6000, "open"],
+      ]);
+    });
+
+    it("remembers what it took for 30 days: a late replay (past JetStream's 2-minute window) moves nothing", async () => {
+      const { p, charge } = await boltPayment();
+      // A real delivery is remembered.
+      const opened = await sandbox<{ notification: { id: string } }>("/_sandbox/psps/bolt/disputes", {
+        reference: p.id,
+        amount: 500,
+      });
+      await until(p.id, "dispute open", (x) => x.disputes.length === 1);
+      expect(await processed.seen("bolt", opened.body.notification.id)).to.equal(true);
+      // One taken three days ago: JetStream forgot its message id long since, the door has not.
+      const late = signedDispute(charge, { id: "dp_days_ago", amount: 700 });
+      await processed.remember("bolt", late.id, new Date(Date.now() - 3 * 86_400_000));
+      const events = (await platform.worker!.journal.history(p.id)).length;
+      const duplicates = await counted("bolt", "duplicate");
+      const res = await door("bolt", late.body);
+      expect(res.status).to.equal(200);
+      expect(await res.text()).to.equal("[accepted]");
+      expect(await counted("bolt", "duplicate")).to.equal(duplicates + 1);
+      expect((await platform.worker!.journal.history(p.id)).length).to.equal(events);
+      expect((await api.get(`/v1/payments/${p.id}`)).body.disputes).to.have.length(1);
+    });
+  });
+
+  describe("disputes out of bounds (item 5)", () => {
+    type Kept = { notifications: Array<{ payment_reference: string; kind: string; reason: string }> };
+    it("keeps a dispute in another currency, or beyond what was captured, for reconciliation", async () => {
+      const { p, charge } = await boltPayment(3000);
+      const before = await counted("bolt", "unmatched");
+      for (const d of [
+        { id: "dp_usd", amount: 1000, currency: "USD" },
+        { id: "dp_too_much", amount: 3001 },
+      ]) {
+        const res = await door("bolt", signedDispute(charge, d).body);
+        expect(res.status).to.equal(200);
+      }
+      expect(await counted("bolt", "unmatched")).to.equal(before + 2);
+      // Two full-amount disputes: the first is taken, the second is beyond what is left.
+      expect(
+        (await door("bolt", signedDispute(charge, { id: "dp_full_1", amount: 3000 }).body)).status,
+      ).to.equal(200);
+      expect(
+        (await door("bolt", signedDispute(charge, { id: "dp_full_2", amount: 3000 }).body)).status,
+      ).to.equal(200);
+      expect(await counted("bolt", "unmatched")).to.equal(before + 3);
+      const after = (await api.get(`/v1/payments/${p.id}`)).body;
+      expect(after.disputes.map((d) => d.id)).to.deep.equal(["dp_full_1"]);
+      const kept = (await platform.ops.get<Kept>("/ops/notifications?unmatched=true&limit=500")).body;
+      const mine = kept.notifications.filter((n) => n.payment_reference === p.id);
+      expect(mine.map((n) => n.reason)).to.have.length(3);
+      expect(mine[0]!.reason).to.match(/USD/);
+      expect(mine[1]!.reason).to.match(/3001/);
+    });
+  });
+
+  describe("text a store cannot hold, nesting and size at the door (item 1)", () => {
+    it("refuses NUL and unpaired surrogates in any field with 400 before anything is appended", async () => {
+      const { p, charge } = await boltPayment();
+      const genuine = signedDispute(charge, { id: "dp_text", amount: 100 });
+      const cases = [
+        ["reason", '"reason":"a\\u0000b"'],
+        ["reason", '"reason":"a\\ud800b"'],
+        ["additionalData.x", '"x":"\\udc00"'],
+      ] as const;
+      const events = (await platform.worker!.journal.history(p.id)).length;
+      for (const [field, piece] of cases) {
+        const body =
+          field === "reason"
+            ? genuine.body.replace('"reason":"fraudulent"', piece)
+            : genuine.body.replace('"additionalData":{', `"additionalData":{${piece},`);
+        expect(body).to.not.equal(genuine.body);
+        const res = await door("bolt", body);
+        expect(res.status, body).to.equal(400);
+        const err = ((await res.json()) as { error: { code: string; details: { field: string } } }).error;
+        expect(err.code).to.equal("notification_malformed");
+        expect(err.details.field).to.include(field);
+      }
+      // Nesting past the limit, and a body past the size limit.
+      const deep = `{"live":"false","notificationItems":${"[".repeat(5000)}${"]".repeat(5000)}}`;
+      const nested = await door("bolt", deep);
+      expect(nested.status).to.equal(400);
+      const big = await door("bolt", `{"pad":"${"x".repeat(300 * 1024)}"}`);
+      expect(big.status).to.equal(413);
+      expect((await platform.worker!.journal.history(p.id)).length).to.equal(events);
+      expect((await api.get(`/v1/payments/${p.id}`)).body.disputes).to.have.length(0);
+    });
+  });
+
+  describe("a production gateway without notification secrets (item 3)", () => {
+    it("keeps each PSP's door closed, says so in /readyz, and a dev-signed notification moves nothing", async () => {
+      await routeTo(platform, ["acme", "bolt"]);
+      const { p } = await challenge();
+      expect(p.psp).to.equal("acme");
+      // The Procfile's gateway (gateway/main.ts) composes exactly this: no development defaults.
+      const config = loadConfig({ ...platform.env, PORT: "0" });
+      expect(config.notifications.acmeWebhookSecret).to.equal(undefined);
+      const log = pino({ level: "silent" });
+      const infra = await openInfra(config, "test-production-gateway", log);
+      const gateway = await startGatewayRole(config, infra, {
+        cardKey: randomBytes(32),
+        sandboxUrl: platform.sandbox!.url,
+        metrics: createMetrics(),
+        log,
+      });
+      try {
+        const ready = await fetch(`${gateway.url}/readyz`);
+        const body = (await ready.json()) as { status: string; checks: Record<string, string> };
+        expect(body.checks.psp_notifications).to.equal("closed: acme, bolt");
+        expect(ready.status).to.equal(200);
+        // Signed with the published development secret, as the sandbox would sign it.
+        const charge = platform.sandbox!.charges({ reference: p.id })[0]!;
+        const signer = acmeSigner(DEV_NOTIFICATION_SECRETS.acmeWebhookSecret);
+        const notice = signer.notice({ kind: "authorization", charge, outcome: "authorized" }, new Date());
+        const headers = signer.headers(notice, new Date(), false);
+        const events = (await platform.worker!.journal.history(p.id)).length;
+        const closed = await door("acme", notice.body, headers, gateway.url);
+        expect(closed.status).to.equal(503);
+        expect(((await closed.json()) as { error: { code: string } }).error.code).to.equal(
+          "notifications_not_configured",
+        );
+        expect((await platform.worker!.journal.history(p.id)).length).to.equal(events);
+        expect((await api.get(`/v1/payments/${p.id}`)).body.status).to.equal("requires_action");
+      } finally {
+        await gateway.stop();
+        await infra.close();
+      }
+    });
+
+    it("asks for the PSP's basic auth too when configured (a second factor), before reading the body", async () => {
+      const credentials = `bolt-notify:${randomBytes(12).toString("hex")}`;
+      const config = loadConfig({
+        ...platform.env,
+        PORT: "0",
+        SWITCHYARD_ACME_WEBHOOK_SECRET: DEV_NOTIFICATION_SECRETS.acmeWebhookSecret,
+        SWITCHYARD_BOLT_HMAC_KEY: DEV_NOTIFICATION_SECRETS.boltHmacKey,
+        SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH: credentials,
+      });
+      const log = pino({ level: "silent" });
+      const infra = await openInfra(config, "test-basic-auth-gateway", log);
+      const gateway = await startGatewayRole(config, infra, {
+        cardKey: randomBytes(32),
+        sandboxUrl: platform.sandbox!.url,
+        metrics: createMetrics(),
+        log,
+      });
+      try {
+        const ready = (await (await fetch(`${gateway.url}/readyz`)).json()) as {
+          checks: Record<string, string>;
+        };
+        expect(ready.checks.psp_notifications).to.equal("ok");
+        const { p, charge } = await boltPayment();
+        const body = signedDispute(charge, { id: "dp_basic", amount: 100 }).body;
+        const basic = (c: string) => ({ authorization: `Basic ${Buffer.from(c).toString("base64")}` });
+        for (const headers of [{}, basic("bolt-notify:wrong-password-0000"), basic(`${credentials}x`)]) {
+          const res = await door("bolt", body, headers, gateway.url);
+          expect(res.status).to.equal(401);
+          expect(((await res.json()) as { error: { code: string } }).error.code).to.equal("unauthorized");
+        }
+        expect((await api.get(`/v1/payments/${p.id}`)).body.disputes).to.have.length(0);
+        const ok = await door("bolt", body, basic(credentials), gateway.url);
+        expect(ok.status).to.equal(200);
+        await until(p.id, "dispute open", (x) => x.disputes.length === 1);
+      } finally {
+        await gateway.stop();
+        await infra.close();
+      }
+    });
+  });
 });

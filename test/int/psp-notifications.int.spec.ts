@@ -10,6 +10,7 @@ import type { NotificationRequest, PspConnector } from "../../actors/psp/contrac
 import { createConnectors } from "../../actors/psp/registry.ts";
 import { DEV_NOTIFICATION_SECRETS } from "../../config/env.ts";
 import { startSandbox, type Sandbox } from "../../scripts/sandbox-psp.ts";
+import { boltSigner, withBasicAuth } from "../../scripts/sandbox/notices.ts";
 import { waitFor } from "../support/wait.ts";
 
 type Received = { path: string; headers: IncomingHttpHeaders; body: string };
@@ -41,7 +42,11 @@ describe("PSP notifications: the connector contract against the sandbox", functi
       notifyRetry: { initialMs: 50, tries: 4 },
       laterMs: 20,
     });
-    connectors = createConnectors({ sandboxUrl: sandbox.url, timeoutMs: 5000 });
+    connectors = createConnectors({
+      sandboxUrl: sandbox.url,
+      timeoutMs: 5000,
+      notifications: DEV_NOTIFICATION_SECRETS,
+    });
   });
   after(async () => {
     await sandbox?.close();
@@ -228,6 +233,68 @@ describe("PSP notifications: the connector contract against the sandbox", functi
         reason: "stale_timestamp",
       });
       expect(acme.parseNotification!(asRequest(any)).ok).to.equal(true);
+    });
+
+    it("decides bolt's chargebacks on signed fields only: edited unsigned fields change nothing", async () => {
+      const bolt = connectors.get("bolt")!;
+      const charge = sandbox.charges({ psp: "bolt" }).find((c) => c.capturedAmount > 0)!;
+      let count = received.length;
+      const opened = await control<{ dispute: { id: string } }>("/_sandbox/psps/bolt/disputes", {
+        pspReference: charge.id,
+        amount: 600,
+      });
+      expect(opened.status).to.equal(201);
+      const genuine = await nextReceived(count);
+      const first = bolt.parseNotification!(asRequest(genuine));
+      if (!first.ok) throw new Error(`refused: ${first.reason}`);
+      const n = first.notifications[0]!;
+      expect(n).to.deep.include({ kind: "dispute_opened", disputeId: opened.body.dispute.id, amount: 600 });
+      /** The genuine body with its one item's additionalData edited (the HMAC stays valid). */
+      const edited = (extra: Record<string, string>) => {
+        const batch = JSON.parse(genuine.body) as {
+          notificationItems: Array<{ NotificationRequestItem: { additionalData: Record<string, string> } }>;
+        };
+        const item = batch.notificationItems[0]!.NotificationRequestItem;
+        item.additionalData = { ...item.additionalData, ...extra };
+        return { ...genuine, body: JSON.stringify(batch) };
+      };
+      for (const ref of ["dp_forged_1", "dp_forged_2", "dp_forged_3"]) {
+        const again = bolt.parseNotification!(asRequest(edited({ disputePspReference: ref })));
+        expect(again.ok && again.notifications).to.deep.equal([n]);
+      }
+      // An unsigned status cannot close the dispute: the same signed chargeback stays an opening.
+      const won = bolt.parseNotification!(asRequest(edited({ disputeStatus: "Won" })));
+      expect(won.ok && won.notifications).to.deep.equal([n]);
+      // The PSP's own closing, signed, names the same dispute.
+      count = received.length;
+      const closed = await control(`/_sandbox/psps/bolt/disputes/${opened.body.dispute.id}/close`, {
+        outcome: "won",
+      });
+      expect(closed.status).to.equal(200);
+      const closing = bolt.parseNotification!(asRequest(await nextReceived(count)));
+      expect(closing.ok && closing.notifications[0]).to.deep.include({
+        kind: "dispute_closed",
+        outcome: "won",
+        disputeId: n.kind === "dispute_opened" ? n.disputeId : "",
+        pspReference: charge.id,
+      });
+    });
+
+    it("sends the PSP's basic auth with every attempt when the sandbox is given one", () => {
+      const signer = withBasicAuth(boltSigner(DEV_NOTIFICATION_SECRETS.boltHmacKey), "bolt:0123456789abcdef");
+      const charge = sandbox.charges({ psp: "bolt" })[0]!;
+      const dispute = {
+        id: "dp_h",
+        amount: 1,
+        currency: "EUR",
+        reason: "x",
+        status: "open" as const,
+        openedAt: "",
+      };
+      const n = signer.notice({ kind: "dispute_opened", charge, dispute }, new Date());
+      expect(signer.headers(n, new Date(), false).authorization).to.equal(
+        `Basic ${Buffer.from("bolt:0123456789abcdef").toString("base64")}`,
+      );
     });
 
     it("retries a notification the receiver did not take until it answers 2xx", async () => {

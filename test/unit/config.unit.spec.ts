@@ -3,7 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { ConfigError, loadConfig } from "../../config/env.ts";
+import {
+  ConfigError,
+  DEV_NOTIFICATION_SECRETS,
+  loadConfig,
+  withDevelopmentSecrets,
+} from "../../config/env.ts";
 import {
   SecretFileError,
   hashApiKey,
@@ -27,6 +32,28 @@ const OP_KEY_A = "op_live_AAAAsecretAAAA00000001";
 const OP_KEY_B = "op_live_BBBBsecretBBBB00000002";
 
 describe("loadConfig", () => {
+  it("has no notification secrets by default: a production role never verifies with the published ones", () => {
+    const config = loadConfig({});
+    expect(config.notifications.acmeWebhookSecret).to.equal(undefined);
+    expect(config.notifications.boltHmacKey).to.equal(undefined);
+    // Only the development compositions (scripts/platform.ts) fill them in, and say which.
+    const dev = withDevelopmentSecrets(config);
+    expect(dev.filled).to.deep.equal(["SWITCHYARD_ACME_WEBHOOK_SECRET", "SWITCHYARD_BOLT_HMAC_KEY"]);
+    expect(dev.config.notifications.boltHmacKey).to.equal(DEV_NOTIFICATION_SECRETS.boltHmacKey);
+    const own = loadConfig({ SWITCHYARD_BOLT_HMAC_KEY: "ab".repeat(32) });
+    expect(withDevelopmentSecrets(own).filled).to.deep.equal(["SWITCHYARD_ACME_WEBHOOK_SECRET"]);
+    expect(withDevelopmentSecrets(own).config.notifications.boltHmacKey).to.equal("ab".repeat(32));
+  });
+
+  it("takes an optional basic-auth pair per PSP door, and refuses a weak one without echoing it", () => {
+    const config = loadConfig({ SWITCHYARD_BOLT_NOTIFY_BASIC_AUTH: "adyen:SECRETsecretSECRET1" });
+    expect(config.notifications.basicAuth).to.deep.equal({ bolt: "adyen:SECRETsecretSECRET1" });
+    expect(loadConfig({}).notifications.basicAuth).to.deep.equal({});
+    const error = problemsOf({ SWITCHYARD_ACME_NOTIFY_BASIC_AUTH: "stripe:SECRETshort" });
+    expect(error.problems.join()).to.include("SWITCHYARD_ACME_NOTIFY_BASIC_AUTH");
+    expect(error.message).not.to.match(/SECRET/);
+  });
+
   it("gives every variable its default when the environment is empty", () => {
     const config = loadConfig({});
     expect(config.gateway).to.deep.equal({ host: "127.0.0.1", port: 8080, replyWaitMs: 10_000 });

@@ -2,6 +2,7 @@
 // 3-D Secure result, a refund completed later, a chargeback) and the expiry of an abandoned challenge.
 // Every one is idempotent: the same notification again decides nothing.
 import { expect } from "chai";
+import fc from "fast-check";
 import type { PaymentCommand, RecordNotification } from "../../actors/payment/commands.ts";
 import { decide } from "../../actors/payment/decide.ts";
 import { EXPIRY_OPERATION } from "../../actors/payment/decide-notified.ts";
@@ -10,7 +11,8 @@ import { evolveAll } from "../../actors/payment/evolve.ts";
 import type { PspNotification } from "../../actors/payment/notification.ts";
 import type { Payment, PaymentState } from "../../actors/payment/state.ts";
 import { toView } from "../../actors/payment/view.ts";
-import { cmd, LATER, MERCHANT_ID, PAYMENT_ID, psp } from "./decider-spec.ts";
+import type { PaymentEvent } from "../../actors/payment/events.ts";
+import { cmd, evt, given, history, LATER, MERCHANT_ID, PAYMENT_ID, psp } from "./decider-spec.ts";
 
 const PSP = "psp_a";
 
@@ -194,6 +196,183 @@ describe("a payment after the PSP call", () => {
         decide(captured(), notify({ id: "n9", kind: "dispute_closed", disputeId: "dp_x", outcome: "won" }))
           .ok,
       ).to.equal(false);
+    });
+  });
+
+  describe("disputes are bounded by what the PSP could claw back (captured - refunded - open or lost)", () => {
+    // The history of a payment of 10,000 EUR captured at psp_a (decider-spec's defaults).
+    const CAPTURED = history.captured();
+    const dispute = (disputeId: string, amount: number, currency = "EUR") =>
+      notify({
+        id: `ntf_${disputeId}`,
+        kind: "dispute_opened",
+        disputeId,
+        amount,
+        currency,
+        reason: "fraud",
+      });
+    const opened = (disputeId: string, amount: number): PaymentEvent => ({
+      type: "DisputeOpened",
+      disputeId,
+      psp: PSP,
+      amount,
+      currency: "EUR",
+      reason: "fraud",
+      at: LATER,
+    });
+    const closed = (disputeId: string, outcome: "won" | "lost"): PaymentEvent => ({
+      type: "DisputeClosed",
+      disputeId,
+      outcome,
+      at: LATER,
+    });
+    const refunded = (amount: number): PaymentEvent[] => [
+      evt.opRequested("refund", amount, "re_1"),
+      evt.opSucceeded("re_1"),
+    ];
+
+    it("takes a dispute of the whole captured amount", () => {
+      given(...CAPTURED)
+        .when(dispute("dp_1", 10_000))
+        .then({
+          type: "DisputeOpened",
+          disputeId: "dp_1",
+          psp: PSP,
+          amount: 10_000,
+          currency: "EUR",
+          reason: "fraud",
+          at: LATER,
+        });
+    });
+
+    it("refuses a dispute above the captured amount", () => {
+      given(...CAPTURED)
+        .when(dispute("dp_1", 10_001))
+        .thenRejects("dispute_out_of_bounds");
+    });
+
+    it("refuses a dispute in another currency than the payment's, whatever its amount", () => {
+      given(...CAPTURED)
+        .when(dispute("dp_1", 100, "USD"))
+        .thenRejects("dispute_out_of_bounds");
+      given(...CAPTURED)
+        .when(dispute("dp_1", 1, "JPY"))
+        .thenRejects("dispute_out_of_bounds");
+    });
+
+    it("refuses a second dispute beyond what the first left, takes one within it", () => {
+      given(...CAPTURED, opened("dp_1", 6_000))
+        .when(dispute("dp_2", 6_000))
+        .thenRejects("dispute_out_of_bounds");
+      given(...CAPTURED, opened("dp_1", 6_000))
+        .when(dispute("dp_2", 4_000))
+        .thenState({});
+    });
+
+    it("counts a lost dispute as gone and a won one as back with the merchant", () => {
+      given(...CAPTURED, opened("dp_1", 6_000), closed("dp_1", "lost"))
+        .when(dispute("dp_2", 4_001))
+        .thenRejects("dispute_out_of_bounds");
+      given(...CAPTURED, opened("dp_1", 6_000), closed("dp_1", "won"))
+        .when(dispute("dp_2", 10_000))
+        .thenState({});
+    });
+
+    it("does not claw back what was already refunded to the shopper", () => {
+      given(...CAPTURED, ...refunded(3_000))
+        .when(dispute("dp_1", 7_001))
+        .thenRejects("dispute_out_of_bounds");
+      given(...CAPTURED, ...refunded(3_000))
+        .when(dispute("dp_1", 7_000))
+        .thenState({});
+    });
+
+    it("does not refund money a dispute holds or took: the shopper would get it twice", () => {
+      given(...CAPTURED, opened("dp_1", 6_000))
+        .when(cmd.refund(4_001))
+        .thenRejects("amount_too_large");
+      given(...CAPTURED, opened("dp_1", 6_000), closed("dp_1", "lost"))
+        .when(cmd.refund())
+        .thenState({});
+      given(...CAPTURED, opened("dp_1", 10_000))
+        .when(cmd.refund())
+        .thenRejects("amount_too_large");
+    });
+
+    it("still takes the same dispute again as a no-op, even when it used the whole amount", () => {
+      given(...CAPTURED, opened("dp_1", 10_000))
+        .when(dispute("dp_1", 10_000))
+        .then();
+    });
+
+    it("never lets the open disputes exceed the captured amount, whatever the PSP notifies", () => {
+      type Step =
+        | { t: "open"; id: number; amount: number; currency: string }
+        | { t: "close"; id: number; outcome: "won" | "lost" }
+        | { t: "refund"; amount: number };
+      const step: fc.Arbitrary<Step> = fc.oneof(
+        {
+          weight: 4,
+          arbitrary: fc.record({
+            t: fc.constant("open" as const),
+            id: fc.integer({ min: 1, max: 6 }),
+            amount: fc.integer({ min: 0, max: 12_000 }),
+            currency: fc.constantFrom("EUR", "EUR", "EUR", "USD", "JPY"),
+          }),
+        },
+        {
+          weight: 2,
+          arbitrary: fc.record({
+            t: fc.constant("close" as const),
+            id: fc.integer({ min: 1, max: 6 }),
+            outcome: fc.constantFrom("won" as const, "lost" as const),
+          }),
+        },
+        {
+          weight: 1,
+          arbitrary: fc.record({
+            t: fc.constant("refund" as const),
+            amount: fc.integer({ min: 1, max: 4_000 }),
+          }),
+        },
+      );
+      fc.assert(
+        fc.property(fc.array(step, { maxLength: 25 }), (steps) => {
+          let p: PaymentState = evolveAll(undefined, CAPTURED);
+          let refunds = 0;
+          for (const s of steps) {
+            const c: PaymentCommand =
+              s.t === "open"
+                ? dispute(`dp_${s.id}`, s.amount, s.currency)
+                : s.t === "close"
+                  ? notify({
+                      id: `c_${s.id}_${s.outcome}`,
+                      kind: "dispute_closed",
+                      disputeId: `dp_${s.id}`,
+                      outcome: s.outcome,
+                    })
+                  : cmd.refund(s.amount, {
+                      operationId: `re_${++refunds}`,
+                      requestFingerprint: `fp_re_${refunds}`,
+                    });
+            const d = decide(p, c);
+            if (!d.ok) continue;
+            p = evolveAll(p, d.events);
+            // A refund asked for is done at once (its PSP answered).
+            if (s.t === "refund" && d.events.some((e) => e.type === "OperationRequested"))
+              p = evolveAll(p, [evt.opSucceeded(`re_${refunds}`)]);
+          }
+          const q = p!;
+          const held = (q.disputes ?? []).filter((d) => d.status !== "won");
+          const open = held.filter((d) => d.status === "open").reduce((sum, d) => sum + d.amount, 0);
+          expect(open).to.be.at.most(q.capturedAmount);
+          expect(held.reduce((sum, d) => sum + d.amount, 0)).to.be.at.most(
+            q.capturedAmount - q.refundedAmount,
+          );
+          expect((q.disputes ?? []).every((d) => d.currency === q.currency)).to.equal(true);
+        }),
+        { numRuns: 300 },
+      );
     });
   });
 });
