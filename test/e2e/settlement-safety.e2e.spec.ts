@@ -6,6 +6,8 @@ import { Readable } from "node:stream";
 import { expect } from "chai";
 import { linesOf, parseCsvRow, verifyExport } from "../../actors/ledger/export.ts";
 import { ACME_COLUMNS } from "../../actors/psp/settlement/acme.ts";
+import postgres from "postgres";
+import { DATABASE_URL } from "../support/infra.ts";
 import { paymentBody, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -264,6 +266,37 @@ describe("settlement reports that must not hurt the ledger (e2e)", function () {
     expect(res.body.error?.message).to.match(/^line 3 \(amount\)/);
     expect((await reports()).map((r) => r.report_id)).to.not.include("safety-bound");
     await platform.readModels!.caughtUp("settlement");
+    expect((await trial()).balanced).to.equal(true);
+  });
+
+  it("sums the trial balance exactly past 2^53, and names a sum it cannot give as a number", async () => {
+    // Two postings of 2^53 − 1 on one account: written straight into the read model, as no report
+    // can any more (the bound above). The sum is past what a JSON number holds exactly.
+    const sql = postgres(platform.env.DATABASE_URL ?? DATABASE_URL, { max: 1, onnotice: () => undefined });
+    const schema = `sy_${platform.env.SWITCHYARD_PREFIX!.toLowerCase()}`;
+    const max = "9007199254740991";
+    try {
+      await sql.unsafe(
+        `insert into ${schema}.ledger_entries (id, at, kind, payment_id, currency, description, sources)
+         values ('safety:huge', '2026-12-01T10:00:00Z', 'adjustment', null, 'EUR', 'huge', '{}')`,
+      );
+      await sql.unsafe(
+        `insert into ${schema}.ledger_postings (entry_id, n, account, currency, debit, credit, at) values
+         ('safety:huge', 0, 'psp:acme:suspense', 'EUR', ${max}, 0, '2026-12-01T10:00:00Z'),
+         ('safety:huge', 1, 'psp:acme:suspense', 'EUR', ${max}, 0, '2026-12-01T10:00:00Z'),
+         ('safety:huge', 2, 'writeoff', 'EUR', 0, ${max}, '2026-12-01T10:00:00Z'),
+         ('safety:huge', 3, 'writeoff', 'EUR', 0, ${max}, '2026-12-01T10:00:00Z')`,
+      );
+      const res = await platform.ops.get<{ error?: { code: string; message: string } }>(
+        "/ops/ledger/trial-balance",
+      );
+      expect(res.status, JSON.stringify(res.body)).to.equal(500);
+      expect(res.body.error?.code).to.equal("ledger_out_of_range");
+      expect(res.body.error?.message).to.include("psp:acme:suspense in EUR is 18014398509481982");
+    } finally {
+      await sql.unsafe(`delete from ${schema}.ledger_entries where id = 'safety:huge'`);
+      await sql.end({ timeout: 1 });
+    }
     expect((await trial()).balanced).to.equal(true);
   });
 });
