@@ -19,7 +19,7 @@ import { encode } from "../../streams/envelopes.ts";
 import { settleSubject, type Topology } from "../../streams/topology.ts";
 import { ReportContentError } from "../psp/settlement/guard.ts";
 import { outOfBound, PAYMENT_LINE_KINDS, type ParsedLine, type RejectedLine } from "./line.ts";
-import { operationKey, reconcile, settlesOperation, type Tolerance } from "./match.ts";
+import { operationKey, reconcile, lineSettled, type Tolerance } from "./match.ts";
 import type { ChunkRecord, ReportRecord, ReportSummary } from "./records.ts";
 import {
   applyChunk,
@@ -246,7 +246,7 @@ async function reconcileChunk(
     const key = line.pspReference === null ? undefined : operationKey(psp, line.kind, line.pspReference);
     const found = key === undefined ? undefined : known.get(key);
     const result = reconcile(line, found, seen, d.tolerance, now);
-    if (settlesOperation(result.outcome) && key !== undefined) {
+    if (lineSettled(result) && key !== undefined) {
       seen.add(key);
       settled.add(key);
     }

@@ -13,6 +13,16 @@ export type Outcome = "matched" | "booked" | ExceptionKind;
 export const settlesOperation = (outcome: Outcome): boolean =>
   outcome === "matched" || outcome === "fee_variance";
 
+/**
+ * Whether a recorded line settled its operation: matched, or raised an exception that says so
+ * (`settled`). Read from the record, not the outcome alone, so that a fee variance recorded before
+ * such lines settled (issue 16) still reads, and is rebuilt, as it was.
+ */
+export const lineSettled = (r: {
+  outcome: Outcome;
+  exception: { settled?: boolean | undefined } | null;
+}): boolean => r.outcome === "matched" || r.exception?.settled === true;
+
 export type KnownOperation = MatchedOperation & {
   /** The line that settled it (`<reportId>#<lineNo>`), or null. */
   settledBy: string | null;

@@ -16,7 +16,7 @@ import { commandSubject, type Topology } from "../../streams/topology.ts";
 import type { CommandEnvelope } from "../payment/wire.ts";
 import type { MatchedOperation } from "./exceptions.ts";
 import type { SettlementLine } from "./line.ts";
-import { settlesOperation } from "./match.ts";
+import { lineSettled } from "./match.ts";
 import type { SettleRecord } from "./records.ts";
 
 const SETTLER = "settler";
@@ -106,7 +106,7 @@ export class Settler {
         if (record.type === "chunk") {
           const at = this.d.now().toISOString();
           for (const l of record.lines) {
-            if (!settlesOperation(l.outcome) || !l.operation) continue;
+            if (!lineSettled(l) || !l.operation) continue;
             const envelope = settlementCommand(l.line, l.operation, at);
             if (envelope) await sendSettlement(this.d.js, this.d.topo, envelope);
           }

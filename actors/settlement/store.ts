@@ -7,7 +7,7 @@ import { entriesForLine } from "../ledger/postings.ts";
 import { entriesForResolution } from "../ledger/resolutions.ts";
 import { insertEntries } from "../ledger/store.ts";
 import type { MatchedOperation, ReconException, Resolution } from "./exceptions.ts";
-import { lineKey, operationKey, settlesOperation, type KnownOperation } from "./match.ts";
+import { lineKey, operationKey, lineSettled, type KnownOperation } from "./match.ts";
 import type { ChunkRecord, ReconRecord, ReportRecord, ReportSummary } from "./records.ts";
 
 /** A `psp_operations` row as the queries that read operations select it. */
@@ -92,7 +92,7 @@ export async function applyChunk(tx: Tx, chunk: ChunkRecord): Promise<void> {
   if (rejects.length > 0) await tx`insert into settlement_rejects ${tx(rejects)} on conflict do nothing`;
   const exceptions = chunk.lines.flatMap((l) => (l.exception ? [exceptionRow(l.exception)] : []));
   if (exceptions.length > 0) await tx`insert into recon_exceptions ${tx(exceptions)} on conflict do nothing`;
-  const matched = chunk.lines.filter((l) => settlesOperation(l.outcome) && l.operation);
+  const matched = chunk.lines.filter((l) => lineSettled(l) && l.operation);
   if (matched.length > 0) {
     await tx`update psp_operations o set settled_by = k.line
       from unnest(${matched.map((l) => l.operation?.kind ?? "")}::text[],

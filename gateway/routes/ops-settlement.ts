@@ -365,7 +365,8 @@ function refused(
   err: unknown,
 ): never {
   if (err instanceof ApiError && err.status < 500) {
-    s.metrics.settlementReports.inc({ psp, source: "upload", result: "refused" });
+    const result = err.code === "report_conflict" ? "conflict" : "refused";
+    s.metrics.settlementReports.inc({ psp, source: "upload", result });
     req.log.warn({ psp, code: err.code, reason: err.message }, "settlement report refused");
   }
   throw err;
