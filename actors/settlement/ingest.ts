@@ -79,7 +79,12 @@ const CHUNK_LINES = 400;
 const CHUNK_BYTES = 256 * 1024;
 /** Line kinds booked as they are (no operation to settle): a repeat of one of their line ids is not booked again. */
 const isBooked = (p: ParsedLine): boolean => p.ok && !PAYMENT_LINE_KINDS.has(p.line.kind);
-const sizeOf = (p: ParsedLine): number => (p.ok ? JSON.stringify(p.line).length * 2 + 512 : 256);
+/**
+ * A line's share of its chunk's message, in bytes: its JSON (UTF-8) twice — the line and, when it
+ * raises one, the exception that repeats it — and room for its outcome and operation. A reject: its reason.
+ */
+const sizeOf = (p: ParsedLine): number =>
+  p.ok ? Buffer.byteLength(JSON.stringify(p.line)) * 2 + 512 : Buffer.byteLength(p.rejected.reason) + 64;
 
 export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<IngestResult> {
   const earlier = await reportSummary(d.sql, req.psp, req.reportId);
