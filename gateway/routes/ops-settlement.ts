@@ -54,7 +54,10 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
         description:
           "The CSV as the body (text/csv), in the PSP's own format; streamed, any size. Lines are " +
           "reconciled as they are read; a malformed line is counted in `rejected` and the rest is taken. " +
-          "The same report again changes nothing (`replayed`); the same report id with other content is 409.",
+          "The same report again, under any id, changes nothing (`replayed`, with the first report's id); " +
+          "the same report id with other content is 409. A line the PSP reported before is rejected. Bytes that " +
+          "are not UTF-8, a NUL, a field over 4 KiB or an amount past 10^13 minor units refuse the report " +
+          "whole (400 `report_format_invalid`, details: line, column, column_name) before anything is taken.",
         tags,
         security,
         params: PspParams,
