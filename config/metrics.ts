@@ -91,7 +91,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     settlementReports: new Counter({
       name: "switchyard_settlement_reports_total",
-      help: "Settlement reports taken in, by PSP, source (pull, upload) and result (ingested, replayed, conflict, failed)",
+      help: "Settlement reports taken in, by PSP, source (pull, upload) and result (ingested, replayed, conflict, failed, refused)",
       labelNames: ["psp", "source", "result"] as const,
       registers,
     }),

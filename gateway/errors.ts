@@ -82,6 +82,8 @@ export const ErrorStatus = {
   /** This PSP's notification secret is not configured: its door is closed (docs/notifications.md). */
   notifications_not_configured: 503,
   internal_error: 500,
+  /** A ledger sum past 2^53 cannot be given as an exact JSON number (the message names it). */
+  ledger_out_of_range: 500,
   command_dead_lettered: 500,
 } as const;
 export type ErrorCode = keyof typeof ErrorStatus;

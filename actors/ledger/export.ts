@@ -90,28 +90,40 @@ class Tally {
   }
 }
 
-/** One csv cell: quoted when it holds a comma or a quote; line breaks become spaces (one row per line). */
+/**
+ * One csv text cell: quoted when it holds a comma or a quote; line breaks become spaces (one row per
+ * line); a cell a spreadsheet would read as a formula (it begins with =, +, -, @, a tab or a carriage
+ * return) gets a leading single quote, as OWASP's CSV injection guidance says. Amounts are not text:
+ * they are written by numberCell, digits only, never prefixed.
+ */
 export function csvCell(value: string): string {
   const flat = value.replace(/[\r\n]+/g, " ");
-  return /[",]/.test(flat) ? `"${flat.replace(/"/g, '""')}"` : flat;
+  const safe = FORMULA_START.test(value) ? `'${flat}` : flat;
+  return /[",]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** An amount cell: the integer as digits (a minus sign first if it is negative), never neutralized. */
+export function numberCell(value: number | bigint): string {
+  if (typeof value === "number" && !Number.isSafeInteger(value))
+    throw new RangeError(`amount ${value} is not an exact integer`);
+  return String(value);
 }
 
 function csvRows(e: JournalEntry): string[] {
   return e.postings.map((p) =>
     [
-      e.id,
-      e.at,
-      e.kind,
-      e.paymentId ?? "",
-      e.currency,
-      p.account,
-      String(p.debit),
-      String(p.credit),
-      e.sources.join(" "),
-      e.description,
-    ]
-      .map(csvCell)
-      .join(","),
+      csvCell(e.id),
+      csvCell(e.at),
+      csvCell(e.kind),
+      csvCell(e.paymentId ?? ""),
+      csvCell(e.currency),
+      csvCell(p.account),
+      numberCell(p.debit),
+      numberCell(p.credit),
+      csvCell(e.sources.join(" ")),
+      csvCell(e.description),
+    ].join(","),
   );
 }
 

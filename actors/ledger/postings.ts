@@ -6,6 +6,7 @@
 // RefundSettled event of the payment it settles, or else by the resolution of its exception
 // (resolutions.ts, `settledByEvent`); every other kind of line by entriesForLine, always.
 import type { PaymentEvent } from "../payment/events.ts";
+import { isPaymentId } from "../payment/ids.ts";
 import { evolve } from "../payment/evolve.ts";
 import type { Payment, PaymentState } from "../payment/state.ts";
 import type { SettlementLine } from "../settlement/line.ts";
@@ -31,6 +32,19 @@ export type EventSource = { seq: number; eventNo: number };
 export const eventSource = (src: EventSource): string => `PAY_EVT:${src.seq}#${src.eventNo}`;
 export const lineSource = (line: SettlementLine): string =>
   `SETTLE:${line.psp}:${line.reportId}#${line.lineNo}`;
+
+/**
+ * The payment a line's merchant reference names, when it has a payment id's shape; else null. The
+ * reference is the PSP's echo of free text: it never stands in the journal's payment id (nor its export).
+ */
+export const paymentOfLine = (line: Pick<SettlementLine, "merchantReference">): string | null =>
+  isPaymentId(line.merchantReference) ? line.merchantReference : null;
+
+/** The line's merchant reference for a description, when it is not a payment id (quoted, shortened). */
+const referenceNote = (line: SettlementLine): string =>
+  line.merchantReference === null || isPaymentId(line.merchantReference)
+    ? ""
+    : `, merchant reference ${JSON.stringify(line.merchantReference.slice(0, 80))}`;
 
 /**
  * The entries a payment event makes, given the payment's state before it:
@@ -194,7 +208,7 @@ export function entriesForLine(line: SettlementLine): JournalEntry[] {
   const base = {
     at: line.createdAt,
     currency: line.currency,
-    paymentId: line.merchantReference,
+    paymentId: paymentOfLine(line),
     sources: [lineSource(line)],
   };
   const { psp, amount, fee } = line;
@@ -237,7 +251,7 @@ export function entriesForLine(line: SettlementLine): JournalEntry[] {
         },
       ]);
     case "adjustment":
-      return one("adjustment", `adjustment in batch ${line.batch}`, [
+      return one("adjustment", `adjustment in batch ${line.batch}${referenceNote(line)}`, [
         [clearing(psp), line.net],
         [pspFees(psp), fee],
         [suspense(psp), -(line.net + fee)],

@@ -11,7 +11,7 @@ import type { SettlementLine } from "../settlement/line.ts";
 import { pspFees, receivable, suspense, writeoff } from "./accounts.ts";
 import type { JournalEntry, Movement } from "./entry.ts";
 import { entriesOf } from "./entry.ts";
-import { lineSource, settledMovements } from "./postings.ts";
+import { lineSource, paymentOfLine, settledMovements } from "./postings.ts";
 
 /** Where a resolution sits: its JetStream sequence in the reconciliation stream. */
 export type ResolutionSource = { seq: number };
@@ -29,7 +29,8 @@ const settles = (line: SettlementLine | null): line is SettlingLine =>
  * would settle in the wrong currency: those are booked by the resolution, never by an event.
  */
 export function settledByEvent(exception: ReconException, resolution: Resolution): boolean {
-  if (!settles(exception.line)) return false;
+  // Settled at ingest already (a fee variance since issue 16): its event came then, none is due now.
+  if (!settles(exception.line) || exception.settled === true) return false;
   switch (resolution.resolution) {
     case "link":
       return resolution.paymentId !== null;
@@ -53,8 +54,10 @@ export function settledByEvent(exception: ReconException, resolution: Resolution
  * entriesForLine whatever their exception):
  * - amount_mismatch: accept → the difference between the operation and the line (the settlement
  *   event books the line) to writeoff; write_off → the line, and the difference, both booked here.
- * - fee_variance: accept → nothing (the settlement event books the fee charged); write_off → the line
- *   booked here, with the fee above (below) the expected fee to writeoff instead of fees.
+ * - fee_variance: accept → nothing (the settlement event books the fee charged); write_off → the fee
+ *   above (below) the expected fee moved from fees to writeoff. The line itself is booked by its
+ *   settlement event, sent at ingest (`exception.settled`); for an exception raised before that, the
+ *   write-off books the line here too, as it always did.
  * - currency_mismatch (accept or write_off alike): the line, in its currency, against writeoff; the
  *   operation's receivable, in the payment's currency, written off. The ledger does no FX: writeoff
  *   holds both legs.
@@ -75,7 +78,7 @@ export function entriesForResolution(
   const base = {
     at: resolution.at,
     kind: "resolution" as const,
-    paymentId: op?.paymentId ?? line?.merchantReference ?? null,
+    paymentId: op?.paymentId ?? (line ? paymentOfLine(line) : null),
     sources: [`RECON:${exception.id}`, `RECON_EVT:${src.seq}`, ...(line ? [lineSource(line)] : [])],
   };
   const idBase = `recon:${exception.id}:${src.seq}`;
@@ -97,6 +100,16 @@ export function entriesForResolution(
     case "fee_variance": {
       if (!settles(line) || !op || r === "accept") return [];
       const variance = line.fee - (op.expectedFee ?? line.fee);
+      // The line's settlement event booked it at ingest (fees included): only the variance moves.
+      if (exception.settled === true)
+        return onLine(
+          "the fee variance written off",
+          [
+            [pspFees(line.psp), -variance],
+            [writeoff(), variance],
+          ],
+          line,
+        );
       return onLine(
         "the line settled here, the fee variance written off",
         [...lineAgainst(line, receivable(op.psp)), [pspFees(line.psp), -variance], [writeoff(), variance]],

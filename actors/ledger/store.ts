@@ -37,19 +37,51 @@ export async function insertEntries(tx: Tx, entries: readonly JournalEntry[]): P
   if (lines.length > 0) await tx`insert into ledger_postings ${tx(lines)}`;
 }
 
+/** Sums in bigint: exact at any size (PostgreSQL sums in numeric, read here as text). */
 export type BalanceRow = {
   account: string;
   currency: string;
-  debit: number;
-  credit: number;
-  balance: number;
+  debit: bigint;
+  credit: bigint;
+  balance: bigint;
 };
 
 /** Each account's debits and credits up to `at` (inclusive), per currency. */
 export async function trialBalance(sql: Sql, at: string): Promise<BalanceRow[]> {
-  return sql<BalanceRow[]>`
-    select account, currency, sum(debit)::bigint as debit, sum(credit)::bigint as credit,
-      (sum(debit) - sum(credit))::bigint as balance
+  const rows = await sql<{ account: string; currency: string; debit: string; credit: string }[]>`
+    select account, currency, sum(debit)::text as debit, sum(credit)::text as credit
     from ledger_postings where at <= ${at}
     group by account, currency order by currency, account`;
+  return rows.map((r) => {
+    const debit = BigInt(r.debit);
+    const credit = BigInt(r.credit);
+    return { account: r.account, currency: r.currency, debit, credit, balance: debit - credit };
+  });
+}
+
+export type CurrencyTotal = { currency: string; debit: bigint; credit: bigint; balanced: boolean };
+
+/** Debits and credits per currency over the accounts, in bigint: balanced when they are equal. */
+export function totalsOf(accounts: readonly BalanceRow[]): CurrencyTotal[] {
+  const by = new Map<string, CurrencyTotal>();
+  for (const a of accounts) {
+    const t = by.get(a.currency) ?? { currency: a.currency, debit: 0n, credit: 0n, balanced: true };
+    t.debit += a.debit;
+    t.credit += a.credit;
+    t.balanced = t.debit === t.credit;
+    by.set(a.currency, t);
+  }
+  return [...by.values()];
+}
+
+/** A sum the API cannot give as a JSON number without rounding it. */
+export class LedgerRangeError extends Error {
+  override name = "LedgerRangeError";
+}
+
+/** The bigint as a number when it is exact; else LedgerRangeError naming what it is. */
+export function exactNumber(n: bigint, what: string): number {
+  if (n > BigInt(Number.MAX_SAFE_INTEGER) || n < -BigInt(Number.MAX_SAFE_INTEGER))
+    throw new LedgerRangeError(`${what} is ${n}, past 2^53: not given as a JSON number`);
+  return Number(n);
 }

@@ -12,6 +12,11 @@ export function paymentIdFor(merchantId: string, idempotencyKey: string): string
   return `pay_${digest("payment", merchantId, idempotencyKey)}`;
 }
 
+/** The shape of every payment id paymentIdFor makes: what a free-text reference is checked against. */
+export const PAYMENT_ID_SHAPE = /^pay_[0-9a-f]{24}$/;
+export const isPaymentId = (s: string | null | undefined): boolean =>
+  typeof s === "string" && PAYMENT_ID_SHAPE.test(s);
+
 export function operationIdFor(paymentId: string, operation: string, idempotencyKey: string): string {
   return `op_${digest(operation, paymentId, idempotencyKey)}`;
 }

@@ -42,6 +42,14 @@ export type RoutingInput = {
 /** An expected fee in minor units of the payment's currency; null when the fee policy has no price. */
 export const ExpectedFee = z.number().int().nonnegative().nullable();
 
+/** The fee terms the expected fee was computed on (fees.ts FeeTerms): fixed, parts per million, minimum. */
+export const FeeTerms = z.object({
+  fixed: z.number().int().nonnegative(),
+  ppm: z.number().int().nonnegative(),
+  minimum: z.number().int().nonnegative(),
+});
+export type FeeTerms = z.infer<typeof FeeTerms>;
+
 export const Candidate = z.object({
   psp: z.string(),
   eligible: z.boolean(),
@@ -50,6 +58,8 @@ export const Candidate = z.object({
   /** The outcome's score: weight, expected fee, success rate, or list position. */
   score: z.number().nullable(),
   expectedFee: ExpectedFee,
+  /** What expectedFee was computed from, to price a partial capture; absent when unpriced (and before it was recorded). */
+  feeTerms: FeeTerms.optional(),
   circuit: z.string(),
 });
 export type Candidate = z.infer<typeof Candidate>;
@@ -102,6 +112,11 @@ export type RoutingDecision = z.infer<typeof RoutingDecision>;
 /** The expected fee the decision gave a PSP; null when unpriced or not a candidate (or no decision). */
 export function expectedFeeOf(d: RoutingDecision | undefined, psp: string | null): number | null {
   return d?.candidates.find((k) => k.psp === psp)?.expectedFee ?? null;
+}
+
+/** The fee terms the decision recorded for a PSP; null when unpriced, not a candidate, or not recorded. */
+export function feeTermsOf(d: RoutingDecision | undefined, psp: string | null | undefined): FeeTerms | null {
+  return d?.candidates.find((k) => k.psp === psp)?.feeTerms ?? null;
 }
 
 export type { Region };

@@ -78,14 +78,32 @@ export function percentPart(amount: number, ppm: number): number {
 }
 
 /**
+ * The terms a PSP prices a payment on, in the payment's currency: a fixed part (minor units), a
+ * percentage (parts per million) and a minimum. Recorded with the routing decision, so that the fee
+ * of what is really captured (a partial capture: the fixed part in full, the percentage of the amount
+ * captured) is computed later by the same rule, whatever the fee policy has become since.
+ */
+export type FeeTerms = { fixed: number; ppm: number; minimum: number };
+
+/** The terms of the PSP's first entry that prices q (as expectedFee picks it); null when none does. */
+export function feeTermsFor(policy: FeePolicy, psp: string, q: Omit<FeeQuery, "amount">): FeeTerms | null {
+  const e = entryFor(policy, psp, { ...q, amount: 0 });
+  if (!e) return null;
+  return { fixed: e.fixed[q.currency] ?? 0, ppm: e.ppm, minimum: e.minimum[q.currency] ?? 0 };
+}
+
+/** The fee of `amount` on these terms: fixed + round_half_up(amount × ppm / 10^6), at least the minimum. */
+export function feeOnTerms(terms: FeeTerms, amount: number): number {
+  return Math.max(terms.fixed + percentPart(amount, terms.ppm), terms.minimum);
+}
+
+/**
  * The expected fee in minor units of q.currency: the PSP's first entry whose schemes and regions
  * match and whose `fixed` lists the currency. null when no entry prices the payment.
  */
 export function expectedFee(policy: FeePolicy, psp: string, q: FeeQuery): number | null {
-  const e = entryFor(policy, psp, q);
-  if (!e) return null;
-  const fee = (e.fixed[q.currency] ?? 0) + percentPart(q.amount, e.ppm);
-  return Math.max(fee, e.minimum[q.currency] ?? 0);
+  const terms = feeTermsFor(policy, psp, q);
+  return terms && feeOnTerms(terms, q.amount);
 }
 
 /** The fee before rounding and before the minimum, as an exact fraction; with the minimum beside it. For tests and reports. */

@@ -22,7 +22,7 @@ import {
   type Versioned,
 } from "./decision.ts";
 import { compileConditions, describeMatch, type Matcher } from "./conditions.ts";
-import { expectedFee } from "./fees.ts";
+import { feeOnTerms, feeTermsFor, type FeeTerms } from "./fees.ts";
 import { regionOf } from "./region.ts";
 import { retryTermsOf } from "./retry.ts";
 import type { Capability, PspCapabilities, Region, RoutingOutcome, RoutingPolicy } from "./schemas.ts";
@@ -142,6 +142,7 @@ type Assessed = {
   routable: boolean;
   excluded: string[];
   expectedFee: number | null;
+  feeTerms: FeeTerms | null;
   health: PspHealth;
 };
 
@@ -177,17 +178,18 @@ function assess(ctx: Context, psp: string): Assessed {
     for (const need of ctx.needs)
       if (!hasCapability(caps, need)) excluded.push(`capability ${need} not supported`);
   }
-  let fee = expectedFee(input.fees.policy, psp, {
-    amount: facts.amount,
+  let terms = feeTermsFor(input.fees.policy, psp, {
     currency: facts.currency,
     brand: facts.brand,
     region: ctx.region,
   });
+  let fee = terms && feeOnTerms(terms, facts.amount);
   if (fee !== null && !Number.isSafeInteger(fee)) {
     // Past 2^53 the fee is a rounded number: ranking by it or recording it would be wrong money.
     // Validation refuses such fee policies; this keeps a stored one from slipping through.
     excluded.push("expected fee is not a safe integer");
     fee = null;
+    terms = null;
   }
   const eligible = excluded.length === 0;
   const health = input.health.get(psp) ?? HEALTHY;
@@ -199,6 +201,7 @@ function assess(ctx: Context, psp: string): Assessed {
     routable: excluded.length === 0,
     excluded,
     expectedFee: fee,
+    feeTerms: terms,
     health,
   };
   ctx.seen.set(psp, a);
@@ -336,6 +339,7 @@ export function decideRoute(input: RoutingInput): RoutingDecision {
       excluded: [...a.excluded],
       score,
       expectedFee: a.expectedFee,
+      ...(a.feeTerms && { feeTerms: a.feeTerms }),
       circuit: a.health.circuit,
     });
   };

@@ -12,6 +12,8 @@ import { isSettled } from "../payment/effects.ts";
 import { evolve } from "../payment/evolve.ts";
 import type { Operation, Payment, PaymentState } from "../payment/state.ts";
 import { PaymentEvents } from "../payment/wire.ts";
+import { feeTermsOf } from "../policy/decision.ts";
+import { feeOnTerms } from "../policy/fees.ts";
 import { entriesForEvent } from "../ledger/postings.ts";
 import { insertEntries } from "../ledger/store.ts";
 import type { JournalEntry } from "../ledger/postings.ts";
@@ -74,8 +76,14 @@ export function operationOf(before: Payment, event: PaymentEvent): OperationRow 
   return undefined;
 }
 
-/** The fee expected at routing for the whole amount, pro rata for a partial capture (half up). */
+/**
+ * The fee expected for a capture of `captured`: the fee terms recorded at routing applied to the amount
+ * captured (a PSP charges the fixed part in full on a partial capture). A payment routed before the
+ * terms were recorded: the routing-time fee for the whole amount, pro rata (half up), as before.
+ */
 function captureFee(p: Payment, captured: number): number | null {
+  const terms = feeTermsOf(p.routing, p.psp);
+  if (terms) return feeOnTerms(terms, captured);
   const fee = p.attempts.find((a) => a.psp === p.psp && a.status === "authorized")?.expectedFee ?? null;
   if (fee === null || p.amount === 0) return fee;
   return captured === p.amount ? fee : Math.floor((fee * captured * 2 + p.amount) / (2 * p.amount));

@@ -50,6 +50,12 @@ export const ReconException = z.object({
   operation: MatchedOperation.nullable(),
   /** A sentence for the operator: expected against actual. */
   detail: z.string(),
+  /**
+   * The line settled its operation all the same (a fee variance: the money did settle, only the fee
+   * differs), so its settlement event books the line and a resolution books at most the difference.
+   * Absent on exceptions raised before issue 16, whose lines a resolution still books.
+   */
+  settled: z.boolean().optional(),
   openedAt: At,
 });
 export type ReconException = z.infer<typeof ReconException>;

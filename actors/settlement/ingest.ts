@@ -2,6 +2,10 @@
 // against the payments read model, recorded in SETTLE chunk by chunk (the record) and applied to the
 // read models as it goes. Memory stays flat: one chunk at a time. Idempotent end to end:
 // - the same report again (PSP report id and content hash) answers the first ingest's summary;
+// - the same content under another report id answers the first ingest's summary too (`replayed`,
+//   with the first report's id): a report's content is its identity, whatever id it is uploaded as;
+// - a line the PSP already reported in an earlier report (the same PSP line id: acme's balance
+//   transaction, bolt's modification and type) is rejected, never booked twice;
 // - the same report id with other content is refused (a closed batch never changes);
 // - a crash mid-way and a retry redo each chunk to the same result: the chunk's message id dedupes
 //   the record, every row is written "on conflict do nothing", and a line that settled an operation
@@ -13,10 +17,18 @@ import type { Metrics } from "../../config/metrics.ts";
 import type { Sql } from "../../streams/db/client.ts";
 import { encode } from "../../streams/envelopes.ts";
 import { settleSubject, type Topology } from "../../streams/topology.ts";
-import { PAYMENT_LINE_KINDS, type ParsedLine, type RejectedLine } from "./line.ts";
-import { operationKey, reconcile, type Tolerance } from "./match.ts";
+import { ReportContentError } from "../psp/settlement/guard.ts";
+import { outOfBound, PAYMENT_LINE_KINDS, type ParsedLine, type RejectedLine } from "./line.ts";
+import { operationKey, reconcile, lineSettled, type Tolerance } from "./match.ts";
 import type { ChunkRecord, ReportRecord, ReportSummary } from "./records.ts";
-import { applyChunk, applyReport, findOperations, reportSummary } from "./store.ts";
+import {
+  applyChunk,
+  applyReport,
+  findLinesTaken,
+  findOperations,
+  reportByContent,
+  reportSummary,
+} from "./store.ts";
 
 export type ReportParser = (input: Readable, opts: { reportId: string }) => AsyncIterable<ParsedLine>;
 
@@ -28,8 +40,10 @@ export type IngestDeps = {
   metrics: Metrics;
   tolerance: Tolerance;
   now: () => Date;
-  /** Lines per chunk (one SETTLE message, one transaction). */
+  /** Lines per chunk (one SETTLE message, one transaction), at most. */
   chunkLines?: number;
+  /** Bytes per chunk, about (its lines as JSON, twice: a line and its exception), at most. */
+  chunkBytes?: number;
 };
 
 export type IngestRequest = {
@@ -38,6 +52,11 @@ export type IngestRequest = {
   /** SHA-256 (hex) of the whole report as received. */
   sha256: string;
   input: Readable;
+  /**
+   * The report again, for a first pass that checks every line's amounts against the sanity bound
+   * before anything is recorded (a line past it refuses the whole report, ReportContentError).
+   */
+  vet?: () => Readable;
   parse: ReportParser;
   source: "pull" | "upload";
   operator: string | null;
@@ -53,6 +72,19 @@ export class ReportConflictError extends Error {
 }
 
 const CHUNK_LINES = 400;
+/**
+ * A chunk is one SETTLE message: well under the server's max_payload (1 MiB by default) whatever its
+ * lines hold. A line is at most MAX_RECORD_BYTES (guard.ts) long, so one line alone always fits.
+ */
+const CHUNK_BYTES = 256 * 1024;
+/** Line kinds booked as they are (no operation to settle): a repeat of one of their line ids is not booked again. */
+const isBooked = (p: ParsedLine): boolean => p.ok && !PAYMENT_LINE_KINDS.has(p.line.kind);
+/**
+ * A line's share of its chunk's message, in bytes: its JSON (UTF-8) twice — the line and, when it
+ * raises one, the exception that repeats it — and room for its outcome and operation. A reject: its reason.
+ */
+const sizeOf = (p: ParsedLine): number =>
+  p.ok ? Buffer.byteLength(JSON.stringify(p.line)) * 2 + 512 : Buffer.byteLength(p.rejected.reason) + 64;
 
 export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<IngestResult> {
   const earlier = await reportSummary(d.sql, req.psp, req.reportId);
@@ -64,13 +96,28 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
     req.input.resume();
     return { ...earlier, replayed: true, rejects: [] };
   }
+  const same = await reportByContent(d.sql, req.psp, req.sha256);
+  if (same) {
+    req.input.resume();
+    d.log.info(
+      { psp: req.psp, reportId: req.reportId, firstReportId: same.reportId, sha256: req.sha256 },
+      "settlement report already taken in under another id; nothing booked",
+    );
+    return { ...same, replayed: true, rejects: [] };
+  }
+  if (req.vet) await vetAmounts(req.vet(), req.parse, req.reportId);
   const started = performance.now();
   const subject = settleSubject(d.topo, req.psp, req.reportId);
   const totals = { lines: 0, matched: 0, exceptions: 0, rejected: 0 };
   const rejects: RejectedLine[] = [];
   const max = d.chunkLines ?? CHUNK_LINES;
+  const maxBytes = d.chunkBytes ?? CHUNK_BYTES;
   let chunkNo = 0;
   let pending: ParsedLine[] = [];
+  let pendingBytes = 0;
+  // Line ids of booked lines (fees, payouts, adjustments) taken so far in this report: a repeat is
+  // rejected like a line of an earlier report. Few per report, so memory stays small.
+  const booked = new Map<string, number>();
   // Two chunks in flight: the next one is parsed and reconciled while the previous one is recorded
   // (SETTLE, then PostgreSQL). Records stay in order: a chunk is recorded only after the one before.
   // Operations the chunk being recorded settles are not in the read model yet: `recent` carries
@@ -93,8 +140,17 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
     rejects.push(...chunk.rejected.slice(0, REJECTS_SHOWN - rejects.length));
   };
   const flush = async () => {
-    const { chunk, settled } = await reconcileChunk(d, req.psp, req.reportId, ++chunkNo, pending, recent);
+    const { chunk, settled } = await reconcileChunk(
+      d,
+      req.psp,
+      req.reportId,
+      ++chunkNo,
+      pending,
+      recent,
+      booked,
+    );
     pending = [];
+    pendingBytes = 0;
     await recording;
     recent = settled;
     recording = record(chunk);
@@ -102,7 +158,10 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
     recording.catch(() => undefined);
   };
   for await (const parsed of req.parse(req.input, { reportId: req.reportId })) {
+    const size = sizeOf(parsed);
+    if (pending.length > 0 && pendingBytes + size > maxBytes) await flush();
     pending.push(parsed);
+    pendingBytes += size;
     if (pending.length >= max) await flush();
   }
   if (pending.length > 0 || chunkNo === 0) await flush();
@@ -141,12 +200,41 @@ async function reconcileChunk(
   chunkNo: number,
   parsed: readonly ParsedLine[],
   recent: ReadonlySet<string>,
+  booked: Map<string, number>,
 ): Promise<{ chunk: ChunkRecord; settled: ReadonlySet<string> }> {
   const rejected: RejectedLine[] = [];
   const keys = new Map<string, { kind: string; pspReference: string }>();
+  const taken = await findLinesTaken(
+    d.sql,
+    psp,
+    reportId,
+    parsed.flatMap((p) => (p.ok ? [p.line.lineId] : [])),
+  );
+  const repeated = (p: ParsedLine & { ok: true }): string | undefined => {
+    const before = taken.get(p.line.lineId);
+    if (before) return `report ${before.reportId} (line ${before.lineNo})`;
+    if (!isBooked(p)) return undefined;
+    const earlier = booked.get(p.line.lineId);
+    if (earlier !== undefined) return `line ${earlier} of this report`;
+    booked.set(p.line.lineId, p.line.lineNo);
+    return undefined;
+  };
+  const fresh: ParsedLine[] = [];
   for (const p of parsed) {
-    if (!p.ok) rejected.push(p.rejected);
-    else if (PAYMENT_LINE_KINDS.has(p.line.kind) && p.line.pspReference !== null)
+    if (!p.ok) {
+      rejected.push(p.rejected);
+      continue;
+    }
+    const where = repeated(p);
+    if (where !== undefined) {
+      rejected.push({
+        lineNo: p.line.lineNo,
+        reason: `line id ${p.line.lineId} was taken from ${where} already; not booked again`,
+      });
+      continue;
+    }
+    fresh.push(p);
+    if (PAYMENT_LINE_KINDS.has(p.line.kind) && p.line.pspReference !== null)
       keys.set(operationKey(psp, p.line.kind, p.line.pspReference), {
         kind: p.line.kind,
         pspReference: p.line.pspReference,
@@ -157,19 +245,34 @@ async function reconcileChunk(
   const settled = new Set<string>();
   const now = d.now().toISOString();
   const lines: ChunkRecord["lines"] = [];
-  for (const p of parsed) {
+  for (const p of fresh) {
     if (!p.ok) continue;
     const line = p.line;
     const key = line.pspReference === null ? undefined : operationKey(psp, line.kind, line.pspReference);
     const found = key === undefined ? undefined : known.get(key);
     const result = reconcile(line, found, seen, d.tolerance, now);
-    if (result.outcome === "matched" && key !== undefined) {
+    if (lineSettled(result) && key !== undefined) {
       seen.add(key);
       settled.add(key);
     }
     lines.push(result);
   }
   return { chunk: { type: "chunk", v: 1, psp, reportId, chunkNo, lines, rejected }, settled };
+}
+
+/** The first pass: every line's amounts within the sanity bound, or the report is refused whole. */
+async function vetAmounts(input: Readable, parse: ReportParser, reportId: string): Promise<void> {
+  for await (const p of parse(input, { reportId })) {
+    if (!p.ok) continue;
+    const field = outOfBound(p.line);
+    if (field !== null)
+      throw new ReportContentError(
+        p.line.lineNo,
+        0,
+        field,
+        `${field} ${p.line[field]} (minor units) is past the bound of one line`,
+      );
+  }
 }
 
 async function publish(d: IngestDeps, subject: string, record: unknown, msgID: string): Promise<number> {

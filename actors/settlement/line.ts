@@ -54,6 +54,21 @@ export const SettlementLine = z.object({
 });
 export type SettlementLine = z.infer<typeof SettlementLine>;
 
+/**
+ * The largest amount, fee or net one line may carry, in minor units (10^13: a hundred billion in a
+ * two-decimal currency, far beyond any payout): a sanity bound, so that no sum the ledger makes of
+ * lines comes near 2^53. A report with a line past it is refused whole.
+ */
+export const MAX_LINE_MINOR = 10_000_000_000_000;
+
+/** The first of amount, fee, net past MAX_LINE_MINOR (in size), or null. */
+export function outOfBound(
+  line: Pick<SettlementLine, "amount" | "fee" | "net">,
+): "amount" | "fee" | "net" | null {
+  for (const k of ["amount", "fee", "net"] as const) if (Math.abs(line[k]) > MAX_LINE_MINOR) return k;
+  return null;
+}
+
 /** A line that could not be mapped: reported with its line number and reason; the rest is still taken. */
 export type RejectedLine = { lineNo: number; reason: string };
 

@@ -9,6 +9,20 @@ export type Tolerance = { minor: number; percent: number };
 /** `booked`: a line of no single payment (fee, payout, adjustment), taken into the ledger as it is. */
 export type Outcome = "matched" | "booked" | ExceptionKind;
 
+/** Outcomes whose line settles its operation: a match, and a fee variance (the money did settle). */
+export const settlesOperation = (outcome: Outcome): boolean =>
+  outcome === "matched" || outcome === "fee_variance";
+
+/**
+ * Whether a recorded line settled its operation: matched, or raised an exception that says so
+ * (`settled`). Read from the record, not the outcome alone, so that a fee variance recorded before
+ * such lines settled (issue 16) still reads, and is rebuilt, as it was.
+ */
+export const lineSettled = (r: {
+  outcome: Outcome;
+  exception: { settled?: boolean | undefined } | null;
+}): boolean => r.outcome === "matched" || r.exception?.settled === true;
+
 export type KnownOperation = MatchedOperation & {
   /** The line that settled it (`<reportId>#<lineNo>`), or null. */
   settledBy: string | null;
@@ -45,6 +59,7 @@ export function feeOutside(actual: number, expected: number, t: Tolerance): bool
 /**
  * `seen`: operation keys already settled by an earlier line of this same ingest (not yet in the read
  * model). Checks in order: unknown, duplicate, currency, amount, fee; the first that fails names it.
+ * A fee variance is the one exception whose line still settles its operation (settlesOperation).
  */
 export function reconcile(
   line: SettlementLine,
@@ -115,6 +130,7 @@ function raise(
     operation,
     detail,
     openedAt: now,
+    ...(settlesOperation(kind) && { settled: true }),
   });
   return { line, outcome: kind, operation, exception };
 }

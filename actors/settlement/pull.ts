@@ -75,6 +75,7 @@ export class SettlementPuller {
             reportId: r.report_id,
             sha256,
             input: createReadStream(spool),
+            vet: () => createReadStream(spool),
             parse,
             source: "pull",
             operator: null,

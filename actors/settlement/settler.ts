@@ -1,4 +1,4 @@
-// The settler: every matched capture or refund line in SETTLE becomes a RecordSettlement command on
+// The settler: every matched capture or refund line in SETTLE (a fee variance too) becomes a RecordSettlement command on
 // its payment, so the payment's own history says it was settled (CaptureSettled / RefundSettled).
 // A durable consumer: a chunk is acked only once its commands are stored in PAY_CMD, so a crash
 // loses none; a redelivered chunk sends them again, and the message id (and the decider, by line id)
@@ -16,6 +16,7 @@ import { commandSubject, type Topology } from "../../streams/topology.ts";
 import type { CommandEnvelope } from "../payment/wire.ts";
 import type { MatchedOperation } from "./exceptions.ts";
 import type { SettlementLine } from "./line.ts";
+import { lineSettled } from "./match.ts";
 import type { SettleRecord } from "./records.ts";
 
 const SETTLER = "settler";
@@ -105,7 +106,7 @@ export class Settler {
         if (record.type === "chunk") {
           const at = this.d.now().toISOString();
           for (const l of record.lines) {
-            if (l.outcome !== "matched" || !l.operation) continue;
+            if (!lineSettled(l) || !l.operation) continue;
             const envelope = settlementCommand(l.line, l.operation, at);
             if (envelope) await sendSettlement(this.d.js, this.d.topo, envelope);
           }

@@ -7,7 +7,7 @@ import { entriesForLine } from "../ledger/postings.ts";
 import { entriesForResolution } from "../ledger/resolutions.ts";
 import { insertEntries } from "../ledger/store.ts";
 import type { MatchedOperation, ReconException, Resolution } from "./exceptions.ts";
-import { lineKey, operationKey, type KnownOperation } from "./match.ts";
+import { lineKey, operationKey, lineSettled, type KnownOperation } from "./match.ts";
 import type { ChunkRecord, ReconRecord, ReportRecord, ReportSummary } from "./records.ts";
 
 /** A `psp_operations` row as the queries that read operations select it. */
@@ -92,7 +92,7 @@ export async function applyChunk(tx: Tx, chunk: ChunkRecord): Promise<void> {
   if (rejects.length > 0) await tx`insert into settlement_rejects ${tx(rejects)} on conflict do nothing`;
   const exceptions = chunk.lines.flatMap((l) => (l.exception ? [exceptionRow(l.exception)] : []));
   if (exceptions.length > 0) await tx`insert into recon_exceptions ${tx(exceptions)} on conflict do nothing`;
-  const matched = chunk.lines.filter((l) => l.outcome === "matched" && l.operation);
+  const matched = chunk.lines.filter((l) => lineSettled(l) && l.operation);
   if (matched.length > 0) {
     await tx`update psp_operations o set settled_by = k.line
       from unnest(${matched.map((l) => l.operation?.kind ?? "")}::text[],
@@ -173,6 +173,34 @@ export async function reportSummary(
       rejected: r.rejected,
     }
   );
+}
+
+/** The first report of this PSP ingested with this content (SHA-256), whatever its id. */
+export async function reportByContent(
+  sql: Sql,
+  psp: string,
+  sha256: string,
+): Promise<ReportSummary | undefined> {
+  const rows = await sql<{ report_id: string }[]>`
+    select report_id from settlement_reports where psp = ${psp} and content_sha256 = ${sha256}
+    order by ingested_at limit 1`;
+  const first = rows[0];
+  return first && reportSummary(sql, psp, first.report_id);
+}
+
+/** Of these PSP line ids, the ones already taken from another report than `reportId` (first taken wins). */
+export async function findLinesTaken(
+  sql: Sql,
+  psp: string,
+  reportId: string,
+  lineIds: readonly string[],
+): Promise<Map<string, { reportId: string; lineNo: number }>> {
+  if (lineIds.length === 0) return new Map();
+  const rows = await sql<{ line_id: string; report_id: string; line_no: number }[]>`
+    select distinct on (line_id) line_id, report_id, line_no from settlement_lines
+    where psp = ${psp} and line_id = any(${[...new Set(lineIds)]}::text[]) and report_id <> ${reportId}
+    order by line_id, created_at, report_id, line_no`;
+  return new Map(rows.map((r) => [r.line_id, { reportId: r.report_id, lineNo: r.line_no }]));
 }
 
 export type ExceptionFilter = { status?: string; kind?: string; psp?: string; limit: number; after?: string };

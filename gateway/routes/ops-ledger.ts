@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { exportLines, ExportFormat } from "../../actors/ledger/export.ts";
-import { trialBalance } from "../../actors/ledger/store.ts";
+import { exactNumber, LedgerRangeError, totalsOf, trialBalance } from "../../actors/ledger/store.ts";
 import { journal } from "../../actors/settlement/service.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
@@ -56,34 +56,48 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
             complete: z.boolean(),
             set_aside: z.number().int(),
           }),
-          ...errorResponses(OPERATOR_ERRORS, "validation_error", "read_model_rebuilding"),
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            "validation_error",
+            "read_model_rebuilding",
+            "ledger_out_of_range",
+          ),
         },
       },
     },
     async (req, reply) => {
       const at = req.query.at ?? new Date().toISOString();
       const { setAside } = await call(s, () => readModelsReady(s.sql));
-      const accounts = await call(s, () => trialBalance(s.sql, at));
-      const byCurrency = new Map<
-        string,
-        { currency: string; debit: number; credit: number; balanced: boolean }
-      >();
-      for (const a of accounts) {
-        const t = byCurrency.get(a.currency) ?? { currency: a.currency, debit: 0, credit: 0, balanced: true };
-        t.debit += a.debit;
-        t.credit += a.credit;
-        t.balanced = t.debit === t.credit;
-        byCurrency.set(a.currency, t);
+      const rows = await call(s, () => trialBalance(s.sql, at));
+      // Summed in bigint; given as JSON numbers, which are exact only up to 2^53: a sum past that
+      // is a 500 naming it (ledger_out_of_range), never a rounded number nor a 503.
+      try {
+        const accounts = rows.map((a) => ({
+          account: a.account,
+          currency: a.currency,
+          debit: exactNumber(a.debit, `the debits of ${a.account} in ${a.currency}`),
+          credit: exactNumber(a.credit, `the credits of ${a.account} in ${a.currency}`),
+          balance: exactNumber(a.balance, `the balance of ${a.account} in ${a.currency}`),
+        }));
+        const totals = totalsOf(rows).map((t) => ({
+          currency: t.currency,
+          debit: exactNumber(t.debit, `the total debits in ${t.currency}`),
+          credit: exactNumber(t.credit, `the total credits in ${t.currency}`),
+          balanced: t.balanced,
+        }));
+        return await reply.send({
+          at,
+          accounts,
+          totals,
+          balanced: totals.every((t) => t.balanced),
+          complete: setAside === 0,
+          set_aside: setAside,
+        });
+      } catch (err) {
+        if (!(err instanceof LedgerRangeError)) throw err;
+        req.log.error({ err }, "trial balance past 2^53");
+        throw new ApiError("ledger_out_of_range", err.message, {}, { cause: err });
       }
-      const totals = [...byCurrency.values()];
-      return reply.send({
-        at,
-        accounts,
-        totals,
-        balanced: totals.every((t) => t.balanced),
-        complete: setAside === 0,
-        set_aside: setAside,
-      });
     },
   );
 

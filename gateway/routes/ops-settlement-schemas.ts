@@ -20,8 +20,14 @@ export const IngestResponse = z.object({
   rejected: z
     .number()
     .int()
-    .describe("Lines that could not be read; see the rejects in the log and read model."),
-  replayed: z.boolean().describe("true: this report was ingested before; nothing changed."),
+    .describe(
+      "Lines not taken: unreadable, or already taken from an earlier report (the PSP's line id); see `rejects`.",
+    ),
+  replayed: z
+    .boolean()
+    .describe(
+      "true: this report (its content) was ingested before, under `report_id` (the first id it was taken under); nothing changed.",
+    ),
   rejects: z
     .array(z.object({ line_no: z.number().int(), reason: z.string() }))
     .describe("The first 100 rejected lines with their line number and reason."),

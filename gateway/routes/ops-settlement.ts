@@ -22,7 +22,11 @@ import { ingestReport, ReportConflictError } from "../../actors/settlement/inges
 import { spoolAndHash } from "../../actors/settlement/spool.ts";
 import { feeVariance, resolveException, ResolveError } from "../../actors/settlement/service.ts";
 import { listExceptions } from "../../actors/settlement/store.ts";
-import { ReportFormatError, settlementParsers } from "../../actors/psp/settlement/index.ts";
+import {
+  ReportContentError,
+  ReportFormatError,
+  settlementParsers,
+} from "../../actors/psp/settlement/index.ts";
 import type { OpsDeps, SettlementDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
@@ -50,7 +54,10 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
         description:
           "The CSV as the body (text/csv), in the PSP's own format; streamed, any size. Lines are " +
           "reconciled as they are read; a malformed line is counted in `rejected` and the rest is taken. " +
-          "The same report again changes nothing (`replayed`); the same report id with other content is 409.",
+          "The same report again, under any id, changes nothing (`replayed`, with the first report's id); " +
+          "the same report id with other content is 409. A line the PSP reported before is rejected. Bytes that " +
+          "are not UTF-8, a NUL, a field over 4 KiB or an amount past 10^13 minor units refuse the report " +
+          "whole (400 `report_format_invalid`, details: line, column, column_name) before anything is taken.",
         tags,
         security,
         params: PspParams,
@@ -76,12 +83,19 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
         throw new ApiError("unsupported_media_type", "send the report as text/csv");
       const spool = join(tmpdir(), `switchyard-report-${randomBytes(8).toString("hex")}.csv`);
       try {
-        const sha256 = await spoolAndHash(
-          req.raw,
-          spool,
-          MAX_REPORT_BYTES,
-          () => new ApiError("payload_too_large", `a report may be at most ${MAX_REPORT_BYTES} bytes`),
-        );
+        const sha256 = await call(s, () =>
+          spoolAndHash(
+            req.raw,
+            spool,
+            MAX_REPORT_BYTES,
+            () => new ApiError("payload_too_large", `a report may be at most ${MAX_REPORT_BYTES} bytes`),
+          ),
+        ).catch((err: unknown) => {
+          // Refused mid-upload: the rest of the body is not read (the stream was cut), so the
+          // connection cannot carry another request; say so, or a client would reuse it.
+          void reply.header("connection", "close");
+          return refused(s, req, psp, err);
+        });
         const reportId = req.query.report_id ?? `sha256-${sha256.slice(0, 32)}`;
         const result = await call(s, () =>
           ingestReport(
@@ -91,12 +105,13 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
               reportId,
               sha256,
               input: createReadStream(spool),
+              vet: () => createReadStream(spool),
               parse,
               source: "upload",
               operator: req.operator ?? null,
             },
           ),
-        );
+        ).catch((err: unknown) => refused(s, req, psp, err));
         await audit(
           req,
           "settlement.upload",
@@ -345,6 +360,21 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
   done();
 };
 
+/** A report refused whole: counted and logged (the operator will ask why), then answered. */
+function refused(
+  s: SettlementDeps,
+  req: { log: { warn(o: object, m: string): void } },
+  psp: string,
+  err: unknown,
+): never {
+  if (err instanceof ApiError && err.status < 500) {
+    const result = err.code === "report_conflict" ? "conflict" : "refused";
+    s.metrics.settlementReports.inc({ psp, source: "upload", result });
+    req.log.warn({ psp, code: err.code, reason: err.message }, "settlement report refused");
+  }
+  throw err;
+}
+
 /** Known refusals keep their code; the database or NATS away is 503. */
 export async function call<T>(_s: SettlementDeps, fn: () => Promise<T>): Promise<T> {
   try {
@@ -356,6 +386,13 @@ export async function call<T>(_s: SettlementDeps, fn: () => Promise<T>): Promise
       throw new ApiError("report_conflict", err.message, {}, { cause: err });
     if (err instanceof ReportFormatError)
       throw new ApiError("report_format_invalid", err.message, {}, { cause: err });
+    if (err instanceof ReportContentError)
+      throw new ApiError(
+        "report_format_invalid",
+        err.message,
+        { line: err.line, column: err.column, column_name: err.columnName },
+        { cause: err },
+      );
     throw new ApiError(
       "service_unavailable",
       "the settlement store cannot be reached right now; retry later",

@@ -4,7 +4,16 @@ import { expect } from "chai";
 import fc from "fast-check";
 import type { JournalEntry } from "../../actors/ledger/entry.ts";
 import type { ExportFormat } from "../../actors/ledger/export.ts";
-import { CSV_HEADER, exportLines, linesOf, parseCsvRow, verifyExport } from "../../actors/ledger/export.ts";
+import {
+  CSV_HEADER,
+  csvCell,
+  exportLines,
+  linesOf,
+  numberCell,
+  parseCsvRow,
+  verifyExport,
+} from "../../actors/ledger/export.ts";
+import { exactNumber, LedgerRangeError, totalsOf } from "../../actors/ledger/store.ts";
 
 async function* from<T>(items: Iterable<T>): AsyncGenerator<T> {
   for (const item of items) yield await Promise.resolve(item);
@@ -156,5 +165,51 @@ describe("ledger export", () => {
     const lines = await exported(ENTRIES, "jsonl");
     const result = await verifyExport(from([...lines, "{}\n"]));
     expect(result.problems).to.deep.equal([`line ${lines.length + 1}: content after the trailer`]);
+  });
+});
+
+describe("ledger export: cells a spreadsheet would run, and sums past 2^53 (issue 16)", () => {
+  it("puts a single quote before a text cell starting with = + - @ tab or CR, and nothing else", () => {
+    expect(csvCell("=cmd|' /C calc'!A0")).to.equal("'=cmd|' /C calc'!A0");
+    expect(csvCell('=HYPERLINK("http://x","y")')).to.equal(`"'=HYPERLINK(""http://x"",""y"")"`);
+    for (const c of ["+", "-", "@", "\t"]) expect(csvCell(`${c}1`)).to.equal(`'${c}1`);
+    expect(csvCell("\r=1")).to.equal("' =1");
+    expect(csvCell("a=1")).to.equal("a=1");
+    expect(csvCell("bank:psp_a:clearing")).to.equal("bank:psp_a:clearing");
+  });
+
+  it("writes amounts as digits, a negative one with its minus sign, never prefixed", () => {
+    expect(numberCell(1234)).to.equal("1234");
+    expect(numberCell(-50)).to.equal("-50");
+    expect(numberCell(2n ** 60n)).to.equal("1152921504606846976");
+    expect(() => numberCell(2 ** 60)).to.throw(RangeError);
+  });
+
+  it("exports no cell of an entry that starts like a formula, and still verifies", async () => {
+    const evil = entry("line:psp_a:rep_1:9", "EUR", 5, {
+      paymentId: null,
+      kind: "adjustment",
+      description: "@SUM(A1:A9)",
+      sources: ["-2+3"],
+    });
+    const lines = await exported([evil], "csv");
+    for (const row of lines.slice(1, -1))
+      for (const cell of parseCsvRow(row.trimEnd())!) expect(cell).to.not.match(/^[=+\-@\t\r]/);
+    expect((await verifyExport(from(lines))).ok).to.equal(true);
+  });
+
+  it("sums a trial balance in bigint, and refuses to give a sum past 2^53 as a number", () => {
+    const big = 9_007_199_254_740_991n;
+    const totals = totalsOf([
+      { account: "bank:psp_a:clearing", currency: "EUR", debit: big, credit: 0n, balance: big },
+      { account: "psp:psp_a:suspense", currency: "EUR", debit: big, credit: 0n, balance: big },
+      { account: "writeoff", currency: "EUR", debit: 0n, credit: 2n * big, balance: -2n * big },
+    ]);
+    expect(totals).to.deep.equal([{ currency: "EUR", debit: 2n * big, credit: 2n * big, balanced: true }]);
+    expect(exactNumber(big, "x")).to.equal(Number.MAX_SAFE_INTEGER);
+    expect(() => exactNumber(2n * big, "the total debits in EUR"))
+      .to.throw(LedgerRangeError)
+      .with.property("message")
+      .that.includes("the total debits in EUR is 18014398509481982");
   });
 });

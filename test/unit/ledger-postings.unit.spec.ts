@@ -361,3 +361,33 @@ describe("ledger entries", () => {
     expect(normalSideOf("cash")).to.equal(undefined);
   });
 });
+
+describe("ledger posting rules: what a settlement report may not put in the journal (issue 16)", () => {
+  it("keeps a merchant reference out of the payment id unless it has a payment id's shape", () => {
+    const formula = '=HYPERLINK("http://evil.example","x")';
+    const [e] = entriesForLine(
+      line({ kind: "adjustment", amount: 300, fee: 0, net: 300, merchantReference: formula }),
+    );
+    expect(e!.paymentId).to.equal(null);
+    expect(e!.description).to.include(JSON.stringify(formula));
+    const id = "pay_0123456789abcdef01234567";
+    const [ok] = entriesForLine(
+      line({ kind: "adjustment", amount: 300, fee: 0, net: 300, merchantReference: id }),
+    );
+    expect(ok!.paymentId).to.equal(id);
+  });
+
+  it("moves only the variance when a fee variance that settled its payment is written off", () => {
+    const ex = exception({
+      kind: "fee_variance",
+      line: line({ fee: 300 }),
+      operation: operation({ expectedFee: 200 }),
+      settled: true,
+    });
+    expect(settledByEvent(ex, resolution("accept"))).to.equal(false);
+    expect(entriesForResolution(ex, resolution("accept"), { seq: 3 })).to.deep.equal([]);
+    const [e, ...rest] = entriesForResolution(ex, resolution("write_off"), { seq: 3 });
+    expect(rest).to.deep.equal([]);
+    expect(e!.postings).to.deep.equal([cr(FEES, 100), dr("writeoff", 100)]);
+  });
+});

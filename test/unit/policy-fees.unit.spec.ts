@@ -1,6 +1,14 @@
 // Expected fees: percentages read exactly, integer arithmetic, half-up rounding, minimums.
 import { expect } from "chai";
-import { exactFee, expectedFee, percentPart, percentToPpm, type FeeQuery } from "../../actors/policy/fees.ts";
+import {
+  exactFee,
+  expectedFee,
+  feeOnTerms,
+  feeTermsFor,
+  percentPart,
+  percentToPpm,
+  type FeeQuery,
+} from "../../actors/policy/fees.ts";
 import { FeePolicy } from "../../actors/policy/schemas.ts";
 
 const POLICY = FeePolicy.parse({
@@ -42,6 +50,19 @@ describe("fees: percentages", () => {
   it("rejects percentages that are not plain decimals with at most four decimals", () => {
     for (const bad of ["1.23456", "-1", "1e2", "abc", "", ".5", "1."])
       expect(() => percentToPpm(bad)).to.throw(RangeError);
+  });
+});
+
+describe("fees: the terms recorded at routing (issue 16)", () => {
+  it("prices a partial capture with the fixed part in full and the percentage of what was captured", () => {
+    const terms = feeTermsFor(POLICY, "acme", q())!;
+    expect(terms).to.deep.equal({ fixed: 25, ppm: 14_000, minimum: 0 });
+    expect(feeOnTerms(terms, 10_000)).to.equal(expectedFee(POLICY, "acme", q()));
+    // 1,000 of 10,000 captured: 25 + 14, not a tenth of 165.
+    expect(feeOnTerms(terms, 1_000)).to.equal(39);
+    const amex = feeTermsFor(POLICY, "acme", q({ brand: "amex" }))!;
+    expect(feeOnTerms(amex, 100)).to.equal(50);
+    expect(feeTermsFor(POLICY, "nobody", q())).to.equal(null);
   });
 });
 

@@ -12,6 +12,12 @@ import {
   settlementParsers,
 } from "../../actors/psp/settlement/index.ts";
 import { SettlementLine, type ParsedLine } from "../../actors/settlement/line.ts";
+import {
+  MAX_FIELD_BYTES,
+  MAX_RECORD_BYTES,
+  ReportContentError,
+  ReportGuard,
+} from "../../actors/psp/settlement/guard.ts";
 
 const ACME_HEADER =
   "balance_transaction_id,created_utc,available_on_utc,currency,gross,fee,net,reporting_category,source_id,payment_reference,payout_id";
@@ -311,5 +317,52 @@ describe("the bolt settlement parser", () => {
       expect((err as Error).message).to.match(/Psp Reference/);
     }
     expect(settlementParsers.acme).to.equal(parseAcmeReport);
+  });
+});
+
+describe("the bytes of a settlement report (issue 16)", () => {
+  const enc = new TextEncoder();
+  const check = (...pieces: Array<string | number[]>): ReportContentError | null => {
+    const guard = new ReportGuard();
+    try {
+      for (const p of pieces) guard.push(typeof p === "string" ? enc.encode(p) : new Uint8Array(p));
+      guard.end();
+      return null;
+    } catch (err) {
+      expect(err).to.be.instanceOf(ReportContentError);
+      return err as ReportContentError;
+    }
+  };
+  const HEAD = "id,amount,reference\n";
+
+  it("takes UTF-8 text of any script, a BOM, quoted line breaks and CRLF", () => {
+    expect(check("\uFEFF", HEAD, 'a,1,"frais du lot — د.ك €\n😀"\r\n', "b,2,x\r\n")).to.equal(null);
+    // A sequence split across two pieces is still one character.
+    expect(check(HEAD, "c,3,", [0xf0, 0x9f], [0x98, 0x80], "\n")).to.equal(null);
+  });
+
+  it("names the line and the column of a NUL, a surrogate or bytes that are not UTF-8", () => {
+    const nul = check(HEAD, "a,1,x\n", "b,2,y\u0000z\n");
+    expect(nul).to.deep.include({ line: 3, column: 3, columnName: "reference", problem: "a NUL character" });
+    expect(check(HEAD, "a,", [0xed, 0xa0, 0x80], ",x\n")).to.deep.include({
+      line: 2,
+      column: 2,
+      columnName: "amount",
+      problem: "an unpaired surrogate",
+    });
+    expect(check(HEAD, "a,1,caf", [0xe9], "\n")?.problem).to.equal("invalid UTF-8");
+    expect(check(HEAD, "a,1,", [0xc0, 0xaf], "\n")?.problem).to.equal("invalid UTF-8"); // overlong "/"
+    expect(check(HEAD, "a,1,", [0xe2, 0x82])?.problem).to.match(/truncated/);
+    // A line break inside quotes starts a new physical line of the same record and column.
+    expect(check(HEAD, 'a,1,"x\ny\u0000"\n')).to.deep.include({ line: 3, column: 3 });
+  });
+
+  it("refuses a field or a record longer than a report ever needs, by line", () => {
+    const field = check(HEAD, "a,1,ok\n", `b,2,${"r".repeat(MAX_FIELD_BYTES + 1)}\n`);
+    expect(field).to.deep.include({ line: 3, column: 3 });
+    expect(field?.message).to.include(`a field longer than ${MAX_FIELD_BYTES} bytes`);
+    const wide = Array.from({ length: 10 }, () => "w".repeat(MAX_FIELD_BYTES - 1)).join(",");
+    expect(check(HEAD, `${wide}\n`)?.message).to.include(`a record longer than ${MAX_RECORD_BYTES} bytes`);
+    expect(check(HEAD, `a,1,${"r".repeat(MAX_FIELD_BYTES)}\n`)).to.equal(null);
   });
 });

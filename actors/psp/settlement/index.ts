@@ -16,3 +16,4 @@ export const settlementParsers: Readonly<Record<string, SettlementParser>> = {
   acme: parseAcmeReport,
   bolt: parseBoltReport,
 };
+export { ReportContentError, MAX_FIELD_BYTES, MAX_RECORD_BYTES } from "./guard.ts";
