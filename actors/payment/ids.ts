@@ -12,6 +12,9 @@ export function paymentIdFor(merchantId: string, idempotencyKey: string): string
   return `pay_${digest("payment", merchantId, idempotencyKey)}`;
 }
 
+/** The shape paymentIdFor gives: what a log line may call a payment id (anything else in a path may be a card number). */
+export const PAYMENT_ID_SHAPE = /^pay_[0-9a-f]{24}$/;
+
 export function operationIdFor(paymentId: string, operation: string, idempotencyKey: string): string {
   return `op_${digest(operation, paymentId, idempotencyKey)}`;
 }
