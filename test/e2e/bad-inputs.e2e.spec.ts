@@ -303,6 +303,11 @@ describe("every endpoint under bad input, and follow-ups racing (e2e)", function
         const id = paymentIdFor(p.merchants[0]!.merchantId, key);
         expect(await p.worker!.journal.history(id), `${path}: events of ${id}`).to.deep.equal([]);
       }
+      const metrics = await (await fetch(`${p.url}/metrics`)).text();
+      for (const code of ["nul_character", "lone_surrogate"])
+        expect(metrics).to.match(
+          new RegExp(`switchyard_inputs_refused_total\\{edge="http",code="${code}"\\} [1-9]`),
+        );
       // The read side goes on: the next payment reaches the merchant's list (the read model).
       const ok = await alpha.post("/v1/payments", { ...paymentBody(), reference: "after-the-refusals" });
       expect(ok.status).to.equal(201);
@@ -412,6 +417,13 @@ describe("every endpoint under bad input, and follow-ups racing (e2e)", function
           expect(dead.error).to.include(path);
           expect(await p.worker!.journal.history(id)).to.deep.equal([]);
         }
+        const metrics = await (await fetch(`${p.url}/metrics`)).text();
+        for (const code of ["nul_character", "lone_surrogate"]) {
+          expect(metrics).to.match(
+            new RegExp(`switchyard_inputs_refused_total\\{edge="nats",code="${code}"\\} [1-9]`),
+          );
+        }
+        expect(metrics).to.match(/switchyard_dead_letters_total\{reason="invalid_text"\} [1-9]/);
       } finally {
         await cmd.close();
       }
