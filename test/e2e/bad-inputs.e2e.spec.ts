@@ -278,6 +278,25 @@ describe("every endpoint under bad input, and follow-ups racing (e2e)", function
       for (const e of endpoints) {
         await refused(e, await send(e, { path: `${e.path}?q=a%00b` }), "invalid_characters", "q");
         await refused(e, await send(e, { path: `${e.path}?a%00b=1` }), "invalid_characters", "[key]");
+        for (const param of e.params) {
+          const path = e.template.replace(/\{(\w+)\}/g, (_, n: string) =>
+            n === param ? "a%00b" : PARAM_VALUES[n]!,
+          );
+          await refused(e, await send(e, { path }), "invalid_characters", param);
+        }
+      }
+    });
+
+    it("answers 400, not 503, to a NUL in a query the read models would be asked", async () => {
+      // PostgreSQL refuses the parameter: these were 503 "cannot be reached right now".
+      for (const [path, field] of [
+        ["/v1/payments?status=a%00b", "status"],
+        ["/ops/payments?reference=a%00b", "reference"],
+        ["/ops/settlements/reports?psp=a%00b", "psp"],
+        ["/ops/reconciliation/exceptions?after=a%00b", "after"],
+      ] as const) {
+        const e = endpoints.find((x) => x.method === "GET" && x.template === path.split("?")[0])!;
+        await refused(e, await send(e, { path }), "invalid_characters", field);
       }
     });
 
