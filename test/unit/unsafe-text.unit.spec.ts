@@ -3,6 +3,7 @@
 // not a stack overflow.
 import { expect } from "chai";
 import { findUnsafeText, MAX_JSON_DEPTH, textProblemOf } from "../../actors/payment/contract.ts";
+import { PAYMENT_ID_SHAPE, paymentIdFor } from "../../actors/payment/ids.ts";
 import { cardNumberIssues } from "../../gateway/card-in-text.ts";
 
 /** `[[[…"leaf"…]]]`, `depth` arrays around the leaf. */
@@ -62,5 +63,11 @@ describe("text no store can hold", () => {
       "body",
     );
     expect(issues.map((i) => i.path)).to.deep.equal(["reference", "metadata.[key]"]);
+  });
+
+  it("tells a payment id by its shape, which a card number typed into a path never has", () => {
+    expect(PAYMENT_ID_SHAPE.test(paymentIdFor("m_alpha", "key-1"))).to.equal(true);
+    for (const notAnId of ["378282246310005", "pay_x", "pay_0123456789ABCDEF01234567", ""])
+      expect(PAYMENT_ID_SHAPE.test(notAnId), notAnId).to.equal(false);
   });
 });
