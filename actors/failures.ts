@@ -21,6 +21,8 @@ export const PoisonReason = {
   corruptHistory: "corrupt_history",
   invalidEvent: "invalid_event",
   unreadableCard: "unreadable_card",
+  /** A command holding text no store can hold (a NUL, a lone surrogate): refused before anything is appended. */
+  invalidText: "invalid_text",
 } as const;
 export type PoisonReason = (typeof PoisonReason)[keyof typeof PoisonReason];
 

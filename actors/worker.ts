@@ -24,6 +24,7 @@ import type { PaymentOutcome } from "./payment/actor.ts";
 import { Journal } from "./payment/journal.ts";
 import { PaymentRegistry } from "./payment/registry.ts";
 import { SCHEMA_VERSION } from "./payment/state.ts";
+import { findUnsafeText, UNSAFE_TEXT } from "./payment/contract.ts";
 import { CommandEnvelope } from "./payment/wire.ts";
 import { guarded } from "./psp/guarded.ts";
 import { instrumented } from "./psp/instrumented.ts";
@@ -161,6 +162,14 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
         .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
         .join("; ");
       return { disposition: dispositionOf({ kind: "poison", reason: PoisonReason.undecodable, error }) };
+    }
+    // What an internal publisher sent is refused as HTTP refuses it: appended, it would stop every
+    // follower that writes it to PostgreSQL. Its path only in the record, never the value.
+    const unsafe = findUnsafeText(parsed.data);
+    if (unsafe !== undefined) {
+      o.metrics.inputsRefused.inc({ edge: "nats", code: unsafe.problem });
+      const error = `${unsafe.path}: ${UNSAFE_TEXT[unsafe.problem]}`;
+      return { disposition: dispositionOf({ kind: "poison", reason: PoisonReason.invalidText, error }) };
     }
     try {
       return await registry.send(parsed.data.command.paymentId, { envelope: parsed.data, meta });

@@ -77,6 +77,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "PAY_CMD messages that were not a valid command envelope (dead-lettered, logged)",
       registers,
     }),
+    inputsRefused: new Counter({
+      name: "switchyard_inputs_refused_total",
+      help: "Inputs refused at an edge before anything was stored, by edge (http, nats) and code (nul_character, lone_surrogate, too_deep, card_number)",
+      labelNames: ["edge", "code"] as const,
+      registers,
+    }),
     deadLetters: new Counter({
       name: "switchyard_dead_letters_total",
       help: "Commands moved to the dead-letter stream, by reason (undecodable, poison, retries_exhausted)",

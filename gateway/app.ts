@@ -15,11 +15,12 @@ import {
 import { refuseCardNumbersInFreeText } from "./card-in-text.ts";
 import { authHook, decorateRequests, endRequestSpan, traceHook, logFor } from "./context.ts";
 import type { GatewayDeps } from "./deps.ts";
-import { ApiError, toApiError } from "./errors.ts";
+import { ApiError, toApiError, type ErrorCode } from "./errors.ts";
 import {
   acceptJsonObjectsOnly,
   DEFAULT_REQUEST_TIMEOUT_MS,
   edgeOptions,
+  refuseUnstorableText,
   requestShapeHook,
 } from "./http-edges.ts";
 import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
@@ -48,6 +49,18 @@ export type { GatewayDeps } from "./deps.ts";
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
 
+/** Refusals counted in switchyard_inputs_refused_total{edge="http"}, by what was refused. */
+const REFUSED_INPUTS: Partial<Record<ErrorCode, (e: ApiError) => string>> = {
+  invalid_characters: (e) => {
+    const issues = e.details.issues;
+    const first: unknown = Array.isArray(issues) ? issues[0] : undefined;
+    const code = typeof first === "object" && first !== null ? (first as { code?: unknown }).code : undefined;
+    return typeof code === "string" ? code : "invalid_characters";
+  },
+  nesting_too_deep: () => "too_deep",
+  card_number_in_free_text: () => "card_number",
+};
+
 export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
   // Typed as fastify's logger so the instance is a plain FastifyInstance; it is still this pino.
   const loggerInstance: FastifyBaseLogger = deps.log;
@@ -71,6 +84,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   app.addHook("onRequest", traceHook);
   app.addHook("onRequest", requestShapeHook);
+  app.addHook("preValidation", refuseUnstorableText);
   app.addHook("preValidation", refuseCardNumbersInFreeText);
   app.addHook("onResponse", async (req, reply) => {
     // The route pattern, never the raw URL: one series per route, whatever ids come in.
@@ -88,6 +102,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   app.setErrorHandler(async (err, req, reply) => {
     const apiError = toApiError(err);
+    const refused = REFUSED_INPUTS[apiError.code];
+    if (refused !== undefined) deps.metrics.inputsRefused.inc({ edge: "http", code: refused(apiError) });
     if (apiError.status >= 500 && apiError.code !== "service_unavailable")
       // The error only: never the request body, which may hold a card.
       logFor(req).error({ err }, "request failed");

@@ -1,7 +1,8 @@
 // Card numbers where none belongs. A merchant that pastes a PAN into `reference` or `metadata`
-// (or any other free text: a policy comment, an unknown field) would have it stored in events and
-// echoed in every answer; the only place a card number may travel is payment_method.card.number,
-// which is sealed. Found before schema validation, so no validation message can echo one either.
+// (or any other free text: a policy comment, an unknown field, a path id) would have it stored in
+// events, logged and echoed in every answer; the only place a card number may travel is
+// payment_method.card.number, which is sealed. Found before schema validation and before any
+// handler, so no validation message, error message or log line can echo one either.
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { luhnValid } from "../actors/payment/card.ts";
 import { ApiError, type ValidationIssue } from "./errors.ts";
@@ -36,37 +37,54 @@ export function containsCardNumber(text: string): boolean {
 const CARD_NUMBER_PATH = "payment_method.card.number";
 
 /**
- * Where `value` holds a card number: one issue per string or key. A key that holds one is named
- * `[key]` under its parent, never by itself.
+ * Where `value` holds a card number: one issue per string or key, in document order. A key that
+ * holds one is named `[key]` under its parent, never by itself. Iterative: however deep the value,
+ * this cannot overflow the stack (the JSON parser refuses bodies past MAX_JSON_DEPTH anyway).
  */
-export function cardNumberIssues(value: unknown, where: string, here = ""): ValidationIssue[] {
+export function cardNumberIssues(value: unknown, where: string): ValidationIssue[] {
   const issue = (p: string, what: string): ValidationIssue => ({
     in: where,
     path: p,
     code: "card_number_in_free_text",
     message: `${what} looks like a card number: card numbers go only in ${CARD_NUMBER_PATH}`,
   });
-  if (typeof value === "string")
-    return here !== CARD_NUMBER_PATH && containsCardNumber(value) ? [issue(here, "this value")] : [];
-  if (typeof value !== "object" || value === null) return [];
-  let out: ValidationIssue[] | undefined;
-  for (const [k, v] of Object.entries(value)) {
-    const at = here ? `${here}.${k}` : k;
-    const found = containsCardNumber(k)
-      ? [issue(here ? `${here}.[key]` : "[key]", "a key")]
-      : cardNumberIssues(v, where, at);
-    if (found.length > 0) (out ??= []).push(...found);
+  const out: ValidationIssue[] = [];
+  type Frame = { value: unknown; path: string; key?: string; parentPath?: string };
+  const stack: Frame[] = [{ value, path: "" }];
+  for (let f = stack.pop(); f !== undefined; f = stack.pop()) {
+    if (f.key !== undefined && containsCardNumber(f.key)) {
+      out.push(issue(f.parentPath ? `${f.parentPath}.[key]` : "[key]", "a key"));
+      continue;
+    }
+    const v = f.value;
+    if (typeof v === "string") {
+      if (f.path !== CARD_NUMBER_PATH && containsCardNumber(v)) out.push(issue(f.path, "this value"));
+      continue;
+    }
+    if (typeof v !== "object" || v === null) continue;
+    const entries: Array<[string, unknown]> = Object.entries(v);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, child] = entries[i]!;
+      stack.push({ value: child, path: f.path ? `${f.path}.${k}` : k, key: k, parentPath: f.path });
+    }
   }
-  return out ?? [];
+  return out;
 }
 
-/** preValidation hook of every route: the body and the query string, before zod sees them. */
+/**
+ * preValidation hook of every route: the path parameters, the query string and the body, before zod
+ * sees them and before any handler could log or echo a path id ("no payment 3782…").
+ */
 export function refuseCardNumbersInFreeText(
   req: FastifyRequest,
   _reply: FastifyReply,
   done: HookHandlerDoneFunction,
 ): void {
-  const issues = [...cardNumberIssues(req.query, "querystring"), ...cardNumberIssues(req.body, "body")];
+  const issues = [
+    ...cardNumberIssues(req.params, "params"),
+    ...cardNumberIssues(req.query, "querystring"),
+    ...cardNumberIssues(req.body, "body"),
+  ];
   const first = issues[0];
   if (first) {
     done(

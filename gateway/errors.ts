@@ -16,6 +16,10 @@ export const ErrorStatus = {
   duplicate_header: 400,
   /** reference, metadata or another free-text field holds what looks like a card number. */
   card_number_in_free_text: 400,
+  /** A string or key (body, query, path) holds a NUL or a lone surrogate: no store can hold it (details.issues). */
+  invalid_characters: 400,
+  /** The JSON body nests deeper than MAX_JSON_DEPTH (details.max_depth). */
+  nesting_too_deep: 400,
   /** Node's HTTP parser or fastify's router could not read the request (bad header bytes, bad URL). */
   malformed_request: 400,
   unauthorized: 401,

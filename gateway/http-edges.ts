@@ -2,7 +2,9 @@
 // runs (unparseable bytes, oversized headers, a body that never arrives in full, a bad URL, an
 // overlong path parameter) is answered in the same error envelope as everything else; the checks
 // every request shares (headers that must come once, URL length, content encoding and charset)
-// run first of all hooks; and only JSON objects are accepted as bodies.
+// run first of all hooks; only JSON objects are accepted as bodies, none nested past MAX_JSON_DEPTH;
+// and no string or key anywhere in a request (body, query, path) may hold what no store downstream
+// can hold (a NUL, a lone surrogate: actors/payment/contract.ts).
 import { logFor } from "./context.ts";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
@@ -14,6 +16,7 @@ import type {
   FastifyRequest,
   HookHandlerDoneFunction,
 } from "fastify";
+import { findUnsafeText, MAX_JSON_DEPTH, UNSAFE_TEXT, type UnsafeText } from "../actors/payment/contract.ts";
 import { ApiError, toApiError } from "./errors.ts";
 
 /** Longer URLs are 414: nothing we serve needs more, and a long URL only costs logs and memory. */
@@ -172,7 +175,14 @@ export function acceptJsonObjectsOnly(app: FastifyInstance): void {
       if (err) done(err, undefined);
       else if (typeof value !== "object" || value === null || Array.isArray(value))
         done(notAnObject(value), undefined);
-      else done(null, value);
+      else {
+        // Before any hook walks it: JSON.parse takes "\u0000" and "\ud800" escapes and any depth.
+        const unsafe = findUnsafeText(value);
+        done(
+          unsafe === undefined ? null : unsafeTextError("body", unsafe),
+          unsafe === undefined ? value : undefined,
+        );
+      }
     });
   });
 }
@@ -181,5 +191,35 @@ function notAnObject(value: unknown): ApiError {
   const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
   return new ApiError("validation_error", `the body must be a JSON object, not ${got}`, {
     issues: [{ in: "body", path: "", code: "invalid_type", message: `expected a JSON object, got ${got}` }],
+  });
+}
+
+/**
+ * preValidation hook of every route: the path parameters and the query string hold no NUL and no lone
+ * surrogate (the body was checked as it was parsed). `%00` decodes to a NUL in both.
+ */
+export function refuseUnstorableText(
+  req: FastifyRequest,
+  _reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+) {
+  const inParams = findUnsafeText(req.params);
+  const inQuery = inParams === undefined ? findUnsafeText(req.query) : undefined;
+  if (inParams !== undefined) done(unsafeTextError("params", inParams));
+  else if (inQuery !== undefined) done(unsafeTextError("querystring", inQuery));
+  else done();
+}
+
+/** The refusal of what findUnsafeText found: the field's path and what is wrong, never the value. */
+export function unsafeTextError(where: string, u: UnsafeText): ApiError {
+  const what = u.path.endsWith("[key]") ? "this key" : "this value";
+  const issues = [{ in: where, path: u.path, code: u.problem, message: `${what} ${UNSAFE_TEXT[u.problem]}` }];
+  if (u.problem === "too_deep")
+    return new ApiError("nesting_too_deep", `the ${where} ${UNSAFE_TEXT.too_deep}`, {
+      max_depth: MAX_JSON_DEPTH,
+      issues,
+    });
+  return new ApiError("invalid_characters", `${u.path || where}: ${what} ${UNSAFE_TEXT[u.problem]}`, {
+    issues,
   });
 }

@@ -12,7 +12,10 @@ export function paymentIdFor(merchantId: string, idempotencyKey: string): string
   return `pay_${digest("payment", merchantId, idempotencyKey)}`;
 }
 
-/** The shape of every payment id paymentIdFor makes: what a free-text reference is checked against. */
+/**
+ * The shape of every payment id paymentIdFor makes: what a free-text reference is checked against,
+ * and what a log line may call a payment id (anything else in a path may be a card number).
+ */
 export const PAYMENT_ID_SHAPE = /^pay_[0-9a-f]{24}$/;
 export const isPaymentId = (s: string | null | undefined): boolean =>
   typeof s === "string" && PAYMENT_ID_SHAPE.test(s);

@@ -10,6 +10,7 @@ import type { AppendAt, Appended, EventStore, StoredFrame } from "../../streams/
 import { CorruptEventError } from "../../streams/event-store.ts";
 import type { Snapshot, SnapshotStore } from "../../streams/snapshots.ts";
 import type { PaymentEvent } from "./events.ts";
+import { findUnsafeText, UNSAFE_TEXT } from "./contract.ts";
 import { evolveAll } from "./evolve.ts";
 import type { Payment, PaymentState } from "./state.ts";
 import { PaymentEvents } from "./wire.ts";
@@ -110,6 +111,13 @@ export class Journal {
     if (!checked.success)
       throw new InvalidEventError(
         `payment ${paymentId}: refusing to append events the reader would reject: ${checked.error.message}`,
+      );
+    // The edges refuse such text; this is the last line, for what no edge sees (a PSP's answer).
+    // Appended, it would stop every follower that writes it to PostgreSQL.
+    const unsafe = findUnsafeText(events);
+    if (unsafe !== undefined)
+      throw new InvalidEventError(
+        `payment ${paymentId}: refusing to append events no follower could store: ${unsafe.path} ${UNSAFE_TEXT[unsafe.problem]}`,
       );
     return this.store.append(paymentId, at, events, traceparent);
   }

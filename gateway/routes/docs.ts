@@ -18,6 +18,8 @@ export const EDGE_ERRORS = [
   "headers_too_large",
   "request_timeout",
   "unsupported_media_type",
+  /** A NUL or a lone surrogate in a path parameter, the query string or the body. */
+  "invalid_characters",
   "internal_error",
 ] as const satisfies readonly ErrorCode[];
 /** What a route that reads a JSON body (or a query string) may add. */
@@ -25,6 +27,7 @@ export const BODY_ERRORS = [
   "validation_error",
   "invalid_json",
   "card_number_in_free_text",
+  "nesting_too_deep",
   "payload_too_large",
 ] as const satisfies readonly ErrorCode[];
 export const OPERATOR_ERRORS = [

@@ -15,7 +15,9 @@ const DeadLetterBody = z.object({
   subject: z.string().describe("Where the command was published, and where a redrive puts it back."),
   reason: z
     .string()
-    .describe("undecodable, invalid_event, corrupt_history, unreadable_card, retries_exhausted"),
+    .describe(
+      "undecodable, invalid_text, invalid_event, corrupt_history, unreadable_card, retries_exhausted",
+    ),
   error: z.string(),
   delivery_count: z.number().int(),
   stream_seq: z.number().int().describe("The command's sequence in the command stream."),

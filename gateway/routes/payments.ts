@@ -5,6 +5,7 @@ import { randomHex } from "../../config/random.ts";
 import { compiledSerializer } from "../serialize.ts";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
+import { PAYMENT_ID_SHAPE } from "../../actors/payment/ids.ts";
 import type { PaymentView } from "../../actors/payment/view.ts";
 import type { PspCapabilities } from "../../actors/policy/schemas.ts";
 import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
@@ -187,7 +188,7 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
       },
     },
     async (req, reply) => {
-      bindLog(req, reply, { paymentId: req.params.id });
+      bindLog(req, reply, paymentLogFields(req.params.id));
       const view = await ownPayment(req, req.params.id);
       if (!view) throw notFound();
       return reply.code(200).send(view);
@@ -236,7 +237,7 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
       },
       async (req, reply) => {
         const paymentId = req.params.id;
-        bindLog(req, reply, { paymentId });
+        bindLog(req, reply, paymentLogFields(paymentId));
         // Checked before publishing: nothing is queued for a payment this merchant cannot see.
         const before = await ownPayment(req, paymentId);
         if (!before) throw notFound();
@@ -276,6 +277,14 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
 /** Every currency at least one configured PSP takes, sorted. */
 export function supportedCurrencies(caps: ReadonlyMap<string, PspCapabilities>): string[] {
   return [...new Set([...caps.values()].flatMap((c) => c.currencies))].sort();
+}
+
+/**
+ * A path id goes on the request's log lines only when it has a payment id's shape: a path carries
+ * whatever the client typed, a card number included (the preValidation hook refuses one first).
+ */
+function paymentLogFields(id: string): Record<string, string> {
+  return PAYMENT_ID_SHAPE.test(id) ? { paymentId: id } : {};
 }
 
 function notFound(): ApiError {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { PaymentCreated, PaymentEvent } from "../../actors/payment/events.ts";
 import { evolveAll } from "../../actors/payment/evolve.ts";
-import { Journal } from "../../actors/payment/journal.ts";
+import { InvalidEventError, Journal } from "../../actors/payment/journal.ts";
 import { SCHEMA_VERSION } from "../../actors/payment/state.ts";
 import { ChainVerifier, chainHash } from "../../streams/chain.ts";
 import { encode } from "../../streams/envelopes.ts";
@@ -66,6 +66,23 @@ describe("event store (real JetStream and Redis)", () => {
     }
     return pos;
   }
+
+  it("refuses to append events holding a NUL or a lone surrogate, whoever decided them, and stores nothing", async () => {
+    const id = "pay_unstorable";
+    const bad: PaymentEvent[][] = [
+      [{ ...created(id), reference: "a\u0000b" }],
+      [{ ...created(id), metadata: { "k\ud800": "v" } }],
+    ];
+    for (const events of bad) {
+      const err = await store.append(id, { lastSeq: 0, eventNo: 0 }, events).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(InvalidEventError);
+      expect((err as Error).message).to.match(/no follower could store: 0\.(reference|metadata\.\[key\])/);
+    }
+    expect((await store.load(id)).lastSeq).to.equal(0);
+  });
 
   it("loads a payment nobody has written as not existing", async () => {
     const loaded = await store.load("pay_none");
