@@ -75,6 +75,8 @@ export const ErrorStatus = {
   /** The merchant already has the most webhook endpoints allowed (details.limit). */
   webhook_endpoint_limit_reached: 409,
   service_unavailable: 503,
+  /** An operator change whose audit record the AUDIT stream did not take: refused, nothing changed. */
+  audit_unavailable: 503,
   internal_error: 500,
   command_dead_lettered: 500,
 } as const;

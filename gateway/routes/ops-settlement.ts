@@ -26,7 +26,7 @@ import { ReportFormatError, settlementParsers } from "../../actors/psp/settlemen
 import type { OpsDeps, SettlementDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
-import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
+import { audited, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 
 /** Far beyond any daily report; a larger upload is refused with 413 as it streams. */
 const MAX_REPORT_BYTES = 2 * 1024 ** 3;
@@ -63,6 +63,7 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
             "psp_not_found",
             "report_conflict",
             "report_format_invalid",
+            "audit_unavailable",
           ),
         },
       },
@@ -83,25 +84,26 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
           () => new ApiError("payload_too_large", `a report may be at most ${MAX_REPORT_BYTES} bytes`),
         );
         const reportId = req.query.report_id ?? `sha256-${sha256.slice(0, 32)}`;
-        const result = await call(s, () =>
-          ingestReport(
-            { ...s, now: () => new Date() },
-            {
-              psp,
-              reportId,
-              sha256,
-              input: createReadStream(spool),
-              parse,
-              source: "upload",
-              operator: req.operator ?? null,
-            },
-          ),
-        );
-        await audit(
+        const result = await audited(
           req,
           "settlement.upload",
-          { psp, report_id: reportId, lines: result.lines, replayed: result.replayed },
+          { psp, report_id: reportId, sha256 },
           "settlement report uploaded",
+          () =>
+            call(s, () =>
+              ingestReport(
+                { ...s, now: () => new Date() },
+                {
+                  psp,
+                  reportId,
+                  sha256,
+                  input: createReadStream(spool),
+                  parse,
+                  source: "upload",
+                  operator: req.operator ?? null,
+                },
+              ),
+            ),
         );
         return reply.send({
           report_id: result.reportId,
@@ -251,6 +253,7 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
             "exception_already_resolved",
             "link_target_invalid",
             "nothing_to_requery",
+            "audit_unavailable",
           ),
         },
       },
@@ -258,29 +261,29 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
     async (req, reply) => {
       const body = req.body;
       const operator = req.operator ?? "unknown";
-      const r = await call(s, () =>
-        resolveException(
-          { ...s, now: () => new Date() },
-          {
-            exceptionId: req.params.id,
-            resolution: body.resolution,
-            reason: body.reason,
-            operator,
-            paymentId: body.payment_id ?? null,
-          },
-        ),
-      );
-      await audit(
+      const r = await audited(
         req,
         "reconciliation.resolve",
         {
-          exception: r.exception.id,
-          kind: r.exception.kind,
+          exception: req.params.id,
           resolution: body.resolution,
           reason: body.reason,
-          amount: r.resolution.amount,
+          payment_id: body.payment_id ?? null,
         },
         "reconciliation exception resolved",
+        () =>
+          call(s, () =>
+            resolveException(
+              { ...s, now: () => new Date() },
+              {
+                exceptionId: req.params.id,
+                resolution: body.resolution,
+                reason: body.reason,
+                operator,
+                paymentId: body.payment_id ?? null,
+              },
+            ),
+          ),
       );
       return reply.send({
         id: r.exception.id,
