@@ -29,6 +29,15 @@ const Row = z.object({
 });
 
 const SearchQuery = z.strictObject({
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe(
+      "An exact payment id, merchant reference or PSP reference (the authorization's, or a capture's, refund's or void's).",
+    ),
   merchant: z.string().regex(ID_PATTERN).optional(),
   status: z.string().max(32).optional(),
   psp: z.string().max(32).optional(),
@@ -97,6 +106,7 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
       const r = await db(() =>
         searchPayments(p.sql, {
           limit: q.limit,
+          ...(q.q !== undefined && { q: q.q }),
           ...(q.merchant !== undefined && { merchant: q.merchant }),
           ...(q.status !== undefined && { status: q.status }),
           ...(q.psp !== undefined && { psp: q.psp }),
