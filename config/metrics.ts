@@ -83,6 +83,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["edge", "code"] as const,
       registers,
     }),
+    auditWriteFailures: new Counter({
+      name: "switchyard_audit_write_failures_total",
+      help: "Audit records the AUDIT stream did not take (part=stream: the operator's change was refused) or whose GET /ops/audit row was not written (part=read_model)",
+      labelNames: ["part"] as const,
+      registers,
+    }),
     deadLetters: new Counter({
       name: "switchyard_dead_letters_total",
       help: "Commands moved to the dead-letter stream, by reason (undecodable, poison, retries_exhausted)",

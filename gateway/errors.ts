@@ -85,6 +85,8 @@ export const ErrorStatus = {
   read_model_rebuilding: 503,
   /** This PSP's notification secret is not configured: its door is closed (docs/notifications.md). */
   notifications_not_configured: 503,
+  /** An operator change whose audit record the AUDIT stream did not take: refused, nothing changed. */
+  audit_unavailable: 503,
   internal_error: 500,
   /** A ledger sum past 2^53 cannot be given as an exact JSON number (the message names it). */
   ledger_out_of_range: 500,

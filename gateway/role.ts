@@ -85,7 +85,9 @@ export async function startGatewayRole(
   }).ensure();
   await merchants.seed(seeds);
   await merchants.watch();
-  const auditLog = new AuditLog(js, topo, infra.db.sql);
+  const auditLog = new AuditLog(js, topo, infra.db.sql, o.metrics, (err, seq) =>
+    o.log.error({ err, seq }, "audit record stored in the stream, its GET /ops/audit row not written"),
+  );
   const app = await buildGateway({
     bus,
     payments: {

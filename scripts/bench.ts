@@ -15,26 +15,8 @@
 // client right after the product's phase, because issue 7 asks whether separate processes beat the
 // single one on this machine; their CPU is read from /proc and reported beside the single process's.
 //
-// Options (flag, environment variable, default):
-//   --concurrency N | --clients N  BENCH_CONCURRENCY 32   closed-loop clients (also the baseline's publishers)
-//   --duration S                   BENCH_DURATION 15      measured seconds per phase
-//   --warmup S                     BENCH_WARMUP 2         warm-up seconds before each phase (the first: at least 5)
-//   --rounds N                     BENCH_ROUNDS 2         bare+product pairs; figures are medians over rounds
-//   --open-loop RATE               BENCH_OPEN_LOOP        payments/s offered instead of a closed loop
-//   --max-outstanding N            BENCH_MAX_OUTSTANDING 256  open loop: arrivals beyond this many waiting are dropped
-//   --only bare|product|procfile   BENCH_ONLY             one flow only: no routing micro-bench, no baseline
-//   --procfile                     BENCH_PROCFILE=1       also the Procfile roles as child processes
-//   --only settlement                                     the settlement section alone (scripts/bench/settlement.ts)
-//   --settlement-lines N           BENCH_SETTLEMENT_LINES 1000000  report lines (= payments); 0: no settlement section
-//   --settlement-rounds N          BENCH_SETTLEMENT_ROUNDS 2       bare parse + ingest pairs
-//   --settlement-cpu-prof          BENCH_SETTLEMENT_CPU_PROF=1     profile the last ingest, print its top costs
-//   --only search                                         the search section alone (scripts/bench/search.ts)
-//   --search-payments N            BENCH_SEARCH_PAYMENTS 0 (--only search: 1000000)  payments in the projection; 0: no search section
-//   --search-queries N             BENCH_SEARCH_QUERIES 1000  searches timed (each: first page, then the second)
-//   --tracing                      BENCH_TRACING=1        the product with tracing on (scripts/bench/tracing.ts)
-//   --only webhooks                                       the webhooks section alone (scripts/bench/webhooks.ts): payments/s
-//                                                         with no endpoint vs one endpoint (--concurrency, --duration,
-//                                                         --warmup, --rounds apply), deliveries/s, delivery lag p50/p99
+// Options: `npm run bench -- --help` prints them with their environment variables and defaults
+// (USAGE in scripts/bench/options.ts); an unknown one stops the run (exit 2) before anything starts.
 // Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored
 // (errors are fast and would inflate the rate). 202s and dropped arrivals are results, flagged
 // loudly, not failures.
@@ -73,7 +55,7 @@ import {
   rawPublisher,
   sampleCommand,
 } from "./bench/probes.ts";
-import { options, sectionOnly, UsageError } from "./bench/options.ts";
+import { helpAsked, options, sectionOnly, UsageError, USAGE } from "./bench/options.ts";
 import { report, type BenchOptions, type Flow, type FlowInput } from "./bench/report.ts";
 import { benchRouting } from "./bench/routing.ts";
 import { searchSection } from "./bench/search.ts";
@@ -94,6 +76,10 @@ const FIRST_WARMUP_S = 5;
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 async function main(): Promise<number> {
+  if (helpAsked()) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const opts = options();
   // The sections last: the flows' servers are gone by then, so none disturbs another.
   const section = sectionOnly();

@@ -62,19 +62,23 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
   };
   try {
     if (opts.roles.has("sandbox")) {
+      const notifyUrl = config.notifications.sandboxNotifyUrl ?? defaultSandboxNotifyUrl(config.gateway);
       const sandbox = await startSandbox({
         port: config.sandbox.port,
         slowCardDelayMs: config.sandbox.slowCardDelayMs,
         logger: log.child({ role: "sandbox" }),
         ...(config.sandbox.persist && { stateFile: join(config.dataDir, "sandbox-psp.json") }),
         notificationSecrets: config.notifications,
-        ...(config.notifications.sandboxNotifyUrl !== undefined && {
-          notifyUrl: config.notifications.sandboxNotifyUrl,
-        }),
+        ...(notifyUrl !== undefined && { notifyUrl }),
       });
       platform.sandbox = sandbox;
       stops.push(() => sandbox.close());
-      log.info({ url: sandbox.url }, "PSP sandbox listening");
+      log.info(
+        { url: sandbox.url, notifyUrl: notifyUrl ?? null },
+        notifyUrl === undefined
+          ? "PSP sandbox listening; it notifies nowhere until told (SANDBOX_NOTIFY_URL)"
+          : "PSP sandbox listening",
+      );
     }
     if (!opts.roles.has("gateway") && !opts.roles.has("worker")) return platform;
 
@@ -116,4 +120,16 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
     await platform.stop();
     throw err;
   }
+}
+
+/**
+ * Where the sandbox's PSPs notify when SANDBOX_NOTIFY_URL is unset: the gateway's door at its
+ * configured HOST and PORT (the Procfile's roles share one environment: http://127.0.0.1:8080/webhooks/psp
+ * by default), a wildcard host read as this machine. None when the port is picked at start (0): a
+ * gateway in the same process sets it then.
+ */
+export function defaultSandboxNotifyUrl(gateway: { host: string; port: number }): string | undefined {
+  if (gateway.port === 0) return undefined;
+  const host = ["0.0.0.0", "::", "[::]"].includes(gateway.host) ? "127.0.0.1" : gateway.host;
+  return `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${gateway.port}/webhooks/psp`;
 }

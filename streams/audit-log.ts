@@ -1,8 +1,11 @@
 // The audit trail: every operator action (policy changes, PSP rotation, resolutions, redrives, key
 // changes) as one message in the append-only AUDIT stream — who, what, when, on what, why — and its
 // projection in PostgreSQL (`audit_log`) for GET /ops/audit, written right after the stream append
-// (the gateway that appends it is the one writer; a lost row is in the stream). The stream is the record.
+// (the gateway that appends it is the one writer; a lost row is in the stream). The stream is the
+// record: `append` fails only when the stream did not take it, and the operator routes then refuse
+// the change (gateway/routes/ops-common.ts).
 import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Metrics } from "../config/metrics.ts";
 import type { Sql, Tx } from "./db/client.ts";
 import { encode } from "./envelopes.ts";
 import type { Topology } from "./topology.ts";
@@ -27,17 +30,34 @@ export class AuditLog {
     private readonly js: JetStreamClient,
     private readonly topo: Topology,
     private readonly sql: Sql,
+    private readonly metrics?: Pick<Metrics, "auditWriteFailures">,
+    private readonly onProjectionError: (err: unknown, seq: number) => void = () => undefined,
   ) {}
 
-  /** Appends to the stream (the record), then to the read model so a read right after sees it. */
+  /**
+   * Appends to the stream (the record; throws when the stream did not take it), then to the read
+   * model so a read right after sees it. A row that cannot be written is reported and counted, not
+   * thrown: the record is stored.
+   */
   async append(r: AuditRecord): Promise<number> {
     const subject = `${this.topo.auditBase}.${r.action
       .split(".")
       .map((t) => t.replace(SAFE, "_") || "_")
       .join(".")}`;
-    const ack = await this.js.publish(subject, encode(r), { timeout: 5_000 });
-    await this.sql.begin((tx) => insertAudit(tx, [{ ...r, seq: ack.seq }]));
-    return ack.seq;
+    let seq: number;
+    try {
+      seq = (await this.js.publish(subject, encode(r), { timeout: 5_000 })).seq;
+    } catch (err) {
+      this.metrics?.auditWriteFailures.inc({ part: "stream" });
+      throw err;
+    }
+    try {
+      await this.sql.begin((tx) => insertAudit(tx, [{ ...r, seq }]));
+    } catch (err) {
+      this.metrics?.auditWriteFailures.inc({ part: "read_model" });
+      this.onProjectionError(err, seq);
+    }
+    return seq;
   }
 
   async list(q: {

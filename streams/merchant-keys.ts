@@ -207,10 +207,18 @@ export class MerchantKeyStore {
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.key_id.localeCompare(b.key_id));
   }
 
-  /** A new key for the merchant: the key itself is returned here and nowhere else, ever. */
+  /**
+   * A new key for the merchant: the key itself is returned here and nowhere else, ever.
+   * `beforeStore` sees the record (never the key) before it is stored, and may refuse it by throwing.
+   */
   async createKey(
     merchantId: string,
-    k: { scopes: readonly Scope[]; expiresAt: string | null; by: string },
+    k: {
+      scopes: readonly Scope[];
+      expiresAt: string | null;
+      by: string;
+      beforeStore?: (record: KeyRecord) => Promise<void>;
+    },
   ): Promise<{ key: string; record: KeyRecord }> {
     if (!(await this.getMerchant(merchantId)))
       throw new MerchantKeyStoreError("merchant_not_found", `no merchant ${merchantId}`);
@@ -227,6 +235,7 @@ export class MerchantKeyStore {
         created_by: k.by,
         revoked_at: null,
       };
+      await k.beforeStore?.(record);
       // A key id drawn twice (2^-64) draws again rather than overwrite.
       const revision = await createOnly(this.#bucket(), keyKey(record.key_id), record);
       if (revision === undefined) continue;

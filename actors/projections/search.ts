@@ -22,6 +22,8 @@ export type PaymentRow = {
 };
 
 export type SearchFilter = {
+  /** An exact payment id, merchant reference or PSP reference (the authorization's or any operation's). */
+  q?: string;
   merchant?: string;
   status?: string;
   psp?: string;
@@ -73,7 +75,12 @@ export async function searchPayments(
     select id, merchant_id, status, psp, amount, currency, captured_amount, refunded_amount, reference,
       last4, created_at, updated_at
     from payments
-    where (${v(f.merchant)}::text is null or merchant_id = ${v(f.merchant)})
+    where (${v(f.q)}::text is null or id in (
+             select ${v(f.q)}::text
+             union all select id from payments where reference = ${v(f.q)}
+             union all select id from payments where state ->> 'pspReference' = ${v(f.q)}
+             union all select payment_id from psp_operations where psp_reference = ${v(f.q)}))
+      and (${v(f.merchant)}::text is null or merchant_id = ${v(f.merchant)})
       and (${v(f.status)}::text is null or status = ${v(f.status)})
       and (${v(f.psp)}::text is null or psp = ${v(f.psp)})
       and (${v(f.createdFrom)}::timestamptz is null or created_at >= ${v(f.createdFrom)})

@@ -1,4 +1,5 @@
-// Payments tab: search with the filters of GET /ops/payments (newest first, paged by cursor), and a
+// Payments tab: search with the filters of GET /ops/payments (newest first, paged by cursor; `q` finds
+// a payment by its exact id, merchant reference or PSP reference, and one found opens), and a
 // payment's timeline (GET /ops/payments/{id}/timeline): its events in order (each in words), attempts,
 // operations, disputes, settlements, settlement lines and reconciliation exceptions.
 import { describe, ops, query } from "./api.js";
@@ -39,6 +40,7 @@ async function search(cursor) {
     byId("search-more").hidden = !nextCursor;
     status("search-status", `${shown.length} payment(s)${nextCursor ? ", more available" : ""}.`);
     show("search-results", resultsTable(shown));
+    if (!cursor && lastFilters.q && shown.length === 1) void openTimeline(shown[0].id);
   } catch (err) {
     status("search-status", describe(err), true);
   }

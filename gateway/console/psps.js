@@ -5,6 +5,9 @@ import { describe, ops } from "./api.js";
 import { el, show, status, table, text } from "./dom.js";
 
 const pct = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(1)} %`);
+/** A latency in whole milliseconds with its unit (the workers report fractions of a millisecond). */
+const ms = (v) =>
+  v === null || v === undefined || !(v > 0) ? "—" : v < 1 ? "< 1 ms" : `${Math.round(v)} ms`;
 
 export async function loadPsps() {
   status("psps-status", "Loading…");
@@ -23,7 +26,7 @@ export async function loadPsps() {
           ["Success", (p) => pct(p.health.success_rate)],
           ["Failure", (p) => pct(p.health.failure_rate)],
           ["Samples", (p) => p.health.samples],
-          ["p95 (ms)", (p) => Math.max(0, ...p.health.workers.map((w) => w.latency_ms.p95 ?? 0)) || "—"],
+          ["p95 latency", (p) => ms(Math.max(0, ...p.health.workers.map((w) => w.latency_ms.p95 ?? 0)))],
           ["Workers", (p) => p.health.workers.length],
           ["Currencies", (p) => p.capabilities.currencies.join(" ")],
           ["Act", (p) => rotationActions(p)],

@@ -51,9 +51,11 @@ declare module "fastify" {
 }
 
 /**
- * Every change an operator makes: one log line with their name (never their key), and one record in
- * the append-only AUDIT stream (GET /ops/audit). The change is already made when this runs: a record
- * that cannot be stored is logged as an error and counted, never turned into a failure of the change.
+ * Every change an operator makes is recorded before it is made: one log line with their name (never
+ * their key), and one record in the append-only AUDIT stream (GET /ops/audit). A record the stream
+ * does not take refuses the change with 503 audit_unavailable, so the trail is as durable as the
+ * changes it lists. Call it once the request is checked and before anything changes (or use
+ * `audited`, which also records a change that then fails).
  */
 export async function audit(
   req: FastifyRequest,
@@ -73,7 +75,47 @@ export async function audit(
       fields,
     });
   } catch (err) {
-    logFor(req).error({ err, audit: action }, "audit record not stored");
+    logFor(req).error({ err, audit: action }, "audit record not stored: the change is refused");
+    throw new ApiError(
+      "audit_unavailable",
+      "the audit trail cannot record this change right now, so it was not made; retry later",
+      { action },
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * An operator's change, audited: its record first (no record, no change), then the change. A change
+ * that fails after its record was stored gets a second record, `<action>.failed` with the error's
+ * code, so the trail never claims a change that was not made (that one is best effort: the change
+ * did not go through). What only the change knows (a version, a key id) is in the route's answer and log.
+ */
+export async function audited<T>(
+  req: FastifyRequest,
+  action: string,
+  fields: Record<string, unknown>,
+  message: string,
+  change: () => Promise<T>,
+): Promise<T> {
+  await audit(req, action, fields, message);
+  try {
+    return await change();
+  } catch (err) {
+    const code = err instanceof ApiError ? err.code : "internal_error";
+    const failed = `${action}.failed`;
+    logFor(req).info({ audit: failed, operator: req.operator, ...fields, error: code }, `${message}: failed`);
+    await req.auditLog
+      ?.append({
+        v: 1,
+        at: new Date().toISOString(),
+        actor: req.operator,
+        action: failed,
+        message: `${message}: failed (${code})`,
+        fields: { ...fields, error: code },
+      })
+      .catch((e: unknown) => logFor(req).error({ err: e, audit: failed }, "audit record not stored"));
+    throw err;
   }
 }
 

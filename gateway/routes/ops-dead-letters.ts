@@ -8,7 +8,7 @@ import { emptyBodyAsObject } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS, OPTIONAL_BODY } from "./docs.ts";
-import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
+import { audited, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 
 const DeadLetterBody = z.object({
   id: z.number().int().describe("Its sequence in the dead-letter stream: the handle for a redrive."),
@@ -85,18 +85,19 @@ export const opsDeadLetterRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
         [OPTIONAL_BODY]: true,
         response: {
           200: z.object({ id: z.number().int(), subject: z.string(), redriven_seq: z.number().int() }),
-          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "dead_letter_not_found"),
+          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "dead_letter_not_found", "audit_unavailable"),
         },
       },
     },
     async (req, reply) => {
       const { id } = req.params;
-      const r = await dlqCall(() => dlq.redrive(id));
-      await audit(
+      const d = await dlqCall(() => dlq.get(id));
+      const r = await audited(
         req,
         "dead_letter.redrive",
-        { id, subject: r.subject, reason: req.body.reason ?? null },
+        { id, subject: d.subject, reason: req.body.reason ?? null },
         "dead letter redriven",
+        () => dlqCall(() => dlq.redrive(id)),
       );
       return reply.send({ id, subject: r.subject, redriven_seq: r.seq });
     },

@@ -18,7 +18,7 @@ import { logFor } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError, validationError } from "../errors.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
-import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
+import { audit, audited, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 
 const MerchantId = z.string().regex(MERCHANT_ID, "1-64 of [a-zA-Z0-9_-]");
 const MerchantParams = z.object({ id: MerchantId });
@@ -80,16 +80,19 @@ export const opsMerchantRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, d
         body: CreateMerchantBody,
         response: {
           201: MerchantResponse,
-          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "merchant_exists"),
+          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "merchant_exists", "audit_unavailable"),
         },
       },
     },
     async (req, reply) => {
       const id = req.body.id ?? `m_${randomBytes(8).toString("hex")}`;
-      const merchant = await call(req, () =>
-        merchants.createMerchant({ id, name: req.body.name, by: req.operator }),
+      const merchant = await audited(
+        req,
+        "merchant.create",
+        { merchant_id: id, name: req.body.name },
+        "merchant created",
+        () => call(req, () => merchants.createMerchant({ id, name: req.body.name, by: req.operator })),
       );
-      await audit(req, "merchant.create", { merchant_id: id, name: merchant.name }, "merchant created");
       return reply.code(201).send(merchantBody(merchant));
     },
   );
@@ -152,7 +155,7 @@ export const opsMerchantRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, d
         body: CreateKeyBody,
         response: {
           201: CreatedKeyResponse,
-          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "merchant_not_found"),
+          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "merchant_not_found", "audit_unavailable"),
         },
       },
     },
@@ -173,19 +176,21 @@ export const opsMerchantRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, d
           scopes: req.body.scopes,
           expiresAt: expiresAt?.toISOString() ?? null,
           by: req.operator,
+          // Audited once the key id is drawn, before the key is stored.
+          beforeStore: (r) =>
+            audit(
+              req,
+              "merchant_key.create",
+              {
+                merchant_id: id,
+                key_id: r.key_id,
+                prefix: r.prefix,
+                scopes: r.scopes,
+                expires_at: r.expires_at,
+              },
+              "merchant key issued",
+            ),
         }),
-      );
-      await audit(
-        req,
-        "merchant_key.create",
-        {
-          merchant_id: id,
-          key_id: record.key_id,
-          prefix: record.prefix,
-          scopes: record.scopes,
-          expires_at: record.expires_at,
-        },
-        "merchant key issued",
       );
       return reply.code(201).send({ ...keyBody(record, Date.now()), key });
     },
@@ -202,18 +207,18 @@ export const opsMerchantRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, d
         params: KeyParams,
         response: {
           200: KeyResponse,
-          ...errorResponses(OPERATOR_ERRORS, "validation_error", "key_not_found"),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error", "key_not_found", "audit_unavailable"),
         },
       },
     },
     async (req, reply) => {
       const { id, key_id } = req.params;
-      const record = await call(req, () => merchants.revokeKey(id, key_id, req.operator));
-      await audit(
+      const record = await audited(
         req,
         "merchant_key.revoke",
-        { merchant_id: id, key_id, prefix: record.prefix },
+        { merchant_id: id, key_id },
         "merchant key revoked",
+        () => call(req, () => merchants.revokeKey(id, key_id, req.operator)),
       );
       return reply.send(keyBody(record, Date.now()));
     },

@@ -13,7 +13,7 @@ import { ApiError, fromRejection } from "../errors.ts";
 import { readModelsReady } from "../read-models.ts";
 import { PaymentResponse } from "../schemas.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
-import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
+import { audited, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 
 const Row = z.object({
   id: z.string(),
@@ -31,6 +31,15 @@ const Row = z.object({
 });
 
 const SearchQuery = z.strictObject({
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe(
+      "An exact payment id, merchant reference or PSP reference (the authorization's, or a capture's, refund's or void's).",
+    ),
   merchant: z.string().regex(ID_PATTERN).optional(),
   status: z.string().max(32).optional(),
   psp: z.string().max(32).optional(),
@@ -100,6 +109,7 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
       const r = await db(() =>
         searchPayments(p.sql, {
           limit: q.limit,
+          ...(q.q !== undefined && { q: q.q }),
           ...(q.merchant !== undefined && { merchant: q.merchant }),
           ...(q.status !== undefined && { status: q.status }),
           ...(q.psp !== undefined && { psp: q.psp }),
@@ -253,25 +263,36 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
         security,
         params: IdParams,
         body: z.strictObject({ reason: Reason }),
-        response: { 200: ActionAnswer, ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "payment_not_found") },
+        response: {
+          200: ActionAnswer,
+          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "payment_not_found", "audit_unavailable"),
+        },
       },
     },
     async (req, reply) => {
       const { id } = req.params;
       const merchantId = await owner(id);
       const at = new Date().toISOString();
-      const r = await act({
-        v: 1,
-        command: {
-          type: "ResumePayment",
-          paymentId: id,
-          merchantId,
-          reason: `requery by ${req.operator}: ${req.body.reason}`.slice(0, 200),
-          at,
+      const r = await audited(
+        req,
+        "payment.requery",
+        { payment_id: id, reason: req.body.reason },
+        "payment requeried",
+        async () => {
+          const r = await act({
+            v: 1,
+            command: {
+              type: "ResumePayment",
+              paymentId: id,
+              merchantId,
+              reason: `requery by ${req.operator}: ${req.body.reason}`.slice(0, 200),
+              at,
+            },
+          });
+          if (r?.kind === "rejected") throw fromRejection(r.rejection);
+          return r;
         },
-      });
-      await audit(req, "payment.requery", { payment_id: id, reason: req.body.reason }, "payment requeried");
-      if (r?.kind === "rejected") throw fromRejection(r.rejection);
+      );
       const payment = r?.payment ?? (await db(() => p.view(id)));
       if (!payment) throw new ApiError("payment_not_found", `no payment ${id}`);
       return reply.send({ payment, result: r?.kind === "settled" ? "settled" : "pending" });
@@ -296,7 +317,13 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
         }),
         response: {
           200: ActionAnswer,
-          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "payment_not_found", "invalid_state_transition"),
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            BODY_ERRORS,
+            "payment_not_found",
+            "invalid_state_transition",
+            "audit_unavailable",
+          ),
         },
       },
     },
@@ -304,25 +331,28 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
       const { id } = req.params;
       const merchantId = await owner(id);
       const b = req.body;
-      const r = await act({
-        v: 1,
-        command: {
-          type: "ResolvePayment",
-          paymentId: id,
-          merchantId,
-          outcome: b.outcome,
-          ...(b.psp_reference !== undefined && { pspReference: b.psp_reference }),
-          operator: req.operator,
-          reason: b.reason,
-          at: new Date().toISOString(),
-        },
-      });
-      if (r?.kind === "rejected") throw fromRejection(r.rejection);
-      await audit(
+      const r = await audited(
         req,
         "payment.resolve",
         { payment_id: id, outcome: b.outcome, reason: b.reason },
         "payment resolved by an operator",
+        async () => {
+          const r = await act({
+            v: 1,
+            command: {
+              type: "ResolvePayment",
+              paymentId: id,
+              merchantId,
+              outcome: b.outcome,
+              ...(b.psp_reference !== undefined && { pspReference: b.psp_reference }),
+              operator: req.operator,
+              reason: b.reason,
+              at: new Date().toISOString(),
+            },
+          });
+          if (r?.kind === "rejected") throw fromRejection(r.rejection);
+          return r;
+        },
       );
       const payment = r?.payment ?? (await db(() => p.view(id)));
       if (!payment) throw new ApiError("payment_not_found", `no payment ${id}`);

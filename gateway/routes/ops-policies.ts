@@ -7,6 +7,7 @@ import { validatorCompiler, type FastifyPluginCallbackZod } from "fastify-type-p
 import { POLICY_KINDS, type PolicyDocument, type PolicyKind } from "../../actors/policy/schemas.ts";
 import { validatePolicy, type PolicyProblem } from "../../actors/policy/validate.ts";
 import type { OpsDeps } from "../deps.ts";
+import { logFor } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import {
   ActivationResponse,
@@ -25,7 +26,7 @@ import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import {
   activationBody,
   activationGuard,
-  audit,
+  audited,
   OPS_SECURITY as security,
   OPS_TAGS as tags,
   problemSummary,
@@ -122,7 +123,10 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         params: KindParams,
         querystring: UploadQuery,
         body: UploadBody,
-        response: { 201: UploadResponse, ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "invalid_policy") },
+        response: {
+          201: UploadResponse,
+          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "invalid_policy", "audit_unavailable"),
+        },
       },
     },
     async (req, reply) => {
@@ -142,13 +146,21 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       const result = validatePolicy(body, { capabilities: ops.capabilities });
       if (!result.ok) throw invalidPolicy(kind, result.problems);
       const comment = req.query.comment;
-      const version = await storeCall(req, () =>
-        ops.store.upload(kind, result.policy, {
-          uploadedBy: req.operator,
-          ...(comment !== undefined && comment !== "" && { comment }),
-        }),
+      // The version number is drawn by the store: it is in the answer and in the version's record.
+      const version = await audited(
+        req,
+        "policy.upload",
+        { kind, comment: comment || null },
+        "policy version uploaded",
+        () =>
+          storeCall(req, () =>
+            ops.store.upload(kind, result.policy, {
+              uploadedBy: req.operator,
+              ...(comment !== undefined && comment !== "" && { comment }),
+            }),
+          ),
       );
-      await audit(req, "policy.upload", { kind, version }, "policy version uploaded");
+      logFor(req).info({ kind, version }, "policy version stored");
       return reply.code(201).send({ kind, version, active: false as const });
     },
   );
@@ -230,16 +242,21 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
             "validation_error",
             "policy_version_not_found",
             "policy_not_activatable",
+            "audit_unavailable",
           ),
         },
       },
     },
     async (req, reply) => {
       const { kind, version } = req.params;
-      const activation = await storeCall(req, () =>
-        ops.store.activate(kind, version, { by: req.operator, guard: stillValid }),
+      const activation = await audited(
+        req,
+        "policy.activate",
+        { kind, version },
+        "policy version activated",
+        () =>
+          storeCall(req, () => ops.store.activate(kind, version, { by: req.operator, guard: stillValid })),
       );
-      await audit(req, "policy.activate", { kind, version }, "policy version activated");
       return reply.send(activationBody(kind, activation));
     },
   );
@@ -262,16 +279,18 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
             "validation_error",
             "no_previous_version",
             "policy_not_activatable",
+            "audit_unavailable",
           ),
         },
       },
     },
     async (req, reply) => {
       const { kind } = req.params;
-      const activation = await storeCall(req, () =>
-        ops.store.rollback(kind, { by: req.operator, guard: stillValid }),
+      // The version it goes back to is decided by the store (the activation log names it and who).
+      const activation = await audited(req, "policy.rollback", { kind }, "policy rolled back", () =>
+        storeCall(req, () => ops.store.rollback(kind, { by: req.operator, guard: stillValid })),
       );
-      await audit(req, "policy.rollback", { kind, version: activation.version }, "policy rolled back");
+      logFor(req).info({ kind, version: activation.version }, "policy rolled back to this version");
       return reply.send(activationBody(kind, activation));
     },
   );

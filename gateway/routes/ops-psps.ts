@@ -1,16 +1,16 @@
 // The operator routes of PSPs under /ops/psps: each configured PSP's capabilities, its rotation
 // (operators force one out of routing and back in) and its health as the live workers report it,
-// per worker and merged. Forcing out or in is logged with the operator's name.
+// per worker and merged. Forcing out or in is audited (psp.out, psp.in) before it is made.
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import type { PspHealthReport, WorkerReport } from "../../actors/policy/reports.ts";
 import type { PspCapabilities } from "../../actors/policy/schemas.ts";
 import type { Rotation } from "../../streams/policy-store.ts";
-import { emptyBodyAsObject, logFor } from "../context.ts";
+import { emptyBodyAsObject } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { PspListResponse, PspParams, PspRotationResponse, RotationBody } from "../ops-schemas.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS, OPTIONAL_BODY } from "./docs.ts";
-import { OPS_SECURITY as security, OPS_TAGS as tags, storeCall } from "./ops-common.ts";
+import { audited, OPS_SECURITY as security, OPS_TAGS as tags, storeCall } from "./ops-common.ts";
 
 const CIRCUIT_RANK: Record<PspHealthReport["circuit"], number> = { closed: 0, half_open: 1, open: 2 };
 
@@ -60,7 +60,7 @@ export const opsPspRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) 
           [OPTIONAL_BODY]: true,
           response: {
             200: PspRotationResponse,
-            ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "psp_not_found"),
+            ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "psp_not_found", "audit_unavailable"),
           },
         },
       },
@@ -69,15 +69,18 @@ export const opsPspRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) 
         if (!ops.capabilities.has(psp))
           throw new ApiError("psp_not_found", `no PSP named ${psp} is configured`);
         const { reason } = req.body;
-        const rotation = await storeCall(req, () =>
-          ops.store.setRotation(psp, direction === "in", {
-            by: req.operator,
-            ...(reason !== undefined && { reason }),
-          }),
-        );
-        logFor(req).info(
-          { audit: `psp.${direction}`, operator: req.operator, psp, reason: reason ?? null },
+        const rotation = await audited(
+          req,
+          `psp.${direction}`,
+          { psp, reason: reason ?? null },
           direction === "out" ? "PSP forced out of rotation" : "PSP put back into rotation",
+          () =>
+            storeCall(req, () =>
+              ops.store.setRotation(psp, direction === "in", {
+                by: req.operator,
+                ...(reason !== undefined && { reason }),
+              }),
+            ),
         );
         return reply.send({ psp, rotation: rotationBody(rotation) });
       },

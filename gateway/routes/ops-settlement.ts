@@ -30,7 +30,7 @@ import {
 import type { OpsDeps, SettlementDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
-import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
+import { audited, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 
 /** Far beyond any daily report; a larger upload is refused with 413 as it streams. */
 const MAX_REPORT_BYTES = 2 * 1024 ** 3;
@@ -70,6 +70,7 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
             "psp_not_found",
             "report_conflict",
             "report_format_invalid",
+            "audit_unavailable",
           ),
         },
       },
@@ -97,26 +98,27 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
           return refused(s, req, psp, err);
         });
         const reportId = req.query.report_id ?? `sha256-${sha256.slice(0, 32)}`;
-        const result = await call(s, () =>
-          ingestReport(
-            { ...s, now: () => new Date() },
-            {
-              psp,
-              reportId,
-              sha256,
-              input: createReadStream(spool),
-              vet: () => createReadStream(spool),
-              parse,
-              source: "upload",
-              operator: req.operator ?? null,
-            },
-          ),
-        ).catch((err: unknown) => refused(s, req, psp, err));
-        await audit(
+        const result = await audited(
           req,
           "settlement.upload",
-          { psp, report_id: reportId, lines: result.lines, replayed: result.replayed },
+          { psp, report_id: reportId, sha256 },
           "settlement report uploaded",
+          () =>
+            call(s, () =>
+              ingestReport(
+                { ...s, now: () => new Date() },
+                {
+                  psp,
+                  reportId,
+                  sha256,
+                  input: createReadStream(spool),
+                  vet: () => createReadStream(spool),
+                  parse,
+                  source: "upload",
+                  operator: req.operator ?? null,
+                },
+              ),
+            ).catch((err: unknown) => refused(s, req, psp, err)),
         );
         return reply.send({
           report_id: result.reportId,
@@ -266,6 +268,7 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
             "exception_already_resolved",
             "link_target_invalid",
             "nothing_to_requery",
+            "audit_unavailable",
           ),
         },
       },
@@ -273,29 +276,29 @@ export const opsSettlementRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
     async (req, reply) => {
       const body = req.body;
       const operator = req.operator ?? "unknown";
-      const r = await call(s, () =>
-        resolveException(
-          { ...s, now: () => new Date() },
-          {
-            exceptionId: req.params.id,
-            resolution: body.resolution,
-            reason: body.reason,
-            operator,
-            paymentId: body.payment_id ?? null,
-          },
-        ),
-      );
-      await audit(
+      const r = await audited(
         req,
         "reconciliation.resolve",
         {
-          exception: r.exception.id,
-          kind: r.exception.kind,
+          exception: req.params.id,
           resolution: body.resolution,
           reason: body.reason,
-          amount: r.resolution.amount,
+          payment_id: body.payment_id ?? null,
         },
         "reconciliation exception resolved",
+        () =>
+          call(s, () =>
+            resolveException(
+              { ...s, now: () => new Date() },
+              {
+                exceptionId: req.params.id,
+                resolution: body.resolution,
+                reason: body.reason,
+                operator,
+                paymentId: body.payment_id ?? null,
+              },
+            ),
+          ),
       );
       return reply.send({
         id: r.exception.id,

@@ -5,6 +5,7 @@ import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import type { WorkerReport } from "../../actors/policy/reports.ts";
 import type { ShadowSetting } from "../../streams/policy-store.ts";
 import type { OpsDeps } from "../deps.ts";
+import { ApiError } from "../errors.ts";
 import {
   ActivationResponse,
   ShadowBody,
@@ -15,7 +16,7 @@ import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import {
   activationBody,
   activationGuard,
-  audit,
+  audited,
   OPS_SECURITY as security,
   OPS_TAGS as tags,
   storeCall,
@@ -66,19 +67,21 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
             "policy_version_not_found",
             "shadow_is_active",
             "policy_not_activatable",
+            "audit_unavailable",
           ),
         },
       },
     },
     async (req, reply) => {
-      const setting = await storeCall(req, () =>
-        ops.store.setShadow(req.body.version, { by: req.operator, guard: stillValid }),
-      );
-      await audit(
+      const setting = await audited(
         req,
         "shadow.set",
         { kind: "routing", version: req.body.version },
         "shadow routing version set",
+        () =>
+          storeCall(req, () =>
+            ops.store.setShadow(req.body.version, { by: req.operator, guard: stillValid }),
+          ),
       );
       return reply.send(shadowSettingBody(setting));
     },
@@ -91,17 +94,17 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         summary: "Stop the shadow evaluation",
         tags,
         security,
-        response: { 200: ShadowSettingResponse, ...errorResponses(OPERATOR_ERRORS) },
+        response: { 200: ShadowSettingResponse, ...errorResponses(OPERATOR_ERRORS, "audit_unavailable") },
       },
     },
     async (req, reply) => {
       const before = await storeCall(req, () => ops.store.shadowSetting());
-      await storeCall(req, () => ops.store.setShadow(null, { by: req.operator }));
-      await audit(
+      await audited(
         req,
         "shadow.clear",
         { kind: "routing", version: before?.version ?? null },
         "shadow cleared",
+        () => storeCall(req, () => ops.store.setShadow(null, { by: req.operator })),
       );
       return reply.send(shadowSettingBody(undefined));
     },
@@ -117,15 +120,26 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         security,
         response: {
           200: ActivationResponse,
-          ...errorResponses(OPERATOR_ERRORS, "no_shadow_version", "policy_not_activatable"),
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            "no_shadow_version",
+            "policy_not_activatable",
+            "audit_unavailable",
+          ),
         },
       },
     },
     async (req, reply) => {
-      const activation = await storeCall(req, () =>
-        ops.store.promoteShadow({ by: req.operator, guard: stillValid }),
+      // The version in shadow now (the store re-reads it to promote; the answer names what it activated).
+      const shadow = await storeCall(req, () => ops.store.shadowSetting());
+      if (!shadow) throw new ApiError("no_shadow_version", "no routing version is in shadow");
+      const activation = await audited(
+        req,
+        "shadow.promote",
+        { kind: "routing", version: shadow.version },
+        "shadow promoted",
+        () => storeCall(req, () => ops.store.promoteShadow({ by: req.operator, guard: stillValid })),
       );
-      await audit(req, "shadow.promote", { kind: "routing", version: activation.version }, "shadow promoted");
       return reply.send(activationBody("routing", activation));
     },
   );

@@ -1,8 +1,86 @@
-// `npm run bench`'s options, from flags or environment variables, checked: a bad value stops the
-// run with one line (exit 2) before anything starts. The list, with defaults, is in bench.ts's header.
+// `npm run bench`'s options, from flags or environment variables, checked: a bad value, an unknown
+// flag or a flag without its value stops the run with one line (exit 2) before anything starts;
+// `--help` prints USAGE (the list, with defaults) and exits 0.
 import type { BenchOptions, Flow } from "./report.ts";
 
 export class UsageError extends Error {}
+
+/** `npm run bench -- --help`. */
+export const USAGE = `Usage: npm run bench -- [options]
+
+Options (flag, environment variable, default):
+  --concurrency N | --clients N  BENCH_CONCURRENCY 32   closed-loop clients (also the baseline's publishers)
+  --duration S                   BENCH_DURATION 15      measured seconds per phase
+  --warmup S                     BENCH_WARMUP 2         warm-up seconds before each phase (the first: at least 5)
+  --rounds N                     BENCH_ROUNDS 2         bare+product pairs; figures are medians over rounds
+  --open-loop RATE               BENCH_OPEN_LOOP        payments/s offered instead of a closed loop
+  --max-outstanding N            BENCH_MAX_OUTSTANDING 256  open loop: arrivals beyond this many waiting are dropped
+  --only bare|product|procfile   BENCH_ONLY             one flow only: no routing micro-bench, no baseline
+  --procfile                     BENCH_PROCFILE=1       also the Procfile roles as child processes
+  --only settlement                                     the settlement section alone (scripts/bench/settlement.ts)
+  --settlement-lines N           BENCH_SETTLEMENT_LINES 1000000  report lines (= payments); 0: no settlement section
+  --settlement-rounds N          BENCH_SETTLEMENT_ROUNDS 2       bare parse + ingest pairs
+  --settlement-cpu-prof          BENCH_SETTLEMENT_CPU_PROF=1     profile the last ingest, print its top costs
+  --only search                                         the search section alone (scripts/bench/search.ts)
+  --search-payments N            BENCH_SEARCH_PAYMENTS 0 (--only search: 1000000)  payments in the projection; 0: no search section
+  --search-queries N             BENCH_SEARCH_QUERIES 1000  searches timed (each: first page, then the second)
+  --tracing                      BENCH_TRACING=1        the product with tracing on (scripts/bench/tracing.ts)
+  --only webhooks                                       the webhooks section alone (scripts/bench/webhooks.ts): payments/s
+                                                        with no endpoint vs one endpoint (--concurrency, --duration,
+                                                        --warmup, --rounds apply), deliveries/s, delivery lag p50/p99
+  --help, -h                                            this list
+
+Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored;
+2 on a bad option.
+`;
+
+/** The flags that take a value (`--name value` or `--name=value`), and the bare switches. */
+const VALUED = new Set([
+  "concurrency",
+  "clients",
+  "duration",
+  "warmup",
+  "rounds",
+  "open-loop",
+  "max-outstanding",
+  "only",
+  "settlement-lines",
+  "settlement-rounds",
+  "search-payments",
+  "search-queries",
+]);
+const SWITCHES = new Set(["procfile", "tracing", "settlement-cpu-prof", "help"]);
+
+/**
+ * Whether the command line asks for the help (and nothing is run); throws UsageError for an
+ * unknown flag, a stray argument, a valued flag without its value or a switch given one.
+ */
+export function helpAsked(argv: readonly string[] = process.argv.slice(2)): boolean {
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-h" || a === "--help") {
+      help = true;
+      continue;
+    }
+    if (!a.startsWith("--"))
+      throw new UsageError(
+        `unexpected argument ${JSON.stringify(a)} (npm run bench -- --help lists the options)`,
+      );
+    const eq = a.indexOf("=");
+    const name = a.slice(2, eq < 0 ? undefined : eq);
+    if (SWITCHES.has(name)) {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+    } else if (VALUED.has(name)) {
+      if (eq < 0) {
+        const value = argv[i + 1];
+        if (value === undefined || value.startsWith("--")) throw new UsageError(`--${name} needs a value`);
+        i++;
+      }
+    } else throw new UsageError(`unknown option --${name} (npm run bench -- --help lists the options)`);
+  }
+  return help;
+}
 
 /** The raw text of the first of `names` given as `--name value` or `--name=value`, else `envVar`. */
 function arg(names: string[], envVar: string): string | undefined {

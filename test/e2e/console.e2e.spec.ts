@@ -1,7 +1,8 @@
 // The operators' console in a real browser (Debian's chromium, headless, via playwright-core)
 // against the whole platform: the page and its assets are served with a strict CSP and nothing
 // outside their folder; a wrong key is refused; the right one lives in sessionStorage only; an
-// operator finds a payment by reference and reads its timeline in order, forces a PSP out and back
+// operator finds a payment by reference, by its id or a PSP reference, and reads its timeline in
+// order, reads each PSP's p95 latency in whole milliseconds, forces a PSP out and back
 // in, sees a payment's disputes, and resolves one stuck payment and requeries another, which the merchant API then agrees with. A screenshot of the
 // page is kept in test-artifacts/console.png.
 import { mkdirSync, statSync } from "node:fs";
@@ -23,6 +24,7 @@ import { waitFor } from "../support/wait.ts";
 const SCREENSHOT = "test-artifacts/console.png";
 
 type Timeline = { events: Array<{ seq: number; type: string }> };
+type TimelineData = { events: Array<{ type: string; data: { pspReference?: string } }> };
 type PspList = { psps: Array<{ name: string; rotation: { in: boolean; reason: string | null } }> };
 
 describe("console: the operators' page in a real browser (e2e)", function () {
@@ -179,6 +181,67 @@ describe("console: the operators' page in a real browser (e2e)", function () {
     expect(shown).to.include("PaymentAuthorized");
     expect(shown.indexOf("PaymentCreated")).to.be.lessThan(shown.indexOf("PaymentAuthorized"));
     expect(await page.textContent("#timeline-status")).to.equal("authorized");
+  });
+
+  it("finds a payment by its id or a PSP reference pasted into the search, and opens it", async () => {
+    const reference = `by-id-${randomBytes(4).toString("hex")}`;
+    const created = await alpha().post("/v1/payments", { ...paymentBody({ amount: 5432 }), reference });
+    expect(created.status).to.equal(201);
+    const id = created.body.id;
+    const authorization = created.body.attempts[0]!.psp_reference!;
+    const captured = await alpha().post(`/v1/payments/${id}/capture`, { amount: 5000 });
+    expect(captured.body.status).to.equal("captured");
+    await platform.readModels!.caughtUp("payments");
+    const timeline = (await platform.ops.get<TimelineData>(`/ops/payments/${id}/timeline`)).body;
+    const capture = timeline.events.find((e) => e.type === "OperationSucceeded")?.data.pspReference;
+    expect(capture).to.be.a("string");
+
+    await page.click('#tabs button[data-tab="payments"]');
+    await page.fill("#search-form [name=reference]", "");
+    // What the last search left on the page is wiped first, so each wait sees this search's answer.
+    const search = async (q: string) => {
+      await page.evaluate(
+        "document.getElementById('search-status').textContent = ''; document.getElementById('timeline').replaceChildren()",
+      );
+      await page.fill("#search-form [name=q]", q);
+      await page.click("#search-form button[type=submit]");
+    };
+    for (const pasted of [id, ` ${id} `, authorization, capture!]) {
+      await search(pasted);
+      await page.waitForSelector(`#search-status:text-is("1 payment(s).")`, { timeout: 10_000 });
+      const rows = await page
+        .locator("#search-results tbody tr")
+        .evaluateAll((trs) =>
+          trs.map((tr) => (tr as unknown as { dataset: { paymentId: string } }).dataset.paymentId),
+        );
+      expect(rows, pasted).to.deep.equal([id]);
+      // One payment found: its timeline opens.
+      await page.waitForSelector(`#timeline-panel[data-payment-id="${id}"]`);
+    }
+    await search(`pay_${randomBytes(8).toString("hex")}`);
+    await page.waitForSelector(`#search-status:text-is("0 payment(s).")`);
+    await page.fill("#search-form [name=q]", "");
+  });
+
+  it("shows each PSP's p95 latency rounded to the millisecond, with its unit", async () => {
+    type Health = {
+      psps: Array<{ name: string; health: { workers: Array<{ latency_ms: { p95: number | null } }> } }>;
+    };
+    await waitFor(
+      async () =>
+        (await platform.ops.get<Health>("/ops/psps")).body.psps
+          .find((p) => p.name === "acme")
+          ?.health.workers.some((w) => (w.latency_ms.p95 ?? 0) > 0),
+      { timeoutMs: 10_000, what: "a worker's report of acme's latency" },
+    );
+    await page.click('#tabs button[data-tab="payments"]');
+    await page.click('#tabs button[data-tab="psps"]');
+    await page.waitForSelector('#psps-list tr[data-psp="acme"]');
+    const headers = await page.locator("#psps-list table.psps thead th").allTextContents();
+    const column = headers.findIndex((h) => h.includes("p95"));
+    expect(column, headers.join(" | ")).to.be.greaterThan(-1);
+    const cell = await page.textContent(`#psps-list tr[data-psp="acme"] td:nth-child(${column + 1})`);
+    expect(cell).to.match(/^(\d+|< 1) ms$/);
   });
 
   it("shows a payment's disputes in its timeline, and offers the expired status to search", async () => {

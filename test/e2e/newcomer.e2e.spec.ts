@@ -1,9 +1,12 @@
 // A newcomer's first minutes: the banner `npm start` prints ends with a curl that, pasted into a
-// shell as printed, creates a payment on the running platform.
+// shell as printed, creates a payment on the running platform; and every curl example of the README
+// and docs/*.md calls an operation the gateway has, with the headers and body it requires.
 import { execFile, execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { startBanner } from "../../scripts/run.ts";
+import { curlExamples, problemsOf, type OpenApi } from "../support/doc-curls.ts";
 import { startTestPlatform, type TestPlatform } from "../support/platform.ts";
 
 function curlOnPath(): boolean {
@@ -49,5 +52,47 @@ describe("npm start's banner (e2e)", function () {
   it("says where the key went when it is not new, and shows the curl with $KEY", () => {
     const banner = startBanner({ url: p.url, demoKeyFile: ".data/demo-merchant.json" });
     expect(banner).to.include(".data/demo-merchant.json").and.include('Bearer $KEY"');
+  });
+
+  describe("the curl examples of the README and docs/*.md", () => {
+    let spec: OpenApi;
+    before(async () => {
+      spec = (await (await fetch(`${p.url}/openapi.json`)).json()) as OpenApi;
+    });
+
+    it("each calls an operation of the gateway with the headers and body it requires", () => {
+      const files = [
+        "README.md",
+        ...readdirSync("docs")
+          .filter((f) => f.endsWith(".md"))
+          .map((f) => `docs/${f}`),
+      ];
+      const examples = files.flatMap((f) => curlExamples(f, readFileSync(f, "utf8")));
+      expect(examples.length).to.be.greaterThan(50);
+      expect(examples.filter((e) => e.method === "POST").length).to.be.greaterThan(20);
+      const problems = examples.flatMap((e) => problemsOf(spec, e).map((m) => `${e.file}:${e.line}: ${m}`));
+      expect(problems).to.deep.equal([]);
+    });
+
+    it("would catch a POST example without the Idempotency-Key its route requires", () => {
+      const markdown = [
+        "```sh",
+        'KEY="Authorization: Bearer <merchant key>"',
+        'curl -s -X POST -H "$KEY" localhost:8080/v1/events/<evt_…>/redeliver      # 202',
+        "curl -s -X POST -H \"$KEY\" -H 'Idempotency-Key: r-1' \\",
+        "  localhost:8080/v1/events/<evt_…>/redeliver",
+        'curl -s -X POST localhost:8080/ops/psps/acme/out -H "$KEY" -d \'{"reason":"x"}\'',
+        "```",
+      ].join("\n");
+      const [bare, keyed, noType, ...rest] = curlExamples("example.md", markdown);
+      expect(rest).to.deep.equal([]);
+      expect(problemsOf(spec, bare!)).to.deep.equal([
+        "POST /v1/events/{id}/redeliver needs the idempotency-key header",
+      ]);
+      expect(problemsOf(spec, keyed!)).to.deep.equal([]);
+      expect(problemsOf(spec, noType!)).to.deep.equal([
+        "POST /ops/psps/{psp}/out: a body without its Content-Type header",
+      ]);
+    });
   });
 });

@@ -256,7 +256,9 @@ describe("settlement, reconciliation and the ledger (e2e)", function () {
     expect(await exceptions("&status=open&psp=bolt&kind=amount_mismatch")).to.have.length(0);
 
     // Every resolution is in the append-only audit trail, with the operator and the reason.
-    type Audit = { entries: Array<{ actor: string; action: string; fields: { reason?: string } }> };
+    type Audit = {
+      entries: Array<{ actor: string; action: string; fields: { reason?: string; error?: string } }>;
+    };
     const trail = await platform.ops.get<Audit>("/ops/audit?action=reconciliation");
     expect(trail.status).to.equal(200);
     expect(trail.body.entries.map((e) => e.fields.reason)).to.include.members([
@@ -264,8 +266,14 @@ describe("settlement, reconciliation and the ledger (e2e)", function () {
       "not ours",
     ]);
     expect(
-      trail.body.entries.every((e) => e.actor === "ops" && e.action === "reconciliation.resolve"),
+      trail.body.entries.every((e) => e.actor === "ops" && e.action.startsWith("reconciliation.resolve")),
     ).to.equal(true);
+    // Each is recorded before it is made; the refused ones then as failed, with the refusal's code.
+    expect(
+      trail.body.entries
+        .filter((e) => e.action === "reconciliation.resolve.failed")
+        .map((e) => e.fields.error),
+    ).to.have.members(["exception_already_resolved", "exception_not_found", "link_target_invalid"]);
     const none = await platform.ops.get<Audit>("/ops/audit?actor=nobody");
     expect(none.body.entries).to.have.length(0);
     expect((await platform.ops.get("/ops/audit?from=yesterday")).status).to.equal(400);
