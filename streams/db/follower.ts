@@ -187,6 +187,7 @@ export class Follower {
     const last = batch.at(-1);
     if (!last) return false;
     let behind = false;
+    let reached = this.#position;
     await this.d.sql.begin(async (tx) => {
       // The position's row, locked for the transaction: another follower of this read model, or a
       // rebuild resetting it, waits for this batch (and this batch for them).
@@ -201,13 +202,15 @@ export class Follower {
       }
       const todo = batch.filter((m) => m.seq > offset);
       if (todo.length > 0) await work(tx, todo);
-      const reached = Math.max(offset, last.seq);
+      reached = Math.max(offset, last.seq);
       await tx`insert into projection_offsets (name, last_seq) values (${this.spec.name}, ${reached})
         on conflict (name) do update set last_seq = excluded.last_seq, updated_at = now(),
           failing_since = null, last_error = null`;
-      this.#position = reached;
     });
     if (behind) return true;
+    // Only once committed: caughtUp() answers from the position, and a reader it lets through must
+    // see the batch (moved inside the transaction, a reader could get in between and read without it).
+    this.#position = reached;
     this.d.onApplied?.(this.spec.name, this.#position, last.time);
     for (const w of this.#waiters) {
       if (w.seq <= this.#position) {

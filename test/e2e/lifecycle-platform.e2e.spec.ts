@@ -188,7 +188,7 @@ describe("platform lifecycle: snapshots, Redis flush, metrics, readiness (e2e)",
     expect(res.status).to.equal(200);
     expect(await res.json()).to.deep.equal({
       status: "ready",
-      checks: { nats: "ok", jetstream: "ok", redis: "ok" },
+      checks: { nats: "ok", jetstream: "ok", redis: "ok", psp_notifications: "ok" },
     });
   });
 });

@@ -141,7 +141,11 @@ describe("settlement, reconciliation and the ledger (e2e)", function () {
     expect(altered.status).to.equal(409);
     expect(altered.body.error?.code).to.equal("report_conflict");
 
+    // The ledger is fed by three followers (the payments' events, the report's records, the
+    // matching): read it once all three have caught up, not mid-way.
     await platform.readModels!.caughtUp("payments");
+    await platform.readModels!.caughtUp("settlement");
+    await platform.readModels!.caughtUp("reconciliation");
     const tb = await trial();
     expect(tb.balanced).to.equal(true);
     const receivable = tb.accounts.find((a) => a.account === "psp:acme:receivable" && a.currency === "EUR");
