@@ -17,9 +17,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { ID_PATTERN } from "../../actors/payment/contract.ts";
+import { findUnsafeText, ID_PATTERN, UNSAFE_TEXT } from "../../actors/payment/contract.ts";
 import type { PspNotification } from "../../actors/payment/notification.ts";
-import { MAX_NOTIFICATION_BYTES, unstorableText } from "../../actors/psp/notification-signature.ts";
+import { MAX_NOTIFICATION_BYTES } from "../../actors/psp/notification-signature.ts";
 import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
 import { logFor } from "../context.ts";
 import type { GatewayDeps, PspNotificationDeps } from "../deps.ts";
@@ -103,17 +103,19 @@ export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, d
         throw new ApiError("unauthorized", `notifications from ${psp} need this PSP's basic auth`);
       }
       const body = req.body instanceof RawBody ? req.body.text : "";
-      const unstorable = unstorableText(jsonOrUndefined(body));
-      if (unstorable) {
+      // The same rule as every other edge (actors/payment/contract.ts), under the door's own code.
+      const unsafe = findUnsafeText(jsonOrUndefined(body));
+      if (unsafe) {
+        const field = unsafe.path || "(body)";
         count("malformed");
-        logFor(req).warn({ psp, ...unstorable, bytes: body.length }, "PSP notification refused");
-        throw new ApiError(
-          "notification_malformed",
-          unstorable.problem === "too_deep"
-            ? `${unstorable.field}: nested too deep`
-            : `${unstorable.field}: holds a NUL character or an unpaired surrogate`,
-          { field: unstorable.field, reason: unstorable.problem },
+        logFor(req).warn(
+          { psp, field, problem: unsafe.problem, bytes: body.length },
+          "PSP notification refused",
         );
+        throw new ApiError("notification_malformed", `${field}: ${UNSAFE_TEXT[unsafe.problem]}`, {
+          field,
+          reason: unsafe.problem,
+        });
       }
       const parsed = connector.parseNotification({ headers: headersOf(req), body, now: new Date() });
       if (!parsed.ok) {
