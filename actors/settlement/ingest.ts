@@ -7,6 +7,8 @@
 // - a line the PSP already reported in an earlier report (the same PSP line id: acme's balance
 //   transaction, bolt's modification and type) is rejected, never booked twice;
 // - the same report id with other content is refused (a closed batch never changes);
+// - the same content under several ids at the same moment is taken in once: an ingest claims its
+//   content first (settlement_ingest_claims), and the others are refused until it is recorded;
 // - a crash mid-way and a retry redo each chunk to the same result: the chunk's message id dedupes
 //   the record, every row is written "on conflict do nothing", and a line that settled an operation
 //   is recognised as itself, never as its own duplicate.
@@ -24,9 +26,11 @@ import type { ChunkRecord, ReportRecord, ReportSummary } from "./records.ts";
 import {
   applyChunk,
   applyReport,
+  claimContent,
   findLinesTaken,
   findOperations,
   reportByContent,
+  releaseContent,
   reportSummary,
 } from "./store.ts";
 
@@ -72,6 +76,8 @@ export class ReportConflictError extends Error {
 }
 
 const CHUNK_LINES = 400;
+/** A claim on a report's content older than this belongs to an ingest that crashed: it may be taken over. */
+const CLAIM_STALE_SECONDS = 600;
 /**
  * A chunk is one SETTLE message: well under the server's max_payload (1 MiB by default) whatever its
  * lines hold. A line is at most MAX_RECORD_BYTES (guard.ts) long, so one line alone always fits.
@@ -96,15 +102,42 @@ export async function ingestReport(d: IngestDeps, req: IngestRequest): Promise<I
     req.input.resume();
     return { ...earlier, replayed: true, rejects: [] };
   }
-  const same = await reportByContent(d.sql, req.psp, req.sha256);
-  if (same) {
+  const replay = await replayOfContent(d, req);
+  if (replay) return replay;
+  // The same content under other ids at the same moment: one ingest at a time, the others refused
+  // until it is recorded (then they answer its replay). Checked again once claimed: the holder may
+  // have finished between the look above and the claim.
+  const claim = { psp: req.psp, sha256: req.sha256, reportId: req.reportId };
+  const holder = await claimContent(d.sql, { ...claim, staleAfterSeconds: CLAIM_STALE_SECONDS });
+  if (holder !== undefined) {
     req.input.resume();
-    d.log.info(
-      { psp: req.psp, reportId: req.reportId, firstReportId: same.reportId, sha256: req.sha256 },
-      "settlement report already taken in under another id; nothing booked",
+    throw new ReportConflictError(
+      `the same content is being taken in as report ${holder} of ${req.psp} right now; ` +
+        "retry shortly: it will answer as that report's replay",
     );
-    return { ...same, replayed: true, rejects: [] };
   }
+  try {
+    return (await replayOfContent(d, req)) ?? (await ingestClaimed(d, req));
+  } finally {
+    await releaseContent(d.sql, claim).catch((err: unknown) =>
+      d.log.warn({ err, ...claim }, "settlement ingest claim not released; it goes stale"),
+    );
+  }
+}
+
+/** The first ingest of this content under another id, answered as a replay; undefined when none. */
+async function replayOfContent(d: IngestDeps, req: IngestRequest): Promise<IngestResult | undefined> {
+  const same = await reportByContent(d.sql, req.psp, req.sha256);
+  if (!same) return undefined;
+  req.input.resume();
+  d.log.info(
+    { psp: req.psp, reportId: req.reportId, firstReportId: same.reportId, sha256: req.sha256 },
+    "settlement report already taken in under another id; nothing booked",
+  );
+  return { ...same, replayed: true, rejects: [] };
+}
+
+async function ingestClaimed(d: IngestDeps, req: IngestRequest): Promise<IngestResult> {
   if (req.vet) await vetAmounts(req.vet(), req.parse, req.reportId);
   const started = performance.now();
   const subject = settleSubject(d.topo, req.psp, req.reportId);

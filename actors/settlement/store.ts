@@ -188,6 +188,37 @@ export async function reportByContent(
   return first && reportSummary(sql, psp, first.report_id);
 }
 
+/**
+ * Claim the ingest of this content for `reportId`: undefined when the claim is ours (new, already
+ * ours, or another's gone stale: its ingest crashed), else the report id that holds it right now.
+ */
+export async function claimContent(
+  sql: Sql,
+  claim: { psp: string; sha256: string; reportId: string; staleAfterSeconds: number },
+): Promise<string | undefined> {
+  const ours = await sql<{ report_id: string }[]>`
+    insert into settlement_ingest_claims (psp, content_sha256, report_id)
+    values (${claim.psp}, ${claim.sha256}, ${claim.reportId})
+    on conflict (psp, content_sha256) do update set report_id = excluded.report_id, claimed_at = now()
+      where settlement_ingest_claims.report_id = excluded.report_id
+         or settlement_ingest_claims.claimed_at < now() - make_interval(secs => ${claim.staleAfterSeconds})
+    returning report_id`;
+  if (ours.length > 0) return undefined;
+  const [holder] = await sql<{ report_id: string }[]>`
+    select report_id from settlement_ingest_claims
+    where psp = ${claim.psp} and content_sha256 = ${claim.sha256}`;
+  // Released between the two statements: the holder is done, and the caller's re-check finds its report.
+  return holder?.report_id;
+}
+
+export async function releaseContent(
+  sql: Sql,
+  claim: { psp: string; sha256: string; reportId: string },
+): Promise<void> {
+  await sql`delete from settlement_ingest_claims
+    where psp = ${claim.psp} and content_sha256 = ${claim.sha256} and report_id = ${claim.reportId}`;
+}
+
 /** Of these PSP line ids, the ones already taken from another report than `reportId` (first taken wins). */
 export async function findLinesTaken(
   sql: Sql,

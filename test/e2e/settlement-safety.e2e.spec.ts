@@ -177,6 +177,38 @@ describe("settlement reports that must not hurt the ledger (e2e)", function () {
     expect(after.balanced).to.equal(true);
   });
 
+  it("books the same content uploaded under several ids at the same moment once", async () => {
+    await pay(4_300);
+    await pay(4_400);
+    const batch = await close("acme");
+    await platform.readModels!.caughtUp("settlement");
+    const before = await trial();
+    const ids = [1, 2, 3, 4].map((n) => `${batch.report_id}-race-${n}`);
+    const answers = await Promise.all(ids.map((id) => upload("acme", batch.csv, id)));
+    // One takes it in; each other one is either told it is a replay of that one, or refused while
+    // that one is still being taken in (409 report_conflict: retry, and it answers the replay).
+    const taken = answers.filter((a) => a.status === 200 && !a.body.replayed);
+    expect(taken, JSON.stringify(answers.map((a) => [a.status, a.body.error?.code]))).to.have.length(1);
+    for (const a of answers.filter((x) => x !== taken[0])) {
+      if (a.status === 200)
+        expect(a.body).to.deep.include({ replayed: true, report_id: taken[0]!.body.report_id });
+      else expect([a.status, a.body.error?.code]).to.deep.equal([409, "report_conflict"]);
+    }
+    await platform.readModels!.caughtUp("payments");
+    await platform.readModels!.caughtUp("settlement");
+    const after = await trial();
+    const payouts = (b: Balance) =>
+      b.accounts.find((a) => a.account === "bank:acme:payouts" && a.currency === "EUR")?.balance ?? 0;
+    const payoutLines = batch.csv.split("\n").filter((l) => l.includes(",payout,"));
+    const payout = payoutLines.reduce(
+      (sum, l) => sum + Math.abs(Math.round(Number(l.split(",")[4]) * 100)),
+      0,
+    );
+    expect(payout).to.be.greaterThan(0);
+    expect(payouts(after) - payouts(before), "payouts booked").to.equal(payout);
+    expect((await reports()).filter((r) => ids.includes(r.report_id))).to.have.length(1);
+  });
+
   it("takes a big report of valid lines in chunks sized by bytes, and refuses an over-long field by line", async () => {
     const long = "r".repeat(3_500);
     const rows = Array.from({ length: 450 }, (_, i) => adjustment("0.01", `${long}${i}`));
