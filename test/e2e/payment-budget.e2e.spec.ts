@@ -28,26 +28,30 @@ const WEBHOOKS = 3;
 
 /**
  * Per payment (create → capture → refund, its webhooks delivered and recorded, its read models
- * applied), at most. Each is the figure measured on 2026-12-06 (2-core machine, shared; four runs)
+ * applied), at most. Each is the figure measured on 2026-12-06 (2-core machine, shared; seven runs)
  * rounded up a little; raise one only on purpose, in the diff, saying why. The first two do not
  * depend on timing at all; the others move a little with how frames happen to batch (a read model
  * applies the frames that arrived together in one transaction, the webhook sender claims once per
  * wake-up), so their headroom covers a run where nothing batches.
  */
 const BUDGET = {
-  /** Frames appended to PAY_EVT: 6 (created+authorizing, authorized, capture intent, captured, refund intent, refunded). */
+  /** Frames appended to PAY_EVT: 6, two per command (the intent before the PSP call, its outcome after). */
   framesAppended: 6,
   /** PAY_EVT frames delivered to this process: 18 (janitor, payments read model, webhook dispatcher: 6 each). */
   eventDeliveries: 18,
-  /** NATS messages published: 40.5–41.55. */
+  /** NATS messages published: 40.4–41.65. */
   natsOutMsgs: 44,
-  /** NATS messages delivered: 57.1–58.85. */
+  /** NATS messages delivered: 57.1–58.95. */
   natsInMsgs: 61,
-  /** `$JS.API` requests: 19.45–20.5 (4 last-by-subject + 8 direct gets, 7.4–8.4 consumer infos). */
+  /**
+   * `$JS.API` requests: 19.45–20.7. 4 last-by-subject + 8 direct gets: before capture and refund the
+   * gateway (ownership check) and the actor (at rest, it left memory) each replay the payment from
+   * PAY_EVT; 7.4–8.4 consumer infos: the webhook sender reads its ack floor at each wake-up.
+   */
   jsApi: 22,
-  /** Redis commands: 4 (HGET of the snapshot on each of the gateway's 4 payment loads). */
+  /** Redis commands: 4 (an HGET of the snapshot, found empty, on each of those 4 loads). */
   redisCommands: 4,
-  /** SQL statements: 72.75–74.3 (74.3 when no two frames shared a read-model transaction). */
+  /** SQL statements: 72.75–74.5 (the top when no two frames shared a read-model transaction). */
   pgStatements: 78,
   /** SQL transactions: 8.85–9 (9 unbatched: one per frame for the read model, per webhook frame for the dispatcher). */
   pgTransactions: 9.5,
