@@ -6,7 +6,7 @@
 // libraries), so a process that never asks pays nothing; `stop()` puts them back.
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
-import type { Db } from "./db/client.ts";
+import type { Sql } from "./db/client.ts";
 
 export type WireCounts = {
   nats: {
@@ -34,7 +34,7 @@ export type WireCounter = {
   stop(): void;
 };
 
-type Clients = { nc: NatsConnection; redis: Redis; db: Db };
+type Clients = { nc: NatsConnection; redis: Redis; db: { sql: Sql } };
 
 type ProtocolLike = {
   publish: (subject: string, payload?: unknown, options?: unknown) => void;
