@@ -4,6 +4,11 @@
 // measurements: counts, unlike timings, do not drift with the machine's load. Nothing is counted
 // until `countWire` is called on a process's clients — it wraps those instances (never the
 // libraries), so a process that never asks pays nothing; `stop()` puts them back.
+// Why on the client: everything server-side is server-wide (a subscription on `$JS.API.>`, /jsz,
+// Redis INFO commandstats or MONITOR count every run sharing the servers), and Redis 7.0's CLIENT
+// INFO keeps no per-connection command count. The NATS side hooks the protocol handler, the one
+// door every message goes in and out by (acks are published there directly, not by `publish()`).
+// A SQL statement is counted as postgres.js sends it; statements it pipelines still count one each.
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
 import type { Sql } from "./db/client.ts";
