@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "../config/log.ts";
 import { createMetrics, type Metrics } from "../config/metrics.ts";
 import { loadOrCreateCardKey } from "../config/secrets.ts";
 import { startGatewayRole } from "../gateway/role.ts";
-import { openInfra } from "../streams/infra.ts";
+import { openInfra, type Infra } from "../streams/infra.ts";
 import { startSandbox, type Sandbox } from "./sandbox-psp.ts";
 
 export type Role = "gateway" | "worker" | "sandbox";
@@ -29,6 +29,8 @@ export type Platform = {
   readModels?: ReadModels;
   /** Where a worker without a gateway serves /metrics. */
   metricsUrl?: string;
+  /** The process's clients (NATS, Redis, PostgreSQL), when a gateway or worker runs here. */
+  infra?: Infra;
   /** The demo merchant's key, only on the start that created it. */
   demoKey?: string;
   stop(): Promise<void>;
@@ -84,6 +86,7 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
 
     const infra = await openInfra(config, `switchyard-${[...opts.roles].join("+")}`, log);
     stops.push(() => infra.close());
+    platform.infra = infra;
     const cardKey = config.cardKey ?? loadOrCreateCardKey(config.dataDir);
     const sandboxUrl = platform.sandbox?.url ?? config.sandbox.url;
 
