@@ -238,15 +238,15 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
       async (req, reply) => {
         const paymentId = req.params.id;
         bindLog(req, reply, paymentLogFields(paymentId));
-        // Checked before publishing: nothing is queued for a payment this merchant cannot see.
-        const before = await ownPayment(req, paymentId);
-        if (!before) throw notFound();
+        // Whose payment it is, the actor decides: it has the payment loaded anyway, and answers
+        // another merchant's or an unknown one payment_not_found, deciding nothing. (Read here too,
+        // it was one more replay of the payment per follow-up.)
         const envelope = followUpEnvelope(contextOf(req), paymentId, operation, req.body);
-        const result = await answer(
-          await send(req, envelope),
-          200,
-          async () => (await ownPayment(req, paymentId).catch(() => undefined)) ?? before,
-        );
+        const result = await answer(await send(req, envelope), 200, async () => {
+          const view = await ownPayment(req, paymentId);
+          if (!view) throw notFound();
+          return view;
+        });
         return reply.code(result.status).send(result.view);
       },
     );

@@ -39,18 +39,19 @@ const BUDGET = {
   framesAppended: 6,
   /** PAY_EVT frames delivered to this process: 18 (janitor, payments read model, webhook dispatcher: 6 each). */
   eventDeliveries: 18,
-  /** NATS messages published: 40.4–41.65. */
-  natsOutMsgs: 44,
-  /** NATS messages delivered: 57.1–58.95. */
-  natsInMsgs: 61,
+  /** NATS messages published: 34 (40.4–41.65 before the gateway stopped replaying a payment per follow-up). */
+  natsOutMsgs: 37,
+  /** NATS messages delivered: 50 (57.1–58.95 before). */
+  natsInMsgs: 54,
   /**
-   * `$JS.API` requests: 19.45–20.7. 4 last-by-subject + 8 direct gets: before capture and refund the
-   * gateway (ownership check) and the actor (at rest, it left memory) each replay the payment from
-   * PAY_EVT; 7.4–8.4 consumer infos: the webhook sender reads its ack floor at each wake-up.
+   * `$JS.API` requests: 12.95. 2 last-by-subject + 4 direct gets: before capture and refund the
+   * actor (at rest, it left memory) replays the payment from PAY_EVT (the gateway's ownership check
+   * replayed it too, until the actor's own check was made the only one: 19.45–20.7 then);
+   * 7.4–8.4 consumer infos: the webhook sender reads its ack floor at each wake-up.
    */
-  jsApi: 22,
-  /** Redis commands: 4 (an HGET of the snapshot, found empty, on each of those 4 loads). */
-  redisCommands: 4,
+  jsApi: 15,
+  /** Redis commands: 2 (an HGET of the snapshot, found empty, on each of those 2 loads). */
+  redisCommands: 2,
   /** SQL statements: 72.75–74.5 (the top when no two frames shared a read-model transaction). */
   pgStatements: 78,
   /** SQL transactions: 8.85–9 (9 unbatched: one per frame for the read model, per webhook frame for the dispatcher). */

@@ -210,8 +210,13 @@ describe("payments over HTTP (e2e)", function () {
       const created = await alpha.post("/v1/payments", paymentBody());
       const id = created.body.id;
       expect((await beta.get(`/v1/payments/${id}`)).status).to.equal(404);
-      const capture = await beta.post(`/v1/payments/${id}/capture`, {});
-      expect(capture.status).to.equal(404);
+      const events = (await platform.worker!.journal.history(id)).length;
+      for (const op of ["capture", "cancel", "refunds"]) {
+        const res = await beta.post(`/v1/payments/${id}/${op}`, {});
+        expect([res.status, res.body.error?.code], op).to.deep.equal([404, "payment_not_found"]);
+      }
+      // The actor refused them: nothing was decided on alpha's payment.
+      expect((await platform.worker!.journal.history(id)).length).to.equal(events);
       expect((await alpha.get(`/v1/payments/${id}`)).body.status).to.equal("authorized");
     });
   });
