@@ -22,7 +22,18 @@ export type FollowerSpec = {
   apply(tx: Tx, msgs: readonly StreamMsg[]): Promise<void>;
   /** Messages per transaction at most (a batch is also closed when the stream has no more pending). */
   batch?: number;
+  /**
+   * How long a batch with nothing more pending waits for one more message before it is applied
+   * (DEFAULT_LINGER_MS); 0 applies it at once. Bounds what batching adds to the read model's lag.
+   */
+  lingerMs?: number;
 };
+
+/**
+ * At one client a payment's frames come a few milliseconds apart (an intent, then its outcome):
+ * waiting this long for the next one applies both in one transaction instead of two.
+ */
+export const DEFAULT_LINGER_MS = 10;
 
 export type FollowerDeps = {
   js: JetStreamClient;
@@ -104,10 +115,22 @@ export class Follower {
 
   private async follow(messages: ConsumerMessages): Promise<void> {
     const max = this.spec.batch ?? 500;
+    const linger = this.spec.lingerMs ?? DEFAULT_LINGER_MS;
+    const it = messages[Symbol.asyncIterator]();
     let batch: StreamMsg[] = [];
-    for await (const m of messages) {
+    let next = it.next();
+    for (;;) {
+      const r = await next;
+      if (r.done) break;
+      const m = r.value;
       batch.push(toStreamMsg(m));
+      next = it.next();
+      // Awaited at the top of the loop; until then a rejection must not count as unhandled.
+      next.catch(() => undefined);
       if (batch.length < max && m.info.pending > 0) continue;
+      // Nothing more pending: a payment's next frame is usually a few milliseconds away (the
+      // outcome after its intent). Waiting that long for it makes one transaction of the two.
+      if (batch.length < max && linger > 0 && (await arrivesWithin(next, linger))) continue;
       const restart = await this.flush(batch);
       batch = [];
       if (restart) {
@@ -191,9 +214,14 @@ export class Follower {
     await this.d.sql.begin(async (tx) => {
       // The position's row, locked for the transaction: another follower of this read model, or a
       // rebuild resetting it, waits for this batch (and this batch for them).
-      await tx`insert into projection_offsets (name, last_seq) values (${this.spec.name}, 0) on conflict do nothing`;
-      const [row] = await tx<{ last_seq: number }[]>`
+      // The row exists after the first batch: look it up (and lock it) first, create it only once.
+      let [row] = await tx<{ last_seq: number }[]>`
         select last_seq from projection_offsets where name = ${this.spec.name} for update`;
+      if (!row) {
+        await tx`insert into projection_offsets (name, last_seq) values (${this.spec.name}, 0) on conflict do nothing`;
+        [row] = await tx<{ last_seq: number }[]>`
+          select last_seq from projection_offsets where name = ${this.spec.name} for update`;
+      }
       const offset = row?.last_seq ?? 0;
       if (offset < this.#position) {
         behind = true;
@@ -250,6 +278,25 @@ export class Follower {
     } catch (again) {
       await this.restart(again);
     }
+  }
+}
+
+/** True when `p` settles within `ms` (a message, or the end), false when the time runs out first. */
+async function arrivesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
