@@ -137,9 +137,10 @@ describe("failures: dead letters and the janitor (e2e)", function () {
     const id = created.body.id;
     // Someone writes a frame no reader can take onto the payment's subject.
     await jetstream(nc).publish(`${topo.eventBase}.${id}`, Buffer.from('{"v":1,"paymentId":"x"}'));
-    // The gateway reads the payment first: it answers 503 and queues nothing.
+    // The actor cannot read the history: the merchant's capture is dead-lettered on its first
+    // delivery and answered 500 command_dead_lettered at once, not retried for ever.
     const capture = await alpha().post(`/v1/payments/${id}/capture`, {}, `cap-${Date.now()}`);
-    expect(capture.status).to.equal(503);
+    expect([capture.status, capture.body.error?.code]).to.deep.equal([500, "command_dead_lettered"]);
     // An internal system publishing the command straight to NATS reaches the actor, which cannot
     // read the history: a dead letter on the first delivery, not a retry for ever.
     const command = {
@@ -160,6 +161,11 @@ describe("failures: dead letters and the janitor (e2e)", function () {
     );
     expect(dead.reason).to.equal("corrupt_history");
     expect(dead.delivery_count).to.equal(1);
+    const corrupt = (await deadLetters()).dead_letters.filter((d) => JSON.stringify(d.command).includes(id));
+    expect(corrupt.map((d) => [d.reason, d.delivery_count])).to.deep.equal([
+      ["corrupt_history", 1],
+      ["corrupt_history", 1],
+    ]);
   });
 
   it("puts a dead letter back once when two operators redrive it at the same time", async () => {
