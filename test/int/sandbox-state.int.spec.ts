@@ -283,4 +283,27 @@ describe("the sandbox's records across a restart", () => {
       await last.close();
     }
   });
+
+  it("keeps what happened after the call: a dispute opened on a charge is there after a restart", async () => {
+    const req = authorization(true);
+    const opened = await restarted(async (url) => {
+      expect(await connector(url, "acme").authorize(req)).to.include({ outcome: "authorized" });
+      const res = await fetch(`${url}/_sandbox/psps/acme/disputes`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ reference: req.reference, reason: "fraudulent" }),
+      });
+      expect(res.status).to.equal(201);
+      return ((await res.json()) as { dispute: { id: string } }).dispute;
+    });
+    const last = await startSandbox({ port: 0, stateFile });
+    try {
+      const [charge] = last.charges({ reference: req.reference });
+      expect(charge?.disputes ?? []).to.have.length(1);
+      expect(charge?.disputes?.[0]).to.include({ status: "open", reason: "fraudulent" });
+      expect(charge?.disputes?.[0]?.id).to.equal(opened.id);
+    } finally {
+      await last.close();
+    }
+  });
 });
