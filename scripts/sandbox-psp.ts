@@ -46,7 +46,8 @@ import {
   type RequestCounts,
 } from "./sandbox/simulator.ts";
 import { defaultFeePolicy, settlementRoutes } from "./sandbox/settlement-routes.ts";
-import { loadState, StateJournal, type CompactionTerms, type StateStats } from "./sandbox/state-file.ts";
+import { loadState } from "./sandbox/state-file.ts";
+import { StateJournal, type CompactionTerms, type StateStats } from "./sandbox/state-journal.ts";
 import { DEV_NOTIFICATION_SECRETS, type NotificationSecrets } from "../config/env.ts";
 import { challengeRoutes } from "./sandbox/challenge.ts";
 import { completeRefund, isRefused, openDispute } from "./sandbox/later.ts";

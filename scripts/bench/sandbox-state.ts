@@ -2,7 +2,7 @@
 // authorized then captured (four changes: the charge and its stored answer, twice), paced like a
 // client (one step every `--interval-ms`, default 1 ms), with the state kept three ways: not at all
 // (the yardstick), rewritten whole on each change (the former sandbox/state-file.ts, copied below,
-// coalesced as it was), and journaled (sandbox/state-file.ts: a line per change, compacted now and
+// coalesced as it was), and journaled (sandbox/state-journal.ts: a line per change, compacted now and
 // then). Reports the process's CPU per change (process.cpuUsage: every thread, so the file system's
 // work too), over all the charges and over the first and the last thousand, plus the bytes written.
 // Several runs, medians. Pure CPU and a temporary directory, no services.
@@ -15,7 +15,8 @@ import { setImmediate as tick, setTimeout as delay } from "node:timers/promises"
 import { pathToFileURL } from "node:url";
 import { chargeBody } from "../sandbox/acme.ts";
 import { randomId, SimulatedPsp, type Change, type PspRecord } from "../sandbox/simulator.ts";
-import { loadState, StateJournal } from "../sandbox/state-file.ts";
+import { loadState } from "../sandbox/state-file.ts";
+import { StateJournal } from "../sandbox/state-journal.ts";
 import { makeTempDir } from "./cleanup.ts";
 
 export const Mode = { none: "none", rewrite: "rewrite", journal: "journal" } as const;
