@@ -9,6 +9,7 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { open, rename, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
+import { setImmediate } from "node:timers/promises";
 import type { Change, PspRecord } from "./simulator.ts";
 import { journalPathOf, type LoadedState } from "./state-file.ts";
 import type { JournalEntry } from "./state-schemas.ts";
@@ -133,6 +134,9 @@ export class StateJournal {
   }
 
   private async drain(): Promise<void> {
+    // What else changes in this turn of the event loop (an authorization's charge, then the answer
+    // stored under its key) goes in the same write.
+    await setImmediate();
     while (this.pending.size > 0 || this.broken) {
       if (this.broken || this.stats.journalBytes >= this.threshold()) {
         await this.compact();
