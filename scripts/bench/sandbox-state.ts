@@ -6,7 +6,8 @@
 // then). Reports the process's CPU per change (process.cpuUsage: every thread, so the file system's
 // work too), over all the charges and over the first and the last thousand, plus the bytes written.
 // Several runs, medians. Pure CPU and a temporary directory, no services.
-// `npx tsx scripts/bench/sandbox-state.ts [--charges N] [--runs N] [--interval-ms N]` (JSON last line).
+// `npx tsx scripts/bench/sandbox-state.ts [--charges N] [--runs N] [--interval-ms N]
+// [--modes none,rewrite,journal]` (JSON on the last line).
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
@@ -151,14 +152,20 @@ export async function runOnce(mode: Mode, charges: number, intervalMs: number): 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function benchSandboxState(
-  opts: { charges?: number; runs?: number; intervalMs?: number; say?: (line: string) => void } = {},
-): Promise<Record<Mode, RunResult>> {
+  opts: {
+    charges?: number;
+    runs?: number;
+    intervalMs?: number;
+    modes?: Mode[];
+    say?: (line: string) => void;
+  } = {},
+): Promise<Partial<Record<Mode, RunResult>>> {
   const charges = opts.charges ?? 5000;
   const runs = opts.runs ?? 3;
   const intervalMs = opts.intervalMs ?? 1;
   const all: Record<Mode, RunResult[]> = { none: [], rewrite: [], journal: [] };
   for (let r = 0; r < runs; r++)
-    for (const mode of Object.values(Mode)) {
+    for (const mode of opts.modes ?? Object.values(Mode)) {
       const result = await runOnce(mode, charges, intervalMs);
       opts.say?.(`  run ${r + 1} ${mode}: ${JSON.stringify(result)}`);
       all[mode].push(result);
@@ -176,7 +183,7 @@ export async function benchSandboxState(
       wallS: pick("wallS"),
     };
   };
-  return { none: med(Mode.none), rewrite: med(Mode.rewrite), journal: med(Mode.journal) };
+  return Object.fromEntries((opts.modes ?? Object.values(Mode)).map((m) => [m, med(m)]));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
@@ -188,12 +195,16 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const runs = arg("--runs") ?? 3;
   const say = (line: string) => void process.stdout.write(`${line}\n`);
   say(`sandbox persistence, ${charges} charges x 4 changes, ${runs} runs, medians, CPU time:`);
-  const r = await benchSandboxState({ charges, runs, intervalMs: arg("--interval-ms"), say });
+  const i = process.argv.indexOf("--modes");
+  const modes =
+    i >= 0 ? (process.argv[i + 1] ?? "").split(",").filter((m): m is Mode => m in Mode) : undefined;
+  const r = await benchSandboxState({ charges, runs, intervalMs: arg("--interval-ms"), modes, say });
+  const none = r.none ?? { usPerChange: 0, usPerChangeLast: 0 };
   const us = (n: number) => n.toFixed(1).padStart(8);
   say(`  ${"".padEnd(8)}  us/change   first 1k    last 1k   over none (all/last)   MB written`);
-  for (const m of Object.values(r))
+  for (const m of Object.values(r).filter((x) => x !== undefined))
     say(
-      `  ${m.mode.padEnd(8)}  ${us(m.usPerChange)}   ${us(m.usPerChangeFirst)}   ${us(m.usPerChangeLast)}   ${us(m.usPerChange - r.none.usPerChange)} /${us(m.usPerChangeLast - r.none.usPerChangeLast)}   ${m.mbWritten.toFixed(1).padStart(8)}`,
+      `  ${m.mode.padEnd(8)}  ${us(m.usPerChange)}   ${us(m.usPerChangeFirst)}   ${us(m.usPerChangeLast)}   ${us(m.usPerChange - none.usPerChange)} /${us(m.usPerChangeLast - none.usPerChangeLast)}   ${m.mbWritten.toFixed(1).padStart(8)}`,
     );
   say(JSON.stringify(r));
 }
