@@ -155,6 +155,8 @@ describe("the sandbox's records across a restart", () => {
     }
     const stats = sandbox.persistence()!;
     expect(stats.changes).to.equal(4 * payments);
+    // A request's changes (the charge, then the answer stored under its key) go in one append.
+    expect(stats.appends).to.be.at.most(stats.changes / 2);
     expect(stats.compactions).to.be.at.least(2);
     // Each change is appended once, as one line no bigger than its record (a charge or an answer:
     // well under 2 KiB here); snapshots add at most a constant factor on top (ratio 2: ≤ 1.5× the
