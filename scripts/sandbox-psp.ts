@@ -46,7 +46,8 @@ import {
   type RequestCounts,
 } from "./sandbox/simulator.ts";
 import { defaultFeePolicy, settlementRoutes } from "./sandbox/settlement-routes.ts";
-import { readState, stateWriter, type StateWriter } from "./sandbox/state-file.ts";
+import { loadState } from "./sandbox/state-file.ts";
+import { StateJournal, type CompactionTerms, type StateStats } from "./sandbox/state-journal.ts";
 import { DEV_NOTIFICATION_SECRETS, type NotificationSecrets } from "../config/env.ts";
 import { challengeRoutes } from "./sandbox/challenge.ts";
 import { completeRefund, isRefused, openDispute } from "./sandbox/later.ts";
@@ -67,9 +68,12 @@ export type SandboxOptions = {
   logger?: Logger;
   /**
    * Keep the charges and stored answers in this JSON file across restarts, as a real PSP would
-   * (`npm start` uses `<dataDir>/sandbox-psp.json`). In memory only when absent.
+   * (`npm start` uses `<dataDir>/sandbox-psp.json`), and the changes since in a journal beside it
+   * (`sandbox-psp.journal.jsonl`): sandbox/state-file.ts. In memory only when absent.
    */
   stateFile?: string;
+  /** When the journal is folded into a new snapshot (defaults: 2× the snapshot, at least 256 KiB). */
+  stateCompaction?: CompactionTerms;
   /** Draws for failureRate and timeoutRate, in [0, 1); Math.random when absent. */
   random?: () => number;
   /**
@@ -100,6 +104,8 @@ export type Sandbox = {
   /** `<url>/<psp>` for every PSP; undefined stops sending. */
   setNotifyUrl(url: string | undefined): void;
   notifications(filter?: { psp?: string; reference?: string }): SentNotice[];
+  /** What the persistence wrote (bytes, compactions); undefined without a state file. */
+  persistence(): StateStats | undefined;
 };
 
 const SNAKE_CASE: Readonly<Record<string, keyof Behaviour>> = {
@@ -138,16 +144,24 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   ]);
   const initialBehaviour = (): Behaviour => ({ ...defaultBehaviour(), latencyMs: opts.latencyMs ?? 0 });
   for (const psp of psps.values()) psp.behaviour = initialBehaviour();
-  let writer: StateWriter | undefined;
+  let journal: StateJournal | undefined;
   if (opts.stateFile !== undefined) {
-    for (const [name, record] of readState(opts.stateFile)) psps.get(name)?.restore(record);
-    const w = stateWriter(
+    const loaded = loadState(opts.stateFile);
+    for (const warning of loaded.warnings) opts.logger?.warn({ stateFile: opts.stateFile }, warning);
+    for (const [name, record] of loaded.records) psps.get(name)?.restore(record);
+    const j = new StateJournal(
       opts.stateFile,
+      loaded,
       () => new Map([...psps].map(([name, psp]) => [name, psp.record()])),
       (err: unknown) => opts.logger?.error({ err }, "sandbox state could not be written"),
+      opts.stateCompaction,
     );
-    for (const psp of psps.values()) psp.onChange = () => w.changed();
-    writer = w;
+    opts.logger?.debug(
+      { stateFile: opts.stateFile, replayed: loaded.replayed, ...j.statistics() },
+      "sandbox state loaded",
+    );
+    for (const [name, psp] of psps) psp.onChange = (change) => j.changed(name, change);
+    journal = j;
   }
   const now = () => new Date();
   // A simulator signs with the published development secrets unless told otherwise: what matters is
@@ -279,12 +293,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     requests,
     setNotifyUrl: (url) => notifier.setUrl(url),
     notifications: (filter) => notifier.list(filter),
+    persistence: () => journal?.statistics(),
     close: async () => {
       closing.abort();
       for (const t of timers) clearTimeout(t);
       await notifier.drain();
       await app.close();
-      await writer?.flush();
+      await journal?.close();
     },
   };
 }

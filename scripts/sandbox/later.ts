@@ -42,7 +42,7 @@ export function completeChallenge(
       movement(MovementKind.capture, charge.id, charge.amount, charge.currency, at.toISOString()),
     );
   } else charge.status = ChargeStatus.authorized;
-  psp.onChange();
+  psp.onChange({ kind: "charge", charge });
   return { kind: "authorization", charge, outcome: approve ? "authorized" : "declined" };
 }
 
@@ -72,7 +72,7 @@ export function completeRefund(
           ? ChargeStatus.refunded
           : ChargeStatus.partiallyRefunded;
   }
-  psp.onChange();
+  psp.onChange({ kind: "charge", charge });
   return { kind: "refund", charge, refund };
 }
 
@@ -99,7 +99,7 @@ export function openDispute(
     openedAt: at.toISOString(),
   };
   (charge.disputes ??= []).push(dispute);
-  psp.onChange();
+  psp.onChange({ kind: "charge", charge });
   return { kind: "dispute_opened", charge, dispute };
 }
 
@@ -116,6 +116,6 @@ export function closeDispute(
   if (dispute.status !== "open") return { refused: `dispute ${disputeId} is ${dispute.status}`, status: 409 };
   dispute.status = outcome;
   dispute.closedAt = at.toISOString();
-  psp.onChange();
+  psp.onChange({ kind: "charge", charge: live });
   return { kind: "dispute_closed", charge: live, dispute };
 }

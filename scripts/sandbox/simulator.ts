@@ -180,11 +180,21 @@ export type PspRecord = {
   batches: ClosedBatch[];
 };
 
+/**
+ * One change to what a PSP keeps, as the sandbox journals it (sandbox/state-file.ts): a charge as it
+ * now is (the live object), an answer stored under a key, or a batch closed with the line ids of the
+ * movements it settled or dropped.
+ */
+export type Change =
+  | { kind: "charge"; charge: Charge }
+  | { kind: "reply"; key: string; reply: WireReply }
+  | { kind: "batch"; batch: ClosedBatch; settled: string[] };
+
 export class SimulatedPsp {
   behaviour: Behaviour = defaultBehaviour();
   readonly requests: RequestCounts = { total: 0, authorizations: 0 };
   /** Called after every change to the charges or stored answers (the sandbox persists on it). */
-  onChange: () => void = () => undefined;
+  onChange: (change: Change) => void = () => undefined;
   /** Called when a charge's money is captured (the dispute test card then opens a chargeback). */
   onCaptured: (charge: Charge) => void = () => undefined;
   private readonly byId = new Map<string, Charge>();
@@ -246,7 +256,7 @@ export class SimulatedPsp {
       throw new RangeError(`batch ${closed.batch} is out of order`);
     for (const m of settled) m.batch = closed.batch;
     this.closed.push(closed);
-    this.onChange();
+    this.onChange({ kind: "batch", batch: closed, settled: settled.map((m) => m.lineId) });
   }
 
   restore(record: PspRecord): void {
@@ -260,7 +270,7 @@ export class SimulatedPsp {
 
   remember(idempotencyKey: string, requestFingerprint: string, reply: WireReply): void {
     this.replies.set(idempotencyKey, { fingerprint: requestFingerprint, reply });
-    this.onChange();
+    this.onChange({ kind: "reply", key: idempotencyKey, reply });
   }
 
   authorize(req: NewCharge, now: Date): Charge {
@@ -302,7 +312,7 @@ export class SimulatedPsp {
     this.byId.set(id, charge);
     this.byKey.set(req.idempotencyKey, charge);
     if (req.card.number === DISPUTE_CARD) charge.disputeAfterCapture = true;
-    this.onChange();
+    this.onChange({ kind: "charge", charge });
     if (captured) this.onCaptured(charge);
     return charge;
   }
@@ -326,7 +336,7 @@ export class SimulatedPsp {
     charge.movements.push(
       movement(MovementKind.capture, op.reference, amount, currency, op.at.toISOString()),
     );
-    this.onChange();
+    this.onChange({ kind: "charge", charge });
     this.onCaptured(charge);
     return charge;
   }
@@ -339,7 +349,7 @@ export class SimulatedPsp {
     }
     charge.status = ChargeStatus.voided;
     charge.movements.push(movement(MovementKind.void, op.reference, 0, charge.currency, op.at.toISOString()));
-    this.onChange();
+    this.onChange({ kind: "charge", charge });
     return charge;
   }
 
@@ -366,7 +376,7 @@ export class SimulatedPsp {
       charge.refundedAmount === charge.capturedAmount
         ? ChargeStatus.refunded
         : ChargeStatus.partiallyRefunded;
-    this.onChange();
+    this.onChange({ kind: "charge", charge });
     return charge;
   }
 }
