@@ -11,7 +11,7 @@ import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { readModelsReady } from "../read-models.ts";
 import { errorResponses, OPERATOR_ERRORS } from "./docs.ts";
-import { audit, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
+import { audit, audited, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 import { call } from "./ops-settlement.ts";
 
 const Balance = z.object({
@@ -119,7 +119,7 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         }),
         response: {
           200: z.string().describe("The export (text/csv or application/x-ndjson)."),
-          ...errorResponses(OPERATOR_ERRORS, "validation_error", "read_model_rebuilding"),
+          ...errorResponses(OPERATOR_ERRORS, "validation_error", "read_model_rebuilding", "audit_unavailable"),
         },
       },
     },
@@ -160,16 +160,26 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         params: z.object({ name: z.string().max(64) }),
         response: {
           202: z.object({ read_model: z.string(), status: z.literal("rebuilding") }),
-          ...errorResponses(OPERATOR_ERRORS, "read_model_not_found"),
+          ...errorResponses(OPERATOR_ERRORS, "read_model_not_found", "audit_unavailable"),
         },
       },
     },
     async (req, reply) => {
       const rebuild = s.rebuild;
       const { name } = req.params;
-      if (!rebuild || !(await call(s, () => rebuild(name))))
+      if (!rebuild || name !== "all")
         throw new ApiError("read_model_not_found", `no read model ${name} to rebuild (all)`);
-      await audit(req, "read_model.rebuild", { read_model: name }, "read model rebuild requested");
+      // Audited before it empties anything: no record, no rebuild (503 audit_unavailable).
+      await audited(
+        req,
+        "read_model.rebuild",
+        { read_model: name },
+        "read model rebuild requested",
+        async () => {
+          if (!(await call(s, () => rebuild(name))))
+            throw new ApiError("read_model_not_found", `no read model ${name} to rebuild (all)`);
+        },
+      );
       return reply.code(202).send({ read_model: name, status: "rebuilding" as const });
     },
   );

@@ -62,5 +62,14 @@ describe("operator changes in the audit trail (e2e)", function () {
     const key = await p.ops.post("/ops/merchants/m_alpha/keys", { scopes: ["payments:read"] });
     expect(key.body.error?.code).to.equal("audit_unavailable");
     expect((await p.ops.get<Merchant>("/ops/merchants/m_alpha")).body.keys).to.have.length(keysBefore);
+
+    // A rebuild empties the read models: refused before anything is emptied (a rebuild records
+    // where each must get back to: rebuild_to stays null when none began).
+    const rebuild = await p.ops.post("/ops/read-models/all/rebuild");
+    expect([rebuild.status, rebuild.body.error?.code]).to.deep.equal([503, "audit_unavailable"]);
+    const models = await p.ops.get<{ read_models: Array<{ name: string; rebuild_to: number | null }> }>(
+      "/ops/read-models",
+    );
+    expect(models.body.read_models.filter((m) => m.rebuild_to !== null)).to.deep.equal([]);
   });
 });
