@@ -372,6 +372,27 @@ describe("PSP notifications (e2e)", function () {
       expect(mine[0]!.reason).to.match(/USD/);
       expect(mine[1]!.reason).to.match(/3001/);
     });
+
+    it("holds the bound when disputes and a refund race on one payment", async () => {
+      const { p, charge } = await boltPayment(3000);
+      // Four different full-amount chargebacks and a refund of half, all at the same moment.
+      const [refund, ...doors] = await Promise.all([
+        api.post(`/v1/payments/${p.id}/refunds`, { amount: 1500 }, `race-refund-${p.id}`),
+        ...[1, 2, 3, 4].map((n) =>
+          door("bolt", signedDispute(charge, { id: `dp_race_${n}`, amount: 3000 }).body),
+        ),
+      ]);
+      expect(doors.map((r) => r.status)).to.deep.equal([200, 200, 200, 200]);
+      const after = (await api.get(`/v1/payments/${p.id}`)).body;
+      const disputed = after.disputes.reduce((sum, d) => sum + d.amount, 0);
+      // Whichever came first, the money is claimed once: refunded + disputed never exceeds captured.
+      expect(after.refunded_amount + disputed, JSON.stringify([refund.status, after.disputes])).to.be.at.most(
+        3000,
+      );
+      expect(after.disputes.length).to.be.at.most(1);
+      if (refund.status === 200) expect(after.disputes).to.have.length(0);
+      else expect([refund.status, after.disputes.length]).to.deep.equal([409, 1]);
+    });
   });
 
   describe("text a store cannot hold, nesting and size at the door (item 1)", () => {
