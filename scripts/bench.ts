@@ -41,6 +41,7 @@ import { benchPrefix, cleanUp, makeTempDir, sweepKilledRuns } from "./bench/clea
 import { closedLoop, openLoop, type Op, type RunResult } from "./bench/load.ts";
 import {
   childCpuDelta,
+  childSum,
   firstPayment,
   startProcfile,
   type Procfile,
@@ -258,7 +259,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
             throw new Error("a procfile child process ended during the run");
           const childCpuMs = childCpuDelta(childrenBefore, childrenAfter);
           procfileRounds.push({ run, childCpuMs });
-          cpuMs += childCpuMs.gateway + childCpuMs.worker + childCpuMs.sandbox;
+          cpuMs += childSum(childCpuMs);
         }
         say(
           `round ${round} ${flow}: ${run.perSecond.toFixed(1)}/s, p50 ${run.latencyMs.p50.toFixed(1)} ms, ` +
