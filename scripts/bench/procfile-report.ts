@@ -1,4 +1,4 @@
-// The report's procfile section: the Procfile's roles as three processes (scripts/bench/procfile.ts)
+// The report's procfile section: the Procfile's roles as four processes (scripts/bench/procfile.ts)
 // beside the single process measured in the same run — rates, latencies and CPU per payment, split
 // by role, for the printed report and the BENCH_RESULT line.
 import { answerCounts, median, ms, r1, r3 } from "./figures.ts";
