@@ -10,8 +10,8 @@
 // rate. Last, the raw JetStream publish rate with the same client (the older baseline). It prints a
 // report and one `BENCH_RESULT {json}` line and removes everything it created.
 //
-// With --procfile a third flow joins the rounds: the Procfile's roles (gateway, worker, sandbox) as
-// four child processes (gateway, worker, projector, sandbox) under a prefix of their own (scripts/bench/procfile.ts), driven by the same
+// With --procfile a third flow joins the rounds: the Procfile's roles (gateway, worker, projector,
+// sandbox) as four child processes under a prefix of their own (scripts/bench/procfile.ts), driven by the same
 // client right after the product's phase, because issue 7 asks whether separate processes beat the
 // single one on this machine; their CPU is read from /proc and reported beside the single process's.
 //
