@@ -36,6 +36,8 @@ describe("the projector role: projections off the payment workers (e2e)", functi
       SWITCHYARD_PROJECTIONS: "off",
       SWITCHYARD_PROJECTOR_METRICS_PORT: "0",
       SWITCHYARD_WEBHOOK_POLL_MS: "100",
+      // Leases of 2 × timeout + 1 s: what the killed projector had claimed is sent again within seconds.
+      SWITCHYARD_WEBHOOK_TIMEOUT_MS: "1000",
       SWITCHYARD_WEBHOOK_CONCURRENCY: "4",
     });
     // Gateway, sandbox and a worker in this process: the worker with its projections off.
@@ -183,6 +185,9 @@ describe("the projector role: projections off the payment workers (e2e)", functi
     ]);
 
     // The webhook dispatcher under the kill: each event stored once, each delivered at least once.
+    // Slow by design: the frames the killed dispatcher had taken but not acknowledged come back only
+    // after the durable consumer's ack_wait (60 s, streams/topology.ts), and the sender sends nothing
+    // past the ack floor (a payment's events in order) until then. Measured here: ~56 s.
     const perPayment = await waitFor(
       async () => {
         const rows = await sql<{ n: number }[]>`
@@ -191,7 +196,7 @@ describe("the projector role: projections off the payment workers (e2e)", functi
           select count(*)::int as n from webhook_deliveries where status <> 'succeeded'`;
         return rows.length === ids.length && pending?.n === 0 ? rows : undefined;
       },
-      { timeoutMs: 60_000, what: "every webhook event stored and delivered" },
+      { timeoutMs: 100_000, what: "every webhook event stored and delivered", intervalMs: 250 },
     );
     const [stored] = await sql<{ n: number; distinct: number }[]>`
       select count(*)::int as n, count(distinct id)::int as distinct from webhook_events`;
