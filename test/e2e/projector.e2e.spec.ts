@@ -150,9 +150,9 @@ describe("the projector role: projections off the payment workers (e2e)", functi
       const atKill = { payments: made.size, position: await position("payments") };
 
       // Down: payments are still answered, and nobody applies them.
-      await waitFor(() => made.size >= atKill.payments + 20, {
+      await waitFor(() => made.size >= atKill.payments + 40, {
         timeoutMs: 60_000,
-        what: "20 payments answered with the projector down",
+        what: "40 payments answered with the projector down",
       });
       expect(await position("payments"), "nothing applied while the projector is down").to.equal(
         atKill.position,
