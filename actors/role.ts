@@ -1,22 +1,25 @@
 // The worker role, composed: from a Config and the process's infrastructure to a running worker —
-// PSP connectors, the live policy view, the payment actors — plus its own /metrics door when no
-// gateway shares the process. Used by actors/main.ts (the Procfile's worker) and by npm start.
+// PSP connectors, the live policy view, the payment actors (and their janitor) — plus the projections
+// (actors/projector-role.ts) unless SWITCHYARD_PROJECTIONS=off says a `projector` process runs them,
+// and its own /metrics door when no gateway shares the process. Used by actors/main.ts (the
+// Procfile's worker) and by npm start.
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
 import { hostname } from "node:os";
 import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { Infra } from "../streams/infra.ts";
 import { capabilitiesOf, createConnectors } from "./psp/registry.ts";
-import { startReadModels, type ReadModels } from "./readmodels.ts";
-import { startWebhooks, type Webhooks } from "./webhooks/service.ts";
+import { serveMetrics, startProjections } from "./projector-role.ts";
+import type { ReadModels } from "./readmodels.ts";
+import type { Webhooks } from "./webhooks/service.ts";
 import { startWorker, type Worker } from "./worker.ts";
 
 export type WorkerRole = {
   worker: Worker;
-  readModels: ReadModels;
-  /** The webhook dispatcher and sender (absent with SWITCHYARD_WEBHOOKS=off). */
+  /** The read models (absent with SWITCHYARD_PROJECTIONS=off: a projector runs them). */
+  readModels?: ReadModels;
+  /** The webhook dispatcher and sender (absent with SWITCHYARD_WEBHOOKS=off or SWITCHYARD_PROJECTIONS=off). */
   webhooks?: Webhooks;
   metricsUrl?: string;
   stop(): Promise<void>;
@@ -55,27 +58,25 @@ export async function startWorkerRole(
       log: o.log,
     });
     stops.push(() => worker.stop());
-    const readModels = await startReadModels(config, infra, infra.db, {
-      metrics: o.metrics,
-      log: o.log,
-      sandboxUrl: o.sandboxUrl,
-    });
-    // Stopped after the worker (stops run in reverse): on SIGTERM the command consumer is the first
-    // thing to stop, so no command is taken once the process said it takes no more.
-    stops.splice(stops.length - 1, 0, () => readModels.stop());
-    const webhooks = config.webhooks.enabled
-      ? await startWebhooks(config, infra, {
-          cardKeys: [o.cardKey, ...config.retiredCardKeys],
+    const projections = config.worker.projections
+      ? await startProjections(config, infra, {
+          cardKey: o.cardKey,
+          sandboxUrl: o.sandboxUrl,
           metrics: o.metrics,
           log: o.log,
         })
       : undefined;
-    // Likewise after the worker, and before the read models.
-    if (webhooks) stops.splice(stops.length - 1, 0, () => webhooks.stop());
+    // Stopped after the worker (stops run in reverse): on SIGTERM the command consumer is the first
+    // thing to stop, so no command is taken once the process said it takes no more.
+    if (projections) stops.splice(stops.length - 1, 0, () => projections.stop());
+    else
+      o.log.info(
+        "projections off (SWITCHYARD_PROJECTIONS=off): read models, settlement and webhooks are left to a projector",
+      );
     const role: WorkerRole = {
       worker,
-      readModels,
-      ...(webhooks && { webhooks }),
+      ...(projections && { readModels: projections.readModels }),
+      ...(projections?.webhooks && { webhooks: projections.webhooks }),
       async stop() {
         for (const stop of stops.reverse()) await stop();
       },
@@ -103,33 +104,4 @@ export async function startWorkerRole(
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     throw err;
   }
-}
-
-/** A bare HTTP server with GET /metrics (Prometheus) and GET /healthz, for a worker on its own. */
-async function serveMetrics(
-  metrics: Metrics,
-  host: string,
-  port: number,
-): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (req.method === "GET" && path === "/metrics") {
-      metrics.registry.metrics().then(
-        (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
-        () => res.writeHead(500).end(),
-      );
-    } else if (req.method === "GET" && path === "/healthz") {
-      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
-    } else res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("metrics server has no TCP address");
-  return {
-    url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }

@@ -62,8 +62,14 @@ export type Config = {
    * own (`<url>/<psp>`; npm start points it at its gateway's /webhooks/psp).
    */
   notifications: NotificationSecrets & { sandboxNotifyUrl: string | undefined };
-  /** A worker running without the gateway serves its own /metrics here (PSP health, routing, attempts). */
-  worker: { metricsPort: number };
+  /**
+   * A worker running without the gateway serves its own /metrics here (PSP health, routing, attempts).
+   * `projections`: whether the worker also runs the projections (read models, settlement followers,
+   * challenge expiry, webhook dispatcher and sender); off when a `projector` process runs them.
+   */
+  worker: { metricsPort: number; projections: boolean };
+  /** The projector role (actors/projector-main.ts) serves its /metrics here. */
+  projector: { metricsPort: number };
   /**
    * Outgoing merchant webhooks (actors/webhooks): whether this worker runs the dispatcher, the delays
    * before each retry (ms), how long an endpoint may fail before it is disabled, the POST timeout,
@@ -205,6 +211,8 @@ const EnvSchema = z
     SANDBOX_URL: variable("http://127.0.0.1:8081", url(["http:", "https:"])),
     SANDBOX_PORT: variable(8081, integer(0, 65535)),
     SWITCHYARD_WORKER_METRICS_PORT: variable(9464, integer(0, 65535)),
+    SWITCHYARD_PROJECTOR_METRICS_PORT: variable(9465, integer(0, 65535)),
+    SWITCHYARD_PROJECTIONS: variable(true, onOff),
     SANDBOX_SLOW_CARD_DELAY_MS: variable(10_000, integer(0, 3_600_000)),
     SANDBOX_PERSIST: variable(true, flag),
     SWITCHYARD_SNAPSHOT_EVERY: variable(10, integer(1, 1_000_000)),
@@ -288,7 +296,8 @@ const EnvSchema = z
       },
       sandboxNotifyUrl: env.SANDBOX_NOTIFY_URL,
     },
-    worker: { metricsPort: env.SWITCHYARD_WORKER_METRICS_PORT },
+    worker: { metricsPort: env.SWITCHYARD_WORKER_METRICS_PORT, projections: env.SWITCHYARD_PROJECTIONS },
+    projector: { metricsPort: env.SWITCHYARD_PROJECTOR_METRICS_PORT },
     webhooks: {
       enabled: env.SWITCHYARD_WEBHOOKS,
       retryScheduleMs: env.SWITCHYARD_WEBHOOK_RETRY_SCHEDULE,

@@ -10,8 +10,8 @@
 // rate. Last, the raw JetStream publish rate with the same client (the older baseline). It prints a
 // report and one `BENCH_RESULT {json}` line and removes everything it created.
 //
-// With --procfile a third flow joins the rounds: the Procfile's roles (gateway, worker, sandbox) as
-// three child processes under a prefix of their own (scripts/bench/procfile.ts), driven by the same
+// With --procfile a third flow joins the rounds: the Procfile's roles (gateway, worker, projector,
+// sandbox) as four child processes under a prefix of their own (scripts/bench/procfile.ts), driven by the same
 // client right after the product's phase, because issue 7 asks whether separate processes beat the
 // single one on this machine; their CPU is read from /proc and reported beside the single process's.
 //
@@ -41,6 +41,7 @@ import { benchPrefix, cleanUp, makeTempDir, sweepKilledRuns } from "./bench/clea
 import { closedLoop, openLoop, type Op, type RunResult } from "./bench/load.ts";
 import {
   childCpuDelta,
+  childSum,
   firstPayment,
   startProcfile,
   type Procfile,
@@ -258,7 +259,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
             throw new Error("a procfile child process ended during the run");
           const childCpuMs = childCpuDelta(childrenBefore, childrenAfter);
           procfileRounds.push({ run, childCpuMs });
-          cpuMs += childCpuMs.gateway + childCpuMs.worker + childCpuMs.sandbox;
+          cpuMs += childSum(childCpuMs);
         }
         say(
           `round ${round} ${flow}: ${run.perSecond.toFixed(1)}/s, p50 ${run.latencyMs.p50.toFixed(1)} ms, ` +

@@ -99,7 +99,7 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
         log: log.child({ role: "worker" }),
       });
       platform.worker = role.worker;
-      platform.readModels = role.readModels;
+      if (role.readModels) platform.readModels = role.readModels;
       if (role.metricsUrl !== undefined) platform.metricsUrl = role.metricsUrl;
       stops.push(() => role.stop());
     }

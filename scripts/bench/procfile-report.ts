@@ -1,12 +1,11 @@
-// The report's procfile section: the Procfile's roles as three processes (scripts/bench/procfile.ts)
+// The report's procfile section: the Procfile's roles as four processes (scripts/bench/procfile.ts)
 // beside the single process measured in the same run — rates, latencies and CPU per payment, split
 // by role, for the printed report and the BENCH_RESULT line.
 import { answerCounts, median, ms, r1, r3 } from "./figures.ts";
 import type { Latency, RunResult } from "./load.ts";
-import type { ChildCpuMs, ProcfileRound } from "./procfile.ts";
+import { childSum, type ProcfileRound } from "./procfile.ts";
 
 const num = (n: number) => (Number.isFinite(n) ? r3(n) : null);
-const childSum = (c: ChildCpuMs) => c.gateway + c.worker + c.sandbox;
 const natsMsPerPayment = (r: RunResult) =>
   r.cpu.natsServerCores === null ? NaN : (r.cpu.natsServerCores * r.elapsedS * 1000) / r.completed;
 
@@ -29,6 +28,7 @@ function summarizeRounds(rounds: ProcfileRound[]) {
       children: per((p) => childSum(p.childCpuMs)),
       gateway: per((p) => p.childCpuMs.gateway),
       worker: per((p) => p.childCpuMs.worker),
+      projector: per((p) => p.childCpuMs.projector),
       sandbox: per((p) => p.childCpuMs.sandbox),
       benchProcess: per((p) => p.run.cpu.processCpuMs),
       total: per((p) => childSum(p.childCpuMs) + p.run.cpu.processCpuMs),
@@ -73,15 +73,15 @@ export function procfileSection(
   const c = p.cpuMsPerPayment;
   const l = p.latencyMs;
   const lines = [
-    `procfile: gateway, worker and sandbox as three child processes (node --import tsx <role>/main.ts, prefix ${opts.prefix}, ${opts.partitions} partitions)`,
+    `procfile: gateway, worker, projector and sandbox as four child processes (node --import tsx <role>/main.ts, prefix ${opts.prefix}, ${opts.partitions} partitions)`,
     `  ${r1(p.perSecond)} payments/s  p50 ${ms(l.p50)}  p95 ${ms(l.p95)}  p99 ${ms(l.p99)}  (medians of ${rounds.length})`,
-    `  cpu per payment: children ${c.children.toFixed(3)} ms (gateway ${c.gateway.toFixed(3)}, worker ${c.worker.toFixed(3)}, sandbox ${c.sandbox.toFixed(3)})` +
+    `  cpu per payment: children ${c.children.toFixed(3)} ms (gateway ${c.gateway.toFixed(3)}, worker ${c.worker.toFixed(3)}, projector ${c.projector.toFixed(3)}, sandbox ${c.sandbox.toFixed(3)})` +
       ` + this process ${c.benchProcess.toFixed(3)} (client, idle flows) = ${c.total.toFixed(3)} ms;  nats-server ${c.natsServer.toFixed(3)} ms`,
     ...rounds.map(({ run: r, childCpuMs: cc }, k) => {
       const cores = (v: number) => (v / 1000 / r.elapsedS).toFixed(2);
       return (
         `    round ${k + 1}: ${r1(r.perSecond)}/s  p50 ${ms(r.latencyMs.p50)}  p95 ${ms(r.latencyMs.p95)}  p99 ${ms(r.latencyMs.p99)}` +
-        `  cores: gateway ${cores(cc.gateway)} worker ${cores(cc.worker)} sandbox ${cores(cc.sandbox)} this ${r.cpu.processCores.toFixed(2)}` +
+        `  cores: gateway ${cores(cc.gateway)} worker ${cores(cc.worker)} projector ${cores(cc.projector)} sandbox ${cores(cc.sandbox)} this ${r.cpu.processCores.toFixed(2)}` +
         (r.cpu.natsServerCores === null ? "" : ` nats-server ${r.cpu.natsServerCores.toFixed(2)}`) +
         `  others ${Math.max(0, r.cpu.otherCores - childSum(cc) / 1000 / r.elapsedS).toFixed(2)}`
       );
@@ -125,7 +125,12 @@ export function procfileSection(
       completed: r.completed,
       elapsedS: r3(r.elapsedS),
       latencyMs: Object.fromEntries(Object.entries(r.latencyMs).map(([k, v]) => [k, num(v)])),
-      childCpuMs: { gateway: r1(cc.gateway), worker: r1(cc.worker), sandbox: r1(cc.sandbox) },
+      childCpuMs: {
+        gateway: r1(cc.gateway),
+        worker: r1(cc.worker),
+        projector: r1(cc.projector),
+        sandbox: r1(cc.sandbox),
+      },
       benchProcessCpuMs: r1(r.cpu.processCpuMs),
       natsServerCores: r.cpu.natsServerCores === null ? null : r3(r.cpu.natsServerCores),
       otherCores: r3(Math.max(0, r.cpu.otherCores - childSum(cc) / 1000 / r.elapsedS)),

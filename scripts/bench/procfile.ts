@@ -1,6 +1,7 @@
 // The Procfile's roles as separate processes, for `npm run bench -- --procfile`: issue 7 asks whether
-// gateway, worker and sandbox in three processes (each with its own event loop, so a 2-core machine
-// can run two of them at once) beat the single process. This module starts the three entry points
+// gateway, worker and sandbox in separate processes (each with its own event loop, so a 2-core machine
+// can run two of them at once) beat the single process; since issue 17 the projector is a fourth
+// (the worker runs with SWITCHYARD_PROJECTIONS=off, as the Procfile says), so this is the deployed shape. This module starts the three entry points
 // exactly as the Procfile does (node + tsx, no npm start code), under their own prefix, ports, card
 // key and data dir so they never share streams or consumers with the in-process product; waits until
 // they answer; reads their CPU from /proc (a child's process.cpuUsage() is not visible from here);
@@ -14,13 +15,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errorText, type Op, type RunResult } from "./load.ts";
 
-export const ROLES = ["gateway", "worker", "sandbox"] as const;
+export const ROLES = ["gateway", "worker", "projector", "sandbox"] as const;
 export type ProcRole = (typeof ROLES)[number];
 
 /** The Procfile's entry points, relative to the repository root. */
 const ENTRY: Record<ProcRole, string> = {
   gateway: "gateway/main.ts",
   worker: "actors/main.ts",
+  projector: "actors/projector-main.ts",
   sandbox: "scripts/sandbox-main.ts",
 };
 
@@ -134,6 +136,7 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
     SANDBOX_PORT: String(sandboxPort),
     SANDBOX_URL: sandboxUrl,
     SWITCHYARD_WORKER_METRICS_PORT: "0",
+    SWITCHYARD_PROJECTOR_METRICS_PORT: "0",
     SWITCHYARD_PREFIX: prefix,
     SWITCHYARD_PARTITIONS: String(o.partitions),
     SWITCHYARD_BOOTSTRAP_KEYS: `m_bench:${o.apiKey}`,
@@ -186,7 +189,8 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
     const out = openSync(logFile, "a");
     const child = spawn(process.execPath, ["--import", "tsx", ENTRY[role]], {
       cwd: ROOT,
-      env,
+      // As the Procfile's worker line: the projector runs the projections.
+      env: role === "worker" ? { ...env, SWITCHYARD_PROJECTIONS: "off" } : env,
       stdio: ["ignore", out, "pipe"],
     });
     closeSync(out);
@@ -210,7 +214,7 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
 
   try {
     // The sandbox first: the worker's PSP clients point at it.
-    for (const role of ["sandbox", "worker", "gateway"] as const) spawnRole(role);
+    for (const role of ["sandbox", "worker", "projector", "gateway"] as const) spawnRole(role);
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + START_TIMEOUT_MS;
     const waitFor = async (what: string, ok: () => Promise<boolean>) => {
@@ -242,7 +246,7 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
         if (exited.size > 0) return undefined;
         const ms = ROLES.map((role) => procCpuMs(pids[role]));
         if (ms.some((v) => v === undefined)) return undefined;
-        return { gateway: ms[0]!, worker: ms[1]!, sandbox: ms[2]! };
+        return { gateway: ms[0]!, worker: ms[1]!, projector: ms[2]!, sandbox: ms[3]! };
       },
       stop,
     };
@@ -273,5 +277,9 @@ export type ProcfileRound = { run: RunResult; childCpuMs: ChildCpuMs };
 export const childCpuDelta = (a: ChildCpuMs, b: ChildCpuMs): ChildCpuMs => ({
   gateway: b.gateway - a.gateway,
   worker: b.worker - a.worker,
+  projector: b.projector - a.projector,
   sandbox: b.sandbox - a.sandbox,
 });
+
+/** The children's CPU, all roles together. */
+export const childSum = (c: ChildCpuMs): number => c.gateway + c.worker + c.projector + c.sandbox;

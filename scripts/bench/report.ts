@@ -170,8 +170,8 @@ export function report(i: ReportInput): number {
       (!procfile
         ? "everything in this one process"
         : flows.length > 1
-          ? `${flows.filter((f) => f !== "procfile").join(" and ")} in this one process, procfile in three children`
-          : "the client in this process, procfile in three children"),
+          ? `${flows.filter((f) => f !== "procfile").join(" and ")} in this one process, procfile in four children`
+          : "the client in this process, procfile in four children"),
     `idle: this process used ${r1(i.idleCpuMsPerS)} ms of CPU per second with no load (included in every ms/payment below)`,
     o.tracing
       ? "tracing: ON for the product (every span exported over OTLP/HTTP to a discarding receiver in this process)"

@@ -1,5 +1,6 @@
 // A worker role as a real child process (`node --import tsx actors/main.ts`), as the Procfile runs
-// it, with its stdout JSON log lines captured so tests can wait on them and inspect them.
+// it — or the projector (`actors/projector-main.ts`) — with its stdout JSON log lines captured so
+// tests can wait on them and inspect them.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { waitFor } from "./wait.ts";
@@ -9,7 +10,7 @@ export type Exit = { code: number | null; signal: NodeJS.Signals | null };
 
 export type WorkerProcess = {
   child: ChildProcess;
-  /** Resolves once the worker consumes commands; rejects if it exits first. */
+  /** Resolves once the role has started (the worker consumes commands); rejects if it exits first. */
   ready: Promise<void>;
   /** Resolves when the process has exited (never rejects). */
   exited: Promise<Exit>;
@@ -25,7 +26,21 @@ export type WorkerProcess = {
 };
 
 export function startWorkerProcess(env: Record<string, string>, name = "worker"): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "actors/main.ts"], {
+  return startRoleProcess("actors/main.ts", "worker consuming commands", env, name);
+}
+
+/** The projector role (actors/projector-main.ts): ready once it follows the streams. */
+export function startProjectorProcess(env: Record<string, string>, name = "projector"): WorkerProcess {
+  return startRoleProcess("actors/projector-main.ts", "projector following the streams", env, name);
+}
+
+function startRoleProcess(
+  entry: string,
+  readyMsg: string,
+  env: Record<string, string>,
+  name: string,
+): WorkerProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
     env: { ...process.env, ...env, LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -64,7 +79,7 @@ export function startWorkerProcess(env: Record<string, string>, name = "worker")
       { timeoutMs, what: `${name}: ${what}` },
     );
   const ready = Promise.race([
-    waitForLog((l) => l.msg === "worker consuming commands", "start-up", 20_000).then(() => undefined),
+    waitForLog((l) => l.msg === readyMsg, "start-up", 20_000).then(() => undefined),
     exited.then((e) => {
       throw new Error(`${name} exited during start-up (${e.code ?? e.signal}): ${stderr}`);
     }),

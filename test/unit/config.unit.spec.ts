@@ -334,3 +334,20 @@ describe("loadConfig: webhooks", () => {
     expect(e.message).to.match(/SWITCHYARD_WEBHOOKS: expected on or off/);
   });
 });
+
+describe("loadConfig: projections (the projector role)", () => {
+  it("runs the projections in the worker by default, and serves the projector's metrics on 9465", () => {
+    const config = loadConfig({});
+    expect(config.worker).to.deep.equal({ metricsPort: 9464, projections: true });
+    expect(config.projector).to.deep.equal({ metricsPort: 9465 });
+  });
+
+  it("leaves them to a projector with SWITCHYARD_PROJECTIONS=off, and refuses anything but on or off", () => {
+    const config = loadConfig({ SWITCHYARD_PROJECTIONS: "off", SWITCHYARD_PROJECTOR_METRICS_PORT: "0" });
+    expect(config.worker.projections).to.equal(false);
+    expect(config.projector.metricsPort).to.equal(0);
+    const e = problemsOf({ SWITCHYARD_PROJECTIONS: "false", SWITCHYARD_PROJECTOR_METRICS_PORT: "70000" });
+    expect(e.message).to.match(/SWITCHYARD_PROJECTIONS: expected on or off, got/);
+    expect(e.message).to.match(/SWITCHYARD_PROJECTOR_METRICS_PORT:/);
+  });
+});
