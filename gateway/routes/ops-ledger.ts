@@ -119,7 +119,12 @@ export const opsLedgerRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         }),
         response: {
           200: z.string().describe("The export (text/csv or application/x-ndjson)."),
-          ...errorResponses(OPERATOR_ERRORS, "validation_error", "read_model_rebuilding", "audit_unavailable"),
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            "validation_error",
+            "read_model_rebuilding",
+            "audit_unavailable",
+          ),
         },
       },
     },
