@@ -44,10 +44,11 @@ const BUDGET = {
   /** NATS messages delivered: 50 (57.1–58.95 before). */
   natsInMsgs: 54,
   /**
-   * `$JS.API` requests: 12.95. 2 last-by-subject + 4 direct gets: before capture and refund the
+   * `$JS.API` requests: 11.35–11.85. 2 last-by-subject + 4 direct gets: before capture and refund the
    * actor (at rest, it left memory) replays the payment from PAY_EVT (the gateway's ownership check
-   * replayed it too, until the actor's own check was made the only one: 19.45–20.7 then);
-   * 7.4–8.4 consumer infos: the webhook sender reads its ack floor at each wake-up.
+   * replayed it too, until the actor's own check was made the only one: 19.45–20.7 then); ~5.5
+   * consumer infos: the webhook sender's ack floor, read again only after this process acknowledged
+   * more frames or a second passed (7.4–8.4 when it was read at every wake-up: 12.95–13.55).
    */
   jsApi: 15,
   /** Redis commands: 2 (an HGET of the snapshot, found empty, on each of those 2 loads). */
