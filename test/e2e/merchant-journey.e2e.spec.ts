@@ -11,6 +11,7 @@ import type { PaymentView } from "../../actors/payment/view.ts";
 import {
   CARDS,
   paymentBody,
+  sandboxCall,
   startTestPlatform,
   testEnv,
   type Api,
@@ -53,14 +54,7 @@ describe("a merchant's asynchronous outcomes, end to end (e2e)", function () {
     await platform?.cleanup();
   });
 
-  const sandbox = async (path: string, body: unknown): Promise<{ status: number; body: unknown }> => {
-    const res = await fetch(`${platform.sandbox!.url}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json() };
-  };
+  const sandbox = (path: string, body: unknown) => sandboxCall<unknown>(platform, path, body);
 
   /** The event types the receiver verified for one payment, in arrival order. */
   const received = (paymentId: string): string[] =>

@@ -17,7 +17,15 @@ import type { Charge } from "../../scripts/sandbox/simulator.ts";
 import { openInfra } from "../../streams/infra.ts";
 import { ProcessedNotifications } from "../../streams/processed-notifications.ts";
 import { NATS_URL } from "../support/infra.ts";
-import { CARDS, paymentBody, startTestPlatform, type Api, type TestPlatform } from "../support/platform.ts";
+import {
+  CARDS,
+  paymentBody,
+  sandboxCall,
+  startTestPlatform,
+  untilPayment,
+  type Api,
+  type TestPlatform,
+} from "../support/platform.ts";
 import { routeTo } from "../support/routing.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -36,16 +44,7 @@ describe("PSP notifications (e2e)", function () {
     await platform?.cleanup();
   });
 
-  const sandbox = async <T>(path: string, body?: unknown): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${platform.sandbox!.url}${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      ...(body !== undefined && {
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      }),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  };
+  const sandbox = <T>(path: string, body?: unknown) => sandboxCall<T>(platform, path, body);
   const pay = async (overrides: Parameters<typeof paymentBody>[0] = {}): Promise<PaymentView> => {
     const res = await api.post("/v1/payments", paymentBody(overrides));
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
@@ -58,13 +57,7 @@ describe("PSP notifications (e2e)", function () {
     return { p, challengeId: url.split("/").at(-1)! };
   };
   const until = (id: string, what: string, ok: (p: PaymentView) => boolean) =>
-    waitFor(
-      async () => {
-        const p = (await api.get(`/v1/payments/${id}`)).body;
-        return ok(p) ? p : undefined;
-      },
-      { timeoutMs: 15_000, what },
-    );
+    untilPayment(api, id, what, ok);
   const notices = async (reference: string) =>
     (await sandbox<{ notifications: Sent[] }>(`/_sandbox/notifications?reference=${reference}`)).body
       .notifications;

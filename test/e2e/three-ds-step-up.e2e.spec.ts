@@ -5,9 +5,15 @@
 // notification captures the payment, and the PSP charged the card once.
 import { expect } from "chai";
 import type { PaymentView } from "../../actors/payment/view.ts";
-import { paymentBody, startTestPlatform, type Api, type TestPlatform } from "../support/platform.ts";
+import {
+  paymentBody,
+  sandboxCall,
+  startTestPlatform,
+  untilPayment,
+  type Api,
+  type TestPlatform,
+} from "../support/platform.ts";
 import { routeTo } from "../support/routing.ts";
-import { waitFor } from "../support/wait.ts";
 
 /** Declines with authentication_required without 3-D Secure; challenges when it is requested. */
 const STEP_UP_CARD = "4000002760003184";
@@ -27,24 +33,9 @@ describe("3-D Secure step-up (e2e)", function () {
     await platform?.cleanup();
   });
 
-  const sandbox = async <T>(path: string, body?: unknown): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${platform.sandbox!.url}${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      ...(body !== undefined && {
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      }),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  };
+  const sandbox = <T>(path: string, body?: unknown) => sandboxCall<T>(platform, path, body);
   const until = (id: string, what: string, ok: (p: PaymentView) => boolean) =>
-    waitFor(
-      async () => {
-        const p = (await api.get(`/v1/payments/${id}`)).body;
-        return ok(p) ? p : undefined;
-      },
-      { timeoutMs: 15_000, what },
-    );
+    untilPayment(api, id, what, ok);
 
   for (const psp of ["acme", "bolt"]) {
     it(`steps up to requires_action at ${psp}; approved, the payment is captured and charged once`, async () => {

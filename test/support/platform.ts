@@ -15,6 +15,7 @@ import { startPlatform, type Platform, type Role } from "../../scripts/platform.
 import { dropSchema } from "../../streams/db/client.ts";
 import { deleteTopology, topology } from "../../streams/topology.ts";
 import { DATABASE_URL, NATS_URL, REDIS_URL, uniquePrefix } from "./infra.ts";
+import { waitFor } from "./wait.ts";
 
 export type TestMerchant = { merchantId: string; key: string };
 
@@ -204,4 +205,37 @@ export function paymentBody(
     },
     reference: "order-1",
   };
+}
+
+/** A call to the run's PSP sandbox: GET without a body, POST with a JSON one. */
+export async function sandboxCall<T>(
+  platform: Platform,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${platform.sandbox!.url}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    ...(body !== undefined && {
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+/** The payment as its merchant reads it, once `ok` holds of it (waited for, never slept on). */
+export function untilPayment(
+  api: Api,
+  id: string,
+  what: string,
+  ok: (p: PaymentView) => boolean,
+  timeoutMs = 15_000,
+): Promise<PaymentView> {
+  return waitFor(
+    async () => {
+      const p = (await api.get(`/v1/payments/${id}`)).body;
+      return ok(p) ? p : undefined;
+    },
+    { timeoutMs, what },
+  );
 }
