@@ -1,20 +1,26 @@
 // The janitor: finds payments left unresolved — a PSP effect whose outcome never came back, a
 // command dead-lettered after its retries, a worker lost at the wrong moment — and re-drives them.
 //
-// It follows PAY_EVT with an ordered consumer (no acks: one delivery per frame, the cheapest read
-// JetStream has) and keeps in memory only the payments whose last frame may leave them open; a
+// It follows PAY_EVT through the process's event tap (streams/event-tap.ts: one ordered consumer
+// shared with the read models and the webhook dispatcher) and keeps in memory only the payments whose last frame may leave them open; a
 // frame that closes its payment forgets it. Every sweep, a payment open for longer than
 // janitorAfterMs is loaded; if it is still open it gets a ResumePayment command — settle what is
 // open, status query first, never a second charge — and is looked at again after a backoff. Its
 // position survives restarts in a KV checkpoint (the oldest frame still open), so a restart replays
 // only what it must to rebuild the same picture. Each worker runs one; their resumes are
 // deduplicated by message id, and a resume is always safe.
-import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import { DeliverPolicy } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { encode } from "../streams/envelopes.ts";
+import {
+  jsonOf,
+  orderedSource,
+  type FrameFeed,
+  type FrameSource,
+  type StreamMsg,
+} from "../streams/event-tap.ts";
 import { commandSubject, type Topology } from "../streams/topology.ts";
 import { frameMayLeaveOpen, isSettled } from "./payment/effects.ts";
 import type { Journal } from "./payment/journal.ts";
@@ -29,6 +35,8 @@ export type JanitorDeps = {
   log: Logger;
   now: () => number;
   replicas?: number;
+  /** The process's tap of PAY_EVT; by default an ordered consumer of the janitor's own. */
+  source?: FrameSource;
 };
 
 /** A payment whose last frame may leave it open. */
@@ -42,7 +50,7 @@ export function janitorBucketName(prefix: string): string {
 
 export class Janitor {
   readonly #open = new Map<string, Open>();
-  #messages: ConsumerMessages | undefined;
+  #messages: FrameFeed | undefined;
   #loop: Promise<void> | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
@@ -59,12 +67,8 @@ export class Janitor {
     const saved = await this.#kv.get(CHECKPOINT_KEY);
     const from = saved ? Number(saved.string()) : 0;
     this.#lastSeq = Number.isSafeInteger(from) && from > 0 ? from : 0;
-    const consumer = await this.d.js.consumers.get(this.d.topo.eventStream, {
-      ...(this.#lastSeq > 0
-        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastSeq + 1 }
-        : { deliver_policy: DeliverPolicy.All }),
-    });
-    this.#messages = await consumer.consume({ max_messages: 512 });
+    const source = this.d.source ?? orderedSource(this.d.js, this.d.topo.eventStream, 512);
+    this.#messages = await source.open(this.#lastSeq + 1);
     this.#loop = this.follow(this.#messages);
     const every = Math.max(250, Math.min(this.d.topo.janitorAfterMs / 4, 5_000));
     this.#sweeper = setInterval(() => {
@@ -82,11 +86,11 @@ export class Janitor {
     return n;
   }
 
-  private async follow(messages: ConsumerMessages): Promise<void> {
-    for await (const m of messages) this.see(m);
+  private async follow(messages: FrameFeed): Promise<void> {
+    for await (const { msg } of messages) this.see(msg);
   }
 
-  private see(m: JsMsg): void {
+  private see(m: StreamMsg): void {
     this.#lastSeq = m.seq;
     const frame = parseFrame(m);
     if (!frame) return;
@@ -95,7 +99,7 @@ export class Janitor {
       return;
     }
     // The frame's own time: after a restart, old frames count as old at once.
-    const since = Math.floor(m.info.timestampNanos / 1_000_000);
+    const since = m.time.getTime();
     const due = since + this.d.topo.janitorAfterMs;
     this.#open.set(frame.paymentId, { seq: m.seq, since, nextLookAt: due, looks: 0 });
   }
@@ -149,15 +153,16 @@ export class Janitor {
   async stop(): Promise<void> {
     clearInterval(this.#sweeper);
     await this.#sweeping;
-    this.#messages?.stop();
+    await this.#messages?.close();
     await this.#loop;
     await this.saveCheckpoint().catch(() => undefined);
   }
 }
 
-function parseFrame(m: JsMsg): { paymentId: string; types: string[] } | undefined {
+/** What the janitor needs of a frame, from the JSON the process's readers share (no validation). */
+function parseFrame(m: StreamMsg): { paymentId: string; types: string[] } | undefined {
   try {
-    const f = m.json<{ paymentId?: unknown; events?: Array<{ type?: unknown }> }>();
+    const f = jsonOf(m) as { paymentId?: unknown; events?: Array<{ type?: unknown }> };
     if (typeof f.paymentId !== "string" || !Array.isArray(f.events)) return undefined;
     return { paymentId: f.paymentId, types: f.events.map((e) => String(e?.type)) };
   } catch {

@@ -67,7 +67,10 @@ export async function startReadModels(
     onSetAside: (name: string) => o.metrics.followerSetAside.inc({ follower: name }),
   };
   const followers = new Map<ReadModelName, Follower>([
-    [PAYMENTS_READ_MODEL, new Follower({ ...paymentsProjection(o.log), stream: topo.eventStream }, deps)],
+    [
+      PAYMENTS_READ_MODEL,
+      new Follower({ ...paymentsProjection(o.log, infra.eventTap), stream: topo.eventStream }, deps),
+    ],
     [
       "settlement",
       new Follower(

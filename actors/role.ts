@@ -56,6 +56,7 @@ export async function startWorkerRole(
       passivateAfterMs: config.passivateAfterMs,
       metrics: o.metrics,
       log: o.log,
+      eventTap: infra.eventTap,
     });
     stops.push(() => worker.stop());
     const projections = config.worker.projections

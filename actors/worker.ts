@@ -4,7 +4,7 @@
 // share the durable consumers, and the event-store fence keeps two live copies of a payment
 // harmless). Each worker publishes its PSP health and shadow statistics to the ops board. Commands
 // are parsed here, once, as they come off the stream (not a command: a dead letter), and each worker
-// runs a janitor (actors/janitor.ts) over PAY_EVT.
+// runs a janitor (actors/janitor.ts) over PAY_EVT, read through the process's event tap.
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
@@ -34,6 +34,7 @@ import type { PspCapabilities } from "./policy/schemas.ts";
 import type { PspConnector } from "./psp/contract.ts";
 import { PspHealthBoard } from "./psp/health.ts";
 import type { OpsBoard } from "../streams/ops-board.ts";
+import type { FrameSource } from "../streams/event-tap.ts";
 import type { PolicyView } from "../streams/policy-store.ts";
 
 export type WorkerOptions = {
@@ -54,6 +55,8 @@ export type WorkerOptions = {
   passivateAfterMs: number;
   metrics: Metrics;
   log: Logger;
+  /** The process's tap of PAY_EVT, which the janitor shares with the process's other readers. */
+  eventTap?: FrameSource;
 };
 
 export type Worker = {
@@ -199,6 +202,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     log,
     now: Date.now,
     replicas: o.topo.replicas,
+    ...(o.eventTap && { source: o.eventTap }),
   });
   await janitor.start();
   log.info({ partitions: o.topo.partitions }, "worker consuming commands");

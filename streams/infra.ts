@@ -10,6 +10,7 @@ import type { Logger } from "../config/log.ts";
 import type { PspCapabilities } from "../actors/policy/schemas.ts";
 import { connectNats } from "./connection.ts";
 import { openDb, type Db } from "./db/client.ts";
+import { EventTap } from "./event-tap.ts";
 import { OpsBoard } from "./ops-board.ts";
 import { loadDefaultPolicies } from "./policy-seed.ts";
 import { PolicyStore } from "./policy-store.ts";
@@ -23,6 +24,11 @@ export type Infra = {
   /** PostgreSQL for the read models (projections of the streams; never the record). */
   db: Db;
   topo: Topology;
+  /**
+   * The process's one read of PAY_EVT (streams/event-tap.ts), shared by the janitor, the payments
+   * read model and the webhook dispatcher of whichever roles this process runs.
+   */
+  eventTap: EventTap;
   policyStore: PolicyStore;
   opsBoard: OpsBoard;
   /**
@@ -69,6 +75,7 @@ export async function openInfra(config: Config, name: string, log: Logger): Prom
       throw err;
     });
     let seeded: Promise<void> | undefined;
+    const eventTap = new EventTap(js, topo.eventStream, log);
     return {
       nc,
       js,
@@ -76,6 +83,7 @@ export async function openInfra(config: Config, name: string, log: Logger): Prom
       redis,
       db,
       topo,
+      eventTap,
       policyStore,
       opsBoard,
       seedDefaultPolicies(capabilities) {
@@ -83,6 +91,7 @@ export async function openInfra(config: Config, name: string, log: Logger): Prom
         return seeded;
       },
       async close() {
+        await eventTap.stop();
         await redis.quit().catch(() => redis.disconnect());
         await db.close().catch((err: unknown) => log.warn({ err }, "database close failed"));
         await closeNats();

@@ -32,7 +32,10 @@ export type Topology = {
   /** Every operator action, append-only (policy changes, rotation, resolutions, key changes). */
   auditStream: string;
   auditBase: string;
-  /** The webhook dispatcher's durable pull consumer on PAY_EVT (actors/webhooks), shared by every dispatcher. */
+  /**
+   * The durable consumer the webhook dispatcher was until it became a follower (actors/webhooks/
+   * dispatcher.ts): read once, at the upgrade, for where its acknowledgements reached; never created.
+   */
   webhookConsumer: string;
   /** PSP notifications the platform could not place (unknown payment): kept for reconciliation. */
   notificationStream: string;
@@ -211,24 +214,6 @@ export async function ensureTopology(jsm: JetStreamManager, t: Topology): Promis
       max_ack_pending: 1000,
     });
   }
-}
-
-/**
- * The webhook dispatchers' durable consumer on PAY_EVT, created if absent (idempotent, from any
- * number of processes). Explicit acks after the batch's rows are committed; never dead-lettered
- * (max_deliver unbounded): a frame is acknowledged only once its events are stored. From the start
- * of the stream, so the events API holds every payment's history.
- */
-export async function ensureWebhookConsumer(jsm: JetStreamManager, t: Topology): Promise<void> {
-  await jsm.consumers.add(t.eventStream, {
-    durable_name: t.webhookConsumer,
-    filter_subject: `${t.eventBase}.>`,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: 60_000_000_000,
-    max_deliver: -1,
-    max_ack_pending: 20_000,
-  });
 }
 
 /** Remove everything a topology created (tests and benchmarks clean up after themselves). */

@@ -2,21 +2,20 @@
 // state it continues from), every PSP operation by its PSP reference (what settlement lines match),
 // and the ledger's journal entries for the same events. One transaction per batch with the position
 // (streams/db/follower.ts): rebuilt from the stream at any time, never the record.
-import { EventFrame, decodeJson } from "../../streams/envelopes.ts";
 import type { Tx } from "../../streams/db/client.ts";
-import type { StreamMsg } from "../../streams/db/follower.ts";
+import type { FrameSource, StreamMsg } from "../../streams/event-tap.ts";
 import { PoisonFrameError } from "../../streams/db/set-aside.ts";
 import type { Logger } from "../../config/log.ts";
 import type { PaymentEvent } from "../payment/events.ts";
 import { isSettled } from "../payment/effects.ts";
 import { evolve } from "../payment/evolve.ts";
 import type { Operation, Payment, PaymentState } from "../payment/state.ts";
-import { PaymentEvents } from "../payment/wire.ts";
 import { feeTermsOf } from "../policy/decision.ts";
 import { feeOnTerms } from "../policy/fees.ts";
 import { entriesForEvent } from "../ledger/postings.ts";
 import { insertEntries } from "../ledger/store.ts";
 import type { JournalEntry } from "../ledger/postings.ts";
+import { readPaymentFrame, type PaymentFrame } from "./frames.ts";
 
 export const PAYMENTS_READ_MODEL = "payments";
 /** Frames per transaction of the payments read model. */
@@ -89,10 +88,11 @@ function captureFee(p: Payment, captured: number): number | null {
   return captured === p.amount ? fee : Math.floor((fee * captured * 2 + p.amount) / (2 * p.amount));
 }
 
-export function paymentsProjection(log: Logger) {
+export function paymentsProjection(log: Logger, source?: FrameSource) {
   return {
     name: PAYMENTS_READ_MODEL,
     batch: PAYMENTS_BATCH,
+    ...(source && { source }),
     async apply(tx: Tx, msgs: readonly StreamMsg[]): Promise<void> {
       const frames = decodeAll(msgs, log);
       if (frames.length === 0) return;
@@ -172,14 +172,11 @@ export function awaitingNotification(p: Payment): Operation | undefined {
   return p.operations.find((o) => o.status === "accepted");
 }
 
-type Frame = { seq: number; paymentId: string; firstEventNo: number; events: PaymentEvent[] };
-
-function decodeAll(msgs: readonly StreamMsg[], log: Logger): Frame[] {
-  const out: Frame[] = [];
+function decodeAll(msgs: readonly StreamMsg[], log: Logger): PaymentFrame[] {
+  const out: PaymentFrame[] = [];
   for (const m of msgs) {
-    const frame = EventFrame.safeParse(safeJson(m.data));
-    const events = frame.success ? PaymentEvents.safeParse(frame.data.events) : undefined;
-    if (!frame.success || !events?.success) {
+    const r = readPaymentFrame(m);
+    if (!r.ok) {
       // The actor validated these before writing: an unreadable one is a bug or tampering. The
       // follower sets it aside (recorded, counted, listed) and goes on; `npm run audit:verify` names it too.
       log.error({ seq: m.seq, subject: m.subject }, "payments read model: undecodable event frame");
@@ -188,20 +185,7 @@ function decodeAll(msgs: readonly StreamMsg[], log: Logger): Frame[] {
         `frame ${m.seq} on ${m.subject} is not a readable event frame`,
       );
     }
-    out.push({
-      seq: m.seq,
-      paymentId: frame.data.paymentId,
-      firstEventNo: frame.data.firstEventNo,
-      events: events.data,
-    });
+    out.push(r.frame);
   }
   return out;
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return decodeJson(data);
-  } catch {
-    return undefined;
-  }
 }

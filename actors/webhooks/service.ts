@@ -18,11 +18,12 @@ export async function startWebhooks(
   o: { cardKeys: readonly Buffer[]; metrics: Metrics; log: Logger },
 ): Promise<Webhooks> {
   const log = o.log.child({ component: "webhooks" });
-  // Each calls the other only once started: the sender asks the dispatcher's ack floor, the
-  // dispatcher wakes the sender after each stored batch.
+  // The dispatcher wakes the sender after each stored batch. No floor holds deliveries back: the
+  // dispatcher stores frames in stream order, with its position, so every delivery the sender can
+  // see has all the payment's earlier ones stored before it.
   const sender: WebhookSender = new WebhookSender({
     sql: infra.db.sql,
-    ackFloor: () => dispatcher.ackFloor(),
+    ackFloor: () => Promise.resolve(Number.MAX_SAFE_INTEGER),
     cardKeys: o.cardKeys,
     retryScheduleMs: config.webhooks.retryScheduleMs,
     disableAfterMs: config.webhooks.disableAfterMs,
@@ -49,6 +50,7 @@ export async function startWebhooks(
     topo: infra.topo,
     sql: infra.db.sql,
     events: new EventStore(infra.js, infra.jsm, infra.topo, o.metrics),
+    source: infra.eventTap,
     log,
     onStored: () => sender.wake(),
     onSetAside: () => o.metrics.followerSetAside.inc({ follower: WEBHOOKS_FOLLOWER }),

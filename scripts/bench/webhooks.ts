@@ -115,8 +115,9 @@ export async function webhooksSection(o: WebhooksBenchOptions): Promise<number> 
         const lastSeq = (await jsm.streams.info(topo.eventStream)).state.last_seq;
         for (;;) {
           stopIf(signal);
-          const floor = (await jsm.consumers.info(topo.eventStream, topo.webhookConsumer)).ack_floor
-            .stream_seq;
+          const [position] = await sql<{ last_seq: number }[]>`
+            select last_seq from projection_offsets where name = 'webhooks'`;
+          const floor = position?.last_seq ?? 0;
           const [row] = await sql<{ n: number }[]>`
             select count(*)::int as n from webhook_deliveries where endpoint_id = ${id} and status = 'pending'`;
           if (floor >= lastSeq && (row?.n ?? 0) === 0) break;

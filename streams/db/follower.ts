@@ -7,12 +7,13 @@
 // A frame the database refuses for its data (a NUL, a lone surrogate: streams/db/set-aside.ts) is
 // set aside — recorded in the transaction that moves the position past it — and the follower goes
 // on; a batch that fails for any other reason (the database away) is retried, nothing set aside.
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
+import { orderedSource, type FrameFeed, type FrameSource, type StreamMsg } from "../event-tap.ts";
 import type { Sql, Tx } from "./client.ts";
 import { isPoison, poisonCode, recordSetAside } from "./set-aside.ts";
 
-export type StreamMsg = { seq: number; subject: string; data: Uint8Array; time: Date };
+export type { StreamMsg } from "../event-tap.ts";
 
 export type FollowerSpec = {
   /** The read model's name: its row in projection_offsets and its lock. */
@@ -27,7 +28,17 @@ export type FollowerSpec = {
    * (DEFAULT_LINGER_MS); 0 applies it at once. Bounds what batching adds to the read model's lag.
    */
   lingerMs?: number;
+  /**
+   * Where the messages come from: the process's tap of the stream (streams/event-tap.ts), shared
+   * with its other readers; by default an ordered consumer of the follower's own.
+   */
+  source?: FrameSource;
+  /** How long after a failed batch it is tried again (default 1 s); an error may ask for longer. */
+  retryMs?: number;
 };
+
+/** An error that says when the batch it failed is worth trying again (a frame not readable yet). */
+export type RetryLater = Error & { retryAfterMs: number };
 
 /**
  * At one client a payment's frames come a few milliseconds apart (an intent, then its outcome):
@@ -46,17 +57,20 @@ export type FollowerDeps = {
 
 export class Follower {
   #position = 0;
-  #messages: ConsumerMessages | undefined;
+  #messages: FrameFeed | undefined;
   #loop: Promise<void> | undefined;
   #stopped = false;
   #watch: NodeJS.Timeout | undefined;
-  readonly #closing = new WeakMap<ConsumerMessages, Promise<void>>();
+  readonly #closing = new WeakMap<FrameFeed, Promise<void>>();
+  readonly #source: FrameSource;
   readonly #waiters = new Set<{ seq: number; resolve: () => void }>();
 
   constructor(
     private readonly spec: FollowerSpec,
     private readonly d: FollowerDeps,
-  ) {}
+  ) {
+    this.#source = spec.source ?? orderedSource(d.js, spec.stream, spec.batch ?? 500);
+  }
 
   get position(): number {
     return this.#position;
@@ -97,23 +111,19 @@ export class Follower {
     if (!m) return Promise.resolve();
     let closing = this.#closing.get(m);
     if (!closing) {
-      closing = m.close().then(() => undefined);
+      closing = m.close();
       this.#closing.set(m, closing);
     }
     return closing;
   }
 
   private async subscribe(): Promise<void> {
-    const consumer = await this.d.js.consumers.get(this.spec.stream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: this.#position + 1,
-    });
-    const messages = await consumer.consume({ max_messages: Math.max(64, this.spec.batch ?? 500) });
+    const messages = await this.#source.open(this.#position + 1);
     this.#messages = messages;
     this.#loop = this.follow(messages).catch((err: unknown) => this.restart(err));
   }
 
-  private async follow(messages: ConsumerMessages): Promise<void> {
+  private async follow(messages: FrameFeed): Promise<void> {
     const max = this.spec.batch ?? 500;
     const linger = this.spec.lingerMs ?? DEFAULT_LINGER_MS;
     const it = messages[Symbol.asyncIterator]();
@@ -122,12 +132,12 @@ export class Follower {
     for (;;) {
       const r = await next;
       if (r.done) break;
-      const m = r.value;
-      batch.push(toStreamMsg(m));
+      const { msg, pending } = r.value;
+      batch.push(msg);
       next = it.next();
       // Awaited at the top of the loop; until then a rejection must not count as unhandled.
       next.catch(() => undefined);
-      if (batch.length < max && m.info.pending > 0) continue;
+      if (batch.length < max && pending > 0) continue;
       // Nothing more pending: a payment's next frame is usually a few milliseconds away (the
       // outcome after its intent). Waiting that long for it makes one transaction of the two.
       if (batch.length < max && linger > 0 && (await arrivesWithin(next, linger))) continue;
@@ -270,7 +280,9 @@ export class Follower {
     await this.d.sql`update projection_offsets set failing_since = coalesce(failing_since, now()),
         last_error = ${error} where name = ${this.spec.name}`.catch(() => undefined);
     await this.closeMessages().catch(() => undefined);
-    await new Promise<void>((r) => setTimeout(r, 1_000).unref());
+    const asked = (err as Partial<RetryLater> | null)?.retryAfterMs;
+    const wait = typeof asked === "number" ? asked : (this.spec.retryMs ?? 1_000);
+    await new Promise<void>((r) => setTimeout(r, wait).unref());
     if (this.#stopped) return;
     try {
       this.#position = await readOffset(this.d.sql, this.spec.name);
@@ -305,15 +317,6 @@ async function readOffset(sql: Sql | Tx, name: string): Promise<number> {
     { last_seq: number }[]
   >`select last_seq from projection_offsets where name = ${name}`;
   return rows[0]?.last_seq ?? 0;
-}
-
-function toStreamMsg(m: JsMsg): StreamMsg {
-  return {
-    seq: m.seq,
-    subject: m.subject,
-    data: m.data,
-    time: new Date(Math.floor(m.info.timestampNanos / 1e6)),
-  };
 }
 
 /**

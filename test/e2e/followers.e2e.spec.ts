@@ -125,10 +125,11 @@ describe("followers set aside what they cannot apply (e2e)", function () {
     });
     await waitFor(
       async () => {
-        const info = await jsm.consumers.info(topo.eventStream, topo.webhookConsumer);
-        return info.ack_floor.stream_seq >= (last?.seq ?? Infinity);
+        const [row] = await platform.infra!.db.sql<{ last_seq: number }[]>`
+          select last_seq from projection_offsets where name = 'webhooks'`;
+        return (row?.last_seq ?? 0) >= (last?.seq ?? Infinity);
       },
-      { timeoutMs: 20_000, what: "the webhook dispatcher acknowledging past the poison frames" },
+      { timeoutMs: 20_000, what: "the webhook dispatcher's position past the poison frames" },
     );
     const webhooks = await listed("webhooks");
     expect(webhooks.map((r) => r.seq)).to.include.members([nul.seq, surrogate.seq]);

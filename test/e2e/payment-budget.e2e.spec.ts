@@ -37,29 +37,33 @@ const WEBHOOKS = 3;
 const BUDGET = {
   /** Frames appended to PAY_EVT: 6, two per command (the intent before the PSP call, its outcome after). */
   framesAppended: 6,
-  /** PAY_EVT frames delivered to this process: 18 (janitor, payments read model, webhook dispatcher: 6 each). */
-  eventDeliveries: 18,
-  /** NATS messages published: 34 (40.4–41.65 before the gateway stopped replaying a payment per follow-up). */
-  natsOutMsgs: 37,
-  /** NATS messages delivered: 50 (57.1–58.95 before). */
-  natsInMsgs: 54,
   /**
-   * `$JS.API` requests: 11.35–11.85. 2 last-by-subject + 4 direct gets: before capture and refund the
-   * actor (at rest, it left memory) replays the payment from PAY_EVT (the gateway's ownership check
-   * replayed it too, until the actor's own check was made the only one: 19.45–20.7 then); ~5.5
-   * consumer infos: the webhook sender's ack floor, read again only after this process acknowledged
-   * more frames or a second passed (7.4–8.4 when it was read at every wake-up: 12.95–13.55).
+   * PAY_EVT frames delivered to this process: 6, once each, through the process's event tap
+   * (streams/event-tap.ts) that the janitor, the payments read model and the webhook dispatcher share
+   * (18 before: each had a consumer of its own).
    */
-  jsApi: 15,
+  eventDeliveries: 6,
+  /** NATS messages published: 21.1–21.2 (34 with a consumer per reader; 40.4–41.65 when the gateway replayed a payment per follow-up). */
+  natsOutMsgs: 23,
+  /** NATS messages delivered: 26.95–27.05 (50 with a consumer per reader; 57.1–58.95 before that). */
+  natsInMsgs: 29,
+  /**
+   * `$JS.API` requests: 6.15. 2 last-by-subject + 4 direct gets: before capture and refund the actor
+   * (at rest, it left memory) replays the payment from PAY_EVT. (11.35–11.85 while the webhook
+   * dispatcher was a durable consumer whose ack floor the sender read, ~5.5 consumer infos; 19.45–20.7
+   * while the gateway replayed the payment too.)
+   */
+  jsApi: 8,
   /** Redis commands: 2 (an HGET of the snapshot, found empty, on each of those 2 loads). */
   redisCommands: 2,
   /**
-   * SQL statements: 34.45–37.85 (72.75–74.5 before the read-model follower waited DEFAULT_LINGER_MS
-   * for a payment's next frame and stopped re-inserting its offset row in every transaction).
+   * SQL statements: 13.75–24 (34.45–37.85 while the dispatcher was a durable consumer; 72.75–74.5
+   * before the read-model follower waited DEFAULT_LINGER_MS for a payment's next frame and stopped
+   * re-inserting its offset row in every transaction).
    */
-  pgStatements: 42,
-  /** SQL transactions: 3.95–4.4 (8.85–9 before: one per frame for the read model, per webhook frame for the dispatcher). */
-  pgTransactions: 5,
+  pgStatements: 28,
+  /** SQL transactions: 1.15–2.25 (3.95–4.4 before; 8.85–9 with one per frame). */
+  pgTransactions: 3,
 };
 
 describe("a payment's weight on the wire stays within its budget (e2e)", function () {

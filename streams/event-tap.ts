@@ -1,0 +1,252 @@
+// One read of a stream per process, shared by everything in the process that follows it. The payment
+// events (PAY_EVT) are followed by the janitor, the payments read model and the webhook dispatcher;
+// each with its own consumer, every frame crossed the socket and was parsed three times per process.
+// The tap is one ordered consumer (no acks, the cheapest read JetStream has) whose messages are handed
+// to each reader, as the same object (so what one reader decodes of it the others reuse: see
+// actors/projections/frames.ts), from the position each reader asked for.
+//
+// Each reader keeps its own position and its own bounded queue: a reader that is slow (PostgreSQL
+// away) holds the tap back, and so the others, but never makes it buffer without end; a reader that
+// must go back (a rebuild reset its position) reopens from there and the tap reads again from the
+// earliest position any reader wants, each of the others skipping what it has already had.
+import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../config/log.ts";
+import { decodeJson } from "./envelopes.ts";
+
+/** A stream message as the followers see it: read once, shared by every reader of the process. */
+export type StreamMsg = {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  time: Date;
+  /** The W3C trace context the writer stamped on it, if any. */
+  traceparent?: string;
+};
+
+const decoded = new WeakMap<StreamMsg, { value: unknown } | { error: unknown }>();
+
+/**
+ * The message's JSON, parsed once however many readers of the process ask (the tap hands them all
+ * the same object). Throws what JSON.parse threw, every time it is asked. Readers must not change it.
+ */
+export function jsonOf(msg: StreamMsg): unknown {
+  let d = decoded.get(msg);
+  if (!d) {
+    try {
+      d = { value: decodeJson(msg.data) };
+    } catch (error) {
+      d = { error };
+    }
+    decoded.set(msg, d);
+  }
+  if ("error" in d) throw d.error;
+  return d.value;
+}
+
+/** A message and how many more the reader could have at once (0: it is at the head for now). */
+export type FedMsg = { msg: StreamMsg; pending: number };
+
+/** Messages from a position on, in stream order, until closed. */
+export type FrameFeed = AsyncIterable<FedMsg> & { close(): Promise<void> };
+
+/** Where a follower's messages come from: its own ordered consumer, or the process's tap. */
+export type FrameSource = { open(from: number): Promise<FrameFeed> };
+
+export function toStreamMsg(m: JsMsg): StreamMsg {
+  const msg: StreamMsg = {
+    seq: m.seq,
+    subject: m.subject,
+    data: m.data,
+    time: new Date(Math.floor(m.info.timestampNanos / 1e6)),
+  };
+  const traceparent = m.headers?.get("traceparent");
+  if (traceparent) msg.traceparent = traceparent;
+  return msg;
+}
+
+/** Each open() its own ordered consumer: for a stream one reader follows (settlement, recon). */
+export function orderedSource(js: JetStreamClient, stream: string, maxMessages = 500): FrameSource {
+  return {
+    async open(from) {
+      const consumer = await js.consumers.get(stream, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: from,
+      });
+      const messages = await consumer.consume({ max_messages: Math.max(64, maxMessages) });
+      return {
+        async *[Symbol.asyncIterator]() {
+          for await (const m of messages) yield { msg: toStreamMsg(m), pending: m.info.pending };
+        },
+        close: () => messages.close().then(() => undefined),
+      };
+    },
+  };
+}
+
+/** How many messages one reader may have waiting before the tap waits for it. */
+const READER_QUEUE = 1_024;
+/** After the consumer failed (the server away): this long before reading again. */
+const RETRY_MS = 1_000;
+
+/** One reader's queue: the tap pushes, the reader pulls, each waiting for the other at the bounds. */
+class Reader {
+  /** The next sequence this reader wants: what is below it, it has had. */
+  next: number;
+  closed = false;
+  readonly #queue: FedMsg[] = [];
+  #wake: (() => void) | undefined;
+  #room: (() => void) | undefined;
+
+  constructor(
+    from: number,
+    private readonly onClose: (r: Reader) => void,
+  ) {
+    this.next = from;
+  }
+
+  /** Undefined when queued at once; a promise when the reader's queue is full (wait for room). */
+  push(msg: StreamMsg, pending: number): Promise<void> | undefined {
+    if (this.closed || msg.seq < this.next) return undefined;
+    this.next = msg.seq + 1;
+    this.#queue.push({ msg, pending });
+    this.#wake?.();
+    this.#wake = undefined;
+    if (this.#queue.length < READER_QUEUE) return undefined;
+    return new Promise<void>((resolve) => (this.#room = resolve));
+  }
+
+  async *feed(): AsyncGenerator<FedMsg> {
+    try {
+      for (;;) {
+        const item = this.#queue.shift();
+        if (item) {
+          if (this.#queue.length < READER_QUEUE / 2) this.release();
+          // What the server still holds, plus what waits here for this reader.
+          yield { msg: item.msg, pending: item.pending + this.#queue.length };
+          continue;
+        }
+        if (this.closed) return;
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#queue.length = 0;
+    this.#wake?.();
+    this.release();
+    this.onClose(this);
+  }
+
+  private release(): void {
+    this.#room?.();
+    this.#room = undefined;
+  }
+}
+
+export class EventTap implements FrameSource {
+  readonly #readers = new Set<Reader>();
+  #messages: ConsumerMessages | undefined;
+  #loop: Promise<void> | undefined;
+  /** The last sequence the current consumer handed out (its next is this + 1). */
+  #read = 0;
+  /** Where the current consumer started. */
+  #startedAt = 0;
+  #restarting: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly stream: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** A reader from `from` on. The tap goes back for it if it has read past `from` already. */
+  async open(from: number): Promise<FrameFeed> {
+    const reader = new Reader(Math.max(1, from), (r) => this.#readers.delete(r));
+    this.#readers.add(reader);
+    // Behind what the current consumer has handed out (or before where it started): read again.
+    if (!this.#messages || reader.next <= this.#read || reader.next < this.#startedAt)
+      await this.restart().catch((err: unknown) => {
+        reader.close();
+        throw err;
+      });
+    const iterator = reader.feed();
+    return {
+      [Symbol.asyncIterator]: () => iterator,
+      close: async () => {
+        reader.close();
+        await iterator.return(undefined);
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const r of [...this.#readers]) r.close();
+    await this.#restarting.catch(() => undefined);
+    await this.#messages?.close().catch(() => undefined);
+    await this.#loop;
+  }
+
+  /** (Re)start the one consumer at the earliest position any reader wants; one restart at a time. */
+  private restart(): Promise<void> {
+    this.#restarting = this.#restarting
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.#stopped) return;
+        const old = this.#messages;
+        this.#messages = undefined;
+        await old?.close().catch(() => undefined);
+        await this.#loop;
+        let from = Number.POSITIVE_INFINITY;
+        for (const r of this.#readers) from = Math.min(from, r.next);
+        if (!Number.isFinite(from)) return;
+        const consumer = await this.js.consumers.get(this.stream, {
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: from,
+        });
+        const messages = await consumer.consume({ max_messages: 512 });
+        this.#messages = messages;
+        this.#startedAt = from;
+        this.#read = from - 1;
+        // Closed by a restart or stop(): follow() just ends. Failed: read again, not awaited here
+        // (a restart awaits the loop, and the recovery is a restart).
+        this.#loop = this.follow(messages).catch((err: unknown) => {
+          if (this.#messages === messages) void this.recover(err);
+        });
+      });
+    return this.#restarting;
+  }
+
+  private async follow(messages: ConsumerMessages): Promise<void> {
+    for await (const m of messages) {
+      this.#read = m.seq;
+      const msg = toStreamMsg(m);
+      const pending = m.info.pending;
+      for (const r of this.#readers) {
+        const full = r.push(msg, pending);
+        if (full) await full;
+      }
+    }
+  }
+
+  /** The consumer failed (the server away): from where the readers are, again, until it works. */
+  private async recover(err: unknown): Promise<void> {
+    for (;;) {
+      if (this.#stopped) return;
+      this.log.warn({ err, stream: this.stream }, "event tap stopped reading; reading again in 1 s");
+      await new Promise<void>((r) => setTimeout(r, RETRY_MS).unref());
+      try {
+        await this.restart();
+        return;
+      } catch (again) {
+        err = again;
+      }
+    }
+  }
+}

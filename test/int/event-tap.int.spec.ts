@@ -1,0 +1,95 @@
+// The event tap against real JetStream: one ordered consumer per process whose messages every reader
+// gets from its own position, in order, once; a reader that goes back makes the tap read again
+// without handing the others anything twice; a reader that stops reading holds the tap back only
+// until it closes; every reader gets the same message object (what one decodes, the others reuse).
+import { expect } from "chai";
+import { EventTap, jsonOf, type FrameFeed, type StreamMsg } from "../../streams/event-tap.ts";
+import { encode } from "../../streams/envelopes.ts";
+import { openInfra, type Infra } from "../support/infra.ts";
+import { waitFor } from "../support/wait.ts";
+
+describe("event tap (real JetStream)", function () {
+  this.timeout(30_000);
+  let infra: Infra;
+  let tap: EventTap;
+  let subject: string;
+
+  before(async () => {
+    infra = await openInfra();
+    subject = `${infra.topo.eventBase}.tap`;
+  });
+  beforeEach(() => {
+    tap = new EventTap(infra.js, infra.topo.eventStream, infra.log);
+  });
+  afterEach(async () => {
+    await tap.stop();
+    await infra.jsm.streams.purge(infra.topo.eventStream);
+  });
+  after(async () => {
+    await infra.close();
+  });
+
+  /** Append `n` messages; their stream sequences. */
+  const append = async (n: number): Promise<number[]> => {
+    const seqs: number[] = [];
+    for (let i = 0; i < n; i++) seqs.push((await infra.js.publish(subject, encode({ i }))).seq);
+    return seqs;
+  };
+
+  /** Everything `feed` yields, kept as it comes (read in the background until closed). */
+  const collect = (feed: FrameFeed): StreamMsg[] => {
+    const got: StreamMsg[] = [];
+    void (async () => {
+      for await (const { msg } of feed) got.push(msg);
+    })();
+    return got;
+  };
+  const seqsOf = (msgs: StreamMsg[]) => msgs.map((m) => m.seq);
+  const until = (msgs: StreamMsg[], n: number, what: string) =>
+    waitFor(() => msgs.length >= n, { timeoutMs: 10_000, what });
+
+  it("gives each reader the stream from its own position, in order, once, as the same objects", async () => {
+    const seqs = await append(30);
+    const a = collect(await tap.open(seqs[0]!));
+    const b = collect(await tap.open(seqs[20]!));
+    await until(a, 30, "reader a at the head");
+    await until(b, 10, "reader b at the head");
+    expect(seqsOf(a)).to.deep.equal(seqs);
+    expect(seqsOf(b)).to.deep.equal(seqs.slice(20));
+    // One read, one object: what a decoded is b's too.
+    expect(b[0]).to.equal(a[20]);
+    expect(jsonOf(b[0]!)).to.equal(jsonOf(a[20]!));
+    expect(jsonOf(a[3]!)).to.deep.equal({ i: 3 });
+  });
+
+  it("reads again for a reader that goes back, and hands the others nothing twice", async () => {
+    const first = await append(20);
+    const a = collect(await tap.open(first[0]!));
+    await until(a, 20, "reader a at the head");
+    // A rebuild: this reader starts over from the beginning while a goes on.
+    const again = collect(await tap.open(first[0]!));
+    const more = await append(10);
+    await until(again, 30, "the reader that went back at the head");
+    await until(a, 30, "reader a at the new head");
+    expect(seqsOf(again)).to.deep.equal([...first, ...more]);
+    expect(seqsOf(a)).to.deep.equal([...first, ...more]);
+  });
+
+  it("is held back by a reader that does not read only until it closes", async () => {
+    const seqs = await append(1_200);
+    const idle = await tap.open(seqs[0]!); // never read: its queue fills (1,024) and the tap waits
+    const a = collect(await tap.open(seqs[0]!));
+    await until(a, 1_000, "reader a past the first thousand");
+    await idle.close();
+    await until(a, 1_200, "reader a at the head once the idle reader closed");
+    expect(seqsOf(a)).to.deep.equal(seqs);
+  });
+
+  it("hands a reader what is appended after it caught up, as it comes", async () => {
+    const a = collect(await tap.open(1));
+    const seqs = await append(5);
+    await until(a, 5, "the new messages");
+    expect(seqsOf(a)).to.deep.equal(seqs);
+    expect(a.every((m) => m.subject === subject && m.time instanceof Date)).to.equal(true);
+  });
+});
