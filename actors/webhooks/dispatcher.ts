@@ -48,6 +48,10 @@ export type DispatcherOptions = {
   batch?: number;
   cacheSize?: number;
   now?: () => Date;
+  /** A frame this version cannot read: tried again this often (UNREADABLE_RETRY_MS)… */
+  unreadableRetryMs?: number;
+  /** …and set aside once it has held the others back this long (UNREADABLE_SET_ASIDE_AFTER_MS). */
+  unreadableSetAsideAfterMs?: number;
 };
 
 type Cached = { state: PaymentState; nextEventNo: number };
@@ -66,7 +70,12 @@ export const UNREADABLE_SET_ASIDE_AFTER_MS = 5 * 60_000;
 /** A frame whose events this version cannot read (a newer writer): tried again later. */
 class UnreadableFrame extends Error implements RetryLater {
   override name = "UnreadableFrame";
-  readonly retryAfterMs = UNREADABLE_RETRY_MS;
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
 }
 
 export class WebhookDispatcher {
@@ -88,7 +97,10 @@ export class WebhookDispatcher {
         js: o.js,
         sql: o.sql,
         log: o.log,
-        onApplied: () => o.onStored?.(),
+        onApplied: (_name, seq) => {
+          for (const s of this.#unreadable.keys()) if (s <= seq) this.#unreadable.delete(s);
+          o.onStored?.();
+        },
         onSetAside: (_name, seq, code) => o.onSetAside?.(seq, code),
       },
     );
@@ -153,23 +165,31 @@ export class WebhookDispatcher {
     if (!r.ok && r.problem === "undecodable")
       // Not a frame at all: the event store refuses to read it too. Nothing to send; set aside.
       throw new PoisonFrameError("undecodable", r.message);
-    if (!r.ok) {
-      const first = this.#unreadable.get(m.seq) ?? now.getTime();
-      this.#unreadable.set(m.seq, first);
-      if (now.getTime() - first >= UNREADABLE_SET_ASIDE_AFTER_MS) {
-        this.#unreadable.delete(m.seq);
-        throw new PoisonFrameError("unreadable", r.message);
-      }
-      this.o.log.warn({ seq: m.seq, err: r.message }, "webhooks: frame not readable by this version; later");
-      throw new UnreadableFrame(r.message);
-    }
-    this.#unreadable.delete(m.seq);
+    if (!r.ok) throw this.unreadable(m, r.message, now);
     const frame = r.frame;
     touched.add(frame.paymentId);
-    const before = await this.stateBefore(frame);
+    let before: PaymentState;
+    try {
+      before = await this.stateBefore(frame);
+    } catch (err) {
+      // An earlier frame of the payment this version cannot read: this one waits with it.
+      if (err instanceof UnreadableFrame) throw this.unreadable(m, err.message, now);
+      throw err;
+    }
     const { entries, after } = catalog(before, { firstEventNo: frame.firstEventNo, events: frame.events });
     this.remember(frame.paymentId, { state: after, nextEventNo: frame.firstEventNo + frame.events.length });
     return entries.map((e) => ({ ...e, seq: m.seq, appendedAt: m.time, traceparent: m.traceparent ?? null }));
+  }
+
+  /** Tried again later; set aside once it has held the others back long enough. */
+  private unreadable(m: StreamMsg, message: string, now: Date): Error {
+    const first = this.#unreadable.get(m.seq) ?? now.getTime();
+    this.#unreadable.set(m.seq, first);
+    // Kept until the position is past it: the follower tries the batch, then the frame alone.
+    if (now.getTime() - first >= (this.o.unreadableSetAsideAfterMs ?? UNREADABLE_SET_ASIDE_AFTER_MS))
+      return new PoisonFrameError("unreadable", message);
+    this.o.log.warn({ seq: m.seq, err: message }, "webhooks: frame not readable by this version; later");
+    return new UnreadableFrame(message, this.o.unreadableRetryMs ?? UNREADABLE_RETRY_MS);
   }
 
   private async stateBefore(frame: PaymentFrame): Promise<PaymentState> {
@@ -183,7 +203,7 @@ export class WebhookDispatcher {
     for await (const f of this.o.events.frames(frame.paymentId, 0, current)) {
       if (f.seq >= seq) break;
       const parsed = PaymentEvents.safeParse(f.events);
-      if (!parsed.success) throw new UnreadableFrame(`frame ${f.seq} of ${frame.paymentId}`);
+      if (!parsed.success) throw new UnreadableFrame(`frame ${f.seq} of ${frame.paymentId}`, 0);
       events.push(...parsed.data);
     }
     return evolveAll(undefined, events);
