@@ -1,0 +1,350 @@
+// The projector role killed under load (issue 17): the platform runs its worker with projections off
+// (SWITCHYARD_PROJECTIONS=off, as the Procfile's worker), and the projector is a separate OS process
+// started as the Procfile starts it (actors/projector-main.ts, the deployment's environment). Clients
+// drive create → capture → partial refund the whole time; the projector is SIGKILLed mid-load and
+// started again. Afterwards the read models hold every payment with its final status, the ledger
+// holds exactly the entries the payments imply (none posted twice), each webhook event is stored
+// once and delivered once to the endpoint, nothing is set aside, and the read models' lag is back
+// to nothing. The assertions are about outcomes (rows, deliveries, lag), never about how the
+// dispatcher follows the stream, so that they hold whether it is a JetStream consumer or a
+// PostgreSQL-positioned follower.
+import { expect } from "chai";
+import type postgres from "postgres";
+import { READ_MODELS } from "../../actors/readmodels.ts";
+import { paymentBody, startTestPlatform, testEnv, type Api, type TestPlatform } from "../support/platform.ts";
+import { parseMetrics, series } from "../support/prometheus.ts";
+import { waitFor } from "../support/wait.ts";
+import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
+import { startProjectorProcess, type WorkerProcess } from "../support/worker-process.ts";
+
+const AMOUNT = 2500;
+const REFUND = 1000;
+/** The merchant events of create → capture → partial refund. */
+const EVENTS = ["payment.authorized", "payment.captured", "refund.succeeded"];
+/** Concurrent clients: enough that frames are being applied and delivered at the kill, moderate for 2 cores. */
+const CLIENTS = 6;
+/** Deliveries one sender has in flight at most: what a kill may make the endpoint receive twice. */
+const SENDS = 4;
+
+type Made = { id: string; createdAt: number; done: boolean };
+type Load = {
+  /** Every payment created, in creation order. */
+  made: Made[];
+  /** Every answer that was not the expected one (a failed step stops that payment). */
+  failures: string[];
+  done(): number;
+  stop(): Promise<void>;
+};
+
+/** `clients` loops, each paying and then capturing and refunding, until stopped. */
+function startLoad(api: Api, clients: number): Load {
+  const made: Made[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const step = async (what: string, call: Promise<{ status: number; body: unknown }>, want: number) => {
+    const res = await call;
+    if (res.status !== want) failures.push(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.status === want;
+  };
+  const loops = Array.from({ length: clients }, async () => {
+    while (running) {
+      const created = await api.post("/v1/payments", paymentBody({ amount: AMOUNT }));
+      if (created.status !== 201) {
+        failures.push(`create: ${created.status} ${JSON.stringify(created.body)}`);
+        continue;
+      }
+      const p: Made = { id: created.body.id, createdAt: Date.now(), done: false };
+      made.push(p);
+      p.done =
+        (await step(`capture ${p.id}`, api.post(`/v1/payments/${p.id}/capture`, {}), 200)) &&
+        (await step(`refund ${p.id}`, api.post(`/v1/payments/${p.id}/refunds`, { amount: REFUND }), 200));
+    }
+  });
+  return {
+    made,
+    failures,
+    done: () => made.filter((p) => p.done).length,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** One platform with the worker's projections off, a webhook receiver and an endpoint for m_alpha. */
+function projectorRun() {
+  const run = {
+    platform: undefined as unknown as TestPlatform,
+    env: {} as Record<string, string>,
+    sql: undefined as unknown as postgres.Sql,
+    receiver: undefined as unknown as Receiver,
+    api: undefined as unknown as Api,
+    projectors: [] as WorkerProcess[],
+    /** The projector's environment: the deployment's (the platform's), its sandbox where it listens. */
+    projectorEnv: {} as Record<string, string>,
+    /** A projector process started as the Procfile starts it, once it follows the streams. */
+    async startProjector(name: string): Promise<WorkerProcess & { spawnedAt: number }> {
+      const spawnedAt = Date.now();
+      const p = startProjectorProcess(run.projectorEnv, name);
+      run.projectors.push(p);
+      await p.ready;
+      return Object.assign(p, { spawnedAt });
+    },
+  };
+  before(async () => {
+    run.env = testEnv({
+      SWITCHYARD_PROJECTIONS: "off",
+      SWITCHYARD_PROJECTOR_METRICS_PORT: "0",
+      SWITCHYARD_WEBHOOK_POLL_MS: "100",
+      // Leases of 2 × timeout + 1 s: what the killed sender had claimed is sent again within seconds.
+      SWITCHYARD_WEBHOOK_TIMEOUT_MS: "1000",
+      SWITCHYARD_WEBHOOK_CONCURRENCY: String(SENDS),
+    });
+    run.platform = await startTestPlatform({ env: run.env });
+    expect(run.platform.readModels, "no read models in the worker").to.equal(undefined);
+    run.projectorEnv = { ...run.env, SANDBOX_URL: run.platform.sandbox!.url };
+    run.api = run.platform.api(run.platform.merchants[0]!);
+    run.sql = runSql(run.env);
+    const key: { secret?: string } = {};
+    run.receiver = await startReceiver(() => key.secret);
+    key.secret = (
+      await createEndpoint(run.sql, run.env, { merchantId: "m_alpha", url: run.receiver.url })
+    ).secret;
+  });
+  after(async () => {
+    for (const p of run.projectors) p.kill();
+    await Promise.all(run.projectors.map((p) => p.exited));
+    await run.receiver?.close();
+    await run.sql?.end({ timeout: 1 });
+    await run.platform?.cleanup();
+  });
+  return run;
+}
+
+describe("the projector SIGKILLed under load (e2e)", function () {
+  this.timeout(150_000);
+  const run = projectorRun();
+
+  const projected = async (): Promise<number> => {
+    const [row] = await run.sql<{ n: number }[]>`select count(*)::int as n from payments`;
+    return row?.n ?? 0;
+  };
+  const position = async (): Promise<number> => {
+    const [row] = await run.sql<
+      { last_seq: string }[]
+    >`select last_seq from projection_offsets where name = 'payments'`;
+    return row ? Number(row.last_seq) : 0;
+  };
+
+  it("catches up after a restart: every payment listed with its final status, nothing applied twice", async () => {
+    const { sql, receiver, api } = run;
+    const first = await run.startProjector("projector-1");
+    const load = startLoad(api, CLIENTS);
+    let second: Awaited<ReturnType<typeof run.startProjector>>;
+    try {
+      // Killed in the middle of the flow: while it applies batches and sends deliveries.
+      await waitFor(async () => (await projected()) >= 20 && receiver.ok().length >= 10, {
+        timeoutMs: 30_000,
+        what: "the first projector applying the load and delivering",
+      });
+      first.kill();
+      expect(await first.exited).to.deep.equal({ code: null, signal: "SIGKILL" });
+      const atKill = { made: load.made.length, position: await position() };
+      // Down: payments are still answered, and nobody applies them.
+      await waitFor(() => load.made.length >= atKill.made + 20, {
+        timeoutMs: 30_000,
+        what: "20 payments made with the projector down",
+      });
+      expect(await position(), "nothing applied while the projector is down").to.equal(atKill.position);
+      // Started again under the same load, which goes on until it has applied more of it.
+      second = await run.startProjector("projector-2");
+      const atRestart = load.made.length;
+      await waitFor(() => load.done() >= atRestart + 20, {
+        timeoutMs: 30_000,
+        what: "20 more payments with the second projector running",
+      });
+    } finally {
+      await load.stop();
+    }
+    expect(load.failures, "every step answered").to.deep.equal([]);
+    const ids = load.made.map((p) => p.id);
+    const n = ids.length;
+
+    // Every payment in the merchant's list, and on its GET, with its final status and amounts.
+    const want = { status: "partially_refunded", captured_amount: AMOUNT, refunded_amount: REFUND };
+    const listed = await waitFor(
+      async () => {
+        const all = new Map((await listAll(api)).map((p) => [p.id, p]));
+        return ids.every((id) => all.get(id)?.status === want.status) ? all : undefined;
+      },
+      {
+        timeoutMs: 30_000,
+        what: "every payment in the merchant's list with its final status",
+        intervalMs: 250,
+      },
+    );
+    expect(listed.size).to.equal(n);
+    for (const id of ids) expect(listed.get(id), id).to.include(want);
+    for (const id of ids) expect((await api.get(`/v1/payments/${id}`)).body, id).to.include(want);
+
+    // The ledger: one capture and one refund entry per payment, of two postings each, none twice;
+    // the PSP operations read model one capture and one refund each.
+    const [ledger] = await sql<{ entries: number; distinct: number; capture: number; refund: number }[]>`
+      select count(*)::int as entries, count(distinct (payment_id, kind))::int as distinct,
+        (count(*) filter (where kind = 'capture'))::int as capture,
+        (count(*) filter (where kind = 'refund'))::int as refund
+      from ledger_entries`;
+    expect(ledger).to.deep.equal({ entries: 2 * n, distinct: 2 * n, capture: n, refund: n });
+    const [postings] = await sql<{ n: number }[]>`select count(*)::int as n from ledger_postings`;
+    expect(postings?.n).to.equal(4 * n);
+    const [ops] = await sql<{ n: number; distinct: number }[]>`
+      select count(*)::int as n, count(distinct (payment_id, kind))::int as distinct from psp_operations`;
+    expect(ops).to.deep.equal({ n: 2 * n, distinct: 2 * n });
+    const trial = await run.platform.ops.get<Trial>("/ops/ledger/trial-balance");
+    expect(trial.status, JSON.stringify(trial.body)).to.equal(200);
+    expect(trial.body).to.include({ balanced: true, complete: true, set_aside: 0 });
+    expect(trial.body.totals).to.deep.equal([
+      { currency: "EUR", debit: n * (AMOUNT + REFUND), credit: n * (AMOUNT + REFUND), balanced: true },
+    ]);
+
+    // Webhooks: each event stored once, one delivery row for the endpoint, succeeded. Today the frames
+    // the killed dispatcher had taken but not acknowledged come back only after the durable
+    // consumer's ack_wait (60 s, streams/topology.ts), and the sender sends nothing past them until
+    // then: hence a bound above it (see the second spec below). After the follower rewrite it is
+    // seconds.
+    const delivered = await waitFor(
+      async () => {
+        const [c] = await sql<{ events: number; pending: number }[]>`
+          select (select count(*)::int from webhook_events) as events,
+            (select count(*)::int from webhook_deliveries where status <> 'succeeded') as pending`;
+        return c?.events === EVENTS.length * n && c.pending === 0 ? c : undefined;
+      },
+      { timeoutMs: 90_000, what: "every webhook event stored and delivered", intervalMs: 250 },
+    );
+    expect(delivered.events).to.equal(EVENTS.length * n);
+    const perPayment = await sql<{ payment_id: string; types: string[] }[]>`
+      select payment_id, array_agg(type order by seq, idx) as types from webhook_events group by payment_id`;
+    expect(perPayment.length).to.equal(n);
+    for (const p of perPayment) expect(p.types, p.payment_id).to.deep.equal(EVENTS);
+    const [deliveries] = await sql<{ n: number; distinct: number; other: number }[]>`
+      select count(*)::int as n, count(distinct (event_id, endpoint_id))::int as distinct,
+        (count(*) filter (where origin <> 'stream'))::int as other
+      from webhook_deliveries`;
+    expect(deliveries).to.deep.equal({ n: EVENTS.length * n, distinct: EVENTS.length * n, other: 0 });
+    // The endpoint received every event; twice only what the killed sender had in flight (sent, not
+    // yet recorded): received before the second projector existed.
+    const arrivals = new Map<string, number[]>();
+    for (const r of receiver.ok()) arrivals.set(r.id, [...(arrivals.get(r.id) ?? []), r.at]);
+    const stored = await sql<{ id: string }[]>`select id from webhook_events`;
+    expect([...arrivals.keys()].sort()).to.deep.equal(stored.map((r) => r.id).sort());
+    const twice = [...arrivals].filter(([, at]) => at.length > 1);
+    expect(twice.length, "received twice").to.be.at.most(SENDS);
+    for (const [id, at] of twice) {
+      expect(at.length, id).to.equal(2);
+      expect(at[0], `${id} first sent by the killed projector`).to.be.below(second!.spawnedAt);
+    }
+
+    // Nothing set aside, every follower ready, and the lag back to nothing on the projector's /metrics.
+    const setAside = await run.platform.ops.get<{ set_aside: unknown[] }>("/ops/read-models/set-aside");
+    expect(setAside.body.set_aside).to.deep.equal([]);
+    const states = await run.platform.ops.get<{ read_models: ReadModel[] }>("/ops/read-models");
+    for (const r of states.body.read_models)
+      expect(r, r.name).to.include({ status: "ready", set_aside: 0, last_error: null });
+    const metricsUrl = (
+      await second!.waitForLog((l) => l.msg === "projector metrics listening", "its metrics door")
+    ).url as string;
+    await waitFor(
+      async () => {
+        const samples = parseMetrics(await (await fetch(`${metricsUrl}/metrics`)).text());
+        return READ_MODELS.every((name) => {
+          const behind = series(samples, "switchyard_read_model_behind_messages", { read_model: name });
+          const lag = series(samples, "switchyard_read_model_lag_seconds", { read_model: name });
+          return behind[0]?.value === 0 && lag[0] !== undefined && lag[0].value < 1;
+        });
+      },
+      // (measured on the projector's timer, every 5 s)
+      {
+        timeoutMs: 15_000,
+        what: "the read models' lag back to ~0 on the projector's /metrics",
+        intervalMs: 250,
+      },
+    );
+  });
+});
+
+/** How long after its frame was appended a delivery may reach the endpoint, after a restart. */
+const PROMPT_MS = 10_000;
+
+describe("the webhook dispatcher's process SIGKILLed under load (e2e)", function () {
+  this.timeout(150_000);
+  const run = projectorRun();
+
+  // Skipped until the dispatcher follows PAY_EVT from a PostgreSQL position (the lead's rewrite, this
+  // session): today it is a durable JetStream consumer (streams/topology.ts, ack_wait 60 s), so the
+  // frames the killed process had taken but not acknowledged come back only after 60 s, and the
+  // sender sends nothing past them until then. Seen failing: none of the 72 deliveries of the
+  // payments made after the restart within 17 s; with a 90 s wait they all came ~57 s after the
+  // restart (~60 s after the kill), the latest 56.6 and 57.1 s after its event (two runs).
+  it.skip("delivers the frames appended after the restart promptly", async () => {
+    const { receiver, api } = run;
+    // In the Procfile's deployment the dispatcher and its sender run in the projector.
+    const first = await run.startProjector("projector-1");
+    const load = startLoad(api, CLIENTS);
+    let restartedAt = 0;
+    try {
+      // Killed with frames taken and deliveries in flight.
+      await waitFor(() => receiver.ok().length >= 10, { timeoutMs: 30_000, what: "the first deliveries" });
+      first.kill();
+      await first.exited;
+      await run.startProjector("projector-2");
+      restartedAt = Date.now();
+      await waitFor(() => load.made.filter((p) => p.createdAt > restartedAt && p.done).length >= 15, {
+        timeoutMs: 30_000,
+        what: "15 payments made after the restart",
+      });
+    } finally {
+      await load.stop();
+    }
+    expect(load.failures, "every step answered").to.deep.equal([]);
+    const after = new Set(load.made.filter((p) => p.createdAt > restartedAt).map((p) => p.id));
+    const received = () => receiver.ok().filter((r) => after.has(r.event.data.object.id));
+    const got = await waitFor(
+      () => {
+        const r = received();
+        return new Set(r.map((x) => x.id)).size === EVENTS.length * after.size ? r : undefined;
+      },
+      {
+        timeoutMs: PROMPT_MS + 5_000,
+        what: "the deliveries of the payments made after the restart",
+        intervalMs: 100,
+      },
+    );
+    // Each within the bound of its event's time (the frame's append, on this machine's clock).
+    const late = got
+      .map((r) => ({ id: r.id, type: r.event.type, ms: r.at - Date.parse(r.event.created) }))
+      .filter((d) => d.ms > PROMPT_MS);
+    expect(late, "deliveries later than the bound").to.deep.equal([]);
+  });
+});
+
+type Trial = {
+  balanced: boolean;
+  complete: boolean;
+  set_aside: number;
+  totals: { currency: string; debit: number; credit: number; balanced: boolean }[];
+};
+type ReadModel = { name: string; status: string; set_aside: number; last_error: string | null };
+type ListItem = { id: string; status: string; captured_amount: number; refunded_amount: number };
+
+/** The merchant's whole list, page after page. */
+async function listAll(api: Api): Promise<ListItem[]> {
+  const all: ListItem[] = [];
+  for (let after: string | undefined; ;) {
+    const res = await api.get(`/v1/payments?limit=100${after ? `&starting_after=${after}` : ""}`);
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    const page = res.body as unknown as { data: ListItem[]; has_more: boolean };
+    all.push(...page.data);
+    if (!page.has_more || page.data.length === 0) return all;
+    after = page.data[page.data.length - 1]!.id;
+  }
+}
