@@ -207,11 +207,8 @@ describe("the projector SIGKILLed under load (e2e)", function () {
       { currency: "EUR", debit: n * (AMOUNT + REFUND), credit: n * (AMOUNT + REFUND), balanced: true },
     ]);
 
-    // Webhooks: each event stored once, one delivery row for the endpoint, succeeded. Today the frames
-    // the killed dispatcher had taken but not acknowledged come back only after the durable
-    // consumer's ack_wait (60 s, streams/topology.ts), and the sender sends nothing past them until
-    // then: hence a bound above it (see the second spec below). After the follower rewrite it is
-    // seconds.
+    // Webhooks: each event stored once, one delivery row for the endpoint, succeeded. (While the
+    // dispatcher was a durable consumer this waited ~60 s for its ack_wait; a follower resumes at once.)
     const delivered = await waitFor(
       async () => {
         const [c] = await sql<{ events: number; pending: number }[]>`
@@ -219,7 +216,7 @@ describe("the projector SIGKILLed under load (e2e)", function () {
             (select count(*)::int from webhook_deliveries where status <> 'succeeded') as pending`;
         return c?.events === EVENTS.length * n && c.pending === 0 ? c : undefined;
       },
-      { timeoutMs: 90_000, what: "every webhook event stored and delivered", intervalMs: 250 },
+      { timeoutMs: 30_000, what: "every webhook event stored and delivered", intervalMs: 250 },
     );
     expect(delivered.events).to.equal(EVENTS.length * n);
     const perPayment = await sql<{ payment_id: string; types: string[] }[]>`
@@ -279,13 +276,11 @@ describe("the webhook dispatcher's process SIGKILLed under load (e2e)", function
   this.timeout(150_000);
   const run = projectorRun();
 
-  // Skipped until the dispatcher follows PAY_EVT from a PostgreSQL position (the lead's rewrite, this
-  // session): today it is a durable JetStream consumer (streams/topology.ts, ack_wait 60 s), so the
-  // frames the killed process had taken but not acknowledged come back only after 60 s, and the
-  // sender sends nothing past them until then. Seen failing: none of the 72 deliveries of the
-  // payments made after the restart within 17 s; with a 90 s wait they all came ~57 s after the
-  // restart (~60 s after the kill), the latest 56.6 and 57.1 s after its event (two runs).
-  it.skip("delivers the frames appended after the restart promptly", async () => {
+  // Seen failing while the dispatcher was a durable JetStream consumer (ack_wait 60 s): the frames
+  // the killed process had taken came back only after 60 s, and the sender sent nothing past them
+  // until then — none of the 72 deliveries of the payments made after the restart within 17 s; all
+  // ~57 s after the restart. As a follower of a PostgreSQL position it resumes at once.
+  it("delivers the frames appended after the restart promptly", async () => {
     const { receiver, api } = run;
     // In the Procfile's deployment the dispatcher and its sender run in the projector.
     const first = await run.startProjector("projector-1");

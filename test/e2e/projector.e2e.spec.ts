@@ -185,9 +185,7 @@ describe("the projector role: projections off the payment workers (e2e)", functi
     ]);
 
     // The webhook dispatcher under the kill: each event stored once, each delivered at least once.
-    // Slow by design: the frames the killed dispatcher had taken but not acknowledged come back only
-    // after the durable consumer's ack_wait (60 s, streams/topology.ts), and the sender sends nothing
-    // past the ack floor (a payment's events in order) until then. Measured here: ~56 s.
+    // (~56 s while it was a durable consumer waiting out its ack_wait; a follower resumes at once.)
     const perPayment = await waitFor(
       async () => {
         const rows = await sql<{ n: number }[]>`
@@ -196,7 +194,7 @@ describe("the projector role: projections off the payment workers (e2e)", functi
           select count(*)::int as n from webhook_deliveries where status <> 'succeeded'`;
         return rows.length === ids.length && pending?.n === 0 ? rows : undefined;
       },
-      { timeoutMs: 100_000, what: "every webhook event stored and delivered", intervalMs: 250 },
+      { timeoutMs: 30_000, what: "every webhook event stored and delivered", intervalMs: 250 },
     );
     const [stored] = await sql<{ n: number; distinct: number }[]>`
       select count(*)::int as n, count(distinct id)::int as distinct from webhook_events`;
