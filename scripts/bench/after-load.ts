@@ -19,6 +19,8 @@ export type AfterLoad = {
   idleMs: number;
   /** Deliveries the bench's webhook endpoint had received once the dispatcher caught up (null: none subscribed). */
   delivered: number | null;
+  /** ... and once the idle window ended: more means deliveries were still going out during it. */
+  deliveredAfterIdle: number | null;
 };
 
 /** Give up waiting for a follower after this long: the figure is then reported as "more than". */
@@ -44,12 +46,14 @@ export async function afterLoad(
   const webhooks = platform.config.webhooks.enabled && platform.readModels ? webhooksCaughtUp() : null;
   const [readModelLagMs, webhooksLagMs] = await Promise.all([readModel, webhooks]);
   const delivered = receiver?.delivered() ?? null;
+  const idleCpuMsPerS = await idleCpu(idleMs);
   return {
     delivered,
+    deliveredAfterIdle: receiver?.delivered() ?? null,
     readModelLagMs: follower ? (readModelLagMs ?? WAIT_AT_MOST_MS) : null,
     webhooksLagMs,
     lastSeq,
-    idleCpuMsPerS: await idleCpu(idleMs),
+    idleCpuMsPerS,
     idleMs,
   };
 
@@ -96,6 +100,9 @@ export function afterLoadLines(a: AfterLoad, what: string): string[] {
       `;  webhook dispatcher ${lag(a.webhooksLagMs)}` +
       (a.delivered === null ? "" : ` (the endpoint had received ${a.delivered} deliveries by then)`),
     `  then idle: ${a.idleCpuMsPerS.toFixed(1)} ms CPU per second over ${a.idleMs / 1000} s ` +
-      `(${((a.idleCpuMsPerS / 1000) * 100).toFixed(1)} % of a core; this process, all its threads)`,
+      `(${((a.idleCpuMsPerS / 1000) * 100).toFixed(1)} % of a core; this process, all its threads)` +
+      (a.delivered !== null && a.deliveredAfterIdle !== a.delivered
+        ? `; webhook deliveries still going out meanwhile: ${a.delivered} → ${a.deliveredAfterIdle}`
+        : ""),
   ];
 }

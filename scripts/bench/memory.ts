@@ -6,7 +6,7 @@
 // janitor's open-payment map and the webhook dispatcher's cache are private fields of objects the
 // platform does not return, so for them (and anything else) an optional heap snapshot summary:
 // self size by constructor name, top 15 (scripts/bench/heap-summary.ts, parsed in a child process).
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
 import type { Platform } from "../platform.ts";
@@ -15,6 +15,8 @@ import { summarizeInChild, type HeapSummary } from "./heap-summary.ts";
 export type MemoryFigures = {
   /** process.memoryUsage(), bytes. */
   process: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  /** The kernel's split of the RSS (/proc/self/status, Linux): anonymous, file-backed, shared; bytes. */
+  kernel: Record<string, number>;
   /** V8 heap used per space, bytes. */
   spaces: Record<string, number>;
   /** Counts of the platform's reachable in-memory structures. */
@@ -52,9 +54,24 @@ export async function memoryFigures(platform: Platform): Promise<MemoryFigures> 
       external: m.external,
       arrayBuffers: m.arrayBuffers,
     },
+    kernel: kernelSplit(),
     spaces,
     structures,
   };
+}
+
+/** RssAnon, RssFile, RssShmem (bytes) and Threads from /proc/self/status; empty where there is none. */
+function kernelSplit(): Record<string, number> {
+  let status: string;
+  try {
+    status = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    return {};
+  }
+  const out: Record<string, number> = {};
+  for (const m of status.matchAll(/^(RssAnon|RssFile|RssShmem|Threads):\s+(\d+)( kB)?/gm))
+    out[m[1]!] = Number(m[2]) * (m[3] ? 1024 : 1);
+  return out;
 }
 
 /** A heap snapshot of this process into `dir`, summarized in a child process, then removed. */
@@ -81,6 +98,10 @@ export function memoryLines(
     out.push(row(`process ${k}`, mb(first.m.process[k]), mb(last.m.process[k])));
   const rest = (m: MemoryFigures) => m.process.rss - m.process.heapTotal - m.process.external;
   out.push(row("RSS outside the V8 heap and external", mb(rest(first.m)), mb(rest(last.m))));
+  for (const k of Object.keys(last.m.kernel)) {
+    const show = k === "Threads" ? String : mb;
+    out.push(row(`  kernel ${k}`, show(first.m.kernel[k] ?? 0), show(last.m.kernel[k] ?? 0)));
+  }
   for (const space of Object.keys(last.m.spaces))
     out.push(row(`  V8 ${space} used`, mb(first.m.spaces[space] ?? 0), mb(last.m.spaces[space] ?? 0)));
   for (const k of Object.keys(last.m.structures))

@@ -38,7 +38,8 @@ Options (flag, environment variable, default):
                                                         component (scripts/bench/phases.ts); no sections after it
   --phase-payments K             BENCH_PHASE_PAYMENTS 10000  payments per phase
   --heap-snapshots               BENCH_HEAP_SNAPSHOTS=1 phase mode: heap snapshot summaries after the first and
-                                                        last phase (the load pauses for the first)
+                                                        last phase (the load pauses for the first; writing it
+                                                        raises the RSS: compare RSS from a run without it)
   --only webhooks                                       the webhooks section alone (scripts/bench/webhooks.ts): payments/s
                                                         with no endpoint vs one endpoint (--concurrency, --duration,
                                                         --warmup, --rounds apply), deliveries/s, delivery lag p50/p99

@@ -171,7 +171,9 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
   const out = [
     "",
     `Switchyard bench, phase mode: ${i.phases} phases × ${i.phasePayments} payments, closed loop, ${C} clients, one continuous run` +
-      (i.heapSnapshots ? " (paused once after phase 1 for a heap snapshot)" : ""),
+      (i.heapSnapshots
+        ? " (paused after phase 1 for a heap snapshot, whose writing raises the RSS of every later phase)"
+        : ""),
     i.setup,
     `  warm-up before phase 1: ${warm.completed} payments, ${r1(warm.perSecond)}/s`,
     ...bareLine(`before (${i.durationS} s)`, bareBefore),
