@@ -19,6 +19,10 @@ export type AfterLoad = {
   idleMs: number;
   /** Deliveries the bench's webhook endpoint had received once the dispatcher caught up (null: none subscribed). */
   delivered: number | null;
+  /** ms from the last answer until the endpoint's last delivery arrived (no new one for a second after). */
+  deliveriesDrainedMs: number | null;
+  /** Deliveries received once they had drained. */
+  deliveredAtDrain: number | null;
   /** ... and once the idle window ended: more means deliveries were still going out during it. */
   deliveredAfterIdle: number | null;
 };
@@ -46,9 +50,14 @@ export async function afterLoad(
   const webhooks = platform.config.webhooks.enabled && platform.readModels ? webhooksCaughtUp() : null;
   const [readModelLagMs, webhooksLagMs] = await Promise.all([readModel, webhooks]);
   const delivered = receiver?.delivered() ?? null;
+  // The sender works after the dispatcher has stored the deliveries: the idle window starts once
+  // the endpoint has seen no new delivery for a second, so it measures idleness, not the backlog.
+  const drained = receiver ? await deliveriesDrained(receiver, endedAt) : undefined;
   const idleCpuMsPerS = await idleCpu(idleMs);
   return {
     delivered,
+    deliveriesDrainedMs: drained?.ms ?? null,
+    deliveredAtDrain: drained?.count ?? null,
     deliveredAfterIdle: receiver?.delivered() ?? null,
     readModelLagMs: follower ? (readModelLagMs ?? WAIT_AT_MOST_MS) : null,
     webhooksLagMs,
@@ -69,6 +78,25 @@ export async function afterLoad(
     return WAIT_AT_MOST_MS;
   }
 }
+
+/** When the receiver's count last moved, once it has stood still for QUIET_MS (at most WAIT_AT_MOST_MS). */
+async function deliveriesDrained(
+  receiver: { delivered(): number },
+  endedAt: number,
+): Promise<{ ms: number; count: number }> {
+  let count = receiver.delivered();
+  let movedAt = performance.now();
+  while (performance.now() - movedAt < QUIET_MS && performance.now() - endedAt < WAIT_AT_MOST_MS) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = receiver.delivered();
+    if (now !== count) [count, movedAt] = [now, performance.now()];
+  }
+  // The receiver reports arrivals every 50 ms: the last one came up to that much before it was seen.
+  return { ms: Math.max(0, movedAt - endedAt), count };
+}
+
+/** No delivery for this long: the endpoint's backlog is drained. */
+const QUIET_MS = 1_000;
 
 const within = (p: Promise<void>) =>
   new Promise<boolean>((resolve) => {
@@ -99,10 +127,16 @@ export function afterLoadLines(a: AfterLoad, what: string): string[] {
     `  payments read model caught up ${lag(a.readModelLagMs)} after the last answer` +
       `;  webhook dispatcher ${lag(a.webhooksLagMs)}` +
       (a.delivered === null ? "" : ` (the endpoint had received ${a.delivered} deliveries by then)`),
-    `  then idle: ${a.idleCpuMsPerS.toFixed(1)} ms CPU per second over ${a.idleMs / 1000} s ` +
+    ...(a.deliveriesDrainedMs === null
+      ? []
+      : [
+          `  webhook deliveries drained ${lag(a.deliveriesDrainedMs)} after the last answer ` +
+            `(${a.deliveredAtDrain} received; none for ${QUIET_MS / 1000} s after)`,
+        ]),
+    `  then idle${a.deliveriesDrainedMs === null ? "" : " (from the drain)"}: ${a.idleCpuMsPerS.toFixed(1)} ms CPU per second over ${a.idleMs / 1000} s ` +
       `(${((a.idleCpuMsPerS / 1000) * 100).toFixed(1)} % of a core; this process, all its threads)` +
-      (a.delivered !== null && a.deliveredAfterIdle !== a.delivered
-        ? `; webhook deliveries still going out meanwhile: ${a.delivered} → ${a.deliveredAfterIdle}`
+      (a.deliveredAfterIdle !== null && a.deliveredAfterIdle !== (a.deliveredAtDrain ?? a.delivered)
+        ? `; webhook deliveries still going out meanwhile: ${a.deliveredAtDrain ?? a.delivered} → ${a.deliveredAfterIdle}`
         : ""),
   ];
 }
