@@ -8,13 +8,19 @@
 // self size by constructor name, top 15 (scripts/bench/heap-summary.ts, parsed in a child process).
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
+import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { Platform } from "../platform.ts";
 import { summarizeInChild, type HeapSummary } from "./heap-summary.ts";
 
 export type MemoryFigures = {
   /** process.memoryUsage(), bytes. */
   process: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  /**
+   * The V8 heap still used after a full garbage collection (what is live: heapUsed above also counts
+   * garbage not yet collected, which swings by hundreds of MB under load), and the RSS then.
+   */
+  afterGc: { heapUsed: number; rss: number };
   /** The kernel's split of the RSS (/proc/self/status, Linux): anonymous, file-backed, shared; bytes. */
   kernel: Record<string, number>;
   /** V8 heap used per space, bytes. */
@@ -46,7 +52,10 @@ export async function memoryFigures(platform: Platform): Promise<MemoryFigures> 
   structures["metric series (registry values)"] = series;
   for (const [name, f] of platform.readModels?.followers ?? [])
     structures[`read model ${name}: position`] = f.position;
+  fullGc();
+  const after = process.memoryUsage();
   return {
+    afterGc: { heapUsed: after.heapUsed, rss: after.rss },
     process: {
       rss: m.rss,
       heapTotal: m.heapTotal,
@@ -58,6 +67,15 @@ export async function memoryFigures(platform: Platform): Promise<MemoryFigures> 
     spaces,
     structures,
   };
+}
+
+/**
+ * A full, synchronous garbage collection. The bench runs without --expose-gc (npm run bench is plain
+ * tsx), so the flag is set now and gc() taken from a fresh context, where V8 then installs it.
+ */
+function fullGc(): void {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
 }
 
 /** RssAnon, RssFile, RssShmem (bytes) and Threads from /proc/self/status; empty where there is none. */
@@ -96,6 +114,10 @@ export function memoryLines(
   const out = [`memory per component (${first.label} vs ${last.label}):`, row("", first.label, last.label)];
   for (const k of ["rss", "heapTotal", "heapUsed", "external", "arrayBuffers"] as const)
     out.push(row(`process ${k}`, mb(first.m.process[k]), mb(last.m.process[k])));
+  out.push(
+    row("V8 heap used after a full GC (live)", mb(first.m.afterGc.heapUsed), mb(last.m.afterGc.heapUsed)),
+  );
+  out.push(row("process rss after that GC", mb(first.m.afterGc.rss), mb(last.m.afterGc.rss)));
   const rest = (m: MemoryFigures) => m.process.rss - m.process.heapTotal - m.process.external;
   out.push(row("RSS outside the V8 heap and external", mb(rest(first.m)), mb(rest(last.m))));
   for (const k of Object.keys(last.m.kernel)) {

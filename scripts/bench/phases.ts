@@ -72,7 +72,7 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
   const warm = await closedLoop(C, firstWarmS * 1000, i.product, signal);
 
   const phases: Phase[] = [];
-  let firstMem: Promise<MemoryFigures> | undefined;
+  let firstMem: MemoryFigures | undefined;
   let firstHeap: HeapSummary | undefined;
   let latencies: number[] = [];
   let not201 = 0;
@@ -111,19 +111,19 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
     );
     latencies = [];
     not201 = 0;
-    if (p.phase === 1) {
-      firstMem = memoryFigures(i.platform);
-      if (i.heapSnapshots && i.phases > 1) paused = snapshotFirst();
-    }
+    if (p.phase === 1 && i.phases > 1) paused = figuresAfterFirst();
     t0 = performance.now();
     cpu0 = process.cpuUsage();
   };
-  // The load stops taking new payments, those in flight finish, the snapshot is taken, and the
-  // next phase's clock starts only then.
-  const snapshotFirst = async () => {
+  // The memory figure forces a full GC (and maybe a heap snapshot): the load stops taking new
+  // payments, those in flight finish, the figures are taken, and the next phase's clock starts then.
+  const figuresAfterFirst = async () => {
     while (inFlight > 0) await new Promise((r) => setTimeout(r, 5));
-    say("phase mode: heap snapshot after phase 1 (load paused)");
-    firstHeap = await heapSummary(i.dir, "phase1");
+    say(
+      `phase mode: memory figures${i.heapSnapshots ? " and heap snapshot" : ""} after phase 1 (load paused)`,
+    );
+    firstMem = await memoryFigures(i.platform);
+    if (i.heapSnapshots) firstHeap = await heapSummary(i.dir, "phase1");
     paused = undefined;
     t0 = performance.now();
     cpu0 = process.cpuUsage();
@@ -172,8 +172,8 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
     "",
     `Switchyard bench, phase mode: ${i.phases} phases × ${i.phasePayments} payments, closed loop, ${C} clients, one continuous run` +
       (i.heapSnapshots
-        ? " (paused after phase 1 for a heap snapshot, whose writing raises the RSS of every later phase)"
-        : ""),
+        ? " (paused after phase 1 for the memory figures and a heap snapshot, whose writing raises the RSS of every later phase)"
+        : " (paused after phase 1 for the memory figures: a full GC)"),
     i.setup,
     `  warm-up before phase 1: ${warm.completed} payments, ${r1(warm.perSecond)}/s`,
     ...bareLine(`before (${i.durationS} s)`, bareBefore),
@@ -195,7 +195,7 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
       i.bare ? "the product and the bare flow idle in this process" : "the product alone",
     ),
   ];
-  const firstFigures = await firstMem;
+  const firstFigures = firstMem;
   if (firstFigures)
     out.push(
       "",
