@@ -4,10 +4,12 @@
 // shared machine absolute numbers drift while a ratio of alternating phases holds. Before any server
 // or flow runs (their load would disturb it) it times the routing decision alone on a 200-rule
 // policy (scripts/bench/routing.ts). Then it starts (or reuses) NATS and Redis, runs the product
-// (sandbox + worker + gateway, startPlatform) and the bare flow in this process under one unique
-// prefix, and alternates them — bare, product, bare, product … — each phase a warm-up then a
+// (sandbox + worker + gateway as npm start runs them, with one subscribed webhook endpoint:
+// scripts/bench/product.ts; --embedded puts PGlite in the process) and the bare flow in this process
+// under one unique prefix, and alternates them — bare, product, bare, product … — each phase a warm-up then a
 // measured window, with the same load: closed loop with C clients, or open loop at a fixed arrival
-// rate. Last, the raw JetStream publish rate with the same client (the older baseline). It prints a
+// rate. After the product's last phase, its followers' lag and its idle CPU (scripts/bench/after-load.ts).
+// Last, the raw JetStream publish rate with the same client (the older baseline). It prints a
 // report and one `BENCH_RESULT {json}` line and removes everything it created.
 //
 // With --procfile a third flow joins the rounds: the Procfile's roles (gateway, worker, projector,
@@ -31,11 +33,10 @@ import { randomBytes } from "node:crypto";
 import { cpus, platform as osPlatform, release } from "node:os";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { join } from "node:path";
-import { pino } from "pino";
+import { performance } from "node:perf_hooks";
 import { ConfigError, loadConfig, type Config } from "../config/env.ts";
-import { createLogger } from "../config/log.ts";
 import { topology } from "../streams/topology.ts";
+import { afterLoad, idleCpu, type AfterLoad } from "./bench/after-load.ts";
 import { startBare, type BareFlow } from "./bench/bare.ts";
 import { benchPrefix, cleanUp, makeTempDir, sweepKilledRuns } from "./bench/cleanup.ts";
 import { closedLoop, openLoop, type Op, type RunResult } from "./bench/load.ts";
@@ -57,6 +58,8 @@ import {
   sampleCommand,
 } from "./bench/probes.ts";
 import { helpAsked, options, sectionOnly, UsageError, USAGE } from "./bench/options.ts";
+import { phaseMode } from "./bench/phases.ts";
+import { benchEnv, startProduct, type ProductRun } from "./bench/product.ts";
 import { report, type BenchOptions, type Flow, type FlowInput } from "./bench/report.ts";
 import { benchRouting } from "./bench/routing.ts";
 import { searchSection } from "./bench/search.ts";
@@ -68,7 +71,7 @@ import {
   ServiceStartError,
   type LocalServices,
 } from "./local-services.ts";
-import { startPlatform, type Platform } from "./platform.ts";
+import type { Platform } from "./platform.ts";
 import { startBenchTracing, type BenchTracing } from "./bench/tracing.ts";
 
 /** The least warm-up of each flow's first phase, seconds (unless --warmup asks for more). */
@@ -85,7 +88,7 @@ async function main(): Promise<number> {
   // The sections last: the flows' servers are gone by then, so none disturbs another.
   const section = sectionOnly();
   let code = section ? 0 : await flowsBench(opts);
-  if (code !== 0 || (opts.only && !section)) return code;
+  if (code !== 0 || ((opts.only || opts.phases > 0) && !section)) return code;
   // Webhooks: in a full run, and alone with --only webhooks.
   if (section === undefined || section === "webhooks")
     code = await webhooksSection({
@@ -118,7 +121,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
   // Pure CPU, so it goes first: no server started here and no flow shares the machine yet.
   let routing: Awaited<ReturnType<typeof benchRouting>> | undefined;
-  if (!opts.only) {
+  if (!opts.only && opts.phases === 0) {
     say("routing decision alone: 200-rule policy");
     routing = await benchRouting({ rules: 200 });
   }
@@ -143,6 +146,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
   let dataDir: string | undefined;
   let nc: NatsConnection | undefined;
   let platform: Platform | undefined;
+  let productRun: ProductRun | undefined;
   let bare: BareFlow | undefined;
   let tracing: BenchTracing | undefined;
   let children: Procfile | undefined;
@@ -151,35 +155,24 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
   const clients: { op: Op; close(): void }[] = [];
   try {
     dataDir = makeTempDir();
-    // The caller's environment may tune the platform (partitions, reply wait, log level); the
-    // bench owns what keeps the run apart: ports, prefix, keys and data dir.
-    const config: Config = loadConfig({
-      LOG_LEVEL: "info",
-      ...process.env,
-      NATS_URL: natsUrl,
-      REDIS_URL: redisUrl,
-      PORT: "0",
-      SANDBOX_PORT: "0",
-      SWITCHYARD_PREFIX: prefix,
-      SWITCHYARD_BOOTSTRAP_KEYS: `m_bench:${apiKey}`,
-      SWITCHYARD_CARD_KEY: cardKey.toString("hex"),
-      SWITCHYARD_DATA_DIR: dataDir,
-      SANDBOX_PERSIST: "false", // a PSP's own storage is not what this measures
-    });
+    const env = benchEnv({ natsUrl, redisUrl, prefix, apiKey, cardKey, dataDir, embedded: opts.embedded });
+    const config: Config = loadConfig(env);
     nc = await connect({ servers: natsUrl, name: "switchyard-bench" });
     const swept = await sweepKilledRuns(nc, redisUrl);
     if (swept.length > 0) say(`removed the leftovers of killed runs: ${swept.join(", ")}`);
     // Both run for the whole time, so each flow's phases carry the other's idle consumers alike.
     if (flows.includes("product")) {
       say(`starting the product (prefix ${prefix}, ${config.partitions} partitions)`);
-      // Logs as a deployment writes them (LOG_LEVEL, default info: an access line per request, a
-      // line per status change), into a file of the run's own so stdout keeps only the report.
-      const logFile = pino.destination({ dest: join(dataDir, "platform.log"), sync: false });
       if (opts.tracing) tracing = await startBenchTracing();
-      platform = await startPlatform(config, {
-        roles: new Set(["sandbox", "worker", "gateway"]),
-        log: createLogger(config.logLevel, { service: "switchyard" }, logFile),
+      productRun = await startProduct({
+        env,
+        dataDir,
+        apiKey,
+        embedded: opts.embedded,
+        endpoint: opts.endpoint,
       });
+      platform = productRun.platform;
+      say(productRun.setup);
     }
     if (flows.includes("bare")) {
       say(`starting the bare flow (${config.partitions} partitions)`);
@@ -222,6 +215,22 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
     // What the process burns with no load (timers, idle consumers' heartbeats): every phase's CPU per
     // payment includes it, which matters at low open-loop rates and with one client.
     const idleCpuMsPerS = await idleCpu(1000);
+    if (opts.phases > 0) {
+      const errors = await phaseMode({
+        ...opts,
+        dir: dataDir,
+        product: clientOf.product!,
+        bare: clientOf.bare,
+        platform: platform!,
+        setup: productRun!.setup,
+        receiver: productRun!.receiver,
+        signal: abort.signal,
+        say,
+      });
+      if (abort.signal.aborted) return 130;
+      if (errors > 0) say(`${errors} requests failed: the figures above are not trustworthy`);
+      return errors > 0 ? 1 : 0;
+    }
     const C = opts.concurrency;
     const rate = opts.openLoopRate;
     const load = (op: Op, seconds: number) =>
@@ -232,6 +241,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
     const acceptedBy: Record<Flow, number> = { bare: 0, product: 0, procfile: 0 };
     const procfileRounds: ProcfileRound[] = [];
     let inside = noTotals();
+    let after: AfterLoad | undefined;
     say(
       `${opts.rounds} round(s) of ${flows.join(" then ")}: ${opts.warmupS} s warm-up (first ${Math.max(opts.warmupS, FIRST_WARMUP_S)} s) + ${opts.durationS} s each, ` +
         (rate === undefined ? `${C} clients` : `open loop at ${rate}/s`),
@@ -246,8 +256,12 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
         const before = platform && flow === "product" ? await platformTotals(platform.metrics) : undefined;
         const childrenBefore = flow === "procfile" ? children?.cpuMs() : undefined;
         const run = await load(op, opts.durationS);
+        const endedAt = performance.now();
         // Ctrl-C reaches the children too (same process group): their figures would be cut short.
         if (abort.signal.aborted) break;
+        // After the product's last phase: how far behind its followers are, then its idle CPU.
+        if (platform && flow === "product" && round === opts.rounds)
+          after = await afterLoad(platform, endedAt, productRun?.receiver);
         if (platform && before) inside = addWindow(inside, before, await platformTotals(platform.metrics));
         measured[flow].push(run);
         acceptedBy[flow] += accepted(warm) + accepted(run);
@@ -296,6 +310,8 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
       partitions: config.partitions,
       routing,
       idleCpuMsPerS,
+      productSetup: productRun?.setup,
+      afterLoad: after,
       bare: bareInput,
       product,
       procfile:
@@ -322,7 +338,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
       redisUrl,
       dataDir,
       nc,
-      platform,
+      platform: productRun,
       bare,
       procfile: procfilePrefix === undefined ? undefined : { prefix: procfilePrefix, children },
       client,
@@ -338,13 +354,6 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
       process.exitCode = 1;
     }
   }
-}
-
-async function idleCpu(ms: number): Promise<number> {
-  const before = process.cpuUsage();
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1000 / (ms / 1000);
 }
 
 async function facts(

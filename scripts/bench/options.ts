@@ -25,6 +25,21 @@ Options (flag, environment variable, default):
   --search-payments N            BENCH_SEARCH_PAYMENTS 0 (--only search: 1000000)  payments in the projection; 0: no search section
   --search-queries N             BENCH_SEARCH_QUERIES 1000  searches timed (each: first page, then the second)
   --tracing                      BENCH_TRACING=1        the product with tracing on (scripts/bench/tracing.ts)
+  --no-endpoint                  BENCH_ENDPOINT=0       the product without its subscribed webhook endpoint
+                                                        (by default one endpoint of the bench merchant, every
+                                                        event type, to an in-process receiver answering 200)
+  --embedded                     BENCH_EMBEDDED=1       the product as a newcomer's npm start runs it without a
+                                                        PostgreSQL server: PGlite in this process (one connection),
+                                                        sandbox persistence on (scripts/bench/product.ts)
+  --phases N                     BENCH_PHASES 0         phase mode: the product alone (a bare phase before and after
+                                                        for reference), one continuous closed loop of N phases;
+                                                        per phase: rate, p50, CPU per payment, RSS, heap used;
+                                                        then last ÷ first, followers' lag, idle CPU, memory per
+                                                        component (scripts/bench/phases.ts); no sections after it
+  --phase-payments K             BENCH_PHASE_PAYMENTS 10000  payments per phase
+  --heap-snapshots               BENCH_HEAP_SNAPSHOTS=1 phase mode: heap snapshot summaries after the first and
+                                                        last phase (the load pauses for the first; writing it
+                                                        raises the RSS: compare RSS from a run without it)
   --only webhooks                                       the webhooks section alone (scripts/bench/webhooks.ts): payments/s
                                                         with no endpoint vs one endpoint (--concurrency, --duration,
                                                         --warmup, --rounds apply), deliveries/s, delivery lag p50/p99
@@ -48,8 +63,18 @@ const VALUED = new Set([
   "settlement-rounds",
   "search-payments",
   "search-queries",
+  "phases",
+  "phase-payments",
 ]);
-const SWITCHES = new Set(["procfile", "tracing", "settlement-cpu-prof", "help"]);
+const SWITCHES = new Set([
+  "procfile",
+  "tracing",
+  "settlement-cpu-prof",
+  "help",
+  "no-endpoint",
+  "embedded",
+  "heap-snapshots",
+]);
 
 /**
  * Whether the command line asks for the help (and nothing is run); throws UsageError for an
@@ -103,6 +128,11 @@ function option(names: string[], envVar: string, fallback: number, min: number, 
   return n;
 }
 
+/** A bare switch given on the command line, or its environment variable set to 1 or true. */
+const switchOn = (name: string, envVar?: string) =>
+  process.argv.slice(2).includes(`--${name}`) ||
+  (envVar !== undefined && ["1", "true"].includes(process.env[envVar] ?? ""));
+
 const FLOWS: readonly Flow[] = ["bare", "product", "procfile"];
 const isFlow = (s: string | undefined): s is Flow => FLOWS.some((f) => f === s);
 
@@ -135,6 +165,11 @@ export function options(): BenchOptions {
     procfileEnv === "true" ||
     only === "procfile";
   const openLoopRate = option(["open-loop"], "BENCH_OPEN_LOOP", 0, 0, 100_000);
+  const phases = Math.round(option(["phases"], "BENCH_PHASES", 0, 0, 1000));
+  if (phases > 0 && (openLoopRate > 0 || procfile || (isFlow(only) && only !== "product")))
+    throw new UsageError(
+      "--phases runs the product in a closed loop: not with --open-loop, --procfile or --only other than product",
+    );
   return {
     concurrency: Math.round(option(["concurrency", "clients"], "BENCH_CONCURRENCY", 32, 1, 4096)),
     durationS: option(["duration"], "BENCH_DURATION", 15, 1, 3600),
@@ -158,5 +193,10 @@ export function options(): BenchOptions {
     settlementCpuProf:
       process.argv.slice(2).includes("--settlement-cpu-prof") ||
       process.env.BENCH_SETTLEMENT_CPU_PROF === "1",
+    endpoint: !switchOn("no-endpoint") && !["0", "false"].includes(process.env.BENCH_ENDPOINT ?? ""),
+    embedded: switchOn("embedded", "BENCH_EMBEDDED"),
+    phases,
+    phasePayments: Math.round(option(["phase-payments"], "BENCH_PHASE_PAYMENTS", 10_000, 1, 10_000_000)),
+    heapSnapshots: switchOn("heap-snapshots", "BENCH_HEAP_SNAPSHOTS"),
   };
 }

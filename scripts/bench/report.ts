@@ -7,6 +7,7 @@
 // call; everything not inside the inner one is attributed to the outer one. With --procfile, the
 // Procfile's roles as separate processes get their own section (scripts/bench/procfile-report.ts), set
 // against the product, which is the single process.
+import { afterLoadLines, type AfterLoad } from "./after-load.ts";
 import type { Latency, OpenLoopResult, RunResult } from "./load.ts";
 import type { meansMs } from "./probes.ts";
 import { answerCounts, median, ms, r1, r3 } from "./figures.ts";
@@ -39,6 +40,15 @@ export type BenchOptions = {
   searchQueries: number;
   /** The product with tracing on, exporting to a discarding OTLP receiver (scripts/bench/tracing.ts). */
   tracing: boolean;
+  /** The product with one subscribed webhook endpoint (scripts/bench/product.ts). */
+  endpoint: boolean;
+  /** The product on PGlite in this process, sandbox persistence on. */
+  embedded: boolean;
+  /** Phase mode: this many phases of `phasePayments` payments (0: the rounds). */
+  phases: number;
+  phasePayments: number;
+  /** Phase mode: heap snapshot summaries after the first and the last phase. */
+  heapSnapshots: boolean;
 };
 
 export type FlowInput = {
@@ -55,6 +65,10 @@ export type ReportInput = {
   routing: RoutingBenchResult | undefined;
   /** This process's CPU with both flows up and no load, ms per second (part of every per-payment figure). */
   idleCpuMsPerS: number;
+  /** What runs in the product flow, one line (scripts/bench/product.ts). */
+  productSetup: string | undefined;
+  /** The followers' lag after the product's last phase, then its idle CPU (scripts/bench/after-load.ts). */
+  afterLoad: AfterLoad | undefined;
   bare: FlowInput | undefined;
   product: FlowInput | undefined;
   /** The procfile flow's measured phases (client's view + children's CPU) and its prefix. */
@@ -176,6 +190,7 @@ export function report(i: ReportInput): number {
     o.tracing
       ? "tracing: ON for the product (every span exported over OTLP/HTTP to a discarding receiver in this process)"
       : "tracing: off (no spans created: the OpenTelemetry API's no-op)",
+    ...(i.productSetup === undefined ? [] : [i.productSetup]),
   );
   const rt = i.routing;
   if (rt)
@@ -198,6 +213,16 @@ export function report(i: ReportInput): number {
         "POST /v1/payments → 201 authorized + captured (card 4242…, sandbox latency 0)",
         i.product,
         product,
+      ),
+    );
+  if (i.afterLoad)
+    out.push(
+      "",
+      ...afterLoadLines(
+        i.afterLoad,
+        i.bare
+          ? "the product's last phase; the bare flow idle in this process too"
+          : "the product's last phase",
       ),
     );
   if (bare && product)
@@ -311,6 +336,10 @@ export function report(i: ReportInput): number {
     only: o.only ?? null,
     procfileMode: o.procfile,
     tracing: o.tracing,
+    endpoint: o.endpoint,
+    embedded: o.embedded,
+    productSetup: i.productSetup ?? null,
+    afterLoad: i.afterLoad ?? null,
     partitions: i.partitions,
     idleCpuMsPerS: r1(i.idleCpuMsPerS),
     bare: flowJson(i.bare, bare),

@@ -1,0 +1,142 @@
+// What the product does once the load stops (issue 17): how far behind its followers were at the
+// last answer — the time from the last response of a load phase until the payments read model has
+// applied the event stream's last frame (the merchant's GET list shows every payment as it is), and
+// until the webhook dispatcher's durable consumer has acknowledged it — and how much CPU the process
+// burns afterwards with no load at all (an idle process should be idle however much it has seen).
+import { performance } from "node:perf_hooks";
+import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
+import type { Platform } from "../platform.ts";
+
+export type AfterLoad = {
+  /** ms from the last answer until the payments read model applied the last frame (null: no read models). */
+  readModelLagMs: number | null;
+  /** ms until the webhook dispatcher acknowledged the last frame (null: no dispatcher). */
+  webhooksLagMs: number | null;
+  /** The event stream's last sequence when the load stopped. */
+  lastSeq: number;
+  /** This process's CPU over `idleMs` right after, ms per second. */
+  idleCpuMsPerS: number;
+  idleMs: number;
+  /** Deliveries the bench's webhook endpoint had received once the dispatcher caught up (null: none subscribed). */
+  delivered: number | null;
+  /** ms from the last answer until the endpoint's last delivery arrived (no new one for a second after). */
+  deliveriesDrainedMs: number | null;
+  /** Deliveries received once they had drained. */
+  deliveredAtDrain: number | null;
+  /** ... and once the idle window ended: more means deliveries were still going out during it. */
+  deliveredAfterIdle: number | null;
+};
+
+/** Give up waiting for a follower after this long: the figure is then reported as "more than". */
+const WAIT_AT_MOST_MS = 120_000;
+
+/**
+ * The followers' lag at the end of a load phase that ended (its last answer) at `endedAt`
+ * (performance.now()), then this process's CPU over `idleMs` with no load.
+ */
+export async function afterLoad(
+  platform: Platform,
+  endedAt: number,
+  receiver?: { delivered(): number },
+  idleMs = 5_000,
+): Promise<AfterLoad> {
+  const infra = platform.infra;
+  if (!infra) throw new Error("the product runs no worker here: nothing follows its streams");
+  const lastSeq = (await infra.jsm.streams.info(infra.topo.eventStream)).state.last_seq;
+  const follower = platform.readModels?.followers.get(PAYMENTS_READ_MODEL);
+  const readModel = follower
+    ? within(follower.caughtUp(lastSeq)).then((done) => (done ? performance.now() - endedAt : null))
+    : Promise.resolve(null);
+  const webhooks = platform.config.webhooks.enabled && platform.readModels ? webhooksCaughtUp() : null;
+  const [readModelLagMs, webhooksLagMs] = await Promise.all([readModel, webhooks]);
+  const delivered = receiver?.delivered() ?? null;
+  // The sender works after the dispatcher has stored the deliveries: the idle window starts once
+  // the endpoint has seen no new delivery for a second, so it measures idleness, not the backlog.
+  const drained = receiver ? await deliveriesDrained(receiver, endedAt) : undefined;
+  const idleCpuMsPerS = await idleCpu(idleMs);
+  return {
+    delivered,
+    deliveriesDrainedMs: drained?.ms ?? null,
+    deliveredAtDrain: drained?.count ?? null,
+    deliveredAfterIdle: receiver?.delivered() ?? null,
+    readModelLagMs: follower ? (readModelLagMs ?? WAIT_AT_MOST_MS) : null,
+    webhooksLagMs,
+    lastSeq,
+    idleCpuMsPerS,
+    idleMs,
+  };
+
+  async function webhooksCaughtUp(): Promise<number> {
+    const { jsm, topo } = infra!;
+    const deadline = performance.now() + WAIT_AT_MOST_MS;
+    // The consumer's ack floor: the dispatcher acknowledges a frame once its deliveries are stored.
+    while (performance.now() < deadline) {
+      const info = await jsm.consumers.info(topo.eventStream, topo.webhookConsumer);
+      if (info.ack_floor.stream_seq >= lastSeq) return performance.now() - endedAt;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return WAIT_AT_MOST_MS;
+  }
+}
+
+/** When the receiver's count last moved, once it has stood still for QUIET_MS (at most WAIT_AT_MOST_MS). */
+async function deliveriesDrained(
+  receiver: { delivered(): number },
+  endedAt: number,
+): Promise<{ ms: number; count: number }> {
+  let count = receiver.delivered();
+  let movedAt = performance.now();
+  while (performance.now() - movedAt < QUIET_MS && performance.now() - endedAt < WAIT_AT_MOST_MS) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = receiver.delivered();
+    if (now !== count) [count, movedAt] = [now, performance.now()];
+  }
+  // The receiver reports arrivals every 50 ms: the last one came up to that much before it was seen.
+  return { ms: Math.max(0, movedAt - endedAt), count };
+}
+
+/** No delivery for this long: the endpoint's backlog is drained. */
+const QUIET_MS = 1_000;
+
+const within = (p: Promise<void>) =>
+  new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), WAIT_AT_MOST_MS);
+    p.then(
+      () => resolve(true),
+      () => resolve(false),
+    ).finally(() => clearTimeout(timer));
+  });
+
+/** This process's CPU over `ms` of wall time, ms per second (user + system, all threads). */
+export async function idleCpu(ms: number): Promise<number> {
+  const before = process.cpuUsage();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / (ms / 1000);
+}
+
+export function afterLoadLines(a: AfterLoad, what: string): string[] {
+  const lag = (ms: number | null) =>
+    ms === null
+      ? "n/a (off)"
+      : ms >= WAIT_AT_MOST_MS
+        ? `more than ${WAIT_AT_MOST_MS / 1000} s`
+        : `${Math.round(ms)} ms`;
+  return [
+    `after the load (${what}; event stream at seq ${a.lastSeq}):`,
+    `  payments read model caught up ${lag(a.readModelLagMs)} after the last answer` +
+      `;  webhook dispatcher ${lag(a.webhooksLagMs)}` +
+      (a.delivered === null ? "" : ` (the endpoint had received ${a.delivered} deliveries by then)`),
+    ...(a.deliveriesDrainedMs === null
+      ? []
+      : [
+          `  webhook deliveries drained ${lag(a.deliveriesDrainedMs)} after the last answer ` +
+            `(${a.deliveredAtDrain} received; none for ${QUIET_MS / 1000} s after)`,
+        ]),
+    `  then idle${a.deliveriesDrainedMs === null ? "" : " (from the drain)"}: ${a.idleCpuMsPerS.toFixed(1)} ms CPU per second over ${a.idleMs / 1000} s ` +
+      `(${((a.idleCpuMsPerS / 1000) * 100).toFixed(1)} % of a core; this process, all its threads)` +
+      (a.deliveredAfterIdle !== null && a.deliveredAfterIdle !== (a.deliveredAtDrain ?? a.delivered)
+        ? `; webhook deliveries still going out meanwhile: ${a.deliveredAtDrain ?? a.delivered} → ${a.deliveredAfterIdle}`
+        : ""),
+  ];
+}
