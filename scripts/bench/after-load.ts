@@ -67,12 +67,13 @@ export async function afterLoad(
   };
 
   async function webhooksCaughtUp(): Promise<number> {
-    const { jsm, topo } = infra!;
+    const { sql } = infra!.db;
     const deadline = performance.now() + WAIT_AT_MOST_MS;
-    // The consumer's ack floor: the dispatcher acknowledges a frame once its deliveries are stored.
+    // The dispatcher's position: it moves in the transaction that stores the frame's deliveries.
     while (performance.now() < deadline) {
-      const info = await jsm.consumers.info(topo.eventStream, topo.webhookConsumer);
-      if (info.ack_floor.stream_seq >= lastSeq) return performance.now() - endedAt;
+      const [row] = await sql<{ last_seq: number }[]>`
+        select last_seq from projection_offsets where name = 'webhooks'`;
+      if ((row?.last_seq ?? 0) >= lastSeq) return performance.now() - endedAt;
       await new Promise((r) => setTimeout(r, 10));
     }
     return WAIT_AT_MOST_MS;
