@@ -22,7 +22,7 @@ import {
   type StreamMsg,
 } from "../streams/event-tap.ts";
 import { commandSubject, type Topology } from "../streams/topology.ts";
-import { frameMayLeaveOpen, isSettled } from "./payment/effects.ts";
+import { frameMayLeaveOpen, isAtRest } from "./payment/effects.ts";
 import type { Journal } from "./payment/journal.ts";
 import type { CommandEnvelope } from "./payment/wire.ts";
 import { redeliveryDelayMs } from "./policy/retry.ts";
@@ -110,7 +110,7 @@ export class Janitor {
       if (o.nextLookAt > now) continue;
       const { state } = await this.d.journal.load(paymentId);
       if (this.#open.get(paymentId) !== o) continue; // a newer frame arrived meanwhile
-      if (!state || isSettled(state)) {
+      if (!state || isAtRest(state)) {
         this.#open.delete(paymentId);
         continue;
       }

@@ -16,7 +16,7 @@ import type { PspConnector } from "../psp/contract.ts";
 import type { CreatePayment, PaymentCommand } from "./commands.ts";
 import { decide } from "./decide.ts";
 import { requeryChallenge, runEffect, type Blocked } from "./effect-runner.ts";
-import { isSettled, nextEffect } from "./effects.ts";
+import { isAtRest, nextEffect } from "./effects.ts";
 import type { PaymentEvent } from "./events.ts";
 import { evolveAll } from "./evolve.ts";
 import { NEW_PAYMENT, type Journal, type Loaded } from "./journal.ts";
@@ -244,7 +244,7 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     const answer = command && decided.length === 0 ? await firstResult(payment, command) : payment;
     return [
       at,
-      { disposition: ack, reply: { kind: "settled", payment: toView(answer) }, atRest: isSettled(payment) },
+      { disposition: ack, reply: { kind: "settled", payment: toView(answer) }, atRest: isAtRest(payment) },
     ];
   }
 

@@ -4,6 +4,7 @@
 import type { RecordSettlement, ResolvePayment } from "./commands.ts";
 import { accept, reject, RejectionCode, type Decision } from "./decision.ts";
 import type { Payment } from "./state.ts";
+import { isOpen } from "./state.ts";
 
 /**
  * A settlement line for one of this payment's captures or refunds. The same line again, or another
@@ -27,7 +28,7 @@ export function recordSettlement(p: Payment, c: RecordSettlement): Decision {
  * not for an operator to decide here.
  */
 export function resolveByOperator(p: Payment, c: ResolvePayment): Decision {
-  const attempt = p.attempts.find((a) => a.status === "pending" || a.status === "unknown");
+  const attempt = p.attempts.find(isOpen);
   if (!attempt)
     return reject(
       RejectionCode.invalidStateTransition,

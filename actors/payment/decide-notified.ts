@@ -14,7 +14,7 @@ import type {
 import { accept, reject, RejectionCode, type Decision } from "./decision.ts";
 import { operationKey } from "./ids.ts";
 import type { Payment } from "./state.ts";
-import { PaymentStatus } from "./state.ts";
+import { isOpen, PaymentStatus } from "./state.ts";
 
 /** The operation id of the void an expiry leaves behind (one per payment: a payment expires once). */
 export const EXPIRY_OPERATION = "expiry";
@@ -70,7 +70,7 @@ export function notified(
       // notification overtook the direct answer).
       const attempt =
         p.attempts.find((a) => a.psp === n.psp && a.pspReference === n.pspReference) ??
-        p.attempts.find((a) => a.psp === n.psp && (a.status === "pending" || a.status === "unknown"));
+        p.attempts.find((a) => a.psp === n.psp && isOpen(a));
       if (!attempt) return accept();
       return {
         type: "RecordAuthorizationResult",

@@ -19,7 +19,7 @@ import { expire, heldByMerchant, notified } from "./decide-notified.ts";
 import { attemptKey, operationKey } from "./ids.ts";
 import type { AuthorizationRequested, OperationKind, PaymentEvent } from "./events.ts";
 import type { Attempt, Payment, PaymentState } from "./state.ts";
-import { PaymentStatus } from "./state.ts";
+import { isOpen, PaymentStatus } from "./state.ts";
 
 export { RejectionCode, type Decision, type Rejection } from "./decision.ts";
 
@@ -128,7 +128,7 @@ function followUp(state: PaymentState, c: FollowUpCommand): Decision {
       );
     return accept();
   }
-  if (state.operations.some((o) => o.status === "pending" || o.status === "unknown"))
+  if (state.operations.some(isOpen))
     return reject(RejectionCode.operationInProgress, "another operation on this payment is in progress");
   const kind = KIND[c.type];
   const amount = amountFor(state, c);
@@ -198,12 +198,12 @@ function recordAuthorization(p: Payment, c: RecordAuthorizationResult): Decision
   const r = c.result;
   // Only an open attempt takes a result: a late or repeated answer changes nothing. An attempt
   // waiting on the shopper's challenge takes its final answer (the PSP's notification).
-  const open = attempt.status === "pending" || attempt.status === "unknown";
+  const open = isOpen(attempt);
   // Not once the payment moved on (canceled, expired) or while a void of it is under way.
   const challenged =
     attempt.status === "requires_action" &&
     p.status === PaymentStatus.requiresAction &&
-    !p.operations.some((o) => o.status === "pending" || o.status === "unknown") &&
+    !p.operations.some(isOpen) &&
     (r.outcome === "authorized" || r.outcome === "declined");
   if (!open && !challenged) return accept();
   switch (r.outcome) {
@@ -353,8 +353,7 @@ function stepUp(p: Payment, declined: Attempt, at: string): AuthorizationRequest
 function recordOperation(p: Payment, c: RecordOperationResult): Decision {
   const op = p.operations.find((o) => o.id === c.operationId);
   // A final answer closes an open or accepted (asynchronous) operation; anything else is late.
-  if (!op || (op.status !== "pending" && op.status !== "unknown" && op.status !== "accepted"))
-    return accept();
+  if (!op || (!isOpen(op) && op.status !== "accepted")) return accept();
   const { operationId, at } = c;
   const r = c.result;
   switch (r.outcome) {

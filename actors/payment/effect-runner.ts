@@ -5,7 +5,7 @@
 import type { CardSecret, PspConnector } from "../psp/contract.ts";
 import type { PaymentCommand, RecordAuthorizationResult, RecordOperationResult } from "./commands.ts";
 import type { Effect } from "./effects.ts";
-import type { Attempt, Operation, Payment } from "./state.ts";
+import type { OpenAttempt, OpenOperation, Payment } from "./state.ts";
 
 export type EffectContext = {
   payment: Payment;
@@ -26,10 +26,15 @@ export type EffectContext = {
 export type Blocked = { blocked: string; retryAt?: string };
 
 export async function runEffect(effect: Effect, ctx: EffectContext): Promise<PaymentCommand | Blocked> {
-  return effect.kind === "authorize" ? authorize(effect.attempt, ctx) : operate(effect.operation, ctx);
+  return effect.kind === "authorize"
+    ? authorize(effect.attempt, ctx)
+    : operate(effect.operation, { psp: effect.psp, pspReference: effect.pspReference }, ctx);
 }
 
-async function authorize(attempt: Attempt, ctx: EffectContext): Promise<RecordAuthorizationResult | Blocked> {
+async function authorize(
+  attempt: OpenAttempt,
+  ctx: EffectContext,
+): Promise<RecordAuthorizationResult | Blocked> {
   const psp = ctx.connectors.get(attempt.psp);
   if (!psp) return { blocked: `no connector for psp ${attempt.psp}` };
   const tp = ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {};
@@ -68,13 +73,17 @@ async function authorize(attempt: Attempt, ctx: EffectContext): Promise<RecordAu
   return record(result);
 }
 
-async function operate(op: Operation, ctx: EffectContext): Promise<RecordOperationResult | Blocked> {
+async function operate(
+  op: OpenOperation,
+  held: { psp: string; pspReference: string },
+  ctx: EffectContext,
+): Promise<RecordOperationResult | Blocked> {
   const p = ctx.payment;
-  const psp = p.psp !== undefined ? ctx.connectors.get(p.psp) : undefined;
-  if (!psp || p.pspReference === undefined) return { blocked: "operation without a PSP authorization" };
+  const psp = ctx.connectors.get(held.psp);
+  if (!psp) return { blocked: `no connector for psp ${held.psp}` };
   const base = {
     idempotencyKey: op.idempotencyKey,
-    pspReference: p.pspReference,
+    pspReference: held.pspReference,
     ...(ctx.traceparent !== undefined && { traceparent: ctx.traceparent }),
   };
   // PSP idempotency makes re-sending an open operation with its key safe, whatever happened before.
@@ -85,7 +94,7 @@ async function operate(op: Operation, ctx: EffectContext): Promise<RecordOperati
         ? await psp.refund({ ...base, amount: op.amount, currency: p.currency })
         : await psp.void(base);
   if (result.outcome === "technical_error")
-    return { blocked: `${p.psp} did not take the ${op.kind}: ${result.code}` };
+    return { blocked: `${held.psp} did not take the ${op.kind}: ${result.code}` };
   return {
     type: "RecordOperationResult",
     operationId: op.id,

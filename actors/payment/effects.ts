@@ -1,15 +1,30 @@
 // What the actor owes the outside world next, derived from state alone: an open authorization
 // attempt or an open capture/void/refund. Pure, so recovery after a crash finds the same work.
-import { RESTING, type Attempt, type Operation, type Payment, type PaymentState } from "./state.ts";
+import {
+  holdsAuthorization,
+  isOpen,
+  RESTING,
+  type OpenAttempt,
+  type OpenOperation,
+  type Payment,
+  type PaymentState,
+} from "./state.ts";
 
-export type Effect = { kind: "authorize"; attempt: Attempt } | { kind: "operation"; operation: Operation };
+/**
+ * An open authorization attempt; or an open capture, void or refund, with the authorization it acts
+ * on (the union guarantees one: no status that holds an operation lacks it).
+ */
+export type Effect =
+  | { kind: "authorize"; attempt: OpenAttempt }
+  | { kind: "operation"; operation: OpenOperation; psp: string; pspReference: string };
 
 export function nextEffect(state: PaymentState): Effect | undefined {
   if (!state) return undefined;
-  const attempt = state.attempts.find((a) => a.status === "pending" || a.status === "unknown");
+  const attempt = state.attempts.find(isOpen);
   if (attempt) return { kind: "authorize", attempt };
-  const operation = state.operations.find((o) => o.status === "pending" || o.status === "unknown");
-  if (operation) return { kind: "operation", operation };
+  const operation = state.operations.find(isOpen);
+  if (operation && holdsAuthorization(state))
+    return { kind: "operation", operation, psp: state.psp, pspReference: state.pspReference };
   return undefined;
 }
 
@@ -35,7 +50,10 @@ export function frameMayLeaveOpen(types: readonly string[]): boolean {
   return last === undefined || !CLOSING.has(last);
 }
 
-/** At rest with nothing owed to the outside world: the actor may leave memory, the janitor let go. */
-export function isSettled(p: Payment): boolean {
+/**
+ * At rest with nothing owed to the outside world: the actor may leave memory, the janitor let go.
+ * ("At rest", not "settled": settlement is the PSP paying out, actors/settlement.)
+ */
+export function isAtRest(p: Payment): boolean {
   return nextEffect(p) === undefined && RESTING.has(p.status);
 }

@@ -1,8 +1,8 @@
 // evolve(state, event) → state. Total and pure: it never throws and never looks at anything but its
 // arguments, so replaying the same events always rebuilds the same payment.
 import type { PaymentEvent } from "./events.ts";
-import type { Attempt, Operation, Payment, PaymentState } from "./state.ts";
-import { PaymentStatus } from "./state.ts";
+import type { Attempt, Operation, Payment, PaymentBase, PaymentState } from "./state.ts";
+import { isOpen, PaymentStatus } from "./state.ts";
 
 export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
   if (event.type === "PaymentCreated") {
@@ -40,7 +40,7 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
       };
     case "AuthorizationRequested":
       return {
-        ...p,
+        ...base(p),
         status: PaymentStatus.authorizing,
         psp: event.psp,
         attempts: [
@@ -58,90 +58,117 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
           },
         ],
       };
-    case "PaymentAuthorized":
+    case "PaymentAuthorized": {
+      const psp = p.psp ?? attemptOf(p, event.attemptNo)?.psp;
+      if (psp === undefined) return p; // no attempt asked for it: nothing to record
       return {
-        ...withAttempt(p, event.attemptNo, {
-          status: "authorized",
-          pspReference: event.pspReference,
-          completedAt: event.at,
-        }),
+        ...base(
+          withAttempt(p, event.attemptNo, (a) => ({
+            ...a,
+            status: "authorized",
+            pspReference: event.pspReference,
+            completedAt: event.at,
+          })),
+        ),
         status: event.captured ? PaymentStatus.captured : PaymentStatus.authorized,
         capturedAmount: event.captured ? p.amount : 0,
+        psp,
         pspReference: event.pspReference,
       };
+    }
     case "PaymentDeclined":
       return {
-        ...withAttempt(p, event.attemptNo, {
-          status: "declined",
-          code: event.code,
-          ...(event.class !== undefined && { class: event.class }),
-          completedAt: event.at,
-        }),
+        ...base(
+          withAttempt(p, event.attemptNo, (a) => ({
+            ...a,
+            status: "declined",
+            code: event.code,
+            ...(event.class !== undefined && { class: event.class }),
+            completedAt: event.at,
+          })),
+        ),
         status: PaymentStatus.declined,
         declineCode: event.code,
       };
     case "AttemptDeclined":
-      return withAttempt(p, event.attemptNo, {
+      return withAttempt(p, event.attemptNo, (a) => ({
+        ...a,
         status: "declined",
         code: event.code,
         class: event.class,
         completedAt: event.at,
-      });
-    case "PaymentRequiresAction":
+      }));
+    case "PaymentRequiresAction": {
+      const psp = p.psp ?? attemptOf(p, event.attemptNo)?.psp;
+      if (psp === undefined) return p;
       return {
-        ...withAttempt(p, event.attemptNo, {
-          status: "requires_action",
-          pspReference: event.pspReference,
-          completedAt: event.at,
-        }),
+        ...base(
+          withAttempt(p, event.attemptNo, (a) => ({
+            ...a,
+            status: "requires_action",
+            pspReference: event.pspReference,
+            completedAt: event.at,
+          })),
+        ),
         status: PaymentStatus.requiresAction,
+        psp,
         pspReference: event.pspReference,
         actionUrl: event.actionUrl,
       };
+    }
     case "AuthorizationFailed":
-      return withAttempt(p, event.attemptNo, {
+      return withAttempt(p, event.attemptNo, (a) => ({
+        ...a,
         status: "failed",
         code: event.code,
         ...(event.class !== undefined && { class: event.class }),
         completedAt: event.at,
-      });
+      }));
     case "AuthorizationOutcomeUnknown":
-      return withAttempt(p, event.attemptNo, { status: "unknown", code: event.code });
+      return withAttempt(p, event.attemptNo, (a) =>
+        isOpen(a) ? { ...a, status: "unknown", code: event.code } : a,
+      );
     case "PaymentFailed":
-      return { ...p, status: PaymentStatus.failed, failureCode: event.code };
-    case "OperationRequested":
-      return {
-        ...p,
-        status: event.kind === "capture" ? PaymentStatus.capturing : p.status,
-        operations: [
-          ...p.operations,
-          {
-            id: event.operationId,
-            kind: event.kind,
-            requestFingerprint: event.requestFingerprint,
-            amount: event.amount,
-            idempotencyKey: event.idempotencyKey,
-            status: "pending",
-            requestedAt: event.at,
-          },
-        ],
-      };
+      return { ...base(p), status: PaymentStatus.failed, failureCode: event.code };
+    case "OperationRequested": {
+      const operations: Operation[] = [
+        ...p.operations,
+        {
+          id: event.operationId,
+          kind: event.kind,
+          requestFingerprint: event.requestFingerprint,
+          amount: event.amount,
+          idempotencyKey: event.idempotencyKey,
+          status: "pending",
+          requestedAt: event.at,
+        },
+      ];
+      if (event.kind !== "capture") return { ...p, operations };
+      const held = authorization(p);
+      return held
+        ? { ...base(p), ...held, status: PaymentStatus.capturing, operations }
+        : { ...p, operations };
+    }
     case "OperationSucceeded": {
       const op = p.operations.find((o) => o.id === event.operationId);
       if (!op) return p;
-      const next = withOperation(p, op.id, {
+      const next = withOperation(p, op.id, (o) => ({
+        ...o,
         status: "succeeded",
         pspReference: event.pspReference,
         completedAt: event.at,
-      });
-      if (op.kind === "capture")
-        return { ...next, status: PaymentStatus.captured, capturedAmount: op.amount };
+      }));
       // The void of an expiry leaves the payment expired: it ended there, not at the merchant's cancel.
-      if (op.kind === "void")
-        return p.status === PaymentStatus.expired ? next : { ...next, status: PaymentStatus.canceled };
+      if (op.kind === "void" && p.status === PaymentStatus.expired) return next;
+      const held = authorization(p);
+      if (!held) return next;
+      if (op.kind === "capture")
+        return { ...base(next), ...held, status: PaymentStatus.captured, capturedAmount: op.amount };
+      if (op.kind === "void") return { ...base(next), ...held, status: PaymentStatus.canceled };
       const refundedAmount = p.refundedAmount + op.amount;
       return {
-        ...next,
+        ...base(next),
+        ...held,
         refundedAmount,
         status: refundedAmount >= p.capturedAmount ? PaymentStatus.refunded : PaymentStatus.partiallyRefunded,
       };
@@ -149,19 +176,35 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     case "OperationFailed": {
       const op = p.operations.find((o) => o.id === event.operationId);
       if (!op) return p;
-      const next = withOperation(p, op.id, { status: "failed", code: event.code, completedAt: event.at });
+      const next = withOperation(p, op.id, (o) => ({
+        ...o,
+        status: "failed",
+        code: event.code,
+        completedAt: event.at,
+      }));
       // A refused capture leaves the authorization as it was.
-      return op.kind === "capture" ? { ...next, status: PaymentStatus.authorized } : next;
+      const held = authorization(p);
+      return op.kind === "capture" && held
+        ? { ...base(next), ...held, status: PaymentStatus.authorized }
+        : next;
     }
     case "OperationOutcomeUnknown":
-      return withOperation(p, event.operationId, { status: "unknown", code: event.code });
+      return withOperation(p, event.operationId, (o) =>
+        isOpen(o) ? { ...o, status: "unknown", code: event.code } : o,
+      );
     case "OperationAccepted":
-      return withOperation(p, event.operationId, { status: "accepted", pspReference: event.pspReference });
-    case "PaymentExpired":
-      return {
-        ...withAttempt(p, event.attemptNo, { status: "expired", completedAt: event.at }),
-        status: PaymentStatus.expired,
-      };
+      return withOperation(p, event.operationId, (o) =>
+        isOpen(o) ? { ...o, status: "accepted", pspReference: event.pspReference } : o,
+      );
+    case "PaymentExpired": {
+      const held = authorization(p);
+      const next = withAttempt(p, event.attemptNo, (a) => ({
+        ...a,
+        status: "expired",
+        completedAt: event.at,
+      }));
+      return held ? { ...base(next), ...held, status: PaymentStatus.expired } : next;
+    }
     case "DisputeOpened": {
       const { type: _t, disputeId, at, ...rest } = event;
       const dispute = { id: disputeId, ...rest, status: "open" as const, openedAt: at };
@@ -191,10 +234,27 @@ export function evolveAll(state: PaymentState, events: readonly PaymentEvent[]):
   return events.reduce(evolve, state);
 }
 
-function withAttempt(p: Payment, no: number, patch: Partial<Attempt>): Payment {
-  return { ...p, attempts: p.attempts.map((a) => (a.no === no ? { ...a, ...patch } : a)) };
+/** What every payment has, without what only its status says (a decline or failure code, a challenge). */
+function base(p: Payment): PaymentBase {
+  const { status: _s, declineCode: _d, failureCode: _f, actionUrl: _a, ...rest } = p;
+  return rest;
 }
 
-function withOperation(p: Payment, id: string, patch: Partial<Operation>): Payment {
-  return { ...p, operations: p.operations.map((o) => (o.id === id ? { ...o, ...patch } : o)) };
+/** The PSP and reference of the authorization the payment holds, if it holds one. */
+function authorization(p: Payment): { psp: string; pspReference: string } | undefined {
+  return p.psp !== undefined && p.pspReference !== undefined
+    ? { psp: p.psp, pspReference: p.pspReference }
+    : undefined;
+}
+
+function attemptOf(p: Payment, no: number): Attempt | undefined {
+  return p.attempts.find((a) => a.no === no);
+}
+
+function withAttempt(p: Payment, no: number, change: (a: Attempt) => Attempt): Payment {
+  return { ...p, attempts: p.attempts.map((a) => (a.no === no ? change(a) : a)) };
+}
+
+function withOperation(p: Payment, id: string, change: (o: Operation) => Operation): Payment {
+  return { ...p, operations: p.operations.map((o) => (o.id === id ? change(o) : o)) };
 }

@@ -4,7 +4,7 @@
 import { evolve } from "./evolve.ts";
 import type { PaymentEvent } from "./events.ts";
 import type { Payment, PaymentState } from "./state.ts";
-import { RESTING } from "./state.ts";
+import { isOpen, RESTING } from "./state.ts";
 
 /** Which request's result: the payment's creation, or one follow-up operation. */
 export type RequestRef = { kind: "create" } | { kind: "operation"; operationId: string };
@@ -30,8 +30,7 @@ export function stateAtResult(history: readonly PaymentEvent[], r: RequestRef): 
 }
 
 function settled(p: Payment, r: RequestRef): boolean {
-  if (r.kind === "create")
-    return RESTING.has(p.status) && !p.attempts.some((a) => a.status === "pending" || a.status === "unknown");
+  if (r.kind === "create") return RESTING.has(p.status) && !p.attempts.some(isOpen);
   const op = p.operations.find((o) => o.id === r.operationId);
   return op !== undefined && (op.status === "succeeded" || op.status === "failed");
 }

@@ -7,7 +7,7 @@ import type { FrameSource, StreamMsg } from "../../streams/event-tap.ts";
 import { PoisonFrameError } from "../../streams/db/set-aside.ts";
 import type { Logger } from "../../config/log.ts";
 import type { PaymentEvent } from "../payment/events.ts";
-import { isSettled } from "../payment/effects.ts";
+import { isAtRest } from "../payment/effects.ts";
 import { evolve } from "../payment/evolve.ts";
 import type { Operation, Payment, PaymentState } from "../payment/state.ts";
 import { feeTermsOf } from "../policy/decision.ts";
@@ -155,7 +155,7 @@ function paymentRow(p: Payment, lastSeq: number) {
     updated_at: p.updatedAt,
     last_seq: lastSeq,
     state: p,
-    open: isOpen(p),
+    open: isUnfinished(p),
   };
 }
 
@@ -163,8 +163,8 @@ function paymentRow(p: Payment, lastSeq: number) {
  * Not done, for the stuck list: not at rest, a PSP effect to run, or an operation the PSP accepted and
  * still owes its notification for (an asynchronous refund: nothing to call, yet not finished).
  */
-export function isOpen(p: Payment): boolean {
-  return !isSettled(p) || awaitingNotification(p) !== undefined;
+export function isUnfinished(p: Payment): boolean {
+  return !isAtRest(p) || awaitingNotification(p) !== undefined;
 }
 
 /** The operation the PSP took and will answer by notification (an `accepted` refund), if any. */

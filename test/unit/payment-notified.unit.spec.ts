@@ -6,7 +6,7 @@ import fc from "fast-check";
 import type { PaymentCommand, RecordNotification } from "../../actors/payment/commands.ts";
 import { decide } from "../../actors/payment/decide.ts";
 import { EXPIRY_OPERATION } from "../../actors/payment/decide-notified.ts";
-import { isSettled, nextEffect } from "../../actors/payment/effects.ts";
+import { isAtRest, nextEffect } from "../../actors/payment/effects.ts";
 import { evolveAll } from "../../actors/payment/evolve.ts";
 import type { PspNotification } from "../../actors/payment/notification.ts";
 import type { Payment, PaymentState } from "../../actors/payment/state.ts";
@@ -95,7 +95,7 @@ describe("a payment after the PSP call", () => {
       expect(nextEffect(p)).to.deep.include({ kind: "operation" });
       p = run(p, cmd.opResult(EXPIRY_OPERATION, psp.succeeded()));
       expect(p.status).to.equal("expired");
-      expect(isSettled(p)).to.equal(true);
+      expect(isAtRest(p)).to.equal(true);
       expect(toView(p).status).to.equal("expired");
     });
 

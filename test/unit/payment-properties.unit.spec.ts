@@ -11,10 +11,23 @@ import { decide } from "../../actors/payment/decide.ts";
 import type { PaymentEvent } from "../../actors/payment/events.ts";
 import { evolve, evolveAll } from "../../actors/payment/evolve.ts";
 import type { Payment, PaymentState } from "../../actors/payment/state.ts";
-import { TERMINAL, initialState } from "../../actors/payment/state.ts";
+import { initialState, PaymentStatus, type PaymentStatus as Status } from "../../actors/payment/state.ts";
+import { outsideTheUnion } from "../support/payment-shape.ts";
 import { CARD, cmd, routeOf } from "./decider-spec.ts";
 
 const RUNS = { numRuns: 200 };
+
+/**
+ * Statuses no command moves a payment out of. (Not "nothing happens after them": an expiry still
+ * voids what its challenge left, and a dispute or a settlement can still be recorded.)
+ */
+const TERMINAL: ReadonlySet<Status> = new Set([
+  PaymentStatus.declined,
+  PaymentStatus.failed,
+  PaymentStatus.canceled,
+  PaymentStatus.refunded,
+  PaymentStatus.expired,
+]);
 
 type Action =
   | { t: "create"; otherBody: boolean; amount: number; automatic: boolean; candidates: number }
@@ -336,6 +349,33 @@ describe("payment decider properties", () => {
           expect(decide(step.after, step.command)).to.deep.equal({ ok: true, events: [] });
       }),
       RUNS,
+    );
+  });
+
+  it("never produces a payment outside the union by status, nor does its JSON snapshot", () => {
+    fc.assert(
+      fc.property(scenario, (sc) => {
+        run(actionsOf(sc), (s) => {
+          if (!s) return;
+          expect(outsideTheUnion(s), JSON.stringify(s)).to.equal(undefined);
+          expect(outsideTheUnion(JSON.parse(JSON.stringify(s)))).to.equal(undefined);
+        });
+      }),
+      RUNS,
+    );
+  });
+
+  it("keeps any events in any order inside the union too (what evolve ignores, it ignores whole)", () => {
+    fc.assert(
+      fc.property(fc.array(anyEvent, { maxLength: 25 }), (events) => {
+        let state = initialState();
+        for (const e of events) {
+          state = evolve(state, e);
+          if (state)
+            expect(outsideTheUnion(state), `${e.type}: ${JSON.stringify(state)}`).to.equal(undefined);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import type { ResolvePayment } from "../../actors/payment/commands.ts";
 import { decide } from "../../actors/payment/decide.ts";
-import { isSettled } from "../../actors/payment/effects.ts";
+import { isAtRest } from "../../actors/payment/effects.ts";
 import { evolveAll } from "../../actors/payment/evolve.ts";
 import type { PaymentState } from "../../actors/payment/state.ts";
 import { cmd, LATER, MERCHANT_ID, PAYMENT_ID, psp } from "./decider-spec.ts";
@@ -44,7 +44,7 @@ describe("an operator resolves an unknown authorization", () => {
     });
     const after = evolveAll(unknown(), d.events);
     expect(after?.status).to.equal("authorized");
-    expect(after && isSettled(after)).to.equal(true);
+    expect(after && isAtRest(after)).to.equal(true);
   });
 
   it("ends declined or failed with nothing left open", () => {
@@ -54,7 +54,7 @@ describe("an operator resolves an unknown authorization", () => {
       if (!d.ok) continue;
       const after = evolveAll(unknown(), d.events);
       expect(after?.status).to.equal(outcome);
-      expect(after && isSettled(after), outcome).to.equal(true);
+      expect(after && isAtRest(after), outcome).to.equal(true);
     }
   });
 

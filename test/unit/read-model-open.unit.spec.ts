@@ -1,7 +1,7 @@
 // Which payments the read model keeps `open` (the stuck list's candidates) and why the stuck list says
 // they are not done: an asynchronous refund the PSP accepted stays open until its notification comes.
 import { expect } from "chai";
-import { isOpen } from "../../actors/projections/payments.ts";
+import { isUnfinished } from "../../actors/projections/payments.ts";
 import { whyStuck } from "../../actors/projections/search.ts";
 import type { PaymentEvent } from "../../actors/payment/events.ts";
 import type { Payment } from "../../actors/payment/state.ts";
@@ -18,7 +18,7 @@ const payment = (...events: PaymentEvent[]): Payment => stateOf(...events)!;
 describe("payments read model: open and why", () => {
   it("keeps a payment whose refund the PSP accepted open, saying it awaits the PSP's notification", () => {
     const p = payment(...history.captured(), evt.opRequested("refund", 2_000), accepted);
-    expect(isOpen(p)).to.equal(true);
+    expect(isUnfinished(p)).to.equal(true);
     expect(whyStuck(p)).to.equal(
       "refund op_1 of 2000 EUR: accepted by psp_a as re_1, awaiting the PSP's notification",
     );
@@ -27,21 +27,21 @@ describe("payments read model: open and why", () => {
   it("closes it once the notification's outcome is recorded", () => {
     for (const outcome of [evt.opSucceeded(), evt.opFailed()]) {
       const p = payment(...history.captured(), evt.opRequested("refund", 2_000), accepted, outcome);
-      expect(isOpen(p), outcome.type).to.equal(false);
+      expect(isUnfinished(p), outcome.type).to.equal(false);
       expect(whyStuck(p)).to.equal(undefined);
     }
   });
 
   it("leaves a payment waiting on its challenge, or expired, out of the stuck list (the expiry sweep owns it)", () => {
     const waiting = payment(...history.requiresAction());
-    expect(isOpen(waiting)).to.equal(false);
+    expect(isUnfinished(waiting)).to.equal(false);
     const expired = payment(
       ...history.requiresAction(),
       { type: "PaymentExpired", attemptNo: 1, at: LATER },
       evt.opRequested("void", 0, "expiry"),
     );
     expect(expired.status).to.equal("expired");
-    expect(isOpen(expired), "its void still to run").to.equal(true);
+    expect(isUnfinished(expired), "its void still to run").to.equal(true);
     expect(whyStuck(expired)).to.match(/^void expiry of 0 EUR/);
     const voided = payment(
       ...history.requiresAction(),
@@ -49,6 +49,6 @@ describe("payments read model: open and why", () => {
       evt.opRequested("void", 0, "expiry"),
       evt.opSucceeded("expiry"),
     );
-    expect([voided.status, isOpen(voided)]).to.deep.equal(["expired", false]);
+    expect([voided.status, isUnfinished(voided)]).to.deep.equal(["expired", false]);
   });
 });
