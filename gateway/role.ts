@@ -17,7 +17,7 @@ import { CommandBus, NatsUnavailableError } from "../streams/command-bus.ts";
 import { isConnected } from "../streams/connection.ts";
 import { AuditLog } from "../streams/audit-log.ts";
 import { MerchantKeyStore, type SeedKey } from "../streams/merchant-keys.ts";
-import { KEY_PREFIX_LENGTH } from "../streams/merchant-records.ts";
+import { KEY_PREFIX_LENGTH } from "../actors/merchants/keys.ts";
 import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
