@@ -22,7 +22,7 @@ import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
-import { WebhookEndpointStore } from "../streams/webhook-endpoints.ts";
+import { WebhookEndpointStore } from "../actors/webhooks/endpoints.ts";
 import { ProcessedNotifications } from "../streams/processed-notifications.ts";
 import { UnmatchedNotifications } from "../streams/unmatched-notifications.ts";
 import { snapshotKey } from "../streams/topology.ts";
