@@ -1,6 +1,9 @@
 // The layer rules `npm run verify` enforces (README, "Layers"). test/unit/layer-rules.unit.spec.ts
 // proves each rule fails on a deliberate violation.
-/** The pure core: the payment decider, the policies, the settlement contracts and the ledger's rules, no I/O. */
+/**
+ * The pure core, no I/O: the payment decider, the policies and their workflow, the settlement
+ * contracts, the ledger's rules, the webhook and merchant-key rules.
+ */
 const CORE =
   "^actors/(payment/(commands|contract|card|decide|decide-after|decide-notified|decision|effects|events|evolve|ids|money|notification|result|state|view|wire)|policy/(conditions|decision|fees|region|reports|retry|router|schemas|validate|workflow)|settlement/(line|exceptions|match)|ledger/(accounts|entry|postings|resolutions|export)|webhooks/(event-types|url-policy|catalog|signature|endpoint-rules)|merchants/keys)[.]ts$";
 
