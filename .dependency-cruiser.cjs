@@ -1,8 +1,22 @@
 // The layer rules `npm run verify` enforces (README, "Layers"). test/unit/layer-rules.unit.spec.ts
 // proves each rule fails on a deliberate violation.
-/** The pure core: the payment decider, the policies, the settlement contracts and the ledger's rules, no I/O. */
+/**
+ * The pure core, no I/O: the payment decider, the policies and their workflow, the settlement
+ * contracts, the ledger's rules, the webhook and merchant-key rules.
+ */
 const CORE =
-  "^actors/(payment/(commands|contract|card|decide|decide-after|decide-notified|decision|effects|events|evolve|ids|money|notification|result|state|view|wire)|policy/(conditions|decision|fees|region|reports|retry|router|schemas|validate)|settlement/(line|exceptions|match)|ledger/(accounts|entry|postings|resolutions|export)|webhooks/(event-types|url-policy|catalog|signature))[.]ts$";
+  "^actors/(payment/(commands|contract|card|decide|decide-after|decide-notified|decision|effects|events|evolve|ids|money|notification|result|state|view|wire)|policy/(conditions|decision|fees|region|reports|retry|router|schemas|validate|workflow)|settlement/(line|exceptions|match)|ledger/(accounts|entry|postings|resolutions|export)|webhooks/(event-types|url-policy|catalog|signature|endpoint-rules)|merchants/keys)[.]ts$";
+
+/**
+ * What streams/ may read of actors/: the schemas of the documents it stores, each for one reason.
+ * - actors/policy/schemas.ts: the policy documents the policy store keeps in KV (policy-records.ts).
+ * - actors/policy/validate.ts: the default policies are checked like an upload before they are
+ *   seeded (policy-seed.ts), so a bad default stops the start instead of being stored.
+ * - actors/policy/reports.ts: the worker reports the ops board keeps in KV (ops-board.ts, types only).
+ * - actors/merchants/keys.ts: the scope set and the formats of ids and keys the merchants bucket's
+ *   records are validated and written with (merchant-records.ts, merchant-keys.ts).
+ */
+const STORED_SCHEMAS = "^actors/(policy/(schemas|validate|reports)|merchants/keys)[.]ts$";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -18,23 +32,20 @@ module.exports = {
       },
     },
     {
-      name: "streams-knows-no-payment",
+      name: "streams-knows-no-domain",
       comment:
-        "streams/ is infrastructure: it stores and reads frames and sequences. It never imports the payment (decider, evolve, state, events) nor any role; of the core it reads only the policy documents it keeps in KV.",
+        "streams/ is storage (KV, streams, SQL) and holds no rule: it never imports the payment, a PSP, a role, the policy workflow, settlement, the ledger, webhooks or the gateway. Of actors/ it reads only the schemas of the documents it stores (STORED_SCHEMAS, each exception explained there).",
       severity: "error",
-      from: { path: "^streams/" },
-      to: { path: "^(actors/(payment/|psp/|[^/]+[.]ts$)|gateway/|scripts/)" },
+      from: { path: "^streams/", pathNot: "^streams/infra[.]ts$" },
+      to: { path: "^(actors|gateway|scripts)/", pathNot: STORED_SCHEMAS },
     },
     {
-      name: "streams-reads-only-policy-documents",
+      name: "infra-composes-only-the-policy-store",
       comment:
-        "Of actors/policy, streams/ may use the documents' schemas and their validator, nothing that routes.",
+        "streams/infra.ts, what each process opens first, is held to the same rule with one more exception: it opens the process's one policy store with the policy workflow (actors/policy/store.ts), since the gateway's operator routes and the worker's live views share that one instance (a change applies to the views in the same process at once).",
       severity: "error",
-      from: { path: "^streams/" },
-      to: {
-        path: "^actors/policy/",
-        pathNot: "^actors/policy/(schemas|decision|reports|validate|conditions|region|fees)[.]ts$",
-      },
+      from: { path: "^streams/infra[.]ts$" },
+      to: { path: "^(actors|gateway|scripts)/", pathNot: [STORED_SCHEMAS, "^actors/policy/store[.]ts$"] },
     },
     {
       name: "config-is-the-base",

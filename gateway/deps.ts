@@ -16,7 +16,7 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { PspCapabilities } from "../actors/policy/schemas.ts";
 import type { OpsBoard } from "../streams/ops-board.ts";
-import type { PolicyStore } from "../streams/policy-store.ts";
+import type { PolicyStore } from "../actors/policy/store.ts";
 import type { MerchantKeyStore } from "../streams/merchant-keys.ts";
 import type { MerchantAuthenticator } from "./auth.ts";
 import type { OperatorAuth } from "./operator-auth.ts";

@@ -4,7 +4,7 @@
 // Bad input is never a 500; a 500 never says what broke.
 import type { RejectionCode } from "../actors/payment/decide.ts";
 import type { MerchantKeyStoreErrorCode } from "../streams/merchant-keys.ts";
-import type { PolicyStoreErrorCode } from "../streams/policy-store.ts";
+import type { PolicyStoreErrorCode } from "../actors/policy/workflow.ts";
 import type { WebhookEndpointStoreErrorCode } from "../streams/webhook-endpoints.ts";
 
 export const ErrorStatus = {

@@ -1,6 +1,8 @@
 // What every gateway and worker process connects to before it does anything: NATS with its
 // JetStream streams and consumers (created idempotently), Redis for snapshots, and the KV-backed
-// policy store and ops board. Infrastructure only: the roles build on it (gateway/role.ts,
+// policy store and ops board. Infrastructure, but for one thing: the process's one policy store is
+// opened with the policy workflow (actors/policy/store.ts), so a change the gateway makes reaches
+// the worker's views in the same process at once. The roles build on it (gateway/role.ts,
 // actors/role.ts). Closing reverses opening.
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -13,7 +15,7 @@ import { openDb, type Db } from "./db/client.ts";
 import { EventTap } from "./event-tap.ts";
 import { OpsBoard } from "./ops-board.ts";
 import { loadDefaultPolicies } from "./policy-seed.ts";
-import { PolicyStore } from "./policy-store.ts";
+import { PolicyStore } from "../actors/policy/store.ts";
 import { ensureTopology, topology, type Topology } from "./topology.ts";
 
 export type Infra = {

@@ -11,16 +11,15 @@ import type { Logger } from "../config/log.ts";
 import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { kvKeys } from "./kv-reads.ts";
 import {
+  KEY_BYTES,
   KEY_PREFIX_LENGTH,
-  KeyRecord,
-  keyKey,
-  MerchantRecord,
-  merchantKey,
-  SCOPES,
+  KEY_SCHEME,
+  SEEDED_KEY_SCOPES,
   type Scope,
-} from "./merchant-records.ts";
+} from "../actors/merchants/keys.ts";
+import { KeyRecord, keyKey, MerchantRecord, merchantKey } from "./merchant-records.ts";
 
-export { KeyRecord, MerchantRecord, SCOPES, Scope, ScopeEnum } from "./merchant-records.ts";
+export { KeyRecord, MerchantRecord } from "./merchant-records.ts";
 
 /** `<prefix>_merchants`, or `merchants` without a prefix (the naming of streams/topology.ts). */
 export function merchantBucketName(prefix: string): string {
@@ -49,10 +48,6 @@ export class MerchantKeyStoreError extends Error {
 export type SeedKey = { merchantId: string; keyHash: Buffer; prefix: string };
 
 export type MerchantKeyStoreOptions = { replicas?: number; log?: Logger; loadTimeoutMs?: number };
-
-// Keys are `sk_live_` and 32 random bytes in hex: 256 bits, so the digest of a key (what is stored,
-// and what the index is keyed by) can neither be reversed nor guessed.
-const KEY_SCHEME = "sk_live_";
 
 export class MerchantKeyStore {
   readonly bucket: string;
@@ -86,7 +81,8 @@ export class MerchantKeyStore {
   /**
    * Seeds keys known from configuration, each once: the merchant and the key are written
    * create-only, under a key id derived from the digest, so gateways starting together write one
-   * record, and a seeded key that was revoked since stays revoked. Seeded keys get every scope.
+   * record, and a seeded key that was revoked since stays revoked. Seeded keys get the scopes
+   * actors/merchants/keys.ts gives them (every one).
    */
   async seed(keys: readonly SeedKey[], by = "bootstrap"): Promise<number> {
     const kv = this.#bucket();
@@ -106,7 +102,7 @@ export class MerchantKeyStore {
         merchant_id: k.merchantId,
         hash,
         prefix: k.prefix.slice(0, KEY_PREFIX_LENGTH),
-        scopes: [...SCOPES],
+        scopes: [...SEEDED_KEY_SCOPES],
         expires_at: null,
         created_at: at,
         created_by: by,
@@ -223,7 +219,7 @@ export class MerchantKeyStore {
     if (!(await this.getMerchant(merchantId)))
       throw new MerchantKeyStoreError("merchant_not_found", `no merchant ${merchantId}`);
     for (;;) {
-      const key = `${KEY_SCHEME}${randomBytes(32).toString("hex")}`;
+      const key = `${KEY_SCHEME}${randomBytes(KEY_BYTES).toString("hex")}`;
       const record: KeyRecord = {
         key_id: `key_${randomBytes(8).toString("hex")}`,
         merchant_id: merchantId,

@@ -1,23 +1,9 @@
 // The records of the merchants bucket (`<prefix>_merchants`): a merchant under `merchant.<id>`, each
 // of its API keys under `key.<key_id>`. A key is held as the sha256 digest of the key (hex) and the
-// first characters shown to humans, never in clear: a copy of the bucket grants nothing.
+// first characters shown to humans, never in clear: a copy of the bucket grants nothing. What a
+// key may hold and the formats are the merchants domain's (actors/merchants/keys.ts).
 import { z } from "zod";
-
-/** What a merchant key may do. A closed set: a key asking for anything else is refused. */
-export const Scope = {
-  paymentsRead: "payments:read",
-  paymentsWrite: "payments:write",
-  refundsWrite: "refunds:write",
-  webhooksManage: "webhooks:manage",
-} as const;
-export type Scope = (typeof Scope)[keyof typeof Scope];
-export const SCOPES = Object.values(Scope) as [Scope, ...Scope[]];
-export const ScopeEnum = z.enum(SCOPES);
-
-export const MERCHANT_ID = /^[a-zA-Z0-9_-]{1,64}$/;
-export const KEY_ID = /^key_[0-9a-f]{16}$/;
-/** How many leading characters of a key are kept to show humans (`sk_live_ab12`). */
-export const KEY_PREFIX_LENGTH = 12;
+import { KEY_ID, KEY_PREFIX_LENGTH, MERCHANT_ID, ScopeEnum } from "../actors/merchants/keys.ts";
 
 export const MerchantRecord = z.object({
   id: z.string().regex(MERCHANT_ID),

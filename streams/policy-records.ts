@@ -49,20 +49,6 @@ export type Rotation = z.infer<typeof Rotation>;
 export type VersionMeta = { uploadedBy?: string; comment?: string };
 export type VersionInfo = Omit<StoredPolicy, "document"> & { active: boolean; shadow: boolean };
 
-/** Throw from a guard to refuse activating a document (e.g. it names a PSP that is gone). */
-
-/** Replays the log: activations push, a rollback pops back to the version it names. */
-export function activationStack(log: readonly Activation[]): number[] {
-  const stack: number[] = [];
-  for (const a of log) {
-    if (a.op === "rollback") {
-      stack.pop();
-      if (stack.at(-1) !== a.version) stack.push(a.version);
-    } else if (stack.at(-1) !== a.version) stack.push(a.version);
-  }
-  return stack;
-}
-
 export function parseStored(raw: unknown): StoredPolicy {
   const record = StoredPolicy.parse(raw);
   if (record.document.kind !== record.kind)

@@ -1,22 +1,18 @@
-// The policy store: every version of every policy kind, which one is active, the shadow routing
-// version and the operators' PSP rotation overrides, in one JetStream KV bucket (`<prefix>_policies`).
-// A version is an immutable key (`routing.v7`), written create-only so two uploads never share a
-// number. `active.<kind>` is rewritten on each activation; its KV history is the activation log
-// that rollback reads. The records are in policy-records.ts; the live read side for workers and
-// gateways (PolicyView) in policy-view.ts.
+// The policy store's storage: every version of every policy kind, which one is active, the shadow
+// routing version and the operators' PSP rotation overrides, in one JetStream KV bucket
+// (`<prefix>_policies`). A version is an immutable key (`routing.v7`), written create-only so two
+// uploads never share a number. `active.<kind>` is rewritten on each activation; its KV history is
+// the activation log. Storage only: which change an operator may make and what it does (activate,
+// rollback, shadow, promote, their refusals) is the workflow's (actors/policy/workflow.ts), which
+// actors/policy/store.ts applies through the writes below. The records are in policy-records.ts;
+// the live read side for workers and gateways (PolicyView) in policy-view.ts.
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
-import {
-  POLICY_KINDS,
-  type PolicyDocument,
-  type PolicyKind,
-  type PolicyOf,
-} from "../actors/policy/schemas.ts";
+import { POLICY_KINDS, type PolicyKind, type PolicyOf } from "../actors/policy/schemas.ts";
 import { kvKeys, kvRevisions } from "./kv-reads.ts";
 import type { Logger } from "../config/log.ts";
 import {
   Activation,
-  activationStack,
   activeKey,
   parseStored,
   Rotation,
@@ -32,7 +28,6 @@ import { LiveView, type PolicyView } from "./policy-view.ts";
 
 export {
   Activation,
-  activationStack,
   Rotation,
   ShadowSetting,
   StoredPolicy,
@@ -50,28 +45,6 @@ export function policyBucketName(prefix: string): string {
 const HISTORY = 64;
 const MAX_CREATE_ATTEMPTS = 100;
 
-export type ActivationGuard = (document: PolicyDocument) => void;
-export type ChangeOptions = { by?: string; guard?: ActivationGuard };
-
-export const PolicyStoreErrorCode = {
-  versionNotFound: "policy_version_not_found",
-  noPreviousVersion: "no_previous_version",
-  shadowIsActive: "shadow_is_active",
-  noShadow: "no_shadow_version",
-} as const;
-export type PolicyStoreErrorCode = (typeof PolicyStoreErrorCode)[keyof typeof PolicyStoreErrorCode];
-
-export class PolicyStoreError extends Error {
-  override name = "PolicyStoreError";
-  constructor(
-    readonly code: PolicyStoreErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 export function isWrongLastSequence(err: unknown): boolean {
   return (
     err instanceof JetStreamApiError &&
@@ -82,7 +55,7 @@ export function isWrongLastSequence(err: unknown): boolean {
 
 export type PolicyStoreOptions = { replicas?: number; log?: Logger };
 
-export class PolicyStore {
+export class PolicyKvStore {
   readonly bucket: string;
   #kv: KV | undefined;
   readonly #cache = new Map<string, StoredPolicy>();
@@ -186,36 +159,31 @@ export class PolicyStore {
 
   /** The activation log of a kind, oldest first (the last 64 activations). */
   async activations(kind: PolicyKind): Promise<Activation[]> {
-    return (await this.#activationLog(kind)).entries;
+    return (await this.activationLog(kind)).entries;
   }
 
-  /** Makes `version` the active one; activating the active version changes nothing. */
-  async activate(kind: PolicyKind, version: number, opts: ChangeOptions = {}): Promise<Activation> {
-    return this.#activate(kind, version, "activate", opts);
+  /** Every revision of `active.<kind>`, oldest first, and the last one's revision (0: none yet). */
+  async activationLog(kind: PolicyKind): Promise<{ entries: Activation[]; revision: number }> {
+    // Read without KV iterators (kv-reads.ts): a rollback walks it, so it must never hang.
+    const revisions = await kvRevisions(this.js, this.bucket, activeKey(kind));
+    return {
+      entries: revisions.filter((r) => r.put).map((r) => Activation.parse(r.msg.json())),
+      revision: revisions.at(-1)?.revision ?? 0,
+    };
   }
 
   /**
-   * Activates the version that was active before the current one. Rollbacks walk back through the
-   * log: activate 1, 2, 3, then rollback → 2, rollback → 1, rollback → no_previous_version.
+   * Appends `activation` to the log if the log is still at revision `expected` (0: empty), and
+   * applies it to this store's views; the revision written, or undefined when the log moved on.
    */
-  async rollback(kind: PolicyKind, opts: ChangeOptions = {}): Promise<Activation> {
-    for (;;) {
-      const log = await this.#activationLog(kind);
-      const stack = activationStack(log.entries);
-      const target = stack.at(-2);
-      if (target === undefined)
-        throw new PolicyStoreError(
-          PolicyStoreErrorCode.noPreviousVersion,
-          `${kind} has no version that was active before the current one`,
-        );
-      const record = await this.#require(kind, target);
-      opts.guard?.(record.document);
-      const activation: Activation = { version: target, at: now(), op: "rollback", ...by(opts) };
-      const revision = await this.#writeActive(kind, activation, log.revision);
-      if (revision === undefined) continue; // someone activated meanwhile: decide again
-      await this.#afterActivation(kind, revision, target, opts);
-      return activation;
-    }
+  async appendActivation(
+    kind: PolicyKind,
+    activation: Activation,
+    expected: number,
+  ): Promise<number | undefined> {
+    const revision = await this.#writeActive(kind, activation, expected);
+    if (revision !== undefined) await this.#publishActive(kind, revision, activation.version);
+    return revision;
   }
 
   async shadowSetting(): Promise<ShadowSetting | undefined> {
@@ -223,34 +191,20 @@ export class PolicyStore {
     return isPut(entry) ? ShadowSetting.parse(entry.json()) : undefined;
   }
 
-  /** Sets (a stored routing version other than the active one) or clears (null) the shadow. */
-  async setShadow(version: number | null, opts: ChangeOptions = {}): Promise<ShadowSetting | undefined> {
-    const kv = this.#bucket();
-    if (version === null) {
-      if (!(await this.shadowSetting())) return undefined;
-      await kv.delete(SHADOW_KEY);
-      const revision = (await kv.get(SHADOW_KEY))?.revision ?? 0;
-      for (const view of this.#views) view.applyShadow(revision, undefined);
-      return undefined;
-    }
-    const record = await this.#require("routing", version);
-    if ((await this.activeVersion("routing"))?.version === version)
-      throw new PolicyStoreError(
-        PolicyStoreErrorCode.shadowIsActive,
-        `routing v${version} is the active version; a shadow must be another one`,
-      );
-    opts.guard?.(record.document);
-    const setting: ShadowSetting = { version, at: now(), ...by(opts) };
-    const revision = await kv.put(SHADOW_KEY, JSON.stringify(setting));
-    for (const view of this.#views) view.applyShadow(revision, { version, policy: record.document });
-    return setting;
+  /** Writes the shadow routing setting and applies it, with its document, to this store's views. */
+  async writeShadow(setting: ShadowSetting, document: PolicyOf<"routing">): Promise<void> {
+    const revision = await this.#bucket().put(SHADOW_KEY, JSON.stringify(setting));
+    for (const view of this.#views)
+      view.applyShadow(revision, { version: setting.version, policy: document });
   }
 
-  /** Activates the shadow routing version and clears the shadow. */
-  async promoteShadow(opts: ChangeOptions = {}): Promise<Activation> {
-    const shadow = await this.shadowSetting();
-    if (!shadow) throw new PolicyStoreError(PolicyStoreErrorCode.noShadow, "no routing version is in shadow");
-    return this.#activate("routing", shadow.version, "promote", opts);
+  /** Clears the shadow routing setting, if any, and applies that to this store's views. */
+  async clearShadow(): Promise<void> {
+    const kv = this.#bucket();
+    if (!(await this.shadowSetting())) return;
+    await kv.delete(SHADOW_KEY);
+    const revision = (await kv.get(SHADOW_KEY))?.revision ?? 0;
+    for (const view of this.#views) view.applyShadow(revision, undefined);
   }
 
   async setRotation(psp: string, inRotation: boolean, opts: { reason?: string; by?: string } = {}) {
@@ -287,48 +241,16 @@ export class PolicyStore {
     return view;
   }
 
-  /** @internal The stored document of a version, for views; throws when it does not exist. */
+  /** The stored document of a version, for views; throws when it does not exist. */
   async getOrThrow<K extends PolicyKind>(kind: K, version: number): Promise<StoredPolicy<K>> {
-    return this.#require(kind, version);
-  }
-
-  async #require<K extends PolicyKind>(kind: K, version: number): Promise<StoredPolicy<K>> {
     const record = await this.get(kind, version);
-    if (!record)
-      throw new PolicyStoreError(PolicyStoreErrorCode.versionNotFound, `${kind} has no version ${version}`);
+    if (!record) throw new Error(`${kind} has no version ${version}`);
     return record;
-  }
-
-  async #activate(
-    kind: PolicyKind,
-    version: number,
-    op: Activation["op"],
-    opts: ChangeOptions,
-  ): Promise<Activation> {
-    const record = await this.#require(kind, version);
-    opts.guard?.(record.document);
-    for (;;) {
-      const log = await this.#activationLog(kind);
-      const current = log.entries.at(-1);
-      if (current?.version === version && op === "activate") return current;
-      const activation: Activation = { version, at: now(), op, ...by(opts) };
-      const revision = await this.#writeActive(kind, activation, log.revision);
-      if (revision === undefined) continue;
-      await this.#afterActivation(kind, revision, version, opts);
-      return activation;
-    }
-  }
-
-  async #afterActivation(kind: PolicyKind, revision: number, version: number, opts: ChangeOptions) {
-    await this.#publishActive(kind, revision, version);
-    // A shadow equal to the active version compares a policy with itself: it ends here.
-    if (kind === "routing" && (await this.shadowSetting())?.version === version)
-      await this.setShadow(null, opts);
   }
 
   async #publishActive(kind: PolicyKind, revision: number, version: number): Promise<void> {
     if (this.#views.size === 0) return;
-    const record = await this.#require(kind, version);
+    const record = await this.getOrThrow(kind, version);
     for (const view of this.#views) view.applyActive(kind, revision, { version, policy: record.document });
   }
 
@@ -348,15 +270,6 @@ export class PolicyStore {
       if (isWrongLastSequence(err)) return undefined;
       throw err;
     }
-  }
-
-  /** Every revision of `active.<kind>`, oldest first: rollback walks it, so it must never hang. */
-  async #activationLog(kind: PolicyKind): Promise<{ entries: Activation[]; revision: number }> {
-    const revisions = await kvRevisions(this.js, this.bucket, activeKey(kind));
-    return {
-      entries: revisions.filter((r) => r.put).map((r) => Activation.parse(r.msg.json())),
-      revision: revisions.at(-1)?.revision ?? 0,
-    };
   }
 
   async #highestVersion(kind: PolicyKind): Promise<number> {
@@ -393,4 +306,3 @@ async function createOnce(kv: KV, key: string, value: unknown): Promise<number |
 }
 
 const now = () => new Date().toISOString();
-const by = (opts: { by?: string }) => (opts.by === undefined ? {} : { by: opts.by });

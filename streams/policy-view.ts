@@ -2,13 +2,13 @@
 // routing version and the operators' rotation overrides, kept current by a KV watch. Workers route
 // every payment with it; a store applies its own writes to its views at once (policy-store.ts).
 import type { KV, KvEntry } from "@nats-io/kv";
-import type { Versioned } from "../actors/policy/decision.ts";
 import {
   POLICY_KINDS,
   type PolicyDocument,
   type PolicyKind,
   type PolicyOf,
   type RoutingPolicy,
+  type Versioned,
 } from "../actors/policy/schemas.ts";
 import type { Logger } from "../config/log.ts";
 import {

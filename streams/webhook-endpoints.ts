@@ -1,21 +1,27 @@
 // The merchants' webhook endpoints, in PostgreSQL (`webhook_endpoints`, a record, not a read
 // model): where each merchant wants its events, which ones, and the secrets deliveries are signed
 // with. A secret is kept only sealed under the card keys (bound to the endpoint id) and leaves in
-// clear twice: in the answer that issued it, and in `signingSecrets` for the dispatcher.
+// clear twice: in the answer that issued it, and in `signingSecrets` (actors/webhooks/endpoints.ts)
+// for the sender.
 //
-// Rotation keeps the previous secret valid for a grace period, so a merchant can roll its
-// receivers over while deliveries carry both signatures. Only one previous secret is kept: a
-// second rotation within the grace ends the first one's old secret at once.
+// Rotation keeps the previous secret, with when its grace period ends, so deliveries can carry
+// both signatures meanwhile. Only one previous secret is kept: a second rotation within the grace
+// ends the first one's old secret at once. Storage only: how many endpoints a merchant may have,
+// how long the grace lasts and what a secret looks like are the webhooks domain's
+// (actors/webhooks/endpoint-rules.ts), given to this store as its EndpointRules.
 import { createHash, randomBytes } from "node:crypto";
 import { openText, sealText } from "../config/card-seal.ts";
 import type { Sql } from "./db/client.ts";
 
-/** Standard Webhooks: `whsec_` and the base64 of the key bytes (24 to 64 of them; we take 32). */
-export const SECRET_PREFIX = "whsec_";
-const SECRET_BYTES = 32;
-
-export const MAX_ENDPOINTS_PER_MERCHANT = 16;
-export const DEFAULT_SECRET_GRACE_MS = 24 * 3_600_000;
+/** The rules this store applies, given by the webhooks domain (actors/webhooks/endpoints.ts). */
+export type EndpointRules = {
+  /** A merchant's creations past this many endpoints are refused (webhook_endpoint_limit_reached). */
+  maxPerMerchant: number;
+  /** How long a rotated-out secret stays valid after the rotation. */
+  secretGraceMs: number;
+  /** A new signing secret, in clear. */
+  newSecret: () => string;
+};
 
 export type WebhookEndpointRow = {
   id: string;
@@ -59,35 +65,9 @@ export class WebhookEndpointStoreError extends Error {
 /** What issuing a secret answers: the row, and the secret in clear (once; again only on a replay). */
 export type Issued = { row: WebhookEndpointRow; secret: string | null; replayed: boolean };
 
-export function newWebhookSecret(): string {
-  return `${SECRET_PREFIX}${randomBytes(SECRET_BYTES).toString("base64")}`;
-}
-
-/**
- * The secrets a delivery to this endpoint is signed with now: the current one first, then the
- * previous one while its grace lasts. `keys`: the card keys, current first, then the retired ones.
- */
-export function signingSecrets(
-  row: Pick<
-    WebhookEndpointRow,
-    "id" | "secret_sealed" | "previous_secret_sealed" | "previous_secret_expires_at"
-  >,
-  keys: readonly Buffer[],
-  now: Date,
-): string[] {
-  const secrets = [openText(keys, row.secret_sealed, row.id)];
-  if (
-    row.previous_secret_sealed !== null &&
-    row.previous_secret_expires_at !== null &&
-    row.previous_secret_expires_at.getTime() > now.getTime()
-  )
-    secrets.push(openText(keys, row.previous_secret_sealed, row.id));
-  return secrets;
-}
-
 const hash = (...parts: string[]) => createHash("sha256").update(parts.join("\u0000")).digest("hex");
 
-export class WebhookEndpointStore {
+export class WebhookEndpointRecords {
   private readonly now: () => Date;
 
   constructor(
@@ -95,7 +75,7 @@ export class WebhookEndpointStore {
     private readonly o: {
       /** The card keys: the first seals, all of them open. */
       keys: readonly Buffer[];
-      graceMs?: number;
+      rules: EndpointRules;
       now?: () => Date;
     },
   ) {
@@ -144,13 +124,14 @@ export class WebhookEndpointStore {
       }
       const [count] = await tx<{ n: number }[]>`
         select count(*)::int as n from webhook_endpoints where merchant_id = ${merchantId}`;
-      if ((count?.n ?? 0) >= MAX_ENDPOINTS_PER_MERCHANT)
+      const limit = this.o.rules.maxPerMerchant;
+      if ((count?.n ?? 0) >= limit)
         throw new WebhookEndpointStoreError(
           "webhook_endpoint_limit_reached",
-          `a merchant may have at most ${MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints; delete one first`,
-          { limit: MAX_ENDPOINTS_PER_MERCHANT },
+          `a merchant may have at most ${limit} webhook endpoints; delete one first`,
+          { limit },
         );
-      const secret = newWebhookSecret();
+      const secret = this.o.rules.newSecret();
       const [row] = await tx<WebhookEndpointRow[]>`
         insert into webhook_endpoints (id, merchant_id, url, description, enabled_events, disabled,
           secret_sealed, secret_issued_by, created_at, updated_at)
@@ -174,7 +155,7 @@ export class WebhookEndpointStore {
     return row;
   }
 
-  /** Oldest first (at most MAX_ENDPOINTS_PER_MERCHANT: no paging needed). */
+  /** Oldest first (at most the rules' maxPerMerchant: no paging needed). */
   list(merchantId: string): Promise<WebhookEndpointRow[]> {
     return this.sql<WebhookEndpointRow[]>`
       select * from webhook_endpoints where merchant_id = ${merchantId} order by created_at, id`;
@@ -232,8 +213,8 @@ export class WebhookEndpointStore {
       if (!row) return undefined;
       if (issuedBy !== null && row.secret_issued_by === issuedBy)
         return { row, secret: this.open(row.secret_sealed, id), replayed: true };
-      const secret = newWebhookSecret();
-      const expires = new Date(at.getTime() + (this.o.graceMs ?? DEFAULT_SECRET_GRACE_MS));
+      const secret = this.o.rules.newSecret();
+      const expires = new Date(at.getTime() + this.o.rules.secretGraceMs);
       const [rotated] = await tx<WebhookEndpointRow[]>`
         update webhook_endpoints set
           previous_secret_sealed = secret_sealed,

@@ -1,7 +1,7 @@
 // What the router is given and what it answers. Plain JSON: a RoutingDecision is recorded as it is
 // in the payment's PaymentRouted event, so a replay reads the decision and never routes again.
 import { z } from "zod";
-import type { FeePolicy, PspCapabilities, Region, RetryPolicy, RoutingPolicy } from "./schemas.ts";
+import type { FeePolicy, PspCapabilities, Region, RetryPolicy, RoutingPolicy, Versioned } from "./schemas.ts";
 
 /** The facts of a payment the router may look at. No card number: brand and BIN country only. */
 export type PaymentFacts = {
@@ -28,7 +28,7 @@ export type PspHealth = {
   samples: number;
 };
 
-export type Versioned<T> = { version: number; policy: T };
+export type { Versioned };
 
 export type RoutingInput = {
   facts: PaymentFacts;

@@ -198,6 +198,9 @@ export type PolicyDocument = z.infer<typeof PolicyDocument>;
 
 export type PolicyOf<K extends PolicyKind> = Extract<PolicyDocument, { kind: K }>;
 
+/** A stored version of a policy: its number and its document. */
+export type Versioned<T> = { version: number; policy: T };
+
 // ---------------------------------------------------------------------------------------------
 // What each PSP can take: declared by its adapter (actors/psp/registry.ts), used for eligibility
 // and by the validator.

@@ -8,7 +8,7 @@ import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, traceparentOf } from "../../config/tracing.ts";
 import type { Sql } from "../../streams/db/client.ts";
-import { signingSecrets } from "../../streams/webhook-endpoints.ts";
+import { signingSecrets } from "./endpoints.ts";
 import { signedHeaders } from "./signature.ts";
 import {
   RESPONSE_EXCERPT_BYTES,

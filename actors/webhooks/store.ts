@@ -71,7 +71,7 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
 
 /** A delivery claimed for one attempt, with what sending it needs. */
 export type Claimed = {
-  /** The endpoint's id and secrets, as streams/webhook-endpoints.ts signingSecrets reads them. */
+  /** The endpoint's id and secrets, as actors/webhooks/endpoints.ts signingSecrets reads them. */
   id: string;
   secret_sealed: string;
   previous_secret_sealed: string | null;

@@ -6,14 +6,8 @@ import { randomBytes } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import {
-  MerchantKeyStoreError,
-  SCOPES,
-  ScopeEnum,
-  type KeyRecord,
-  type MerchantRecord,
-} from "../../streams/merchant-keys.ts";
-import { KEY_ID, MERCHANT_ID } from "../../streams/merchant-records.ts";
+import { MerchantKeyStoreError, type KeyRecord, type MerchantRecord } from "../../streams/merchant-keys.ts";
+import { KEY_ID, MERCHANT_ID, SCOPES, ScopeEnum } from "../../actors/merchants/keys.ts";
 import { logFor } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError, validationError } from "../errors.ts";

@@ -7,11 +7,8 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { checkWebhookUrl, type UrlPolicy } from "../../actors/webhooks/url-policy.ts";
 import type { AuditLog } from "../../streams/audit-log.ts";
-import {
-  WebhookEndpointStoreError,
-  type WebhookEndpointRow,
-  type WebhookEndpointStore,
-} from "../../streams/webhook-endpoints.ts";
+import { WebhookEndpointStoreError, type WebhookEndpointRow } from "../../streams/webhook-endpoints.ts";
+import type { WebhookEndpointStore } from "../../actors/webhooks/endpoints.ts";
 import { bindLog, idempotencyKeyHook, logFor } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { IdempotencyHeaders } from "../schemas.ts";

@@ -11,7 +11,7 @@ import {
   MAX_ENDPOINTS_PER_MERCHANT,
   signingSecrets,
   type WebhookEndpointRow,
-} from "../../streams/webhook-endpoints.ts";
+} from "../../actors/webhooks/endpoints.ts";
 import { DATABASE_URL } from "../support/infra.ts";
 import { capturingLogger } from "../support/log-capture.ts";
 import { startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";

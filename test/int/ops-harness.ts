@@ -20,7 +20,7 @@ import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
 import { OperatorAuth } from "../../gateway/operator-auth.ts";
 import { createMetrics } from "../../config/metrics.ts";
 import { OpsBoard } from "../../streams/ops-board.ts";
-import { PolicyStore } from "../../streams/policy-store.ts";
+import { PolicyStore } from "../../actors/policy/store.ts";
 import { NATS_URL, uniquePrefix } from "../support/infra.ts";
 import { capturingLogger } from "../support/log-capture.ts";
 

@@ -9,7 +9,7 @@ import {
   PolicyStoreError,
   type PolicyChange,
   type PolicyView,
-} from "../../streams/policy-store.ts";
+} from "../../actors/policy/store.ts";
 import { NATS_URL, uniquePrefix } from "../support/infra.ts";
 import { DEFAULTS, routing } from "./ops-harness.ts";
 

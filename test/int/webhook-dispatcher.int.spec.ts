@@ -15,7 +15,7 @@ import { eventSubject } from "../../streams/topology.ts";
 import { paymentCreated } from "../support/events.ts";
 import { DATABASE_URL, openInfra, type Infra } from "../support/infra.ts";
 import { waitFor } from "../support/wait.ts";
-import { WebhookEndpointStore } from "../../streams/webhook-endpoints.ts";
+import { WebhookEndpointStore } from "../../actors/webhooks/endpoints.ts";
 import type { Sql } from "../../streams/db/client.ts";
 
 const KEY = Buffer.alloc(32, 7);

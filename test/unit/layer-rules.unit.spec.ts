@@ -70,8 +70,14 @@ describe("layer rules (npm run verify)", function () {
     ).to.include("core-is-pure");
   });
 
-  it("holds the ledger's rules and the settlement contracts to the pure core too", async () => {
-    for (const core of ["actors/ledger/postings.ts", "actors/settlement/line.ts"])
+  it("holds the ledger's rules, the settlement contracts and the rules moved out of streams/ to the pure core too", async () => {
+    for (const core of [
+      "actors/ledger/postings.ts",
+      "actors/settlement/line.ts",
+      "actors/policy/workflow.ts",
+      "actors/merchants/keys.ts",
+      "actors/webhooks/endpoint-rules.ts",
+    ])
       expect(
         await brokenRules({
           [core]: 'import { s } from "../../streams/event-store.ts";\nexport const d = s;\n',
@@ -87,7 +93,48 @@ describe("layer rules (npm run verify)", function () {
         "streams/event-store.ts": 'import { d } from "../actors/payment/evolve.ts";\nexport const s = d;\n',
         "actors/payment/evolve.ts": "export const d = 1;\n",
       }),
-    ).to.include("streams-knows-no-payment");
+    ).to.include("streams-knows-no-domain");
+  });
+
+  it("fails when streams/ imports webhook or settlement code, or the policy workflow", async () => {
+    for (const domain of [
+      "actors/webhooks/endpoint-rules.ts",
+      "actors/webhooks/sender.ts",
+      "actors/settlement/match.ts",
+      "actors/settlement/store.ts",
+      "actors/policy/workflow.ts",
+    ])
+      expect(
+        await brokenRules({
+          "streams/webhook-endpoints.ts": `import { d } from "../${domain}";\nexport const s = d;\n`,
+          [domain]: "export const d = 1;\n",
+        }),
+        domain,
+      ).to.include("streams-knows-no-domain");
+  });
+
+  it("lets streams/ read the schemas of the documents it stores, and infra.ts open the policy store", async () => {
+    expect(
+      await brokenRules({
+        "streams/policy-records.ts":
+          'import { d } from "../actors/policy/schemas.ts";\nexport const s = d;\n',
+        "streams/merchant-records.ts":
+          'import { k } from "../actors/merchants/keys.ts";\nexport const s = k;\n',
+        "streams/infra.ts": 'import { p } from "../actors/policy/store.ts";\nexport const i = p;\n',
+        "actors/policy/schemas.ts": "export const d = 1;\n",
+        "actors/merchants/keys.ts": "export const k = 1;\n",
+        "actors/policy/store.ts": "export const p = 1;\n",
+      }),
+    ).to.deep.equal([]);
+  });
+
+  it("holds streams/infra.ts to the rule but for the policy store", async () => {
+    expect(
+      await brokenRules({
+        "streams/infra.ts": 'import { w } from "../actors/webhooks/service.ts";\nexport const i = w;\n',
+        "actors/webhooks/service.ts": "export const w = 1;\n",
+      }),
+    ).to.include("infra-composes-only-the-policy-store");
   });
 
   it("fails when production code imports scripts/", async () => {

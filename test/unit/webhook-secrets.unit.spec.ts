@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { openText, SealError, sealText } from "../../config/card-seal.ts";
-import { newWebhookSecret } from "../../streams/webhook-endpoints.ts";
+import { newWebhookSecret } from "../../actors/webhooks/endpoints.ts";
 
 describe("webhook secrets", () => {
   it("are whsec_ and the base64 of 32 random bytes, never the same twice", () => {
