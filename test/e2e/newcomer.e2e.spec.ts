@@ -1,22 +1,14 @@
 // A newcomer's first minutes: the banner `npm start` prints ends with a curl that, pasted into a
 // shell as printed, creates a payment on the running platform; and every curl example of the README
 // and docs/*.md calls an operation the gateway has, with the headers and body it requires.
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { startBanner } from "../../scripts/run.ts";
 import { curlExamples, problemsOf, type OpenApi } from "../support/doc-curls.ts";
 import { startTestPlatform, type TestPlatform } from "../support/platform.ts";
-
-function curlOnPath(): boolean {
-  try {
-    execFileSync("curl", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { requireCommand } from "../support/tools.ts";
 
 describe("npm start's banner (e2e)", function () {
   let p: TestPlatform;
@@ -38,7 +30,7 @@ describe("npm start's banner (e2e)", function () {
     const end = lines.findIndex((l, i) => i >= start && !l.endsWith("\\"));
     const command = lines.slice(start, end + 1).join("\n");
     expect(command).to.match(/^curl -s -X POST .*\/v1\/payments/);
-    if (!curlOnPath()) this.skip();
+    requireCommand("curl");
     // Asynchronously: the platform answering it runs in this process.
     const { stdout: out } = await promisify(execFile)("bash", ["-c", `${command} -w '\\n%{http_code}'`], {
       encoding: "utf8",

@@ -13,6 +13,7 @@ import { openDb } from "../../streams/db/client.ts";
 import { topology } from "../../streams/topology.ts";
 import { DATABASE_URL, NATS_URL } from "../support/infra.ts";
 import { paymentBody, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
+import { parseMetrics, series } from "../support/prometheus.ts";
 import { waitFor } from "../support/wait.ts";
 
 type Closed = { report_id: string; url: string; lines: number };
@@ -62,10 +63,22 @@ describe("the settlement hook (e2e)", function () {
       matched: batch.lines,
       exceptions: 0,
     });
-    // Later rounds see it taken in and leave it.
-    await closeBatch(platform, "acme").catch(() => undefined);
+    // Later rounds see it taken in and leave it: a second batch, closed once the first is taken in,
+    // is pulled by a later round, which must not take the first in again (not even as a replay).
+    await payMany(platform, 2);
+    const second = await closeBatch(platform, "acme");
+    await waitFor(
+      async () => {
+        const res = await platform.ops.get<{ reports: Report[] }>("/ops/settlements/reports?psp=acme");
+        return res.body.reports.some((r) => r.report_id === second.report_id);
+      },
+      { timeoutMs: 15_000, what: "the second pulled report" },
+    );
     const all = await platform.ops.get<{ reports: Report[] }>("/ops/settlements/reports?psp=acme");
     expect(all.body.reports.filter((r) => r.report_id === batch.report_id)).to.have.length(1);
+    const exposition = parseMetrics(await platform.metrics.registry.metrics());
+    const pulled = series(exposition, "switchyard_settlement_reports_total", { psp: "acme", source: "pull" });
+    expect(Object.fromEntries(pulled.map((p) => [p.labels.result, p.value]))).to.deep.equal({ ingested: 2 });
   });
 });
 
@@ -107,22 +120,27 @@ describe("an ingest killed mid-way (e2e)", function () {
         source: "upload" as const,
         operator: "test",
       };
-      // The process dies after 60 % of the file: the stream fails under the ingest.
+      // The process dies after 60 % of the file, once the ingest has recorded part of it: the stream
+      // fails under the ingest when the first chunk's lines are in the read model, not after a pace.
       const cut = Math.floor(bytes.length * 0.6);
+      const recorded = async () =>
+        (await db.sql<{ n: number }[]>`select count(*)::int as n from settlement_lines`)[0]!.n;
       const dying = Readable.from(
         (async function* () {
-          for (let at = 0; at < cut; at += 256) {
-            yield bytes.subarray(at, Math.min(at + 256, cut));
-            await new Promise((r) => setTimeout(r, 5));
-          }
+          for (let at = 0; at < cut; at += 256) yield bytes.subarray(at, Math.min(at + 256, cut));
+          await waitFor(async () => (await recorded()) > 0, {
+            timeoutMs: 15_000,
+            what: "the ingest to record its first chunk",
+          });
           throw new Error("killed");
         })(),
       );
       let failed: unknown;
       await ingestReport(deps, { ...req, input: dying }).catch((err: unknown) => (failed = err));
-      expect(String(failed)).to.include("killed");
-      const partial = await db.sql<{ n: number }[]>`select count(*)::bigint as n from settlement_lines`;
-      expect(partial[0]!.n).to.be.greaterThan(0).and.lessThan(batch.lines);
+      expect(String(failed), String(failed)).to.include("killed");
+      expect(await recorded())
+        .to.be.greaterThan(0)
+        .and.lessThan(batch.lines);
 
       const retried = await ingestReport(deps, { ...req, input: Readable.from([bytes]) });
       expect(retried).to.deep.include({

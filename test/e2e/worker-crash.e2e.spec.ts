@@ -1,8 +1,6 @@
 // A worker process killed with SIGKILL in the middle of authorizations, then restarted: every
 // payment must end in the right state, charged exactly once. The worker runs as a real child
 // process; gateway and PSP sandbox run in the test process.
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { expect } from "chai";
 import { startSandbox, type Sandbox } from "../../scripts/sandbox-psp.ts";
 import {
@@ -15,24 +13,7 @@ import {
   type TestPlatform,
 } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
-
-function startWorker(env: Record<string, string>): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, ["--import", "tsx", "actors/main.ts"], {
-    env: { ...process.env, ...env, LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const ready = new Promise<void>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("worker consuming commands")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`worker exited early (${code}): ${stderr}`)));
-  });
-  return { child, ready };
-}
+import { startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
 
 describe("a worker killed mid-authorization (e2e)", function () {
   this.timeout(120_000);
@@ -40,7 +21,7 @@ describe("a worker killed mid-authorization (e2e)", function () {
   let gateway: TestPlatform;
   let env: Record<string, string>;
   let api: Api;
-  const workers: ChildProcess[] = [];
+  const workers: WorkerProcess[] = [];
 
   before(async () => {
     // Slow PSPs, so that many authorizations are in flight when the worker dies.
@@ -57,15 +38,15 @@ describe("a worker killed mid-authorization (e2e)", function () {
   });
 
   after(async () => {
-    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
+    for (const w of workers) w.kill();
     await gateway.stop();
     await sandbox.close();
     await cleanupRun(env);
   });
 
   it("ends every payment in the right state, charged exactly once", async () => {
-    const first = startWorker(env);
-    workers.push(first.child);
+    const first = startWorkerProcess(env, "worker-1");
+    workers.push(first);
     await first.ready;
 
     const cards = ["4242424242424242", "4000000000009995", "4000000000003220"];
@@ -92,7 +73,7 @@ describe("a worker killed mid-authorization (e2e)", function () {
     // Kill the worker once the PSPs have started charging, while others are still in flight.
     await waitFor(() => sandbox.charges().length >= 3, { timeoutMs: 20_000, what: "first charges" });
     first.child.kill("SIGKILL");
-    await once(first.child, "exit");
+    await first.exited;
     const chargedAtKill = sandbox.charges();
     expect(chargedAtKill.length).to.be.lessThan(requests.length);
     // The hard case is really exercised: the PSP charged, but the dead worker never recorded it.
@@ -103,8 +84,8 @@ describe("a worker killed mid-authorization (e2e)", function () {
     }
     expect(unrecorded, "charges the dead worker did not record").not.to.be.empty;
 
-    const second = startWorker(env);
-    workers.push(second.child);
+    const second = startWorkerProcess(env, "worker-2");
+    workers.push(second);
     await second.ready;
 
     await Promise.all(clients);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
 import { createMetrics } from "../../config/metrics.ts";
+import { requireCommand } from "../support/tools.ts";
 
 const PROM = "deploy/prometheus";
 const RULE_FILES = ["recording.yml", "alerts.yml"].map((f) => join(PROM, f));
@@ -21,12 +22,8 @@ const RUNBOOK_URL = "https://github.com/switchyard/switchyard/blob/main/docs/run
 const PENDING_METRICS: Record<string, string> = {};
 
 function promtool(args: string[]): { status: number | null; output: string } {
+  requireCommand("promtool");
   const r = spawnSync("promtool", args, { encoding: "utf8" });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === "ENOENT")
-    throw new Error(
-      "promtool is not installed: install Debian's `prometheus` package (apt-get install -y " +
-        "--no-install-recommends prometheus; .ci/run does) — the alert rules are not checked without it",
-    );
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 

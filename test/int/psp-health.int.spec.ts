@@ -215,9 +215,13 @@ describe("PSP health: guarded connectors against the sandbox", () => {
       createConnectors({ sandboxUrl: sandbox.url, timeoutMs: 100 }).get("acme")!,
       board,
     );
-    sandbox.setBehaviour("acme", { latencyMs: 400 });
+    // The sandbox takes the authorizations and never answers within the test (its delay ends when
+    // it closes), so what ends each call is the connector's deadline, not a race between two delays.
+    sandbox.setBehaviour("acme", { latencyMs: 600_000 });
+    const sent = sentToAcme();
     for (let i = 0; i < 3; i++)
       expect(await impatient.authorize(authorization())).to.include({ outcome: "unknown", code: "timeout" });
+    expect(sentToAcme(), "authorizations the sandbox received").to.equal(sent + 3);
     expect(circuit("acme")).to.equal("open");
   });
 

@@ -15,8 +15,10 @@ export type Received = {
   headers: IncomingHttpHeaders;
   body: string;
   event: { id: string; type: string; created: string; data: { object: PaymentView } };
-  /** The answer the receiver gave. */
+  /** The answer the receiver gave (or holds). */
   status: number;
+  /** Whether that answer went out: false while held, and for good when the sender was gone by then. */
+  answered: boolean;
   at: number;
 };
 
@@ -24,12 +26,27 @@ export type Receiver = {
   url: string;
   /** Every request, in arrival order (answered 2xx or not). */
   all: Received[];
-  /** The deliveries answered 2xx, verified with the endpoint's secret. */
+  /** The deliveries answered 2xx (the answer sent, not held), verified with the endpoint's secret. */
   ok(): Received[];
   /** What to answer next (default 200). */
   answer(fn: (r: { id: string; type: string }) => number): void;
   /** How long to wait before answering (default 0). */
   delay(ms: number): void;
+  /**
+   * Leave every request from the `after`-th arrival on (counting from 0) unanswered — held open, in
+   * flight for the sender — until release(): a test can then act while deliveries are certainly
+   * under way, instead of slowing answers down and hoping.
+   */
+  holdFrom(after: number): void;
+  /** The requests held unanswered now. */
+  held(): number;
+  /** Answer every held request (a sender that died meanwhile gets nothing) and hold no more. */
+  release(): void;
+  /**
+   * The connections open to the receiver now. Zero after a sender was killed means every byte it sent
+   * has been read: a request that reached the receiver before the kill is in `all` by then.
+   */
+  connections(): Promise<number>;
   close(): Promise<void>;
 };
 
@@ -37,6 +54,8 @@ export async function startReceiver(secret: () => string | undefined): Promise<R
   const all: Received[] = [];
   let answer: (r: { id: string; type: string }) => number = () => 200;
   let delayMs = 0;
+  let holdFrom = Infinity;
+  const held: Array<() => void> = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -59,7 +78,7 @@ export async function startReceiver(secret: () => string | undefined): Promise<R
       } catch {
         status = 400;
       }
-      all.push({
+      const received: Received = {
         id: one("webhook-id"),
         timestamp: one("webhook-timestamp"),
         signature: one("webhook-signature"),
@@ -67,11 +86,18 @@ export async function startReceiver(secret: () => string | undefined): Promise<R
         body,
         event,
         status,
+        answered: false,
         at: Date.now(),
-      });
-      const reply = () =>
+      };
+      all.push(received);
+      const reply = () => {
+        // A held request whose sender died meanwhile: the answer would go nowhere.
+        if (req.socket.destroyed) return;
         res.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "not now");
-      if (delayMs > 0) setTimeout(reply, delayMs);
+        received.answered = true;
+      };
+      if (all.length > holdFrom) held.push(reply);
+      else if (delayMs > 0) setTimeout(reply, delayMs);
       else reply();
     });
   });
@@ -81,12 +107,24 @@ export async function startReceiver(secret: () => string | undefined): Promise<R
   return {
     url: `http://127.0.0.1:${address.port}/hooks`,
     all,
-    ok: () => all.filter((r) => r.status >= 200 && r.status < 300),
+    ok: () => all.filter((r) => r.answered && r.status >= 200 && r.status < 300),
     answer: (fn) => {
       answer = fn;
     },
     delay: (ms) => {
       delayMs = ms;
+    },
+    holdFrom: (after) => {
+      holdFrom = after;
+    },
+    held: () => held.length,
+    connections: () =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      ),
+    release: () => {
+      holdFrom = Infinity;
+      for (const reply of held.splice(0)) reply();
     },
     close: () =>
       new Promise<void>((resolve) => {
