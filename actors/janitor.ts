@@ -78,6 +78,11 @@ export class Janitor {
     }, every);
   }
 
+  /** Payments whose last frame may leave them open: what the janitor holds in memory. */
+  get watching(): number {
+    return this.#open.size;
+  }
+
   /** Payments open for longer than the threshold now (the gauge is set from it at each sweep). */
   get unresolved(): number {
     const cutoff = this.d.now() - this.d.topo.janitorAfterMs;

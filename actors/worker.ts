@@ -65,6 +65,8 @@ export type Worker = {
   journal: Journal;
   health: PspHealthBoard;
   router: LiveRouter;
+  /** Read-only use outside (the bench's memory figure): how many payments it watches. */
+  janitor: Pick<Janitor, "watching" | "unresolved">;
   stop(): Promise<void>;
 };
 
@@ -211,6 +213,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     journal,
     health,
     router,
+    janitor,
     async stop() {
       await consumer.stop();
       await janitor.stop();

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { startWorkerRole } from "../actors/role.ts";
 import type { ReadModels } from "../actors/readmodels.ts";
 import type { Worker } from "../actors/worker.ts";
+import type { Webhooks } from "../actors/webhooks/service.ts";
 import { withDevelopmentSecrets, type Config } from "../config/env.ts";
 import { createLogger, type Logger } from "../config/log.ts";
 import { createMetrics, type Metrics } from "../config/metrics.ts";
@@ -27,6 +28,8 @@ export type Platform = {
   worker?: Worker;
   /** The worker's read models (PostgreSQL projections), when a worker runs here. */
   readModels?: ReadModels;
+  /** The webhook dispatcher and sender, when this process runs them. */
+  webhooks?: Webhooks;
   /** Where a worker without a gateway serves /metrics. */
   metricsUrl?: string;
   /** The process's clients (NATS, Redis, PostgreSQL), when a gateway or worker runs here. */
@@ -100,6 +103,7 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
       });
       platform.worker = role.worker;
       if (role.readModels) platform.readModels = role.readModels;
+      if (role.webhooks) platform.webhooks = role.webhooks;
       if (role.metricsUrl !== undefined) platform.metricsUrl = role.metricsUrl;
       stops.push(() => role.stop());
     }

@@ -106,6 +106,11 @@ export class WebhookDispatcher {
     );
   }
 
+  /** Payments whose state the dispatcher keeps for their next frame (at most `cacheSize`, 10,000). */
+  get cached(): number {
+    return this.#cache.size;
+  }
+
   /** The stream sequence this process has seen stored (another process may be further). */
   get position(): number {
     return this.#follower.position;

@@ -1,11 +1,11 @@
 // What the product's RSS holds (issue 17: "a memory figure per component"), for the phase mode:
 // the process's own split (V8 heap used/total, external, array buffers: process.memoryUsage; the V8
 // heap by space), and the sizes of the platform's in-memory structures reachable through what
-// startPlatform returns: live payment actors (the registry), the sandbox PSP's charges and sent
-// notifications, its state file's journal, the metric series, the read models' positions. The
-// janitor's open-payment map and the webhook dispatcher's cache are private fields of objects the
-// platform does not return, so for them (and anything else) an optional heap snapshot summary:
-// self size by constructor name, top 15 (scripts/bench/heap-summary.ts, parsed in a child process).
+// startPlatform returns: live payment actors (the registry), the payments the janitor watches, the
+// payment states the webhook dispatcher caches, the sandbox PSP's charges and sent notifications,
+// its state file's journal, the metric series, the read models' positions. For anything else, an
+// optional heap snapshot summary: self size by constructor name, top 15
+// (scripts/bench/heap-summary.ts, parsed in a child process).
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from "node:v8";
@@ -33,7 +33,13 @@ export async function memoryFigures(platform: Platform): Promise<MemoryFigures> 
   const m = process.memoryUsage();
   const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, s.space_used_size]));
   const structures: Record<string, number> = {};
-  if (platform.worker) structures["live payment actors (registry)"] = platform.worker.registry.size;
+  if (platform.worker) {
+    structures["live payment actors (registry)"] = platform.worker.registry.size;
+    structures["janitor: payments watched (open)"] = platform.worker.janitor.watching;
+  }
+  if (platform.webhooks)
+    structures["webhook dispatcher: payment states cached (LRU, at most 10,000)"] =
+      platform.webhooks.dispatcher.cached;
   const sandbox = platform.sandbox;
   if (sandbox) {
     structures["sandbox PSP charges kept"] = sandbox.charges().length;
