@@ -1,17 +1,17 @@
 // The JetStream API error codes the platform acts on, behind named predicates, so no store or
-// consumer compares a bare number.
-import { JetStreamApiError } from "@nats-io/jetstream";
+// consumer compares a bare number, and each condition is tested in one place.
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 
-export const JsErrorCode = {
-  /** Nats-Expected-Last-Subject-Sequence did not match: someone else wrote first. */
-  wrongLastSequence: 10071,
-  streamNotFound: 10059,
-} as const;
-export type JsErrorCode = (typeof JsErrorCode)[keyof typeof JsErrorCode];
-
-function hasCode(err: unknown, code: JsErrorCode): boolean {
-  return err instanceof JetStreamApiError && err.code === code;
+function hasCode(err: unknown, ...codes: number[]): boolean {
+  return err instanceof JetStreamApiError && codes.includes(err.code);
 }
 
-export const isWrongLastSequence = (err: unknown): boolean => hasCode(err, JsErrorCode.wrongLastSequence);
-export const isStreamNotFound = (err: unknown): boolean => hasCode(err, JsErrorCode.streamNotFound);
+/**
+ * An expected-last-sequence header did not match: someone else wrote first. Also when the server
+ * could not tell (StreamWrongLastSequenceUnknown): either way the writer reloads and decides again,
+ * which is always safe.
+ */
+export const isWrongLastSequence = (err: unknown): boolean =>
+  hasCode(err, JetStreamApiCodes.StreamWrongLastSequence, JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+
+export const isStreamNotFound = (err: unknown): boolean => hasCode(err, JetStreamApiCodes.StreamNotFound);

@@ -6,7 +6,8 @@
 // rollback, shadow, promote, their refusals) is the workflow's (actors/policy/workflow.ts), which
 // actors/policy/store.ts applies through the writes below. The records are in policy-records.ts;
 // the live read side for workers and gateways (PolicyView) in policy-view.ts.
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { POLICY_KINDS, type PolicyKind, type PolicyOf } from "../actors/policy/schemas.ts";
 import { kvKeys, kvRevisions } from "./kv-reads.ts";
@@ -44,14 +45,6 @@ export function policyBucketName(prefix: string): string {
 // KV keeps at most 64 revisions per key: the activation log rollback can walk back through.
 const HISTORY = 64;
 const MAX_CREATE_ATTEMPTS = 100;
-
-export function isWrongLastSequence(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
 
 export type PolicyStoreOptions = { replicas?: number; log?: Logger };
 

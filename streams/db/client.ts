@@ -1,6 +1,8 @@
 // PostgreSQL for the read models (payment search, settlement lines, reconciliation exceptions, the
-// ledger journal). Never the system of record: every table is a projection of JetStream streams and
-// can be dropped and rebuilt. One schema per deployment (and per test run), named from the prefix,
+// ledger journal), which are projections of JetStream streams and can be dropped and rebuilt, and
+// for the records that are not: the merchants' webhook endpoints, the webhook events and their
+// deliveries (the work queue and its attempt log), the frames followers set aside, the settlement
+// ingest claims. One schema per deployment (and per test run), named from the prefix,
 // so runs never share state. One client per process and URL: every role in one process shares it
 // (the embedded PGlite of `npm start` takes one connection at a time).
 import postgres from "postgres";
