@@ -1,7 +1,7 @@
 // The zod schemas of the operator API (/ops/*): parameters, bodies and responses. Like
 // gateway/schemas.ts they validate, shape responses and are the source of /openapi.json.
 import { z } from "zod";
-import { POLICY_KINDS, PolicyDocument, type PolicyKind } from "../actors/policy/schemas.ts";
+import { POLICY_KINDS, PolicyDocument, PspName, type PolicyKind } from "../actors/policy/schemas.ts";
 
 export const KindEnum = z
   .enum(POLICY_KINDS as [PolicyKind, ...PolicyKind[]])
@@ -16,7 +16,7 @@ export const VersionParams = z.object({
   kind: KindEnum,
   version: VersionNumber.describe("A version number."),
 });
-export const PspParams = z.object({ psp: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "not a PSP name") });
+export const PspParams = z.object({ psp: PspName });
 
 export const UploadQuery = z.object({
   comment: z.string().max(500).optional().describe("Why this version exists; kept with it."),

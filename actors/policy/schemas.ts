@@ -10,7 +10,9 @@ export const POLICY_KINDS: readonly PolicyKind[] = ["routing", "fees", "retries"
 
 const Currency = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code in capitals, like EUR");
 const Country = z.string().regex(/^[A-Z]{2}$/, "an ISO 3166 alpha-2 code in capitals, like DE");
-const PspName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/);
+/** A PSP's name, wherever one is written (policies, routes, the notification door): one form. */
+export const PSP_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+export const PspName = z.string().regex(PSP_NAME, "not a PSP name");
 const Brand = z.enum(["visa", "mastercard", "amex", "discover", "unknown"]);
 const MinorUnits = z.number().int().nonnegative();
 

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { ExceptionKind, ResolutionKind } from "../../actors/settlement/exceptions.ts";
 
-export const PspParams = z.object({ psp: z.string().regex(/^[a-z0-9_-]{1,32}$/) });
+export { PspParams } from "../ops-schemas.ts";
 export const UploadQuery = z.strictObject({
   report_id: z
     .string()

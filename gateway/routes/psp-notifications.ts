@@ -24,8 +24,7 @@ import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts
 import { logFor } from "../context.ts";
 import type { GatewayDeps, PspNotificationDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
-
-const PSP_NAME = /^[a-z0-9_-]{1,32}$/;
+import { PSP_NAME } from "../../actors/policy/schemas.ts";
 
 /** The raw body, out of reach of hooks that walk parsed bodies (its text is not enumerable). */
 class RawBody {
