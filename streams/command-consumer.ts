@@ -25,12 +25,26 @@ export type CommandHandler = (
 ) => Promise<{ disposition: Disposition; reply?: unknown }>;
 
 const MAX_IN_FLIGHT_PER_PARTITION = 64;
+/**
+ * How long one pull request waits on the server, and the idle heartbeat it asks for. A command is
+ * delivered the moment it is stored whatever these are (a pull is waiting for it); they only set
+ * what an idle partition costs: the server sends a heartbeat every IDLE_HEARTBEAT_MS and ends the
+ * pull after PULL_EXPIRES_MS, and the client pulls again. The client's defaults (30 s, 15 s) made
+ * 64 idle partitions ~4 heartbeats and ~2 re-pulls a second; 30 s is the longest heartbeat the
+ * client takes, and two missed ones (a pull lost without a disconnect) still make it pull again.
+ */
+const PULL_EXPIRES_MS = 120_000;
+const IDLE_HEARTBEAT_MS = 30_000;
+/** How often the partitions' pending and ack-pending gauges are refreshed. */
+const LAG_EVERY_MS = 5_000;
 
 export class CommandConsumer {
   readonly #iterators: ConsumerMessages[] = [];
   readonly #loops: Promise<void>[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   #lagTimer: NodeJS.Timeout | undefined;
+  /** The gauges last set all read 0 (nothing is waiting or unacknowledged on our partitions). */
+  #lagZero = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -41,16 +55,24 @@ export class CommandConsumer {
     private readonly deadLetters: DeadLetters,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly opts: { lagEveryMs?: number } = {},
   ) {}
 
   async start(partitions: readonly number[]): Promise<void> {
     for (const p of partitions) {
       const consumer = await this.js.consumers.get(this.topo.commandStream, consumerName(p));
-      const messages = await consumer.consume({ max_messages: MAX_IN_FLIGHT_PER_PARTITION });
+      const messages = await consumer.consume({
+        max_messages: MAX_IN_FLIGHT_PER_PARTITION,
+        expires: PULL_EXPIRES_MS,
+        idle_heartbeat: IDLE_HEARTBEAT_MS,
+      });
       this.#iterators.push(messages);
       this.#loops.push(this.loop(messages));
     }
-    this.#lagTimer = setInterval(() => void this.observeLag(partitions), 5_000);
+    this.#lagTimer = setInterval(
+      () => void this.observeLag(partitions),
+      this.opts.lagEveryMs ?? LAG_EVERY_MS,
+    );
     this.#lagTimer.unref();
   }
 
@@ -149,7 +171,30 @@ export class CommandConsumer {
     );
   }
 
+  /**
+   * The partitions' consumer gauges. PAY_CMD is a work queue: a command leaves the stream when it is
+   * acknowledged, so an empty stream means every partition has nothing pending and nothing
+   * unacknowledged, and one stream info says so instead of a consumer info per partition (64 every
+   * 5 s were most of an idle worker's JetStream requests). Only when commands are stored are the
+   * partitions asked one by one.
+   */
   private async observeLag(partitions: readonly number[]): Promise<void> {
+    try {
+      const info = await this.jsm.streams.info(this.topo.commandStream);
+      if (info.state.messages === 0) {
+        if (!this.#lagZero) {
+          for (const p of partitions) {
+            this.metrics.consumerPending.set({ partition: String(p) }, 0);
+            this.metrics.consumerAckPending.set({ partition: String(p) }, 0);
+          }
+          this.#lagZero = true;
+        }
+        return;
+      }
+    } catch {
+      return; // disconnected or shutting down: try again next round
+    }
+    this.#lagZero = false;
     for (const p of partitions) {
       try {
         const info = await this.jsm.consumers.info(this.topo.commandStream, consumerName(p));
