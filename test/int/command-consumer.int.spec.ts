@@ -75,18 +75,19 @@ describe("command consumer: what idle partitions cost", function () {
   const PARTITIONS = 8;
   let infra: Infra;
   let consumer: CommandConsumer | undefined;
+  let release: (() => void) | undefined;
 
   beforeEach(async () => {
     infra = await openInfra({ partitions: PARTITIONS });
   });
   afterEach(async () => {
+    release?.(); // a failed assertion must not leave the held command blocking stop()
     await consumer?.stop();
     consumer = undefined;
     await infra.close();
   });
 
-  it("asks one stream info per lag round while nothing is stored, and per partition once a command waits", async () => {
-    let release: (() => void) | undefined;
+  it("asks one stream info per lag round while nothing is stored, and only the partitions holding commands once some are", async () => {
     const handler: CommandHandler = () =>
       new Promise((resolve) => {
         release = () => resolve({ disposition: ack });
@@ -125,6 +126,13 @@ describe("command consumer: what idle partitions cost", function () {
       timeoutMs: 5_000,
       what: "partition 3's ack-pending gauge at 1",
     });
+    // While it is held, a round asks which subjects hold commands and that one partition only.
+    const held = infra.nc.stats().outMsgs;
+    await new Promise((r) => setTimeout(r, 1_000));
+    const heldPublished = infra.nc.stats().outMsgs - held;
+    // Three requests a round; a consumer info per partition a round would be ~90.
+    expect(heldPublished, "requests in ~10 lag rounds with one command held").to.be.within(10, 40);
+    expect(await gauge("consumerAckPending", 2), "partition 2's ack pending").to.equal(0);
     release?.();
     await waitFor(async () => (await gauge("consumerAckPending", 3)) === 0, {
       timeoutMs: 5_000,
