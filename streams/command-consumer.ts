@@ -25,12 +25,28 @@ export type CommandHandler = (
 ) => Promise<{ disposition: Disposition; reply?: unknown }>;
 
 const MAX_IN_FLIGHT_PER_PARTITION = 64;
+/**
+ * How long one pull request waits on the server, and the idle heartbeat it asks for. A command is
+ * delivered the moment it is stored whatever these are (a pull is waiting for it); they only set
+ * what an idle partition costs: the server sends a heartbeat every IDLE_HEARTBEAT_MS and ends the
+ * pull after PULL_EXPIRES_MS, and the client pulls again. The client's defaults (30 s, 15 s) made
+ * 64 idle partitions ~4 heartbeats and ~2 re-pulls a second; 30 s is the longest heartbeat the
+ * client takes, and two missed ones (a pull lost without a disconnect) still make it pull again.
+ */
+const PULL_EXPIRES_MS = 120_000;
+const IDLE_HEARTBEAT_MS = 30_000;
+/** How often the partitions' pending and ack-pending gauges are refreshed. */
+const LAG_EVERY_MS = 5_000;
+/** Up to this many subjects holding commands, the lag round lists them (see observeLag). */
+const LAG_SUBJECTS_MAX = 256;
 
 export class CommandConsumer {
   readonly #iterators: ConsumerMessages[] = [];
   readonly #loops: Promise<void>[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   #lagTimer: NodeJS.Timeout | undefined;
+  /** The gauges last set all read 0 (nothing is waiting or unacknowledged on our partitions). */
+  #lagZero = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -41,16 +57,24 @@ export class CommandConsumer {
     private readonly deadLetters: DeadLetters,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly opts: { lagEveryMs?: number } = {},
   ) {}
 
   async start(partitions: readonly number[]): Promise<void> {
     for (const p of partitions) {
       const consumer = await this.js.consumers.get(this.topo.commandStream, consumerName(p));
-      const messages = await consumer.consume({ max_messages: MAX_IN_FLIGHT_PER_PARTITION });
+      const messages = await consumer.consume({
+        max_messages: MAX_IN_FLIGHT_PER_PARTITION,
+        expires: PULL_EXPIRES_MS,
+        idle_heartbeat: IDLE_HEARTBEAT_MS,
+      });
       this.#iterators.push(messages);
       this.#loops.push(this.loop(messages));
     }
-    this.#lagTimer = setInterval(() => void this.observeLag(partitions), 5_000);
+    this.#lagTimer = setInterval(
+      () => void this.observeLag(partitions),
+      this.opts.lagEveryMs ?? LAG_EVERY_MS,
+    );
     this.#lagTimer.unref();
   }
 
@@ -149,16 +173,53 @@ export class CommandConsumer {
     );
   }
 
+  /**
+   * The partitions' consumer gauges. PAY_CMD is a work queue: a command leaves the stream when it is
+   * acknowledged, so a partition with no command stored has nothing pending and nothing
+   * unacknowledged. One stream info says whether anything is stored at all (idle: nothing more is
+   * asked); when a few subjects hold commands, a second one lists them and only their partitions
+   * are asked for their consumer's numbers; past LAG_SUBJECTS_MAX, every partition is. A consumer
+   * info per partition every round was most of an idle worker's JetStream requests, and at one
+   * client ~0.6 consumer infos per payment.
+   */
   private async observeLag(partitions: readonly number[]): Promise<void> {
+    let stored: ReadonlySet<number> | undefined;
+    try {
+      const info = await this.jsm.streams.info(this.topo.commandStream);
+      if (info.state.messages === 0) stored = new Set();
+      else if ((info.state.num_subjects ?? Infinity) <= LAG_SUBJECTS_MAX) {
+        const listed = await this.jsm.streams.info(this.topo.commandStream, {
+          subjects_filter: `${this.topo.commandBase}.>`,
+        });
+        stored = new Set(Object.keys(listed.state.subjects ?? {}).map((s) => this.partitionOf(s)));
+      }
+    } catch {
+      return; // disconnected or shutting down: try again next round
+    }
+    if (stored?.size === 0 && this.#lagZero) return;
+    this.#lagZero = stored?.size === 0;
     for (const p of partitions) {
+      const labels = { partition: String(p) };
+      if (stored !== undefined && !stored.has(p)) {
+        this.metrics.consumerPending.set(labels, 0);
+        this.metrics.consumerAckPending.set(labels, 0);
+        continue;
+      }
       try {
         const info = await this.jsm.consumers.info(this.topo.commandStream, consumerName(p));
-        this.metrics.consumerPending.set({ partition: String(p) }, info.num_pending);
-        this.metrics.consumerAckPending.set({ partition: String(p) }, info.num_ack_pending);
+        this.metrics.consumerPending.set(labels, info.num_pending);
+        this.metrics.consumerAckPending.set(labels, info.num_ack_pending);
       } catch {
         return; // disconnected or shutting down: try again next round
       }
     }
+  }
+
+  /** The partition of a command subject, `<commandBase>.<partition>.<paymentId>` (-1 if none). */
+  private partitionOf(subject: string): number {
+    const token = subject.slice(this.topo.commandBase.length + 1).split(".", 1)[0];
+    const p = Number(token);
+    return Number.isInteger(p) ? p : -1;
   }
 
   /** Stop taking commands, let in-flight ones finish and settle. */

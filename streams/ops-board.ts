@@ -26,6 +26,9 @@ export type Publisher = {
   stop(): Promise<void>;
 };
 
+/** What a publisher last put: the report without its time, and when. */
+type Published = { body: string | undefined; at: number };
+
 export class OpsBoard {
   readonly bucket: string;
   readonly ttlMs: number;
@@ -93,6 +96,7 @@ export class OpsBoard {
     let running: Promise<void> | undefined;
     let again = false;
     let stopped = false;
+    const last: Published = { body: undefined, at: -Infinity };
 
     const schedule = (at: number) => {
       if (stopped || at >= dueAt) return;
@@ -109,7 +113,7 @@ export class OpsBoard {
         return;
       }
       lastAt = Date.now();
-      running = this.#publishSafely(produce).finally(() => {
+      running = this.#publishSafely(produce, last).finally(() => {
         running = undefined;
         if (again) {
           again = false;
@@ -132,9 +136,19 @@ export class OpsBoard {
     };
   }
 
-  async #publishSafely(produce: () => WorkerReport): Promise<void> {
+  /**
+   * Puts the report unless it says what the last one put said and that one is younger than a
+   * quarter of the TTL: an idle worker's report does not change, and re-putting it every `everyMs`
+   * (2 s) was a KV write for nothing; it is still refreshed well before it would expire.
+   */
+  async #publishSafely(produce: () => WorkerReport, last: Published): Promise<void> {
     try {
-      await this.publish(produce());
+      const report = produce();
+      const body = JSON.stringify({ ...report, at: undefined });
+      if (body === last.body && Date.now() - last.at < this.ttlMs / 4) return;
+      await this.publish(report);
+      last.body = body;
+      last.at = Date.now();
     } catch (err) {
       this.opts.log?.warn({ err }, "ops report not published; trying again on the next tick");
     }

@@ -47,6 +47,16 @@ export type SenderOptions = {
 };
 
 const GAUGE_REFRESH_MS = 15_000;
+/**
+ * The longest an idle sender waits between looks for work nothing woke it for. What this process
+ * stores, finishes or schedules wakes it at once (onStored, a finished send, a retry's own timer);
+ * the look is for the rest: an operator's redelivery or replay stored by a gateway, and claims left
+ * by a sender that died. It starts at pollMs and doubles with each empty look up to this (at the
+ * default 500 ms, 2 claims and 1 consumer info a second in an idle process → 0.5 and 0.5).
+ */
+const IDLE_POLL_MAX_MS = 2_000;
+/** Retry times kept for their own wake-up; past this many, the looks above find the rest. */
+const RETRY_TIMERS_MAX = 1_000;
 
 export class WebhookSender {
   readonly #agent: Agent;
@@ -56,6 +66,11 @@ export class WebhookSender {
   #again = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
+  /** The poll's current interval: pollMs after a round that found work, doubled after an empty one. */
+  #pollDelay: number;
+  /** When retries this sender scheduled come due (ms since the epoch, ascending), and their timer. */
+  #retryAts: number[] = [];
+  #retryTimer: NodeJS.Timeout | undefined;
   #gaugeTimer: NodeJS.Timeout | undefined;
   readonly #sends = new Set<Promise<void>>();
   readonly #successes: Array<{
@@ -74,11 +89,11 @@ export class WebhookSender {
       connections: 64,
     });
     this.#now = o.now ?? (() => new Date());
+    this.#pollDelay = o.pollMs;
   }
 
   start(): void {
-    this.#timer = setInterval(() => this.wake(), this.o.pollMs);
-    this.#timer.unref();
+    this.#poll();
     // The failing gauge from the database, now and then: a success on another worker clears this
     // worker's series too, so `max by (endpoint)` over workers says what the endpoint does.
     this.#gaugeTimer = setInterval(() => {
@@ -97,7 +112,8 @@ export class WebhookSender {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
+    clearTimeout(this.#retryTimer);
     clearInterval(this.#gaugeTimer);
     await this.#running;
     await Promise.allSettled([...this.#sends]);
@@ -112,6 +128,11 @@ export class WebhookSender {
       return;
     }
     this.#running = this.round()
+      .then((found) => {
+        this.#pollDelay = found
+          ? this.o.pollMs
+          : Math.min(Math.max(this.o.pollMs, IDLE_POLL_MAX_MS), this.#pollDelay * 2);
+      })
       .catch((err: unknown) => this.o.log.warn({ err }, "webhook sender round failed; next round"))
       .finally(() => {
         this.#running = undefined;
@@ -122,11 +143,44 @@ export class WebhookSender {
       });
   }
 
-  private async round(): Promise<void> {
+  /** The periodic look (see IDLE_POLL_MAX_MS), re-armed at the interval the last round left. */
+  #poll(): void {
+    if (this.#stopped) return;
+    this.wake();
+    this.#timer = setTimeout(() => this.#poll(), this.#pollDelay);
+    this.#timer.unref();
+  }
+
+  /** Wake at `at` (a retry this sender scheduled), whatever the poll's interval has grown to. */
+  #wakeAt(at: number): void {
+    if (this.#stopped || this.#retryAts.length >= RETRY_TIMERS_MAX) return;
+    const i = this.#retryAts.findIndex((t) => t > at);
+    this.#retryAts.splice(i < 0 ? this.#retryAts.length : i, 0, at);
+    if (i === 0 || this.#retryAts.length === 1) this.#armRetry();
+  }
+
+  #armRetry(): void {
+    clearTimeout(this.#retryTimer);
+    const next = this.#retryAts[0];
+    if (next === undefined || this.#stopped) return;
+    this.#retryTimer = setTimeout(
+      () => {
+        const now = Date.now();
+        while (this.#retryAts[0] !== undefined && this.#retryAts[0] <= now) this.#retryAts.shift();
+        this.wake();
+        this.#armRetry();
+      },
+      Math.max(0, next - Date.now()),
+    );
+    this.#retryTimer.unref();
+  }
+
+  /** Resolves to whether there was anything to do: deliveries claimed, or sends still in flight. */
+  private async round(): Promise<boolean> {
     const room = this.o.concurrency - this.#inflight;
-    if (room <= 0) return;
+    if (room <= 0) return true;
     const floor = await this.o.ackFloor();
-    if (floor <= 0) return;
+    if (floor <= 0) return false;
     const claimed = await claimDue(this.o.sql, {
       floor,
       limit: room,
@@ -154,6 +208,7 @@ export class WebhookSender {
     }
     // A full round: there may be more due at once.
     if (claimed.length === room) this.#again = true;
+    return claimed.length > 0 || this.#inflight > 0;
   }
 
   private async attempt(c: Claimed): Promise<void> {
@@ -181,6 +236,8 @@ export class WebhookSender {
       now,
       disableAfterMs: this.o.disableAfterMs,
     });
+    // Due again at nextAt: looked for then, not at the next poll (which may be seconds away).
+    if (nextAt !== undefined) this.#wakeAt(nextAt.getTime());
     m.webhookDeliveries.inc({ outcome: nextAt === undefined ? "dead" : "failed" });
     m.webhookEndpointFailing.set({ endpoint: c.endpoint_id }, 1);
     const what = attempt.status !== null ? `HTTP ${attempt.status}` : attempt.error;

@@ -12,6 +12,7 @@ import {
   type Api,
   type TestPlatform,
 } from "../support/platform.ts";
+import { countWire } from "../../streams/wire-counts.ts";
 import { waitFor } from "../support/wait.ts";
 import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
 
@@ -202,5 +203,26 @@ describe("webhooks: signed deliveries, order, retries, dead, disabled (e2e)", fu
     });
     expect(failing.receiver.all.filter((x) => x.event.data.object.id === id)).to.have.length(0);
     expect(failing.receiver.all.length).to.be.at.most(before + 1);
+  });
+
+  it("looks less and less often for work nothing woke it for while idle, and still sends a new payment's events at once", async () => {
+    const quiet = await endpoint("m_beta", ["payment.authorized"]);
+    await beta.post("/v1/payments", paymentBody({ number: CARDS.success }));
+    await waitFor(() => quiet.receiver.ok().length === 1, { timeoutMs: 10_000, what: "the first delivery" });
+    // A measured idle window: the sender's claim queries in it are its periodic looks.
+    const wire = countWire(platform.infra!);
+    await new Promise((r) => setTimeout(r, 4_000));
+    const claims = Object.entries(wire.read().pg.byStatement)
+      .filter(([statement]) => statement.startsWith("with due as"))
+      .reduce((n, [, count]) => n + count, 0);
+    wire.stop();
+    // SWITCHYARD_WEBHOOK_POLL_MS is 100 here: a look every 100 ms would be ~40; backing off to 2 s, ~6.
+    expect(claims, "claim queries in 4 idle seconds").to.be.at.most(10);
+    // Stored by this process's dispatcher, which wakes the sender: no wait for the next look.
+    await beta.post("/v1/payments", paymentBody({ number: CARDS.success }));
+    await waitFor(() => quiet.receiver.ok().length === 2, {
+      timeoutMs: 1_500,
+      what: "the next delivery, well before a 2 s look",
+    });
   });
 });

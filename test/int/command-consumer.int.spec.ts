@@ -69,3 +69,74 @@ describe("command consumer: dead letters on the running nats-server", function (
     );
   });
 });
+
+describe("command consumer: what idle partitions cost", function () {
+  this.timeout(20_000);
+  const PARTITIONS = 8;
+  let infra: Infra;
+  let consumer: CommandConsumer | undefined;
+  let release: (() => void) | undefined;
+
+  beforeEach(async () => {
+    infra = await openInfra({ partitions: PARTITIONS });
+  });
+  afterEach(async () => {
+    release?.(); // a failed assertion must not leave the held command blocking stop()
+    await consumer?.stop();
+    consumer = undefined;
+    await infra.close();
+  });
+
+  it("asks one stream info per lag round while nothing is stored, and only the partitions holding commands once some are", async () => {
+    const handler: CommandHandler = () =>
+      new Promise((resolve) => {
+        release = () => resolve({ disposition: ack });
+      });
+    consumer = new CommandConsumer(
+      infra.nc,
+      infra.js,
+      infra.jsm,
+      infra.topo,
+      handler,
+      new DeadLetters(infra.js, infra.jsm, infra.topo),
+      infra.metrics,
+      infra.log,
+      { lagEveryMs: 100 },
+    );
+    const all = [...Array(PARTITIONS).keys()];
+    await consumer.start(all);
+    const gauge = async (name: "consumerAckPending" | "consumerPending", partition: number) =>
+      (await infra.metrics[name].get()).values.find((v) => v.labels.partition === String(partition))?.value;
+    await waitFor(async () => (await gauge("consumerPending", PARTITIONS - 1)) === 0, {
+      timeoutMs: 5_000,
+      what: "the first lag round",
+    });
+
+    // A measured window of ~10 rounds: what the connection publishes then is the lag rounds' API
+    // requests (the pulls were made at start, and last longer than this).
+    const before = infra.nc.stats().outMsgs;
+    await new Promise((r) => setTimeout(r, 1_000));
+    const published = infra.nc.stats().outMsgs - before;
+    // One stream info a round; a consumer info per partition a round would be ~80.
+    expect(published, "requests in ~10 idle lag rounds").to.be.within(5, 15);
+
+    // A command held by its handler: stored and unacknowledged, so its partition is asked again.
+    await infra.js.publish(`${infra.topo.commandBase}.3.pay_held`, encode({ name: "held" }));
+    await waitFor(async () => (await gauge("consumerAckPending", 3)) === 1, {
+      timeoutMs: 5_000,
+      what: "partition 3's ack-pending gauge at 1",
+    });
+    // While it is held, a round asks which subjects hold commands and that one partition only.
+    const held = infra.nc.stats().outMsgs;
+    await new Promise((r) => setTimeout(r, 1_000));
+    const heldPublished = infra.nc.stats().outMsgs - held;
+    // Three requests a round; a consumer info per partition a round would be ~90.
+    expect(heldPublished, "requests in ~10 lag rounds with one command held").to.be.within(10, 40);
+    expect(await gauge("consumerAckPending", 2), "partition 2's ack pending").to.equal(0);
+    release?.();
+    await waitFor(async () => (await gauge("consumerAckPending", 3)) === 0, {
+      timeoutMs: 5_000,
+      what: "partition 3's ack-pending gauge back at 0",
+    });
+  });
+});

@@ -11,6 +11,7 @@ import {
   type PolicyView,
 } from "../../actors/policy/store.ts";
 import { NATS_URL, uniquePrefix } from "../support/infra.ts";
+import { waitFor } from "../support/wait.ts";
 import { DEFAULTS, routing } from "./ops-harness.ts";
 
 async function expectRefusal(p: Promise<unknown>, code: string): Promise<PolicyStoreError> {
@@ -344,5 +345,23 @@ describe("ops board", function () {
     expect((await board.read()).map((r) => [r.workerId, r.shadow[0]?.decisions])).to.deep.equal([["w-1", 2]]);
     await publisher.stop();
     expect(await board.read()).to.deep.equal([]);
+  });
+
+  it("skips a report that says nothing new, and still refreshes it before its TTL", async () => {
+    const short = await new WatchedBoard(jetstream(nc), uniquePrefix(), { ttlMs: 2_000 }).ensure();
+    try {
+      let produced = 0;
+      const publisher = short.startPublishing("w-1", () => (produced++, report("w-1", 1)), 100, {
+        minGapMs: 0,
+      });
+      await short.writes(1);
+      // Unchanged: produced every 100 ms, put again only once 500 ms (a quarter of the TTL) passed.
+      await waitFor(() => produced >= 12, { timeoutMs: 5_000, what: "a dozen reports produced" });
+      expect(short.written.length, "puts of an unchanged report").to.be.within(1, 4);
+      await short.writes(short.written.length + 1);
+      await publisher.stop();
+    } finally {
+      await short.destroy();
+    }
   });
 });
