@@ -9,6 +9,7 @@ import type { ZodType } from "zod";
 import { isCurrency, MAX_AMOUNT } from "../payment/money.ts";
 import type { AuthorizeResult, StatusResult } from "./contract.ts";
 import { declineClass, type DeclineCode, type TechnicalCode, type UnknownCode } from "./decline-codes.ts";
+import { deadlineSignal } from "../../config/deadline.ts";
 
 export type Failure =
   | { outcome: "technical_error"; code: TechnicalCode; class: "technical"; message: string }
@@ -87,7 +88,8 @@ async function exchange(req: JsonRequest, traceparent: string | undefined): Prom
   // One deadline for connecting, sending and reading the whole body: a PSP that stalls mid-body is as
   // undecided as one that never answers. undici's own header and body timeouts are set to the same
   // deadline so that its defaults (300 s) can never cut a longer one short.
-  const signal = AbortSignal.timeout(req.timeoutMs);
+  const deadline = deadlineSignal(req.timeoutMs);
+  const signal = deadline.signal;
   try {
     const url = new URL(req.url);
     // dispatcher.request never follows redirects (a PSP API does not redirect, and following one
@@ -106,6 +108,8 @@ async function exchange(req: JsonRequest, traceparent: string | undefined): Prom
     return { ok: true, reply: { status: res.statusCode, body: parseJson(text) } };
   } catch (err) {
     return { ok: false, failure: classifyFailure(err, signal, req.timeoutMs) };
+  } finally {
+    deadline.clear();
   }
 }
 

@@ -10,6 +10,7 @@ import { SpanKind, endSpan, startSpan, traceparentOf } from "../../config/tracin
 import type { Sql } from "../../streams/db/client.ts";
 import { signingSecrets } from "./endpoints.ts";
 import { signedHeaders } from "./signature.ts";
+import { deadlineSignal } from "../../config/deadline.ts";
 import {
   RESPONSE_EXCERPT_BYTES,
   claimDue,
@@ -320,6 +321,7 @@ export class WebhookSender {
       "switchyard.webhook.event_id": c.event_id,
       "switchyard.webhook.endpoint_id": c.endpoint_id,
     });
+    const deadline = deadlineSignal(this.o.timeoutMs);
     try {
       const headers: Record<string, string> = {
         ...signedHeaders(this.secrets(c, at), c.event_id, at, body),
@@ -332,7 +334,7 @@ export class WebhookSender {
         headers,
         body,
         dispatcher: this.#agent,
-        signal: AbortSignal.timeout(this.o.timeoutMs),
+        signal: deadline.signal,
       });
       const response = await excerpt(res.body);
       span?.setAttribute("http.response.status_code", res.statusCode);
@@ -341,6 +343,8 @@ export class WebhookSender {
     } catch (err) {
       endSpan(span, err);
       return { status: null, error: errorName(err), response: null };
+    } finally {
+      deadline.clear();
     }
   }
 }
