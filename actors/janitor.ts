@@ -76,6 +76,7 @@ export class Janitor {
         .catch((err: unknown) => this.d.log.warn({ err }, "janitor sweep failed; next round"))
         .finally(() => (this.#sweeping = undefined));
     }, every);
+    this.#sweeper.unref();
   }
 
   /** Payments whose last frame may leave them open: what the janitor holds in memory. */

@@ -9,7 +9,7 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { CommandBus } from "../streams/command-bus.ts";
 import type { Db, Tx } from "../streams/db/client.ts";
-import { Follower, resetOffset, type StreamMsg } from "../streams/db/follower.ts";
+import { announceReset, Follower, resetOffset, type StreamMsg } from "../streams/db/follower.ts";
 import { clearSetAside, PoisonFrameError } from "../streams/db/set-aside.ts";
 import { decodeJson, encode } from "../streams/envelopes.ts";
 import type { Infra } from "../streams/infra.ts";
@@ -299,6 +299,8 @@ export async function rebuildReadModels(
     await tx.unsafe(`truncate payments, psp_operations, settlement_lines, settlement_rejects,
       settlement_reports, recon_exceptions, ledger_postings, ledger_entries`);
   });
+  // This process's followers start over now; other processes' within OFFSET_WATCH_MS.
+  announceReset();
 }
 
 /** Each read model's stream's last sequence: what a rebuild asked for now must reach. */

@@ -81,6 +81,8 @@ class UnreadableFrame extends Error implements RetryLater {
 export class WebhookDispatcher {
   readonly #cache = new Map<string, Cached>();
   readonly #follower: Follower;
+  /** Deliveries stored by the batch being committed (a failed one counts again from 0). */
+  #stored = 0;
   /** Frames this version could not read: when each was first tried. */
   readonly #unreadable = new Map<number, number>();
 
@@ -99,7 +101,9 @@ export class WebhookDispatcher {
         log: o.log,
         onApplied: (_name, seq) => {
           for (const s of this.#unreadable.keys()) if (s <= seq) this.#unreadable.delete(s);
-          o.onStored?.();
+          // Only a batch that stored deliveries gives the sender something to claim.
+          if (this.#stored > 0) o.onStored?.();
+          this.#stored = 0;
         },
         onSetAside: (_name, seq, code) => o.onSetAside?.(seq, code),
       },
@@ -157,10 +161,11 @@ export class WebhookDispatcher {
     try {
       const entries: StoredEntry[] = [];
       for (const m of msgs) entries.push(...(await this.entriesOf(m, touched, now)));
-      if (entries.length > 0) await ingest(tx, entries, now);
+      if (entries.length > 0) this.#stored += await ingest(tx, entries, now);
     } catch (err) {
       // Nothing stored: the states cached past these frames are not what the database holds.
       for (const id of touched) this.#cache.delete(id);
+      this.#stored = 0;
       throw err;
     }
   }

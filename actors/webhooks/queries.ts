@@ -110,10 +110,10 @@ export async function listDeliveries(
   sql: Sql,
   o: { endpointId: string; limit: number; startingAfter?: string; status?: string },
 ): Promise<{ deliveries: DeliveryView[]; hasMore: boolean } | undefined> {
-  let cursor: { created_at: Date; id: string } | undefined;
+  let cursor: { id: string } | undefined;
   if (o.startingAfter !== undefined) {
-    [cursor] = await sql<{ created_at: Date; id: string }[]>`
-      select created_at, id from webhook_deliveries where id = ${o.startingAfter} and endpoint_id = ${o.endpointId}`;
+    [cursor] = await sql<{ id: string }[]>`
+      select id from webhook_deliveries where id = ${o.startingAfter} and endpoint_id = ${o.endpointId}`;
     if (!cursor) return undefined;
   }
   const rows = await sql<DeliveryRow[]>`
@@ -121,7 +121,13 @@ export async function listDeliveries(
       d.next_attempt_at, d.created_at
     from webhook_deliveries d join webhook_events e on e.id = d.event_id
     where d.endpoint_id = ${o.endpointId}
-      ${cursor ? sql`and (d.created_at, d.id) < (${cursor.created_at}, ${cursor.id})` : sql``}
+      ${
+        // Compared in SQL: created_at has microseconds, a JS Date only milliseconds, and deliveries
+        // stored in one transaction share their created_at (a cursor read back through JS lost them).
+        cursor
+          ? sql`and (d.created_at, d.id) < (select c.created_at, c.id from webhook_deliveries c where c.id = ${cursor.id})`
+          : sql``
+      }
       ${o.status !== undefined ? sql`and d.status = ${o.status}` : sql``}
     order by d.created_at desc, d.id desc limit ${o.limit + 1}`;
   return { deliveries: rows.slice(0, o.limit).map(deliveryView), hasMore: rows.length > o.limit };

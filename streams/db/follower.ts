@@ -55,6 +55,21 @@ export type FollowerDeps = {
   onSetAside?: (name: string, seq: number, code: string) => void;
 };
 
+/**
+ * How often an idle follower looks whether its position was reset (a rebuild by another process).
+ * A rebuild in this process tells its followers at once (announceReset); a busy follower sees it in
+ * its next batch's transaction.
+ */
+const OFFSET_WATCH_MS = 5_000;
+
+/** The followers running in this process. */
+const running = new Set<Follower>();
+
+/** A rebuild was committed in this process: every follower looks at its position now. */
+export function announceReset(): void {
+  for (const f of running) f.lookAtOffset();
+}
+
 export class Follower {
   #position = 0;
   #messages: FrameFeed | undefined;
@@ -80,19 +95,24 @@ export class Follower {
     this.#position = await readOffset(this.d.sql, this.spec.name);
     await this.subscribe();
     // A rebuild resets the position while no new message arrives to notice it by: look now and then.
-    this.#watch = setInterval(() => {
-      readOffset(this.d.sql, this.spec.name)
-        .then(async (offset) => {
-          if (offset >= this.#position || this.#stopped) return;
-          this.#position = offset;
-          await this.closeMessages();
-        })
-        .catch(() => undefined);
-    }, 1_000);
+    this.#watch = setInterval(() => this.lookAtOffset(), OFFSET_WATCH_MS);
     this.#watch.unref();
+    running.add(this);
+  }
+
+  /** Read the recorded position; behind ours (a rebuild reset it): start over from there. */
+  lookAtOffset(): void {
+    readOffset(this.d.sql, this.spec.name)
+      .then(async (offset) => {
+        if (offset >= this.#position || this.#stopped) return;
+        this.#position = offset;
+        await this.closeMessages();
+      })
+      .catch(() => undefined);
   }
 
   async stop(): Promise<void> {
+    running.delete(this);
     clearInterval(this.#watch);
     this.#stopped = true;
     await this.closeMessages();
