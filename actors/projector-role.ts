@@ -18,11 +18,15 @@ import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { Infra } from "../streams/infra.ts";
+import { CommandBus } from "../streams/command-bus.ts";
+import { ChallengeExpiry } from "./expiry.ts";
 import { READ_MODELS, startReadModels, type ReadModels } from "./readmodels.ts";
 import { startWebhooks, type Webhooks } from "./webhooks/service.ts";
 
 export type Projections = {
   readModels: ReadModels;
+  /** The expiry of abandoned 3-D Secure challenges (it reads the payments read model). */
+  expiry: ChallengeExpiry;
   /** The webhook dispatcher and sender (absent with SWITCHYARD_WEBHOOKS=off). */
   webhooks?: Webhooks;
   stop(): Promise<void>;
@@ -40,6 +44,22 @@ export async function startProjections(
     log: o.log,
     sandboxUrl: o.sandboxUrl,
   });
+  const bus = new CommandBus(infra.nc, infra.js, infra.topo, o.log);
+  bus.start();
+  const expiry = new ChallengeExpiry({
+    bus,
+    sql: infra.db.sql,
+    metrics: o.metrics,
+    log: o.log,
+    now: () => new Date(),
+    expiryMs: config.challenges.expiryMs,
+    everyMs: config.challenges.sweepEveryMs,
+  });
+  expiry.start();
+  const stopExpiry = async () => {
+    await expiry.stop();
+    await bus.close();
+  };
   let webhooks: Webhooks | undefined;
   try {
     webhooks = config.webhooks.enabled
@@ -50,14 +70,17 @@ export async function startProjections(
         })
       : undefined;
   } catch (err) {
+    await stopExpiry().catch(() => undefined);
     await readModels.stop().catch(() => undefined);
     throw err;
   }
   return {
     readModels,
+    expiry,
     ...(webhooks && { webhooks }),
     async stop() {
       await webhooks?.stop();
+      await stopExpiry();
       await readModels.stop();
     },
   };

@@ -1,20 +1,19 @@
 // The read models a worker keeps (PostgreSQL projections of JetStream), and the settlement work
 // that follows from them: payments (PAY_EVT), settlement lines and exceptions (SETTLE), resolutions
 // and missing-line findings (RECON), the settler, the missing-line sweep and the settlement hook that
-// pulls each PSP's new reports; and the expiry of abandoned 3-D Secure challenges, which reads the
-// payments read model (actors/expiry.ts). Any number of workers may run them: the followers serialize on the
-// database, the settler is one durable consumer, the sweep's findings are deduplicated by id.
+// pulls each PSP's new reports. Any number of workers may run them: the followers serialize on the
+// database, the settler is one durable consumer, the sweep's findings are deduplicated by id. (The
+// expiry of abandoned challenges reads the payments read model but sends commands: it is composed
+// with the projections, actors/projector-role.ts.)
 import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
-import { CommandBus } from "../streams/command-bus.ts";
 import type { Db, Tx } from "../streams/db/client.ts";
 import { announceReset, Follower, resetOffset, type StreamMsg } from "../streams/db/follower.ts";
 import { clearSetAside, PoisonFrameError } from "../streams/db/set-aside.ts";
 import { decodeJson, encode } from "../streams/envelopes.ts";
 import type { Infra } from "../streams/infra.ts";
 import { reconSubject, type Topology } from "../streams/topology.ts";
-import { ChallengeExpiry } from "./expiry.ts";
 import { PAYMENTS_READ_MODEL, paymentsProjection } from "./projections/payments.ts";
 import { missing, missingExceptionId } from "./settlement/match.ts";
 import type { ReconRecord, SettleRecord } from "./settlement/records.ts";
@@ -37,8 +36,6 @@ export type ReadModels = {
   caughtUp(name: ReadModelName): Promise<void>;
   /** Run the missing-line sweep now (it also runs on its own timer). */
   sweepMissing(): Promise<number>;
-  /** Run the expiry of abandoned challenges now (it also runs on its own timer); how many expired. */
-  sweepExpired(): Promise<number>;
   /** Measure each read model's lag from its stream's head now (it also runs on its own timer). */
   measureLag(): Promise<void>;
   stop(): Promise<void>;
@@ -101,7 +98,6 @@ export async function startReadModels(
   // Every follower's count exported from 0, so that the first frame set aside is an increase.
   for (const name of followers.keys()) o.metrics.followerSetAside.inc({ follower: name }, 0);
   const started: Array<{ stop(): Promise<void> }> = [];
-  let expiry: ChallengeExpiry | undefined;
   try {
     for (const f of followers.values()) {
       await f.start();
@@ -130,103 +126,20 @@ export async function startReadModels(
       puller.start();
       started.push(puller);
     }
-    const bus = new CommandBus(infra.nc, js, topo, o.log);
-    bus.start();
-    started.push({ stop: () => bus.close() });
-    expiry = new ChallengeExpiry({
-      bus,
-      sql: db.sql,
-      metrics: o.metrics,
-      log: o.log,
-      now,
-      expiryMs: config.challenges.expiryMs,
-      everyMs: config.challenges.sweepEveryMs,
-    });
-    expiry.start();
-    started.push(expiry);
   } catch (err) {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     throw err;
   }
 
-  async function sweepMissing(): Promise<number> {
-    const days = config.settlement.missingAfterDays;
-    const cutoff = new Date(now().getTime() - days * 86_400_000).toISOString();
-    const rows = await db.sql<
-      OperationRow[]
-    >`select o.payment_id, o.merchant_id, o.psp, o.kind, o.operation_id, o.psp_reference, o.amount, o.currency,
-        o.expected_fee, o.at
-      from psp_operations o
-      where o.settled_by is null and o.kind <> 'void' and o.at < ${cutoff}
-        and not exists (select 1 from settlement_lines l
-          where l.psp = o.psp and l.kind = o.kind and l.psp_reference = o.psp_reference)
-        and not exists (select 1 from recon_exceptions x where x.id = 'x_missing_' || o.psp || '_' || o.kind || '_' || o.psp_reference)
-      order by o.at limit 1000`;
-    const at = now().toISOString();
-    for (const r of rows) {
-      const op = operationOfRow(r);
-      const record: ReconRecord = { type: "missing", v: 1, exception: missing(op, days, at) };
-      const id = missingExceptionId(op);
-      await js.publish(reconSubject(topo, "missing", id), encode(record), {
-        msgID: `missing:${id}`,
-        timeout: 10_000,
-      });
-    }
-    if (rows.length > 0)
-      o.log.warn(
-        { missing: rows.length, days },
-        "settlement: captures or refunds in no report; exceptions opened",
-      );
-    return rows.length;
-  }
-
-  /**
-   * Lag from the stream's head, not from what was applied: the age of the oldest message past the
-   * read model's position (0 at the head), and how many messages that is. A follower that stopped
-   * shows a lag that grows. The position is the database's (every worker agrees); this process's
-   * own when the database does not answer.
-   */
-  async function measureLag(): Promise<void> {
-    const offsets = new Map<string, number>();
-    try {
-      const rows = await db.sql<{ name: string; last_seq: number }[]>`
-        select name, last_seq from projection_offsets where name = any(${[...READ_MODELS]})`;
-      for (const r of rows) offsets.set(r.name, r.last_seq);
-    } catch {
-      for (const [name, f] of followers) offsets.set(name, f.position);
-    }
-    for (const name of followers.keys()) {
-      const stream = streamOf(topo, name);
-      const info = await jsm.streams.info(stream);
-      const position = offsets.get(name) ?? 0;
-      const behind = Math.max(0, info.state.last_seq - position);
-      let lag = 0;
-      if (behind > 0) {
-        const next = Math.max(position + 1, info.state.first_seq);
-        const oldest = await jsm.streams.getMessage(stream, { seq: next }).catch(() => null);
-        const at = oldest?.time ?? new Date(info.state.first_ts);
-        lag = Math.max(0, (now().getTime() - at.getTime()) / 1000);
-      }
-      o.metrics.readModelLag.set({ read_model: name }, lag);
-      o.metrics.readModelBehind.set({ read_model: name }, behind);
-    }
-  }
-  let measuring: Promise<unknown> | undefined;
-  const lagTimer = setInterval(() => {
-    measuring ??= measureLag()
-      .catch((err: unknown) => o.log.warn({ err }, "read model lag not measured; next round"))
-      .finally(() => (measuring = undefined));
-  }, o.lagEveryMs ?? 5_000);
-  lagTimer.unref();
-
-  const sweepEvery = 60_000;
-  let sweeping: Promise<unknown> | undefined;
-  const timer = setInterval(() => {
-    sweeping ??= Promise.all([sweepMissing(), countOpen(db, o.metrics)])
-      .catch((err: unknown) => o.log.warn({ err }, "settlement sweep failed; next round"))
-      .finally(() => (sweeping = undefined));
-  }, sweepEvery);
-  timer.unref();
+  const lag = { db, jsm, topo, followers, metrics: o.metrics, now };
+  const sweep = { db, js, topo, days: config.settlement.missingAfterDays, log: o.log, now };
+  const lagTimer = every(o.lagEveryMs ?? 5_000, () => measureLag(lag), o.log, "read model lag not measured");
+  const sweepTimer = every(
+    60_000,
+    () => Promise.all([sweepMissing(sweep), countOpen(db, o.metrics)]),
+    o.log,
+    "settlement sweep failed",
+  );
 
   return {
     followers,
@@ -236,17 +149,117 @@ export async function startReadModels(
       const info = await jsm.streams.info(streamOf(topo, name));
       await f.caughtUp(info.state.last_seq);
     },
-    sweepMissing,
-    sweepExpired: () => expiry?.sweep() ?? Promise.resolve(0),
-    measureLag,
+    sweepMissing: () => sweepMissing(sweep),
+    measureLag: () => measureLag(lag),
     async stop() {
-      clearInterval(timer);
-      clearInterval(lagTimer);
-      await sweeping;
-      await measuring;
+      await lagTimer.stop();
+      await sweepTimer.stop();
       for (const s of started.reverse()) await s.stop();
     },
   };
+}
+
+/** `run` every `ms` (never two at once), its failure logged as `what`; stop() waits for a run in progress. */
+function every(
+  ms: number,
+  run: () => Promise<unknown>,
+  log: Logger,
+  what: string,
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    running ??= run()
+      .catch((err: unknown) => log.warn({ err }, `${what}; next round`))
+      .finally(() => (running = undefined));
+  }, ms);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+type SweepDeps = {
+  db: Db;
+  js: Infra["js"];
+  topo: Topology;
+  days: number;
+  log: Logger;
+  now: () => Date;
+};
+
+/** Captures and refunds in no PSP report after `days`: a `missing` exception each (deduplicated by id). */
+async function sweepMissing(d: SweepDeps): Promise<number> {
+  const cutoff = new Date(d.now().getTime() - d.days * 86_400_000).toISOString();
+  const rows = await d.db.sql<
+    OperationRow[]
+  >`select o.payment_id, o.merchant_id, o.psp, o.kind, o.operation_id, o.psp_reference, o.amount, o.currency,
+      o.expected_fee, o.at
+    from psp_operations o
+    where o.settled_by is null and o.kind <> 'void' and o.at < ${cutoff}
+      and not exists (select 1 from settlement_lines l
+        where l.psp = o.psp and l.kind = o.kind and l.psp_reference = o.psp_reference)
+      and not exists (select 1 from recon_exceptions x where x.id = 'x_missing_' || o.psp || '_' || o.kind || '_' || o.psp_reference)
+    order by o.at limit 1000`;
+  const at = d.now().toISOString();
+  for (const r of rows) {
+    const op = operationOfRow(r);
+    const record: ReconRecord = { type: "missing", v: 1, exception: missing(op, d.days, at) };
+    const id = missingExceptionId(op);
+    await d.js.publish(reconSubject(d.topo, "missing", id), encode(record), {
+      msgID: `missing:${id}`,
+      timeout: 10_000,
+    });
+  }
+  if (rows.length > 0)
+    d.log.warn(
+      { missing: rows.length, days: d.days },
+      "settlement: captures or refunds in no report; exceptions opened",
+    );
+  return rows.length;
+}
+
+type LagDeps = {
+  db: Db;
+  jsm: Infra["jsm"];
+  topo: Topology;
+  followers: ReadonlyMap<ReadModelName, Follower>;
+  metrics: Metrics;
+  now: () => Date;
+};
+
+/**
+ * Lag from the stream's head, not from what was applied: the age of the oldest message past the
+ * read model's position (0 at the head), and how many messages that is. A follower that stopped
+ * shows a lag that grows. The position is the database's (every worker agrees); this process's
+ * own when the database does not answer.
+ */
+async function measureLag(d: LagDeps): Promise<void> {
+  const offsets = new Map<string, number>();
+  try {
+    const rows = await d.db.sql<{ name: string; last_seq: number }[]>`
+      select name, last_seq from projection_offsets where name = any(${[...READ_MODELS]})`;
+    for (const r of rows) offsets.set(r.name, r.last_seq);
+  } catch {
+    for (const [name, f] of d.followers) offsets.set(name, f.position);
+  }
+  for (const name of d.followers.keys()) {
+    const stream = streamOf(d.topo, name);
+    const info = await d.jsm.streams.info(stream);
+    const position = offsets.get(name) ?? 0;
+    const behind = Math.max(0, info.state.last_seq - position);
+    let lag = 0;
+    if (behind > 0) {
+      const next = Math.max(position + 1, info.state.first_seq);
+      const oldest = await d.jsm.streams.getMessage(stream, { seq: next }).catch(() => null);
+      const at = oldest?.time ?? new Date(info.state.first_ts);
+      lag = Math.max(0, (d.now().getTime() - at.getTime()) / 1000);
+    }
+    d.metrics.readModelLag.set({ read_model: name }, lag);
+    d.metrics.readModelBehind.set({ read_model: name }, behind);
+  }
 }
 
 /** The stream a read model follows. */

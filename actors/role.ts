@@ -12,6 +12,7 @@ import type { Infra } from "../streams/infra.ts";
 import { capabilitiesOf, createConnectors } from "./psp/registry.ts";
 import { serveMetrics, startProjections } from "./projector-role.ts";
 import type { ReadModels } from "./readmodels.ts";
+import type { ChallengeExpiry } from "./expiry.ts";
 import type { Webhooks } from "./webhooks/service.ts";
 import { startWorker, type Worker } from "./worker.ts";
 
@@ -19,6 +20,8 @@ export type WorkerRole = {
   worker: Worker;
   /** The read models (absent with SWITCHYARD_PROJECTIONS=off: a projector runs them). */
   readModels?: ReadModels;
+  /** The expiry of abandoned challenges (absent with SWITCHYARD_PROJECTIONS=off). */
+  expiry?: ChallengeExpiry;
   /** The webhook dispatcher and sender (absent with SWITCHYARD_WEBHOOKS=off or SWITCHYARD_PROJECTIONS=off). */
   webhooks?: Webhooks;
   metricsUrl?: string;
@@ -76,7 +79,7 @@ export async function startWorkerRole(
       );
     const role: WorkerRole = {
       worker,
-      ...(projections && { readModels: projections.readModels }),
+      ...(projections && { readModels: projections.readModels, expiry: projections.expiry }),
       ...(projections?.webhooks && { webhooks: projections.webhooks }),
       async stop() {
         for (const stop of stops.reverse()) await stop();

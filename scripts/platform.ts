@@ -8,6 +8,7 @@ import { startWorkerRole } from "../actors/role.ts";
 import type { ReadModels } from "../actors/readmodels.ts";
 import type { Worker } from "../actors/worker.ts";
 import type { Webhooks } from "../actors/webhooks/service.ts";
+import type { ChallengeExpiry } from "../actors/expiry.ts";
 import { withDevelopmentSecrets, type Config } from "../config/env.ts";
 import { createLogger, type Logger } from "../config/log.ts";
 import { createMetrics, type Metrics } from "../config/metrics.ts";
@@ -28,6 +29,8 @@ export type Platform = {
   worker?: Worker;
   /** The worker's read models (PostgreSQL projections), when a worker runs here. */
   readModels?: ReadModels;
+  /** The expiry of abandoned 3-D Secure challenges, when this process runs the projections. */
+  expiry?: ChallengeExpiry;
   /** The webhook dispatcher and sender, when this process runs them. */
   webhooks?: Webhooks;
   /** Where a worker without a gateway serves /metrics. */
@@ -104,6 +107,7 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
       platform.worker = role.worker;
       if (role.readModels) platform.readModels = role.readModels;
       if (role.webhooks) platform.webhooks = role.webhooks;
+      if (role.expiry) platform.expiry = role.expiry;
       if (role.metricsUrl !== undefined) platform.metricsUrl = role.metricsUrl;
       stops.push(() => role.stop());
     }

@@ -105,7 +105,7 @@ describe("3-D Secure challenges abandoned expire (e2e)", function () {
     // Well past the expiry, the completed payment is still authorized and its charge still held.
     await waitFor(
       async () =>
-        (await platform.readModels!.sweepExpired()) === 0 &&
+        (await platform.expiry!.sweep()) === 0 &&
         Date.now() - Date.parse(completed.created_at) > EXPIRY_MS * 1.5,
       { timeoutMs: EXPIRY_MS * 4, what: "a sweep past the completed payment's expiry" },
     );
