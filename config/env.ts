@@ -1,5 +1,9 @@
-// The process environment, parsed once: every variable Switchyard reads, its default, its
-// validation and its place in the typed `Config`. Other modules take a `Config`, never `process.env`.
+// The process environment, parsed once: every variable the platform's roles read, its default, its
+// validation and its place in the typed `Config`. The roles' modules take a `Config`, never
+// `process.env`. Three things read the environment before a Config exists, on purpose: tracing
+// (config/tracing.ts: OTEL_* must take effect before any module is instrumented), the log
+// destination (config/log-format.ts: a process logs before it has parsed anything), and npm start's
+// development defaults (scripts/start.ts sets them in the environment it then parses).
 import { z } from "zod";
 import {
   basicAuth,
