@@ -27,6 +27,10 @@ import {
   type OperatorKey,
 } from "./env-values.ts";
 
+/** Where the services are when nothing says otherwise (the bench and the tests use the same). */
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
 export {
   LOG_LEVELS,
   OPERATOR_ROLES,
@@ -181,8 +185,8 @@ const EnvSchema = z
   .object({
     PORT: variable(8080, integer(0, 65535)), // 0: any free port (tests)
     HOST: variable("127.0.0.1", matching(/^[^\s/]+$/, "a host name or address")),
-    NATS_URL: variable("nats://127.0.0.1:4222", url(["nats:", "tls:"])),
-    REDIS_URL: variable("redis://127.0.0.1:6379", url(["redis:", "rediss:"])),
+    NATS_URL: variable(DEFAULT_NATS_URL, url(["nats:", "tls:"])),
+    REDIS_URL: variable(DEFAULT_REDIS_URL, url(["redis:", "rediss:"])),
     DATABASE_URL: variable("postgres://postgres@127.0.0.1:5432/postgres", url(["postgres:", "postgresql:"])),
     SWITCHYARD_DB_SCHEMA: variable("", matching(/^([a-z_][a-z0-9_]{0,62})?$/, "a lowercase SQL identifier")),
     SWITCHYARD_DB_MAX_CONNECTIONS: variable(10, integer(1, 100)),

@@ -34,7 +34,7 @@ import { cpus, platform as osPlatform, release } from "node:os";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { performance } from "node:perf_hooks";
-import { ConfigError, loadConfig, type Config } from "../config/env.ts";
+import { ConfigError, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfig, type Config } from "../config/env.ts";
 import { topology } from "../streams/topology.ts";
 import { afterLoad, idleCpu, type AfterLoad } from "./bench/after-load.ts";
 import { startBare, type BareFlow } from "./bench/bare.ts";
@@ -117,8 +117,8 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
     : opts.procfile
       ? ["bare", "product", "procfile"]
       : ["bare", "product"];
-  const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-  const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const natsUrl = process.env.NATS_URL ?? DEFAULT_NATS_URL;
+  const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   // Pure CPU, so it goes first: no server started here and no flow shares the machine yet.
   let routing: Awaited<ReturnType<typeof benchRouting>> | undefined;
   if (!opts.only && opts.phases === 0) {

@@ -2,6 +2,7 @@
 // binaries started when nothing answers), the database URL, and Ctrl-C turned into an abort signal
 // the section checks between steps. Everything it started is stopped after, however it ends. And
 // what both sections do: project seeded payments until the read model has caught up.
+import { DEFAULT_NATS_URL, DEFAULT_REDIS_URL } from "../../config/env.ts";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { paymentsProjection } from "../../actors/projections/payments.ts";
 import type { Logger } from "../../config/log.ts";
@@ -15,10 +16,10 @@ export async function runSection(
   say: (line: string) => void,
   run: (env: SectionEnv) => Promise<void>,
 ): Promise<number> {
-  const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+  const natsUrl = process.env.NATS_URL ?? DEFAULT_NATS_URL;
   const services = await ensureServices({
     natsUrl,
-    redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    redisUrl: process.env.REDIS_URL ?? DEFAULT_REDIS_URL,
     dataDir: process.env.SWITCHYARD_DATA_DIR ?? ".data",
     log: say,
   });

@@ -14,7 +14,7 @@ import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import postgres from "postgres";
 import { sealText } from "../../config/card-seal.ts";
-import { loadConfig } from "../../config/env.ts";
+import { DEFAULT_REDIS_URL, loadConfig } from "../../config/env.ts";
 import { createLogger } from "../../config/log.ts";
 import { topologyOf } from "../../streams/infra.ts";
 import { startPlatform, type Platform } from "../platform.ts";
@@ -46,7 +46,7 @@ export async function webhooksSection(o: WebhooksBenchOptions): Promise<number> 
     const apiKey = `sk_bench_${randomBytes(16).toString("hex")}`;
     const cardKey = randomBytes(32);
     const dataDir = makeTempDir();
-    const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+    const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
     const config = loadConfig({
       LOG_LEVEL: "info",
       ...process.env,

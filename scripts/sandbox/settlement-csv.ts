@@ -9,42 +9,12 @@
 import { toDecimalString } from "../../actors/payment/money.ts";
 import { feeTotal, RowKind, type BatchHeader, type Row } from "./settlement-rows.ts";
 
-export const ACME_COLUMNS = [
-  "balance_transaction_id",
-  "created_utc",
-  "available_on_utc",
-  "currency",
-  "gross",
-  "fee",
-  "net",
-  "reporting_category",
-  "source_id",
-  "payment_reference",
-  "payout_id",
-] as const;
+// The PSPs' published report formats, as the adapters read them: one list each, written where the
+// parsing is; the sandbox writes exactly those columns (a change to a format shows in both at once).
+import { ACME_COLUMNS } from "../../actors/psp/settlement/acme.ts";
+import { BOLT_COLUMNS } from "../../actors/psp/settlement/bolt.ts";
 
-export const BOLT_COLUMNS = [
-  "Merchant Account",
-  "Psp Reference",
-  "Merchant Reference",
-  "Payment Method",
-  "Creation Date",
-  "TimeZone",
-  "Type",
-  "Modification Reference",
-  "Gross Currency",
-  "Gross Debit (GC)",
-  "Gross Credit (GC)",
-  "Exchange Rate",
-  "Net Currency",
-  "Net Debit (NC)",
-  "Net Credit (NC)",
-  "Commission (NC)",
-  "Markup (NC)",
-  "Scheme Fees (NC)",
-  "Interchange (NC)",
-  "Batch Number",
-] as const;
+export { ACME_COLUMNS, BOLT_COLUMNS };
 
 export const BOLT_MERCHANT_ACCOUNT = "SwitchyardSandbox";
 
