@@ -36,16 +36,32 @@ export function bindLog(req: FastifyRequest, _reply: FastifyReply, fields: Recor
   req.logFields = req.logFields === undefined ? fields : Object.assign({}, req.logFields, fields);
 }
 
-type LogFn = (obj: Record<string, unknown>, msg: string) => void;
+/**
+ * The request's logger with its fields on every line. Methods on a class, not an object of three
+ * closures: under tsx (keepNames) each named closure costs a defineProperty when it is made, three
+ * per request.
+ */
+class RequestLog {
+  readonly #log: FastifyRequest["log"];
+  readonly #fields: Record<string, string>;
+  constructor(req: FastifyRequest) {
+    this.#log = req.log;
+    this.#fields = req.logFields;
+  }
+  info(obj: Record<string, unknown>, msg: string): void {
+    this.#log.info(Object.assign({}, this.#fields, obj), msg);
+  }
+  warn(obj: Record<string, unknown>, msg: string): void {
+    this.#log.warn(Object.assign({}, this.#fields, obj), msg);
+  }
+  error(obj: Record<string, unknown>, msg: string): void {
+    this.#log.error(Object.assign({}, this.#fields, obj), msg);
+  }
+}
 
 /** The request's logger with its fields on every line. */
-export function logFor(req: FastifyRequest): { info: LogFn; warn: LogFn; error: LogFn } {
-  const f = req.logFields;
-  return {
-    info: (obj, msg) => req.log.info(Object.assign({}, f, obj), msg),
-    warn: (obj, msg) => req.log.warn(Object.assign({}, f, obj), msg),
-    error: (obj, msg) => req.log.error(Object.assign({}, f, obj), msg),
-  };
+export function logFor(req: FastifyRequest): RequestLog {
+  return new RequestLog(req);
 }
 
 export function decorateRequests(app: FastifyInstance): void {

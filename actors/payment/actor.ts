@@ -82,6 +82,8 @@ type Ctx = {
 type At = PaymentActorState & { loaded: Loaded };
 
 export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
+  // One per actor, not one per PSP effect (under tsx each named closure costs a defineProperty).
+  const nowIso = (): string => deps.now().toISOString();
   return async (
     self: PaymentActorState,
     msg: PaymentMsg,
@@ -218,7 +220,7 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
         payment: at.loaded.state,
         connectors: deps.connectors,
         traceparent: ctx.traceparent,
-        now: () => deps.now().toISOString(),
+        now: nowIso,
       });
       const decision = answer && decide(at.loaded.state, answer);
       if (decision?.ok && decision.events.length > 0) {
@@ -289,7 +291,7 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
         card: ctx.card,
         traceparent: ctx.traceparent,
         resumed,
-        now: () => deps.now().toISOString(),
+        now: nowIso,
       });
       if ("blocked" in result) return result;
       const decision = decide(payment, result);
