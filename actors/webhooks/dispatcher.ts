@@ -59,6 +59,15 @@ type Cached = { state: PaymentState; nextEventNo: number };
 /** The follower name of the dispatcher: its position and its frames set aside (GET /ops/read-models/set-aside). */
 export const WEBHOOKS_FOLLOWER = "webhooks";
 
+/**
+ * Payment states kept for their next frame. What it saves is the replay of a payment's earlier
+ * frames (a direct get each) when its next frame comes: an outcome a few ms after its intent always
+ * hits; a capture or refund minutes later hits only at low volume whatever the size. ~6 KB a state
+ * (measured: the heap after a full GC grew 36 MB while 5,639 more were cached): 2,000 is ~13 MB,
+ * 3 s of frames at 600 payments/s; 10,000 was ~65 MB.
+ */
+export const DISPATCHER_CACHE = 2_000;
+
 /** How often a frame this version cannot read is tried again. */
 export const UNREADABLE_RETRY_MS = 15_000;
 /**
@@ -110,7 +119,7 @@ export class WebhookDispatcher {
     );
   }
 
-  /** Payments whose state the dispatcher keeps for their next frame (at most `cacheSize`, 10,000). */
+  /** Payments whose state the dispatcher keeps for their next frame (at most `cacheSize`). */
   get cached(): number {
     return this.#cache.size;
   }
@@ -223,7 +232,7 @@ export class WebhookDispatcher {
     // A Map iterates in insertion order: deleting and re-adding makes it an LRU.
     this.#cache.delete(paymentId);
     this.#cache.set(paymentId, entry);
-    const max = this.o.cacheSize ?? 10_000;
+    const max = this.o.cacheSize ?? DISPATCHER_CACHE;
     if (this.#cache.size > max) {
       const oldest = this.#cache.keys().next();
       if (!oldest.done) this.#cache.delete(oldest.value);

@@ -6,6 +6,7 @@
 // its state file's journal, the metric series, the read models' positions. For anything else, an
 // optional heap snapshot summary: self size by constructor name, top 15
 // (scripts/bench/heap-summary.ts, parsed in a child process).
+import { DISPATCHER_CACHE } from "../../actors/webhooks/dispatcher.ts";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from "node:v8";
@@ -38,7 +39,7 @@ export async function memoryFigures(platform: Platform): Promise<MemoryFigures> 
     structures["janitor: payments watched (open)"] = platform.worker.janitor.watching;
   }
   if (platform.webhooks)
-    structures["webhook dispatcher: payment states cached (LRU, at most 10,000)"] =
+    structures[`webhook dispatcher: payment states cached (LRU, at most ${DISPATCHER_CACHE})`] =
       platform.webhooks.dispatcher.cached;
   const sandbox = platform.sandbox;
   if (sandbox) {
