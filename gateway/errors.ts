@@ -127,6 +127,30 @@ export class ApiError extends Error {
   }
 }
 
+/** What a store or service refused, in the table's terms (its message is meant for the client). */
+export type Refusal = { code: ErrorCode; message: string; details?: ErrorDetails };
+
+/**
+ * Runs a call into a store or service for a route: an ApiError passes as it is; an error `refusal`
+ * recognizes keeps its code, message and details; anything else (the database, NATS, a KV bucket
+ * away) is handed to `log` and answered 503 `service_unavailable` with `unavailable` as its message,
+ * never a 500 that says nothing. The one translation the routes share.
+ */
+export async function storeCall<T>(
+  fn: () => Promise<T>,
+  o: { unavailable: string; refusal?: (err: unknown) => Refusal | undefined; log?: (err: unknown) => void },
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    const r = o.refusal?.(err);
+    if (r) throw new ApiError(r.code, r.message, r.details ?? {}, { cause: err });
+    o.log?.(err);
+    throw new ApiError("service_unavailable", o.unavailable, {}, { cause: err });
+  }
+}
+
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ErrorStatus, code);
 }

@@ -7,27 +7,19 @@ import type { PspCapabilities } from "../../actors/policy/schemas.ts";
 import { validatePolicy, type PolicyProblem } from "../../actors/policy/validate.ts";
 import { PolicyStoreError, type Activation, type ActivationGuard } from "../../actors/policy/store.ts";
 import type { PolicyKind } from "../../actors/policy/schemas.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, storeCall } from "../errors.ts";
 import type { AuditLog } from "../../streams/audit-log.ts";
 
 export const OPS_TAGS = ["operators"];
 export const OPS_SECURITY = [{ operatorKey: [] }];
 
-/** Runs a store operation: its refusals keep their code, an unreachable store is 503 (logged here). */
-export async function storeCall<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    if (err instanceof PolicyStoreError) throw new ApiError(err.code, err.message, {}, { cause: err });
-    logFor(req).error({ err }, "policy store call failed");
-    throw new ApiError(
-      "service_unavailable",
-      "the policy store cannot be reached right now; retry later",
-      {},
-      { cause: err },
-    );
-  }
+/** A policy store operation: its refusals keep their code, an unreachable store is 503 (logged here). */
+export function policyStoreCall<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T> {
+  return storeCall(fn, {
+    unavailable: "the policy store cannot be reached right now; retry later",
+    refusal: (err) => (err instanceof PolicyStoreError ? err : undefined),
+    log: (err) => logFor(req).error({ err }, "policy store call failed"),
+  });
 }
 
 /** Refuses a stored document that no longer validates against the PSPs configured now. */

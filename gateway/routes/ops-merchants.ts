@@ -10,7 +10,7 @@ import { MerchantKeyStoreError, type KeyRecord, type MerchantRecord } from "../.
 import { KEY_ID, MERCHANT_ID, SCOPES, ScopeEnum } from "../../actors/merchants/keys.ts";
 import { logFor } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
-import { ApiError, validationError } from "../errors.ts";
+import { ApiError, storeCall, validationError } from "../errors.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import { audit, audited, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 
@@ -221,21 +221,13 @@ export const opsMerchantRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, d
   done();
 };
 
-/** Runs a store operation: its refusals keep their code, an unreachable bucket is 503 (logged here). */
-async function call<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    if (err instanceof MerchantKeyStoreError) throw new ApiError(err.code, err.message, {}, { cause: err });
-    logFor(req).error({ err }, "merchant store call failed");
-    throw new ApiError(
-      "service_unavailable",
-      "the merchant store cannot be reached right now; retry later",
-      {},
-      { cause: err },
-    );
-  }
+/** A merchant store operation: its refusals keep their code, an unreachable bucket is 503 (logged here). */
+function call<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T> {
+  return storeCall(fn, {
+    unavailable: "the merchant store cannot be reached right now; retry later",
+    refusal: (err) => (err instanceof MerchantKeyStoreError ? err : undefined),
+    log: (err) => logFor(req).error({ err }, "merchant store call failed"),
+  });
 }
 
 function merchantBody(m: MerchantRecord) {

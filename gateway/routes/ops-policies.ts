@@ -30,7 +30,7 @@ import {
   OPS_SECURITY as security,
   OPS_TAGS as tags,
   problemSummary,
-  storeCall,
+  policyStoreCall,
 } from "./ops-common.ts";
 
 export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) => {
@@ -47,7 +47,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       },
     },
     async (req, reply) => {
-      const summaries = await storeCall(req, async () => {
+      const summaries = await policyStoreCall(req, async () => {
         const shadow = await ops.store.shadowSetting();
         return Promise.all(
           POLICY_KINDS.map(async (kind) => {
@@ -83,7 +83,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
     },
     async (req, reply) => {
       const { kind } = req.params;
-      const [versions, activations] = await storeCall(req, () =>
+      const [versions, activations] = await policyStoreCall(req, () =>
         Promise.all([ops.store.list(kind), ops.store.activations(kind)]),
       );
       return reply.send({
@@ -153,7 +153,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         { kind, comment: comment || null },
         "policy version uploaded",
         () =>
-          storeCall(req, () =>
+          policyStoreCall(req, () =>
             ops.store.upload(kind, result.policy, {
               uploadedBy: req.operator,
               ...(comment !== undefined && comment !== "" && { comment }),
@@ -183,7 +183,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
     async (req, reply) => {
       const { kind } = req.params;
       const { from, to } = req.query;
-      const [a, b] = await storeCall(req, () => Promise.all([mustGet(kind, from), mustGet(kind, to)]));
+      const [a, b] = await policyStoreCall(req, () => Promise.all([mustGet(kind, from), mustGet(kind, to)]));
       const patch = jsonPatch.compare(a, b);
       return reply.send({ kind, from, to, patch });
     },
@@ -205,7 +205,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
     },
     async (req, reply) => {
       const { kind, version } = req.params;
-      const [record, versions] = await storeCall(req, () =>
+      const [record, versions] = await policyStoreCall(req, () =>
         Promise.all([ops.store.get(kind, version), ops.store.list(kind)]),
       );
       const info = versions.find((v) => v.version === version);
@@ -255,7 +255,9 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         { kind, version },
         "policy version activated",
         () =>
-          storeCall(req, () => ops.store.activate(kind, version, { by: req.operator, guard: stillValid })),
+          policyStoreCall(req, () =>
+            ops.store.activate(kind, version, { by: req.operator, guard: stillValid }),
+          ),
       );
       return reply.send(activationBody(kind, activation));
     },
@@ -288,7 +290,7 @@ export const opsPolicyRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       const { kind } = req.params;
       // The version it goes back to is decided by the store (the activation log names it and who).
       const activation = await audited(req, "policy.rollback", { kind }, "policy rolled back", () =>
-        storeCall(req, () => ops.store.rollback(kind, { by: req.operator, guard: stillValid })),
+        policyStoreCall(req, () => ops.store.rollback(kind, { by: req.operator, guard: stillValid })),
       );
       logFor(req).info({ kind, version: activation.version }, "policy rolled back to this version");
       return reply.send(activationBody(kind, activation));

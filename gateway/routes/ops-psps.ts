@@ -10,7 +10,7 @@ import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { PspListResponse, PspParams, PspRotationResponse, RotationBody } from "../ops-schemas.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS, OPTIONAL_BODY } from "./docs.ts";
-import { audited, OPS_SECURITY as security, OPS_TAGS as tags, storeCall } from "./ops-common.ts";
+import { audited, OPS_SECURITY as security, OPS_TAGS as tags, policyStoreCall } from "./ops-common.ts";
 
 const CIRCUIT_RANK: Record<PspHealthReport["circuit"], number> = { closed: 0, half_open: 1, open: 2 };
 
@@ -29,7 +29,7 @@ export const opsPspRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) 
       },
     },
     async (req, reply) => {
-      const [rotations, reports] = await storeCall(req, () =>
+      const [rotations, reports] = await policyStoreCall(req, () =>
         Promise.all([ops.store.rotations(), ops.board.read()]),
       );
       const psps = [...ops.capabilities].map(([name, caps]) => ({
@@ -75,7 +75,7 @@ export const opsPspRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, done) 
           { psp, reason: reason ?? null },
           direction === "out" ? "PSP forced out of rotation" : "PSP put back into rotation",
           () =>
-            storeCall(req, () =>
+            policyStoreCall(req, () =>
               ops.store.setRotation(psp, direction === "in", {
                 by: req.operator,
                 ...(reason !== undefined && { reason }),

@@ -28,7 +28,7 @@ import {
   settlementParsers,
 } from "../../actors/psp/settlement/index.ts";
 import type { OpsDeps, SettlementDeps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, storeCall, type Refusal } from "../errors.ts";
 import { BODY_ERRORS, errorResponses, OPERATOR_ERRORS } from "./docs.ts";
 import { audited, OPS_SECURITY as security, OPS_TAGS as tags } from "./ops-common.ts";
 
@@ -379,28 +379,22 @@ function refused(
 }
 
 /** Known refusals keep their code; the database or NATS away is 503. */
-export async function call<T>(_s: SettlementDeps, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    if (err instanceof ResolveError) throw new ApiError(err.code, err.message, {}, { cause: err });
-    if (err instanceof ReportConflictError)
-      throw new ApiError("report_conflict", err.message, {}, { cause: err });
-    if (err instanceof ReportFormatError)
-      throw new ApiError("report_format_invalid", err.message, {}, { cause: err });
-    if (err instanceof ReportContentError)
-      throw new ApiError(
-        "report_format_invalid",
-        err.message,
-        { line: err.line, column: err.column, column_name: err.columnName },
-        { cause: err },
-      );
-    throw new ApiError(
-      "service_unavailable",
-      "the settlement store cannot be reached right now; retry later",
-      {},
-      { cause: err },
-    );
-  }
+export function call<T>(_s: SettlementDeps, fn: () => Promise<T>): Promise<T> {
+  return storeCall(fn, {
+    unavailable: "the settlement store cannot be reached right now; retry later",
+    refusal: settlementRefusal,
+  });
+}
+
+function settlementRefusal(err: unknown): Refusal | undefined {
+  if (err instanceof ResolveError) return err;
+  if (err instanceof ReportConflictError) return { code: "report_conflict", message: err.message };
+  if (err instanceof ReportFormatError) return { code: "report_format_invalid", message: err.message };
+  if (err instanceof ReportContentError)
+    return {
+      code: "report_format_invalid",
+      message: err.message,
+      details: { line: err.line, column: err.column, column_name: err.columnName },
+    };
+  return undefined;
 }

@@ -19,7 +19,7 @@ import {
   audited,
   OPS_SECURITY as security,
   OPS_TAGS as tags,
-  storeCall,
+  policyStoreCall,
 } from "./ops-common.ts";
 
 const MAX_SHADOW_SAMPLES = 20;
@@ -41,7 +41,7 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       },
     },
     async (req, reply) => {
-      const [setting, reports] = await storeCall(req, () =>
+      const [setting, reports] = await policyStoreCall(req, () =>
         Promise.all([ops.store.shadowSetting(), ops.board.read()]),
       );
       return reply.send(shadowSummary(setting?.version ?? null, reports));
@@ -79,7 +79,7 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
         { kind: "routing", version: req.body.version },
         "shadow routing version set",
         () =>
-          storeCall(req, () =>
+          policyStoreCall(req, () =>
             ops.store.setShadow(req.body.version, { by: req.operator, guard: stillValid }),
           ),
       );
@@ -98,13 +98,13 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
       },
     },
     async (req, reply) => {
-      const before = await storeCall(req, () => ops.store.shadowSetting());
+      const before = await policyStoreCall(req, () => ops.store.shadowSetting());
       await audited(
         req,
         "shadow.clear",
         { kind: "routing", version: before?.version ?? null },
         "shadow cleared",
-        () => storeCall(req, () => ops.store.setShadow(null, { by: req.operator })),
+        () => policyStoreCall(req, () => ops.store.setShadow(null, { by: req.operator })),
       );
       return reply.send(shadowSettingBody(undefined));
     },
@@ -131,14 +131,14 @@ export const opsShadowRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, don
     },
     async (req, reply) => {
       // The version in shadow now (the store re-reads it to promote; the answer names what it activated).
-      const shadow = await storeCall(req, () => ops.store.shadowSetting());
+      const shadow = await policyStoreCall(req, () => ops.store.shadowSetting());
       if (!shadow) throw new ApiError("no_shadow_version", "no routing version is in shadow");
       const activation = await audited(
         req,
         "shadow.promote",
         { kind: "routing", version: shadow.version },
         "shadow promoted",
-        () => storeCall(req, () => ops.store.promoteShadow({ by: req.operator, guard: stillValid })),
+        () => policyStoreCall(req, () => ops.store.promoteShadow({ by: req.operator, guard: stillValid })),
       );
       return reply.send(activationBody("routing", activation));
     },

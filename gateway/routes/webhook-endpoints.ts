@@ -10,7 +10,7 @@ import type { AuditLog } from "../../streams/audit-log.ts";
 import { WebhookEndpointStoreError, type WebhookEndpointRow } from "../../streams/webhook-endpoints.ts";
 import type { WebhookEndpointStore } from "../../actors/webhooks/endpoints.ts";
 import { bindLog, idempotencyKeyHook, logFor } from "../context.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, storeCall } from "../errors.ts";
 import { IdempotencyHeaders } from "../schemas.ts";
 import {
   CreateWebhookEndpointBody,
@@ -40,19 +40,12 @@ export const webhookEndpointRoutes: FastifyPluginCallbackZod<WebhookEndpointsDep
   const tags = ["webhooks"];
 
   /** The store's refusals keep their code; anything else from PostgreSQL is a 503 to retry. */
-  async function stored<T>(req: FastifyRequest, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      if (err instanceof WebhookEndpointStoreError) throw new ApiError(err.code, err.message, err.details);
-      logFor(req).error({ err }, "webhook endpoint store failed");
-      throw new ApiError(
-        "service_unavailable",
-        "webhook endpoints cannot be read or changed right now; retry later",
-        {},
-        { cause: err },
-      );
-    }
+  function stored<T>(req: FastifyRequest, work: () => Promise<T>): Promise<T> {
+    return storeCall(work, {
+      unavailable: "webhook endpoints cannot be read or changed right now; retry later",
+      refusal: (err) => (err instanceof WebhookEndpointStoreError ? err : undefined),
+      log: (err) => logFor(req).error({ err }, "webhook endpoint store failed"),
+    });
   }
 
   function allowedUrl(raw: string): string {

@@ -18,7 +18,7 @@ import {
 import type { GatewayDeps } from "../deps.ts";
 import { emptyBodyAsObject, idempotencyKeyHook } from "../context.ts";
 import { IdempotencyHeaders } from "../schemas.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, storeCall } from "../errors.ts";
 import { BODY_ERRORS, OPTIONAL_BODY, errorResponses } from "./docs.ts";
 
 const tags = ["webhooks"];
@@ -86,18 +86,8 @@ const eventNotFound = () => new ApiError("event_not_found", "no such event");
 const endpointNotFound = () => new ApiError("webhook_endpoint_not_found", "no such webhook endpoint");
 
 /** A database failure is a 503 (retry later), never a 500 that says nothing. */
-async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    throw new ApiError(
-      "service_unavailable",
-      `${what} cannot be answered right now; retry later`,
-      {},
-      { cause: err },
-    );
-  }
+function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  return storeCall(fn, { unavailable: `${what} cannot be answered right now; retry later` });
 }
 
 export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, done) => {
