@@ -21,7 +21,7 @@ import { encode } from "../../streams/envelopes.ts";
 import { settleSubject, type Topology } from "../../streams/topology.ts";
 import { ReportContentError } from "../psp/settlement/guard.ts";
 import { outOfBound, PAYMENT_LINE_KINDS, type ParsedLine, type RejectedLine } from "./line.ts";
-import { operationKey, reconcile, lineSettled, type Tolerance } from "./match.ts";
+import { lineMatchKey, reconcile, lineSettled, type Tolerance } from "./match.ts";
 import type { ChunkRecord, ReportRecord, ReportSummary } from "./records.ts";
 import {
   applyChunk,
@@ -268,7 +268,7 @@ async function reconcileChunk(
     }
     fresh.push(p);
     if (PAYMENT_LINE_KINDS.has(p.line.kind) && p.line.pspReference !== null)
-      keys.set(operationKey(psp, p.line.kind, p.line.pspReference), {
+      keys.set(lineMatchKey(psp, p.line.kind, p.line.pspReference), {
         kind: p.line.kind,
         pspReference: p.line.pspReference,
       });
@@ -281,7 +281,7 @@ async function reconcileChunk(
   for (const p of fresh) {
     if (!p.ok) continue;
     const line = p.line;
-    const key = line.pspReference === null ? undefined : operationKey(psp, line.kind, line.pspReference);
+    const key = line.pspReference === null ? undefined : lineMatchKey(psp, line.kind, line.pspReference);
     const found = key === undefined ? undefined : known.get(key);
     const result = reconcile(line, found, seen, d.tolerance, now);
     if (lineSettled(result) && key !== undefined) {

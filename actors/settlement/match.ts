@@ -39,7 +39,7 @@ export const lineKey = (line: Pick<SettlementLine, "reportId" | "lineNo">): stri
   `${line.reportId}#${line.lineNo}`;
 
 /** The read-model key of the operation a payment line settles. */
-export const operationKey = (psp: string, kind: string, pspReference: string): string =>
+export const lineMatchKey = (psp: string, kind: string, pspReference: string): string =>
   `${psp}\u0000${kind}\u0000${pspReference}`;
 
 export function lineExceptionId(line: Pick<SettlementLine, "psp" | "reportId" | "lineNo">): string {
@@ -79,7 +79,7 @@ export function reconcile(
       now,
     );
   const { settledBy, ...operation } = found;
-  const key = operationKey(found.psp, found.kind, found.pspReference);
+  const key = lineMatchKey(found.psp, found.kind, found.pspReference);
   if ((settledBy !== null && settledBy !== lineKey(line)) || seen.has(key))
     return raise(
       line,

@@ -7,7 +7,7 @@ import { entriesForLine } from "../ledger/postings.ts";
 import { entriesForResolution } from "../ledger/resolutions.ts";
 import { insertEntries } from "../ledger/store.ts";
 import type { MatchedOperation, ReconException, Resolution } from "./exceptions.ts";
-import { lineKey, operationKey, lineSettled, type KnownOperation } from "./match.ts";
+import { lineKey, lineMatchKey, lineSettled, type KnownOperation } from "./match.ts";
 import type { ChunkRecord, ReconRecord, ReportRecord, ReportSummary } from "./records.ts";
 
 /** A `psp_operations` row as the queries that read operations select it. */
@@ -55,7 +55,7 @@ export async function findOperations(
     where o.psp = ${psp}`;
   return new Map(
     rows.map((r) => [
-      operationKey(r.psp, r.kind, r.psp_reference),
+      lineMatchKey(r.psp, r.kind, r.psp_reference),
       { ...operationOfRow(r), settledBy: r.settled_by },
     ]),
   );

@@ -86,7 +86,7 @@ const eventNotFound = () => new ApiError("event_not_found", "no such event");
 const endpointNotFound = () => new ApiError("webhook_endpoint_not_found", "no such webhook endpoint");
 
 /** A database failure is a 503 (retry later), never a 500 that says nothing. */
-function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
+function orUnavailable<T>(what: string, fn: () => Promise<T>): Promise<T> {
   return storeCall(fn, { unavailable: `${what} cannot be answered right now; retry later` });
 }
 
@@ -112,7 +112,7 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
       },
     },
     async (req, reply) => {
-      const event = await guarded("the event", () => eventOf(sql, req.merchantId, req.params.id));
+      const event = await orUnavailable("the event", () => eventOf(sql, req.merchantId, req.params.id));
       if (!event) throw eventNotFound();
       return reply.send(event);
     },
@@ -148,7 +148,7 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
     },
     async (req, reply) => {
       const q = req.query;
-      const r = await guarded("events", async () => {
+      const r = await orUnavailable("events", async () => {
         const after = q.after !== undefined ? await cursorOf(sql, req.merchantId, q.after) : undefined;
         if (q.after !== undefined && after === undefined)
           throw new ApiError("invalid_cursor", `after: no event ${q.after} of yours`, {
@@ -196,7 +196,7 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
     },
     async (req, reply) => {
       const q = req.query;
-      const r = await guarded("deliveries", async () => {
+      const r = await orUnavailable("deliveries", async () => {
         const endpoint = await endpointOf(sql, req.merchantId, req.params.id);
         if (!endpoint) throw endpointNotFound();
         const list = await listDeliveries(sql, {
@@ -255,7 +255,7 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
     async (req, reply) => {
       const { endpoint } = req.query;
       const merchantId = req.merchantId;
-      const queued = await guarded("the redelivery", async () => {
+      const queued = await orUnavailable("the redelivery", async () => {
         if (!(await cursorOf(sql, merchantId, req.params.id))) throw eventNotFound();
         if (endpoint !== undefined && !(await endpointOf(sql, merchantId, endpoint)))
           throw endpointNotFound();
@@ -306,7 +306,7 @@ export const webhookEventRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, d
     },
     async (req, reply) => {
       const merchantId = req.merchantId;
-      const queued = await guarded("the replay", async () => {
+      const queued = await orUnavailable("the replay", async () => {
         const endpoint = await endpointOf(sql, merchantId, req.params.id);
         if (!endpoint) throw endpointNotFound();
         return replay(sql, {
