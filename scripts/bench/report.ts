@@ -273,61 +273,72 @@ export function report(i: ReportInput): number {
       ...ROUND_TRIPS.map(([, n, what]) => `  ${n} × ${what}`),
     );
   }
-  const warnings: string[] = [];
-  for (const [name, s] of [
-    ["bare", bare],
-    ["product", product],
-  ] as const) {
-    if (!s) continue;
-    if (s.status202 > 0) warnings.push(`${name}: ${s.status202} × 202 (not answered within the reply wait)`);
-    if (s.dropped > 0)
-      warnings.push(
-        `${name}: ${s.dropped} arrivals dropped (${o.maxOutstanding} outstanding): the rate was not served`,
-      );
-    for (const [k, v] of Object.entries(s.outcomes))
-      if (k !== "201" && k !== "202") warnings.push(`${name}: ${v} × ${k}`);
-  }
-  if (procfile) warnings.push(...procfile.warnings);
-  if (baselineErrors > 0) warnings.push(`baseline: publishes failed: ${JSON.stringify(b?.outcomes)}`);
+  const warnings = warningsOf(i, { bare, product, procfile, baselineErrors });
   if (warnings.length > 0)
     out.push("", "!!! WARNING: not every payment was answered 201 !!!", ...warnings.map((w) => `!!! ${w}`));
   process.stdout.write(`${out.join("\n")}\n\n`);
 
-  const flowJson = (f: FlowInput | undefined, s: FlowSummary | undefined) =>
-    f && s
-      ? {
-          perSecond: r1(s.perSecond),
-          latencyMs: roundAll(s.latencyMs),
-          cpuMsPerPayment: r3(s.cpuMsPerPayment),
-          eventLoopUtilization: r3(s.eventLoopUtilization),
-          completed: s.completed,
-          status201: s.status201,
-          status202: s.status202,
-          errors: s.errors,
-          dropped: s.dropped,
-          scheduled: s.scheduled,
-          outcomes: s.outcomes,
-          eventMessagesPerPayment: r3(f.eventMessagesPerPayment),
-          commandsLeft: f.commandsLeft,
-          rounds: f.rounds.map((r) => ({
-            perSecond: r1(r.perSecond),
-            completed: r.completed,
-            elapsedS: r3(r.elapsedS),
-            latencyMs: roundAll(r.latencyMs),
-            cpuMsPerPayment: r3(cpuMsPerOp(r)),
-            cpu: roundAll(r.cpu),
-            windowUs: r.windowUs,
-            ...(isOpen(r) && {
-              scheduled: r.scheduled,
-              dropped: r.dropped,
-              maxSendLagMs: r3(r.maxSendLagMs),
-            }),
-          })),
-        }
-      : null;
-  const result = {
+  const result = resultJson(i, { bare, product, procfile, ratio, cpuRatio, breakdown, baselineErrors });
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+  for (const w of warnings) process.stderr.write(`bench: WARNING: ${w}\n`);
+  return (bare?.errors ?? 0) + (product?.errors ?? 0) + (procfile?.errors ?? 0) + baselineErrors;
+}
+
+/** A flow's figures as BENCH_RESULT gives them. */
+const flowJson = (f: FlowInput | undefined, s: FlowSummary | undefined) =>
+  f && s
+    ? {
+        perSecond: r1(s.perSecond),
+        latencyMs: roundAll(s.latencyMs),
+        cpuMsPerPayment: r3(s.cpuMsPerPayment),
+        eventLoopUtilization: r3(s.eventLoopUtilization),
+        completed: s.completed,
+        status201: s.status201,
+        status202: s.status202,
+        errors: s.errors,
+        dropped: s.dropped,
+        scheduled: s.scheduled,
+        outcomes: s.outcomes,
+        eventMessagesPerPayment: r3(f.eventMessagesPerPayment),
+        commandsLeft: f.commandsLeft,
+        rounds: f.rounds.map((r) => ({
+          perSecond: r1(r.perSecond),
+          completed: r.completed,
+          elapsedS: r3(r.elapsedS),
+          latencyMs: roundAll(r.latencyMs),
+          cpuMsPerPayment: r3(cpuMsPerOp(r)),
+          cpu: roundAll(r.cpu),
+          windowUs: r.windowUs,
+          ...(isOpen(r) && {
+            scheduled: r.scheduled,
+            dropped: r.dropped,
+            maxSendLagMs: r3(r.maxSendLagMs),
+          }),
+        })),
+      }
+    : null;
+
+/** The machine-readable line (BENCH_RESULT) of a run. */
+function resultJson(
+  i: ReportInput,
+  c: {
+    bare: FlowSummary | undefined;
+    product: FlowSummary | undefined;
+    procfile: ReturnType<typeof procfileSection> | undefined;
+    ratio: number;
+    cpuRatio: number;
+    breakdown: Record<string, number> | undefined;
+    baselineErrors: number;
+  },
+) {
+  const o = i.opts;
+  const { bare, product, procfile, ratio, cpuRatio, breakdown, baselineErrors } = c;
+  const b = i.baseline;
+  const rt = i.routing;
+  const m = i.machine;
+  return {
     mode: o.openLoopRate === undefined ? "closed" : "open",
-    concurrency: C,
+    concurrency: o.concurrency,
     openLoopRate: o.openLoopRate ?? null,
     maxOutstanding: o.openLoopRate === undefined ? null : o.maxOutstanding,
     durationS: o.durationS,
@@ -376,9 +387,38 @@ export function report(i: ReportInput): number {
       : null,
     machine: m,
   };
-  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
-  for (const w of warnings) process.stderr.write(`bench: WARNING: ${w}\n`);
-  return (bare?.errors ?? 0) + (product?.errors ?? 0) + (procfile?.errors ?? 0) + baselineErrors;
+}
+
+/** What a reader must not miss: answers other than 201, dropped arrivals, failed publishes. */
+function warningsOf(
+  i: ReportInput,
+  c: {
+    bare: FlowSummary | undefined;
+    product: FlowSummary | undefined;
+    procfile: ReturnType<typeof procfileSection> | undefined;
+    baselineErrors: number;
+  },
+): string[] {
+  const o = i.opts;
+  const b = i.baseline;
+  const { bare, product, procfile, baselineErrors } = c;
+  const warnings: string[] = [];
+  for (const [name, s] of [
+    ["bare", bare],
+    ["product", product],
+  ] as const) {
+    if (!s) continue;
+    if (s.status202 > 0) warnings.push(`${name}: ${s.status202} × 202 (not answered within the reply wait)`);
+    if (s.dropped > 0)
+      warnings.push(
+        `${name}: ${s.dropped} arrivals dropped (${o.maxOutstanding} outstanding): the rate was not served`,
+      );
+    for (const [k, v] of Object.entries(s.outcomes))
+      if (k !== "201" && k !== "202") warnings.push(`${name}: ${v} × ${k}`);
+  }
+  if (procfile) warnings.push(...procfile.warnings);
+  if (baselineErrors > 0) warnings.push(`baseline: publishes failed: ${JSON.stringify(b?.outcomes)}`);
+  return warnings;
 }
 
 function roundAll<T extends object>(o: T): Record<keyof T, number | null> {
