@@ -13,7 +13,7 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { CommandBus } from "../streams/command-bus.ts";
 import type { Sql } from "../streams/db/client.ts";
-import type { CommandEnvelope, CommandReply } from "./payment/wire.ts";
+import type { CommandEnvelope, CommandReply } from "./payment/core/wire.ts";
 
 export type ChallengeExpiryDeps = {
   bus: CommandBus;

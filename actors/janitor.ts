@@ -22,10 +22,10 @@ import {
   type StreamMsg,
 } from "../streams/event-tap.ts";
 import { commandSubject, type Topology } from "../streams/topology.ts";
-import { frameMayLeaveOpen, isAtRest } from "./payment/effects.ts";
+import { frameMayLeaveOpen, isAtRest } from "./payment/core/effects.ts";
 import type { Journal } from "./payment/journal.ts";
-import type { CommandEnvelope } from "./payment/wire.ts";
-import { redeliveryDelayMs } from "./policy/retry.ts";
+import type { CommandEnvelope } from "./payment/core/wire.ts";
+import { redeliveryDelayMs } from "./policy/core/retry.ts";
 
 export type JanitorDeps = {
   js: JetStreamClient;

@@ -15,7 +15,7 @@ import { decodeJson, encode } from "../streams/envelopes.ts";
 import type { Infra } from "../streams/infra.ts";
 import { reconSubject, type Topology } from "../streams/topology.ts";
 import { PAYMENTS_READ_MODEL, paymentsProjection } from "./projections/payments.ts";
-import { missing, missingExceptionId } from "./settlement/match.ts";
+import { missing, missingExceptionId } from "./settlement/core/match.ts";
 import type { ReconRecord, SettleRecord } from "./settlement/records.ts";
 import { SettlementPuller } from "./settlement/pull.ts";
 import { Settler } from "./settlement/settler.ts";

@@ -4,7 +4,7 @@
 // compared in constant time against every key. Keys are never logged.
 import { timingSafeEqual } from "node:crypto";
 import { hashApiKey } from "../config/secrets.ts";
-import { SCOPES, type Scope } from "../actors/merchants/keys.ts";
+import { SCOPES, type Scope } from "../actors/merchants/core/keys.ts";
 import type { KeyRecord } from "../streams/merchant-keys.ts";
 
 export type MerchantKey = { merchantId: string; keyHash: Buffer };

@@ -4,7 +4,7 @@
 // payment_method.card.number, which is sealed. Found before schema validation and before any
 // handler, so no validation message, error message or log line can echo one either.
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
-import { luhnValid } from "../actors/payment/card.ts";
+import { luhnValid } from "../actors/payment/core/card.ts";
 import { ApiError, type ValidationIssue } from "./errors.ts";
 
 // Digits, with at most one space or dash between two of them ("4242 4242 4242 4242").

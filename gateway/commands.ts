@@ -2,13 +2,13 @@
 // fingerprints, card facts, the sealed card. Also the minimal view answered while a new payment's
 // command waits in the queue. The PAN leaves this module only sealed or as an HMAC.
 import { createHmac } from "node:crypto";
-import { binCountryOf, brandOf, last4Of } from "../actors/payment/card.ts";
-import type { CreatePayment } from "../actors/payment/commands.ts";
-import type { CardFacts } from "../actors/payment/events.ts";
-import { canonicalJson, operationIdFor, paymentIdFor } from "../actors/payment/ids.ts";
-import type { PaymentView } from "../actors/payment/view.ts";
+import { binCountryOf, brandOf, last4Of } from "../actors/payment/core/card.ts";
+import type { CreatePayment } from "../actors/payment/core/commands.ts";
+import type { CardFacts } from "../actors/payment/core/events.ts";
+import { canonicalJson, operationIdFor, paymentIdFor } from "../actors/payment/core/ids.ts";
+import type { PaymentView } from "../actors/payment/core/view.ts";
 import { sealCard } from "../config/card-seal.ts";
-import type { CommandEnvelope } from "../actors/payment/wire.ts";
+import type { CommandEnvelope } from "../actors/payment/core/wire.ts";
 import type { CreatePaymentBody } from "./schemas.ts";
 
 /**

@@ -2,19 +2,19 @@
 // future deployment shape) build it without configuration files or globals.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Timeline } from "../actors/projections/timeline.ts";
-import type { Tolerance } from "../actors/settlement/match.ts";
+import type { Tolerance } from "../actors/settlement/core/match.ts";
 import type { Sql } from "../streams/db/client.ts";
 import type { AuditLog } from "../streams/audit-log.ts";
 import type { DeadLetters } from "../streams/dead-letters.ts";
 import type { Topology } from "../streams/topology.ts";
-import type { PaymentView } from "../actors/payment/view.ts";
+import type { PaymentView } from "../actors/payment/core/view.ts";
 import type { CommandBus } from "../streams/command-bus.ts";
 import type { PspConnector } from "../actors/psp/contract.ts";
 import type { ProcessedNotifications } from "../streams/processed-notifications.ts";
 import type { UnmatchedNotifications } from "../streams/unmatched-notifications.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
-import type { PspCapabilities } from "../actors/policy/schemas.ts";
+import type { PspCapabilities } from "../actors/policy/core/schemas.ts";
 import type { OpsBoard } from "../streams/ops-board.ts";
 import type { PolicyStore } from "../actors/policy/store.ts";
 import type { MerchantKeyStore } from "../streams/merchant-keys.ts";

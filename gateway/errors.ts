@@ -2,9 +2,9 @@
 // registry is the model), the ApiError that carries a code, and the translation of everything else
 // that can go wrong in a request (fastify's parser and validation errors, actor rejections) into it.
 // Bad input is never a 500; a 500 never says what broke.
-import type { RejectionCode } from "../actors/payment/decide.ts";
+import type { RejectionCode } from "../actors/payment/core/decide.ts";
 import type { MerchantKeyStoreErrorCode } from "../streams/merchant-keys.ts";
-import type { PolicyStoreErrorCode } from "../actors/policy/workflow.ts";
+import type { PolicyStoreErrorCode } from "../actors/policy/core/workflow.ts";
 import type { WebhookEndpointStoreErrorCode } from "../streams/webhook-endpoints.ts";
 
 export const ErrorStatus = {

@@ -4,7 +4,7 @@
 // every request shares (headers that must come once, URL length, content encoding and charset)
 // run first of all hooks; only JSON objects are accepted as bodies, none nested past MAX_JSON_DEPTH;
 // and no string or key anywhere in a request (body, query, path) may hold what no store downstream
-// can hold (a NUL, a lone surrogate: actors/payment/contract.ts).
+// can hold (a NUL, a lone surrogate: actors/payment/core/contract.ts).
 import { logFor } from "./context.ts";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
@@ -16,7 +16,12 @@ import type {
   FastifyRequest,
   HookHandlerDoneFunction,
 } from "fastify";
-import { findUnsafeText, MAX_JSON_DEPTH, UNSAFE_TEXT, type UnsafeText } from "../actors/payment/contract.ts";
+import {
+  findUnsafeText,
+  MAX_JSON_DEPTH,
+  UNSAFE_TEXT,
+  type UnsafeText,
+} from "../actors/payment/core/contract.ts";
 import { ApiError, toApiError } from "./errors.ts";
 
 /** Longer URLs are 414: nothing we serve needs more, and a long URL only costs logs and memory. */

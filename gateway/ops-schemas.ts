@@ -1,7 +1,7 @@
 // The zod schemas of the operator API (/ops/*): parameters, bodies and responses. Like
 // gateway/schemas.ts they validate, shape responses and are the source of /openapi.json.
 import { z } from "zod";
-import { POLICY_KINDS, PolicyDocument, PspName, type PolicyKind } from "../actors/policy/schemas.ts";
+import { POLICY_KINDS, PolicyDocument, PspName, type PolicyKind } from "../actors/policy/core/schemas.ts";
 
 export const KindEnum = z
   .enum(POLICY_KINDS as [PolicyKind, ...PolicyKind[]])

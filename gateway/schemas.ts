@@ -4,18 +4,18 @@
 // top-level schema carries its component name (`.meta({ id })`): a client generated from the
 // document gets `Payment`, `Error`, `CreatePaymentRequest`… as named types.
 import { z } from "zod";
-import { luhnValid, isExpired } from "../actors/payment/card.ts";
-import { CaptureMode } from "../actors/payment/events.ts";
+import { luhnValid, isExpired } from "../actors/payment/core/card.ts";
+import { CaptureMode } from "../actors/payment/core/events.ts";
 import {
   Amount as ContractAmount,
   Currency as ContractCurrency,
   ID_PATTERN,
-} from "../actors/payment/contract.ts";
-import { PaymentStatus } from "../actors/payment/state.ts";
-import type { PaymentView } from "../actors/payment/view.ts";
+} from "../actors/payment/core/contract.ts";
+import { PaymentStatus } from "../actors/payment/core/state.ts";
+import type { PaymentView } from "../actors/payment/core/view.ts";
 import { ERROR_CODES } from "./errors.ts";
 
-// Amounts, currencies and ids are defined once (actors/payment/contract.ts) for HTTP bodies, NATS
+// Amounts, currencies and ids are defined once (actors/payment/core/contract.ts) for HTTP bodies, NATS
 // commands and events alike; here they only gain their documentation and their messages.
 const CURRENCIES = ContractCurrency.options;
 

@@ -2,7 +2,7 @@
 // the /v1 auth hook. A /v1 route missing from the table fails the gateway's start (assertScoped),
 // so a new route can never be reachable by every key by omission.
 import type { FastifyInstance } from "fastify";
-import { Scope } from "../actors/merchants/keys.ts";
+import { Scope } from "../actors/merchants/core/keys.ts";
 
 export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   "GET /v1/payments/:id": Scope.paymentsRead,

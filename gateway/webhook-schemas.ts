@@ -1,9 +1,9 @@
 // The zod schemas of the webhook endpoints API (/v1/webhook_endpoints): request bodies and the
 // endpoint object. The URL is only shaped here; whether the platform will call it is the URL
-// policy's answer (actors/webhooks/url-policy.ts), given in the handler with its own error code.
+// policy's answer (actors/webhooks/core/url-policy.ts), given in the handler with its own error code.
 import { z } from "zod";
-import { ALL_EVENTS, EVENT_TYPES } from "../actors/webhooks/event-types.ts";
-import { MAX_WEBHOOK_URL_LENGTH } from "../actors/webhooks/url-policy.ts";
+import { ALL_EVENTS, EVENT_TYPES } from "../actors/webhooks/core/event-types.ts";
+import { MAX_WEBHOOK_URL_LENGTH } from "../actors/webhooks/core/url-policy.ts";
 import type { WebhookEndpointRow } from "../streams/webhook-endpoints.ts";
 
 export const MAX_ENABLED_EVENTS = 32;

@@ -9,7 +9,7 @@
 import { createReadStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { linesOf, verifyExport } from "../actors/ledger/export.ts";
+import { linesOf, verifyExport } from "../actors/ledger/core/export.ts";
 import { pino } from "pino";
 import { loadConfig } from "../config/env.ts";
 import { createLogger } from "../config/log.ts";

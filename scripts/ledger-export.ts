@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { ExportFormat, exportLines } from "../actors/ledger/export.ts";
+import { ExportFormat, exportLines } from "../actors/ledger/core/export.ts";
 import { journal } from "../actors/settlement/service.ts";
 import { loadConfig } from "../config/env.ts";
 import { openDb } from "../streams/db/client.ts";

@@ -1,5 +1,5 @@
 // The wire frame of PAY_CMD and PAY_EVT messages, without their domain content: streams/ stores and
-// reads frames and sequences, and the payment actor (actors/payment/wire.ts) owns what is inside.
+// reads frames and sequences, and the payment actor (actors/payment/core/wire.ts) owns what is inside.
 // Versioned: a reader accepts every version it knows; a writer writes the newest.
 import { z } from "zod";
 

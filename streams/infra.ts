@@ -9,7 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
-import type { PspCapabilities } from "../actors/policy/schemas.ts";
+import type { PspCapabilities } from "../actors/policy/core/schemas.ts";
 import { connectNats } from "./connection.ts";
 import { openDb, type Db } from "./db/client.ts";
 import { EventTap } from "./event-tap.ts";

@@ -16,7 +16,7 @@ import {
   KEY_SCHEME,
   SEEDED_KEY_SCOPES,
   type Scope,
-} from "../actors/merchants/keys.ts";
+} from "../actors/merchants/core/keys.ts";
 import { KeyRecord, keyKey, MerchantRecord, merchantKey } from "./merchant-records.ts";
 
 export { KeyRecord, MerchantRecord } from "./merchant-records.ts";
@@ -82,7 +82,7 @@ export class MerchantKeyStore {
    * Seeds keys known from configuration, each once: the merchant and the key are written
    * create-only, under a key id derived from the digest, so gateways starting together write one
    * record, and a seeded key that was revoked since stays revoked. Seeded keys get the scopes
-   * actors/merchants/keys.ts gives them (every one).
+   * actors/merchants/core/keys.ts gives them (every one).
    */
   async seed(keys: readonly SeedKey[], by = "bootstrap"): Promise<number> {
     const kv = this.#bucket();

@@ -1,9 +1,9 @@
 // The records of the merchants bucket (`<prefix>_merchants`): a merchant under `merchant.<id>`, each
 // of its API keys under `key.<key_id>`. A key is held as the sha256 digest of the key (hex) and the
 // first characters shown to humans, never in clear: a copy of the bucket grants nothing. What a
-// key may hold and the formats are the merchants domain's (actors/merchants/keys.ts).
+// key may hold and the formats are the merchants domain's (actors/merchants/core/keys.ts).
 import { z } from "zod";
-import { KEY_ID, KEY_PREFIX_LENGTH, MERCHANT_ID, ScopeEnum } from "../actors/merchants/keys.ts";
+import { KEY_ID, KEY_PREFIX_LENGTH, MERCHANT_ID, ScopeEnum } from "../actors/merchants/core/keys.ts";
 
 export const MerchantRecord = z.object({
   id: z.string().regex(MERCHANT_ID),

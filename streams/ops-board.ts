@@ -3,7 +3,7 @@
 // the TTL. Workers publish; the gateway's operator endpoints read and merge.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import type { WorkerReport } from "../actors/policy/reports.ts";
+import type { WorkerReport } from "../actors/policy/core/reports.ts";
 import { kvKeys } from "./kv-reads.ts";
 import type { Logger } from "../config/log.ts";
 

@@ -1,7 +1,12 @@
 // What the policy store keeps in its KV bucket, key by key: the names of the keys and the schema of
 // each value. Shared by the store (streams/policy-store.ts) and its live view (policy-view.ts).
 import { z } from "zod";
-import { POLICY_KINDS, PolicyDocument, type PolicyKind, type PolicyOf } from "../actors/policy/schemas.ts";
+import {
+  POLICY_KINDS,
+  PolicyDocument,
+  type PolicyKind,
+  type PolicyOf,
+} from "../actors/policy/core/schemas.ts";
 
 export const SHADOW_KEY = "shadow.routing";
 export const versionKey = (kind: PolicyKind, version: number) => `${kind}.v${version}`;

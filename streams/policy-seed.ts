@@ -7,8 +7,8 @@ import {
   type PolicyKind,
   type PolicyOf,
   type PspCapabilities,
-} from "../actors/policy/schemas.ts";
-import { validatePolicy } from "../actors/policy/validate.ts";
+} from "../actors/policy/core/schemas.ts";
+import { validatePolicy } from "../actors/policy/core/validate.ts";
 
 export function loadDefaultPolicies(capabilities: ReadonlyMap<string, PspCapabilities>): {
   [K in PolicyKind]: PolicyOf<K>;

@@ -3,13 +3,13 @@
 // (`<prefix>_policies`). A version is an immutable key (`routing.v7`), written create-only so two
 // uploads never share a number. `active.<kind>` is rewritten on each activation; its KV history is
 // the activation log. Storage only: which change an operator may make and what it does (activate,
-// rollback, shadow, promote, their refusals) is the workflow's (actors/policy/workflow.ts), which
+// rollback, shadow, promote, their refusals) is the workflow's (actors/policy/core/workflow.ts), which
 // actors/policy/store.ts applies through the writes below. The records are in policy-records.ts;
 // the live read side for workers and gateways (PolicyView) in policy-view.ts.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
-import { POLICY_KINDS, type PolicyKind, type PolicyOf } from "../actors/policy/schemas.ts";
+import { POLICY_KINDS, type PolicyKind, type PolicyOf } from "../actors/policy/core/schemas.ts";
 import { kvKeys, kvRevisions } from "./kv-reads.ts";
 import type { Logger } from "../config/log.ts";
 import {

@@ -9,7 +9,7 @@ import {
   type PolicyOf,
   type RoutingPolicy,
   type Versioned,
-} from "../actors/policy/schemas.ts";
+} from "../actors/policy/core/schemas.ts";
 import type { Logger } from "../config/log.ts";
 import {
   Activation,

@@ -16,7 +16,7 @@ export type UnmatchedNotification = {
   paymentReference: string;
   kind: string;
   reason: string;
-  /** The normalized notification (actors/payment/notification.ts), as verified. */
+  /** The normalized notification (actors/payment/core/notification.ts), as verified. */
   notification: Record<string, unknown>;
   receivedAt: string;
 };

@@ -8,7 +8,7 @@
 // both signatures meanwhile. Only one previous secret is kept: a second rotation within the grace
 // ends the first one's old secret at once. Storage only: how many endpoints a merchant may have,
 // how long the grace lasts and what a secret looks like are the webhooks domain's
-// (actors/webhooks/endpoint-rules.ts), given to this store as its EndpointRules.
+// (actors/webhooks/core/endpoint-rules.ts), given to this store as its EndpointRules.
 import { createHash, randomBytes } from "node:crypto";
 import { openText, sealText } from "../config/card-seal.ts";
 import type { Sql } from "./db/client.ts";

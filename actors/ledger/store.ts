@@ -2,7 +2,7 @@
 // reconciliation) in their own transactions, idempotently by entry id; and the queries operators
 // run — the trial balance and the export. Every entry is checked to balance before it is written.
 import type { Sql, Tx } from "../../streams/db/client.ts";
-import { assertBalanced, type JournalEntry } from "./postings.ts";
+import { assertBalanced, type JournalEntry } from "./core/postings.ts";
 
 export async function insertEntries(tx: Tx, entries: readonly JournalEntry[]): Promise<void> {
   if (entries.length === 0) return;

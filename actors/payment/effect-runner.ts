@@ -3,9 +3,9 @@
 // unknown, is first resolved by asking the same PSP for the status of the same idempotency key;
 // only a PSP that has never seen the key is sent the authorization again (with the same key).
 import type { CardSecret, PspConnector } from "../psp/contract.ts";
-import type { PaymentCommand, RecordAuthorizationResult, RecordOperationResult } from "./commands.ts";
-import type { Effect } from "./effects.ts";
-import type { OpenAttempt, OpenOperation, Payment } from "./state.ts";
+import type { PaymentCommand, RecordAuthorizationResult, RecordOperationResult } from "./core/commands.ts";
+import type { Effect } from "./core/effects.ts";
+import type { OpenAttempt, OpenOperation, Payment } from "./core/state.ts";
 
 export type EffectContext = {
   payment: Payment;

@@ -9,11 +9,11 @@
 import type { AppendAt, Appended, EventStore, StoredFrame } from "../../streams/event-store.ts";
 import { CorruptEventError } from "../../streams/event-store.ts";
 import type { Snapshot, SnapshotStore } from "../../streams/snapshots.ts";
-import type { PaymentEvent } from "./events.ts";
-import { findUnsafeText, UNSAFE_TEXT } from "./contract.ts";
-import { evolveAll } from "./evolve.ts";
-import type { Payment, PaymentState } from "./state.ts";
-import { PaymentEvents } from "./wire.ts";
+import type { PaymentEvent } from "./core/events.ts";
+import { findUnsafeText, UNSAFE_TEXT } from "./core/contract.ts";
+import { evolveAll } from "./core/evolve.ts";
+import type { Payment, PaymentState } from "./core/state.ts";
+import { PaymentEvents } from "./core/wire.ts";
 
 /** A payment as loaded: its state and the positions an append must continue from. */
 export type Loaded = {

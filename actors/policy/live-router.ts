@@ -2,17 +2,17 @@
 // pure router for a decision, evaluates the shadow routing policy beside it, and keeps the shadow
 // statistics operators read. The decision it returns is recorded in the payment's events; nothing
 // here is consulted again for that payment.
-import type { CreatePayment } from "../payment/commands.ts";
+import type { CreatePayment } from "../payment/core/commands.ts";
 import {
   expectedFeeOf,
   type PaymentFacts,
   type PspHealth,
   type RoutingDecision,
   type Versioned,
-} from "./decision.ts";
-import type { ShadowReport, ShadowSample } from "./reports.ts";
-import { decideRoute, evaluateShadow } from "./router.ts";
-import type { PolicyKind, PolicyOf, PspCapabilities, RoutingPolicy } from "./schemas.ts";
+} from "./core/decision.ts";
+import type { ShadowReport, ShadowSample } from "./core/reports.ts";
+import { decideRoute, evaluateShadow } from "./core/router.ts";
+import type { PolicyKind, PolicyOf, PspCapabilities, RoutingPolicy } from "./core/schemas.ts";
 
 /** What the router needs of the policy store's live view. */
 export type ActivePolicies = {

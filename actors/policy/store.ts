@@ -8,7 +8,7 @@ import {
   type ShadowSetting,
   type StoredPolicy,
 } from "../../streams/policy-store.ts";
-import type { PolicyKind } from "./schemas.ts";
+import type { PolicyKind } from "./core/schemas.ts";
 import {
   changesNothing,
   checkShadowCandidate,
@@ -17,7 +17,7 @@ import {
   requireVersion,
   rollbackTarget,
   type ChangeOptions,
-} from "./workflow.ts";
+} from "./core/workflow.ts";
 
 export {
   activationStack,
@@ -25,7 +25,7 @@ export {
   PolicyStoreErrorCode,
   type ActivationGuard,
   type ChangeOptions,
-} from "./workflow.ts";
+} from "./core/workflow.ts";
 export {
   Activation,
   policyBucketName,

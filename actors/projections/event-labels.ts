@@ -1,7 +1,7 @@
 // A payment event in one line for the operators' timeline: what happened, in words, beside the
 // event's raw data. Events that arrive without the merchant asking (a PSP notification, the expiry
 // of an abandoned challenge, a chargeback) say so, and name the notification that brought them.
-import type { PaymentEvent } from "../payment/events.ts";
+import type { PaymentEvent } from "../payment/core/events.ts";
 
 export function eventLabel(e: PaymentEvent): string {
   switch (e.type) {

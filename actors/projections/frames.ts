@@ -3,8 +3,8 @@
 // (streams/event-tap.ts) hands them the same message object; what one validated, the next reuses.
 import { jsonOf, type StreamMsg } from "../../streams/event-tap.ts";
 import { EventFrame } from "../../streams/envelopes.ts";
-import type { PaymentEvent } from "../payment/events.ts";
-import { PaymentEvents } from "../payment/wire.ts";
+import type { PaymentEvent } from "../payment/core/events.ts";
+import { PaymentEvents } from "../payment/core/wire.ts";
 
 export type PaymentFrame = {
   seq: number;

@@ -2,8 +2,8 @@
 // list, and the payments that are stuck. Newest first, keyset-paginated on (created_at, id), so a
 // page costs the same however deep it is.
 import type { Sql } from "../../streams/db/client.ts";
-import { nextEffect } from "../payment/effects.ts";
-import { RESTING, type Payment } from "../payment/state.ts";
+import { nextEffect } from "../payment/core/effects.ts";
+import { RESTING, type Payment } from "../payment/core/state.ts";
 import { awaitingNotification } from "./payments.ts";
 
 export type PaymentRow = {

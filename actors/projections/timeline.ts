@@ -4,10 +4,10 @@
 // webhooks it caused, each delivery with every attempt.
 import type { Sql } from "../../streams/db/client.ts";
 import type { EventStore } from "../../streams/event-store.ts";
-import { evolveAll } from "../payment/evolve.ts";
-import type { PaymentEvent } from "../payment/events.ts";
-import { toView, type PaymentView } from "../payment/view.ts";
-import { PaymentEvents } from "../payment/wire.ts";
+import { evolveAll } from "../payment/core/evolve.ts";
+import type { PaymentEvent } from "../payment/core/events.ts";
+import { toView, type PaymentView } from "../payment/core/view.ts";
+import { PaymentEvents } from "../payment/core/wire.ts";
 import { eventLabel } from "./event-labels.ts";
 
 export type Timeline = {

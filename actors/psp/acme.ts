@@ -3,8 +3,8 @@
 // again by searching charges on their idempotency key. Maps that wire format onto contract.ts.
 
 import { z } from "zod";
-import { toDecimalString } from "../payment/money.ts";
-import type { PspCapabilities } from "../policy/schemas.ts";
+import { toDecimalString } from "../payment/core/money.ts";
+import type { PspCapabilities } from "../policy/core/schemas.ts";
 import type {
   AuthorizeRequest,
   AuthorizeResult,

@@ -3,7 +3,7 @@
 // modifications (capture, cancel, refund) acknowledged as "received". Maps that onto contract.ts.
 
 import { z } from "zod";
-import type { PspCapabilities } from "../policy/schemas.ts";
+import type { PspCapabilities } from "../policy/core/schemas.ts";
 import type {
   AuthorizeRequest,
   AuthorizeResult,

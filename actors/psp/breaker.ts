@@ -16,8 +16,8 @@
 // a ticket naming the circuit episode it was admitted in, so the answer of a call admitted before the
 // circuit last changed (a slow call from before it opened) feeds the window but cannot close or
 // reopen the circuit of a later episode.
-import type { CircuitState, PspHealth } from "../policy/decision.ts";
-import type { CircuitThresholds } from "../policy/schemas.ts";
+import type { CircuitState, PspHealth } from "../policy/core/decision.ts";
+import type { CircuitThresholds } from "../policy/core/schemas.ts";
 
 /** What an authorization call ended in, as the breaker counts it. */
 export type BreakerOutcome =

@@ -8,7 +8,7 @@
 // the status of the same idempotency key, never by failing over.
 
 import type { DeclineCode } from "./decline-codes.ts";
-import type { OutcomeClass, PspCapabilities } from "../policy/schemas.ts";
+import type { OutcomeClass, PspCapabilities } from "../policy/core/schemas.ts";
 
 /** Card data in clear. Lives only in memory for the duration of one PSP call; never logged or stored. */
 export type { CardSecret } from "../../config/card-seal.ts";
@@ -85,8 +85,8 @@ export type StatusResult =
   | { found: true; result: Exclude<AuthorizeResult, { outcome: "technical_error" | "unknown" }> }
   | { found: "unknown"; code: string; message: string }; // could not ask (PSP down, timeout)
 
-export { PspNotification } from "../payment/notification.ts";
-import type { PspNotification } from "../payment/notification.ts";
+export { PspNotification } from "../payment/core/notification.ts";
+import type { PspNotification } from "../payment/core/notification.ts";
 
 /** A notification request as it reached the platform's door: raw body, headers lowercased. */
 export type NotificationRequest = {

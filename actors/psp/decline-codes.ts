@@ -14,7 +14,7 @@
 // - unknown: the request may have been accepted (timeout, reset, 5xx, unreadable answer): resolved
 //   only by a status query to the same PSP for the same key, never by cascading.
 // - auth_required: the issuer wants strong customer authentication (3-D Secure) first.
-import type { OutcomeClass } from "../policy/schemas.ts";
+import type { OutcomeClass } from "../policy/core/schemas.ts";
 
 export const HardDeclineCode = {
   expiredCard: "expired_card",

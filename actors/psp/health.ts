@@ -14,9 +14,9 @@
 import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
 import type { ActorSystem } from "../nact.ts";
-import type { PspHealth } from "../policy/decision.ts";
-import type { PspHealthReport } from "../policy/reports.ts";
-import { CircuitThresholds } from "../policy/schemas.ts";
+import type { PspHealth } from "../policy/core/decision.ts";
+import type { PspHealthReport } from "../policy/core/reports.ts";
+import { CircuitThresholds } from "../policy/core/schemas.ts";
 import {
   admit,
   initialBreaker,

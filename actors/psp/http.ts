@@ -6,7 +6,7 @@
 import { Agent } from "undici";
 import { SpanKind, endSpan, startSpan, traceparentOf, tracingEnabled } from "../../config/tracing.ts";
 import type { ZodType } from "zod";
-import { isCurrency, MAX_AMOUNT } from "../payment/money.ts";
+import { isCurrency, MAX_AMOUNT } from "../payment/core/money.ts";
 import type { AuthorizeResult, StatusResult } from "./contract.ts";
 import { declineClass, type DeclineCode, type TechnicalCode, type UnknownCode } from "./decline-codes.ts";
 import { deadlineSignal } from "../../config/deadline.ts";

@@ -1,8 +1,8 @@
 // What both PSPs' notification checks share: HMAC-SHA256 and a comparison that takes the same time
 // whatever the bytes, so a forger learns nothing from how fast a wrong signature is refused.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { findUnsafeText } from "../payment/contract.ts";
-import { PspNotification } from "../payment/notification.ts";
+import { findUnsafeText } from "../payment/core/contract.ts";
+import { PspNotification } from "../payment/core/notification.ts";
 import type { ParsedNotifications } from "./contract.ts";
 
 export function hmacSha256(key: string | Buffer, data: string): Buffer {

@@ -9,7 +9,7 @@
 //   charge.refunded / refund.failed    data.object = the refund: an asynchronous refund's result
 //   charge.dispute.created / charge.dispute.closed    data.object = the dispute
 import { z } from "zod";
-import { fromDecimalString } from "../payment/money.ts";
+import { fromDecimalString } from "../payment/core/money.ts";
 import type { NotificationRequest, ParsedNotifications, PspNotification } from "./contract.ts";
 import { ACME_DECLINES, DeclineCode } from "./decline-codes.ts";
 import { hmacSha256, parseJsonBody, refused, sameBytes, verified } from "./notification-signature.ts";

@@ -19,7 +19,7 @@
 //     CHARGEBACK_REVERSED / PREARBITRATION_WON         closed won
 //     SECOND_CHARGEBACK / PREARBITRATION_LOST          closed lost
 import { z } from "zod";
-import { isCurrency } from "../payment/money.ts";
+import { isCurrency } from "../payment/core/money.ts";
 import type { NotificationRequest, ParsedNotifications, PspNotification } from "./contract.ts";
 import { BOLT_REFUSALS, DeclineCode } from "./decline-codes.ts";
 import { hmacSha256, parseJsonBody, refused, sameBytes, verified } from "./notification-signature.ts";

@@ -2,7 +2,7 @@
 // sandbox, which serves each PSP's API under its own base path; a real deployment would give each its
 // own API URL. Capabilities are declared by each adapter (acme.ts, bolt.ts) and read from here.
 
-import type { PspCapabilities } from "../policy/schemas.ts";
+import type { PspCapabilities } from "../policy/core/schemas.ts";
 import { createAcmeConnector } from "./acme.ts";
 import { createBoltConnector } from "./bolt.ts";
 import type { DeclaredConnector, PspConnector } from "./contract.ts";

@@ -20,8 +20,8 @@ import type { Sql } from "../../streams/db/client.ts";
 import { encode } from "../../streams/envelopes.ts";
 import { settleSubject, type Topology } from "../../streams/topology.ts";
 import { ReportContentError } from "../psp/settlement/guard.ts";
-import { outOfBound, PAYMENT_LINE_KINDS, type ParsedLine, type RejectedLine } from "./line.ts";
-import { lineMatchKey, reconcile, lineSettled, type Tolerance } from "./match.ts";
+import { outOfBound, PAYMENT_LINE_KINDS, type ParsedLine, type RejectedLine } from "./core/line.ts";
+import { lineMatchKey, reconcile, lineSettled, type Tolerance } from "./core/match.ts";
 import type { ChunkRecord, ReportRecord, ReportSummary } from "./records.ts";
 import {
   applyChunk,

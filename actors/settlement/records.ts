@@ -1,9 +1,9 @@
 // What the settlement stream (SETTLE) holds: an ingested report as chunks of reconciled lines, then
 // one message saying the report is complete. The record of what each PSP reported and what
 // reconciliation concluded; the read models (store.ts) are its projection. Versioned.
-import type { RejectedLine, SettlementLine } from "./line.ts";
-import type { MatchedOperation, ReconException, Resolution } from "./exceptions.ts";
-import type { Outcome } from "./match.ts";
+import type { RejectedLine, SettlementLine } from "./core/line.ts";
+import type { MatchedOperation, ReconException, Resolution } from "./core/exceptions.ts";
+import type { Outcome } from "./core/match.ts";
 
 export type ChunkRecord = {
   type: "chunk";

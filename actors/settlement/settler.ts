@@ -13,10 +13,10 @@ import {
 import type { Logger } from "../../config/log.ts";
 import { decodeJson, encode } from "../../streams/envelopes.ts";
 import { commandSubject, type Topology } from "../../streams/topology.ts";
-import type { CommandEnvelope } from "../payment/wire.ts";
-import type { MatchedOperation } from "./exceptions.ts";
-import type { SettlementLine } from "./line.ts";
-import { lineSettled } from "./match.ts";
+import type { CommandEnvelope } from "../payment/core/wire.ts";
+import type { MatchedOperation } from "./core/exceptions.ts";
+import type { SettlementLine } from "./core/line.ts";
+import { lineSettled } from "./core/match.ts";
 import type { SettleRecord } from "./records.ts";
 
 const SETTLER = "settler";

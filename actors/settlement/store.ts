@@ -3,11 +3,11 @@
 // payouts). Written by the ingest as it goes and by the SETTLE/RECON followers (rebuilds), always
 // idempotently: the same chunk applied twice changes nothing.
 import type { Sql, Tx } from "../../streams/db/client.ts";
-import { entriesForLine } from "../ledger/postings.ts";
-import { entriesForResolution } from "../ledger/resolutions.ts";
+import { entriesForLine } from "../ledger/core/postings.ts";
+import { entriesForResolution } from "../ledger/core/resolutions.ts";
 import { insertEntries } from "../ledger/store.ts";
-import type { MatchedOperation, ReconException, Resolution } from "./exceptions.ts";
-import { lineKey, lineMatchKey, lineSettled, type KnownOperation } from "./match.ts";
+import type { MatchedOperation, ReconException, Resolution } from "./core/exceptions.ts";
+import { lineKey, lineMatchKey, lineSettled, type KnownOperation } from "./core/match.ts";
 import type { ChunkRecord, ReconRecord, ReportRecord, ReportSummary } from "./records.ts";
 
 /** A `psp_operations` row as the queries that read operations select it. */

@@ -24,12 +24,12 @@ import type { FrameSource, StreamMsg } from "../../streams/event-tap.ts";
 import type { EventStore, StoredFrame } from "../../streams/event-store.ts";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Topology } from "../../streams/topology.ts";
-import type { PaymentEvent } from "../payment/events.ts";
-import { evolveAll } from "../payment/evolve.ts";
-import type { PaymentState } from "../payment/state.ts";
-import { PaymentEvents } from "../payment/wire.ts";
+import type { PaymentEvent } from "../payment/core/events.ts";
+import { evolveAll } from "../payment/core/evolve.ts";
+import type { PaymentState } from "../payment/core/state.ts";
+import { PaymentEvents } from "../payment/core/wire.ts";
 import { readPaymentFrame, type PaymentFrame } from "../projections/frames.ts";
-import { catalog } from "./catalog.ts";
+import { catalog } from "./core/catalog.ts";
 import { ingest, type StoredEntry } from "./store.ts";
 
 export type DispatcherOptions = {

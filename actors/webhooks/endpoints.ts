@@ -9,10 +9,14 @@ import {
   type EndpointRules,
   type WebhookEndpointRow,
 } from "../../streams/webhook-endpoints.ts";
-import { DEFAULT_SECRET_GRACE_MS, MAX_ENDPOINTS_PER_MERCHANT, secretsInForce } from "./endpoint-rules.ts";
-import { SECRET_PREFIX } from "./signature.ts";
+import {
+  DEFAULT_SECRET_GRACE_MS,
+  MAX_ENDPOINTS_PER_MERCHANT,
+  secretsInForce,
+} from "./core/endpoint-rules.ts";
+import { SECRET_PREFIX } from "./core/signature.ts";
 
-export { DEFAULT_SECRET_GRACE_MS, MAX_ENDPOINTS_PER_MERCHANT } from "./endpoint-rules.ts";
+export { DEFAULT_SECRET_GRACE_MS, MAX_ENDPOINTS_PER_MERCHANT } from "./core/endpoint-rules.ts";
 export {
   WebhookEndpointStoreError,
   WebhookEndpointStoreErrorCode,

@@ -4,8 +4,8 @@
 // merchant's event or endpoint is simply not found.
 import { createHash } from "node:crypto";
 import type { Sql } from "../../streams/db/client.ts";
-import type { MerchantEvent } from "./catalog.ts";
-import { isEventType, subscribes } from "./event-types.ts";
+import type { MerchantEvent } from "./core/catalog.ts";
+import { isEventType, subscribes } from "./core/event-types.ts";
 import type { Attempt } from "./store.ts";
 
 /**

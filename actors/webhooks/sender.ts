@@ -9,7 +9,7 @@ import type { Metrics } from "../../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, traceparentOf } from "../../config/tracing.ts";
 import type { Sql } from "../../streams/db/client.ts";
 import { signingSecrets } from "./endpoints.ts";
-import { signedHeaders } from "./signature.ts";
+import { signedHeaders } from "./core/signature.ts";
 import { deadlineSignal } from "../../config/deadline.ts";
 import {
   RESPONSE_EXCERPT_BYTES,

@@ -3,8 +3,8 @@
 // per batch on ingest; one claim statement per sender round; one update per attempt.
 import { randomBytes } from "node:crypto";
 import type { Sql, Tx } from "../../streams/db/client.ts";
-import type { CatalogEntry } from "./catalog.ts";
-import { subscribes } from "./event-types.ts";
+import type { CatalogEntry } from "./core/catalog.ts";
+import { subscribes } from "./core/event-types.ts";
 
 export const RESPONSE_EXCERPT_BYTES = 1024;
 

@@ -12,7 +12,7 @@ import {
   classifyAddress,
   UrlRefusal,
   type UrlPolicy,
-} from "./url-policy.ts";
+} from "./core/url-policy.ts";
 
 export class WebhookUrlRefused extends Error {
   override name = "WebhookUrlRefused";

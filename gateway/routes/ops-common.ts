@@ -3,10 +3,10 @@
 // the activation body.
 import { logFor } from "../context.ts";
 import type { FastifyRequest } from "fastify";
-import type { PspCapabilities } from "../../actors/policy/schemas.ts";
-import { validatePolicy, type PolicyProblem } from "../../actors/policy/validate.ts";
+import type { PspCapabilities } from "../../actors/policy/core/schemas.ts";
+import { validatePolicy, type PolicyProblem } from "../../actors/policy/core/validate.ts";
 import { PolicyStoreError, type Activation, type ActivationGuard } from "../../actors/policy/store.ts";
-import type { PolicyKind } from "../../actors/policy/schemas.ts";
+import type { PolicyKind } from "../../actors/policy/core/schemas.ts";
 import { ApiError, storeCall } from "../errors.ts";
 import type { AuditLog } from "../../streams/audit-log.ts";
 

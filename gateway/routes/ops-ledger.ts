@@ -4,7 +4,7 @@
 import { Readable } from "node:stream";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { exportLines, ExportFormat } from "../../actors/ledger/export.ts";
+import { exportLines, ExportFormat } from "../../actors/ledger/core/export.ts";
 import { exactNumber, LedgerRangeError, totalsOf, trialBalance } from "../../actors/ledger/store.ts";
 import { journal } from "../../actors/settlement/service.ts";
 import type { OpsDeps } from "../deps.ts";

@@ -7,7 +7,7 @@ import type { FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { MerchantKeyStoreError, type KeyRecord, type MerchantRecord } from "../../streams/merchant-keys.ts";
-import { KEY_ID, MERCHANT_ID, SCOPES, ScopeEnum } from "../../actors/merchants/keys.ts";
+import { KEY_ID, MERCHANT_ID, SCOPES, ScopeEnum } from "../../actors/merchants/core/keys.ts";
 import { logFor } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError, storeCall, validationError } from "../errors.ts";

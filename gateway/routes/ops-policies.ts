@@ -4,8 +4,8 @@
 // ...) through the gateway's error table; a store that cannot be reached is 503.
 import jsonPatch from "fast-json-patch";
 import { validatorCompiler, type FastifyPluginCallbackZod } from "fastify-type-provider-zod";
-import { POLICY_KINDS, type PolicyDocument, type PolicyKind } from "../../actors/policy/schemas.ts";
-import { validatePolicy, type PolicyProblem } from "../../actors/policy/validate.ts";
+import { POLICY_KINDS, type PolicyDocument, type PolicyKind } from "../../actors/policy/core/schemas.ts";
+import { validatePolicy, type PolicyProblem } from "../../actors/policy/core/validate.ts";
 import type { OpsDeps } from "../deps.ts";
 import { logFor } from "../context.ts";
 import { ApiError } from "../errors.ts";

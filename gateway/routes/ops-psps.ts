@@ -2,8 +2,8 @@
 // (operators force one out of routing and back in) and its health as the live workers report it,
 // per worker and merged. Forcing out or in is audited (psp.out, psp.in) before it is made.
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
-import type { PspHealthReport, WorkerReport } from "../../actors/policy/reports.ts";
-import type { PspCapabilities } from "../../actors/policy/schemas.ts";
+import type { PspHealthReport, WorkerReport } from "../../actors/policy/core/reports.ts";
+import type { PspCapabilities } from "../../actors/policy/core/schemas.ts";
 import type { Rotation } from "../../streams/policy-store.ts";
 import { emptyBodyAsObject } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";

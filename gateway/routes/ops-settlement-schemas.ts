@@ -1,6 +1,6 @@
 // The request and response shapes of the settlement and reconciliation routes (ops-settlement.ts).
 import { z } from "zod";
-import { ExceptionKind, ResolutionKind } from "../../actors/settlement/exceptions.ts";
+import { ExceptionKind, ResolutionKind } from "../../actors/settlement/core/exceptions.ts";
 
 export { PspParams } from "../ops-schemas.ts";
 export const UploadQuery = z.strictObject({

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { ExceptionKind, ResolutionKind } from "../../actors/settlement/exceptions.ts";
+import { ExceptionKind, ResolutionKind } from "../../actors/settlement/core/exceptions.ts";
 import {
   PspParams,
   UploadQuery,

@@ -2,7 +2,7 @@
 // with the active version (merged from the workers' reports on the ops board), promote it, drop it.
 // Static paths: registered beside /ops/policies/:kind, which they are not a sub-resource of.
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
-import type { WorkerReport } from "../../actors/policy/reports.ts";
+import type { WorkerReport } from "../../actors/policy/core/reports.ts";
 import type { ShadowSetting } from "../../streams/policy-store.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";

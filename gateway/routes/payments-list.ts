@@ -3,7 +3,7 @@
 // Never another merchant's: the merchant comes from the key, never from the query.
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { ID_PATTERN } from "../../actors/payment/contract.ts";
+import { ID_PATTERN } from "../../actors/payment/core/contract.ts";
 import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import { cursorAfterPayment, searchPayments } from "../../actors/projections/search.ts";
 import type { GatewayDeps } from "../deps.ts";

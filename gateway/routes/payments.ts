@@ -5,10 +5,10 @@ import { randomHex } from "../../config/random.ts";
 import { compiledSerializer } from "../serialize.ts";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
-import { PAYMENT_ID_SHAPE } from "../../actors/payment/ids.ts";
-import type { PaymentView } from "../../actors/payment/view.ts";
-import type { PspCapabilities } from "../../actors/policy/schemas.ts";
-import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
+import { PAYMENT_ID_SHAPE } from "../../actors/payment/core/ids.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
+import type { PspCapabilities } from "../../actors/policy/core/schemas.ts";
+import type { CommandEnvelope, CommandReply } from "../../actors/payment/core/wire.ts";
 import {
   acceptedView,
   createPaymentEnvelope,

@@ -17,14 +17,14 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { findUnsafeText, ID_PATTERN, UNSAFE_TEXT } from "../../actors/payment/contract.ts";
-import type { PspNotification } from "../../actors/payment/notification.ts";
+import { findUnsafeText, ID_PATTERN, UNSAFE_TEXT } from "../../actors/payment/core/contract.ts";
+import type { PspNotification } from "../../actors/payment/core/notification.ts";
 import { MAX_NOTIFICATION_BYTES } from "../../actors/psp/notification-signature.ts";
-import type { CommandEnvelope, CommandReply } from "../../actors/payment/wire.ts";
+import type { CommandEnvelope, CommandReply } from "../../actors/payment/core/wire.ts";
 import { logFor } from "../context.ts";
 import type { GatewayDeps, PspNotificationDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
-import { PSP_NAME } from "../../actors/policy/schemas.ts";
+import { PSP_NAME } from "../../actors/policy/core/schemas.ts";
 
 /** The raw body, out of reach of hooks that walk parsed bodies (its text is not enumerable). */
 class RawBody {
@@ -102,7 +102,7 @@ export const pspNotificationRoutes: FastifyPluginCallback<GatewayDeps> = (app, d
         throw new ApiError("unauthorized", `notifications from ${psp} need this PSP's basic auth`);
       }
       const body = req.body instanceof RawBody ? req.body.text : "";
-      // The same rule as every other edge (actors/payment/contract.ts), under the door's own code.
+      // The same rule as every other edge (actors/payment/core/contract.ts), under the door's own code.
       const unsafe = findUnsafeText(jsonOrUndefined(body));
       if (unsafe) {
         const field = unsafe.path || "(body)";

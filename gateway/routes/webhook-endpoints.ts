@@ -5,7 +5,7 @@
 // the merchant as actor, and the URL's origin only (its path or query may carry a token).
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
-import { checkWebhookUrl, type UrlPolicy } from "../../actors/webhooks/url-policy.ts";
+import { checkWebhookUrl, type UrlPolicy } from "../../actors/webhooks/core/url-policy.ts";
 import type { AuditLog } from "../../streams/audit-log.ts";
 import { WebhookEndpointStoreError, type WebhookEndpointRow } from "../../streams/webhook-endpoints.ts";
 import type { WebhookEndpointStore } from "../../actors/webhooks/endpoints.ts";

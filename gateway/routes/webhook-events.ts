@@ -4,8 +4,8 @@
 // merchant comes from the key: another merchant's event or endpoint is not found (404).
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { ID_PATTERN } from "../../actors/payment/contract.ts";
-import { EVENT_TYPES } from "../../actors/webhooks/event-types.ts";
+import { ID_PATTERN } from "../../actors/payment/core/contract.ts";
+import { EVENT_TYPES } from "../../actors/webhooks/core/event-types.ts";
 import {
   cursorOf,
   endpointOf,

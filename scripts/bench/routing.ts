@@ -5,15 +5,15 @@
 // several runs, medians reported. `npx tsx scripts/bench/routing.ts [--rules N] [--decisions N]`
 // prints the result as JSON.
 import { pathToFileURL } from "node:url";
-import type { PaymentFacts, PspHealth, RoutingInput } from "../../actors/policy/decision.ts";
-import { decideRoute } from "../../actors/policy/router.ts";
+import type { PaymentFacts, PspHealth, RoutingInput } from "../../actors/policy/core/decision.ts";
+import { decideRoute } from "../../actors/policy/core/router.ts";
 import {
   FeePolicy,
   RetryPolicy,
   RoutingPolicy,
   type PspCapabilities,
   type RoutingOutcome,
-} from "../../actors/policy/schemas.ts";
+} from "../../actors/policy/core/schemas.ts";
 
 export type RoutingBenchOptions = { rules?: number; decisions?: number; runs?: number; warmup?: number };
 

@@ -2,7 +2,7 @@
 // take an hour to fold a million payments on this machine, and the search only reads the rows): N
 // payments spread as an operator's table is — ~50 merchants, mostly captured or authorized, some
 // declined, failed or refunded, a few stuck mid-authorization — with a small valid Payment state
-// (actors/payment/state.ts), and a couple of settlement lines for each payment the timeline reads.
+// (actors/payment/core/state.ts), and a couple of settlement lines for each payment the timeline reads.
 // The spread is a fixed function of n (multiplicative hashing), so every run seeds the same table.
 import type { Sql } from "../../streams/db/client.ts";
 import { paymentId } from "./settlement-seed.ts";

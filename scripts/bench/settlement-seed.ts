@@ -5,8 +5,8 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
-import type { PaymentEvent } from "../../actors/payment/events.ts";
-import { PaymentEvents } from "../../actors/payment/wire.ts";
+import type { PaymentEvent } from "../../actors/payment/core/events.ts";
+import { PaymentEvents } from "../../actors/payment/core/wire.ts";
 import { genesisHash } from "../../streams/chain.ts";
 import { encode, type EventFrameV2 } from "../../streams/envelopes.ts";
 import { eventSubject, type Topology } from "../../streams/topology.ts";

@@ -4,7 +4,7 @@
 
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { fromDecimalString, MAX_AMOUNT, toDecimalString } from "../../actors/payment/money.ts";
+import { fromDecimalString, MAX_AMOUNT, toDecimalString } from "../../actors/payment/core/money.ts";
 import { answer, parseWith, type Parsed, type SandboxContext } from "./exchange.ts";
 import {
   ChargeStatus,

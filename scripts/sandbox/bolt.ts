@@ -5,7 +5,7 @@
 
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { isCurrency, MAX_AMOUNT } from "../../actors/payment/money.ts";
+import { isCurrency, MAX_AMOUNT } from "../../actors/payment/core/money.ts";
 import { answer, parseWith, type SandboxContext } from "./exchange.ts";
 import {
   ChargeStatus,

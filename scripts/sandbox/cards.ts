@@ -1,6 +1,6 @@
 // What the simulated issuer does with each test card: the card numbers tests and the README name, and
 // an expiry check. PSP-neutral; simulator.ts applies it.
-import { luhnValid } from "../../actors/payment/card.ts";
+import { luhnValid } from "../../actors/payment/core/card.ts";
 
 /** What the card number (and expiry) make the simulated issuer do. */
 export const CardVerdict = {

@@ -6,7 +6,7 @@
 // elsewhere and says so in its Content-Security-Policy.
 import type { FastifyPluginCallback, FastifyReply } from "fastify";
 import { z } from "zod";
-import { toDecimalString } from "../../actors/payment/money.ts";
+import { toDecimalString } from "../../actors/payment/core/money.ts";
 import { completeChallenge, isRefused, type Refused } from "./later.ts";
 import type { Notifier, SentNotice } from "./notifier.ts";
 import type { Charge, SimulatedPsp } from "./simulator.ts";

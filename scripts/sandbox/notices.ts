@@ -5,7 +5,7 @@
 // The signing is written here again, independently of the connectors' verification
 // (actors/psp/notifications-*.ts), so that the contract tests check one against the other.
 import { createHmac, randomBytes } from "node:crypto";
-import { toDecimalString } from "../../actors/payment/money.ts";
+import { toDecimalString } from "../../actors/payment/core/money.ts";
 import { chargeBody } from "./acme.ts";
 import { CHALLENGE_FAILED } from "./bolt.ts";
 import type { Happening } from "./later.ts";

@@ -6,7 +6,7 @@
 //   credit columns instead of signs, the fee itemized (interchange++), times in the TimeZone column's
 //   zone (UTC here), CRLF line ends.
 // The parsers that read them are actors/psp/settlement/*.
-import { toDecimalString } from "../../actors/payment/money.ts";
+import { toDecimalString } from "../../actors/payment/core/money.ts";
 import { feeTotal, RowKind, type BatchHeader, type Row } from "./settlement-rows.ts";
 
 // The PSPs' published report formats, as the adapters read them: one list each, written where the

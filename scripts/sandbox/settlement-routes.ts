@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import type { FastifyPluginCallback, FastifyReply } from "fastify";
 import { z } from "zod";
-import { FeePolicy } from "../../actors/policy/schemas.ts";
+import { FeePolicy } from "../../actors/policy/core/schemas.ts";
 import { closeBatch, NO_DISCREPANCIES } from "./settlement.ts";
 import type { ClosedBatch } from "./settlement-rows.ts";
 import type { SimulatedPsp } from "./simulator.ts";

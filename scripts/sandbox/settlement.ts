@@ -10,9 +10,9 @@
 // at least one minor unit. A currency or brand the policy does not price pays FALLBACK_PPM.
 // Refunds: acme charges none (it keeps the capture's fee), bolt a fixed commission. Each batch costs
 // a fixed fee per currency, listed as its own line.
-import { exponentOf } from "../../actors/payment/money.ts";
-import { expectedFee, percentPart } from "../../actors/policy/fees.ts";
-import type { FeePolicy, Region } from "../../actors/policy/schemas.ts";
+import { exponentOf } from "../../actors/payment/core/money.ts";
+import { expectedFee, percentPart } from "../../actors/policy/core/fees.ts";
+import type { FeePolicy, Region } from "../../actors/policy/core/schemas.ts";
 import { writeReport } from "./settlement-csv.ts";
 import {
   feeTotal,

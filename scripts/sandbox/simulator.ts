@@ -3,9 +3,9 @@
 // only translate; every money rule (what a card does, what may be captured, voided or refunded) lives
 // here so both PSPs behave alike underneath different APIs.
 
-import { binCountryOf, brandOf, type CardBrand } from "../../actors/payment/card.ts";
-import { regionOf } from "../../actors/policy/region.ts";
-import type { Region } from "../../actors/policy/schemas.ts";
+import { binCountryOf, brandOf, type CardBrand } from "../../actors/payment/core/card.ts";
+import { regionOf } from "../../actors/policy/core/region.ts";
+import type { Region } from "../../actors/policy/core/schemas.ts";
 import { CardVerdict, DISPUTE_CARD, verdictFor, withThreeDs } from "./cards.ts";
 import type { ClosedBatch } from "./settlement-rows.ts";
 

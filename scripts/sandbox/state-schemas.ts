@@ -2,8 +2,8 @@
 // PSP's records, and a journal of the changes made since, one JSON line each. Parsed at the edge, on
 // start; never a card number in any of them (a charge keeps its BIN and last four digits only).
 import { z } from "zod";
-import { CardBrand } from "../../actors/payment/card.ts";
-import { Region } from "../../actors/policy/schemas.ts";
+import { CardBrand } from "../../actors/payment/core/card.ts";
+import { Region } from "../../actors/policy/core/schemas.ts";
 import {
   CardVerdict,
   ChargeStatus,

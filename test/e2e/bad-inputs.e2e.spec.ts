@@ -6,7 +6,7 @@
 // sum of the operations that succeeded).
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
-import { paymentIdFor } from "../../actors/payment/ids.ts";
+import { paymentIdFor } from "../../actors/payment/core/ids.ts";
 import { deriveFingerprintKeys, createPaymentEnvelope } from "../../gateway/commands.ts";
 import { capturingLogger } from "../support/log-capture.ts";
 import { payCmd } from "../support/pay-cmd.ts";

@@ -5,7 +5,7 @@
 // units that verifies. Walks like settlement.e2e.spec.ts.
 import { Readable } from "node:stream";
 import { expect } from "chai";
-import { linesOf, parseCsvRow, verifyExport } from "../../actors/ledger/export.ts";
+import { linesOf, parseCsvRow, verifyExport } from "../../actors/ledger/core/export.ts";
 import { paymentBody, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
 

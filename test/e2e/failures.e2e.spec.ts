@@ -6,7 +6,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { expect } from "chai";
-import { paymentIdFor } from "../../actors/payment/ids.ts";
+import { paymentIdFor } from "../../actors/payment/core/ids.ts";
 import { commandSubject, partitionOf, topology, type Topology } from "../../streams/topology.ts";
 import { NATS_URL } from "../support/infra.ts";
 import { paymentBody, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";

@@ -7,7 +7,7 @@
 // and dispute.closed, its money in the ledger; and GET /v1/events tells the same story to a merchant
 // that polls.
 import { expect } from "chai";
-import type { PaymentView } from "../../actors/payment/view.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
 import {
   CARDS,
   paymentBody,

@@ -8,7 +8,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import pino from "pino";
-import type { PaymentView } from "../../actors/payment/view.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
 import { DEV_NOTIFICATION_SECRETS, loadConfig } from "../../config/env.ts";
 import { createMetrics } from "../../config/metrics.ts";
 import { startGatewayRole } from "../../gateway/role.ts";

@@ -2,7 +2,7 @@
 // /v1; the sandbox degrades one PSP at run time. Everything real (HTTP, NATS, KV, Redis, sandbox).
 // The tests share one platform and run in order: each says which policy versions it leaves active.
 import { expect } from "chai";
-import type { PaymentView } from "../../actors/payment/view.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
 import {
   opsClient,
   paymentBody,

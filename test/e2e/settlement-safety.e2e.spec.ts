@@ -4,7 +4,7 @@
 // upload endpoint, with the sandbox PSPs' own reports.
 import { Readable } from "node:stream";
 import { expect } from "chai";
-import { linesOf, parseCsvRow, verifyExport } from "../../actors/ledger/export.ts";
+import { linesOf, parseCsvRow, verifyExport } from "../../actors/ledger/core/export.ts";
 import { ACME_COLUMNS } from "../../actors/psp/settlement/acme.ts";
 import postgres from "postgres";
 import { DATABASE_URL } from "../support/infra.ts";

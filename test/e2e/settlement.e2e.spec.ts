@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { expect } from "chai";
-import { verifyExport, linesOf } from "../../actors/ledger/export.ts";
+import { verifyExport, linesOf } from "../../actors/ledger/core/export.ts";
 import { paymentBody, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
 import { runScript } from "../support/cli.ts";
 import { waitFor } from "../support/wait.ts";

@@ -4,7 +4,7 @@
 // requires_action with the challenge's next_action, the shopper approves it at the sandbox, the PSP's
 // notification captures the payment, and the PSP charged the card once.
 import { expect } from "chai";
-import type { PaymentView } from "../../actors/payment/view.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
 import {
   paymentBody,
   sandboxCall,

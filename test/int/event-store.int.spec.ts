@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import type { PaymentCreated, PaymentEvent } from "../../actors/payment/events.ts";
-import { evolveAll } from "../../actors/payment/evolve.ts";
+import type { PaymentCreated, PaymentEvent } from "../../actors/payment/core/events.ts";
+import { evolveAll } from "../../actors/payment/core/evolve.ts";
 import { InvalidEventError, Journal } from "../../actors/payment/journal.ts";
-import { SCHEMA_VERSION } from "../../actors/payment/state.ts";
+import { SCHEMA_VERSION } from "../../actors/payment/core/state.ts";
 import { ChainVerifier, chainHash } from "../../streams/chain.ts";
 import { encode } from "../../streams/envelopes.ts";
 import { EventStore, WrongLastSequenceError } from "../../streams/event-store.ts";

@@ -7,13 +7,13 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import type { FastifyInstance } from "fastify";
-import type { PaymentView } from "../../actors/payment/view.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
 import { ACME_CAPABILITIES } from "../../actors/psp/acme.ts";
 import { BOLT_CAPABILITIES } from "../../actors/psp/bolt.ts";
 import { buildGateway } from "../../gateway/app.ts";
 import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
 import { CommandBus } from "../../streams/command-bus.ts";
-import { CommandEnvelope, type CommandReply } from "../../actors/payment/wire.ts";
+import { CommandEnvelope, type CommandReply } from "../../actors/payment/core/wire.ts";
 import { Header, decodeJson, encode } from "../../streams/envelopes.ts";
 import { createMetrics, type Metrics } from "../../config/metrics.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";

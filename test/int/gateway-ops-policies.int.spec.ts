@@ -3,7 +3,7 @@
 // and health, and its place in /openapi.json.
 import { expect } from "chai";
 import type { z } from "zod";
-import type { WorkerReport } from "../../actors/policy/reports.ts";
+import type { WorkerReport } from "../../actors/policy/core/reports.ts";
 import type { PspListResponse } from "../../gateway/ops-schemas.ts";
 import { DEFAULTS, MERCHANT, OPERATORS, startOpsGateway, type OpsHarness } from "./ops-harness.ts";
 

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect as connectTcp } from "node:net";
 import { expect } from "chai";
-import { paymentIdFor } from "../../actors/payment/ids.ts";
+import { paymentIdFor } from "../../actors/payment/core/ids.ts";
 import { Header } from "../../streams/envelopes.ts";
 import { commandSubject } from "../../streams/topology.ts";
 import { MERCHANTS, PAN, errorOf, startGateway, validCreateBody, type Harness } from "./gateway-harness.ts";

@@ -1,7 +1,7 @@
 // Requests the merchant API refuses before anything is published, over real HTTP: every kind of bad
 // body, header and content type maps to its error code with the offending field named.
 import { expect } from "chai";
-import { MAX_AMOUNT } from "../../actors/payment/money.ts";
+import { MAX_AMOUNT } from "../../actors/payment/core/money.ts";
 import { errorOf, startGateway, validCreateBody, type Harness } from "./gateway-harness.ts";
 
 describe("gateway: request validation", function () {

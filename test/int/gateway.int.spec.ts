@@ -3,11 +3,11 @@
 // answer, it plays the actor on the reply inbox.
 import { createHash, randomBytes } from "node:crypto";
 import { expect } from "chai";
-import { canonicalJson, operationIdFor, paymentIdFor } from "../../actors/payment/ids.ts";
-import type { PaymentView } from "../../actors/payment/view.ts";
+import { canonicalJson, operationIdFor, paymentIdFor } from "../../actors/payment/core/ids.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
 import { cardFactsOf, deriveFingerprintKeys, requestFingerprint } from "../../gateway/commands.ts";
 import { openCard } from "../../config/card-seal.ts";
-import { CommandEnvelope } from "../../actors/payment/wire.ts";
+import { CommandEnvelope } from "../../actors/payment/core/wire.ts";
 import { Header, decodeJson } from "../../streams/envelopes.ts";
 import { commandSubject } from "../../streams/topology.ts";
 import {

@@ -5,9 +5,9 @@
 import { Kvm } from "@nats-io/kv";
 import { expect } from "chai";
 import { Janitor, janitorBucketName } from "../../actors/janitor.ts";
-import type { PaymentEvent } from "../../actors/payment/events.ts";
+import type { PaymentEvent } from "../../actors/payment/core/events.ts";
 import { Journal } from "../../actors/payment/journal.ts";
-import { SCHEMA_VERSION } from "../../actors/payment/state.ts";
+import { SCHEMA_VERSION } from "../../actors/payment/core/state.ts";
 import { EventStore } from "../../streams/event-store.ts";
 import { SnapshotStore } from "../../streams/snapshots.ts";
 import { snapshotKey, topology } from "../../streams/topology.ts";

@@ -14,7 +14,7 @@ import {
   type PolicyKind,
   type PolicyOf,
   type PspCapabilities,
-} from "../../actors/policy/schemas.ts";
+} from "../../actors/policy/core/schemas.ts";
 import { buildGateway } from "../../gateway/app.ts";
 import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
 import { OperatorAuth } from "../../gateway/operator-auth.ts";

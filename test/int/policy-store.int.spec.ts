@@ -2,7 +2,7 @@
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import type { WorkerReport } from "../../actors/policy/reports.ts";
+import type { WorkerReport } from "../../actors/policy/core/reports.ts";
 import { OpsBoard } from "../../streams/ops-board.ts";
 import {
   PolicyStore,

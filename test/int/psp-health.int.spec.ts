@@ -3,7 +3,7 @@
 // opens a circuit; after open_ms probes go out and close it again.
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
-import { CircuitThresholds } from "../../actors/policy/schemas.ts";
+import { CircuitThresholds } from "../../actors/policy/core/schemas.ts";
 import type { AuthorizeRequest, AuthorizeResult, PspConnector } from "../../actors/psp/contract.ts";
 import { guarded } from "../../actors/psp/guarded.ts";
 import { PspHealthBoard, type HealthChange } from "../../actors/psp/health.ts";

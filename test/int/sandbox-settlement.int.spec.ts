@@ -4,12 +4,12 @@
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { expect } from "chai";
-import { expectedFee } from "../../actors/policy/fees.ts";
-import type { Region } from "../../actors/policy/schemas.ts";
+import { expectedFee } from "../../actors/policy/core/fees.ts";
+import type { Region } from "../../actors/policy/core/schemas.ts";
 import type { PspConnector } from "../../actors/psp/contract.ts";
 import { createConnectors } from "../../actors/psp/registry.ts";
 import { settlementParsers } from "../../actors/psp/settlement/index.ts";
-import type { SettlementLine } from "../../actors/settlement/line.ts";
+import type { SettlementLine } from "../../actors/settlement/core/line.ts";
 import { startSandbox, type Sandbox } from "../../scripts/sandbox-psp.ts";
 import { defaultFeePolicy } from "../../scripts/sandbox/settlement-routes.ts";
 

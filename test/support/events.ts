@@ -1,5 +1,5 @@
 // Payment events as integration tests write them straight to the event store.
-import type { PaymentCreated } from "../../actors/payment/events.ts";
+import type { PaymentCreated } from "../../actors/payment/core/events.ts";
 
 export function paymentCreated(paymentId: string, at: string): PaymentCreated {
   return {

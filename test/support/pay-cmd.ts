@@ -3,9 +3,9 @@
 import { randomBytes } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import type { PspNotification } from "../../actors/payment/notification.ts";
-import type { PaymentView } from "../../actors/payment/view.ts";
-import type { CommandEnvelope } from "../../actors/payment/wire.ts";
+import type { PspNotification } from "../../actors/payment/core/notification.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
+import type { CommandEnvelope } from "../../actors/payment/core/wire.ts";
 import { encode } from "../../streams/envelopes.ts";
 import { commandSubject, topology } from "../../streams/topology.ts";
 import { NATS_URL } from "./infra.ts";

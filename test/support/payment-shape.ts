@@ -1,4 +1,4 @@
-// The Payment union of actors/payment/state.ts as a run-time check, for property tests: what the
+// The Payment union of actors/payment/core/state.ts as a run-time check, for property tests: what the
 // compiler holds evolve() to, checked on the values it really produces (and on what JSON gives back).
 // Each status's required fields present, the ones it cannot have absent; attempts, operations and
 // disputes likewise by their own status.

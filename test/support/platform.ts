@@ -9,7 +9,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
-import type { PaymentView } from "../../actors/payment/view.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
 import { loadConfig, type Config } from "../../config/env.ts";
 import { startPlatform, type Platform, type Role } from "../../scripts/platform.ts";
 import { dropSchema } from "../../streams/db/client.ts";

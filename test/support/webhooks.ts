@@ -5,7 +5,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 import { WebhookEndpointStore } from "../../actors/webhooks/endpoints.ts";
-import type { PaymentView } from "../../actors/payment/view.ts";
+import type { PaymentView } from "../../actors/payment/core/view.ts";
 import { DATABASE_URL } from "./infra.ts";
 
 export type Received = {

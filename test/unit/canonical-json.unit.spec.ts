@@ -2,7 +2,7 @@
 // must write exactly the bytes the first one wrote, or a retried request would stop matching.
 import { expect } from "chai";
 import fc from "fast-check";
-import { canonicalJson } from "../../actors/payment/ids.ts";
+import { canonicalJson } from "../../actors/payment/core/ids.ts";
 
 /** The first implementation, kept as the reference the current one must agree with. */
 function reference(value: unknown): string {

@@ -2,7 +2,7 @@
 // given(...events).when(command).then(...events) / .thenRejects(code) / .thenState(partial).
 // Plus factories with fixed ids and times, so a spec names only what it is about.
 import { expect } from "chai";
-import type { RetryTerms, RoutingDecision } from "../../actors/policy/decision.ts";
+import type { RetryTerms, RoutingDecision } from "../../actors/policy/core/decision.ts";
 import type {
   CancelPayment,
   CapturePayment,
@@ -11,13 +11,13 @@ import type {
   RecordAuthorizationResult,
   RecordOperationResult,
   RefundPayment,
-} from "../../actors/payment/commands.ts";
-import type { Decision, RejectionCode } from "../../actors/payment/decide.ts";
-import { attemptKey, decide, operationKey } from "../../actors/payment/decide.ts";
-import type { CardFacts, OperationKind, PaymentEvent } from "../../actors/payment/events.ts";
-import { evolveAll } from "../../actors/payment/evolve.ts";
-import type { Payment, PaymentState } from "../../actors/payment/state.ts";
-import { initialState } from "../../actors/payment/state.ts";
+} from "../../actors/payment/core/commands.ts";
+import type { Decision, RejectionCode } from "../../actors/payment/core/decide.ts";
+import { attemptKey, decide, operationKey } from "../../actors/payment/core/decide.ts";
+import type { CardFacts, OperationKind, PaymentEvent } from "../../actors/payment/core/events.ts";
+import { evolveAll } from "../../actors/payment/core/evolve.ts";
+import type { Payment, PaymentState } from "../../actors/payment/core/state.ts";
+import { initialState } from "../../actors/payment/core/state.ts";
 
 export const AT = "2025-03-01T10:00:00.000Z";
 export const LATER = "2025-03-01T10:00:05.000Z";

@@ -1,8 +1,8 @@
 // Events already in PAY_EVT stay readable: the shapes older code wrote still parse and fold to the
 // same payment as their newer form.
 import { expect } from "chai";
-import { evolveAll } from "../../actors/payment/evolve.ts";
-import { PaymentEvents } from "../../actors/payment/wire.ts";
+import { evolveAll } from "../../actors/payment/core/evolve.ts";
+import { PaymentEvents } from "../../actors/payment/core/wire.ts";
 
 const at = "2026-11-30T10:00:00.000Z";
 const created = {

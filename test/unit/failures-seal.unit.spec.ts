@@ -5,8 +5,8 @@ import { expect } from "chai";
 import { cardKeyId, openCard, sealCard, SealError } from "../../config/card-seal.ts";
 import { classify, dispositionOf } from "../../actors/failures.ts";
 import { InvalidEventError } from "../../actors/payment/journal.ts";
-import { PaymentEvents } from "../../actors/payment/wire.ts";
-import { MAX_REDELIVERY_MS, MIN_REDELIVERY_MS, redeliveryDelayMs } from "../../actors/policy/retry.ts";
+import { PaymentEvents } from "../../actors/payment/core/wire.ts";
+import { MAX_REDELIVERY_MS, MIN_REDELIVERY_MS, redeliveryDelayMs } from "../../actors/policy/core/retry.ts";
 import { CorruptEventError, WrongLastSequenceError } from "../../streams/event-store.ts";
 
 const card = { number: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "123" };

@@ -52,8 +52,13 @@ describe("layer rules (npm run verify)", function () {
   it("passes a tree that keeps every rule", async () => {
     expect(
       await brokenRules({
-        "actors/payment/decide.ts": 'import { money } from "./money.ts";\nexport const d = money;\n',
-        "actors/payment/money.ts": "export const money = 1;\n",
+        "actors/payment/core/decide.ts":
+          'import { money } from "./money.ts";\nimport { r } from "../../policy/core/retry.ts";\nexport const d = money + r;\n',
+        "actors/payment/core/money.ts": "export const money = 1;\n",
+        "actors/policy/core/retry.ts": "export const r = 1;\n",
+        // Beside the core, the I/O around it may do I/O.
+        "actors/payment/journal.ts":
+          'import { readFileSync } from "node:fs";\nimport { d } from "./core/decide.ts";\nexport const j = [readFileSync, d];\n',
         "streams/event-store.ts": 'import { env } from "../config/env.ts";\nexport const s = env;\n',
         "config/env.ts": "export const env = 1;\n",
       }),
@@ -63,7 +68,7 @@ describe("layer rules (npm run verify)", function () {
   it("fails when the pure core imports infrastructure", async () => {
     expect(
       await brokenRules({
-        "actors/payment/decide.ts":
+        "actors/payment/core/decide.ts":
           'import { s } from "../../streams/event-store.ts";\nexport const d = s;\n',
         "streams/event-store.ts": "export const s = 1;\n",
       }),
@@ -72,11 +77,11 @@ describe("layer rules (npm run verify)", function () {
 
   it("holds the ledger's rules, the settlement contracts and the rules moved out of streams/ to the pure core too", async () => {
     for (const core of [
-      "actors/ledger/postings.ts",
-      "actors/settlement/line.ts",
-      "actors/policy/workflow.ts",
-      "actors/merchants/keys.ts",
-      "actors/webhooks/endpoint-rules.ts",
+      "actors/ledger/core/postings.ts",
+      "actors/settlement/core/line.ts",
+      "actors/policy/core/workflow.ts",
+      "actors/merchants/core/keys.ts",
+      "actors/webhooks/core/endpoint-rules.ts",
     ])
       expect(
         await brokenRules({
@@ -87,22 +92,45 @@ describe("layer rules (npm run verify)", function () {
       ).to.include("core-is-pure");
   });
 
+  it("checks a new file in a core folder as pure by where it is put, no name to add to a list", async () => {
+    for (const [file, text] of [
+      [
+        "actors/payment/core/brand-new.ts",
+        'import { readFileSync } from "node:fs";\nexport const d = readFileSync;\n',
+      ],
+      [
+        "actors/refunds/core/rules.ts",
+        'import { s } from "../../../streams/event-store.ts";\nexport const d = s;\n',
+      ],
+      ["actors/ledger/core/totals.ts", 'import { w } from "../../worker.ts";\nexport const d = w;\n'],
+    ] as const)
+      expect(
+        await brokenRules({
+          [file]: text,
+          "streams/event-store.ts": "export const s = 1;\n",
+          "actors/worker.ts": "export const w = 1;\n",
+        }),
+        file,
+      ).to.include("core-is-pure");
+  });
+
   it("fails when streams/ imports the decider", async () => {
     expect(
       await brokenRules({
-        "streams/event-store.ts": 'import { d } from "../actors/payment/evolve.ts";\nexport const s = d;\n',
-        "actors/payment/evolve.ts": "export const d = 1;\n",
+        "streams/event-store.ts":
+          'import { d } from "../actors/payment/core/evolve.ts";\nexport const s = d;\n',
+        "actors/payment/core/evolve.ts": "export const d = 1;\n",
       }),
     ).to.include("streams-knows-no-domain");
   });
 
   it("fails when streams/ imports webhook or settlement code, or the policy workflow", async () => {
     for (const domain of [
-      "actors/webhooks/endpoint-rules.ts",
+      "actors/webhooks/core/endpoint-rules.ts",
       "actors/webhooks/sender.ts",
-      "actors/settlement/match.ts",
+      "actors/settlement/core/match.ts",
       "actors/settlement/store.ts",
-      "actors/policy/workflow.ts",
+      "actors/policy/core/workflow.ts",
     ])
       expect(
         await brokenRules({
@@ -117,12 +145,12 @@ describe("layer rules (npm run verify)", function () {
     expect(
       await brokenRules({
         "streams/policy-records.ts":
-          'import { d } from "../actors/policy/schemas.ts";\nexport const s = d;\n',
+          'import { d } from "../actors/policy/core/schemas.ts";\nexport const s = d;\n',
         "streams/merchant-records.ts":
-          'import { k } from "../actors/merchants/keys.ts";\nexport const s = k;\n',
+          'import { k } from "../actors/merchants/core/keys.ts";\nexport const s = k;\n',
         "streams/infra.ts": 'import { p } from "../actors/policy/store.ts";\nexport const i = p;\n',
-        "actors/policy/schemas.ts": "export const d = 1;\n",
-        "actors/merchants/keys.ts": "export const k = 1;\n",
+        "actors/policy/core/schemas.ts": "export const d = 1;\n",
+        "actors/merchants/core/keys.ts": "export const k = 1;\n",
         "actors/policy/store.ts": "export const p = 1;\n",
       }),
     ).to.deep.equal([]);

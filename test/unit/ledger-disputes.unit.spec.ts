@@ -3,9 +3,9 @@
 // dispute lost leaves it with the shopper; the PSP's chargeback line clears the disputes account.
 // Every entry balances, and the expiry and an accepted refund book nothing.
 import { expect } from "chai";
-import { isBalanced, type JournalEntry } from "../../actors/ledger/entry.ts";
-import { entriesForLine } from "../../actors/ledger/postings.ts";
-import type { PaymentEvent } from "../../actors/payment/events.ts";
+import { isBalanced, type JournalEntry } from "../../actors/ledger/core/entry.ts";
+import { entriesForLine } from "../../actors/ledger/core/postings.ts";
+import type { PaymentEvent } from "../../actors/payment/core/events.ts";
 import { evt, history, LATER } from "./decider-spec.ts";
 import { balancesOf, journalOf, line, nonZero } from "./ledger-spec.ts";
 

@@ -2,8 +2,8 @@
 // tampering (a byte, a line, an amount) is named.
 import { expect } from "chai";
 import fc from "fast-check";
-import type { JournalEntry } from "../../actors/ledger/entry.ts";
-import type { ExportFormat } from "../../actors/ledger/export.ts";
+import type { JournalEntry } from "../../actors/ledger/core/entry.ts";
+import type { ExportFormat } from "../../actors/ledger/core/export.ts";
 import {
   CSV_HEADER,
   csvCell,
@@ -12,7 +12,7 @@ import {
   numberCell,
   parseCsvRow,
   verifyExport,
-} from "../../actors/ledger/export.ts";
+} from "../../actors/ledger/core/export.ts";
 import { exactNumber, LedgerRangeError, totalsOf } from "../../actors/ledger/store.ts";
 
 async function* from<T>(items: Iterable<T>): AsyncGenerator<T> {

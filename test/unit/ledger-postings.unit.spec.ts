@@ -1,11 +1,11 @@
 // The posting rules, one hand-made history each: what a payment event, a settlement line and an
 // operator's resolution book, to the account and the minor unit.
 import { expect } from "chai";
-import { normalSideOf } from "../../actors/ledger/accounts.ts";
-import { UnbalancedEntryError, assertBalanced, isBalanced } from "../../actors/ledger/entry.ts";
-import type { JournalEntry } from "../../actors/ledger/entry.ts";
-import { entriesForEvent, entriesForLine } from "../../actors/ledger/postings.ts";
-import { entriesForResolution, settledByEvent } from "../../actors/ledger/resolutions.ts";
+import { normalSideOf } from "../../actors/ledger/core/accounts.ts";
+import { UnbalancedEntryError, assertBalanced, isBalanced } from "../../actors/ledger/core/entry.ts";
+import type { JournalEntry } from "../../actors/ledger/core/entry.ts";
+import { entriesForEvent, entriesForLine } from "../../actors/ledger/core/postings.ts";
+import { entriesForResolution, settledByEvent } from "../../actors/ledger/core/resolutions.ts";
 import { evt, history, stateOf } from "./decider-spec.ts";
 import {
   balancesOf,

@@ -3,16 +3,16 @@
 // in EUR (2 decimals), JPY (0) and KWD (3), with amounts up to the largest the platform accepts.
 import { expect } from "chai";
 import fc from "fast-check";
-import { isBalanced } from "../../actors/ledger/entry.ts";
-import type { JournalEntry } from "../../actors/ledger/entry.ts";
-import { entriesForResolution, settledByEvent } from "../../actors/ledger/resolutions.ts";
-import type { PaymentCommand } from "../../actors/payment/commands.ts";
-import { decide } from "../../actors/payment/decide.ts";
-import type { PaymentEvent } from "../../actors/payment/events.ts";
-import { evolveAll } from "../../actors/payment/evolve.ts";
-import { MAX_AMOUNT } from "../../actors/payment/money.ts";
-import type { Payment, PaymentState } from "../../actors/payment/state.ts";
-import { initialState } from "../../actors/payment/state.ts";
+import { isBalanced } from "../../actors/ledger/core/entry.ts";
+import type { JournalEntry } from "../../actors/ledger/core/entry.ts";
+import { entriesForResolution, settledByEvent } from "../../actors/ledger/core/resolutions.ts";
+import type { PaymentCommand } from "../../actors/payment/core/commands.ts";
+import { decide } from "../../actors/payment/core/decide.ts";
+import type { PaymentEvent } from "../../actors/payment/core/events.ts";
+import { evolveAll } from "../../actors/payment/core/evolve.ts";
+import { MAX_AMOUNT } from "../../actors/payment/core/money.ts";
+import type { Payment, PaymentState } from "../../actors/payment/core/state.ts";
+import { initialState } from "../../actors/payment/core/state.ts";
 import { CARD, cmd, psp, routeOf } from "./decider-spec.ts";
 import {
   balance,

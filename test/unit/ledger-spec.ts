@@ -1,14 +1,18 @@
 // Helpers of the ledger specs: a payment history turned into its journal (as the projector will do
 // it, event by event on the state before), balances per currency and account, and factories of
 // settlement events, lines, exceptions and resolutions with fixed ids and times.
-import type { CaptureSettled, PaymentEvent, RefundSettled } from "../../actors/payment/events.ts";
-import { evolve } from "../../actors/payment/evolve.ts";
-import type { PaymentState } from "../../actors/payment/state.ts";
-import { initialState } from "../../actors/payment/state.ts";
-import type { JournalEntry } from "../../actors/ledger/entry.ts";
-import { entriesForEvent } from "../../actors/ledger/postings.ts";
-import type { MatchedOperation, ReconException, Resolution } from "../../actors/settlement/exceptions.ts";
-import type { SettlementLine } from "../../actors/settlement/line.ts";
+import type { CaptureSettled, PaymentEvent, RefundSettled } from "../../actors/payment/core/events.ts";
+import { evolve } from "../../actors/payment/core/evolve.ts";
+import type { PaymentState } from "../../actors/payment/core/state.ts";
+import { initialState } from "../../actors/payment/core/state.ts";
+import type { JournalEntry } from "../../actors/ledger/core/entry.ts";
+import { entriesForEvent } from "../../actors/ledger/core/postings.ts";
+import type {
+  MatchedOperation,
+  ReconException,
+  Resolution,
+} from "../../actors/settlement/core/exceptions.ts";
+import type { SettlementLine } from "../../actors/settlement/core/line.ts";
 import { AT, LATER, MERCHANT_ID, PAYMENT_ID } from "./decider-spec.ts";
 
 /** The journal of one payment's events, numbered from 1, at PAY_EVT sequences from `firstSeq`. */

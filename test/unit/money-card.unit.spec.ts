@@ -1,7 +1,7 @@
 // Money (exact minor-unit arithmetic) and card facts (Luhn, brand, last4, expiry).
 import { expect } from "chai";
 import fc from "fast-check";
-import { brandOf, binCountryOf, isExpired, last4Of, luhnValid } from "../../actors/payment/card.ts";
+import { brandOf, binCountryOf, isExpired, last4Of, luhnValid } from "../../actors/payment/core/card.ts";
 import {
   CURRENCY_EXPONENTS,
   MAX_AMOUNT,
@@ -9,7 +9,7 @@ import {
   fromDecimalString,
   isCurrency,
   toDecimalString,
-} from "../../actors/payment/money.ts";
+} from "../../actors/payment/core/money.ts";
 
 describe("money", () => {
   it("round-trips every amount through its decimal string, in every currency", () => {

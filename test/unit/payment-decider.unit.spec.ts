@@ -1,8 +1,8 @@
 // Specifications of the payment decider: decide() and evolve() read as given/when/then.
 import { expect } from "chai";
-import { attemptKey } from "../../actors/payment/decide.ts";
-import { nextEffect } from "../../actors/payment/effects.ts";
-import { toView } from "../../actors/payment/view.ts";
+import { attemptKey } from "../../actors/payment/core/decide.ts";
+import { nextEffect } from "../../actors/payment/core/effects.ts";
+import { toView } from "../../actors/payment/core/view.ts";
 import {
   AMOUNT,
   AT,

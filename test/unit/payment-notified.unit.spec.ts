@@ -3,15 +3,15 @@
 // Every one is idempotent: the same notification again decides nothing.
 import { expect } from "chai";
 import fc from "fast-check";
-import type { PaymentCommand, RecordNotification } from "../../actors/payment/commands.ts";
-import { decide } from "../../actors/payment/decide.ts";
-import { EXPIRY_OPERATION } from "../../actors/payment/decide-notified.ts";
-import { isAtRest, nextEffect } from "../../actors/payment/effects.ts";
-import { evolveAll } from "../../actors/payment/evolve.ts";
-import type { PspNotification } from "../../actors/payment/notification.ts";
-import type { Payment, PaymentState } from "../../actors/payment/state.ts";
-import { toView } from "../../actors/payment/view.ts";
-import type { PaymentEvent } from "../../actors/payment/events.ts";
+import type { PaymentCommand, RecordNotification } from "../../actors/payment/core/commands.ts";
+import { decide } from "../../actors/payment/core/decide.ts";
+import { EXPIRY_OPERATION } from "../../actors/payment/core/decide-notified.ts";
+import { isAtRest, nextEffect } from "../../actors/payment/core/effects.ts";
+import { evolveAll } from "../../actors/payment/core/evolve.ts";
+import type { PspNotification } from "../../actors/payment/core/notification.ts";
+import type { Payment, PaymentState } from "../../actors/payment/core/state.ts";
+import { toView } from "../../actors/payment/core/view.ts";
+import type { PaymentEvent } from "../../actors/payment/core/events.ts";
 import { cmd, evt, given, history, LATER, MERCHANT_ID, PAYMENT_ID, psp } from "./decider-spec.ts";
 
 const PSP = "psp_a";

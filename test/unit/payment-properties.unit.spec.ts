@@ -6,12 +6,16 @@ import type {
   PaymentCommand,
   RecordAuthorizationResult,
   RecordOperationResult,
-} from "../../actors/payment/commands.ts";
-import { decide } from "../../actors/payment/decide.ts";
-import type { PaymentEvent } from "../../actors/payment/events.ts";
-import { evolve, evolveAll } from "../../actors/payment/evolve.ts";
-import type { Payment, PaymentState } from "../../actors/payment/state.ts";
-import { initialState, PaymentStatus, type PaymentStatus as Status } from "../../actors/payment/state.ts";
+} from "../../actors/payment/core/commands.ts";
+import { decide } from "../../actors/payment/core/decide.ts";
+import type { PaymentEvent } from "../../actors/payment/core/events.ts";
+import { evolve, evolveAll } from "../../actors/payment/core/evolve.ts";
+import type { Payment, PaymentState } from "../../actors/payment/core/state.ts";
+import {
+  initialState,
+  PaymentStatus,
+  type PaymentStatus as Status,
+} from "../../actors/payment/core/state.ts";
 import { outsideTheUnion } from "../support/payment-shape.ts";
 import { CARD, cmd, routeOf } from "./decider-spec.ts";
 

@@ -1,11 +1,11 @@
 // An operator's resolution of an authorization the PSP left unknown: allowed only while an attempt
 // is open; it closes the attempt as the PSP's answer would, naming the operator and the reason.
 import { expect } from "chai";
-import type { ResolvePayment } from "../../actors/payment/commands.ts";
-import { decide } from "../../actors/payment/decide.ts";
-import { isAtRest } from "../../actors/payment/effects.ts";
-import { evolveAll } from "../../actors/payment/evolve.ts";
-import type { PaymentState } from "../../actors/payment/state.ts";
+import type { ResolvePayment } from "../../actors/payment/core/commands.ts";
+import { decide } from "../../actors/payment/core/decide.ts";
+import { isAtRest } from "../../actors/payment/core/effects.ts";
+import { evolveAll } from "../../actors/payment/core/evolve.ts";
+import type { PaymentState } from "../../actors/payment/core/state.ts";
 import { cmd, LATER, MERCHANT_ID, PAYMENT_ID, psp } from "./decider-spec.ts";
 
 function run(state: PaymentState, ...commands: Parameters<typeof decide>[1][]): PaymentState {

@@ -1,7 +1,7 @@
 // A repeated request answers its first result: the pure fold that finds it.
 import { expect } from "chai";
-import { movedPastResult, stateAtResult } from "../../actors/payment/result.ts";
-import type { Payment } from "../../actors/payment/state.ts";
+import { movedPastResult, stateAtResult } from "../../actors/payment/core/result.ts";
+import type { Payment } from "../../actors/payment/core/state.ts";
 import { AMOUNT, evt, history, stateOf } from "./decider-spec.ts";
 
 const create = { kind: "create" } as const;

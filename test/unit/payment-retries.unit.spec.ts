@@ -1,8 +1,8 @@
 // Specifications of retries and cascades in the payment decider: what each class of PSP answer does
 // under the retry terms the payment recorded when it was routed.
 import { expect } from "chai";
-import type { RecordAuthorizationResult } from "../../actors/payment/commands.ts";
-import { toView } from "../../actors/payment/view.ts";
+import type { RecordAuthorizationResult } from "../../actors/payment/core/commands.ts";
+import { toView } from "../../actors/payment/core/view.ts";
 import { AT, LATER, cmd, evt, given, psp, routeOf, stateOf } from "./decider-spec.ts";
 
 type AuthResult = RecordAuthorizationResult["result"];

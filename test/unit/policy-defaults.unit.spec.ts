@@ -2,9 +2,9 @@
 // routing an ordinary card payment as the README says.
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
-import { decideRoute } from "../../actors/policy/router.ts";
-import type { FeePolicy, RetryPolicy, RoutingPolicy } from "../../actors/policy/schemas.ts";
-import { validatePolicy } from "../../actors/policy/validate.ts";
+import { decideRoute } from "../../actors/policy/core/router.ts";
+import type { FeePolicy, RetryPolicy, RoutingPolicy } from "../../actors/policy/core/schemas.ts";
+import { validatePolicy } from "../../actors/policy/core/validate.ts";
 import { sandboxCapabilities } from "./policy-fixtures.ts";
 
 describe("default policies", () => {

@@ -8,8 +8,8 @@ import {
   percentPart,
   percentToPpm,
   type FeeQuery,
-} from "../../actors/policy/fees.ts";
-import { FeePolicy } from "../../actors/policy/schemas.ts";
+} from "../../actors/policy/core/fees.ts";
+import { FeePolicy } from "../../actors/policy/core/schemas.ts";
 
 const POLICY = FeePolicy.parse({
   kind: "fees",

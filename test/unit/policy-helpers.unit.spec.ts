@@ -1,10 +1,10 @@
 // The routing's small pure helpers: the region a card's country makes, the salted hash that splits
 // and explores, and the technical backoff of the retry terms.
 import { expect } from "chai";
-import { EEA, regionOf } from "../../actors/policy/region.ts";
-import { backoffMs, retryTermsOf } from "../../actors/policy/retry.ts";
-import { stableHash } from "../../actors/policy/router.ts";
-import { RetryPolicy } from "../../actors/policy/schemas.ts";
+import { EEA, regionOf } from "../../actors/policy/core/region.ts";
+import { backoffMs, retryTermsOf } from "../../actors/policy/core/retry.ts";
+import { stableHash } from "../../actors/policy/core/router.ts";
+import { RetryPolicy } from "../../actors/policy/core/schemas.ts";
 
 const RETRIES = RetryPolicy.parse({ kind: "retries" });
 

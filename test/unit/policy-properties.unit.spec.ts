@@ -4,18 +4,23 @@
 // validator relies on agrees with matching.
 import { expect } from "chai";
 import fc from "fast-check";
-import { compileConditions, intersects, matchesNothing, subsumes } from "../../actors/policy/conditions.ts";
-import type { PaymentFacts, PspHealth, RoutingInput } from "../../actors/policy/decision.ts";
-import { exactFee, expectedFee, type FeeQuery } from "../../actors/policy/fees.ts";
-import { regionOf } from "../../actors/policy/region.ts";
-import { decideRoute } from "../../actors/policy/router.ts";
+import {
+  compileConditions,
+  intersects,
+  matchesNothing,
+  subsumes,
+} from "../../actors/policy/core/conditions.ts";
+import type { PaymentFacts, PspHealth, RoutingInput } from "../../actors/policy/core/decision.ts";
+import { exactFee, expectedFee, type FeeQuery } from "../../actors/policy/core/fees.ts";
+import { regionOf } from "../../actors/policy/core/region.ts";
+import { decideRoute } from "../../actors/policy/core/router.ts";
 import {
   Conditions,
   FeePolicy,
   RetryPolicy,
   RoutingPolicy,
   type RoutingOutcome,
-} from "../../actors/policy/schemas.ts";
+} from "../../actors/policy/core/schemas.ts";
 import { sandboxCapabilities } from "./policy-fixtures.ts";
 
 const RUNS = { numRuns: 200 };

@@ -1,10 +1,10 @@
 // The router as a specification: a payment's facts and the policies in, the decision out.
 import { expect } from "chai";
-import type { PaymentFacts, PspHealth, RoutingInput } from "../../actors/policy/decision.ts";
-import { RoutingDecision } from "../../actors/policy/decision.ts";
-import { retryTermsOf } from "../../actors/policy/retry.ts";
-import { SUCCESS_RATE_PRIOR, decideRoute, evaluateShadow } from "../../actors/policy/router.ts";
-import { FeePolicy, RetryPolicy, RoutingPolicy, type RoutingRule } from "../../actors/policy/schemas.ts";
+import type { PaymentFacts, PspHealth, RoutingInput } from "../../actors/policy/core/decision.ts";
+import { RoutingDecision } from "../../actors/policy/core/decision.ts";
+import { retryTermsOf } from "../../actors/policy/core/retry.ts";
+import { SUCCESS_RATE_PRIOR, decideRoute, evaluateShadow } from "../../actors/policy/core/router.ts";
+import { FeePolicy, RetryPolicy, RoutingPolicy, type RoutingRule } from "../../actors/policy/core/schemas.ts";
 import { sandboxCapabilities } from "./policy-fixtures.ts";
 
 const CAPS = sandboxCapabilities({

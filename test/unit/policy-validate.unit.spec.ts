@@ -1,8 +1,8 @@
 // The policy validator: every problem found at once, each with a stable code and a JSON path.
 import { expect } from "chai";
-import { intersects, subsumes } from "../../actors/policy/conditions.ts";
-import type { Conditions } from "../../actors/policy/schemas.ts";
-import { jsonPath, validatePolicy, type PolicyProblem } from "../../actors/policy/validate.ts";
+import { intersects, subsumes } from "../../actors/policy/core/conditions.ts";
+import type { Conditions } from "../../actors/policy/core/schemas.ts";
+import { jsonPath, validatePolicy, type PolicyProblem } from "../../actors/policy/core/validate.ts";
 import { sandboxCapabilities } from "./policy-fixtures.ts";
 
 const CAPS = sandboxCapabilities();

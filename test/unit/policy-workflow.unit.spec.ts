@@ -12,7 +12,7 @@ import {
   rollbackTarget,
   PolicyStoreError,
   type LoggedActivation,
-} from "../../actors/policy/workflow.ts";
+} from "../../actors/policy/core/workflow.ts";
 
 const seed = (version: number): LoggedActivation => ({ version, op: "seed" });
 const activate = (version: number): LoggedActivation => ({ version, op: "activate" });

@@ -14,7 +14,7 @@ import {
   type BreakerState,
   type Ticket,
 } from "../../actors/psp/breaker.ts";
-import { CircuitThresholds } from "../../actors/policy/schemas.ts";
+import { CircuitThresholds } from "../../actors/policy/core/schemas.ts";
 
 const T = CircuitThresholds.parse({
   window: 10,

@@ -3,8 +3,8 @@
 import { expect } from "chai";
 import { isUnfinished } from "../../actors/projections/payments.ts";
 import { whyStuck } from "../../actors/projections/search.ts";
-import type { PaymentEvent } from "../../actors/payment/events.ts";
-import type { Payment } from "../../actors/payment/state.ts";
+import type { PaymentEvent } from "../../actors/payment/core/events.ts";
+import type { Payment } from "../../actors/payment/core/state.ts";
 import { evt, history, LATER, stateOf } from "./decider-spec.ts";
 
 const accepted: PaymentEvent = {

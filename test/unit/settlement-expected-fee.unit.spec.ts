@@ -2,8 +2,8 @@
 // terms recorded at routing applied to the amount captured; a payment routed before the terms were
 // recorded keeps the old pro rata.
 import { expect } from "chai";
-import type { PaymentEvent } from "../../actors/payment/events.ts";
-import type { Payment } from "../../actors/payment/state.ts";
+import type { PaymentEvent } from "../../actors/payment/core/events.ts";
+import type { Payment } from "../../actors/payment/core/state.ts";
 import { operationOf } from "../../actors/projections/payments.ts";
 import { evt, routeOf, stateOf } from "./decider-spec.ts";
 

@@ -3,7 +3,7 @@
 import { Readable } from "node:stream";
 import { expect } from "chai";
 import fc from "fast-check";
-import { CURRENCY_EXPONENTS, MAX_AMOUNT, toDecimalString } from "../../actors/payment/money.ts";
+import { CURRENCY_EXPONENTS, MAX_AMOUNT, toDecimalString } from "../../actors/payment/core/money.ts";
 import {
   decimalToMinor,
   parseAcmeReport,
@@ -11,7 +11,7 @@ import {
   ReportFormatError,
   settlementParsers,
 } from "../../actors/psp/settlement/index.ts";
-import { SettlementLine, type ParsedLine } from "../../actors/settlement/line.ts";
+import { SettlementLine, type ParsedLine } from "../../actors/settlement/core/line.ts";
 import {
   MAX_FIELD_BYTES,
   MAX_RECORD_BYTES,

@@ -1,9 +1,9 @@
-// What no store downstream can hold, found in any JSON value (actors/payment/contract.ts), and the
+// What no store downstream can hold, found in any JSON value (actors/payment/core/contract.ts), and the
 // card-number walk of the gateway: both iterative, so a value nested thousands deep is an answer,
 // not a stack overflow.
 import { expect } from "chai";
-import { findUnsafeText, MAX_JSON_DEPTH, textProblemOf } from "../../actors/payment/contract.ts";
-import { PAYMENT_ID_SHAPE, paymentIdFor } from "../../actors/payment/ids.ts";
+import { findUnsafeText, MAX_JSON_DEPTH, textProblemOf } from "../../actors/payment/core/contract.ts";
+import { PAYMENT_ID_SHAPE, paymentIdFor } from "../../actors/payment/core/ids.ts";
 import { cardNumberIssues, containsCardNumber } from "../../gateway/card-in-text.ts";
 import { createHash } from "node:crypto";
 

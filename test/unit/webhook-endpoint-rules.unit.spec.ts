@@ -5,7 +5,7 @@ import {
   DEFAULT_SECRET_GRACE_MS,
   MAX_ENDPOINTS_PER_MERCHANT,
   secretsInForce,
-} from "../../actors/webhooks/endpoint-rules.ts";
+} from "../../actors/webhooks/core/endpoint-rules.ts";
 import { endpointRules } from "../../actors/webhooks/endpoints.ts";
 
 describe("webhook endpoint rules", () => {

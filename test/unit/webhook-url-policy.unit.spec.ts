@@ -4,7 +4,11 @@
 import { createServer, get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
-import { classifyAddress, checkWebhookUrl, STRICT_URL_POLICY } from "../../actors/webhooks/url-policy.ts";
+import {
+  classifyAddress,
+  checkWebhookUrl,
+  STRICT_URL_POLICY,
+} from "../../actors/webhooks/core/url-policy.ts";
 import { guardedLookup, resolveWebhookTarget, WebhookUrlRefused } from "../../actors/webhooks/url-resolve.ts";
 
 const DEV = { allowHttpLoopback: true, allowPrivate: false };

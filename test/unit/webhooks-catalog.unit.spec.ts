@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { Webhook } from "standardwebhooks";
-import { catalog, merchantEventId, type CatalogEntry } from "../../actors/webhooks/catalog.ts";
-import { sign, signedHeaders, WebhookSecretError } from "../../actors/webhooks/signature.ts";
+import { catalog, merchantEventId, type CatalogEntry } from "../../actors/webhooks/core/catalog.ts";
+import { sign, signedHeaders, WebhookSecretError } from "../../actors/webhooks/core/signature.ts";
 import { PAYMENT_ID, evt, history, stateOf } from "./decider-spec.ts";
 
 const types = (entries: CatalogEntry[]) => entries.map((e) => e.event.type);

@@ -2,7 +2,7 @@
 // SettlementLine. One row per balance transaction, amounts as signed major-unit decimals (a refund's
 // gross is negative, so is the payout's), the currency in lower case. A row that cannot be mapped is
 // rejected with its line number and the rest is still taken; a file without acme's header is refused.
-import { SETTLEMENT_LINE_VERSION, type LineKind, type ParsedLine } from "../../settlement/line.ts";
+import { SETTLEMENT_LINE_VERSION, type LineKind, type ParsedLine } from "../../settlement/core/line.ts";
 import {
   columnsOf,
   csvRows,

@@ -3,7 +3,7 @@
 // itemized as Commission + Markup + Scheme Fees + Interchange, local times in the row's TimeZone. A row
 // that cannot be mapped is rejected with its line number and the rest is still taken; a file without
 // bolt's header is refused.
-import { SETTLEMENT_LINE_VERSION, type LineKind, type ParsedLine } from "../../settlement/line.ts";
+import { SETTLEMENT_LINE_VERSION, type LineKind, type ParsedLine } from "../../settlement/core/line.ts";
 import {
   columnsOf,
   csvRows,

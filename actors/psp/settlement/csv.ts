@@ -4,8 +4,8 @@
 // HH:MM:SS" to an ISO instant by checking and moving characters (no Date per line in UTC).
 import { pipeline, Readable } from "node:stream";
 import { parse, type CsvError, type Info } from "csv-parse";
-import { CURRENCY_EXPONENTS } from "../../payment/money.ts";
-import type { RejectedLine } from "../../settlement/line.ts";
+import { CURRENCY_EXPONENTS } from "../../payment/core/money.ts";
+import type { RejectedLine } from "../../settlement/core/line.ts";
 
 /** The whole file is not the report it claims to be (no header, or the wrong one): nothing is taken. */
 export class ReportFormatError extends Error {

@@ -1,7 +1,7 @@
 // The settlement report parsers by PSP name: each maps its PSP's own report format onto the normalized
-// SettlementLine (actors/settlement/line.ts), streaming, a bad line rejected with its number and the
+// SettlementLine (actors/settlement/core/line.ts), streaming, a bad line rejected with its number and the
 // rest taken, a file that is not the PSP's report refused whole with ReportFormatError.
-import type { ParsedLine } from "../../settlement/line.ts";
+import type { ParsedLine } from "../../settlement/core/line.ts";
 import { parseAcmeReport } from "./acme.ts";
 import { parseBoltReport } from "./bolt.ts";
 import type { ReportInput } from "./csv.ts";

@@ -1,7 +1,7 @@
 // The state of one payment, as rebuilt from its events by evolve(). Plain JSON, so it can be
 // snapshotted to Redis as it is (with SCHEMA_VERSION, bumped whenever this shape changes).
-import type { RetryTerms, RoutingDecision } from "../policy/decision.ts";
-import type { OutcomeClass } from "../policy/schemas.ts";
+import type { RetryTerms, RoutingDecision } from "../../policy/core/decision.ts";
+import type { OutcomeClass } from "../../policy/core/schemas.ts";
 import type { CaptureMode, CardFacts, OperationKind } from "./events.ts";
 
 /**

@@ -2,7 +2,7 @@
 // what reconciliation, the ledger and the payment's settlement events read. Versioned like events:
 // a field is only ever added as optional; a breaking change is a new `v`. Pure: zod and the contract.
 import { z } from "zod";
-import { At, Currency } from "../payment/contract.ts";
+import { At, Currency } from "../../payment/core/contract.ts";
 
 export const SETTLEMENT_LINE_VERSION = 1;
 

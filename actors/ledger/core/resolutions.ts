@@ -6,8 +6,8 @@
 // money is booked by the CaptureSettled / RefundSettled event the resolution leads to, and the
 // resolution books only what that event does not (the difference to write off); when it does not
 // hold, the resolution books the line itself. Either way a line's money is booked exactly once.
-import type { MatchedOperation, ReconException, Resolution } from "../settlement/exceptions.ts";
-import type { SettlementLine } from "../settlement/line.ts";
+import type { MatchedOperation, ReconException, Resolution } from "../../settlement/core/exceptions.ts";
+import type { SettlementLine } from "../../settlement/core/line.ts";
 import { pspFees, receivable, suspense, writeoff } from "./accounts.ts";
 import type { JournalEntry, Movement } from "./entry.ts";
 import { entriesOf } from "./entry.ts";

@@ -1,5 +1,5 @@
 // The three policy kinds as data: routing, fees, retries. Each is a JSON document an operator
-// uploads; these zod schemas are the shape check, actors/policy/validate.ts the meaning check
+// uploads; these zod schemas are the shape check, actors/policy/core/validate.ts the meaning check
 // (unknown PSPs, unreachable rules, overlaps, weights, coverage). A stored version never changes:
 // a new document is a new version.
 import { z } from "zod";

@@ -25,7 +25,7 @@
 //   min_calls_above_window the circuit's failure rate can never be judged (min_calls > window)
 // Coverage and capability checks count only known PSPs; unknown ones are reported once, as such.
 import type { z } from "zod";
-import { MAX_AMOUNT } from "../payment/money.ts";
+import { MAX_AMOUNT } from "../../payment/core/money.ts";
 import { intersects, matchesNothing, subsumes } from "./conditions.ts";
 import { percentPart, percentToPpm } from "./fees.ts";
 import {

@@ -3,8 +3,8 @@
 // Record* commands are the actor feeding PSP outcomes back into the decider. Time and ids come in
 // on the command: the decider has no clock and no randomness.
 import { z } from "zod";
-import type { RoutingDecision } from "../policy/decision.ts";
-import type { OutcomeClass } from "../policy/schemas.ts";
+import type { RoutingDecision } from "../../policy/core/decision.ts";
+import type { OutcomeClass } from "../../policy/core/schemas.ts";
 import { Amount, At, Currency, Id } from "./contract.ts";
 import { CaptureMode, CardFacts } from "./events.ts";
 import { PspNotification } from "./notification.ts";

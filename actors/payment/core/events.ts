@@ -1,8 +1,8 @@
 // Payment events: what happened to a payment, past tense. Every schema here is part of the audit
 // trail in PAY_EVT, so a field is only ever added as optional; a breaking change is a new version.
 import { z } from "zod";
-import { RoutingDecision } from "../policy/decision.ts";
-import { OutcomeClass } from "../policy/schemas.ts";
+import { RoutingDecision } from "../../policy/core/decision.ts";
+import { OutcomeClass } from "../../policy/core/schemas.ts";
 import { Amount, At, Currency } from "./contract.ts";
 
 export const CardFacts = z.object({

@@ -10,9 +10,9 @@ import type {
   RecordOperationResult,
   RefundPayment,
 } from "./commands.ts";
-import { expectedFeeOf, type RetryTerms } from "../policy/decision.ts";
-import { backoffMs } from "../policy/retry.ts";
-import type { OutcomeClass } from "../policy/schemas.ts";
+import { expectedFeeOf, type RetryTerms } from "../../policy/core/decision.ts";
+import { backoffMs } from "../../policy/core/retry.ts";
+import type { OutcomeClass } from "../../policy/core/schemas.ts";
 import { accept, reject, RejectionCode, type Decision } from "./decision.ts";
 import { recordSettlement, resolveByOperator } from "./decide-after.ts";
 import { expire, heldByMerchant, notified } from "./decide-notified.ts";

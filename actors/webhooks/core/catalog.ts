@@ -4,10 +4,10 @@
 // that caused it. An event's id is a digest of (payment, event number, type), so the same frame read
 // twice (a redelivered message, a second dispatcher) yields the same ids: storing them is idempotent.
 import { createHash } from "node:crypto";
-import type { PaymentEvent } from "../payment/events.ts";
-import { evolve } from "../payment/evolve.ts";
-import type { PaymentState } from "../payment/state.ts";
-import { toView, type PaymentView } from "../payment/view.ts";
+import type { PaymentEvent } from "../../payment/core/events.ts";
+import { evolve } from "../../payment/core/evolve.ts";
+import type { PaymentState } from "../../payment/core/state.ts";
+import { toView, type PaymentView } from "../../payment/core/view.ts";
 import type { EventType } from "./event-types.ts";
 
 /** The event object merchants receive (the webhook body) and read from GET /v1/events. */

@@ -21,8 +21,8 @@
 // condition and intersects none. Open universes are treated as infinite, so e.g. "every country
 // except three" is never empty; that is the only idealisation, and it is conservative for the
 // validator (it may miss a subsumption that only holds because all 676 codes are listed).
-import { CardBrand } from "../payment/card.ts";
-import { MAX_AMOUNT } from "../payment/money.ts";
+import { CardBrand } from "../../payment/core/card.ts";
+import { MAX_AMOUNT } from "../../payment/core/money.ts";
 import type { PaymentFacts } from "./decision.ts";
 import { EEA } from "./region.ts";
 import type { Conditions, Region } from "./schemas.ts";

@@ -5,11 +5,11 @@
 // A settlement line's money is booked exactly once: a capture or refund line by the CaptureSettled /
 // RefundSettled event of the payment it settles, or else by the resolution of its exception
 // (resolutions.ts, `settledByEvent`); every other kind of line by entriesForLine, always.
-import type { PaymentEvent } from "../payment/events.ts";
-import { isPaymentId } from "../payment/ids.ts";
-import { evolve } from "../payment/evolve.ts";
-import type { Payment, PaymentState } from "../payment/state.ts";
-import type { SettlementLine } from "../settlement/line.ts";
+import type { PaymentEvent } from "../../payment/core/events.ts";
+import { isPaymentId } from "../../payment/core/ids.ts";
+import { evolve } from "../../payment/core/evolve.ts";
+import type { Payment, PaymentState } from "../../payment/core/state.ts";
+import type { SettlementLine } from "../../settlement/core/line.ts";
 import {
   bankPayouts,
   clearing,

@@ -3,7 +3,7 @@
 // the ingested chunk that raised it, the resolution in the reconciliation stream) and projected into
 // PostgreSQL. Pure: zod and the contract.
 import { z } from "zod";
-import { At, Currency } from "../payment/contract.ts";
+import { At, Currency } from "../../payment/core/contract.ts";
 import { SettlementLine } from "./line.ts";
 
 export const ExceptionKind = z.enum([
