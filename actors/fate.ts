@@ -50,8 +50,8 @@ export type Outcome =
 /**
  * The first delay before redelivering a command whose failure we cannot see the end of (NATS,
  * Redis, a socket, an actor that did not answer), doubled on each delivery and capped at
- * MAX_REDELIVERY_MS: 1, 2, 4 … 60 s, so the default 20 deliveries span ~15 minutes of trouble
- * instead of seconds. Not the payment's retry terms: those pace PSP retries, not our infrastructure.
+ * MAX_REDELIVERY_MS: 1, 2, 4 … 60 s, so the default 20 deliveries span ~15 minutes of trouble.
+ * Not the payment's retry terms: those pace PSP retries, not our infrastructure.
  */
 export const UNCLASSIFIED_RETRY_MS = 1_000;
 /** Another writer kept winning the fence for every round: it is busy with this payment right now. */
