@@ -122,7 +122,7 @@ export class CommandConsumer {
     try {
       outcome = await this.handler(safeJson(m), meta);
     } catch (err) {
-      // The actor did not answer in time (or is gone): the command stays ours to retry.
+      // The handler threw instead of answering: the command stays ours, settled as the rule says.
       this.log.warn({ err, subject: m.subject }, "command not handled; nak for redelivery");
       outcome = { disposition: this.opts.fate({ kind: "handler_failed" }, meta) };
     } finally {
