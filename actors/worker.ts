@@ -15,9 +15,8 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
 import { snapshotKey, type Topology } from "../streams/topology.ts";
-import { nak } from "../streams/disposition.ts";
-import { dispositionOf, PoisonReason } from "./failures.ts";
-import { redeliveryDelayMs } from "./policy/core/retry.ts";
+import type { ConsumerFate } from "../streams/disposition.ts";
+import { dispositionFor, PoisonReason } from "./fate.ts";
 import { Janitor } from "./janitor.ts";
 import { startSystem, stopSystem } from "./nact.ts";
 import type { PaymentOutcome } from "./payment/actor.ts";
@@ -166,7 +165,9 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
         .slice(0, 5)
         .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
         .join("; ");
-      return { disposition: dispositionOf({ kind: "poison", reason: PoisonReason.undecodable, error }) };
+      return {
+        disposition: dispositionFor({ kind: "poison", reason: PoisonReason.undecodable, error }, meta),
+      };
     }
     // What an internal publisher sent is refused as HTTP refuses it: appended, it would stop every
     // follower that writes it to PostgreSQL. Its path only in the record, never the value.
@@ -174,17 +175,20 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     if (unsafe !== undefined) {
       o.metrics.inputsRefused.inc({ edge: "nats", code: unsafe.problem });
       const error = `${unsafe.path}: ${UNSAFE_TEXT[unsafe.problem]}`;
-      return { disposition: dispositionOf({ kind: "poison", reason: PoisonReason.invalidText, error }) };
+      return {
+        disposition: dispositionFor({ kind: "poison", reason: PoisonReason.invalidText, error }, meta),
+      };
     }
     try {
       return await registry.send(parsed.data.command.paymentId, { envelope: parsed.data, meta });
     } catch (err) {
-      // The actor did not answer in time (or is gone): the command stays ours to retry, with the
-      // one backoff scheme.
+      // The actor did not answer in time (or is gone): the command stays ours to retry.
       log.warn({ err, paymentId: parsed.data.command.paymentId }, "command not handled; redelivered later");
-      return { disposition: nak(redeliveryDelayMs(undefined, meta.deliveryCount)) };
+      return { disposition: dispositionFor({ kind: "no_answer" }, meta) };
     }
   };
+  // The consumer's own failures are settled by the same rule as every other outcome.
+  const fate: ConsumerFate = (failure, delivery) => dispositionFor(failure, delivery);
   const consumer = new CommandConsumer(
     o.nc,
     o.js,
@@ -194,6 +198,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     new DeadLetters(o.js, o.jsm, o.topo),
     o.metrics,
     log,
+    { fate },
   );
   await consumer.start(Array.from({ length: o.topo.partitions }, (_, p) => p));
   const janitor = new Janitor({

@@ -1,22 +1,23 @@
 // The worker's side of PAY_CMD: one durable pull consumer per partition, messages handed to a
 // handler concurrently (bounded per partition), and every message settled explicitly: the reply is
 // published first, then the ack / nak-with-delay / dead letter the handler decided. The consumer
-// knows frames, not payments: the handler gets the decoded JSON and parses it. A command that keeps
-// failing is dead-lettered on its last allowed delivery (max_deliver is bounded), never silently
-// dropped, and never blocks its partition. On stop: no new messages, in-flight ones finish, then
-// return — so SIGTERM never leaves a half-handled command unsettled.
+// knows frames, not payments: the handler gets the decoded JSON and parses it, and decides nothing
+// itself: its own failures (a handler that threw, a dead letter PAY_DLQ refused) are settled as the
+// ConsumerFate it is given says (actors/fate.ts, which also applies max_deliver). On stop: no new
+// messages, in-flight ones finish, then return — so SIGTERM never leaves a half-handled command
+// unsettled.
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from "../config/tracing.ts";
 import type { DeadLetters } from "./dead-letters.ts";
-import { deadLetter, type Disposition } from "./disposition.ts";
+import type { ConsumerFate, Delivery, Disposition } from "./disposition.ts";
 import { Header, encode } from "./envelopes.ts";
 import { consumerName, type Topology } from "./topology.ts";
 import { extractContext } from "./trace-headers.ts";
 
-export type CommandMeta = { traceparent: string | undefined; deliveryCount: number; subject: string };
+export type CommandMeta = Delivery & { traceparent: string | undefined; subject: string };
 
 /** `raw` is the message body as JSON, or `undefined` when it is not JSON at all. */
 export type CommandHandler = (
@@ -57,7 +58,7 @@ export class CommandConsumer {
     private readonly deadLetters: DeadLetters,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly opts: { lagEveryMs?: number } = {},
+    private readonly opts: { fate: ConsumerFate; lagEveryMs?: number },
   ) {}
 
   async start(partitions: readonly number[]): Promise<void> {
@@ -112,6 +113,7 @@ export class CommandConsumer {
     const meta: CommandMeta = {
       traceparent: spanTraceparent ?? (m.headers?.get(Header.traceparent) || undefined),
       deliveryCount: m.info.deliveryCount,
+      maxDeliver: this.topo.commandMaxDeliver,
       subject: m.subject,
     };
     let outcome: Awaited<ReturnType<CommandHandler>>;
@@ -120,24 +122,25 @@ export class CommandConsumer {
     try {
       outcome = await this.handler(safeJson(m), meta);
     } catch (err) {
-      // The actor did not answer in time (or is gone): the command stays ours to retry.
+      // The handler threw instead of answering: the command stays ours, settled as the rule says.
       this.log.warn({ err, subject: m.subject }, "command not handled; nak for redelivery");
-      outcome = { disposition: { kind: "nak", delayMs: 1_000 } };
+      outcome = { disposition: this.opts.fate({ kind: "handler_failed" }, meta) };
     } finally {
       clearInterval(heartbeat);
     }
     const replyTo = m.headers?.get(Header.replyTo);
     if (replyTo && outcome.reply !== undefined) this.nc.publish(replyTo, encode(outcome.reply));
-    let d = outcome.disposition;
-    // The last delivery JetStream will make: a retry now would be dropped without a trace.
-    if (d.kind === "nak" && m.info.deliveryCount >= this.topo.commandMaxDeliver)
-      d = deadLetter("retries_exhausted", `still retrying after ${m.info.deliveryCount} deliveries`);
+    const d = outcome.disposition;
     if (d.kind === "ack") m.ack();
     else if (d.kind === "nak") m.nak(d.delayMs);
-    else await this.deadLetter(m, d);
+    else await this.deadLetter(m, d, meta);
   }
 
-  private async deadLetter(m: JsMsg, d: Extract<Disposition, { kind: "dead_letter" }>): Promise<void> {
+  private async deadLetter(
+    m: JsMsg,
+    d: Extract<Disposition, { kind: "dead_letter" }>,
+    delivery: Delivery,
+  ): Promise<void> {
     const traceparent = m.headers?.get(Header.traceparent);
     try {
       await this.deadLetters.put({
@@ -154,7 +157,9 @@ export class CommandConsumer {
     } catch (err) {
       // Not recorded, so not terminated: JetStream redelivers and we try again.
       this.log.error({ err, subject: m.subject }, "dead letter could not be stored; nak for redelivery");
-      m.nak(5_000);
+      const again = this.opts.fate({ kind: "dead_letter_unstored" }, delivery);
+      // Never an ack (the command would be lost) nor another dead letter (what just failed).
+      m.nak(again.kind === "nak" ? again.delayMs : undefined);
       return;
     }
     // No reason on the term: nats-server 2.9 ignores a `+TERM` that carries one and redelivers the

@@ -2,16 +2,17 @@
 // For each command: load (snapshot + tail; nothing for a payment believed new) → settle open PSP
 // effects → decide → append with the fence → evolve → run the PSP effects the new events opened →
 // reply. A fence failure means another process wrote this payment: forget the state, reload, decide
-// again. Every other failure is classified once (actors/failures.ts) into retry-after or poison.
+// again. Every other failure is classified once (actors/failures.ts) into retry-after or poison,
+// and every outcome's fate (ack, nak after a delay, dead letter) is decided by actors/fate.ts.
 import type { CardSecret } from "../../config/card-seal.ts";
 import { openCard } from "../../config/card-seal.ts";
 import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
 import type { CommandMeta } from "../../streams/command-consumer.ts";
-import { ack, nak, type Disposition } from "../../streams/disposition.ts";
-import { classify, dispositionOf, PoisonReason } from "../failures.ts";
+import type { Disposition } from "../../streams/disposition.ts";
+import { classify } from "../failures.ts";
+import { dispositionFor, PoisonReason } from "../fate.ts";
 import type { RoutingDecision } from "../policy/core/decision.ts";
-import { redeliveryDelayMs } from "../policy/core/retry.ts";
 import type { PspConnector } from "../psp/contract.ts";
 import type { CreatePayment, PaymentCommand } from "./core/commands.ts";
 import { decide } from "./core/decide.ts";
@@ -109,14 +110,9 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     } catch (err) {
       const failure = classify(err);
       next = { loaded: undefined, sinceSnapshot: 0 };
-      // A retry waits as the payment's own backoff says (one scheme, growing with the deliveries),
-      // so a stretch of NATS trouble does not burn through max_deliver in seconds.
-      outcome = {
-        disposition:
-          failure.kind === "retry"
-            ? nak(redeliveryDelayMs(self.loaded?.state?.retry, msg.meta.deliveryCount))
-            : dispositionOf(failure),
-      };
+      // A retry waits as long for a payment in memory as for one that is not (the delay grows with
+      // the deliveries, so a stretch of NATS trouble does not burn through max_deliver in seconds).
+      outcome = { disposition: dispositionFor(failure, msg.meta, self.loaded?.state?.retry) };
       if (failure.kind === "poison") {
         deps.log.error(
           logFields(ctx, { err, reason: failure.reason }),
@@ -159,11 +155,10 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
       return [
         self,
         {
-          disposition: dispositionOf({
-            kind: "poison",
-            reason: PoisonReason.undecodable,
-            error: "CreatePayment without sealedCard",
-          }),
+          disposition: dispositionFor(
+            { kind: "poison", reason: PoisonReason.undecodable, error: "CreatePayment without sealedCard" },
+            msg.meta,
+          ),
           reply: rejected("validation_error", "CreatePayment needs sealedCard"),
         },
       ];
@@ -183,7 +178,7 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
         state = { loaded: undefined, sinceSnapshot: 0 };
       }
     }
-    return [state, { disposition: nak(100) }];
+    return [state, { disposition: dispositionFor({ kind: "fenced" }, msg.meta) }];
   }
 
   async function handle(
@@ -205,7 +200,7 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
       command = await deciderCommand(wire, at.loaded.state === undefined);
       const decision = decide(at.loaded.state, command);
       if (!decision.ok) {
-        return [at, { disposition: ack, reply: { kind: "rejected", rejection: decision.rejection } }];
+        return [at, { disposition: done(msg), reply: { kind: "rejected", rejection: decision.rejection } }];
       }
       decided = decision.events;
       if (decided.length > 0) {
@@ -230,31 +225,40 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     }
     const payment = at.loaded.state;
     if (!payment)
-      return [at, { disposition: ack, reply: rejected("payment_not_found", `no payment ${paymentId}`) }];
+      return [
+        at,
+        { disposition: done(msg), reply: rejected("payment_not_found", `no payment ${paymentId}`) },
+      ];
     if (blocked) {
       // A backoff the payment set itself is short: the waiting client gets the answer of the
       // redelivery (it carries the same reply inbox).
-      if (blocked.retryAt)
-        return [at, { disposition: nak(Math.max(0, Date.parse(blocked.retryAt) - deps.now().getTime())) }];
-      // A wait on a PSP is answered now: pending.
+      if (blocked.retryAt) {
+        const backoff = { kind: "backoff", notBefore: blocked.retryAt, now: deps.now() } as const;
+        return [at, { disposition: dispositionFor(backoff, msg.meta, payment.retry) }];
+      }
+      // A wait on a PSP is answered now: pending. The janitor owns a resume's retries (it looks
+      // again with its own backoff), so a resume is never nak'd nor dead-lettered.
       const pending: CommandReply = { kind: "pending", payment: toView(payment) };
-      const delayMs = redeliveryDelayMs(payment.retry, msg.meta.deliveryCount);
+      const waits = { kind: "waits_on_psp", janitor: wire.type === "ResumePayment" } as const;
+      const disposition = dispositionFor(waits, msg.meta, payment.retry);
       deps.log.warn(
         logFields(ctx, {
           reason: blocked.blocked,
           deliveryCount: msg.meta.deliveryCount,
-          retryInMs: delayMs,
+          retryInMs: disposition.kind === "nak" ? disposition.delayMs : null,
         }),
         "payment waits on a PSP; retrying later",
       );
-      // The janitor owns a resume's retries (it looks again with its own backoff): never a dead letter.
-      if (wire.type === "ResumePayment") return [at, { disposition: ack, reply: pending }];
-      return [at, { disposition: nak(delayMs), reply: pending }];
+      return [at, { disposition, reply: pending }];
     }
     const answer = command && decided.length === 0 ? await firstResult(payment, command) : payment;
     return [
       at,
-      { disposition: ack, reply: { kind: "settled", payment: toView(answer) }, atRest: isAtRest(payment) },
+      {
+        disposition: done(msg),
+        reply: { kind: "settled", payment: toView(answer) },
+        atRest: isAtRest(payment),
+      },
     ];
   }
 
@@ -385,6 +389,10 @@ function attemptClass(e: PaymentEvent): string | undefined {
  */
 function logFields(ctx: Ctx, fields: Record<string, unknown>): Record<string, unknown> {
   return Object.assign({}, ctx.ids, fields);
+}
+
+function done(msg: PaymentMsg): Disposition {
+  return dispositionFor({ kind: "done" }, msg.meta);
 }
 
 function rejected(code: string, message: string): CommandReply {

@@ -3,15 +3,18 @@
 // redelivers the message after the ack wait, which recorded every dead letter again, ack wait after
 // ack wait; these tests pin what the server really does, not what the client's docs promise.
 import { expect } from "chai";
+import { dispositionFor } from "../../actors/fate.ts";
 import { CommandConsumer, type CommandHandler } from "../../streams/command-consumer.ts";
 import { DeadLetters } from "../../streams/dead-letters.ts";
-import { ack, deadLetter, nak } from "../../streams/disposition.ts";
+import { ack, deadLetter, nak, type ConsumerFate } from "../../streams/disposition.ts";
 import { encode } from "../../streams/envelopes.ts";
 import { consumerName } from "../../streams/topology.ts";
 import { openInfra, type Infra } from "../support/infra.ts";
 import { waitFor } from "../support/wait.ts";
 
 const ACK_WAIT_MS = 1_000;
+/** The consumer's own failures settled as the worker settles them. */
+const fate: ConsumerFate = (failure, delivery) => dispositionFor(failure, delivery);
 
 describe("command consumer: dead letters on the running nats-server", function () {
   this.timeout(20_000);
@@ -48,6 +51,7 @@ describe("command consumer: dead letters on the running nats-server", function (
       dlq,
       infra.metrics,
       infra.log,
+      { fate },
     );
     await consumer.start([0]);
 
@@ -67,6 +71,53 @@ describe("command consumer: dead letters on the running nats-server", function (
         (await infra.jsm.consumers.info(infra.topo.commandStream, consumerName(0))).num_ack_pending === 0,
       { timeoutMs: 5_000, what: "nothing pending acknowledgement" },
     );
+  });
+});
+
+describe("command consumer: its own failures", function () {
+  this.timeout(20_000);
+  let infra: Infra;
+  let consumer: CommandConsumer | undefined;
+
+  beforeEach(async () => {
+    infra = await openInfra({ partitions: 1 });
+  });
+  afterEach(async () => {
+    await consumer?.stop();
+    consumer = undefined;
+    await infra.close();
+  });
+
+  it("settles a message whose handler threw as the fate it is given says, deciding nothing itself", async () => {
+    const deliveries: number[] = [];
+    const handler: CommandHandler = (_raw, meta) => {
+      deliveries.push(meta.deliveryCount);
+      return Promise.reject(new Error("handler bug"));
+    };
+    const asked: string[] = [];
+    const dlq = new DeadLetters(infra.js, infra.jsm, infra.topo);
+    consumer = new CommandConsumer(
+      infra.nc,
+      infra.js,
+      infra.jsm,
+      infra.topo,
+      handler,
+      dlq,
+      infra.metrics,
+      infra.log,
+      {
+        // A rule unlike the worker's, so that only the consumer asking it can explain the record.
+        fate: (failure, delivery) => {
+          asked.push(`${failure.kind}@${delivery.deliveryCount}/${delivery.maxDeliver}`);
+          return deadLetter("handler_failed", "the handler threw");
+        },
+      },
+    );
+    await consumer.start([0]);
+    await infra.js.publish(`${infra.topo.commandBase}.0.pay_bug`, encode({ name: "bug" }));
+    await waitFor(async () => (await dlq.count()) === 1, { timeoutMs: 5_000, what: "the dead letter" });
+    expect(deliveries).to.deep.equal([1]);
+    expect(asked).to.deep.equal([`handler_failed@1/${infra.topo.commandMaxDeliver}`]);
   });
 });
 
@@ -101,7 +152,7 @@ describe("command consumer: what idle partitions cost", function () {
       new DeadLetters(infra.js, infra.jsm, infra.topo),
       infra.metrics,
       infra.log,
-      { lagEveryMs: 100 },
+      { fate, lagEveryMs: 100 },
     );
     const all = [...Array(PARTITIONS).keys()];
     await consumer.start(all);

@@ -3,7 +3,8 @@
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { cardKeyId, openCard, sealCard, SealError } from "../../config/card-seal.ts";
-import { classify, dispositionOf } from "../../actors/failures.ts";
+import { dispositionFor } from "../../actors/fate.ts";
+import { classify } from "../../actors/failures.ts";
 import { InvalidEventError } from "../../actors/payment/journal.ts";
 import { PaymentEvents } from "../../actors/payment/core/wire.ts";
 import { MAX_REDELIVERY_MS, MIN_REDELIVERY_MS, redeliveryDelayMs } from "../../actors/policy/core/retry.ts";
@@ -13,17 +14,16 @@ const card = { number: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "12
 
 describe("failure classes", () => {
   it("maps a fence to reload, a corrupt or invalid history and an unreadable card to a dead letter, the rest to a retry", () => {
+    const first = { deliveryCount: 1, maxDeliver: 20 };
+    const fateOf = (err: Error) => dispositionFor(classify(err), first);
     expect(classify(new WrongLastSequenceError("x")).kind).to.equal("fenced");
-    expect(dispositionOf(classify(new CorruptEventError("x")))).to.deep.include({
+    expect(fateOf(new CorruptEventError("x"))).to.deep.include({
       kind: "dead_letter",
       reason: "corrupt_history",
     });
-    expect(dispositionOf(classify(new InvalidEventError("x")))).to.deep.include({ reason: "invalid_event" });
-    expect(dispositionOf(classify(new SealError("x")))).to.deep.include({ reason: "unreadable_card" });
-    expect(dispositionOf(classify(new Error("socket hang up")))).to.deep.equal({
-      kind: "nak",
-      delayMs: 1_000,
-    });
+    expect(fateOf(new InvalidEventError("x"))).to.deep.include({ reason: "invalid_event" });
+    expect(fateOf(new SealError("x"))).to.deep.include({ reason: "unreadable_card" });
+    expect(fateOf(new Error("socket hang up"))).to.deep.equal({ kind: "nak", delayMs: 1_000 });
   });
 
   it("refuses to write an event whose fee is not a safe integer (the reader would reject it)", () => {
