@@ -11,7 +11,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from "../config/tracing.ts";
-import type { DeadLetters } from "./dead-letters.ts";
+import type { DeadLetter, DeadLetters } from "./dead-letters.ts";
 import type { ConsumerFate, Delivery, Disposition } from "./disposition.ts";
 import { Header, encode } from "./envelopes.ts";
 import { consumerName, type Topology } from "./topology.ts";
@@ -42,6 +42,7 @@ const LAG_EVERY_MS = 5_000;
 const LAG_SUBJECTS_MAX = 256;
 
 export class CommandConsumer {
+  #stopping = false;
   readonly #iterators: ConsumerMessages[] = [];
   readonly #loops: Promise<void>[] = [];
   readonly #inFlight = new Set<Promise<void>>();
@@ -142,21 +143,29 @@ export class CommandConsumer {
     delivery: Delivery,
   ): Promise<void> {
     const traceparent = m.headers?.get(Header.traceparent);
+    const record: DeadLetter = {
+      v: 1,
+      subject: m.subject,
+      data: Buffer.from(m.data).toString("base64"),
+      ...(traceparent ? { traceparent } : {}),
+      streamSeq: m.seq,
+      deliveryCount: m.info.deliveryCount,
+      reason: d.reason,
+      error: d.error,
+      at: new Date().toISOString(),
+    };
+    let stored = false;
     try {
-      await this.deadLetters.put({
-        v: 1,
-        subject: m.subject,
-        data: Buffer.from(m.data).toString("base64"),
-        ...(traceparent ? { traceparent } : {}),
-        streamSeq: m.seq,
-        deliveryCount: m.info.deliveryCount,
-        reason: d.reason,
-        error: d.error,
-        at: new Date().toISOString(),
-      });
+      await this.deadLetters.put(record);
+      stored = true;
     } catch (err) {
+      this.log.error({ err, subject: m.subject }, "dead letter could not be stored");
+      // The server's last delivery: a nak would never come back (max_deliver), and the command would
+      // be gone with no record. Held here instead (working() keeps it ours), tried until stored.
+      if (m.info.deliveryCount >= this.topo.commandMaxDeliver) stored = await this.storeHeld(m, record);
+    }
+    if (!stored) {
       // Not recorded, so not terminated: JetStream redelivers and we try again.
-      this.log.error({ err, subject: m.subject }, "dead letter could not be stored; nak for redelivery");
       const again = this.opts.fate({ kind: "dead_letter_unstored" }, delivery);
       // Never an ack (the command would be lost) nor another dead letter (what just failed).
       m.nak(again.kind === "nak" ? again.delayMs : undefined);
@@ -227,8 +236,39 @@ export class CommandConsumer {
     return Number.isInteger(p) ? p : -1;
   }
 
+  /**
+   * Keep a message on its last delivery ours while its dead letter cannot be stored (PAY_DLQ away):
+   * tried again after 1 s, 2 s, 4 s … up to 30 s, until stored (true) or this consumer stops (false:
+   * logged, the message is left to its ack wait — the one case nothing here can save).
+   */
+  private async storeHeld(m: JsMsg, record: DeadLetter): Promise<boolean> {
+    for (let attempt = 0; !this.#stopping; attempt++) {
+      const until = Date.now() + Math.min(30_000, 1_000 * 2 ** attempt);
+      while (Date.now() < until && !this.#stopping) {
+        m.working();
+        await new Promise<void>((r) => setTimeout(r, Math.min(1_000, until - Date.now())).unref());
+      }
+      if (this.#stopping) break;
+      try {
+        await this.deadLetters.put(record);
+        return true;
+      } catch (err) {
+        this.log.error(
+          { err, subject: m.subject, attempt: attempt + 1 },
+          "dead letter of a command on its last delivery still not stored; holding the command",
+        );
+      }
+    }
+    this.log.error(
+      { subject: m.subject, seq: m.seq },
+      "stopping with a command on its last delivery whose dead letter could not be stored: it is in PAY_CMD at this sequence",
+    );
+    return false;
+  }
+
   /** Stop taking commands, let in-flight ones finish and settle. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#lagTimer);
     for (const it of this.#iterators) it.stop();
     await Promise.allSettled(this.#loops);

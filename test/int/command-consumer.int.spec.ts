@@ -5,10 +5,16 @@
 import { expect } from "chai";
 import { dispositionFor } from "../../actors/fate.ts";
 import { CommandConsumer, type CommandHandler } from "../../streams/command-consumer.ts";
-import { DeadLetters } from "../../streams/dead-letters.ts";
+import { DeadLetters, type DeadLetter } from "../../streams/dead-letters.ts";
 import { ack, deadLetter, nak, type ConsumerFate } from "../../streams/disposition.ts";
 import { encode } from "../../streams/envelopes.ts";
-import { consumerName } from "../../streams/topology.ts";
+import {
+  consumerName,
+  deleteTopology,
+  ensureTopology,
+  topology,
+  type Topology,
+} from "../../streams/topology.ts";
 import { openInfra, type Infra } from "../support/infra.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -118,6 +124,73 @@ describe("command consumer: its own failures", function () {
     await waitFor(async () => (await dlq.count()) === 1, { timeoutMs: 5_000, what: "the dead letter" });
     expect(deliveries).to.deep.equal([1]);
     expect(asked).to.deep.equal([`handler_failed@1/${infra.topo.commandMaxDeliver}`]);
+  });
+});
+
+describe("command consumer: a dead letter PAY_DLQ refuses on the last delivery", function () {
+  this.timeout(30_000);
+  let infra: Infra;
+  let topo: Topology;
+  let consumer: CommandConsumer | undefined;
+
+  beforeEach(async () => {
+    infra = await openInfra({ partitions: 1 });
+    // A topology of the test's own whose consumer really has max_deliver 1: the first delivery is
+    // the last one the server will make.
+    topo = topology(`${infra.prefix}m`, 1, { commandMaxDeliver: 1, commandAckWaitMs: 2_000 });
+    await ensureTopology(infra.jsm, topo);
+  });
+  afterEach(async () => {
+    await consumer?.stop();
+    consumer = undefined;
+    await deleteTopology(infra.jsm, topo);
+    await infra.close();
+  });
+
+  it("holds the command and keeps trying until the record is stored, never dropping it unrecorded", async () => {
+    // PAY_DLQ away when the command is dead-lettered.
+    await infra.jsm.streams.delete(topo.deadLetterStream);
+    let puts = 0;
+    const dlq = new (class extends DeadLetters {
+      override put(d: DeadLetter): Promise<void> {
+        puts++;
+        return super.put(d);
+      }
+    })(infra.js, infra.jsm, topo);
+    const handler: CommandHandler = () =>
+      Promise.resolve({ disposition: deadLetter("undecodable", "not a command") });
+    consumer = new CommandConsumer(
+      infra.nc,
+      infra.js,
+      infra.jsm,
+      topo,
+      handler,
+      dlq,
+      infra.metrics,
+      infra.log,
+      {
+        fate,
+      },
+    );
+    await consumer.start([0]);
+    await infra.js.publish(`${topo.commandBase}.0.pay_held`, encode({ name: "held" }));
+    await waitFor(() => puts >= 2, { timeoutMs: 10_000, what: "a put refused, then tried again" });
+    // PAY_DLQ back: the held command's record goes in, and the command is settled.
+    await ensureTopology(infra.jsm, topo);
+    await waitFor(async () => (await dlq.count()) === 1, {
+      timeoutMs: 15_000,
+      what: "the dead letter stored",
+    });
+    await waitFor(
+      async () => {
+        const info = await infra.jsm.consumers.info(topo.commandStream, consumerName(0));
+        return info.num_ack_pending === 0 && info.num_pending === 0;
+      },
+      { timeoutMs: 5_000, what: "the command settled" },
+    );
+    expect(
+      (await infra.jsm.consumers.info(topo.commandStream, consumerName(0))).delivered.consumer_seq,
+    ).to.equal(1);
   });
 });
 
