@@ -7,16 +7,6 @@
 // left (a command lives at most its redelivery window, then it is done or dead-lettered).
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import { randomBytesPooled } from "./random.ts";
-import { z } from "zod";
-
-/** The card as a PSP needs it: only ever in memory, or sealed. */
-export const CardSecret = z.object({
-  number: z.string(),
-  expMonth: z.number().int(),
-  expYear: z.number().int(),
-  cvc: z.string(),
-});
-export type CardSecret = z.infer<typeof CardSecret>;
 
 export class SealError extends Error {
   override name = "SealError";
@@ -37,14 +27,11 @@ export function cardKeyId(key: Buffer): string {
   return id;
 }
 
-/** → `v2.<key id>.base64url(iv ‖ tag ‖ ciphertext)`. `aad` binds the seal to one payment. */
-export function sealCard(key: Buffer, card: CardSecret, aad: string): string {
-  return sealText(key, JSON.stringify(card), aad);
-}
-
 /**
- * Any other secret the platform must keep and use again (a webhook endpoint's signing secret), in
- * the card's format and under the card keys, so it rotates with them. `aad` binds it to its owner.
+ * → `v2.<key id>.base64url(iv ‖ tag ‖ ciphertext)`: a secret the platform must keep and use again —
+ * the card on PAY_CMD (actors/payment/card-seal.ts), a webhook endpoint's signing secret — under the
+ * card keys, so it rotates with them. `aad` binds it to its owner (the payment id, the endpoint).
+ * What the text is, and its schema, is its owner's business: this is the cipher and the key ring.
  */
 export function sealText(key: Buffer, text: string, aad: string): string {
   const iv = randomBytesPooled(12);
@@ -55,19 +42,9 @@ export function sealText(key: Buffer, text: string, aad: string): string {
 }
 
 /**
- * Opens a seal with the key it names, among the current and retired keys. A seal without a key id
- * (made before ids existed) is tried with each key in turn.
+ * Opens what sealText sealed, with the key it names among the current and retired keys. A seal
+ * without a key id (made before ids existed) is tried with each key in turn.
  */
-export function openCard(keys: Buffer | readonly Buffer[], sealed: string, aad: string): CardSecret {
-  const clear = openText(keys, sealed, aad);
-  try {
-    return CardSecret.parse(JSON.parse(clear));
-  } catch (cause) {
-    throw new SealError("sealed card cannot be opened (not a card)", { cause });
-  }
-}
-
-/** Opens what sealText (or sealCard) sealed, with the key it names among the current and retired ones. */
 export function openText(keys: Buffer | readonly Buffer[], sealed: string, aad: string): string {
   const ring: readonly Buffer[] = Buffer.isBuffer(keys) ? [keys] : keys;
   const parts = sealed.split(".");

@@ -7,7 +7,7 @@ import type { CreatePayment } from "../actors/payment/core/commands.ts";
 import type { CardFacts } from "../actors/payment/core/events.ts";
 import { canonicalJson, operationIdFor, paymentIdFor } from "../actors/payment/core/ids.ts";
 import type { PaymentView } from "../actors/payment/core/view.ts";
-import { sealCard } from "../config/card-seal.ts";
+import { sealCard } from "../actors/payment/card-seal.ts";
 import type { CommandEnvelope } from "../actors/payment/core/wire.ts";
 import type { CreatePaymentBody } from "./schemas.ts";
 

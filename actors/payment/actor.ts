@@ -4,8 +4,8 @@
 // reply. A fence failure means another process wrote this payment: forget the state, reload, decide
 // again. Every other failure is classified once (actors/failures.ts) into retry-after or poison,
 // and every outcome's fate (ack, nak after a delay, dead letter) is decided by actors/fate.ts.
-import type { CardSecret } from "../../config/card-seal.ts";
-import { openCard } from "../../config/card-seal.ts";
+import type { CardSecret } from "./core/card.ts";
+import { openCard } from "./card-seal.ts";
 import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
 import type { CommandMeta } from "../../streams/command-consumer.ts";

@@ -11,8 +11,8 @@ import type { DeclineCode } from "./decline-codes.ts";
 import type { OutcomeClass, PspCapabilities } from "../policy/core/schemas.ts";
 
 /** Card data in clear. Lives only in memory for the duration of one PSP call; never logged or stored. */
-export type { CardSecret } from "../../config/card-seal.ts";
-import type { CardSecret } from "../../config/card-seal.ts";
+export type { CardSecret } from "../payment/core/card.ts";
+import type { CardSecret } from "../payment/core/card.ts";
 
 export { DeclineCode } from "./decline-codes.ts";
 

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { canonicalJson, operationIdFor, paymentIdFor } from "../../actors/payment/core/ids.ts";
 import type { PaymentView } from "../../actors/payment/core/view.ts";
 import { cardFactsOf, deriveFingerprintKeys, requestFingerprint } from "../../gateway/commands.ts";
-import { openCard } from "../../config/card-seal.ts";
+import { openCard } from "../../actors/payment/card-seal.ts";
 import { CommandEnvelope } from "../../actors/payment/core/wire.ts";
 import { Header, decodeJson } from "../../streams/envelopes.ts";
 import { commandSubject } from "../../streams/topology.ts";

@@ -2,7 +2,8 @@
 // card key can rotate while sealed commands are in flight.
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
-import { cardKeyId, openCard, sealCard, SealError } from "../../config/card-seal.ts";
+import { cardKeyId, SealError } from "../../config/card-seal.ts";
+import { openCard, sealCard } from "../../actors/payment/card-seal.ts";
 import { dispositionFor } from "../../actors/fate.ts";
 import { classify } from "../../actors/failures.ts";
 import { InvalidEventError } from "../../actors/payment/journal.ts";

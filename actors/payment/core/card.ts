@@ -1,5 +1,15 @@
 // Card facts the platform may keep: brand, BIN country, last4. Pure; the PAN passes through and is
 // never returned. The keyed fingerprint (an HMAC) is computed at the gateway edge, not here.
+import { z } from "zod";
+
+/** The card as a PSP needs it: only ever in memory, or sealed (actors/payment/card-seal.ts). */
+export const CardSecret = z.object({
+  number: z.string(),
+  expMonth: z.number().int(),
+  expYear: z.number().int(),
+  cvc: z.string(),
+});
+export type CardSecret = z.infer<typeof CardSecret>;
 
 export const CardBrand = {
   visa: "visa",

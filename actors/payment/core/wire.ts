@@ -30,7 +30,7 @@ export const CommandEnvelopeV1 = z.object({
     ExpirePayment,
     RecordNotification,
   ]),
-  /** CreatePayment only: the card, sealed with config/card-seal.ts (aad = paymentId). */
+  /** CreatePayment only: the card, sealed by actors/payment/card-seal.ts (bound to the paymentId). */
   sealedCard: z.string().max(4096).optional(),
 });
 export type CommandEnvelopeV1 = z.infer<typeof CommandEnvelopeV1>;
