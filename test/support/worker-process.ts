@@ -48,6 +48,8 @@ function startRoleProcess(
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }));
+  // 'exit' can come before the last of stdout has been read: 'close' says every byte is in.
+  const closed = once(child, "close").then(() => undefined);
   const lines: string[] = [];
   let partial = "";
   let stderr = "";
@@ -68,8 +70,9 @@ function startRoleProcess(
     });
   const waitForLog = (match: (l: LogLine) => boolean, what: string, timeoutMs = 15_000) =>
     waitFor(
-      () => {
+      async () => {
         if (child.exitCode !== null || child.signalCode !== null) {
+          await closed;
           const found = logs().find(match);
           if (found) return found;
           throw new Error(`${name} exited while waiting for ${what}: ${stderr}`);
