@@ -23,8 +23,6 @@ import {
 
 export type SenderOptions = {
   sql: Sql;
-  /** The stream sequence up to which every frame is stored (the consumer's ack floor). */
-  ackFloor: () => Promise<number>;
   cardKeys: readonly Buffer[];
   retryScheduleMs: readonly number[];
   disableAfterMs: number;
@@ -180,10 +178,7 @@ export class WebhookSender {
   private async round(): Promise<boolean> {
     const room = this.o.concurrency - this.#inflight;
     if (room <= 0) return true;
-    const floor = await this.o.ackFloor();
-    if (floor <= 0) return false;
     const claimed = await claimDue(this.o.sql, {
-      floor,
       limit: room,
       now: this.#now(),
       // Long enough for the attempt (its timeout) and recording it; short enough that a killed

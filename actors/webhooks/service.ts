@@ -18,12 +18,9 @@ export async function startWebhooks(
   o: { cardKeys: readonly Buffer[]; metrics: Metrics; log: Logger },
 ): Promise<Webhooks> {
   const log = o.log.child({ component: "webhooks" });
-  // The dispatcher wakes the sender after each stored batch. No floor holds deliveries back: the
-  // dispatcher stores frames in stream order, with its position, so every delivery the sender can
-  // see has all the payment's earlier ones stored before it.
+  // The dispatcher wakes the sender after each batch that stored deliveries.
   const sender: WebhookSender = new WebhookSender({
     sql: infra.db.sql,
-    ackFloor: () => Promise.resolve(Number.MAX_SAFE_INTEGER),
     cardKeys: o.cardKeys,
     retryScheduleMs: config.webhooks.retryScheduleMs,
     disableAfterMs: config.webhooks.disableAfterMs,

@@ -94,19 +94,19 @@ export type Claimed = {
 /**
  * Claim up to `limit` due deliveries for `leaseMs` (FOR UPDATE SKIP LOCKED: concurrent senders take
  * different rows), each only when no earlier delivery of the same endpoint and payment is still
- * pending (in order per payment per endpoint) and its frame is at or below the consumer's ack floor
- * (every frame before it is stored: a frame acknowledged out of order can never be overtaken).
+ * pending (in order per payment per endpoint). The dispatcher stores frames in stream order with its
+ * position, so every earlier delivery of a payment is stored before a later one can be claimed.
  */
 export async function claimDue(
   sql: Sql,
-  o: { floor: number; limit: number; now: Date; leaseMs: number },
+  o: { limit: number; now: Date; leaseMs: number },
 ): Promise<Claimed[]> {
   const leasedUntil = new Date(o.now.getTime() + o.leaseMs);
   return sql<Claimed[]>`
     with due as (
       select d.id from webhook_deliveries d
       join webhook_endpoints e on e.id = d.endpoint_id and not e.disabled
-      where d.status = 'pending' and d.next_attempt_at <= ${o.now} and d.seq <= ${o.floor}
+      where d.status = 'pending' and d.next_attempt_at <= ${o.now}
         and (d.leased_until is null or d.leased_until < ${o.now})
         and not exists (select 1 from webhook_deliveries p
           where p.endpoint_id = d.endpoint_id and p.payment_id = d.payment_id and p.status = 'pending'
