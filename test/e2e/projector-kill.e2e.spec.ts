@@ -11,7 +11,14 @@
 import { expect } from "chai";
 import type postgres from "postgres";
 import { READ_MODELS } from "../../actors/readmodels.ts";
-import { paymentBody, startTestPlatform, testEnv, type Api, type TestPlatform } from "../support/platform.ts";
+import {
+  listAllPayments,
+  paymentBody,
+  startTestPlatform,
+  testEnv,
+  type Api,
+  type TestPlatform,
+} from "../support/platform.ts";
 import { parseMetrics, series } from "../support/prometheus.ts";
 import { waitFor } from "../support/wait.ts";
 import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
@@ -174,7 +181,7 @@ describe("the projector SIGKILLed under load (e2e)", function () {
     const want = { status: "partially_refunded", captured_amount: AMOUNT, refunded_amount: REFUND };
     const listed = await waitFor(
       async () => {
-        const all = new Map((await listAll(api)).map((p) => [p.id, p]));
+        const all = new Map((await listAllPayments(api)).map((p) => [p.id, p]));
         return ids.every((id) => all.get(id)?.status === want.status) ? all : undefined;
       },
       {
@@ -329,17 +336,3 @@ type Trial = {
   totals: { currency: string; debit: number; credit: number; balanced: boolean }[];
 };
 type ReadModel = { name: string; status: string; set_aside: number; last_error: string | null };
-type ListItem = { id: string; status: string; captured_amount: number; refunded_amount: number };
-
-/** The merchant's whole list, page after page. */
-async function listAll(api: Api): Promise<ListItem[]> {
-  const all: ListItem[] = [];
-  for (let after: string | undefined; ;) {
-    const res = await api.get(`/v1/payments?limit=100${after ? `&starting_after=${after}` : ""}`);
-    expect(res.status, JSON.stringify(res.body)).to.equal(200);
-    const page = res.body as unknown as { data: ListItem[]; has_more: boolean };
-    all.push(...page.data);
-    if (!page.has_more || page.data.length === 0) return all;
-    after = page.data[page.data.length - 1]!.id;
-  }
-}

@@ -6,7 +6,14 @@
 // expected totals) and once in the webhook events, each delivered at least once.
 import { expect } from "chai";
 import type postgres from "postgres";
-import { paymentBody, startTestPlatform, testEnv, type Api, type TestPlatform } from "../support/platform.ts";
+import {
+  listAllPayments,
+  paymentBody,
+  startTestPlatform,
+  testEnv,
+  type Api,
+  type TestPlatform,
+} from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
 import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
 import { startProjectorProcess, type WorkerProcess } from "../support/worker-process.ts";
@@ -16,7 +23,6 @@ type Trial = {
   complete: boolean;
   totals: { currency: string; debit: number; credit: number; balanced: boolean }[];
 };
-type ListItem = { id: string; status: string };
 
 const AMOUNT = 2500;
 
@@ -70,23 +76,12 @@ describe("the projector role: projections off the payment workers (e2e)", functi
     const [row] = await sql<{ n: number }[]>`select count(*)::int as n from payments`;
     return row?.n ?? 0;
   };
-  /** The merchant's whole list, page after page. */
-  const listAll = async (): Promise<ListItem[]> => {
-    const all: ListItem[] = [];
-    for (let after: string | undefined; ;) {
-      const res = await api.get(`/v1/payments?limit=100${after ? `&starting_after=${after}` : ""}`);
-      expect(res.status, JSON.stringify(res.body)).to.equal(200);
-      const page = res.body as unknown as { data: ListItem[]; has_more: boolean };
-      all.push(...page.data);
-      if (!page.has_more || page.data.length === 0) return all;
-      after = page.data[page.data.length - 1]!.id;
-    }
-  };
+
   /** Waits until the list has every payment made so far, each with the status its answer gave. */
   const listCaughtUp = (what: string) =>
     waitFor(
       async () => {
-        const listed = new Map((await listAll()).map((p) => [p.id, p.status]));
+        const listed = new Map((await listAllPayments(api)).map((p) => [p.id, p.status]));
         return [...made].every(([id, status]) => listed.get(id) === status) ? listed : undefined;
       },
       { timeoutMs: 60_000, what, intervalMs: 200 },
@@ -102,7 +97,7 @@ describe("the projector role: projections off the payment workers (e2e)", functi
     expect(events?.values ?? []).to.deep.equal([]);
     expect(await projected()).to.equal(0);
     expect(await position("payments")).to.equal(0);
-    expect((await listAll()).length).to.equal(0);
+    expect((await listAllPayments(api)).length).to.equal(0);
     const [hooks] = await sql<{ n: number }[]>`select count(*)::int as n from webhook_events`;
     expect(hooks?.n).to.equal(0);
 

@@ -1,6 +1,7 @@
 // The whole platform in the test process (sandbox, worker, gateway), on free ports, with a unique
 // prefix and data dir; and a tiny HTTP client for the merchant API. Everything real: HTTP, NATS,
 // Redis. `stop()` removes the streams and Redis keys the run created.
+import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -129,6 +130,22 @@ export async function cleanupRun(env: Record<string, string>): Promise<void> {
 export async function dropRunSchema(env: Record<string, string>): Promise<void> {
   const prefix = env.SWITCHYARD_PREFIX ?? "";
   if (prefix) await dropSchema(env.DATABASE_URL ?? DATABASE_URL, `sy_${prefix.toLowerCase()}`);
+}
+
+/** A row of the merchant's payment list (GET /v1/payments). */
+export type ListedPayment = { id: string; status: string; captured_amount: number; refunded_amount: number };
+
+/** The merchant's whole payment list, page after page. */
+export async function listAllPayments(api: Api): Promise<ListedPayment[]> {
+  const all: ListedPayment[] = [];
+  for (let after: string | undefined; ;) {
+    const res = await api.get(`/v1/payments?limit=100${after ? `&starting_after=${after}` : ""}`);
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    const page = res.body as unknown as { data: ListedPayment[]; has_more: boolean };
+    all.push(...page.data);
+    if (!page.has_more || page.data.length === 0) return all;
+    after = page.data[page.data.length - 1]!.id;
+  }
 }
 
 export function client(baseUrl: string, key: string): Api {
