@@ -92,7 +92,7 @@ export type Config = {
     pollMs: number;
   };
   /** `persist`: the sandbox keeps its charges in `<dataDir>/sandbox-psp.json` across restarts. */
-  sandbox: { url: string; port: number; slowCardDelayMs: number; persist: boolean };
+  sandbox: { url: string; port: number; slowCardDelayMs: number; persist: boolean; retainCharges: number };
   snapshotEvery: number;
   passivateAfterMs: number;
   /** How long a worker may hold a command without a heartbeat before JetStream redelivers it. */
@@ -223,6 +223,7 @@ const EnvSchema = z
     SWITCHYARD_PROJECTIONS: variable(true, onOff),
     SANDBOX_SLOW_CARD_DELAY_MS: variable(10_000, integer(0, 3_600_000)),
     SANDBOX_PERSIST: variable(true, flag),
+    SANDBOX_RETAIN_CHARGES: variable(10_000, integer(1, 100_000_000)),
     SWITCHYARD_SNAPSHOT_EVERY: variable(10, integer(1, 1_000_000)),
     SWITCHYARD_PASSIVATE_AFTER_MS: variable(60_000, integer(100, 86_400_000)),
     SWITCHYARD_COMMAND_ACK_WAIT_MS: variable(30_000, integer(1_000, 3_600_000)),
@@ -319,6 +320,7 @@ const EnvSchema = z
       port: env.SANDBOX_PORT,
       slowCardDelayMs: env.SANDBOX_SLOW_CARD_DELAY_MS,
       persist: env.SANDBOX_PERSIST,
+      retainCharges: env.SANDBOX_RETAIN_CHARGES,
     },
     snapshotEvery: env.SWITCHYARD_SNAPSHOT_EVERY,
     passivateAfterMs: env.SWITCHYARD_PASSIVATE_AFTER_MS,

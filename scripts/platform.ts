@@ -74,6 +74,7 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
       const sandbox = await startSandbox({
         port: config.sandbox.port,
         slowCardDelayMs: config.sandbox.slowCardDelayMs,
+        retainCharges: config.sandbox.retainCharges,
         logger: log.child({ role: "sandbox" }),
         ...(config.sandbox.persist && { stateFile: join(config.dataDir, "sandbox-psp.json") }),
         notificationSecrets: config.notifications,

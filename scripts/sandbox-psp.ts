@@ -88,6 +88,8 @@ export type SandboxOptions = {
   notificationSecrets?: Partial<NotificationSecrets>;
   /** How long an asynchronous refund or the dispute card's chargeback takes (default 200 ms). */
   laterMs?: number;
+  /** Charges each PSP keeps, the newest (default: all); see SimulatedPsp. SANDBOX_RETAIN_CHARGES. */
+  retainCharges?: number;
 };
 
 export type ChargeFilter = { reference?: string; psp?: string };
@@ -106,6 +108,8 @@ export type Sandbox = {
   notifications(filter?: { psp?: string; reference?: string }): SentNotice[];
   /** What the persistence wrote (bytes, compactions); undefined without a state file. */
   persistence(): StateStats | undefined;
+  /** Charges let go of by the retention bound, over every PSP. */
+  forgotten(): number;
 };
 
 const SNAKE_CASE: Readonly<Record<string, keyof Behaviour>> = {
@@ -139,8 +143,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   // Every held-back answer listens on this one signal: many at once is the normal case.
   setMaxListeners(0, closing.signal);
   const psps = new Map<string, SimulatedPsp>([
-    ["acme", new SimulatedPsp("acme", () => randomId("ch_", 24))],
-    ["bolt", new SimulatedPsp("bolt", () => randomId("", 16).toUpperCase())],
+    ["acme", new SimulatedPsp("acme", () => randomId("ch_", 24), opts.retainCharges)],
+    ["bolt", new SimulatedPsp("bolt", () => randomId("", 16).toUpperCase(), opts.retainCharges)],
   ]);
   const initialBehaviour = (): Behaviour => ({ ...defaultBehaviour(), latencyMs: opts.latencyMs ?? 0 });
   for (const psp of psps.values()) psp.behaviour = initialBehaviour();
@@ -294,6 +298,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     setNotifyUrl: (url) => notifier.setUrl(url),
     notifications: (filter) => notifier.list(filter),
     persistence: () => journal?.statistics(),
+    forgotten: () => [...psps.values()].reduce((n, psp) => n + psp.forgotten, 0),
     close: async () => {
       closing.abort();
       for (const t of timers) clearTimeout(t);

@@ -44,6 +44,7 @@ export async function memoryFigures(platform: Platform): Promise<MemoryFigures> 
   const sandbox = platform.sandbox;
   if (sandbox) {
     structures["sandbox PSP charges kept"] = sandbox.charges().length;
+    structures["sandbox PSP charges let go of (SANDBOX_RETAIN_CHARGES)"] = sandbox.forgotten();
     structures["sandbox PSP notifications kept"] = sandbox.notifications().length;
     const p = sandbox.persistence();
     if (p) {

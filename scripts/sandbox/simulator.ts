@@ -201,11 +201,27 @@ export class SimulatedPsp {
   private readonly byKey = new Map<string, Charge>();
   private readonly replies = new Map<string, { fingerprint: string | undefined; reply: WireReply }>();
   private readonly closed: ClosedBatch[] = [];
+  /** Charges let go of by the retention bound (oldest first), since start. */
+  #forgotten = 0;
 
+  /**
+   * `retain`: how many charges it keeps in memory, the newest (default: all). A real PSP never
+   * forgets a charge, but it does not keep them in its caller's process either: a sandbox that
+   * kept every charge made `npm start` grow ~2 KB per payment without end (issue 17). Past the
+   * bound the oldest charge is let go of, with its authorization's stored answer; the stored
+   * answers of other requests (captures, refunds) are bounded to 4 × `retain`, oldest first. A
+   * charge let go of answers as an unknown one (a capture of it is "not found").
+   */
   constructor(
     readonly name: string,
     private readonly newId: () => string,
+    private readonly retain = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** How many charges the retention bound has let go of. */
+  get forgotten(): number {
+    return this.#forgotten;
+  }
 
   charges(): Charge[] {
     return [...this.byId.values()].map((c) => ({ ...c }));
@@ -266,11 +282,31 @@ export class SimulatedPsp {
     }
     for (const [key, reply] of record.replies) this.replies.set(key, { fingerprint: undefined, reply });
     this.closed.push(...record.batches);
+    this.#bound();
   }
 
   remember(idempotencyKey: string, requestFingerprint: string, reply: WireReply): void {
     this.replies.set(idempotencyKey, { fingerprint: requestFingerprint, reply });
     this.onChange({ kind: "reply", key: idempotencyKey, reply });
+    this.#bound();
+  }
+
+  /** Lets go of the oldest charges and stored answers past the retention bound (Maps keep insertion order). */
+  #bound(): void {
+    while (this.byId.size > this.retain) {
+      const oldest = this.byId.values().next().value;
+      if (oldest === undefined) break;
+      this.byId.delete(oldest.id);
+      this.byKey.delete(oldest.idempotencyKey);
+      this.replies.delete(oldest.idempotencyKey);
+      this.#forgotten++;
+    }
+    const replies = 4 * this.retain;
+    while (this.replies.size > replies) {
+      const key = this.replies.keys().next().value;
+      if (key === undefined) break;
+      this.replies.delete(key);
+    }
   }
 
   authorize(req: NewCharge, now: Date): Charge {
@@ -314,6 +350,7 @@ export class SimulatedPsp {
     if (req.card.number === DISPUTE_CARD) charge.disputeAfterCapture = true;
     this.onChange({ kind: "charge", charge });
     if (captured) this.onCaptured(charge);
+    this.#bound();
     return charge;
   }
 

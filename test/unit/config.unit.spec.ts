@@ -68,6 +68,7 @@ describe("loadConfig", () => {
       url: "http://127.0.0.1:8081",
       port: 8081,
       slowCardDelayMs: 10_000,
+      retainCharges: 10_000,
       persist: true,
     });
     expect(config.snapshotEvery).to.equal(10);
@@ -96,6 +97,7 @@ describe("loadConfig", () => {
       SANDBOX_PORT: "9090",
       SANDBOX_SLOW_CARD_DELAY_MS: "3000",
       SANDBOX_PERSIST: "false",
+      SANDBOX_RETAIN_CHARGES: "250",
       SWITCHYARD_SNAPSHOT_EVERY: "5",
       SWITCHYARD_PASSIVATE_AFTER_MS: "1000",
       SWITCHYARD_CARD_KEY: "ab".repeat(32),
@@ -116,6 +118,7 @@ describe("loadConfig", () => {
       url: "http://sandbox:9090",
       port: 9090,
       slowCardDelayMs: 3000,
+      retainCharges: 250,
       persist: false,
     });
     expect(config.snapshotEvery).to.equal(5);
