@@ -3,6 +3,8 @@
 // publish timeout while NATS is away), drain on close.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
+// An answered request without a throwaway Error (streams/nats-request.ts): installed with the first connection.
+import "./nats-request.ts";
 
 const down = new WeakSet<NatsConnection>();
 
