@@ -114,8 +114,9 @@ export function paymentsProjection(log: Logger, source?: FrameSource) {
             const op = operationOf(state, event);
             if (op) operations.push(op);
           }
-          entries.push(...entriesForEvent(state, event, { seq: f.seq, eventNo: f.firstEventNo + i }));
-          state = evolve(state, event);
+          const next = evolve(state, event);
+          entries.push(...entriesForEvent(state, event, { seq: f.seq, eventNo: f.firstEventNo + i }, next));
+          state = next;
         });
         states.set(f.paymentId, { state, lastSeq: f.seq });
         touched.add(f.paymentId);

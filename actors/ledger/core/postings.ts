@@ -60,9 +60,14 @@ const referenceNote = (line: SettlementLine): string =>
  * The captured and refunded deltas are read from evolve itself, so the merchant's payable always
  * equals the payment's captured amount and its refunds the refunded amount, whatever the history.
  */
-export function entriesForEvent(before: PaymentState, event: PaymentEvent, src: EventSource): JournalEntry[] {
+export function entriesForEvent(
+  before: PaymentState,
+  event: PaymentEvent,
+  src: EventSource,
+  /** `evolve(before, event)`, when the caller has it already (the projection folds every event anyway). */
+  after: PaymentState = evolve(before, event),
+): JournalEntry[] {
   if (!before) return [];
-  const after = evolve(before, event);
   if (!after) return [];
   const base = {
     at: event.at,
