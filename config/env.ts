@@ -5,6 +5,7 @@
 // destination (config/log-format.ts: a process logs before it has parsed anything), and npm start's
 // development defaults (scripts/start.ts sets them in the environment it then parses).
 import { z } from "zod";
+import { DEFAULT_LOG_FLUSH_MS } from "./log-format.ts";
 import {
   basicAuth,
   bootstrapKeys,
@@ -120,6 +121,8 @@ export type Config = {
   retiredCardKeys: Buffer[];
   dataDir: string;
   logLevel: LogLevel;
+  /** How long a JSON log line may wait in the buffer (0: written at once); see config/log-format.ts. */
+  logFlushMs: number;
   /** Where `scripts/local-services.ts` looks for server binaries besides PATH; undefined = its default. */
   binDirs: string[] | undefined;
 };
@@ -240,6 +243,9 @@ const EnvSchema = z
     SWITCHYARD_DATA_DIR: variable(".data", (raw) => ({ value: raw })),
     SWITCHYARD_BIN_DIRS: variable<string[] | undefined>(undefined, dirList),
     LOG_LEVEL: variable<LogLevel>("info", logLevel),
+    // Read by config/log-format.ts's logDestination (the logger exists before a Config is passed
+    // around); named here so a bad value stops start-up like any other.
+    LOG_FLUSH_MS: variable(DEFAULT_LOG_FLUSH_MS, integer(0, 10_000)),
     SWITCHYARD_WEBHOOKS: variable(true, onOff),
     SWITCHYARD_WEBHOOK_RETRY_SCHEDULE: variable(
       [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
@@ -344,6 +350,7 @@ const EnvSchema = z
     retiredCardKeys: env.SWITCHYARD_CARD_KEYS_RETIRED,
     dataDir: env.SWITCHYARD_DATA_DIR,
     logLevel: env.LOG_LEVEL,
+    logFlushMs: env.LOG_FLUSH_MS,
     binDirs: env.SWITCHYARD_BIN_DIRS,
   }));
 

@@ -8,9 +8,9 @@
 // when no server answers) and the sandbox keeps its state file, as `npm start`'s default does.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { pino } from "pino";
 import { loadConfig, type Config } from "../../config/env.ts";
 import { createLogger } from "../../config/log.ts";
+import { bufferedDestination } from "../../config/log-format.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../local-postgres.ts";
 import { startPlatform, type Platform } from "../platform.ts";
 import { startReceiver, type Receiver } from "./webhooks.ts";
@@ -82,8 +82,9 @@ export async function startProduct(o: {
       config = { ...loaded, database: { ...loaded.database, max: 1 } };
     }
     // Logs as a deployment writes them (LOG_LEVEL, default info: an access line per request, a line
-    // per status change), into a file of the run's own so stdout keeps only the report.
-    const logFile = pino.destination({ dest: join(o.dataDir, "platform.log"), sync: false });
+    // per status change; buffered as config/log-format.ts buffers stdout), into a file of the run's
+    // own so stdout keeps only the report.
+    const logFile = bufferedDestination(join(o.dataDir, "platform.log"));
     platform = await startPlatform(config, {
       roles: new Set(["sandbox", "worker", "gateway"]),
       log: createLogger(config.logLevel, { service: "switchyard" }, logFile),

@@ -11,11 +11,11 @@ import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { pino } from "pino";
 import postgres from "postgres";
 import { sealText } from "../../config/card-seal.ts";
 import { DEFAULT_REDIS_URL, loadConfig } from "../../config/env.ts";
 import { createLogger } from "../../config/log.ts";
+import { bufferedDestination } from "../../config/log-format.ts";
 import { topologyOf } from "../../streams/infra.ts";
 import { startPlatform, type Platform } from "../platform.ts";
 import { benchPrefix, cleanUp, makeTempDir } from "./cleanup.ts";
@@ -75,7 +75,7 @@ export async function webhooksSection(o: WebhooksBenchOptions): Promise<number> 
     });
     try {
       say(`webhooks: starting the product (prefix ${prefix})`);
-      const logFile = pino.destination({ dest: join(dataDir, "platform.log"), sync: false });
+      const logFile = bufferedDestination(join(dataDir, "platform.log"));
       platform = await startPlatform(config, {
         roles: new Set(["sandbox", "worker", "gateway"]),
         log: createLogger(config.logLevel, { service: "switchyard" }, logFile),
