@@ -2,11 +2,13 @@
 // Procfile's four roles — gateway, worker, projector, sandbox — run from it as `node <out>/…` with no
 // TypeScript loader, each its own OS process, from a directory outside the repository (so nothing
 // read at run time is found in the sources by accident). One payment is created and captured
-// through the built gateway and reaches the read model the built projector keeps.
+// through the built gateway and reaches the read model the built projector keeps. Nothing built may
+// import a development dependency: the container image installs the production ones only.
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -126,26 +128,46 @@ describe("the built roles: compiled JavaScript run by plain node (e2e)", functio
       "TypeScript in the build",
     ).to.deep.equal([]);
     for (const entry of Object.values(ENTRY)) expect(files, entry).to.include(entry);
-    const specifier = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g;
-    const readAt = /new URL\(\s*["'`]([^"'`$]*)/g;
+    // tsc writes each static import or re-export on one line of its own; dynamic ones anywhere.
+    const specifier =
+      /^(?:import|export)\b[^;\n]*?(?:from\s*|import\s*)["']([^"']+)["'];$|\bimport\(\s*["']([^"']+)["']\s*\)/gm;
+    // The literal start of a URL resolved against the module; `$` after it: a template goes on.
+    const readAt = /new URL\(\s*["'`]([^"'`$]*)(.)/g;
+    const dependencies = Object.keys(
+      (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: object }).dependencies,
+    );
+    const packages = new Set<string>();
     let imports = 0;
     for (const file of jsFiles(out)) {
       const code = readFileSync(file, "utf8");
-      for (const [, spec] of code.matchAll(specifier)) {
+      const at = relative(out, file);
+      for (const [, staticSpec, dynamicSpec] of code.matchAll(specifier)) {
+        const spec = staticSpec ?? dynamicSpec;
         imports++;
-        expect(spec, `${relative(out, file)} imports ${spec}`).not.to.match(
-          /^tsx(\/|$)|^\.{1,2}\/.*\.[cm]?ts$/,
+        expect(spec, `${at} imports ${spec}`).not.to.match(/^tsx(\/|$)|^\.{1,2}\/.*\.[cm]?ts$/);
+        if (spec!.startsWith(".") || spec!.startsWith("node:") || builtinModules.includes(spec!)) continue;
+        packages.add(
+          spec!
+            .split("/")
+            .slice(0, spec!.startsWith("@") ? 2 : 1)
+            .join("/"),
         );
       }
       // A file read beside the module (new URL("../console/", import.meta.url)) must be in the build.
-      for (const [, target] of code.matchAll(readAt)) {
+      for (const [, target, next] of code.matchAll(readAt)) {
         if (!target!.startsWith(".")) continue;
-        const path = resolve(dirname(file), target!.endsWith("/") ? target! : dirname(target!));
-        expect(statSync(path, { throwIfNoEntry: false }), `${relative(out, file)} reads ${target}`).not.to.be
-          .undefined;
+        const exact = next !== "$" || target!.endsWith("/");
+        const path = resolve(dirname(file), exact ? target! : dirname(target!));
+        expect(statSync(path, { throwIfNoEntry: false }), `${at} reads ${target}`).not.to.be.undefined;
       }
     }
     expect(imports, "import statements seen (the pattern still matches tsc's output)").to.be.greaterThan(500);
+    // The image installs `dependencies` only (npm ci --omit=dev): nothing built may need a dev one.
+    expect(
+      [...packages].filter((p) => !dependencies.includes(p)),
+      "packages imported by the build that are not production dependencies",
+    ).to.deep.equal([]);
+    expect(packages.size, "packages seen").to.be.greaterThan(10);
   });
 
   it("a .ts entry point fails under the same node invocation (no loader is present)", async () => {
