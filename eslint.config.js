@@ -5,7 +5,7 @@ import { createTypeScriptImportResolver } from "eslint-import-resolver-typescrip
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".data/", "coverage/", ".dependency-cruiser.cjs"] },
+  { ignores: ["node_modules/", ".data/", "coverage/", "dist/", ".dependency-cruiser.cjs"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -72,6 +72,8 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
     if (opts.roles.has("sandbox")) {
       const notifyUrl = config.notifications.sandboxNotifyUrl ?? defaultSandboxNotifyUrl(config.gateway);
       const sandbox = await startSandbox({
+        // HOST, as the gateway and the metrics doors: in a container the sandbox must listen beyond loopback.
+        host: config.gateway.host,
         port: config.sandbox.port,
         slowCardDelayMs: config.sandbox.slowCardDelayMs,
         retainCharges: config.sandbox.retainCharges,
