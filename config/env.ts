@@ -61,6 +61,8 @@ export type Config = {
   /** Prepended to stream, subject, bucket and Redis key names so deployments never share state. */
   prefix: string;
   partitions: number;
+  /** How long a worker's member entry and partition leases live without renewal (the buckets' max age). */
+  leaseTtlMs: number;
   bootstrapKeys: BootstrapKey[];
   /** Keys of the operator API (/ops/*); empty = the operator API answers 403 operator_api_disabled. */
   operatorKeys: OperatorKey[];
@@ -196,6 +198,7 @@ const EnvSchema = z
     SWITCHYARD_FEE_TOLERANCE_PERCENT: variable(10, integer(0, 1_000)),
     SWITCHYARD_PREFIX: variable("", matching(/^[A-Za-z0-9_]*$/, "letters, digits and _ only")),
     SWITCHYARD_PARTITIONS: variable(64, integer(1, 1024)),
+    SWITCHYARD_LEASE_TTL_MS: variable(10_000, integer(1_000, 600_000)),
     SWITCHYARD_BOOTSTRAP_KEYS: variable<BootstrapKey[]>([], bootstrapKeys),
     SWITCHYARD_OPERATOR_KEYS: variable<OperatorKey[]>([], operatorKeys),
     SWITCHYARD_REPLY_WAIT_MS: variable(10_000, integer(0, 600_000)),
@@ -287,6 +290,7 @@ const EnvSchema = z
     },
     prefix: env.SWITCHYARD_PREFIX,
     partitions: env.SWITCHYARD_PARTITIONS,
+    leaseTtlMs: env.SWITCHYARD_LEASE_TTL_MS,
     bootstrapKeys: env.SWITCHYARD_BOOTSTRAP_KEYS,
     operatorKeys: env.SWITCHYARD_OPERATOR_KEYS,
     psp: { timeoutMs: env.SWITCHYARD_PSP_TIMEOUT_MS },
