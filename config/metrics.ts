@@ -245,5 +245,29 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["endpoint"] as const,
       registers,
     }),
+    // Partition ownership (issue 19): each worker's leases, read by GET /ops/cluster's operators and
+    // by the SwitchyardPartitionsUnowned alert (max configured > sum owned).
+    partitionsOwned: new Gauge({
+      name: "switchyard_partitions_owned",
+      help: "Command partitions this worker holds by lease",
+      labelNames: ["worker"] as const,
+      registers,
+    }),
+    partitionsConfigured: new Gauge({
+      name: "switchyard_partitions_configured",
+      help: "Command partitions of the topology (SWITCHYARD_PARTITIONS)",
+      registers,
+    }),
+    rebalances: new Counter({
+      name: "switchyard_rebalances_total",
+      help: "Changes of this worker's set of partitions (gained or lost some)",
+      registers,
+    }),
+    leasesLost: new Counter({
+      name: "switchyard_lease_lost_total",
+      help: "Partition leases this worker lost without giving them up, by reason",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
   };
 }
