@@ -4,8 +4,11 @@
 // and a member that left; who may read it; and its place in the OpenAPI document.
 import { randomBytes } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { expect } from "chai";
 import { leaseKey } from "../../streams/cluster-records.ts";
+import { ClusterView } from "../../streams/cluster-view.ts";
+import { NATS_URL } from "../support/infra.ts";
 import { clusterBuckets, type ClusterBuckets } from "../support/cluster-entries.ts";
 import { MERCHANT, OPERATORS, startOpsGateway, type OpsHarness } from "./ops-harness.ts";
 
@@ -165,6 +168,21 @@ describe("gateway: GET /ops/cluster over the workers' member and lease buckets",
     expect([stranger.status, stranger.body.error?.code]).to.deep.equal([401, "unauthorized"]);
     const merchant = await get(MERCHANT.key);
     expect([merchant.status, merchant.body.error?.code]).to.deep.equal([403, "forbidden"]);
+  });
+
+  it("answers 503 service_unavailable, not 500, when NATS cannot be reached", async () => {
+    const nc = await connect({ servers: NATS_URL });
+    const view = new ClusterView(jetstream(nc), h.prefix, { partitions: PARTITIONS, leaseTtlMs: 10_000 });
+    await nc.close();
+    const cut = await startOpsGateway({ cluster: view });
+    try {
+      const res = await cut.call("GET", "/ops/cluster");
+      const body = (await res.json()) as { error: { code: string } };
+      expect([res.status, body.error.code]).to.deep.equal([503, "service_unavailable"]);
+      expect(cut.logs.some((l) => l.includes("cluster read failed"))).to.equal(true);
+    } finally {
+      await cut.close();
+    }
   });
 
   it("is in the OpenAPI document, for operators, with its answer's schema", async () => {

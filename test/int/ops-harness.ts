@@ -78,8 +78,8 @@ export async function startOpsGateway(
   opts: {
     operatorKeys?: ReadonlyArray<{ name: string; key: string; role?: OperatorRole }>;
     defaults?: { [K in PolicyKind]: PolicyOf<K> };
-    /** GET /ops/cluster over this prefix's member and lease buckets (none is created). */
-    cluster?: ClusterViewOptions;
+    /** GET /ops/cluster over this prefix's member and lease buckets (none is created), or over that view. */
+    cluster?: ClusterViewOptions | Pick<ClusterView, "read">;
   } = {},
 ): Promise<OpsHarness> {
   const nc = await connect({ servers: NATS_URL });
@@ -106,7 +106,9 @@ export async function startOpsGateway(
       board,
       capabilities,
       auth: OperatorAuth.fromKeys(opts.operatorKeys ?? Object.values(OPERATORS)),
-      ...(opts.cluster && { cluster: new ClusterView(js, prefix, opts.cluster) }),
+      ...(opts.cluster && {
+        cluster: "read" in opts.cluster ? opts.cluster : new ClusterView(js, prefix, opts.cluster),
+      }),
     },
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
