@@ -44,6 +44,7 @@ import { webhookEventRoutes } from "./routes/webhook-events.ts";
 import { webhookEndpointRoutes } from "./routes/webhook-endpoints.ts";
 import { pspNotificationRoutes } from "./routes/psp-notifications.ts";
 import { opsNotificationRoutes } from "./routes/ops-notifications.ts";
+import { opsClusterRoutes } from "./routes/ops-cluster.ts";
 
 export type { GatewayDeps } from "./deps.ts";
 
@@ -193,6 +194,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         await scope.register(opsPaymentRoutes, ops);
         await scope.register(opsMerchantRoutes, ops);
         await scope.register(opsNotificationRoutes, ops);
+        await scope.register(opsClusterRoutes, ops);
       },
       { prefix: "/ops" },
     );

@@ -16,6 +16,7 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { PspCapabilities } from "../actors/policy/core/schemas.ts";
 import type { OpsBoard } from "../streams/ops-board.ts";
+import type { ClusterView } from "../streams/cluster-view.ts";
 import type { PolicyStore } from "../actors/policy/store.ts";
 import type { MerchantKeyStore } from "../streams/merchant-keys.ts";
 import type { MerchantAuthenticator } from "./auth.ts";
@@ -69,6 +70,8 @@ export type OpsDeps = {
   settlement?: SettlementDeps;
   /** PSP notifications kept for reconciliation (/ops/notifications); without it that route is absent. */
   notifications?: Pick<UnmatchedNotifications, "list">;
+  /** The workers' member and partition-lease entries (/ops/cluster); without it that route is absent. */
+  cluster?: Pick<ClusterView, "read">;
 };
 
 export type GatewayDeps = {

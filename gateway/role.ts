@@ -18,6 +18,7 @@ import { isConnected } from "../streams/connection.ts";
 import { AuditLog } from "../streams/audit-log.ts";
 import { MerchantKeyStore, type SeedKey } from "../streams/merchant-keys.ts";
 import { KEY_PREFIX_LENGTH } from "../actors/merchants/core/keys.ts";
+import { ClusterView } from "../streams/cluster-view.ts";
 import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Infra } from "../streams/infra.ts";
@@ -170,6 +171,10 @@ export async function startGatewayRole(
       capabilities,
       auth: OperatorAuth.fromKeys(config.operatorKeys),
       merchants,
+      cluster: new ClusterView(js, config.prefix, {
+        partitions: config.partitions,
+        leaseTtlMs: config.leaseTtlMs,
+      }),
     },
   });
   let url: string;

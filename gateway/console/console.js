@@ -7,6 +7,7 @@ import { initPayments } from "./payments.js";
 import { loadPolicies, loadPsps } from "./psps.js";
 import { loadReconciliation } from "./reconciliation.js";
 import { initStuck, loadStuck } from "./stuck.js";
+import { initCluster, loadCluster } from "./cluster.js";
 
 const LOADERS = {
   payments: () => undefined,
@@ -14,6 +15,7 @@ const LOADERS = {
   psps: loadPsps,
   policies: loadPolicies,
   reconciliation: loadReconciliation,
+  cluster: loadCluster,
 };
 
 function openTab(name) {
@@ -63,6 +65,7 @@ function start() {
   whenUnauthorized((err) => logOut(`Logged out: ${describe(err)}`));
   initPayments();
   initStuck();
+  initCluster();
   loggedIn(session.key() !== null);
 }
 

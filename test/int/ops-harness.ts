@@ -18,7 +18,9 @@ import {
 import { buildGateway } from "../../gateway/app.ts";
 import { hashKey, MerchantAuth } from "../../gateway/auth.ts";
 import { OperatorAuth } from "../../gateway/operator-auth.ts";
+import type { OperatorRole } from "../../config/env.ts";
 import { createMetrics } from "../../config/metrics.ts";
+import { ClusterView, type ClusterViewOptions } from "../../streams/cluster-view.ts";
 import { OpsBoard } from "../../streams/ops-board.ts";
 import { PolicyStore } from "../../actors/policy/store.ts";
 import { NATS_URL, uniquePrefix } from "../support/infra.ts";
@@ -59,6 +61,8 @@ export function testCapabilities(): Map<string, PspCapabilities> {
 export type OpsHarness = {
   url: string;
   nc: NatsConnection;
+  /** The random prefix of its buckets (the cluster buckets a test writes are named from it). */
+  prefix: string;
   store: PolicyStore;
   board: OpsBoard;
   /** The map the gateway validates against: a test may remove a PSP from it. */
@@ -72,8 +76,10 @@ export type OpsHarness = {
 
 export async function startOpsGateway(
   opts: {
-    operatorKeys?: ReadonlyArray<{ name: string; key: string }>;
+    operatorKeys?: ReadonlyArray<{ name: string; key: string; role?: OperatorRole }>;
     defaults?: { [K in PolicyKind]: PolicyOf<K> };
+    /** GET /ops/cluster over this prefix's member and lease buckets (none is created), or over that view. */
+    cluster?: ClusterViewOptions | Pick<ClusterView, "read">;
   } = {},
 ): Promise<OpsHarness> {
   const nc = await connect({ servers: NATS_URL });
@@ -100,6 +106,9 @@ export async function startOpsGateway(
       board,
       capabilities,
       auth: OperatorAuth.fromKeys(opts.operatorKeys ?? Object.values(OPERATORS)),
+      ...(opts.cluster && {
+        cluster: "read" in opts.cluster ? opts.cluster : new ClusterView(js, prefix, opts.cluster),
+      }),
     },
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
@@ -108,6 +117,7 @@ export async function startOpsGateway(
   return {
     url,
     nc,
+    prefix,
     store,
     board,
     capabilities,
