@@ -104,55 +104,16 @@ export type SimDispute = {
   closedAt?: string;
 };
 
-export const Fault = ["none", "http_500", "garbled", "reset"] as const;
-export type Fault = (typeof Fault)[number];
-
-export type Behaviour = {
-  /** Added to every response of this PSP. */
-  latencyMs: number;
-  /** Every endpoint answers 503 "not processed" and changes nothing. */
-  outage: boolean;
-  /**
-   * The request is processed, then the answer is lost: "http_500" replaces it by a 500, "garbled" by a
-   * body that is not JSON, "reset" by a dropped connection. Lets tests show that an adapter treats each
-   * as outcome unknown.
-   */
-  fault: Fault;
-  /**
-   * Share (0–1) of authorizations answered with the PSP's 503 "not processed" before anything is
-   * done: nothing charged, nothing stored under the key (the same key may succeed later). 1 = all.
-   */
-  failureRate: number;
-  /**
-   * Share (0–1) of requests (any endpoint) that are processed as usual and whose answer is then held
-   * back for the sandbox's slow delay (`slowCardDelayMs`), longer than any client timeout: the client
-   * sees a timeout, the PSP has the charge, a status query finds it.
-   */
-  timeoutRate: number;
-  /** Refunds are answered "pending" and completed later, by a notification (default off). */
-  asyncRefunds?: boolean;
-  /** Asynchronous refunds end failed (their notification says so) instead of succeeded. */
-  refundsFail?: boolean;
-};
-export const defaultBehaviour = (): Behaviour => ({
-  latencyMs: 0,
-  outage: false,
-  fault: "none",
-  failureRate: 0,
-  timeoutRate: 0,
-});
+export { defaultBehaviour, Fault, type Behaviour } from "./behaviour.ts";
+export { isRefusal, type Refusal } from "./refusals.ts";
+import { currencyMismatch, notFound, type Refusal } from "./refusals.ts";
+import { defaultBehaviour, type Behaviour } from "./behaviour.ts";
 
 /** What reached a simulated PSP's request handling (after the wire format's own validation). */
 export type RequestCounts = { total: number; authorizations: number };
 
 /** A stored answer, replayed byte for byte when the same idempotency key comes back. */
 export type WireReply = { status: number; body: unknown };
-
-/** A business refusal of a capture, void or refund; each wire module words it its own way. */
-export type Refusal = {
-  refused: "not_found" | "invalid_state" | "amount_too_large" | "currency_mismatch";
-  message: string;
-};
 
 export type NewCharge = {
   idempotencyKey: string;
@@ -418,10 +379,6 @@ export class SimulatedPsp {
   }
 }
 
-export function isRefusal(r: Charge | Refusal): r is Refusal {
-  return "refused" in r;
-}
-
 export function movement(
   kind: MovementKind,
   reference: string,
@@ -430,12 +387,4 @@ export function movement(
   at: string,
 ): Movement {
   return { kind, reference, lineId: randomId("txn_", 24), amount, currency, at };
-}
-
-function notFound(id: string): Refusal {
-  return { refused: "not_found", message: `no such charge ${id}` };
-}
-
-function currencyMismatch(charge: Charge): Refusal {
-  return { refused: "currency_mismatch", message: `charge ${charge.id} is in ${charge.currency}` };
 }
