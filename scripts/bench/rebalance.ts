@@ -62,7 +62,7 @@ export type Rebalance = {
   longestWaitMs: number;
   /** Seconds from the kill until one second's 201s reached 90 % of the rate before it. */
   fullRateS: number | null;
-  /** 201s per second over the last 2 s of the load after the kill. */
+  /** 201s per second over the last 2 s (at most) before the load stopped. */
   rateAfter: number;
   /** Payments answered 202 (not at rest within the reply wait) from the kill on. */
   answered202: number;
@@ -245,10 +245,11 @@ export async function measureRebalance(i: RebalanceInput): Promise<Rebalance> {
     }
   } finally {
     stopLoad = true;
-    await Promise.all(clients);
   }
+  // Before waiting for the clients: one may still wait for an answer the killed worker took along.
   const loadEnd = performance.now();
   const rateAfter = rateOver(Math.max(killAt, loadEnd - 2000), loadEnd);
+  await Promise.all(clients);
 
   // The 202s: read back until at rest, or the limit.
   let atRestAt: number | undefined = pending.size === 0 ? killAt : undefined;

@@ -69,6 +69,12 @@ export function workersReport(
           `this ${r.cpu.processCores.toFixed(2)}` +
           (r.cpu.natsServerCores === null ? "" : ` nats-server ${r.cpu.natsServerCores.toFixed(2)}`),
       );
+    const idle = set.idleMsPerS;
+    if (idle)
+      lines.push(
+        `          idle after the load, ms of CPU per second: workers ${idle.worker.toFixed(0)} (${(idle.worker / set.workers).toFixed(0)} each), ` +
+          `gateway ${idle.gateway.toFixed(0)}, projector ${idle.projector.toFixed(0)}, sandbox ${idle.sandbox.toFixed(0)}`,
+      );
     if (f.status202 > 0 || f.errors > 0)
       lines.push(`          answers: 201 ${f.status201}, 202 ${f.status202}, errors/other ${f.errors}`);
   }
@@ -89,6 +95,9 @@ export function workersReport(
       cpuRatioToFirst: base ? num(f.cpu.children / base.f.cpu.children) : null,
       single: { perSecond: r1(f.productPerSecond), cpuMsPerPayment: num(f.productCpu) },
       othersCores: num(f.othersCores),
+      idleMsPerS: set.idleMsPerS
+        ? Object.fromEntries(Object.entries(set.idleMsPerS).map(([k, v]) => [k, r1(v)]))
+        : null,
       status201: f.status201,
       status202: f.status202,
       errors: f.errors,
@@ -118,8 +127,8 @@ function rebalanceLines(k: Rebalance): string[] {
     `  requests in flight at the kill: ${k.inFlightAtKill} (${answers || "none"}); the last answered ${s(k.inFlightAnsweredS)} after the kill`,
     `  a burst of one payment per partition from the kill on, every partition answered 201: ${s(k.allPartitionsS)} (${k.partitionsFlowing} of ${k.partitions}, ${k.bursts} burst(s))`,
     `  rebalance time (the later of the two): ${s(k.rebalanceS)}; the longest a client waited: ${ms(k.longestWaitMs)}`,
-    `  rate back to 90 % of before: ${s(k.fullRateS)}; ${r1(k.rateAfter)} payments/s at the end`,
-    `  answered 202 from the kill on: ${k.answered202}; all at rest ${s(k.atRestS)} after the kill` +
+    `  rate back to 90 % of before: ${s(k.fullRateS)}; ${r1(k.rateAfter)} payments/s when the load stopped`,
+    `  answered 202 from the kill on (the reply wait ran out: their commands were most likely with the killed worker): ${k.answered202}; all at rest ${s(k.atRestS)} after the kill` +
       (k.notAtRest > 0 ? ` (${k.notAtRest} not)` : "") +
       (other ? `; other answers: ${other}` : ""),
   ];

@@ -21,6 +21,7 @@ import {
   firstPayment,
   startProcfile,
   type Procfile,
+  type ChildCpuMs,
   type ProcfileRound,
 } from "./procfile.ts";
 import { measureRebalance, type Rebalance } from "./rebalance.ts";
@@ -52,10 +53,16 @@ export type WorkerSetResult = WorkerSet & {
   rounds: ProcfileRound[];
   /** The product phases, each measured right before the round of the same index. */
   product: RunResult[];
+  /**
+   * Each role's CPU with no load, ms per second, over IDLE_MS after the rounds: a worker's fixed cost
+   * (its 64 pull consumers, timers), which every extra worker adds whatever the rate.
+   */
+  idleMsPerS: ChildCpuMs | undefined;
   rebalance: Rebalance | undefined;
 };
 
 const FIRST_WARMUP_S = 5;
+const IDLE_MS = 3_000;
 
 /** Environment with defaults as config/env.ts has them: the kill's wait limit is derived from them. */
 const envMs = (name: string, fallback: number) => {
@@ -111,7 +118,14 @@ export async function workersMode(i: WorkersModeInput): Promise<number> {
       });
       client = paymentClient(children.url, i.apiKey, i.concurrency);
       await firstPayment(client.op);
-      const result: WorkerSetResult = { ...set, prefix, rounds: [], product: [], rebalance: undefined };
+      const result: WorkerSetResult = {
+        ...set,
+        prefix,
+        rounds: [],
+        product: [],
+        idleMsPerS: undefined,
+        rebalance: undefined,
+      };
       for (let round = 1; round <= i.rounds && !i.signal.aborted; round++) {
         await closedLoop(i.concurrency, warmup(i, firstProduct) * 1000, i.product, i.signal);
         firstProduct = false;
@@ -130,6 +144,19 @@ export async function workersMode(i: WorkersModeInput): Promise<number> {
             `p50 ${run.latencyMs.p50.toFixed(1)} ms, children ${(childSum(childCpuMs) / run.completed).toFixed(2)} ms CPU/payment` +
             `  (product beside it ${product.perSecond.toFixed(1)}/s)`,
         );
+      }
+      const idleFrom = children.cpuMs();
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      const idleTo = children.cpuMs();
+      if (idleFrom && idleTo) {
+        const d = childCpuDelta(idleFrom, idleTo);
+        const perS = (v: number) => (v * 1000) / IDLE_MS;
+        result.idleMsPerS = {
+          gateway: perS(d.gateway),
+          worker: perS(d.worker),
+          projector: perS(d.projector),
+          sandbox: perS(d.sandbox),
+        };
       }
       if (kill && !i.signal.aborted) {
         const procfile = children;
