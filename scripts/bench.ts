@@ -59,6 +59,7 @@ import {
 } from "./bench/probes.ts";
 import { helpAsked, options, sectionOnly, UsageError, USAGE } from "./bench/options.ts";
 import { phaseMode } from "./bench/phases.ts";
+import { workersMode } from "./bench/workers.ts";
 import { benchEnv, startProduct, type ProductRun } from "./bench/product.ts";
 import { report, type BenchOptions, type Flow, type FlowInput } from "./bench/report.ts";
 import { benchRouting } from "./bench/routing.ts";
@@ -88,7 +89,7 @@ async function main(): Promise<number> {
   // The sections last: the flows' servers are gone by then, so none disturbs another.
   const section = sectionOnly();
   let code = section ? 0 : await flowsBench(opts);
-  if (code !== 0 || ((opts.only || opts.phases > 0) && !section)) return code;
+  if (code !== 0 || ((opts.only || opts.phases > 0 || opts.workers) && !section)) return code;
   // Webhooks: in a full run, and alone with --only webhooks.
   if (section === undefined || section === "webhooks")
     code = await webhooksSection({
@@ -112,16 +113,19 @@ async function main(): Promise<number> {
 
 async function flowsBench(opts: BenchOptions): Promise<number> {
   // Procfile right after product: the two phases being compared sit next to each other in time.
-  const flows: Flow[] = opts.only
-    ? [opts.only]
-    : opts.procfile
-      ? ["bare", "product", "procfile"]
-      : ["bare", "product"];
+  // The workers mode starts its own Procfile sets (scripts/bench/workers.ts); the product is its reference.
+  const flows: Flow[] = opts.workers
+    ? ["product"]
+    : opts.only
+      ? [opts.only]
+      : opts.procfile
+        ? ["bare", "product", "procfile"]
+        : ["bare", "product"];
   const natsUrl = process.env.NATS_URL ?? DEFAULT_NATS_URL;
   const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   // Pure CPU, so it goes first: no server started here and no flow shares the machine yet.
   let routing: Awaited<ReturnType<typeof benchRouting>> | undefined;
-  if (!opts.only && opts.phases === 0) {
+  if (!opts.only && opts.phases === 0 && !opts.workers) {
     say("routing decision alone: 200-rule policy");
     routing = await benchRouting({ rules: 200 });
   }
@@ -215,6 +219,20 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
     // What the process burns with no load (timers, idle consumers' heartbeats): every phase's CPU per
     // payment includes it, which matters at low open-loop rates and with one client.
     const idleCpuMsPerS = await idleCpu(1000);
+    if (opts.workers)
+      return await workersMode({
+        ...opts,
+        counts: opts.workers,
+        partitions: config.partitions,
+        natsUrl,
+        redisUrl,
+        nc,
+        apiKey,
+        dataDir,
+        product: clientOf.product!,
+        signal: abort.signal,
+        say,
+      });
     if (opts.phases > 0) {
       const errors = await phaseMode({
         ...opts,

@@ -82,6 +82,22 @@ export async function cleanUp(run: Run): Promise<string[]> {
   return problems;
 }
 
+/**
+ * One more prefix's streams, Redis keys and read-model schema: a Procfile set of the workers mode
+ * (scripts/bench/workers.ts), removed as soon as its run is over. Every step is tried; failures listed.
+ */
+export async function removePrefix(nc: NatsConnection, redisUrl: string, prefix: string): Promise<string[]> {
+  const problems: string[] = [];
+  const step = async (what: string, f: () => Promise<unknown>) => {
+    await f().catch((err: unknown) => problems.push(`${what} of ${prefix}: ${errorText(err)}`));
+  };
+  await step("streams", () => removeStreams(nc, prefix));
+  await step("Redis keys", () => removeRedisKeys(redisUrl, [prefix]));
+  const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  await step("database schema", () => dropSchema(databaseUrl, `sy_${prefix.toLowerCase()}`));
+  return problems;
+}
+
 async function removeStreams(nc: NatsConnection, prefix: string): Promise<void> {
   const jsm = await jetstreamManager(nc);
   // The topology first: it knows its own order (consumers before streams).

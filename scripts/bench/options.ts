@@ -17,6 +17,11 @@ Options (flag, environment variable, default):
   --max-outstanding N            BENCH_MAX_OUTSTANDING 256  open loop: arrivals beyond this many waiting are dropped
   --only bare|product|procfile   BENCH_ONLY             one flow only: no routing micro-bench, no baseline
   --procfile                     BENCH_PROCFILE=1       also the Procfile roles as child processes
+  --workers N[,N...]             BENCH_WORKERS          workers mode: the Procfile roles with N worker processes, each N
+                                                        in turn after a product phase, then 1 worker on 1 partition;
+                                                        per run: rate, p50/p99, CPU per payment per role, ÷ the first;
+                                                        with N >= 2 one worker SIGKILLed under load and the time until
+                                                        every partition flows again (scripts/bench/workers.ts)
   --only settlement                                     the settlement section alone (scripts/bench/settlement.ts)
   --settlement-lines N           BENCH_SETTLEMENT_LINES 1000000  report lines (= payments); 0: no settlement section
   --settlement-rounds N          BENCH_SETTLEMENT_ROUNDS 2       bare parse + ingest pairs
@@ -65,6 +70,7 @@ const VALUED = new Set([
   "search-queries",
   "phases",
   "phase-payments",
+  "workers",
 ]);
 const SWITCHES = new Set([
   "procfile",
@@ -128,6 +134,23 @@ function option(names: string[], envVar: string, fallback: number, min: number, 
   return n;
 }
 
+/** Worker processes per run of the workers mode: a comma-separated list of counts, each 1-16. */
+export const MAX_WORKERS = 16;
+
+function workerCounts(): number[] | undefined {
+  const raw = arg(["workers"], "BENCH_WORKERS");
+  if (raw === undefined || raw === "") return undefined;
+  const counts = raw.split(",").map((part) => part.trim());
+  if (!counts.every((c) => /^\d+$/.test(c) && Number(c) >= 1 && Number(c) <= MAX_WORKERS))
+    throw new UsageError(
+      `--workers (BENCH_WORKERS) must be worker counts 1-${MAX_WORKERS}, comma-separated (e.g. 1,2,3), got ${JSON.stringify(raw)}`,
+    );
+  const n = counts.map(Number);
+  if (new Set(n).size !== n.length)
+    throw new UsageError(`--workers (BENCH_WORKERS) lists a count twice: ${JSON.stringify(raw)}`);
+  return n;
+}
+
 /** A bare switch given on the command line, or its environment variable set to 1 or true. */
 const switchOn = (name: string, envVar?: string) =>
   process.argv.slice(2).includes(`--${name}`) ||
@@ -170,6 +193,11 @@ export function options(): BenchOptions {
     throw new UsageError(
       "--phases runs the product in a closed loop: not with --open-loop, --procfile or --only other than product",
     );
+  const workers = workerCounts();
+  if (workers && (openLoopRate > 0 || procfile || phases > 0 || (only !== undefined && only !== "")))
+    throw new UsageError(
+      "--workers runs its own closed-loop rounds: not with --open-loop, --procfile, --phases or --only",
+    );
   return {
     concurrency: Math.round(option(["concurrency", "clients"], "BENCH_CONCURRENCY", 32, 1, 4096)),
     durationS: option(["duration"], "BENCH_DURATION", 15, 1, 3600),
@@ -198,5 +226,6 @@ export function options(): BenchOptions {
     phases,
     phasePayments: Math.round(option(["phase-payments"], "BENCH_PHASE_PAYMENTS", 10_000, 1, 10_000_000)),
     heapSnapshots: switchOn("heap-snapshots", "BENCH_HEAP_SNAPSHOTS"),
+    workers,
   };
 }

@@ -28,15 +28,23 @@ const ENTRY: Record<ProcRole, string> = {
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-/** CPU time of each child in ms, from /proc/<pid>/stat (utime + stime, all threads). */
+/** CPU time of each role in ms, from /proc/<pid>/stat (utime + stime, all threads; workers summed). */
 export type ChildCpuMs = Record<ProcRole, number>;
+
+/** A child's name: its role, and for the second worker on `worker2`, `worker3`, … */
+const childName = (role: ProcRole, k: number) => (k === 0 ? role : `${role}${k + 1}`);
 
 export type Procfile = {
   prefix: string;
   url: string;
-  pids: Record<ProcRole, number>;
-  /** Each child's CPU so far; undefined for a child that is gone (its figures would be wrong). */
+  /** By child name: gateway, worker, worker2, …, projector, sandbox. */
+  pids: Record<string, number>;
+  /** The worker processes' pids, in start order. */
+  workerPids: number[];
+  /** Each role's CPU so far; undefined once any child is gone (its figures would be wrong). */
   cpuMs(): ChildCpuMs | undefined;
+  /** SIGKILL the `k`th worker (0-based), as a crash would; resolves once it has exited. */
+  killWorker(k: number): Promise<void>;
   /** SIGTERM to every child still running, then wait for them to exit (SIGKILL after a grace period). */
   stop(): Promise<void>;
 };
@@ -95,6 +103,9 @@ async function status(url: string): Promise<number | undefined> {
   }
 }
 
+/** The merchant the children bootstrap with the bench's API key. */
+export const BENCH_MERCHANT = "m_bench";
+
 export type ProcfileOptions = {
   /**
    * Its own bench prefix (cleanup.ts's benchPrefix), so a killed run's streams match the sweep's
@@ -104,6 +115,8 @@ export type ProcfileOptions = {
   natsUrl: string;
   redisUrl: string;
   partitions: number;
+  /** Worker processes (the Procfile's `worker` line run this many times); 1 when absent. */
+  workers?: number;
   /** The bench merchant's key: `m_bench:<apiKey>` is bootstrapped in the children's prefix. */
   apiKey: string;
   /** The bench's temp dir; the children get a directory of their own inside it. */
@@ -119,7 +132,7 @@ export type ProcfileOptions = {
 export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
   const prefix = o.prefix;
   const [port, sandboxPort] = [await freePort(), await freePort()];
-  const dataDir = join(o.dataDir, "procfile");
+  const dataDir = join(o.dataDir, o.prefix);
   mkdirSync(dataDir, { recursive: true });
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   // Like the single process: the caller's environment may tune the platform (partitions, reply
@@ -139,7 +152,7 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
     SWITCHYARD_PROJECTOR_METRICS_PORT: "0",
     SWITCHYARD_PREFIX: prefix,
     SWITCHYARD_PARTITIONS: String(o.partitions),
-    SWITCHYARD_BOOTSTRAP_KEYS: `m_bench:${o.apiKey}`,
+    SWITCHYARD_BOOTSTRAP_KEYS: `${BENCH_MERCHANT}:${o.apiKey}`,
     SWITCHYARD_CARD_KEY: randomBytes(32).toString("hex"),
     // The production roles have no default notification secrets: the sandbox signs and the gateway
     // verifies with the same per-run pair, as an operator sets them (docs/notifications.md).
@@ -148,12 +161,12 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
     SWITCHYARD_DATA_DIR: dataDir,
     SANDBOX_PERSIST: "false",
   };
-  const children = new Map<ProcRole, ChildProcess>();
-  const exited = new Map<ProcRole, string>();
-  const tails = new Map<ProcRole, string[]>();
-  const logFiles = new Map<ProcRole, string>();
-  /** The last lines a role wrote, its log file's and its stderr's, for a start-up failure. */
-  const lastWords = (role: ProcRole): string => {
+  const children = new Map<string, ChildProcess>();
+  const exited = new Map<string, string>();
+  const tails = new Map<string, string[]>();
+  const logFiles = new Map<string, string>();
+  /** The last lines a child wrote, its log file's and its stderr's, for a start-up failure. */
+  const lastWords = (role: string): string => {
     let logged: string[] = [];
     try {
       logged = readFileSync(logFiles.get(role) ?? "", "utf8")
@@ -180,12 +193,12 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
       }),
     );
   };
-  const spawnRole = (role: ProcRole) => {
+  const spawnRole = (role: ProcRole, name: string) => {
     // Not detached: a Ctrl-C in the terminal reaches the children too, and they stop gracefully on
     // SIGINT by themselves even when tsx SIGKILLs a bench too busy to acknowledge it.
     // Their log lines (LOG_LEVEL, info by default, as the single process) go straight to a file of
     // their own: nothing passes through this process, whose CPU is part of the measure.
-    const logFile = join(dataDir, `${role}.log`);
+    const logFile = join(dataDir, `${name}.log`);
     const out = openSync(logFile, "a");
     const child = spawn(process.execPath, ["--import", "tsx", ENTRY[role]], {
       cwd: ROOT,
@@ -194,27 +207,29 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
       stdio: ["ignore", out, "pipe"],
     });
     closeSync(out);
-    logFiles.set(role, logFile);
-    children.set(role, child);
+    logFiles.set(name, logFile);
+    children.set(name, child);
     const tail: string[] = [];
-    tails.set(role, tail);
+    tails.set(name, tail);
     // What they write to stderr (start-up failures, warnings) is shown, prefixed.
     const forward = (chunk: Buffer) => {
       for (const line of chunk.toString("utf8").split("\n")) {
         if (line.trim() === "") continue;
         tail.push(line);
         if (tail.length > 20) tail.shift();
-        process.stderr.write(`procfile ${role}: ${line}\n`);
+        process.stderr.write(`procfile ${name}: ${line}\n`);
       }
     };
     child.stderr?.on("data", forward);
-    child.once("exit", (code, sig) => exited.set(role, sig ?? `exit ${code}`));
-    child.once("error", (err) => exited.set(role, errorText(err)));
+    child.once("exit", (code, sig) => exited.set(name, sig ?? `exit ${code}`));
+    child.once("error", (err) => exited.set(name, errorText(err)));
   };
 
   try {
     // The sandbox first: the worker's PSP clients point at it.
-    for (const role of ["sandbox", "worker", "projector", "gateway"] as const) spawnRole(role);
+    const workers = o.workers ?? 1;
+    for (const role of ["sandbox", "worker", "projector", "gateway"] as const)
+      for (let k = 0; k < (role === "worker" ? workers : 1); k++) spawnRole(role, childName(role, k));
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + START_TIMEOUT_MS;
     const waitFor = async (what: string, ok: () => Promise<boolean>) => {
@@ -234,19 +249,33 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
       async () => (await status(`${sandboxUrl}/_sandbox/psps/acme/behaviour`)) === 200,
     );
     await waitFor("gateway /readyz", async () => (await status(`${url}/readyz`)) === 200);
-    const pids = Object.fromEntries([...children].map(([role, c]) => [role, c.pid ?? -1])) as Record<
-      ProcRole,
-      number
-    >;
+    const pids = Object.fromEntries([...children].map(([name, c]) => [name, c.pid ?? -1]));
+    const namesOf = (role: ProcRole) =>
+      Array.from({ length: role === "worker" ? workers : 1 }, (_, k) => childName(role, k));
+    const workerPids = namesOf("worker").map((name) => pids[name] ?? -1);
     return {
       prefix,
       url,
       pids,
+      workerPids,
       cpuMs() {
         if (exited.size > 0) return undefined;
-        const ms = ROLES.map((role) => procCpuMs(pids[role]));
-        if (ms.some((v) => v === undefined)) return undefined;
-        return { gateway: ms[0]!, worker: ms[1]!, projector: ms[2]!, sandbox: ms[3]! };
+        const cpu: ChildCpuMs = { gateway: 0, worker: 0, projector: 0, sandbox: 0 };
+        for (const role of ROLES)
+          for (const name of namesOf(role)) {
+            const ms = procCpuMs(pids[name] ?? -1);
+            if (ms === undefined) return undefined;
+            cpu[role] += ms;
+          }
+        return cpu;
+      },
+      async killWorker(k: number) {
+        const name = childName("worker", k);
+        const child = children.get(name);
+        if (!child || exited.has(name)) throw new Error(`procfile: no running ${name} to kill`);
+        const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+        child.kill("SIGKILL");
+        await gone;
       },
       stop,
     };

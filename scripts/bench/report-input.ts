@@ -40,6 +40,8 @@ export type BenchOptions = {
   phasePayments: number;
   /** Phase mode: heap snapshot summaries after the first and the last phase. */
   heapSnapshots: boolean;
+  /** Workers mode: the Procfile roles with each of these worker counts in turn (scripts/bench/workers.ts). */
+  workers: number[] | undefined;
 };
 
 export type FlowInput = {
