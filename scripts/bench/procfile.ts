@@ -1,12 +1,14 @@
-// The Procfile's roles as separate processes, for `npm run bench -- --procfile`: issue 7 asks whether
-// gateway, worker and sandbox in separate processes (each with its own event loop, so a 2-core machine
-// can run two of them at once) beat the single process; since issue 17 the projector is a fourth
-// (the worker runs with SWITCHYARD_PROJECTIONS=off, as the Procfile says), so this is the deployed shape. This module starts the three entry points
-// exactly as the Procfile does (node + tsx, no npm start code), under their own prefix, ports, card
-// key and data dir so they never share streams or consumers with the in-process product; waits until
-// they answer; reads their CPU from /proc (a child's process.cpuUsage() is not visible from here);
-// stops them with SIGTERM (they finish in-flight work and exit on their own). procfile-report.ts
-// reports them next to the single process, measured by the same client in alternating phases.
+// The Procfile's roles as separate processes, for `npm run bench -- --procfile` (and --workers N):
+// issue 7 asks whether gateway, worker and sandbox in separate processes (each with its own event
+// loop, so a 2-core machine can run two of them at once) beat the single process; since issue 17 the
+// projector is a fourth (the worker runs with SWITCHYARD_PROJECTIONS=off, as the Procfile says), so
+// this is the deployed shape. This module starts the Procfile's entry points (no npm start code) with
+// tsx from the sources — the Procfile runs the same modules compiled (`npm run build`), which the
+// bench does not wait for — under their own prefix, ports, card key and data dir so they never share
+// streams or consumers with the in-process product; waits until they answer; reads their CPU from
+// /proc (a child's process.cpuUsage() is not visible from here); stops them with SIGTERM (they finish
+// in-flight work and exit on their own). procfile-report.ts reports them next to the single process,
+// measured by the same client in alternating phases.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
