@@ -105,6 +105,11 @@ export type Config = {
   challenges: { expiryMs: number; sweepEveryMs: number };
   /** JetStream stream replicas: 1 on one machine, 3 on a production cluster. */
   streamReplicas: number;
+  /**
+   * How long a worker's member entry and partition leases live without renewal (renewed every third
+   * of it): a dead worker's partitions move to the others within about this long.
+   */
+  leaseTtlMs: number;
   /** Merchants' webhook endpoints: where they may point (SSRF rules) and how long a rotated secret lasts. */
   webhookEndpoints: {
     /** http:// to loopback allowed (npm start and tests); production: https only. */
@@ -231,6 +236,7 @@ const EnvSchema = z
     SWITCHYARD_CHALLENGE_EXPIRY: variable(3_600_000, duration(1_000, 7 * 86_400_000)),
     SWITCHYARD_CHALLENGE_SWEEP: variable<number | undefined>(undefined, duration(100, 3_600_000)),
     SWITCHYARD_STREAM_REPLICAS: variable(1, integer(1, 5)),
+    SWITCHYARD_LEASE_TTL_MS: variable(10_000, integer(500, 600_000)),
     SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK: variable(false, flag),
     SWITCHYARD_WEBHOOK_ALLOW_PRIVATE: variable(false, flag),
     SWITCHYARD_WEBHOOK_SECRET_GRACE: variable(86_400_000, duration(0, 30 * 86_400_000)),
@@ -333,6 +339,7 @@ const EnvSchema = z
         Math.min(60_000, Math.max(250, Math.floor(env.SWITCHYARD_CHALLENGE_EXPIRY / 4))),
     },
     streamReplicas: env.SWITCHYARD_STREAM_REPLICAS,
+    leaseTtlMs: env.SWITCHYARD_LEASE_TTL_MS,
     webhookEndpoints: {
       allowHttpLoopback: env.SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK,
       allowPrivate: env.SWITCHYARD_WEBHOOK_ALLOW_PRIVATE,

@@ -78,6 +78,29 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Appends refused by the expected-last-subject-sequence fence (another writer was first)",
       registers,
     }),
+    // Partition ownership (actors/ownership.ts).
+    partitionsOwned: new Gauge({
+      name: "switchyard_partitions_owned",
+      help: "PAY_CMD partitions this worker holds by lease right now",
+      labelNames: ["worker"] as const,
+      registers,
+    }),
+    partitionsConfigured: new Gauge({
+      name: "switchyard_partitions_configured",
+      help: "PAY_CMD partitions the topology has (every one should have an owner)",
+      registers,
+    }),
+    rebalances: new Counter({
+      name: "switchyard_rebalances_total",
+      help: "Times this worker's set of owned partitions changed (gained or lost partitions)",
+      registers,
+    }),
+    leaseLost: new Counter({
+      name: "switchyard_lease_lost_total",
+      help: "Partition leases this worker lost without giving them up, by reason (expired: not renewed within the TTL by its own clock, e.g. paused; refused: the renewal found the lease taken or gone)",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
     snapshotFailures: new Counter({
       name: "switchyard_snapshot_failures_total",
       help: "Redis snapshot reads or writes that failed (the platform falls back to replay)",
