@@ -103,17 +103,25 @@ export class ClusterKv {
 
   /**
    * Takes the lease of `partition` if nobody holds it (never written, deleted, or expired): its
-   * revision, or undefined when someone does. A create whose answer was lost, read back as ours,
-   * counts as taken.
+   * revision, or undefined when someone does. An entry already naming this owner (a create whose
+   * answer was lost, or a lease the owner gave up by its own clock and nobody took since) is
+   * rewritten at its revision, so that its time on the server starts now, as the caller's does.
    */
   async acquire(partition: number, record: LeaseRecord): Promise<number | undefined> {
     const key = leaseKey(partition);
+    const body = JSON.stringify(LeaseRecord.parse(record));
     try {
-      return await this.#l().create(key, JSON.stringify(LeaseRecord.parse(record)));
+      return await this.#l().create(key, body);
     } catch (err) {
       if (!isWrongLastSequence(err)) throw err;
-      const mine = await this.#ownRevision(partition, record.owner);
-      return mine;
+    }
+    const mine = await this.#ownRevision(partition, record.owner);
+    if (mine === undefined) return undefined;
+    try {
+      return await this.#l().update(key, body, mine);
+    } catch (err) {
+      if (isWrongLastSequence(err)) return undefined;
+      throw err;
     }
   }
 
