@@ -16,7 +16,7 @@ import { EventStore } from "../streams/event-store.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
-import { snapshotKey, type Topology } from "../streams/topology.ts";
+import { partitionOf, snapshotKey, type Topology } from "../streams/topology.ts";
 import type { ConsumerFate } from "../streams/disposition.ts";
 import { dispositionFor, PoisonReason } from "./fate.ts";
 import { Janitor } from "./janitor.ts";
@@ -221,7 +221,15 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     pid: process.pid,
     partitions: o.topo.partitions,
     ttlMs: o.leaseTtlMs,
-    consumer,
+    consumer: {
+      startPartition: (p) => consumer.startPartition(p),
+      // Once drained, its payments' idle actors go too: should the partition come back after
+      // another worker wrote to them, they are read afresh instead of failing the fence first.
+      stopPartition: async (p) => {
+        await consumer.stopPartition(p);
+        registry.passivateIdle((id) => partitionOf(o.topo, id) === p);
+      },
+    },
     metrics: o.metrics,
     log,
   });

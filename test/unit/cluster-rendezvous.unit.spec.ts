@@ -2,7 +2,7 @@
 // owner, a join or a leave moves only the partitions it must, and the split is roughly even.
 import { expect } from "chai";
 import fc from "fast-check";
-import { assignment, ownerOf, targetOf, weight } from "../../actors/cluster/core/rendezvous.ts";
+import { LOAD_SLACK, assignment, ownerOf, targetOf, weight } from "../../actors/cluster/core/rendezvous.ts";
 import { leaseStands, plan } from "../../actors/cluster/core/plan.ts";
 
 const PARTITIONS = 64;
@@ -26,16 +26,50 @@ describe("rendezvous assignment of partitions", () => {
     );
   });
 
-  it("moves only the joiner's partitions when a member joins, and only the leaver's when one leaves", () => {
+  it("pure rendezvous moves only the joiner's partitions when a member joins, and only the leaver's when one leaves", () => {
     fc.assert(
       fc.property(members(2, 8), (all) => {
         const joiner = all[all.length - 1]!;
-        const before = assignment(PARTITIONS, all.slice(0, -1));
-        const after = assignment(PARTITIONS, all);
+        const before = assignment(PARTITIONS, all.slice(0, -1), Infinity);
+        const after = assignment(PARTITIONS, all, Infinity);
         for (let p = 0; p < PARTITIONS; p++) {
           // A partition changes owner only to the joiner; leaving is the same picture read backwards.
           if (after.get(p) !== before.get(p)) expect(after.get(p)).to.equal(joiner);
+          expect(after.get(p)).to.equal(ownerOf(p, all));
         }
+      }),
+    );
+  });
+
+  it("with bounded loads, a join or leave moves little beyond what it must (under one of 64 on average)", () => {
+    let extra = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(members(2, 7), (all) => {
+        const joiner = all[all.length - 1]!;
+        const before = assignment(PARTITIONS, all.slice(0, -1));
+        const after = assignment(PARTITIONS, all);
+        let moved = 0;
+        for (let p = 0; p < PARTITIONS; p++)
+          if (after.get(p) !== before.get(p) && after.get(p) !== joiner) moved++;
+        // Moves between the members who stayed: a few, never a reshuffle.
+        expect(moved, "partitions moved between members who stayed").to.be.at.most(PARTITIONS / 8);
+        extra += moved;
+        runs++;
+      }),
+      { numRuns: 300, seed: 19 },
+    );
+    expect(extra / runs, "mean extra moves per join").to.be.below(1);
+  });
+
+  it("caps every member at 1.25x its share, so 4 partitions over 2 workers never split 4-0", () => {
+    fc.assert(
+      fc.property(members(1, 6), fc.integer({ min: 1, max: 128 }), (ms, partitions) => {
+        const cap = Math.ceil((partitions / ms.length) * (1 + LOAD_SLACK));
+        const counts = ms.map((m) => targetOf(m, partitions, ms).length);
+        for (const c of counts) expect(c).to.be.at.most(cap);
+        expect(counts.reduce((a, b) => a + b, 0)).to.equal(partitions);
+        if (partitions === 4 && ms.length === 2) expect(Math.min(...counts)).to.be.at.least(1);
       }),
     );
   });
@@ -43,7 +77,7 @@ describe("rendezvous assignment of partitions", () => {
   // Rendezvous splits like an independent fair draw per partition: a worker's count is binomial
   // (64, 1/n). That is the bound to hold it to: the mean and spread of a fair draw, never a worker
   // left with nothing, none far past its share.
-  it("splits 64 partitions over 1 to 5 workers like a fair draw: no worker empty, none far past its share", () => {
+  it("pure rendezvous splits 64 partitions over 1 to 5 workers like a fair draw: none empty, none far past its share", () => {
     for (let n = 1; n <= 5; n++) {
       const share = 1 / n;
       const mean = PARTITIONS * share;
@@ -61,7 +95,7 @@ describe("rendezvous assignment of partitions", () => {
           (ids) => {
             const ms = ids.map(([pid, r]) => `host-${pid}-${r}`);
             for (const m of ms) {
-              const c = targetOf(m, PARTITIONS, ms).length;
+              const c = targetOf(m, PARTITIONS, ms, Infinity).length;
               expect(c, `partitions of one of ${n} workers`).to.be.within(1, mean + 5 * sd);
               sum += c;
               sumSq += c * c;
