@@ -62,6 +62,7 @@ export class Ownership {
   #timer: NodeJS.Timeout | undefined;
   #sub: Subscription | undefined;
   #running: Promise<void> | undefined;
+  #renewing: Promise<void> | undefined;
   #again = false;
   #wantFull = false;
   #stopped = false;
@@ -103,11 +104,21 @@ export class Ownership {
     this.#stopped = true;
     clearInterval(this.#timer);
     this.#sub?.unsubscribe();
-    await this.#running;
-    await Promise.allSettled([...this.#background]);
-    const held = [...this.#held.entries()].filter(([, l]) => !l.releasing).map(([p]) => p);
-    await this.#release(held);
-    await Promise.allSettled([...this.#background]);
+    // Draining may outlast the TTL (a PSP call under way): the leases stay renewed until released,
+    // so what finishes meanwhile is still acknowledged here rather than sent back.
+    const renewing = setInterval(
+      () => void this.#renewAll().catch(() => undefined),
+      Math.max(100, Math.floor(this.#o.ttlMs / 3)),
+    );
+    try {
+      await this.#running;
+      await Promise.allSettled([...this.#background]);
+      const held = [...this.#held.entries()].filter(([, l]) => !l.releasing).map(([p]) => p);
+      await this.#release(held);
+      await Promise.allSettled([...this.#background]);
+    } finally {
+      clearInterval(renewing);
+    }
     await this.#o.kv
       .removeMember(this.#o.workerId)
       .catch((err: unknown) => this.#o.log.warn({ err }, "could not remove this worker's member entry"));
@@ -252,8 +263,14 @@ export class Ownership {
     this.#changed(0, partitions.length, undefined);
   }
 
-  /** Renews every held lease in one burst; a refusal means the lease is someone else's now. */
-  async #renewAll(): Promise<void> {
+  /** Renews every held lease in one burst (never two bursts at once). */
+  #renewAll(): Promise<void> {
+    this.#renewing ??= this.#renewBurst().finally(() => (this.#renewing = undefined));
+    return this.#renewing;
+  }
+
+  /** A refusal means the lease is someone else's now (or gone). */
+  async #renewBurst(): Promise<void> {
     const o = this.#o;
     const at = new Date().toISOString();
     const refused: number[] = [];

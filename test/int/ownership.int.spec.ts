@@ -177,7 +177,7 @@ describe("partition ownership between workers (int)", function () {
     }
   });
 
-  it("a worker stopping gracefully finishes its in-flight command before its partitions move", async () => {
+  it("a worker stopping gracefully finishes its in-flight command, however long, before its partitions move", async () => {
     const a = await startTestWorker("worker-a");
     const b = await startTestWorker("worker-b");
     await waitFor(converged, { timeoutMs: 10_000, what: "two workers converged" });
@@ -190,6 +190,18 @@ describe("partition ownership between workers (int)", function () {
     await new Promise((r) => setImmediate(r));
     expect((await kv.leases()).find((l) => l.partition === p)?.record.owner).to.equal("worker-a");
     expect(b.ownership.owned()).not.to.include(p);
+    // The drain outlasts the TTL: a keeps the lease renewed meanwhile (four renewals: more than a
+    // TTL has passed), so the command is still acknowledged by a when it ends.
+    const r0 = (await kv.leases()).find((l) => l.partition === p)!.revision;
+    const revisions = new Set<number>();
+    await waitFor(
+      async () => {
+        const l = (await kv.leases()).find((x) => x.partition === p);
+        if (l && l.revision > r0) revisions.add(l.revision);
+        return revisions.size >= 4;
+      },
+      { timeoutMs: TTL_MS * 4, what: "a's lease renewed four times while it drains" },
+    );
     held.get("hold-1")!();
     await stopping;
     expect(handled).to.deep.include({ worker: "worker-a", name: "hold-1", deliveryCount: 1 });
