@@ -177,6 +177,14 @@ describe("partition ownership between workers (int)", function () {
     }
   });
 
+  it("three workers started at once race for the leases and converge on one owner per partition", async () => {
+    await Promise.all(["worker-a", "worker-b", "worker-c"].map((id) => startTestWorker(id)));
+    await waitFor(converged, { timeoutMs: 10_000, what: "three workers started together to converge" });
+    const owned = workers.map((w) => w.ownership.owned());
+    expect(owned.flat().sort((x, y) => x - y)).to.deep.equal([...Array(PARTITIONS).keys()]);
+    for (const w of workers) expect(w.ownership.owned(), w.id).not.to.be.empty;
+  });
+
   it("a worker stopping gracefully finishes its in-flight command, however long, before its partitions move", async () => {
     const a = await startTestWorker("worker-a");
     const b = await startTestWorker("worker-b");
