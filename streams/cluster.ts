@@ -40,14 +40,26 @@ export class ClusterKv {
     this.leasesBucket = leasesBucketName(prefix);
   }
 
-  /** Creates both buckets if needed (idempotent, and safe from several workers at once). */
+  /**
+   * Creates both buckets if needed (idempotent, and safe from several workers at once). A bucket
+   * made with other settings is used as it is, unless its max age is not at least this worker's TTL.
+   */
   async ensure(): Promise<this> {
     const kvm = new Kvm(this.js);
-    const open = (name: string) => {
+    const open = async (name: string): Promise<KV> => {
+      // Opens the bucket as it is when it exists (the client does not compare settings).
       const create = () =>
         kvm.create(name, { history: 1, ttl: this.opts.ttlMs, replicas: this.opts.replicas });
       // A concurrent creator wins the race: the second create then finds it and succeeds.
-      return create().catch(() => create());
+      const kv = await create().catch(() => create());
+      const ttl = (await kv.status()).ttl;
+      // Shorter: a lease would vanish on the server while its owner still counts on it. None: a dead
+      // worker's leases would never go.
+      if (ttl === 0 || ttl < this.opts.ttlMs)
+        throw new Error(
+          `KV bucket ${name} expires entries after ${ttl || "no"} ms, not this worker's lease TTL (${this.opts.ttlMs} ms) or more: give every worker the same SWITCHYARD_LEASE_TTL_MS`,
+        );
+      return kv;
     };
     [this.#members, this.#leases] = await Promise.all([open(this.membersBucket), open(this.leasesBucket)]);
     return this;

@@ -33,10 +33,11 @@ describe("cluster records in JetStream KV (int)", function () {
   this.timeout(20_000);
   let nc: NatsConnection;
   let kv: ClusterKv;
+  const prefix = uniquePrefix();
 
   before(async () => {
     nc = await connect({ servers: NATS_URL });
-    kv = await new ClusterKv(jetstream(nc), uniquePrefix(), { ttlMs: TTL_MS, replicas: 1 }).ensure();
+    kv = await new ClusterKv(jetstream(nc), prefix, { ttlMs: TTL_MS, replicas: 1 }).ensure();
   });
 
   after(async () => {
@@ -88,6 +89,17 @@ describe("cluster records in JetStream KV (int)", function () {
     });
     expect((await kv.members()).map((m) => m.worker_id)).not.to.include("gone");
     expect(await kv.renew(3, lease("gone"), rev!), "the dead owner's renewal").to.equal(undefined);
+  });
+
+  it("uses buckets made with a longer max age, and refuses ones whose entries would expire before its leases", async () => {
+    const js = jetstream(nc);
+    const longer = await new ClusterKv(js, prefix, { ttlMs: TTL_MS / 2, replicas: 1 }).ensure();
+    expect(await longer.leases()).to.be.an("array");
+    let refused: unknown;
+    await new ClusterKv(js, prefix, { ttlMs: TTL_MS * 2, replicas: 1 }).ensure().catch((e: unknown) => {
+      refused = e;
+    });
+    expect(String(refused)).to.match(/not this worker's lease TTL/);
   });
 
   it("tells a watcher about member writes and deletions, and lists live members only", async () => {
