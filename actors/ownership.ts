@@ -39,6 +39,9 @@ export type OwnershipOptions = {
   clock?: () => number;
 };
 
+/** How long after a member's entries should have expired the round that notices it runs. */
+const EXPIRY_MARGIN_MS = 250;
+
 export const LeaseLoss = { expired: "expired", refused: "refused" } as const;
 export type LeaseLoss = (typeof LeaseLoss)[keyof typeof LeaseLoss];
 
@@ -58,6 +61,8 @@ export class Ownership {
   #lastRebalance: MemberRecord["last_rebalance"] = null;
   /** Other members' partitions as last seen on the bus, to tell a change from a heartbeat. */
   readonly #seen = new Map<string, string>();
+  /** Per other member, the round due when its entries expire if it writes nothing more. */
+  readonly #silence = new Map<string, NodeJS.Timeout>();
   readonly #background = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #sub: Subscription | undefined;
@@ -104,6 +109,8 @@ export class Ownership {
     this.#stopped = true;
     clearInterval(this.#timer);
     this.#sub?.unsubscribe();
+    for (const t of this.#silence.values()) clearTimeout(t);
+    this.#silence.clear();
     // Draining may outlast the TTL (a PSP call under way): the leases stay renewed until released,
     // so what finishes meanwhile is still acknowledged here rather than sent back.
     const renewing = setInterval(
@@ -148,13 +155,28 @@ export class Ownership {
     return this.#running;
   }
 
-  /** Another member joined, left, or changed its partitions: look again (a heartbeat alone: no). */
+  /**
+   * Another member joined, left, or changed its partitions: look again (a heartbeat alone: no). And
+   * a member that stops writing has its entries expire a TTL after its last write: a round is due
+   * then (plus a margin for the server's expiry), so a dead worker's partitions move within the TTL
+   * rather than up to a third of it later, at the next timed round.
+   */
   #onMember(c: MemberChange): void {
-    if (c.workerId === this.#o.workerId) return;
+    if (c.workerId === this.#o.workerId || this.#stopped) return;
     const before = this.#seen.get(c.workerId);
     const now = c.deleted || !c.record ? undefined : c.record.partitions.join(",");
     if (now === undefined) this.#seen.delete(c.workerId);
     else this.#seen.set(c.workerId, now);
+    clearTimeout(this.#silence.get(c.workerId));
+    this.#silence.delete(c.workerId);
+    if (now !== undefined) {
+      const t = setTimeout(() => {
+        this.#silence.delete(c.workerId);
+        void this.#schedule(false);
+      }, this.#o.ttlMs + EXPIRY_MARGIN_MS);
+      t.unref();
+      this.#silence.set(c.workerId, t);
+    }
     if (before !== now) void this.#schedule(false);
   }
 

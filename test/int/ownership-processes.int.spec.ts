@@ -129,9 +129,10 @@ describe("partition ownership across worker processes (int)", function () {
       intervalMs: 50,
     });
     const movedMs = Date.now() - killedAt;
-    // The lease expires TTL after its last renewal (at most TTL/3 before the kill); the next round
-    // of a survivor (every TTL/3) takes it. Slack for this shared machine.
-    expect(movedMs, "time for the partitions to move").to.be.below(TTL_MS + TTL_MS / 3 + 1_500);
+    // Its entries expire a TTL after its last write (a renewal burst, at most TTL/3 before the kill);
+    // the survivors look again when they have heard nothing from it for a TTL (+250 ms). Slack for
+    // this shared machine.
+    expect(movedMs, "time for the partitions to move").to.be.below(TTL_MS + 1_000);
     console.log(`      partitions moved ${movedMs} ms after the SIGKILL (TTL ${TTL_MS} ms)`);
 
     await Promise.all(answers);
