@@ -164,6 +164,7 @@ describe("partition ownership across worker processes (int)", function () {
     // Counted from here: the kill above may have made the survivors reload a payment or two.
     const fence = "switchyard_event_fence_conflicts_total";
     const fenceBefore = [metricValue(before, fence), metricValue(await metricsOf(other), fence)];
+    console.log(`      fence conflicts of the two survivors after the kill: ${fenceBefore.join(", ")}`);
 
     paused.child.kill("SIGSTOP");
     await waitFor(() => coveredBy([idOf(other)]), {
