@@ -187,10 +187,9 @@ export class Ownership {
       .filter(([, l]) => !leaseStands(l.renewedAt, now, o.ttlMs))
       .map(([p]) => p);
     if (lapsed.length > 0) this.#lose(lapsed, LeaseLoss.expired);
-    if (full) {
-      await this.#renewAll();
-      await this.#heartbeat();
-    }
+    // The member entry is written on every timed round, and at once when the partitions changed.
+    if (full) await this.#renewAll();
+    if (full || lapsed.length > 0) await this.#heartbeat();
     if (this.#stopped) return;
     const members = (await o.kv.members()).map((m) => m.worker_id);
     for (const id of [...this.#seen.keys()]) if (!members.includes(id)) this.#seen.delete(id);
