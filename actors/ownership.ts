@@ -99,7 +99,7 @@ export class Ownership {
     await this.#heartbeat();
     this.#sub = o.kv.watchMembers(o.nc, (c) => this.#onMember(c));
     await this.#schedule(false);
-    this.#timer = setInterval(() => void this.#schedule(true), Math.max(100, Math.floor(o.ttlMs / 3)));
+    this.#timer = setInterval(() => this.#kick(true), Math.max(100, Math.floor(o.ttlMs / 3)));
     this.#timer.unref();
     o.log.info({ owned: this.#held.size, partitions: o.partitions }, "partition ownership started");
   }
@@ -130,6 +130,11 @@ export class Ownership {
       .removeMember(this.#o.workerId)
       .catch((err: unknown) => this.#o.log.warn({ err }, "could not remove this worker's member entry"));
     this.#o.metrics.partitionsOwned.set({ worker: this.#o.workerId }, 0);
+  }
+
+  /** A round from a timer or a message (a round logs its own failures and never rejects). */
+  #kick(full: boolean): void {
+    this.#schedule(full).catch((err: unknown) => this.#o.log.error({ err }, "ownership round crashed"));
   }
 
   /** Runs a round now, or right after the one under way (rounds never overlap). */
@@ -172,12 +177,12 @@ export class Ownership {
     if (now !== undefined) {
       const t = setTimeout(() => {
         this.#silence.delete(c.workerId);
-        void this.#schedule(false);
+        this.#kick(false);
       }, this.#o.ttlMs + EXPIRY_MARGIN_MS);
       t.unref();
       this.#silence.set(c.workerId, t);
     }
-    if (before !== now) void this.#schedule(false);
+    if (before !== now) this.#kick(false);
   }
 
   async #round(full: boolean): Promise<void> {
