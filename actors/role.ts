@@ -53,7 +53,11 @@ export async function startWorkerRole(
       capabilities,
       policies,
       opsBoard: infra.opsBoard,
-      workerId: `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
+      // A KV key: a host name's other characters (rare) become `_`.
+      workerId: `${hostname()
+        .replace(/[^A-Za-z0-9_=.-]/g, "_")
+        .slice(0, 40)}-${process.pid}-${randomBytes(3).toString("hex")}`,
+      leaseTtlMs: config.leaseTtlMs,
       cardKeys: [o.cardKey, ...config.retiredCardKeys],
       snapshotEvery: config.snapshotEvery,
       passivateAfterMs: config.passivateAfterMs,

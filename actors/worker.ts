@@ -1,23 +1,26 @@
 // The worker role: hosts the payment actors and feeds them from PAY_CMD, with the health board per
 // PSP (actors/psp/health.ts) gating and measuring authorizations, and the live router reading the
-// active policies. One worker owns all partitions for now; several workers may run at once (they
-// share the durable consumers, and the event-store fence keeps two live copies of a payment
-// harmless). Each worker publishes its PSP health and shadow statistics to the ops board. Commands
+// active policies. The worker consumes the partitions it holds by lease (actors/ownership.ts): alone,
+// all of them; with others, its rendezvous share, handed over explicitly as workers come and go (the
+// event-store fence stays the safety net should two copies of a payment ever run). Each worker publishes its PSP health and shadow statistics to the ops board. Commands
 // are parsed here, once, as they come off the stream (not a command: a dead letter), and each worker
 // runs a janitor (actors/janitor.ts) over PAY_EVT, read through the process's event tap.
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
+import { hostname } from "node:os";
+import { ClusterKv } from "../streams/cluster.ts";
 import { CommandConsumer, type CommandMeta } from "../streams/command-consumer.ts";
 import { DeadLetters } from "../streams/dead-letters.ts";
 import { EventStore } from "../streams/event-store.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SnapshotStore } from "../streams/snapshots.ts";
-import { snapshotKey, type Topology } from "../streams/topology.ts";
+import { partitionOf, snapshotKey, type Topology } from "../streams/topology.ts";
 import type { ConsumerFate } from "../streams/disposition.ts";
 import { dispositionFor, PoisonReason } from "./fate.ts";
 import { Janitor } from "./janitor.ts";
+import { Ownership } from "./ownership.ts";
 import { startSystem, stopSystem } from "./nact.ts";
 import type { PaymentOutcome } from "./payment/actor.ts";
 import { Journal } from "./payment/journal.ts";
@@ -47,7 +50,10 @@ export type WorkerOptions = {
   /** The live view of the policy store: active policies, shadow, operators' rotation overrides. */
   policies: PolicyView;
   opsBoard: OpsBoard;
+  /** A worker id usable as a KV key (streams/cluster-records.ts WorkerId). */
   workerId: string;
+  /** How long the worker's member entry and partition leases live unrenewed (SWITCHYARD_LEASE_TTL_MS). */
+  leaseTtlMs: number;
   /** The current card key first, then retired ones (for commands sealed before a rotation). */
   cardKeys: readonly Buffer[];
   snapshotEvery: number;
@@ -66,6 +72,8 @@ export type Worker = {
   router: LiveRouter;
   /** Read-only use outside (the bench's memory figure): how many payments it watches. */
   janitor: Pick<Janitor, "watching" | "unresolved">;
+  /** The partitions this worker holds by lease (read-only use outside: tests, the bench). */
+  ownership: Pick<Ownership, "owned" | "holds">;
   stop(): Promise<void>;
 };
 
@@ -189,6 +197,10 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
   };
   // The consumer's own failures are settled by the same rule as every other outcome.
   const fate: ConsumerFate = (failure, delivery) => dispositionFor(failure, delivery);
+  const cluster = await new ClusterKv(o.js, o.topo.prefix, {
+    ttlMs: o.leaseTtlMs,
+    replicas: o.topo.replicas,
+  }).ensure();
   const consumer = new CommandConsumer(
     o.nc,
     o.js,
@@ -198,9 +210,30 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     new DeadLetters(o.js, o.jsm, o.topo),
     o.metrics,
     log,
-    { fate },
+    { fate, holds: (p): boolean => ownership.holds(p) },
   );
-  await consumer.start(Array.from({ length: o.topo.partitions }, (_, p) => p));
+  // The consumer asks it, per command, whether the partition is still ours (only once it runs).
+  const ownership = new Ownership({
+    kv: cluster,
+    nc: o.nc,
+    workerId: o.workerId,
+    host: hostname(),
+    pid: process.pid,
+    partitions: o.topo.partitions,
+    ttlMs: o.leaseTtlMs,
+    consumer: {
+      startPartition: (p) => consumer.startPartition(p),
+      // Once drained, its payments' idle actors go too: should the partition come back after
+      // another worker wrote to them, they are read afresh instead of failing the fence first.
+      stopPartition: async (p) => {
+        await consumer.stopPartition(p);
+        registry.passivateIdle((id) => partitionOf(o.topo, id) === p);
+      },
+    },
+    metrics: o.metrics,
+    log,
+  });
+  await ownership.start();
   const janitor = new Janitor({
     js: o.js,
     topo: o.topo,
@@ -212,14 +245,20 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     ...(o.eventTap && { source: o.eventTap }),
   });
   await janitor.start();
-  log.info({ partitions: o.topo.partitions }, "worker consuming commands");
+  log.info(
+    { partitions: o.topo.partitions, owned: ownership.owned().length, workerId: o.workerId },
+    "worker consuming commands",
+  );
   return {
     registry,
     journal,
     health,
     router,
     janitor,
+    ownership,
     async stop() {
+      // Partitions drained and their leases given up first, so the others take them at once.
+      await ownership.stop();
       await consumer.stop();
       await janitor.stop();
       await registry.close();

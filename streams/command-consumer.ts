@@ -5,7 +5,10 @@
 // itself: its own failures (a handler that threw, a dead letter PAY_DLQ refused) are settled as the
 // ConsumerFate it is given says (actors/fate.ts, which also applies max_deliver). On stop: no new
 // messages, in-flight ones finish, then return — so SIGTERM never leaves a half-handled command
-// unsettled.
+// unsettled. Partitions start and stop one at a time while the worker runs (its leases come and go:
+// actors/ownership.ts), and with a `holds` check a command is handed over, and acknowledged, only
+// while this worker still holds its partition's lease; otherwise it goes back to the stream for the
+// partition's owner.
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
@@ -36,16 +39,36 @@ const MAX_IN_FLIGHT_PER_PARTITION = 64;
  */
 const PULL_EXPIRES_MS = 120_000;
 const IDLE_HEARTBEAT_MS = 30_000;
+/**
+ * A command that reached a partition being given up, or one whose lease is gone, is nak'ed with this
+ * delay: long enough that this worker has stopped pulling (a nak without delay would come straight
+ * back to the pull still open, and count a delivery each time), short enough for the new owner.
+ */
+export const HANDOVER_NAK_DELAY_MS = 1_000;
 /** How often the partitions' pending and ack-pending gauges are refreshed. */
 const LAG_EVERY_MS = 5_000;
 /** Up to this many subjects holding commands, the lag round lists them (see observeLag). */
 const LAG_SUBJECTS_MAX = 256;
 
+/** One partition's consumption: its message iterator, its loop, its commands in flight. */
+type Running = {
+  messages: ConsumerMessages;
+  loop: Promise<void>;
+  inFlight: Set<Promise<void>>;
+  /** Set when the partition is being given up: what still comes out of the iterator goes back. */
+  leaving: boolean;
+  /** Resolves when `leaving` is set, so a loop waiting for a free slot goes on to send back its buffer. */
+  left: Promise<void>;
+  leave: () => void;
+  /** Resolves once the loop ended and every command it took is settled. */
+  stopped: Promise<void> | undefined;
+};
+
 export class CommandConsumer {
   #stopping = false;
-  readonly #iterators: ConsumerMessages[] = [];
-  readonly #loops: Promise<void>[] = [];
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #parts = new Map<number, Running>();
+  /** Partitions being started (consumer looked up), so a stop waits for the start to finish. */
+  readonly #starting = new Map<number, Promise<void>>();
   #lagTimer: NodeJS.Timeout | undefined;
   /** The gauges last set all read 0 (nothing is waiting or unacknowledged on our partitions). */
   #lagZero = false;
@@ -59,41 +82,115 @@ export class CommandConsumer {
     private readonly deadLetters: DeadLetters,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly opts: { fate: ConsumerFate; lagEveryMs?: number },
+    private readonly opts: {
+      fate: ConsumerFate;
+      lagEveryMs?: number;
+      /**
+       * Whether this worker still holds the partition's lease (a cheap local check, asked before a
+       * command is handed over and before it is acknowledged). Absent: every partition is ours.
+       */
+      holds?: (partition: number) => boolean;
+    },
   ) {}
 
+  /** Starts consuming `partitions` (all of them: one worker alone) and the lag gauges. */
   async start(partitions: readonly number[]): Promise<void> {
-    for (const p of partitions) {
+    await Promise.all(partitions.map((p) => this.startPartition(p)));
+    this.#startLag();
+  }
+
+  /** The partitions being consumed now (a partition being given up included until it is). */
+  partitions(): number[] {
+    return [...this.#parts.keys()].sort((a, b) => a - b);
+  }
+
+  /** Starts consuming one partition (no-op if it already is; waits for a stop under way first). */
+  async startPartition(p: number): Promise<void> {
+    if (this.#stopping) return;
+    await this.#parts.get(p)?.stopped;
+    const pending = this.#starting.get(p);
+    if (pending) return pending;
+    if (this.#parts.has(p)) return;
+    const started = (async () => {
       const consumer = await this.js.consumers.get(this.topo.commandStream, consumerName(p));
       const messages = await consumer.consume({
         max_messages: MAX_IN_FLIGHT_PER_PARTITION,
         expires: PULL_EXPIRES_MS,
         idle_heartbeat: IDLE_HEARTBEAT_MS,
       });
-      this.#iterators.push(messages);
-      this.#loops.push(this.loop(messages));
+      let leave = () => {};
+      const left = new Promise<void>((resolve) => (leave = resolve));
+      const run: Running = {
+        messages,
+        inFlight: new Set(),
+        leaving: false,
+        left,
+        leave,
+        stopped: undefined,
+        loop: Promise.resolve(),
+      };
+      run.loop = this.loop(p, run);
+      this.#parts.set(p, run);
+    })().finally(() => this.#starting.delete(p));
+    this.#starting.set(p, started);
+    this.#startLag();
+    return started;
+  }
+
+  /**
+   * Stops taking the partition's commands and resolves once those in flight are settled: what the
+   * client had already pulled and not handed over goes back to the stream (nak) rather than waiting
+   * out the ack wait. Only then may the partition's lease be given up.
+   */
+  async stopPartition(p: number): Promise<void> {
+    await this.#starting.get(p)?.catch(() => undefined);
+    const run = this.#parts.get(p);
+    if (!run) return;
+    if (!run.stopped) {
+      run.leaving = true;
+      run.leave();
+      run.stopped = (async () => {
+        // The loop sends back what the client has buffered within microtasks (each one a nak); the
+        // iterator is ended on the next turn of the event loop, when that is done. (Its own pending
+        // count is not usable for this: it counts its status callbacks wrongly.)
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        run.messages.stop();
+        await run.loop.catch(() => undefined);
+        await Promise.allSettled([...run.inFlight]);
+        this.#parts.delete(p);
+      })();
     }
+    await run.stopped;
+  }
+
+  #startLag(): void {
+    if (this.#lagTimer || this.#stopping) return;
     this.#lagTimer = setInterval(
-      () => void this.observeLag(partitions),
+      () => void this.observeLag(this.partitions()),
       this.opts.lagEveryMs ?? LAG_EVERY_MS,
     );
     this.#lagTimer.unref();
   }
 
-  private async loop(messages: ConsumerMessages): Promise<void> {
-    const mine = new Set<Promise<void>>();
+  private async loop(partition: number, run: Running): Promise<void> {
+    const { messages, inFlight } = run;
     for await (const m of messages) {
-      const p = this.settle(m).finally(() => {
-        mine.delete(p);
-        this.#inFlight.delete(p);
-      });
-      mine.add(p);
-      this.#inFlight.add(p);
-      if (mine.size >= MAX_IN_FLIGHT_PER_PARTITION) await Promise.race(mine);
+      // Being given up, or no longer held: back to the stream for the partition's owner.
+      if (run.leaving || !this.#holds(partition)) {
+        m.nak(HANDOVER_NAK_DELAY_MS);
+        continue;
+      }
+      const p = this.settle(m, partition).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= MAX_IN_FLIGHT_PER_PARTITION) await Promise.race([...inFlight, run.left]);
     }
   }
 
-  private async settle(m: JsMsg): Promise<void> {
+  #holds(partition: number): boolean {
+    return this.opts.holds?.(partition) ?? true;
+  }
+
+  private async settle(m: JsMsg, partition: number): Promise<void> {
     // Tracing on: the handling is a child of the publish, and what the actor does (event appends,
     // PSP calls) is a child of the handling: the actor gets this span's traceparent.
     const span = startSpan(
@@ -104,13 +201,15 @@ export class CommandConsumer {
     );
     span?.setAttribute("messaging.nats.delivery_count", m.info.deliveryCount);
     try {
-      await withSpan(span, () => this.handle(m, span === undefined ? undefined : traceparentOf(span)));
+      await withSpan(span, () =>
+        this.handle(m, partition, span === undefined ? undefined : traceparentOf(span)),
+      );
     } finally {
       endSpan(span);
     }
   }
 
-  private async handle(m: JsMsg, spanTraceparent: string | undefined): Promise<void> {
+  private async handle(m: JsMsg, partition: number, spanTraceparent: string | undefined): Promise<void> {
     const meta: CommandMeta = {
       traceparent: spanTraceparent ?? (m.headers?.get(Header.traceparent) || undefined),
       deliveryCount: m.info.deliveryCount,
@@ -128,6 +227,14 @@ export class CommandConsumer {
       outcome = { disposition: this.opts.fate({ kind: "handler_failed" }, meta) };
     } finally {
       clearInterval(heartbeat);
+    }
+    if (!this.#holds(partition)) {
+      // The lease lapsed while the command ran (a pause, a lost connection): this worker may no
+      // longer settle it. Back to the stream: the partition's new owner decides it again from what
+      // the event store holds (what this worker appended, if anything, is there).
+      this.log.warn({ subject: m.subject, partition }, "partition lease lost mid-command; nak for its owner");
+      m.nak(HANDOVER_NAK_DELAY_MS);
+      return;
     }
     const replyTo = m.headers?.get(Header.replyTo);
     if (replyTo && outcome.reply !== undefined) this.nc.publish(replyTo, encode(outcome.reply));
@@ -270,9 +377,8 @@ export class CommandConsumer {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#lagTimer);
-    for (const it of this.#iterators) it.stop();
-    await Promise.allSettled(this.#loops);
-    await Promise.allSettled([...this.#inFlight]);
+    await Promise.allSettled([...this.#starting.values()]);
+    await Promise.all([...this.#parts.keys()].map((p) => this.stopPartition(p)));
   }
 }
 

@@ -77,6 +77,14 @@ export class PaymentRegistry {
       if (e.inFlight === 0 && (all || e.idleSince <= cutoff)) this.passivate(id, e);
   }
 
+  /**
+   * Stop the idle actors of the payments `drop` names (a partition this worker gave up): if the
+   * partition comes back, its payments are loaded afresh rather than from what this worker knew.
+   */
+  passivateIdle(drop: (paymentId: string) => boolean): void {
+    for (const [id, e] of [...this.#live]) if (e.inFlight === 0 && drop(id)) this.passivate(id, e);
+  }
+
   close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.sweep(true);

