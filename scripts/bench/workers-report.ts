@@ -5,9 +5,23 @@
 import { cpus } from "node:os";
 import { answerCounts, median, ms, r1, r3 } from "./figures.ts";
 import type { RunResult } from "./load.ts";
-import { childSum, type ProcfileRound } from "./procfile.ts";
+import { childSum, type ChildCpuMs, type ProcfileRound } from "./procfile.ts";
 import type { Rebalance } from "./rebalance.ts";
-import type { WorkerSetResult } from "./workers.ts";
+
+export type WorkerSet = { workers: number; partitions: number };
+
+export type WorkerSetResult = WorkerSet & {
+  prefix: string;
+  rounds: ProcfileRound[];
+  /** The product phases, each measured right before the round of the same index. */
+  product: RunResult[];
+  /**
+   * Each role's CPU with no load, ms per second, over IDLE_MS after the rounds: a worker's fixed cost
+   * (its 64 pull consumers, timers), which every extra worker adds whatever the rate.
+   */
+  idleMsPerS: ChildCpuMs | undefined;
+  rebalance: Rebalance | undefined;
+};
 
 const num = (n: number) => (Number.isFinite(n) ? r3(n) : null);
 const perPayment = (rounds: ProcfileRound[], f: (p: ProcfileRound) => number) =>

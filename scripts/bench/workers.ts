@@ -12,7 +12,7 @@
 // SWITCHYARD_ variable of the environment reach the children unchanged.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { benchPrefix, removePrefix } from "./cleanup.ts";
-import { closedLoop, type Op, type RunResult } from "./load.ts";
+import { closedLoop, type Op } from "./load.ts";
 import { paymentClient } from "./probes.ts";
 import {
   BENCH_MERCHANT,
@@ -21,11 +21,9 @@ import {
   firstPayment,
   startProcfile,
   type Procfile,
-  type ChildCpuMs,
-  type ProcfileRound,
 } from "./procfile.ts";
-import { measureRebalance, type Rebalance } from "./rebalance.ts";
-import { workersReport } from "./workers-report.ts";
+import { measureRebalance } from "./rebalance.ts";
+import { workersReport, type WorkerSet, type WorkerSetResult } from "./workers-report.ts";
 
 export type WorkersModeInput = {
   counts: number[];
@@ -46,20 +44,7 @@ export type WorkersModeInput = {
   say: (line: string) => void;
 };
 
-export type WorkerSet = { workers: number; partitions: number };
-
-export type WorkerSetResult = WorkerSet & {
-  prefix: string;
-  rounds: ProcfileRound[];
-  /** The product phases, each measured right before the round of the same index. */
-  product: RunResult[];
-  /**
-   * Each role's CPU with no load, ms per second, over IDLE_MS after the rounds: a worker's fixed cost
-   * (its 64 pull consumers, timers), which every extra worker adds whatever the rate.
-   */
-  idleMsPerS: ChildCpuMs | undefined;
-  rebalance: Rebalance | undefined;
-};
+export type { WorkerSet, WorkerSetResult } from "./workers-report.ts";
 
 const FIRST_WARMUP_S = 5;
 const IDLE_MS = 3_000;
