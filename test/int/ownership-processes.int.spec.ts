@@ -146,11 +146,13 @@ describe("partition ownership across worker processes (int)", function () {
     // The payment charged when the kill landed was finished by its partition's new owner.
     const heir = (await leases()).get(partitionOf(topo, charged.reference));
     expect(survivors).to.include(heir);
-    const heirLogs = workers.find((w) => idOf(w) === heir)!.logs();
-    expect(
-      heirLogs.some((l) => l.paymentId === charged.reference),
-      "the new owner handled the dead worker's payment",
-    ).to.equal(true);
+    // Its log lines are buffered (config/log-format.ts): waited for, not read at once.
+    await workers
+      .find((w) => idOf(w) === heir)!
+      .waitForLog(
+        (l) => l.paymentId === charged.reference,
+        "the new owner handled the dead worker's payment",
+      );
   });
 
   it("a worker paused past its TTL loses its partitions, and once resumed notices it and appends nothing", async () => {
