@@ -79,9 +79,9 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
     // new leader is measured by asking again.
     jsm = await jetstreamManager(nc, { timeout: 1_000 });
     // The first gateway creates the streams and the gateway's buckets, the first worker the
-    // janitor's bucket; the other roles then find them. Started all at once on a fresh cluster, the
-    // roles race to create the same R3 bucket, and a direct get right after such a race can go
-    // unanswered (TimeoutError after 5 s, the role exits): see docs/architecture.md.
+    // janitor's bucket; then the others. Workers started at once on a fresh cluster race to create
+    // the janitor's R3 bucket, and its first read can go unanswered (the worker exits with a
+    // TimeoutError): actors/janitor.ts does not wait for the bucket to answer (docs/architecture.md).
     const first = startGatewayProcess(env, "gateway-1");
     gateways.push(first);
     await first.ready;
