@@ -101,6 +101,12 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
   afterEach(async function () {
     for (const l of loads.splice(0)) l.stop();
     if (this.currentTest?.state === "failed") await describeConsumers();
+    // A case that failed between a kill and its restart leaves the next one a whole cluster.
+    for (const [i, pid] of cluster.pids().entries())
+      if (pid === undefined)
+        await cluster
+          .restart(i)
+          .catch((err: unknown) => console.log(`        ${cluster.names[i]}: ${String(err)}`));
   });
 
   after(async function () {
