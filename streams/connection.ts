@@ -3,6 +3,7 @@
 // publish timeout while NATS is away), drain on close.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
+
 import { isNoSuitablePeers, isReplicasNotSupported } from "./jetstream-errors.ts";
 
 const down = new WeakSet<NatsConnection>();
