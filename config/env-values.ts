@@ -62,6 +62,29 @@ export function url(protocols: string[]) {
   };
 }
 
+/**
+ * One URL or several, comma-separated (a NATS cluster's servers, as the NATS tools take them); each
+ * must pass `url(protocols)`. The value is the list re-joined with commas, blanks dropped.
+ */
+export function urlList(protocols: string[]) {
+  const one = url(protocols);
+  return (raw: string): Parsed<string> => {
+    const items = raw.split(",").map((item) => item.trim());
+    const problems: string[] = [];
+    for (const [i, item] of items.entries()) {
+      if (item === "") continue; // tolerate "a,,b" and a trailing comma in a hand-edited list
+      const parsed = one(item);
+      if ("problem" in parsed)
+        problems.push(items.length > 1 ? `entry ${i + 1}: ${parsed.problem}` : parsed.problem);
+    }
+    const kept = items.filter((item) => item !== "");
+    if (problems.length > 0) return { problem: problems.join(", ") };
+    return kept.length > 0
+      ? { value: kept.join(",") }
+      : { problem: "expected at least one URL, got only commas" };
+  };
+}
+
 export function matching(pattern: RegExp, description: string) {
   return (raw: string): Parsed<string> =>
     pattern.test(raw) ? { value: raw } : { problem: `expected ${description}, got ${shown(raw)}` };

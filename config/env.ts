@@ -22,6 +22,7 @@ import {
   operatorKeys,
   shown,
   url,
+  urlList,
   variable,
   type BootstrapKey,
   type LogLevel,
@@ -43,6 +44,7 @@ export {
 
 export type Config = {
   gateway: { host: string; port: number; replyWaitMs: number };
+  /** `url`: one server, or a cluster's servers comma-separated (streams/connection.ts splits them). */
   nats: { url: string };
   redis: { url: string };
   /**
@@ -193,7 +195,7 @@ const EnvSchema = z
   .object({
     PORT: variable(8080, integer(0, 65535)), // 0: any free port (tests)
     HOST: variable("127.0.0.1", matching(/^[^\s/]+$/, "a host name or address")),
-    NATS_URL: variable(DEFAULT_NATS_URL, url(["nats:", "tls:"])),
+    NATS_URL: variable(DEFAULT_NATS_URL, urlList(["nats:", "tls:"])),
     REDIS_URL: variable(DEFAULT_REDIS_URL, url(["redis:", "rediss:"])),
     DATABASE_URL: variable("postgres://postgres@127.0.0.1:5432/postgres", url(["postgres:", "postgresql:"])),
     SWITCHYARD_DB_SCHEMA: variable("", matching(/^([a-z_][a-z0-9_]{0,62})?$/, "a lowercase SQL identifier")),

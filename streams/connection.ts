@@ -6,11 +6,18 @@ import type { Logger } from "../config/log.ts";
 // An answered request without a throwaway Error (streams/nats-request.ts): installed with the first connection.
 import "./nats-request.ts";
 
+import { isNoSuitablePeers, isReplicasNotSupported } from "./jetstream-errors.ts";
+
 const down = new WeakSet<NatsConnection>();
 
+/**
+ * `url`: one server or several, comma-separated (`nats://a:4222,nats://b:4222`, as NATS_URL takes
+ * them and the NATS tools do): the client connects to any that answers and, once connected, also
+ * learns the cluster's other members from the server, reconnecting to one of them when its own dies.
+ */
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
   const nc = await connect({
-    servers: url,
+    servers: natsServers(url),
     name,
     reconnect: true,
     maxReconnectAttempts: -1,
@@ -22,6 +29,32 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
   });
   void watchStatus(nc, log);
   return nc;
+}
+
+/** The servers of a NATS_URL: split on commas, trimmed, blanks dropped. */
+export function natsServers(url: string): string[] {
+  return url
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/**
+ * The error a role stops with when its streams or buckets cannot have the replicas it was configured
+ * with: a single server (or a cluster smaller than SWITCHYARD_STREAM_REPLICAS, or with too few nodes
+ * up) refuses such a stream at once. Said in terms of the configuration; other errors unchanged.
+ */
+export function explainReplicasError(err: unknown, replicas: number): unknown {
+  if (replicas <= 1 || !(isReplicasNotSupported(err) || isNoSuitablePeers(err))) return err;
+  const why = isReplicasNotSupported(err)
+    ? "the NATS server at NATS_URL is not part of a cluster"
+    : "the NATS cluster at NATS_URL has fewer JetStream servers up than that";
+  return new Error(
+    `SWITCHYARD_STREAM_REPLICAS=${replicas} asks for ${replicas} copies of every stream and bucket, but ${why} ` +
+      `(JetStream: ${err instanceof Error ? err.message : String(err)}): set it to at most the number of servers ` +
+      `(1 for a single server), or start them all (npm run cluster: three)`,
+    { cause: err },
+  );
 }
 
 /** False between a disconnect and the next reconnect (or once closed). */

@@ -64,6 +64,17 @@ export function toStreamMsg(m: JsMsg): StreamMsg {
   return msg;
 }
 
+/**
+ * The pulls of an ordered consumer: the server ends each after `expires` and sends a heartbeat every
+ * `idle_heartbeat` while it has nothing; two missed heartbeats make the client recreate the consumer.
+ * An ordered consumer lives on the stream's leader only: when that node dies (a cluster losing a
+ * node) nothing else tells the client, so the heartbeat is the time to notice. The client's default
+ * (15 s, 30 s pulls) left the read models and the janitor 30 s behind after the PAY_EVT leader was
+ * killed (test/e2e/cluster-faults.e2e.spec.ts); 2.5 s costs one small message per reader every 2.5 s
+ * when idle.
+ */
+const ORDERED_PULLS = { expires: 10_000, idle_heartbeat: 2_500 } as const;
+
 /** Each open() its own ordered consumer: for a stream one reader follows (settlement, recon). */
 export function orderedSource(js: JetStreamClient, stream: string, maxMessages = 500): FrameSource {
   return {
@@ -72,7 +83,7 @@ export function orderedSource(js: JetStreamClient, stream: string, maxMessages =
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: from,
       });
-      const messages = await consumer.consume({ max_messages: Math.max(64, maxMessages) });
+      const messages = await consumer.consume({ max_messages: Math.max(64, maxMessages), ...ORDERED_PULLS });
       return {
         async *[Symbol.asyncIterator]() {
           for await (const m of messages) yield { msg: toStreamMsg(m), pending: m.info.pending };
@@ -210,7 +221,7 @@ export class EventTap implements FrameSource {
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: from,
         });
-        const messages = await consumer.consume({ max_messages: 512 });
+        const messages = await consumer.consume({ max_messages: 512, ...ORDERED_PULLS });
         this.#messages = messages;
         this.#startedAt = from;
         this.#read = from - 1;

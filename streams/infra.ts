@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { PspCapabilities } from "../actors/policy/core/schemas.ts";
-import { connectNats } from "./connection.ts";
+import { connectNats, explainReplicasError } from "./connection.ts";
 import { openDb, type Db } from "./db/client.ts";
 import { EventTap } from "./event-tap.ts";
 import { OpsBoard } from "./ops-board.ts";
@@ -101,7 +101,7 @@ export async function openInfra(config: Config, name: string, log: Logger): Prom
     };
   } catch (err) {
     await closeNats();
-    throw err;
+    throw explainReplicasError(err, config.streamReplicas);
   }
 }
 

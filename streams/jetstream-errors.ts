@@ -15,3 +15,9 @@ export const isWrongLastSequence = (err: unknown): boolean =>
   hasCode(err, JetStreamApiCodes.StreamWrongLastSequence, JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 
 export const isStreamNotFound = (err: unknown): boolean => hasCode(err, JetStreamApiCodes.StreamNotFound);
+
+/** JetStream's "replicas > 1 not supported in non-clustered mode": a single server was asked for copies. */
+export const isReplicasNotSupported = (err: unknown): boolean => hasCode(err, 10074);
+
+/** JetStream's "no suitable peers for placement": fewer servers (up) than the replicas asked for. */
+export const isNoSuitablePeers = (err: unknown): boolean => hasCode(err, 10005);

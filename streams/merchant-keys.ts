@@ -5,7 +5,8 @@
 // when created; the bucket holds only its sha256 digest and its first characters.
 import { randomBytes } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
+import { type KV, type KvEntry } from "@nats-io/kv";
+import { openBucket } from "./kv-open.ts";
 import { hashApiKey } from "../config/secrets.ts";
 import type { Logger } from "../config/log.ts";
 import { isWrongLastSequence } from "./jetstream-errors.ts";
@@ -67,9 +68,7 @@ export class MerchantKeyStore {
 
   /** Creates the bucket if needed (idempotent, also when two processes race); returns the store. */
   async ensure(): Promise<this> {
-    const create = () =>
-      new Kvm(this.js).create(this.bucket, { history: 5, replicas: this.opts.replicas ?? 1 });
-    this.#kv = await create().catch(() => create());
+    this.#kv = await openBucket(this.js, this.bucket, { history: 5, replicas: this.opts.replicas ?? 1 });
     return this;
   }
 

@@ -2,7 +2,8 @@
 // bucket (`<prefix>_ops`) whose entries expire, so a worker that died vanishes from the board within
 // the TTL. Workers publish; the gateway's operator endpoints read and merge.
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import { type KV } from "@nats-io/kv";
+import { openBucket } from "./kv-open.ts";
 import type { WorkerReport } from "../actors/policy/core/reports.ts";
 import { kvKeys } from "./kv-reads.ts";
 import type { Logger } from "../config/log.ts";
@@ -45,13 +46,11 @@ export class OpsBoard {
 
   /** Creates the bucket if needed (idempotent); returns the board. */
   async ensure(): Promise<this> {
-    const create = () =>
-      new Kvm(this.js).create(this.bucket, {
-        history: 1,
-        ttl: this.ttlMs,
-        replicas: this.opts.replicas ?? 1,
-      });
-    this.#kv = await create().catch(() => create());
+    this.#kv = await openBucket(this.js, this.bucket, {
+      history: 1,
+      ttl: this.ttlMs,
+      replicas: this.opts.replicas ?? 1,
+    });
     return this;
   }
 

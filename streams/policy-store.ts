@@ -8,7 +8,8 @@
 // the live read side for workers and gateways (PolicyView) in policy-view.ts.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { isWrongLastSequence } from "./jetstream-errors.ts";
-import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
+import { type KV, type KvEntry } from "@nats-io/kv";
+import { openBucket } from "./kv-open.ts";
 import { POLICY_KINDS, type PolicyKind, type PolicyOf } from "../actors/policy/core/schemas.ts";
 import { kvKeys, kvRevisions } from "./kv-reads.ts";
 import type { Logger } from "../config/log.ts";
@@ -64,10 +65,10 @@ export class PolicyKvStore {
 
   /** Creates the bucket if needed (idempotent, also when two processes race); returns the store. */
   async ensure(): Promise<this> {
-    const create = () =>
-      new Kvm(this.js).create(this.bucket, { history: HISTORY, replicas: this.opts.replicas ?? 1 });
-    // The loser of a creation race may see the stream appear between its info and add: once more.
-    this.#kv = await create().catch(() => create());
+    this.#kv = await openBucket(this.js, this.bucket, {
+      history: HISTORY,
+      replicas: this.opts.replicas ?? 1,
+    });
     return this;
   }
 

@@ -7,7 +7,8 @@
 // payment's decider still recognises what it already recorded (notification identities are signed).
 import { createHash } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import { type KV } from "@nats-io/kv";
+import { openBucket } from "./kv-open.ts";
 
 export const PROCESSED_NOTIFICATION_TTL_MS = 30 * 86_400_000;
 
@@ -35,13 +36,11 @@ export class ProcessedNotifications {
 
   /** Creates the bucket if needed (idempotent, from several processes at once). */
   async ensure(): Promise<this> {
-    const create = () =>
-      new Kvm(this.js).create(this.bucket, {
-        history: 1,
-        ttl: this.opts.ttlMs ?? PROCESSED_NOTIFICATION_TTL_MS,
-        replicas: this.opts.replicas ?? 1,
-      });
-    this.#kv = await create().catch(() => create());
+    this.#kv = await openBucket(this.js, this.bucket, {
+      history: 1,
+      ttl: this.opts.ttlMs ?? PROCESSED_NOTIFICATION_TTL_MS,
+      replicas: this.opts.replicas ?? 1,
+    });
     return this;
   }
 

@@ -187,33 +187,58 @@ export function unmatchedNotificationSubject(t: Topology, psp: string, notificat
 
 /** Create or update streams and the per-partition consumers. Safe to run twice, or from two processes at once. */
 export async function ensureTopology(jsm: JetStreamManager, t: Topology): Promise<void> {
-  for (const cfg of streamConfigs(t)) {
+  for (const cfg of streamConfigs(t)) await answered(() => ensureStream(jsm, cfg));
+  for (let p = 0; p < t.partitions; p++) {
+    await answered(() => ensureConsumer(jsm, t, p));
+  }
+}
+
+/**
+ * In a JetStream cluster (nats-server 2.9), a request about a stream another process is creating at
+ * that very moment can go unanswered: the client times out (5 s). Roles started together against a
+ * fresh cluster (npm run cluster, then the Procfile) did, two of three in each of three tries.
+ * Asking again answers; every step here is idempotent, so it is asked again, four times at most.
+ */
+async function answered(step: () => Promise<void>, attempts = 5): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      const info = await jsm.streams.info(cfg.name);
-      await jsm.streams.update(cfg.name, { ...info.config, ...cfg });
+      return await step();
     } catch (err) {
-      if (!isStreamNotFound(err)) throw err;
-      try {
-        await jsm.streams.add(cfg);
-      } catch (addErr) {
-        // Another process created it between our info and add: that is fine.
-        await jsm.streams.info(cfg.name).catch(() => {
-          throw addErr;
-        });
-      }
+      if (attempt >= attempts || (err as Error).name !== "TimeoutError") throw err;
     }
   }
-  for (let p = 0; p < t.partitions; p++) {
-    await jsm.consumers.add(t.commandStream, {
-      durable_name: consumerName(p),
-      filter_subject: `${t.commandBase}.${p}.>`,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: t.commandAckWaitMs * 1_000_000,
-      max_deliver: t.commandMaxDeliver,
-      max_ack_pending: 1000,
-    });
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  cfg: Partial<StreamConfig> & { name: string },
+): Promise<void> {
+  try {
+    const info = await jsm.streams.info(cfg.name);
+    await jsm.streams.update(cfg.name, { ...info.config, ...cfg });
+  } catch (err) {
+    if (!isStreamNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(cfg);
+    } catch (addErr) {
+      // Another process created it between our info and add: that is fine.
+      await jsm.streams.info(cfg.name).catch(() => {
+        throw addErr;
+      });
+    }
   }
+}
+
+async function ensureConsumer(jsm: JetStreamManager, t: Topology, p: number): Promise<void> {
+  await jsm.consumers.add(t.commandStream, {
+    durable_name: consumerName(p),
+    filter_subject: `${t.commandBase}.${p}.>`,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: t.commandAckWaitMs * 1_000_000,
+    max_deliver: t.commandMaxDeliver,
+    max_ack_pending: 1000,
+  });
 }
 
 /** Remove everything a topology created (tests and benchmarks clean up after themselves). */

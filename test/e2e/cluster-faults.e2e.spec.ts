@@ -1,0 +1,368 @@
+// Faults under load on a real three-node JetStream cluster (scripts/nats-cluster.ts, free ports, its
+// own data directories), every stream and bucket with three replicas. The roles run as the Procfile
+// runs them, as child processes pointed at the comma-separated NATS_URL: two gateways, three workers
+// (several workers share the per-partition durable consumers today), a projector; the PSP sandbox
+// runs in the test process so its charges can be read. A few merchants pay and capture in a loop,
+// retrying on connection errors and 503s with the same Idempotency-Key, while one thing is killed
+// with SIGKILL: the node leading PAY_EVT, the node leading PAY_CMD, a worker, a gateway mid-request.
+// Each time: every payment reaches rest (captured, in GET and in the read model) within 30 s after
+// the load, none is lost, none is charged or captured twice at the PSP, and a restarted node catches
+// up with the leader. The timings measured are printed (docs/architecture.md quotes them).
+import { expect } from "chai";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { startNatsCluster, type NatsCluster } from "../../scripts/nats-cluster.ts";
+import { startSandbox, type Sandbox } from "../../scripts/sandbox-psp.ts";
+import { consumerName, topology, type Topology } from "../../streams/topology.ts";
+import {
+  nodeStreamState,
+  startGatewayProcess,
+  streamLeader,
+  type GatewayProcess,
+} from "../support/cluster-roles.ts";
+import {
+  MerchantClient,
+  payAndCapture,
+  startLoad,
+  type LoadRun,
+  type Paid,
+  type Tally,
+} from "../support/merchant-load.ts";
+import { cleanupRun, listAllPayments, client, merchantsOf, testEnv } from "../support/platform.ts";
+import { waitFor } from "../support/wait.ts";
+import { startProjectorProcess, startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
+
+const CLIENTS = 4;
+const AT_REST_WITHIN_MS = Number(process.env.CLUSTER_FAULTS_AT_REST_MS ?? 30_000);
+
+describe("a three-node JetStream cluster, faults under load (e2e)", function () {
+  this.timeout(180_000);
+  let dir: string;
+  let cluster: NatsCluster;
+  let sandbox: Sandbox;
+  let env: Record<string, string>;
+  let topo: Topology;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let key: string;
+  const gateways: GatewayProcess[] = [];
+  let gatewayUrls: string[] = [];
+  const workers: WorkerProcess[] = [];
+  const others: Array<WorkerProcess | GatewayProcess> = [];
+  const loads: LoadRun[] = [];
+
+  before(async function () {
+    this.timeout(120_000);
+    dir = mkdtempSync(join(tmpdir(), "switchyard-cluster-"));
+    const t0 = Date.now();
+    cluster = await startNatsCluster({ dir, name: "faults" });
+    console.log(`      cluster up (meta leader elected) in ${Date.now() - t0} ms`);
+    sandbox = await startSandbox({ port: 0, latencyMs: 20 });
+    env = testEnv({
+      NATS_URL: cluster.natsUrl,
+      SWITCHYARD_STREAM_REPLICAS: "3",
+      SANDBOX_URL: sandbox.url,
+      // A command a dead worker held comes back to another after 2 s (the shortest the env allows is 1 s).
+      SWITCHYARD_COMMAND_ACK_WAIT_MS: "2000",
+      SWITCHYARD_REPLY_WAIT_MS: "3000",
+      SWITCHYARD_PSP_TIMEOUT_MS: "3000",
+      SANDBOX_SLOW_CARD_DELAY_MS: "6000",
+      SWITCHYARD_PROJECTOR_METRICS_PORT: "0",
+    });
+    topo = topology(env.SWITCHYARD_PREFIX!, 4);
+    key = merchantsOf(env)[0]!.key;
+    nc = await connect({ servers: cluster.urls });
+    // A short API timeout: while a stream has no leader its info goes unanswered, and the time to a
+    // new leader is measured by asking again.
+    jsm = await jetstreamManager(nc, { timeout: 1_000 });
+    // The first gateway creates the streams and the gateway's buckets, the first worker the
+    // janitor's bucket; then the others. Workers started at once on a fresh cluster race to create
+    // the janitor's R3 bucket, and its first read can go unanswered (the worker exits with a
+    // TimeoutError): actors/janitor.ts does not wait for the bucket to answer (docs/architecture.md).
+    const first = startGatewayProcess(env, "gateway-1");
+    gateways.push(first);
+    await first.ready;
+    const workerEnv = { ...env, SWITCHYARD_PROJECTIONS: "off" };
+    workers.push(startWorkerProcess(workerEnv, "worker-1"));
+    await workers[0]!.ready;
+    const second = startGatewayProcess(env, "gateway-2");
+    gateways.push(second);
+    for (const n of [2, 3]) workers.push(startWorkerProcess(workerEnv, `worker-${n}`));
+    const projector = startProjectorProcess(env);
+    others.push(projector);
+    gatewayUrls = [await first.ready, await second.ready];
+    await Promise.all([...workers.map((w) => w.ready), projector.ready]);
+    console.log(`      platform up (2 gateways, 3 workers, projector) after ${Date.now() - t0} ms`);
+  });
+
+  afterEach(async function () {
+    for (const l of loads.splice(0)) l.stop();
+    if (this.currentTest?.state === "failed") await describeConsumers();
+    // A case that failed between a kill and its restart leaves the next one a whole cluster.
+    for (const [i, pid] of cluster.pids().entries())
+      if (pid === undefined)
+        await cluster
+          .restart(i)
+          .catch((err: unknown) => console.log(`        ${cluster.names[i]}: ${String(err)}`));
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    // CLUSTER_FAULTS_LOG_DIR=<dir> keeps the roles' logs of the run there.
+    const logDir = process.env.CLUSTER_FAULTS_LOG_DIR;
+    if (logDir !== undefined) {
+      mkdirSync(logDir, { recursive: true });
+      for (const [n, w] of [...workers, ...others].entries())
+        writeFileSync(
+          join(logDir, `role-${n}.log`),
+          `${"lines" in w ? w.lines().join("\n") : ""}\n${w.stderr()}`,
+        );
+      console.log(`      roles' logs in ${logDir}; the nodes' in ${dir}`);
+    }
+    for (const p of [...gateways, ...workers, ...others]) p.kill();
+    await nc?.close().catch(() => undefined);
+    await cluster?.stop();
+    await sandbox?.close();
+    if (env) await cleanupRun(env);
+    if (dir && logDir === undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps every stream and bucket of the run on three replicas", async () => {
+    const names: string[] = [];
+    for await (const name of jsm.streams.names()) if (name.includes(env.SWITCHYARD_PREFIX!)) names.push(name);
+    expect(names).to.include.members([topo.commandStream, topo.eventStream]);
+    expect(names.filter((n) => n.startsWith("KV_"))).not.to.be.empty;
+    for (const name of names)
+      expect((await jsm.streams.info(name)).config.num_replicas, `replicas of ${name}`).to.equal(3);
+  });
+
+  it("stops a role at start-up, saying why, when SWITCHYARD_STREAM_REPLICAS exceeds the cluster", async () => {
+    const role = startGatewayProcess({
+      ...testEnv(),
+      NATS_URL: cluster.natsUrl,
+      SWITCHYARD_STREAM_REPLICAS: "5",
+    });
+    others.push(role);
+    const exit = await role.exited;
+    expect(exit.code).to.equal(1);
+    expect(role.stderr()).to.include("SWITCHYARD_STREAM_REPLICAS=5 asks for 5 copies");
+    expect(role.stderr()).to.include("no suitable peers for placement");
+  });
+
+  it("loses nothing and charges nothing twice when a worker is killed under load", async () => {
+    const load = startLoad({ clients: CLIENTS, prefix: "worker-kill", gateways: () => gatewayUrls, key });
+    loads.push(load);
+    await waitFor(() => load.finished().length >= 8, { timeoutMs: 30_000, what: "payments before the kill" });
+    const victim = workers[0]!;
+    const killedAt = Date.now();
+    victim.child.kill("SIGKILL");
+    await victim.exited;
+    const resumed = await afterProgress(load, killedAt, 6);
+    const { paid, restMs } = await stopAndSettle(load);
+    report("worker-1 killed", load.tally(), paid, {
+      "first payment started after the kill done after": `${resumed} ms`,
+      "all at rest after the load stopped": `${restMs} ms`,
+    });
+    expectInFlightAt(paid, killedAt);
+    await expectNothingLostNothingTwice(paid);
+  });
+
+  it("answers a merchant's retry against a second gateway with the payment the killed gateway was making, charged once", async () => {
+    const victim = gateways[0]!;
+    const [victimUrl, survivorUrl] = gatewayUrls as [string, string];
+    // Slow PSPs: requests are still waiting on their authorization when the gateway dies.
+    for (const psp of ["acme", "bolt"]) sandbox.setBehaviour(psp, { latencyMs: 600 });
+    const amounts = Array.from({ length: 6 }, (_, n) => 7_000 + n);
+    const ofBatch = () => sandbox.charges().filter((c) => amounts.includes(c.amount));
+    // First attempt at the victim, retries at the survivor (and the victim again, refused, and so on).
+    const merchant = new MerchantClient(() => [victimUrl, survivorUrl], key);
+    const payments = amounts.map((amount, n) => payAndCapture(merchant, `gateway-kill-${n}`, amount));
+    await waitFor(() => ofBatch().length >= 1, {
+      timeoutMs: 20_000,
+      what: "a first authorization at the PSP",
+    });
+    victim.kill();
+    await victim.exited;
+    gatewayUrls = [survivorUrl];
+    const paid = await Promise.all(payments);
+    for (const psp of ["acme", "bolt"]) sandbox.resetBehaviour(psp);
+    report("gateway-1 killed mid-request", merchant.tally, paid, {});
+    // Requests were cut mid-flight (not just refused afterwards), and the merchant retried them.
+    expect(merchant.tally.cut, "requests cut by the kill").to.be.at.least(1);
+    // The payment the retry answered is the one the first attempt had the PSP charge: one charge each.
+    expect(
+      ofBatch()
+        .map((c) => c.reference)
+        .sort(),
+    ).to.deep.equal(paid.map((p) => p.id).sort());
+    await expectNothingLostNothingTwice(paid);
+  });
+
+  for (const which of ["event", "command"] as const)
+    it(`loses nothing and charges nothing twice when the node leading the ${which} stream is killed under load, and the node catches up`, async () => {
+      const stream = which === "event" ? topo.eventStream : topo.commandStream;
+      const load = startLoad({
+        clients: CLIENTS,
+        prefix: `${which}-leader`,
+        gateways: () => gatewayUrls,
+        key,
+      });
+      await waitFor(() => load.finished().length >= 8, {
+        timeoutMs: 30_000,
+        what: "payments before the kill",
+      });
+      const leader = await streamLeader(jsm, stream);
+      const i = cluster.names.indexOf(leader ?? "");
+      expect(i, `leader of ${stream}`).to.be.at.least(0);
+      const killedAt = Date.now();
+      await cluster.kill(i);
+      const newLeader = await waitFor(
+        async () => {
+          const l = await streamLeader(jsm, stream).catch(() => undefined);
+          return l !== undefined && l !== leader ? l : undefined;
+        },
+        { timeoutMs: 30_000, what: `a new leader of ${stream}` },
+      );
+      const electedMs = Date.now() - killedAt;
+      const resumed = await afterProgress(load, killedAt, 3);
+      const restartAt = Date.now();
+      await cluster.restart(i);
+      const restartMs = Date.now() - restartAt;
+      await afterProgress(load, Date.now(), 3);
+      const { paid, restMs } = await stopAndSettle(load);
+      const catchUpAt = Date.now();
+      const caughtUp = await waitFor(
+        async () => {
+          const leaderState = (await jsm.streams.info(stream)).state;
+          const own = await nodeStreamState(cluster.monitorUrls[i]!, stream).catch(() => undefined);
+          return own !== undefined &&
+            own.last_seq === leaderState.last_seq &&
+            own.messages === leaderState.messages
+            ? own
+            : undefined;
+        },
+        { timeoutMs: 30_000, what: `${cluster.names[i]} to catch up on ${stream}` },
+      );
+      expect(caughtUp.last_seq).to.be.greaterThan(0);
+      report(`${stream} leader ${leader} killed`, load.tally(), paid, {
+        "new leader": `${newLeader} after ${electedMs} ms`,
+        "first payment started after the kill done after": `${resumed} ms`,
+        "restarted node answering JetStream after": `${restartMs} ms`,
+        "restarted node caught up (last seq)": `${caughtUp.last_seq}, ${Date.now() - catchUpAt} ms after the load`,
+        "all at rest after the load stopped": `${restMs} ms`,
+      });
+      expectInFlightAt(paid, killedAt);
+      await expectNothingLostNothingTwice(paid);
+    });
+
+  /** What the partitions' consumers say: printed when a case fails (where the commands are). */
+  async function describeConsumers(): Promise<void> {
+    for (let p = 0; p < topo.partitions; p++) {
+      try {
+        const info = await jsm.consumers.info(topo.commandStream, consumerName(p));
+        console.log(
+          `        ${consumerName(p)}: leader ${String(info.cluster?.leader)}, pending ${info.num_pending}, ` +
+            `ack pending ${info.num_ack_pending}, redelivered ${info.num_redelivered}, pulls waiting ${info.num_waiting}`,
+        );
+      } catch (err) {
+        console.log(`        ${consumerName(p)}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Resolves, with the delay, once `n` payments started after `since` have finished. */
+  async function afterProgress(load: LoadRun, since: number, n: number): Promise<number> {
+    const done = await waitFor(
+      () => {
+        const after = load.finished().filter((p) => p.startedAt >= since);
+        return after.length >= n ? after : undefined;
+      },
+      {
+        timeoutMs: Math.max(45_000, AT_REST_WITHIN_MS),
+        what: `${n} payments started after ${new Date(since).toISOString()}`,
+      },
+    );
+    return Math.min(...done.map((p) => p.doneAt)) - since;
+  }
+
+  /** Stops the load and waits for every started payment to be captured (each client sees it). */
+  async function stopAndSettle(load: LoadRun): Promise<{ paid: Paid[]; restMs: number }> {
+    load.stop();
+    const stoppedAt = Date.now();
+    const paid = await within(load.done, AT_REST_WITHIN_MS, "every payment at rest after the load").catch(
+      (err: unknown) => {
+        const t = load.tally();
+        console.log(
+          `        not at rest: ${load.started().length - load.finished().length} of ${load.started().length} payments; ` +
+            `the clients retried after ${t.connectionErrors} connection errors, ${t.timeouts} timeouts, ${t.unavailable} 503s`,
+        );
+        throw err;
+      },
+    );
+    expect(paid.map((p) => p.key).sort()).to.deep.equal(load.started().sort());
+    expect(load.tally().unexpected).to.deep.equal([]);
+    return { paid, restMs: Date.now() - stoppedAt };
+  }
+
+  /**
+   * Every answered payment is captured as GET and the read model (the list) say, and the PSP has
+   * exactly one charge for it, captured exactly once, for its amount.
+   */
+  async function expectNothingLostNothingTwice(paid: Paid[]): Promise<void> {
+    const api = client(gatewayUrls[gatewayUrls.length - 1]!, key);
+    for (const p of paid) {
+      const res = await api.get(`/v1/payments/${p.id}`);
+      expect(res.status, `GET ${p.id}`).to.equal(200);
+      expect(res.body.status, `status of ${p.id}`).to.equal("captured");
+      const charges = sandbox.charges({ reference: p.id });
+      expect(charges, `charges of ${p.id}`).to.have.length(1);
+      const captures = charges[0]!.movements.filter((m) => m.kind === "capture");
+      expect(captures, `captures of ${p.id}`).to.have.length(1);
+      expect(charges[0]!.capturedAmount).to.equal(charges[0]!.amount);
+    }
+    const ids = new Set(paid.map((p) => p.id));
+    const t0 = Date.now();
+    await waitFor(
+      async () => {
+        const listed = (await listAllPayments(api)).filter((l) => ids.has(l.id) && l.status === "captured");
+        return listed.length === ids.size;
+      },
+      { timeoutMs: AT_REST_WITHIN_MS, what: "every payment captured in the read model" },
+    );
+    console.log(`        read model complete ${Date.now() - t0} ms after the checks began`);
+  }
+});
+
+/** The promise's value, or a failure naming `what` once `ms` have passed without one. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** At least one payment was between its create and its capture when the kill came. */
+function expectInFlightAt(paid: Paid[], at: number): void {
+  expect(
+    paid.filter((p) => p.startedAt < at && p.doneAt > at),
+    "payments in flight at the kill",
+  ).not.to.be.empty;
+}
+
+function report(what: string, tally: Tally, paid: Paid[], timings: Record<string, string>): void {
+  const slowest = Math.max(...paid.map((p) => p.doneAt - p.startedAt));
+  console.log(
+    `      ${what}: ${paid.length} payments (create → capture), ${tally.requests} requests; retried after ` +
+      `${tally.connectionErrors} connection errors (${tally.cut} cut mid-request), ${tally.timeouts} timeouts, ${tally.unavailable} 503s; ` +
+      `${tally.accepted} 202s; slowest payment ${slowest} ms`,
+  );
+  for (const [k, v] of Object.entries(timings)) console.log(`        ${k}: ${v}`);
+}

@@ -1,0 +1,89 @@
+// What the cluster fault tests need beside the worker and projector processes (worker-process.ts):
+// the gateway role as a real child process (`node --import tsx gateway/main.ts`, as the Procfile runs
+// it), and the view of a three-node JetStream cluster: which node leads a stream (stream info's
+// `cluster.leader`), and one node's own copy of a stream (its monitoring endpoint's /jsz, which each
+// node answers for itself, unlike the JetStream API, which the leader answers).
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { waitFor } from "./wait.ts";
+import type { Exit } from "./worker-process.ts";
+
+export type GatewayProcess = {
+  child: ChildProcess;
+  /** Resolves with the gateway's URL once it listens; rejects if it exits first. */
+  ready: Promise<string>;
+  exited: Promise<Exit>;
+  stderr(): string;
+  /** SIGKILL if still running. */
+  kill(): void;
+};
+
+export function startGatewayProcess(env: Record<string, string>, name = "gateway"): GatewayProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "gateway/main.ts"], {
+    env: { ...process.env, ...env, LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = once(child, "exit").then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  let stderr = "";
+  let partial = "";
+  let url: string | undefined;
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on("data", (d: Buffer) => {
+    partial += d.toString();
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (url !== undefined || !line.includes("gateway listening")) continue;
+      const parsed = JSON.parse(line) as { msg?: string; url?: string };
+      if (parsed.msg === "gateway listening") url = parsed.url;
+    }
+  });
+  const ready = Promise.race([
+    waitFor(() => url, { timeoutMs: 30_000, what: `${name} to listen` }),
+    exited.then((e) => {
+      throw new Error(`${name} exited during start-up (${e.code ?? e.signal}): ${stderr}`);
+    }),
+  ]);
+  ready.catch(() => undefined); // observed by the test that awaits it
+  return {
+    child,
+    ready,
+    exited,
+    stderr: () => stderr,
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
+/** The server name leading `stream` (`n1`…), as the JetStream API says; undefined while none does. */
+export async function streamLeader(jsm: JetStreamManager, stream: string): Promise<string | undefined> {
+  const info = await jsm.streams.info(stream);
+  return info.cluster?.leader;
+}
+
+export type NodeStreamState = { messages: number; last_seq: number; first_seq: number };
+
+type Jsz = {
+  account_details?: Array<{
+    stream_detail?: Array<{ name: string; state?: NodeStreamState; cluster?: { leader?: string } }>;
+  }>;
+};
+
+/** One node's own copy of `stream` (its /jsz), or undefined when that node holds none. */
+export async function nodeStreamState(
+  monitorUrl: string,
+  stream: string,
+): Promise<NodeStreamState | undefined> {
+  const res = await fetch(`${monitorUrl}/jsz?accounts=true&streams=true`, {
+    signal: AbortSignal.timeout(2_000),
+  });
+  const jsz = (await res.json()) as Jsz;
+  for (const account of jsz.account_details ?? [])
+    for (const s of account.stream_detail ?? []) if (s.name === stream) return s.state;
+  return undefined;
+}
