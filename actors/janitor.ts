@@ -10,7 +10,8 @@
 // only what it must to rebuild the same picture. Each worker runs one; their resumes are
 // deduplicated by message id, and a resume is always safe.
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { openBucket } from "../streams/kv-open.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { encode } from "../streams/envelopes.ts";
@@ -62,8 +63,8 @@ export class Janitor {
 
   async start(): Promise<void> {
     const bucket = janitorBucketName(this.d.topo.prefix);
-    const create = () => new Kvm(this.d.js).create(bucket, { history: 1, replicas: this.d.replicas ?? 1 });
-    this.#kv = await create().catch(() => create());
+    // Several workers start at once: the race every role's buckets have (streams/kv-open.ts).
+    this.#kv = await openBucket(this.d.js, bucket, { history: 1, replicas: this.d.replicas ?? 1 });
     const saved = await this.#kv.get(CHECKPOINT_KEY);
     const from = saved ? Number(saved.string()) : 0;
     this.#lastSeq = Number.isSafeInteger(from) && from > 0 ? from : 0;

@@ -4,10 +4,11 @@
 // not rewritten within the TTL is gone, which is how a dead worker leaves. The rules about which
 // partitions to take live in actors/cluster; this module only reads and writes the entries.
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { kvKeys } from "./kv-reads.ts";
+import { openBucket } from "./kv-open.ts";
 import {
   LeaseRecord,
   MemberRecord,
@@ -45,13 +46,14 @@ export class ClusterKv {
    * made with other settings is used as it is, unless its max age is not at least this worker's TTL.
    */
   async ensure(): Promise<this> {
-    const kvm = new Kvm(this.js);
     const open = async (name: string): Promise<KV> => {
-      // Opens the bucket as it is when it exists (the client does not compare settings).
-      const create = () =>
-        kvm.create(name, { history: 1, ttl: this.opts.ttlMs, replicas: this.opts.replicas });
-      // A concurrent creator wins the race: the second create then finds it and succeeds.
-      const kv = await create().catch(() => create());
+      // Opens the bucket as it is when it exists (the client does not compare settings); several
+      // workers starting at once on a cluster race for it as every role does (streams/kv-open.ts).
+      const kv = await openBucket(this.js, name, {
+        history: 1,
+        ttl: this.opts.ttlMs,
+        replicas: this.opts.replicas,
+      });
       const ttl = (await kv.status()).ttl;
       // Shorter: a lease would vanish on the server while its owner still counts on it. None: a dead
       // worker's leases would never go.

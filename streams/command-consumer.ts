@@ -31,14 +31,24 @@ export type CommandHandler = (
 const MAX_IN_FLIGHT_PER_PARTITION = 64;
 /**
  * How long one pull request waits on the server, and the idle heartbeat it asks for. A command is
- * delivered the moment it is stored whatever these are (a pull is waiting for it); they only set
- * what an idle partition costs: the server sends a heartbeat every IDLE_HEARTBEAT_MS and ends the
- * pull after PULL_EXPIRES_MS, and the client pulls again. The client's defaults (30 s, 15 s) made
- * 64 idle partitions ~4 heartbeats and ~2 re-pulls a second; 30 s is the longest heartbeat the
- * client takes, and two missed ones (a pull lost without a disconnect) still make it pull again.
+ * delivered the moment it is stored whatever these are (a pull is waiting for it); they set what an
+ * idle partition costs, and how soon a pull the server lost is noticed: the server sends a heartbeat
+ * every `idleHeartbeatMs` while it has nothing and ends the pull after `expiresMs`; two missed
+ * heartbeats make the client pull again.
+ * - One server (replicas 1): a pull is lost only with the connection, and the client pulls again
+ *   on the reconnect by itself. 30 s / 120 s: the client's defaults (15 s / 30 s) made 64 idle
+ *   partitions ~4 heartbeats and ~2 re-pulls a second.
+ * - A cluster (replicas > 1): when a partition's consumer changes leader (its node died), its pulls
+ *   die with the old leader while the connection, to another node, stays up: nats-server 2.9 tells
+ *   the client nothing, so the heartbeat is the time to notice. With 30 s the partition stalled a
+ *   minute or more (test/e2e/cluster-faults.e2e.spec.ts failed 5 runs in 6); 2.5 s / 20 s, as the
+ *   event tap's ordered consumers, costs ~26 heartbeats a second for 64 idle partitions.
  */
-const PULL_EXPIRES_MS = 120_000;
-const IDLE_HEARTBEAT_MS = 30_000;
+export function pullTerms(replicas: number): { expiresMs: number; idleHeartbeatMs: number } {
+  return replicas > 1
+    ? { expiresMs: 20_000, idleHeartbeatMs: 2_500 }
+    : { expiresMs: 120_000, idleHeartbeatMs: 30_000 };
+}
 /**
  * A command that reached a partition being given up, or one whose lease is gone, is nak'ed with this
  * delay: long enough that this worker has stopped pulling (a nak without delay would come straight
@@ -113,10 +123,11 @@ export class CommandConsumer {
     if (this.#parts.has(p)) return;
     const started = (async () => {
       const consumer = await this.js.consumers.get(this.topo.commandStream, consumerName(p));
+      const terms = pullTerms(this.topo.replicas);
       const messages = await consumer.consume({
         max_messages: MAX_IN_FLIGHT_PER_PARTITION,
-        expires: PULL_EXPIRES_MS,
-        idle_heartbeat: IDLE_HEARTBEAT_MS,
+        expires: terms.expiresMs,
+        idle_heartbeat: terms.idleHeartbeatMs,
       });
       let leave = () => {};
       const left = new Promise<void>((resolve) => (leave = resolve));
