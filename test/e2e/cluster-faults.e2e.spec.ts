@@ -1,7 +1,7 @@
 // Faults under load on a real three-node JetStream cluster (scripts/nats-cluster.ts, free ports, its
 // own data directories), every stream and bucket with three replicas. The roles run as the Procfile
 // runs them, as child processes pointed at the comma-separated NATS_URL: two gateways, three workers
-// (several workers share the per-partition durable consumers today), a projector; the PSP sandbox
+// (each consuming the partitions it holds by lease: actors/ownership.ts), a projector; the PSP sandbox
 // runs in the test process so its charges can be read. A few merchants pay and capture in a loop,
 // retrying on connection errors and 503s with the same Idempotency-Key, while one thing is killed
 // with SIGKILL: the node leading PAY_EVT, the node leading PAY_CMD, a worker, a gateway mid-request.
@@ -67,6 +67,8 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
       SANDBOX_URL: sandbox.url,
       // A command a dead worker held comes back to another after 2 s (the shortest the env allows is 1 s).
       SWITCHYARD_COMMAND_ACK_WAIT_MS: "2000",
+      // A dead worker's partitions move to the others within about this long.
+      SWITCHYARD_LEASE_TTL_MS: "3000",
       SWITCHYARD_REPLY_WAIT_MS: "3000",
       SWITCHYARD_PSP_TIMEOUT_MS: "3000",
       SANDBOX_SLOW_CARD_DELAY_MS: "6000",
@@ -78,19 +80,16 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
     // A short API timeout: while a stream has no leader its info goes unanswered, and the time to a
     // new leader is measured by asking again.
     jsm = await jetstreamManager(nc, { timeout: 1_000 });
-    // The first gateway creates the streams and the gateway's buckets, the first worker the
-    // janitor's bucket; then the others. Workers started at once on a fresh cluster race to create
-    // the janitor's R3 bucket, and its first read can go unanswered (the worker exits with a
-    // TimeoutError): actors/janitor.ts does not wait for the bucket to answer (docs/architecture.md).
+    // The first gateway creates the streams and the gateway's buckets; then everything else at once:
+    // the three workers race to create the janitor's and the leases' R3 buckets, whose first read
+    // on a fresh 2.9 cluster can go unanswered (streams/kv-open.ts waits until one answers).
     const first = startGatewayProcess(env, "gateway-1");
     gateways.push(first);
     await first.ready;
     const workerEnv = { ...env, SWITCHYARD_PROJECTIONS: "off" };
-    workers.push(startWorkerProcess(workerEnv, "worker-1"));
-    await workers[0]!.ready;
     const second = startGatewayProcess(env, "gateway-2");
     gateways.push(second);
-    for (const n of [2, 3]) workers.push(startWorkerProcess(workerEnv, `worker-${n}`));
+    for (const n of [1, 2, 3]) workers.push(startWorkerProcess(workerEnv, `worker-${n}`));
     const projector = startProjectorProcess(env);
     others.push(projector);
     gatewayUrls = [await first.ready, await second.ready];
