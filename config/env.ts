@@ -4,6 +4,7 @@
 // (config/tracing.ts: OTEL_* must take effect before any module is instrumented), the log
 // destination (config/log-format.ts: a process logs before it has parsed anything), and npm start's
 // development defaults (scripts/start.ts sets them in the environment it then parses).
+import { existsSync } from "node:fs";
 import { z } from "zod";
 import { DEFAULT_LOG_FLUSH_MS } from "./log-format.ts";
 import {
@@ -45,7 +46,11 @@ export {
 export type Config = {
   gateway: { host: string; port: number; replyWaitMs: number };
   /** `url`: one server, or a cluster's servers comma-separated (streams/connection.ts splits them). */
-  nats: { url: string };
+  /**
+   * `url`: one server or a comma-separated list. Credentials when the servers require them (never
+   * logged): a user and password, or a `.creds` file (a user JWT and its NKey seed).
+   */
+  nats: { url: string; user?: string; password?: string; credsFile?: string };
   redis: { url: string };
   /**
    * PostgreSQL for the read models (never the record: rebuilt from JetStream). `schema` defaults to
@@ -196,6 +201,19 @@ const EnvSchema = z
     PORT: variable(8080, integer(0, 65535)), // 0: any free port (tests)
     HOST: variable("127.0.0.1", matching(/^[^\s/]+$/, "a host name or address")),
     NATS_URL: variable(DEFAULT_NATS_URL, urlList(["nats:", "tls:"])),
+    NATS_USER: variable<string | undefined>(
+      undefined,
+      matching(/^[^\s]{1,256}$/, "a user name without spaces"),
+    ),
+    // A secret: a bad value is described, never echoed.
+    NATS_PASSWORD: variable<string | undefined>(undefined, (raw) =>
+      /^[\x21-\x7e]{1,256}$/.test(raw)
+        ? { value: raw }
+        : { problem: "expected 1-256 printable characters without spaces (its value is not shown)" },
+    ),
+    NATS_CREDS: variable<string | undefined>(undefined, (raw) =>
+      existsSync(raw) ? { value: raw } : { problem: `no such file: ${shown(raw)}` },
+    ),
     REDIS_URL: variable(DEFAULT_REDIS_URL, url(["redis:", "rediss:"])),
     DATABASE_URL: variable("postgres://postgres@127.0.0.1:5432/postgres", url(["postgres:", "postgresql:"])),
     SWITCHYARD_DB_SCHEMA: variable("", matching(/^([a-z_][a-z0-9_]{0,62})?$/, "a lowercase SQL identifier")),
@@ -265,6 +283,18 @@ const EnvSchema = z
     SWITCHYARD_WEBHOOK_POLL_MS: variable(500, integer(10, 60_000)),
   })
   .superRefine((env, ctx) => {
+    if ((env.NATS_USER === undefined) !== (env.NATS_PASSWORD === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: [env.NATS_USER === undefined ? "NATS_USER" : "NATS_PASSWORD"],
+        message: "NATS_USER and NATS_PASSWORD go together: set both or neither",
+      });
+    if (env.NATS_CREDS !== undefined && env.NATS_USER !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["NATS_CREDS"],
+        message: "a .creds file or a user and password, not both",
+      });
     // The sandbox's slow card exists to make the PSP call time out; a shorter delay tests nothing.
     if (env.SANDBOX_SLOW_CARD_DELAY_MS <= env.SWITCHYARD_PSP_TIMEOUT_MS) {
       ctx.addIssue({
@@ -285,7 +315,12 @@ const EnvSchema = z
   })
   .transform((env): Config => ({
     gateway: { host: env.HOST, port: env.PORT, replyWaitMs: env.SWITCHYARD_REPLY_WAIT_MS },
-    nats: { url: env.NATS_URL },
+    nats: {
+      url: env.NATS_URL,
+      ...(env.NATS_USER !== undefined && { user: env.NATS_USER }),
+      ...(env.NATS_PASSWORD !== undefined && { password: env.NATS_PASSWORD }),
+      ...(env.NATS_CREDS !== undefined && { credsFile: env.NATS_CREDS }),
+    },
     redis: { url: env.REDIS_URL },
     database: {
       url: env.DATABASE_URL,

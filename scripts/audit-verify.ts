@@ -52,7 +52,7 @@ async function main(args: readonly string[]): Promise<number> {
   const topo = topologyOf(config);
   // stdout is the report; connection trouble goes to stderr.
   const log = createLogger(config.logLevel, { role: "audit" }, pino.destination(2));
-  const nc = await connectNats(config.nats.url, "switchyard-audit", log);
+  const nc = await connectNats(config.nats, "switchyard-audit", log);
   try {
     const verifier = await auditEventChains(jetstream(nc), await jetstreamManager(nc), topo);
     for (const b of verifier.breaks) process.stdout.write(`${formatBreak(b)}\n`);

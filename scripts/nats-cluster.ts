@@ -123,7 +123,8 @@ export function nodeConfig(o: {
   ].join("\n");
 }
 
-function findNatsServer(extraDirs: string[]): string | undefined {
+/** The nats-server binary on PATH or in `extraDirs` (/usr/sbin and the like, as DEFAULT_BIN_DIRS). */
+export function findNatsServer(extraDirs: string[] = DEFAULT_BIN_DIRS): string | undefined {
   const dirs = [...(process.env.PATH ?? "").split(delimiter), ...extraDirs].filter((d) => d !== "");
   for (const d of dirs) {
     try {

@@ -1,7 +1,8 @@
 // NATS connection handling: reconnect forever, log status changes, know whether the connection is
 // up right now (so a gateway can answer 503 at once instead of holding a merchant for the whole
 // publish timeout while NATS is away), drain on close.
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
 // An answered request without a throwaway Error (streams/nats-request.ts): installed with the first connection.
 import "./nats-request.ts";
@@ -10,14 +11,26 @@ import { isNoSuitablePeers, isReplicasNotSupported } from "./jetstream-errors.ts
 
 const down = new WeakSet<NatsConnection>();
 
+/** Where and as whom: a server list, and the credentials the servers ask for (config/env.ts). */
+export type NatsTarget = { url: string; user?: string; password?: string; credsFile?: string };
+
 /**
  * `url`: one server or several, comma-separated (`nats://a:4222,nats://b:4222`, as NATS_URL takes
  * them and the NATS tools do): the client connects to any that answers and, once connected, also
  * learns the cluster's other members from the server, reconnecting to one of them when its own dies.
+ * With a user and password, or a `.creds` file (read here, at connect), the servers' authorization
+ * (config/nats-server.production.conf) lets the role in; credentials are never logged.
  */
-export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
+export async function connectNats(
+  target: string | NatsTarget,
+  name: string,
+  log: Logger,
+): Promise<NatsConnection> {
+  const t = typeof target === "string" ? { url: target } : target;
   const nc = await connect({
-    servers: natsServers(url),
+    servers: natsServers(t.url),
+    ...(t.user !== undefined && { user: t.user, pass: t.password ?? "" }),
+    ...(t.credsFile !== undefined && { authenticator: credsAuthenticator(readFileSync(t.credsFile)) }),
     name,
     reconnect: true,
     maxReconnectAttempts: -1,

@@ -52,7 +52,7 @@ export function topologyOf(config: Config): Topology {
 
 export async function openInfra(config: Config, name: string, log: Logger): Promise<Infra> {
   const topo = topologyOf(config);
-  const nc = await connectNats(config.nats.url, name, log);
+  const nc = await connectNats(config.nats, name, log);
   const closeNats = async () => {
     await nc.drain().catch(() => nc.close());
   };

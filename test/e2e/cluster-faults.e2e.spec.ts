@@ -12,10 +12,11 @@ import { expect } from "chai";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsCluster, type NatsCluster } from "../../scripts/nats-cluster.ts";
 import { startSandbox, type Sandbox } from "../../scripts/sandbox-psp.ts";
+import { ClusterKv } from "../../streams/cluster.ts";
 import { consumerName, topology, type Topology } from "../../streams/topology.ts";
 import {
   nodeStreamState,
@@ -166,6 +167,58 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
       "all at rest after the load stopped": `${restMs} ms`,
     });
     expectInFlightAt(paid, killedAt);
+    await expectNothingLostNothingTwice(paid);
+  });
+
+  it("a worker paused (SIGSTOP) past its lease under load notices on resume, acts on nothing it lost, and loses nothing", async () => {
+    const alive = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    expect(alive.length, "workers alive").to.be.at.least(2);
+    const [paused, other] = alive as [WorkerProcess, WorkerProcess];
+    const fence = "switchyard_event_fence_conflicts_total";
+    const expired = 'switchyard_lease_lost_total{reason="expired"}';
+    const fenceBefore = [metricOf(await metricsOf(paused), fence), metricOf(await metricsOf(other), fence)];
+    const load = startLoad({ clients: CLIENTS, prefix: "worker-pause", gateways: () => gatewayUrls, key });
+    loads.push(load);
+    await waitFor(() => load.finished().length >= 8, {
+      timeoutMs: 30_000,
+      what: "payments before the pause",
+    });
+    const pausedAt = Date.now();
+    paused.child.kill("SIGSTOP");
+    // Paused until its leases lapsed and the others hold every partition; they go on meanwhile.
+    const pausedId = String(paused.logs().find((l) => l.msg === "worker consuming commands")?.workerId);
+    const kv = await new ClusterKv(jetstream(nc), env.SWITCHYARD_PREFIX!, {
+      ttlMs: 3_000,
+      replicas: 3,
+    }).ensure();
+    await waitFor(
+      async () => {
+        const leases = await kv.leases();
+        return leases.length === topo.partitions && leases.every((l) => l.record.owner !== pausedId);
+      },
+      { timeoutMs: 20_000, what: "the paused worker's partitions taken by the others" },
+    );
+    const movedMs = Date.now() - pausedAt;
+    const resumed = await afterProgress(load, Date.now(), 6);
+    paused.child.kill("SIGCONT");
+    const lost = await paused.waitForLog(
+      (l) => l.msg === "partition leases lost" && l.reason === "expired",
+      "the resumed worker noticing its leases lapsed",
+    );
+    const { paid, restMs } = await stopAndSettle(load);
+    report("worker paused past its lease", load.tally(), paid, {
+      "its partitions held by the others after": `${movedMs} ms`,
+      "first payment started then done after": `${resumed} ms`,
+      "partitions it found lapsed on resume": String(lost.lost),
+      "all at rest after the load stopped": `${restMs} ms`,
+    });
+    expect(Number(lost.lost)).to.be.greaterThan(0);
+    expect(metricOf(await metricsOf(paused), expired)).to.be.greaterThan(0);
+    // It never wrote as the owner of what it lost: the fence had nothing to refuse, on either side.
+    expect(
+      [metricOf(await metricsOf(paused), fence), metricOf(await metricsOf(other), fence)],
+      "fence conflicts of the paused worker and another, unchanged by the pause",
+    ).to.deep.equal(fenceBefore);
     await expectNothingLostNothingTwice(paid);
   });
 
@@ -349,6 +402,18 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 }
 
 /** At least one payment was between its create and its capture when the kill came. */
+/** A worker's /metrics, from the address it logged (SWITCHYARD_WORKER_METRICS_PORT=0: a free port). */
+async function metricsOf(w: WorkerProcess): Promise<string> {
+  const line = await w.waitForLog((l) => l.msg === "worker metrics listening", "its metrics door");
+  return (await fetch(`${String(line.url)}/metrics`)).text();
+}
+
+/** One series' value in a Prometheus exposition (0 when absent). */
+function metricOf(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
 function expectInFlightAt(paid: Paid[], at: number): void {
   expect(
     paid.filter((p) => p.startedAt < at && p.doneAt > at),
