@@ -90,7 +90,13 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     SCHEMA_VERSION,
   );
   const store = new EventStore(o.js, o.jsm, o.topo, o.metrics);
-  const journal = new Journal(store, snapshots);
+  // A command finishing after this worker lost its partition (paused past its lease) appends
+  // nothing: refused here, counted, and retried by the partition's new owner.
+  const journal = new Journal(store, snapshots, (paymentId) => {
+    if (ownership.holds(partitionOf(o.topo, paymentId))) return true;
+    o.metrics.leaseLost.inc({ reason: "append_refused" });
+    return false;
+  });
   const system = startSystem();
   const circuit = () => o.policies.active("retries").policy.circuit;
   const health = new PspHealthBoard({

@@ -41,10 +41,23 @@ export class InvalidEventError extends Error {
   override name = "InvalidEventError";
 }
 
+/** This worker no longer holds the payment's partition: nothing was appended (see Journal). */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+}
+
 export class Journal {
+  /**
+   * `mayWrite`: whether this process may write the payment's events right now (the worker: it still
+   * holds the payment's partition by lease). A worker paused past its lease (GC, SIGSTOP) resumes
+   * in the middle of a command whose partition another worker now owns: its append is refused here,
+   * before the fence would have to (LeaseLostError, retried: the command goes back to the stream
+   * for the new owner).
+   */
   constructor(
     private readonly store: EventStore,
     private readonly snapshots: SnapshotStore,
+    private readonly mayWrite: (paymentId: string) => boolean = () => true,
   ) {}
 
   async load(paymentId: string): Promise<Loaded> {
@@ -118,6 +131,10 @@ export class Journal {
     if (unsafe !== undefined)
       throw new InvalidEventError(
         `payment ${paymentId}: refusing to append events no follower could store: ${unsafe.path} ${UNSAFE_TEXT[unsafe.problem]}`,
+      );
+    if (!this.mayWrite(paymentId))
+      throw new LeaseLostError(
+        `payment ${paymentId}: its partition is no longer this worker's; not appended`,
       );
     return this.store.append(paymentId, at, events, traceparent);
   }

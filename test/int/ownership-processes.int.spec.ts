@@ -98,7 +98,7 @@ describe("partition ownership across worker processes (int)", function () {
 
   it("splits the partitions among three workers, disjoint and covering all", async () => {
     const ids = workers.map(idOf);
-    await waitFor(() => coveredBy(ids), { timeoutMs: 10_000, what: "three workers holding all partitions" });
+    await waitFor(() => coveredBy(ids), { timeoutMs: 20_000, what: "three workers holding all partitions" });
     const members = await kv.members();
     expect(members.map((m) => m.worker_id).sort()).to.deep.equal([...ids].sort());
     const claimed = members.flatMap((m) => m.partitions).sort((a, b) => a - b);
@@ -186,14 +186,18 @@ describe("partition ownership across worker processes (int)", function () {
 
     paused.child.kill("SIGCONT");
     const lost = await paused.waitForLog(
-      (l) => l.msg === "partition leases lost" && l.reason === "expired",
+      // "expired" when its own clock says so first, "refused" when a renewal is refused first.
+      (l) => l.msg === "partition leases lost" && (l.reason === "expired" || l.reason === "refused"),
       "the resumed worker noticing its leases lapsed",
     );
     expect(lost.lost).to.be.greaterThan(0);
     // It rejoins: the two share the partitions again.
     await waitFor(() => coveredBy(alive.map(idOf)), { timeoutMs: 15_000, what: "the two converged again" });
     const after = await metricsOf(paused);
-    expect(metricValue(after, 'switchyard_lease_lost_total{reason="expired"}')).to.be.greaterThan(0);
+    expect(
+      metricValue(after, 'switchyard_lease_lost_total{reason="expired"}') +
+        metricValue(after, 'switchyard_lease_lost_total{reason="refused"}'),
+    ).to.be.greaterThan(0);
     expect(
       [metricValue(after, fence), metricValue(await metricsOf(other), fence)],
       "fence conflicts of the paused worker and the other, unchanged by the pause",
