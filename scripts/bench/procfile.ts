@@ -202,7 +202,13 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
     // their own: nothing passes through this process, whose CPU is part of the measure.
     const logFile = join(dataDir, `${name}.log`);
     const out = openSync(logFile, "a");
-    const child = spawn(process.execPath, ["--import", "tsx", ENTRY[role]], {
+    // BENCH_CHILD_CPU_PROF=<dir>: each child writes CPU profiles under it when it exits (SIGTERM at
+    // the end of its set), for `profile-summary` (node refuses --cpu-prof in NODE_OPTIONS).
+    const prof = process.env.BENCH_CHILD_CPU_PROF;
+    // One directory per child: the main thread's profile is the largest file in it (tsx's loader
+    // thread writes one too).
+    const profile = prof ? ["--cpu-prof", `--cpu-prof-dir=${join(prof, `${prefix}-${name}`)}`] : [];
+    const child = spawn(process.execPath, [...profile, "--import", "tsx", ENTRY[role]], {
       cwd: ROOT,
       // As the Procfile's worker line: the projector runs the projections.
       env: role === "worker" ? { ...env, SWITCHYARD_PROJECTIONS: "off" } : env,
