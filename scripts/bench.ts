@@ -31,7 +31,7 @@
 // writes two profiles: the large one is the main thread; the small one is tsx's loader thread, idle.
 import { randomBytes } from "node:crypto";
 import { cpus, platform as osPlatform, release } from "node:os";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { performance } from "node:perf_hooks";
 import { ConfigError, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfig, type Config } from "../config/env.ts";
@@ -61,7 +61,8 @@ import { helpAsked, options, sectionOnly, UsageError, USAGE } from "./bench/opti
 import { phaseMode } from "./bench/phases.ts";
 import { workersMode } from "./bench/workers.ts";
 import { benchEnv, startProduct, type ProductRun } from "./bench/product.ts";
-import { report, type BenchOptions, type Flow, type FlowInput } from "./bench/report.ts";
+import { report, type BenchOptions, type Flow } from "./bench/report.ts";
+import { accepted, facts } from "./bench/report-input.ts";
 import { benchRouting } from "./bench/routing.ts";
 import { searchSection } from "./bench/search.ts";
 import { settlementSection } from "./bench/settlement.ts";
@@ -373,26 +374,6 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
     }
   }
 }
-
-async function facts(
-  jsm: JetStreamManager,
-  rounds: RunResult[],
-  acceptedPayments: number,
-  streams: { commands: string; events: string },
-): Promise<FlowInput> {
-  const evt = await jsm.streams.info(streams.events);
-  const cmd = await jsm.streams.info(streams.commands);
-  return {
-    rounds,
-    eventMessagesPerPayment: acceptedPayments > 0 ? evt.state.messages / acceptedPayments : NaN,
-    commandsLeft: cmd.state.messages,
-  };
-}
-
-const accepted = (r: RunResult) =>
-  Object.entries(r.outcomes)
-    .filter(([k]) => k.startsWith("201") || k.startsWith("202"))
-    .reduce((n, [, v]) => n + v, 0);
 
 main().then(
   (code) => process.exit(process.exitCode ?? code),

@@ -1,5 +1,6 @@
 // What the bench's report is given: the options it ran with and each flow's measured rounds
 // (scripts/bench/report.ts turns them into the text report and the BENCH_RESULT line).
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { AfterLoad } from "./after-load.ts";
 import type { OpenLoopResult, RunResult } from "./load.ts";
 import type { meansMs } from "./probes.ts";
@@ -76,3 +77,25 @@ export type ReportInput = {
 // What one payment costs in JetStream traffic, from the code path (gateway/routes/payments.ts,
 // streams/command-consumer.ts, actors/payment/actor.ts, streams/event-store.ts). The bare flow
 // makes the same ones. Three are awaited: the command publish and the two appends.
+
+/** A flow's rounds with what its streams say: frames per accepted payment, commands left. */
+export async function facts(
+  jsm: JetStreamManager,
+  rounds: RunResult[],
+  acceptedPayments: number,
+  streams: { commands: string; events: string },
+): Promise<FlowInput> {
+  const evt = await jsm.streams.info(streams.events);
+  const cmd = await jsm.streams.info(streams.commands);
+  return {
+    rounds,
+    eventMessagesPerPayment: acceptedPayments > 0 ? evt.state.messages / acceptedPayments : NaN,
+    commandsLeft: cmd.state.messages,
+  };
+}
+
+/** Payments the flow accepted in a run: its 201s and 202s. */
+export const accepted = (r: RunResult): number =>
+  Object.entries(r.outcomes)
+    .filter(([k]) => k.startsWith("201") || k.startsWith("202"))
+    .reduce((n, [, v]) => n + v, 0);
