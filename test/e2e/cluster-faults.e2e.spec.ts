@@ -30,8 +30,8 @@ import {
   startLoad,
   type LoadRun,
   type Paid,
-  type Tally,
 } from "../support/merchant-load.ts";
+import { expectInFlightAt, metricOf, metricsOf, report, within } from "../support/cluster-checks.ts";
 import { cleanupRun, listAllPayments, client, merchantsOf, testEnv } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
 import { startProjectorProcess, startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
@@ -400,46 +400,3 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
     console.log(`        read model complete ${Date.now() - t0} ms after the checks began`);
   }
 });
-
-/** The promise's value, or a failure naming `what` once `ms` have passed without one. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** At least one payment was between its create and its capture when the kill came. */
-/** A worker's /metrics, from the address it logged (SWITCHYARD_WORKER_METRICS_PORT=0: a free port). */
-async function metricsOf(w: WorkerProcess): Promise<string> {
-  const line = await w.waitForLog((l) => l.msg === "worker metrics listening", "its metrics door");
-  return (await fetch(`${String(line.url)}/metrics`)).text();
-}
-
-/** One series' value in a Prometheus exposition (0 when absent). */
-function metricOf(text: string, series: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
-
-function expectInFlightAt(paid: Paid[], at: number): void {
-  expect(
-    paid.filter((p) => p.startedAt < at && p.doneAt > at),
-    "payments in flight at the kill",
-  ).not.to.be.empty;
-}
-
-function report(what: string, tally: Tally, paid: Paid[], timings: Record<string, string>): void {
-  const slowest = Math.max(...paid.map((p) => p.doneAt - p.startedAt));
-  console.log(
-    `      ${what}: ${paid.length} payments (create → capture), ${tally.requests} requests; retried after ` +
-      `${tally.connectionErrors} connection errors (${tally.cut} cut mid-request), ${tally.timeouts} timeouts, ${tally.unavailable} 503s; ` +
-      `${tally.accepted} 202s; slowest payment ${slowest} ms`,
-  );
-  for (const [k, v] of Object.entries(timings)) console.log(`        ${k}: ${v}`);
-}

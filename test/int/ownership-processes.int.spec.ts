@@ -20,6 +20,7 @@ import {
   type Api,
   type TestPlatform,
 } from "../support/platform.ts";
+import { metricOf, metricsOf } from "../support/cluster-checks.ts";
 import { waitFor } from "../support/wait.ts";
 import { startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
 
@@ -53,15 +54,6 @@ describe("partition ownership across worker processes (int)", function () {
       [...holders].every((h) => owners.includes(h)) &&
       owners.every((o) => holders.has(o))
     );
-  };
-
-  const metricsOf = async (w: WorkerProcess): Promise<string> => {
-    const line = await w.waitForLog((l) => l.msg === "worker metrics listening", "its metrics door");
-    return (await fetch(`${String(line.url)}/metrics`)).text();
-  };
-  const metricValue = (text: string, series: string): number => {
-    const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-    return line === undefined ? 0 : Number(line.slice(series.length + 1));
   };
 
   before(async () => {
@@ -162,10 +154,10 @@ describe("partition ownership across worker processes (int)", function () {
     const [paused, other] = alive as [WorkerProcess, WorkerProcess];
     await waitFor(() => coveredBy(alive.map(idOf)), { timeoutMs: 10_000, what: "two workers converged" });
     const before = await metricsOf(paused);
-    expect(metricValue(before, 'switchyard_lease_lost_total{reason="expired"}')).to.equal(0);
+    expect(metricOf(before, 'switchyard_lease_lost_total{reason="expired"}')).to.equal(0);
     // Counted from here: the kill above may have made the survivors reload a payment or two.
     const fence = "switchyard_event_fence_conflicts_total";
-    const fenceBefore = [metricValue(before, fence), metricValue(await metricsOf(other), fence)];
+    const fenceBefore = [metricOf(before, fence), metricOf(await metricsOf(other), fence)];
     console.log(`      fence conflicts of the two survivors after the kill: ${fenceBefore.join(", ")}`);
 
     paused.child.kill("SIGSTOP");
@@ -195,15 +187,15 @@ describe("partition ownership across worker processes (int)", function () {
     await waitFor(() => coveredBy(alive.map(idOf)), { timeoutMs: 15_000, what: "the two converged again" });
     const after = await metricsOf(paused);
     expect(
-      metricValue(after, 'switchyard_lease_lost_total{reason="expired"}') +
-        metricValue(after, 'switchyard_lease_lost_total{reason="refused"}'),
+      metricOf(after, 'switchyard_lease_lost_total{reason="expired"}') +
+        metricOf(after, 'switchyard_lease_lost_total{reason="refused"}'),
     ).to.be.greaterThan(0);
     expect(
-      [metricValue(after, fence), metricValue(await metricsOf(other), fence)],
+      [metricOf(after, fence), metricOf(await metricsOf(other), fence)],
       "fence conflicts of the paused worker and the other, unchanged by the pause",
     ).to.deep.equal(fenceBefore);
-    expect(metricValue(after, "switchyard_partitions_configured")).to.equal(PARTITIONS);
-    expect(metricValue(after, `switchyard_partitions_owned{worker="${idOf(paused)}"}`)).to.be.greaterThan(0);
+    expect(metricOf(after, "switchyard_partitions_configured")).to.equal(PARTITIONS);
+    expect(metricOf(after, `switchyard_partitions_owned{worker="${idOf(paused)}"}`)).to.be.greaterThan(0);
     const afterwards = await api.post("/v1/payments", paymentBody({ number: CARDS.success }), "after-pause");
     await waitFor(
       async () => (await api.get(`/v1/payments/${afterwards.body.id}`)).body.status === "authorized",
