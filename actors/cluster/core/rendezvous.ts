@@ -4,21 +4,11 @@
 // leaving gives up only its own: every other partition keeps its owner. Loads are bounded (see
 // LOAD_SLACK), which costs a few extra moves. Pure: the same members give the same map on every
 // worker, with no coordination.
+import { mix32 } from "../../policy/core/hash.ts";
 
-/** FNV-1a over the UTF-16 code units, then murmur3's 32-bit finalizer to spread similar inputs. */
+/** A member's weight for a partition: FNV-1a then fmix32 (policy/core/hash.ts) of the pair. */
 export function weight(member: string, partition: number): number {
-  const s = `${member}\u0000${partition}`;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(`${member}\u0000${partition}`);
 }
 
 /** The member that should own `partition` (ties broken by the smaller id), or undefined with none. */

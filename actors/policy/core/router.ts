@@ -26,6 +26,7 @@ import { feeOnTerms, feeTermsFor, type FeeTerms } from "./fees.ts";
 import { regionOf } from "./region.ts";
 import { retryTermsOf } from "./retry.ts";
 import type { Capability, PspCapabilities, Region, RoutingOutcome, RoutingPolicy } from "./schemas.ts";
+import { mix32 } from "./hash.ts";
 
 /** A PSP's success rate is not trusted below min_samples outcomes; it is scored as this prior instead. */
 export const SUCCESS_RATE_PRIOR = 0.5;
@@ -37,18 +38,7 @@ const HEALTHY: PspHealth = { circuit: "closed", forcedOut: false, successRate: 0
 
 /** FNV-1a 32 of `salt:id`, finalised with fmix32; an unsigned 32-bit integer. */
 export function stableHash(salt: string, id: string): number {
-  let h = 0x811c9dc5;
-  const s = `${salt}:${id}`;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(`${salt}:${id}`);
 }
 
 /** floor(h × n / 2^32): an integer in [0, n) (exact: h × n < 2^53 for n < 2^21). */
