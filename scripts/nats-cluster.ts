@@ -5,8 +5,10 @@
 // downloaded: nats-server must be installed (Debian: apt install nats-server).
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { accessSync, closeSync, constants, mkdirSync, openSync, writeFileSync } from "node:fs";
+
+export { freePort } from "./free-port.ts";
+import { freePort } from "./free-port.ts";
 import { delimiter, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
@@ -50,51 +52,6 @@ export type NatsClusterOptions = {
 const NODES = 3;
 const HOST = "127.0.0.1";
 const STOP_TIMEOUT_MS = 5_000;
-
-/**
- * A free port below the kernel's ephemeral range. Not one `listen(0)` hands out: those come from the
- * range outgoing connections take their local ports from, so while a killed node is down any
- * connection of the machine may take its port, and the restart fails ("address already in use").
- * Checked free by binding it (another process may still take it before the node does, rarely).
- */
-export async function freePort(): Promise<number> {
-  const [low] = ephemeralRange();
-  const from = Math.min(20_000, low - 2_000);
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = from + Math.floor(Math.random() * (low - from));
-    if (await canListen(port)) return port;
-  }
-  throw new Error(`no free port found between ${from} and ${low}`);
-}
-
-function ephemeralRange(): [number, number] {
-  try {
-    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
-      .trim()
-      .split(/\s+/)
-      .map(Number);
-    if (low !== undefined && high !== undefined && low > 2_048) return [low, high];
-  } catch {
-    // not Linux: the IANA range
-  }
-  return [49_152, 65_535];
-}
-
-async function canListen(port: number): Promise<boolean> {
-  const srv = createServer();
-  const listening = once(srv, "listening").then(
-    () => true,
-    () => false,
-  );
-  srv.once("error", () => undefined);
-  srv.listen(port, HOST);
-  const ok = await Promise.race([listening, once(srv, "error").then(() => false)]);
-  if (ok) {
-    srv.close();
-    await once(srv, "close");
-  }
-  return ok;
-}
 
 export function nodeConfig(o: {
   name: string;

@@ -12,10 +12,10 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errorText, type Op, type RunResult } from "./load.ts";
+import { freePort } from "../free-port.ts";
 
 export const ROLES = ["gateway", "worker", "projector", "sandbox"] as const;
 export type ProcRole = (typeof ROLES)[number];
@@ -79,19 +79,6 @@ function procCpuMs(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A port nobody listens on right now (the child binds it a moment later; a clash fails loudly). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no TCP address for a free port");
-  return address.port;
 }
 
 /** GET `url`; the status, or undefined when nothing answers yet. */

@@ -1,7 +1,6 @@
 // NATS and Redis going away under a running platform. Both servers are private to this file (own
 // ports, own data dir), so stopping them disturbs no other test run.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -16,15 +15,7 @@ import {
   type TestPlatform,
 } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const address = srv.address();
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
+import { freePort } from "../../scripts/free-port.ts";
 
 describe("NATS and Redis outages under a running platform (e2e)", function () {
   this.timeout(90_000);

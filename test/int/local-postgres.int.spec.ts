@@ -16,6 +16,7 @@ import {
   startEmbeddedPostgres,
   type EmbeddedPostgres,
 } from "../../scripts/local-postgres.ts";
+import { freePort } from "../../scripts/free-port.ts";
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
@@ -118,15 +119,3 @@ describe("the embedded PostgreSQL (PGlite) of npm start", function () {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
