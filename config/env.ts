@@ -113,6 +113,8 @@ export type Config = {
   challenges: { expiryMs: number; sweepEveryMs: number };
   /** JetStream stream replicas: 1 on one machine, 3 on a production cluster. */
   streamReplicas: number;
+  /** How long PAY_OUT (the merchant events feed for internal systems) keeps an event. */
+  merchantEventsMaxAgeMs: number;
   /**
    * How long a worker's member entry and partition leases live without renewal (renewed every third
    * of it): a dead worker's partitions move to the others within about this long.
@@ -235,6 +237,7 @@ const EnvSchema = z
     SWITCHYARD_CHALLENGE_EXPIRY: variable(3_600_000, duration(1_000, 7 * 86_400_000)),
     SWITCHYARD_CHALLENGE_SWEEP: variable<number | undefined>(undefined, duration(100, 3_600_000)),
     SWITCHYARD_STREAM_REPLICAS: variable(1, integer(1, 5)),
+    SWITCHYARD_MERCHANT_EVENTS_MAX_AGE: variable(7 * 86_400_000, duration(60_000, 366 * 86_400_000)),
     SWITCHYARD_LEASE_TTL_MS: variable(10_000, integer(500, 600_000)),
     SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK: variable(false, flag),
     SWITCHYARD_WEBHOOK_ALLOW_PRIVATE: variable(false, flag),
@@ -359,6 +362,7 @@ const EnvSchema = z
         Math.min(60_000, Math.max(250, Math.floor(env.SWITCHYARD_CHALLENGE_EXPIRY / 4))),
     },
     streamReplicas: env.SWITCHYARD_STREAM_REPLICAS,
+    merchantEventsMaxAgeMs: env.SWITCHYARD_MERCHANT_EVENTS_MAX_AGE,
     leaseTtlMs: env.SWITCHYARD_LEASE_TTL_MS,
     webhookEndpoints: {
       allowHttpLoopback: env.SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK,

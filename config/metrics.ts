@@ -268,5 +268,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["endpoint"] as const,
       registers,
     }),
+    // The merchant events feed for internal systems (PAY_OUT, actors/webhooks/merchant-feed.ts).
+    merchantFeed: new Counter({
+      name: "switchyard_merchant_feed_events_total",
+      help: "Merchant events published to PAY_OUT (published), and publish rounds that failed and are retried (failed)",
+      labelNames: ["result"] as const,
+      registers,
+    }),
   };
 }

@@ -47,6 +47,7 @@ export function topologyOf(config: Config): Topology {
     commandMaxDeliver: config.commandMaxDeliver,
     janitorAfterMs: config.janitorAfterMs,
     replicas: config.streamReplicas,
+    merchantEventMaxAgeMs: config.merchantEventsMaxAgeMs,
   });
 }
 

@@ -44,6 +44,13 @@ export type Topology = {
   janitorAfterMs: number;
   /** Stream replicas (3 on a production cluster). */
   replicas: number;
+  /**
+   * The merchant events feed for internal systems (docs/nats-permissions.md): each merchant-facing
+   * event (the webhook body) on `<merchantEventBase>.<merchantId>.<paymentId>`, kept `merchantEventMaxAgeMs`.
+   */
+  merchantEventStream: string;
+  merchantEventBase: string;
+  merchantEventMaxAgeMs: number;
 };
 
 export function topology(
@@ -54,6 +61,7 @@ export function topology(
     commandMaxDeliver?: number;
     janitorAfterMs?: number;
     replicas?: number;
+    merchantEventMaxAgeMs?: number;
   } = {},
 ): Topology {
   const dot = prefix ? `${prefix}.` : "";
@@ -82,8 +90,14 @@ export function topology(
     notificationBase: `${dot}psp.ntf`,
     janitorAfterMs: opts.janitorAfterMs ?? 60_000,
     replicas: opts.replicas ?? 1,
+    merchantEventStream: `${us}PAY_OUT`,
+    merchantEventBase: `${dot}pay.out`,
+    merchantEventMaxAgeMs: opts.merchantEventMaxAgeMs ?? MERCHANT_EVENT_MAX_AGE_MS,
   };
 }
+
+/** How long PAY_OUT keeps a merchant event by default (SWITCHYARD_MERCHANT_EVENTS_MAX_AGE). */
+export const MERCHANT_EVENT_MAX_AGE_MS = 7 * 86_400_000;
 
 /** FNV-1a 32-bit, the hash NATS's own partition() subject mapping uses. */
 export function fnv1a32(s: string): number {
@@ -106,6 +120,11 @@ export function commandSubject(t: Topology, paymentId: string): string {
 
 export function eventSubject(t: Topology, paymentId: string): string {
   return `${t.eventBase}.${paymentId}`;
+}
+
+/** One merchant event of one payment: an internal system filters on `<base>.<merchantId>.>`. */
+export function merchantEventSubject(t: Topology, merchantId: string, paymentId: string): string {
+  return `${t.merchantEventBase}.${merchantId}.${paymentId}`;
 }
 
 export function consumerName(partition: number): string {
@@ -161,6 +180,17 @@ export function streamConfigs(t: Topology): Array<Partial<StreamConfig> & { name
       allow_direct: true,
       duplicate_window: TWO_MINUTES_NS,
     })),
+    {
+      // A feed, not a record: its source is PAY_EVT (through the webhook dispatcher's merchant
+      // events), so it keeps only a window. Not allow_direct: internal systems read it by consumer.
+      name: t.merchantEventStream,
+      subjects: [`${t.merchantEventBase}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: t.replicas,
+      max_age: t.merchantEventMaxAgeMs * 1_000_000,
+      duplicate_window: TWO_MINUTES_NS,
+    },
   ];
 }
 
@@ -251,6 +281,7 @@ export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promis
     t.reconStream,
     t.auditStream,
     t.notificationStream,
+    t.merchantEventStream,
   ]) {
     await jsm.streams.delete(name).catch(() => undefined);
   }

@@ -43,6 +43,8 @@ export type DispatcherOptions = {
   source?: FrameSource;
   /** Called after each stored batch (the sender looks at once). */
   onStored?: () => void;
+  /** Called after each committed batch that stored merchant events (the PAY_OUT feed looks at once). */
+  onEvents?: () => void;
   /** Called when a frame is set aside (recorded; the dispatcher went on past it). */
   onSetAside?: (seq: number, code: string) => void;
   batch?: number;
@@ -92,6 +94,8 @@ export class WebhookDispatcher {
   readonly #follower: Follower;
   /** Deliveries stored by the batch being committed (a failed one counts again from 0). */
   #stored = 0;
+  /** Merchant events in the batch being committed. */
+  #events = 0;
   /** Frames this version could not read: when each was first tried. */
   readonly #unreadable = new Map<number, number>();
 
@@ -112,7 +116,9 @@ export class WebhookDispatcher {
           for (const s of this.#unreadable.keys()) if (s <= seq) this.#unreadable.delete(s);
           // Only a batch that stored deliveries gives the sender something to claim.
           if (this.#stored > 0) o.onStored?.();
+          if (this.#events > 0) o.onEvents?.();
           this.#stored = 0;
+          this.#events = 0;
         },
         onSetAside: (_name, seq, code) => o.onSetAside?.(seq, code),
       },
@@ -171,10 +177,12 @@ export class WebhookDispatcher {
       const entries: StoredEntry[] = [];
       for (const m of msgs) entries.push(...(await this.entriesOf(m, touched, now)));
       if (entries.length > 0) this.#stored += await ingest(tx, entries, now);
+      this.#events += entries.length;
     } catch (err) {
       // Nothing stored: the states cached past these frames are not what the database holds.
       for (const id of touched) this.#cache.delete(id);
       this.#stored = 0;
+      this.#events = 0;
       throw err;
     }
   }

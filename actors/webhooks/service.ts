@@ -7,10 +7,17 @@ import type { Metrics } from "../../config/metrics.ts";
 import { EventStore } from "../../streams/event-store.ts";
 import type { Infra } from "../../streams/infra.ts";
 import { WEBHOOKS_FOLLOWER, WebhookDispatcher } from "./dispatcher.ts";
+import { MerchantFeedPublisher } from "./merchant-feed.ts";
 import { WebhookSender } from "./sender.ts";
 import { guardedLookup, resolveWebhookTarget, WebhookUrlRefused } from "./url-resolve.ts";
 
-export type Webhooks = { dispatcher: WebhookDispatcher; sender: WebhookSender; stop(): Promise<void> };
+export type Webhooks = {
+  dispatcher: WebhookDispatcher;
+  sender: WebhookSender;
+  /** The merchant events feed for internal systems (PAY_OUT). */
+  feed: MerchantFeedPublisher;
+  stop(): Promise<void>;
+};
 
 export async function startWebhooks(
   config: Config,
@@ -41,6 +48,14 @@ export async function startWebhooks(
     metrics: o.metrics,
     log,
   });
+  const feed = new MerchantFeedPublisher({
+    js: infra.js,
+    jsm: infra.jsm,
+    topo: infra.topo,
+    sql: infra.db.sql,
+    metrics: o.metrics,
+    log,
+  });
   const dispatcher = new WebhookDispatcher({
     js: infra.js,
     jsm: infra.jsm,
@@ -50,16 +65,20 @@ export async function startWebhooks(
     source: infra.eventTap,
     log,
     onStored: () => sender.wake(),
+    onEvents: () => feed.wake(),
     onSetAside: () => o.metrics.followerSetAside.inc({ follower: WEBHOOKS_FOLLOWER }),
   });
   o.metrics.followerSetAside.inc({ follower: WEBHOOKS_FOLLOWER }, 0);
+  await feed.start();
   await dispatcher.start();
   sender.start();
   return {
     dispatcher,
     sender,
+    feed,
     async stop() {
       await dispatcher.stop();
+      await feed.stop();
       await sender.stop();
     },
   };
