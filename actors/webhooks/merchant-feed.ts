@@ -2,14 +2,17 @@
 // event the webhook dispatcher stored (webhook_events: the very JSON the merchant webhooks deliver)
 // published to `<base>.pay.out.<merchantId>.<paymentId>`, with `Nats-Msg-Id` = the event id.
 //
-// An outbox with its own position (the `merchant-feed` row in projection_offsets, locked per round
-// like a follower's): a round takes the events of the next whole PAY_EVT frames past the position,
-// publishes them in order, waits for every ack, then moves the position — so nothing is published
-// before the dispatcher's transaction that stored it is committed, and a crash before the move
-// publishes the round again: the stream's duplicate window drops what it had (same msg id), and a
-// restart later than that window resumes past the stream's own last message (its Sy-Evt-Seq and
-// Sy-Evt-Idx headers), so an event is on PAY_OUT once. Off the payment path: the dispatcher only wakes
-// it after a batch that stored events; a NATS or database failure is counted, logged and retried.
+// An outbox with its own position (the `merchant-feed` row in projection_offsets): a round reads the
+// position and the events of the next whole PAY_EVT frames past it (one statement), publishes them
+// in order, waits for every ack, then moves the position forward (one statement) — so nothing is
+// published before the dispatcher's transaction that stored it is committed, and a crash before the
+// move publishes the round again: the stream's duplicate window drops what it had (same msg id), and
+// a restart later than that window resumes past the stream's own last message (its Sy-Evt-Seq and
+// Sy-Evt-Idx headers), so an event is on PAY_OUT once. No lock: two processes' rounds at the same
+// moment publish the same events, which the duplicate window drops; each publishes in order on its
+// connection, so an event is stored only after every earlier one (by either), and a payment's events
+// stay in order on PAY_OUT. Off the payment path: the dispatcher only wakes it after a batch that
+// stored events; a NATS or database failure is counted, logged and retried.
 import { headers } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
@@ -35,7 +38,10 @@ export type MerchantFeedOptions = {
   log: Logger;
   /** Events per round at most (whole frames: a frame's events are never split). */
   batch?: number;
-  /** An idle publisher looks this often (events another process's dispatcher stored). */
+  /**
+   * An idle publisher looks this often (events another process's dispatcher stored, whose own
+   * publisher died): one statement.
+   */
   pollMs?: number;
   /** After a failed round, the next one this much later. */
   retryMs?: number;
@@ -95,7 +101,7 @@ export class MerchantFeedPublisher {
 
   private async run(): Promise<void> {
     while (!this.#stopped) {
-      let delay = this.o.pollMs ?? 1_000;
+      let delay = this.o.pollMs ?? 5_000;
       this.#woken = false;
       try {
         if (await this.round()) continue;
@@ -119,48 +125,53 @@ export class MerchantFeedPublisher {
     }
   }
 
-  /** One round in one transaction; true when it published a full batch (there may be more). */
+  /** One round; true when it published a full batch (there may be more). */
   private async round(): Promise<boolean> {
     const batch = this.o.batch ?? 512;
-    let published = 0;
-    let full = false;
-    let reached = this.#position;
-    await this.o.sql.begin(async (tx) => {
-      // Locked for the round: another process's publisher waits, then starts past what this one did.
-      let [row] = await tx<{ last_seq: string }[]>`
-        select last_seq from projection_offsets where name = ${MERCHANT_FEED} for update`;
-      if (!row) {
-        // First start: the events still inside PAY_OUT's window are published, older ones not.
-        const since = new Date(Date.now() - this.o.topo.merchantEventMaxAgeMs);
-        await tx`insert into projection_offsets (name, last_seq)
-          select ${MERCHANT_FEED}, coalesce(max(seq), 0) from webhook_events where appended_at < ${since}
-          on conflict do nothing`;
-        [row] = await tx<{ last_seq: string }[]>`
-          select last_seq from projection_offsets where name = ${MERCHANT_FEED} for update`;
-      }
-      const from = Number(row?.last_seq ?? 0);
-      // The frames of the first `batch` events past the position, whole (a frame's events together).
-      const rows = await tx<Row[]>`
-        select id, merchant_id, payment_id, seq, idx, body::text as body from webhook_events
-        where seq > ${from} and seq <= (select max(seq) from
-          (select seq from webhook_events where seq > ${from} order by seq limit ${batch}) firsts)
-        order by seq, idx`;
-      reached = from;
-      if (rows.length === 0) return;
-      full = rows.length >= batch;
-      published = await this.publish(rows);
+    let next = await this.pending(batch);
+    if (next === undefined) {
+      // First start: the events still inside PAY_OUT's window are published, older ones not.
+      const since = new Date(Date.now() - this.o.topo.merchantEventMaxAgeMs);
+      await this.o.sql`insert into projection_offsets (name, last_seq)
+        select ${MERCHANT_FEED}, coalesce(max(seq), 0) from webhook_events where appended_at < ${since}
+        on conflict do nothing`;
+      next = (await this.pending(batch)) ?? { from: 0, rows: [] };
+    }
+    const { from, rows } = next;
+    let reached = from;
+    if (rows.length > 0) {
+      const published = await this.publish(rows);
       reached = Number(rows.at(-1)?.seq ?? from);
-      await tx`update projection_offsets set last_seq = ${reached}, updated_at = now()
-        where name = ${MERCHANT_FEED}`;
-    });
-    if (published > 0) this.o.metrics.merchantFeed.inc({ result: "published" }, published);
+      // Only forward: a publisher of another process may have moved it further meanwhile.
+      await this.o.sql`update projection_offsets set last_seq = ${reached}, updated_at = now()
+        where name = ${MERCHANT_FEED} and last_seq < ${reached}`;
+      if (published > 0) this.o.metrics.merchantFeed.inc({ result: "published" }, published);
+    }
     this.#position = Math.max(this.#position, reached);
     for (const w of this.#waiters)
       if (w.seq <= this.#position) {
         this.#waiters.delete(w);
         w.resolve();
       }
-    return full;
+    return rows.length >= batch;
+  }
+
+  /**
+   * The recorded position and, in the same statement, the events of the first whole frames past it
+   * (at least `batch` events when there are that many); undefined when there is no position yet.
+   */
+  private async pending(batch: number): Promise<{ from: number; rows: Row[] } | undefined> {
+    const got = await this.o.sql<Array<Row & { from_seq: string }>>`
+      with pos as (select last_seq as p from projection_offsets where name = ${MERCHANT_FEED})
+      select pos.p as from_seq, e.id, e.merchant_id, e.payment_id, e.seq, e.idx, e.body::text as body
+      from pos left join lateral (
+        select * from webhook_events w where w.seq > pos.p and w.seq <= (select max(seq) from
+          (select seq from webhook_events where seq > pos.p order by seq limit ${batch}) firsts)
+      ) e on true
+      order by e.seq, e.idx`;
+    const first = got[0];
+    if (first === undefined) return undefined;
+    return { from: Number(first.from_seq), rows: got.filter((r) => r.id !== null) };
   }
 
   /** Published in order, all at once; resolves once every ack came (rejects if any failed). */
