@@ -101,8 +101,8 @@ function jetStreamApi(t: Topology): string[] {
  * data subjects it writes. Only the worker appends payment events (PAY_EVT: the record) and answers
  * commands (pay.reply); only the projector publishes the merchant events feed (PAY_OUT). Commands,
  * dead letters, settlement, reconciliation, audit and kept notifications: any role (the gateway
- * sends commands and uploads reports, the projector's expiry and settler send commands, the worker's
- * janitor re-drives, operators' actions are audited from the gateway).
+ * sends commands, redrives dead letters and takes operators' uploads and actions, the projector's
+ * challenge expiry sends commands, the worker dead-letters poison commands).
  */
 export function platformPermissions(t: Topology, role: PlatformRole): Permissions {
   const kv = bucketsOf(t.prefix).map((b) => `$KV.${b}.>`);
