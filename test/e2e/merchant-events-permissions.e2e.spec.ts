@@ -2,7 +2,8 @@
 // with the generated users, and the gateway, worker and projector each a real process logged in as
 // its own user (NATS_USER / NATS_PASSWORD), as the Procfile runs them. A payment is created, captured
 // and partly refunded through the HTTP API; the server saw no permission violation by any platform
-// user (its log names each), so each role's permissions hold what it does. An internal system for
+// user (its log names each), so each role's permissions hold what it does, nor while operators' doors
+// that reach NATS from the gateway were used. An internal system for
 // m_alpha then reads that payment's merchant events from PAY_OUT, as it is allowed to: the three
 // events, the very bodies the webhooks deliver, each once.
 import { expect } from "chai";
@@ -14,6 +15,8 @@ import {
   cleanupRun,
   client,
   merchantsOf,
+  OPERATOR_KEY,
+  opsClient,
   paymentBody,
   startTestPlatform,
   testEnv,
@@ -72,6 +75,16 @@ describe("the platform under per-role NATS permissions, read by an internal syst
     expect((await api.post(`/v1/payments/${id}/capture`, {})).status).to.equal(200);
     const refund = await api.post(`/v1/payments/${id}/refunds`, { amount: 1000 });
     expect(refund.status, JSON.stringify(refund.body)).to.equal(200);
+    // Operators' doors that reach NATS from the gateway: readiness (JetStream account info), the
+    // cluster view (members and leases buckets), dead letters, policies, a merchant created (the
+    // merchants bucket and the audit stream) and the audit trail.
+    const ops = opsClient(url, OPERATOR_KEY);
+    expect((await fetch(`${url}/readyz`)).status).to.equal(200);
+    for (const path of ["/ops/cluster", "/ops/dead-letters", "/ops/policies", "/ops/merchants"])
+      expect((await ops.get(path)).status, path).to.equal(200);
+    const merchant = await ops.post("/ops/merchants", { name: "Permissions Ltd" });
+    expect(merchant.status, JSON.stringify(merchant.body)).to.equal(201);
+    expect((await ops.get("/ops/audit")).status).to.equal(200);
     expect(server.violations().filter((l) => /User "(gateway|worker|projector)"/.test(l))).to.deep.equal([]);
 
     // The internal system for m_alpha reads this payment's merchant events (its own filter).
