@@ -6,6 +6,7 @@
 // or differs from it, any KV bucket, another user's inboxes. With nats.js v3 a refused publish made
 // with an ack (js.publish) or a request fails with the server's "Permissions Violation", a plain
 // publish shows it as an error on nc.status(), and a refused subscription is closed with it.
+import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -238,5 +239,13 @@ describe("NATS permissions of an internal system", function () {
     );
     expect(() => parseArgs(["--prefix", "a.b"])).to.throw(/prefix/);
     expect(() => parseArgs(["--what"])).to.throw(/usage/);
+  });
+
+  it("keeps the example configuration in the repository what the generator writes", () => {
+    const example = readFileSync(
+      new URL("../../config/nats-server.permissions.conf", import.meta.url),
+      "utf8",
+    );
+    expect(example).to.equal(authorizationConf(parseArgs(["--internal", "billing=m_acme,m_beta"])));
   });
 });
