@@ -275,5 +275,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["result"] as const,
       registers,
     }),
+    merchantFeedLag: new Gauge({
+      name: "switchyard_merchant_feed_lag_seconds",
+      help: "Age of the oldest merchant event not yet on PAY_OUT when the feed last looked (0: none waiting)",
+      registers,
+    }),
   };
 }

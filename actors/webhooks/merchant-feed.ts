@@ -34,7 +34,7 @@ export type MerchantFeedOptions = {
   jsm: JetStreamManager;
   topo: Topology;
   sql: Sql;
-  metrics: Pick<Metrics, "merchantFeed">;
+  metrics: Pick<Metrics, "merchantFeed" | "merchantFeedLag">;
   log: Logger;
   /** Events per round at most (whole frames: a frame's events are never split). */
   batch?: number;
@@ -47,7 +47,15 @@ export type MerchantFeedOptions = {
   retryMs?: number;
 };
 
-type Row = { id: string; merchant_id: string; payment_id: string; seq: string; idx: number; body: string };
+type Row = {
+  id: string;
+  merchant_id: string;
+  payment_id: string;
+  seq: string;
+  idx: number;
+  appended_at: Date;
+  body: string;
+};
 type Cursor = { seq: number; idx: number };
 
 export class MerchantFeedPublisher {
@@ -139,6 +147,8 @@ export class MerchantFeedPublisher {
     }
     const { from, rows } = next;
     let reached = from;
+    const oldest = rows[0]?.appended_at;
+    this.o.metrics.merchantFeedLag.set(oldest ? Math.max(0, Date.now() - oldest.getTime()) / 1000 : 0);
     if (rows.length > 0) {
       const published = await this.publish(rows);
       reached = Number(rows.at(-1)?.seq ?? from);
@@ -146,6 +156,7 @@ export class MerchantFeedPublisher {
       await this.o.sql`update projection_offsets set last_seq = ${reached}, updated_at = now()
         where name = ${MERCHANT_FEED} and last_seq < ${reached}`;
       if (published > 0) this.o.metrics.merchantFeed.inc({ result: "published" }, published);
+      if (rows.length < batch) this.o.metrics.merchantFeedLag.set(0);
     }
     this.#position = Math.max(this.#position, reached);
     for (const w of this.#waiters)
@@ -163,7 +174,8 @@ export class MerchantFeedPublisher {
   private async pending(batch: number): Promise<{ from: number; rows: Row[] } | undefined> {
     const got = await this.o.sql<Array<Row & { from_seq: string }>>`
       with pos as (select last_seq as p from projection_offsets where name = ${MERCHANT_FEED})
-      select pos.p as from_seq, e.id, e.merchant_id, e.payment_id, e.seq, e.idx, e.body::text as body
+      select pos.p as from_seq, e.id, e.merchant_id, e.payment_id, e.seq, e.idx, e.appended_at,
+        e.body::text as body
       from pos left join lateral (
         select * from webhook_events w where w.seq > pos.p and w.seq <= (select max(seq) from
           (select seq from webhook_events where seq > pos.p order by seq limit ${batch}) firsts)
