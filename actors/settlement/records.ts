@@ -52,7 +52,12 @@ export type SettleRecord = z.infer<typeof SettleRecord>;
 
 /** RECON: an operator's resolution, or an exception the missing-line sweep opened. */
 export const ReconRecord = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("resolution"), v: z.literal(1), resolution: Resolution, exception: ReconException }),
+  z.object({
+    type: z.literal("resolution"),
+    v: z.literal(1),
+    resolution: Resolution,
+    exception: ReconException,
+  }),
   z.object({ type: z.literal("missing"), v: z.literal(1), exception: ReconException }),
 ]);
 export type ReconRecord = z.infer<typeof ReconRecord>;

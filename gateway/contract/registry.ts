@@ -6,7 +6,7 @@
 // parse the code reads the message with today: every fixture of every version must pass it.
 // Lives in gateway/ because it reads the payment's core and the stores' schemas alike (streams/ may
 // not import actors/); it imports schemas only, so any layer above may read it.
-import type { z } from "zod";
+import { z } from "zod";
 import { PaymentEvent } from "../../actors/payment/core/events.ts";
 import {
   CommandEnvelope,
@@ -46,6 +46,20 @@ function readFrame(json: unknown): unknown {
 
 const readEvent = (json: unknown): unknown => PaymentEvent.parse(json);
 
+/**
+ * A frame's events as its schema states them: each one a registered payment event, by `type`. Not
+ * the union itself, so that a new event type is a new message here, not a new version of the frame.
+ */
+const FrameEvents = z
+  .array(
+    z
+      .looseObject({
+        type: z.string().describe("The event's type: a payment event registered under its name."),
+      })
+      .describe("A payment event (schemas/{kebab-case type}/{version}.json)."),
+  )
+  .min(1);
+
 /** One entry per payment event type: its name is the type in kebab case (PaymentCreated → payment-created). */
 function eventEntries(): RegisteredMessage[] {
   return PaymentEvent.options.map((schema) => {
@@ -53,7 +67,7 @@ function eventEntries(): RegisteredMessage[] {
     return {
       name: kebab(type),
       title: type,
-      description: `The payment event ${type}, one of the events of a PAY_EVT frame (payment-event).`,
+      description: `The payment event ${type}: one of the events of a PAY_EVT frame (event-frame).`,
       channel: null,
       versions: [{ version: 1, schema }],
       read: readEvent,
@@ -92,18 +106,10 @@ export const REGISTRY: readonly RegisteredMessage[] = [
       "All events decided for one command, in one PAY_EVT message. v1: frames written before the history was chained (read, never written); v2: chained by `prev`, the SHA-256 of the previous frame's stored bytes.",
     channel: "events",
     versions: [
-      { version: 1, schema: EventFrameV1.extend({ events: PaymentEvents }) },
-      { version: 2, schema: EventFrameV2.extend({ events: PaymentEvents }) },
+      { version: 1, schema: EventFrameV1.extend({ events: FrameEvents }) },
+      { version: 2, schema: EventFrameV2.extend({ events: FrameEvents }) },
     ],
     read: readFrame,
-  },
-  {
-    name: "payment-event",
-    title: "Payment event",
-    description: "Any payment event (a union on `type`): what an event frame's `events` hold.",
-    channel: null,
-    versions: [{ version: 1, schema: PaymentEvent }],
-    read: readEvent,
   },
   ...eventEntries(),
   {
