@@ -3,7 +3,7 @@
 // and direction, every registered message with its headers and its payload schema inlined under
 // components.schemas (the same JSON Schema as schemas/{name}/{version}.json, without $schema/$id).
 import { CHANNELS, type ChannelSpec, type Role } from "../../gateway/contract/channels.ts";
-import { REGISTRY } from "../../gateway/contract/registry.ts";
+import { REGISTRY, type RegisteredMessage } from "../../gateway/contract/registry.ts";
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -32,10 +32,13 @@ const PREFIX_NOTE =
   "(`{prefix}.pay.cmd…`) and every stream name (`{prefix}_PAY_CMD`); the addresses here are without it.";
 
 /** `schemas`: path → JSON Schema of every registered version (generate.ts). */
-export function asyncApiDocument(schemas: ReadonlyMap<string, JsonSchema>): JsonSchema {
+export function asyncApiDocument(
+  schemas: ReadonlyMap<string, JsonSchema>,
+  registry: readonly RegisteredMessage[] = REGISTRY,
+): JsonSchema {
   const componentSchemas: Record<string, JsonSchema> = {};
   const messages: Record<string, JsonSchema> = {};
-  for (const m of REGISTRY) {
+  for (const m of registry) {
     const channel = CHANNELS.find((c) => c.id === m.channel);
     for (const v of m.versions) {
       const schema = schemas.get(`schemas/${m.name}/${v.version}.json`);
@@ -57,9 +60,9 @@ export function asyncApiDocument(schemas: ReadonlyMap<string, JsonSchema>): Json
   const channels: Record<string, JsonSchema> = {};
   const operations: Record<string, JsonSchema> = {};
   for (const c of CHANNELS) {
-    const onIt = REGISTRY.filter((m) => m.channel === c.id).flatMap((m) =>
-      m.versions.map((v) => key(m.name, v.version)),
-    );
+    const onIt = registry
+      .filter((m) => m.channel === c.id)
+      .flatMap((m) => m.versions.map((v) => key(m.name, v.version)));
     channels[c.id] = {
       address: c.address,
       title: c.id,

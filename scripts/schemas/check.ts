@@ -4,18 +4,21 @@
 // file, each naming it; none: the files match.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REGISTRY } from "../../gateway/contract/registry.ts";
+import { REGISTRY, type RegisteredMessage } from "../../gateway/contract/registry.ts";
 import { generatedFiles, schemaPath } from "./generate.ts";
 
 const VERSION_FILE = /^schemas\/[a-z0-9-]+\/[1-9][0-9]*\.json$/;
 
-export async function checkSchemas(root: string): Promise<string[]> {
+export async function checkSchemas(
+  root: string,
+  registry: readonly RegisteredMessage[] = REGISTRY,
+): Promise<string[]> {
   const committed = (path: string): string | undefined =>
     existsSync(join(root, path)) ? readFileSync(join(root, path), "utf8") : undefined;
   const problems: string[] = [];
   let files: Map<string, string>;
   try {
-    files = await generatedFiles(committed);
+    files = await generatedFiles(committed, registry);
   } catch (err) {
     return [(err as Error).message];
   }
@@ -29,7 +32,7 @@ export async function checkSchemas(root: string): Promise<string[]> {
       );
     else problems.push(`${path}: differs from what the registry generates; run npm run schemas`);
   }
-  const registered = new Set(REGISTRY.flatMap((m) => m.versions.map((v) => schemaPath(m.name, v.version))));
+  const registered = new Set(registry.flatMap((m) => m.versions.map((v) => schemaPath(m.name, v.version))));
   const dir = join(root, "schemas");
   for (const name of existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : []) {
     if (!name.isDirectory()) continue;

@@ -4,6 +4,8 @@
 import prettier from "prettier";
 import { z } from "zod";
 import { REGISTRY, type RegisteredMessage } from "../../gateway/contract/registry.ts";
+
+type Registry = readonly RegisteredMessage[];
 import { asyncApiDocument, type JsonSchema } from "./asyncapi.ts";
 
 export type { JsonSchema };
@@ -25,19 +27,19 @@ export function jsonSchemaOf(m: RegisteredMessage, version: number, schema: z.Zo
 }
 
 /** The JSON Schema of every version that still has its zod schema (a frozen one has only its file). */
-export function liveSchemas(): Map<string, JsonSchema> {
+export function liveSchemas(registry: Registry = REGISTRY): Map<string, JsonSchema> {
   const out = new Map<string, JsonSchema>();
-  for (const m of REGISTRY)
+  for (const m of registry)
     for (const v of m.versions)
       if ("schema" in v) out.set(schemaPath(m.name, v.version), jsonSchemaOf(m, v.version, v.schema));
   return out;
 }
 
-export function indexDocument(): JsonSchema {
+export function indexDocument(registry: Registry = REGISTRY): JsonSchema {
   return {
     description:
       "The Switchyard schema registry: every message on the platform's NATS subjects, by name and version (docs/nats.md).",
-    messages: REGISTRY.map((m) => ({
+    messages: registry.map((m) => ({
       name: m.name,
       title: m.title,
       description: m.description,
@@ -58,12 +60,13 @@ export function indexDocument(): JsonSchema {
  */
 export async function generatedFiles(
   committed: (path: string) => string | undefined,
+  registry: Registry = REGISTRY,
 ): Promise<Map<string, string>> {
   const files = new Map<string, string>();
-  const schemas = liveSchemas();
+  const schemas = liveSchemas(registry);
   for (const [path, schema] of schemas) files.set(path, await text(path, schema));
   const all = new Map(schemas);
-  for (const m of REGISTRY)
+  for (const m of registry)
     for (const v of m.versions) {
       const path = schemaPath(m.name, v.version);
       if (all.has(path)) continue;
@@ -71,8 +74,8 @@ export async function generatedFiles(
       if (kept === undefined) throw new Error(`${path}: frozen in the registry but not committed`);
       all.set(path, JSON.parse(kept) as JsonSchema);
     }
-  files.set("schemas/index.json", await text("schemas/index.json", indexDocument()));
-  files.set("schemas/asyncapi.json", await text("schemas/asyncapi.json", asyncApiDocument(all)));
+  files.set("schemas/index.json", await text("schemas/index.json", indexDocument(registry)));
+  files.set("schemas/asyncapi.json", await text("schemas/asyncapi.json", asyncApiDocument(all, registry)));
   return files;
 }
 

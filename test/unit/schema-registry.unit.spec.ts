@@ -11,8 +11,9 @@ import Ajv2020Module from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { z } from "zod";
 import { DeadLetter } from "../../streams/dead-letters.ts";
-import { REGISTRY } from "../../gateway/contract/registry.ts";
+import { REGISTRY, type RegisteredMessage } from "../../gateway/contract/registry.ts";
 import { checkSchemas } from "../../scripts/schemas/check.ts";
+import { generatedFiles } from "../../scripts/schemas/generate.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const readJson = (path: string): unknown => JSON.parse(readFileSync(join(ROOT, path), "utf8"));
@@ -144,6 +145,45 @@ describe("schema registry: the check (npm run schemas:check)", function () {
     expect(problems.join("\n"))
       .to.contain("schemas/index.json: differs")
       .and.contain("schemas/asyncapi.json: not committed");
+  });
+
+  it("takes a new version beside a frozen one: the old file kept as published, the new one written", async () => {
+    // The cardToken case of docs/nats.md: an optional field added in place, so v1 is frozen.
+    const widened = DeadLetter.extend({ origin: z.string().optional() });
+    const registry: RegisteredMessage[] = REGISTRY.map((m) =>
+      m.name === "dead-letter"
+        ? {
+            ...m,
+            versions: [
+              { version: 1, frozen: true },
+              { version: 2, schema: widened },
+            ],
+          }
+        : m,
+    );
+    const before = await checkSchemas(copy, registry);
+    expect(before).to.include("schemas/dead-letter/2.json: not committed; run npm run schemas");
+    const read = (path: string) =>
+      existsSync(join(copy, path)) ? readFileSync(join(copy, path), "utf8") : undefined;
+    const v1 = read("schemas/dead-letter/1.json");
+    for (const [path, text] of await generatedFiles(read, registry)) writeFileSync(join(copy, path), text);
+    expect(await checkSchemas(copy, registry)).to.deep.equal([]);
+    expect(read("schemas/dead-letter/1.json")).to.equal(v1);
+    const index = JSON.parse(read("schemas/index.json")!) as {
+      messages: Array<{ name: string; latest: number }>;
+    };
+    expect(index.messages.find((m) => m.name === "dead-letter")?.latest).to.equal(2);
+    expect(read("schemas/asyncapi.json")).to.contain('"dead-letter-v1"').and.contain('"dead-letter-v2"');
+  });
+
+  it("refuses a frozen version whose file is gone", async () => {
+    const registry: RegisteredMessage[] = REGISTRY.map((m) =>
+      m.name === "dead-letter" ? { ...m, versions: [{ version: 1, frozen: true }] } : m,
+    );
+    rmSync(join(copy, "schemas/dead-letter/1.json"));
+    expect(await checkSchemas(copy, registry)).to.deep.equal([
+      "schemas/dead-letter/1.json: frozen in the registry but not committed",
+    ]);
   });
 
   it("refuses a version file the registry does not list (a published version is never removed)", async () => {
