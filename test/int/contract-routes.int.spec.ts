@@ -71,6 +71,15 @@ describe("gateway: the NATS contract's routes", function () {
     }
   });
 
+  it("counts the routes in the gateway's HTTP metric by route pattern and status, a 404 as its own series", async () => {
+    await h.call("GET", "/schemas/no-such-message/1.json", { key: null });
+    const metrics = await (await h.call("GET", "/metrics", { key: null })).text();
+    expect(metrics).to.match(
+      /switchyard_http_request_duration_seconds_count\{[^}]*route="\/schemas\/:name\/:file"[^}]*status="404"[^}]*\} [1-9]/,
+    );
+    expect(metrics).to.match(/switchyard_http_request_duration_seconds_count\{[^}]*route="\/asyncapi.json"/);
+  });
+
   it("does not serve fixtures or anything else under schemas/", async () => {
     const fixture = await refused("/schemas/dead-letter/fixtures/1/undecodable.json");
     expect(fixture.status).to.equal(404);

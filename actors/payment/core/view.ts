@@ -7,9 +7,10 @@ import { PaymentStatus, type Payment } from "./state.ts";
 const Timestamp = z.string().describe("ISO 8601, UTC");
 
 /**
- * The payment as the merchant API shows it and as an actor's reply carries it (wire.ts,
- * CommandReply): one schema for the HTTP response (gateway/schemas.ts names it `Payment`) and the
- * registry (schemas/payment-view).
+ * The payment as the merchant API shows it, as an actor's reply (wire.ts, CommandReply) and a
+ * merchant event (webhooks/core/catalog.ts) carry it: one schema, which the gateway names `Payment`
+ * in /openapi.json (gateway/schemas.ts) and the registry publishes inside command-reply and
+ * merchant-event.
  */
 export const PaymentView = z.object({
   id: z.string(),
