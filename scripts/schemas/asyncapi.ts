@@ -89,8 +89,12 @@ export function asyncApiDocument(
                 },
               }
             : {}),
+          // No NATS binding: its one field is a core-NATS queue group, and our readers are JetStream
+          // consumers (durable pull consumers; the work queue's per partition).
           ...(action === "receive" && c.stream
-            ? { bindings: { nats: { bindingVersion: "0.1.0", queue: `${c.stream} consumer of ${role}` } } }
+            ? {
+                description: `A JetStream consumer on stream ${c.stream} (with the deployment prefix: {prefix}_${c.stream}).`,
+              }
             : {}),
         };
     };
