@@ -5,6 +5,7 @@
 // database, the settler is one durable consumer, the sweep's findings are deduplicated by id. (The
 // expiry of abandoned challenges reads the payments read model but sends commands: it is composed
 // with the projections, actors/projector-role.ts.)
+import type { z } from "zod";
 import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
@@ -16,7 +17,7 @@ import type { Infra } from "../streams/infra.ts";
 import { reconSubject, type Topology } from "../streams/topology.ts";
 import { PAYMENTS_READ_MODEL, paymentsProjection } from "./projections/payments.ts";
 import { missing, missingExceptionId } from "./settlement/core/match.ts";
-import type { ReconRecord, SettleRecord } from "./settlement/records.ts";
+import { ReconRecord, SettleRecord } from "./settlement/records.ts";
 import { SettlementPuller } from "./settlement/pull.ts";
 import { Settler } from "./settlement/settler.ts";
 import {
@@ -76,7 +77,7 @@ export async function startReadModels(
           stream: topo.settleStream,
           batch: 20,
           apply: (tx, msgs) =>
-            eachRecord<SettleRecord>(msgs, (r) =>
+            eachRecord(SettleRecord, msgs, (r) =>
               r.type === "chunk" ? applyChunk(tx, r) : applyReport(tx, r),
             ),
         },
@@ -89,7 +90,7 @@ export async function startReadModels(
         {
           name: "reconciliation",
           stream: topo.reconStream,
-          apply: (tx, msgs) => eachRecord<ReconRecord>(msgs, (r, seq) => applyRecon(tx, r, seq)),
+          apply: (tx, msgs) => eachRecord(ReconRecord, msgs, (r, seq) => applyRecon(tx, r, seq)),
         },
         deps,
       ),
@@ -271,18 +272,25 @@ export function streamOf(topo: Topology, name: ReadModelName): string {
       : topo.reconStream;
 }
 
+/** Each message parsed with its registered schema (gateway/contract/registry.ts): one that is not is set aside. */
 async function eachRecord<T>(
+  schema: z.ZodType<T>,
   msgs: readonly StreamMsg[],
   apply: (r: T, seq: number) => Promise<void>,
 ): Promise<void> {
   for (const m of msgs) {
-    let record: T;
+    let json: unknown;
     try {
-      record = decodeJson(m.data) as T;
+      json = decodeJson(m.data);
     } catch (err) {
       throw new PoisonFrameError("undecodable", `message ${m.seq} is not JSON`, { cause: err });
     }
-    await apply(record, m.seq);
+    const parsed = schema.safeParse(json);
+    if (!parsed.success)
+      throw new PoisonFrameError("undecodable", `message ${m.seq} is not a record of this stream`, {
+        cause: parsed.error,
+      });
+    await apply(parsed.data, m.seq);
   }
 }
 

@@ -25,6 +25,7 @@ import {
 } from "./http-edges.ts";
 import { decorateOperator, operatorAuthHook } from "./operator-auth.ts";
 import { consoleRoutes } from "./routes/console.ts";
+import { contractRoutes } from "./routes/contract.ts";
 import { documentTransform } from "./routes/docs.ts";
 import { assertScoped } from "./scopes.ts";
 import { opsPolicyRoutes } from "./routes/ops-policies.ts";
@@ -155,6 +156,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
 
   await app.register(systemRoutes, deps);
+  // The NATS contract (schemas, AsyncAPI): public like /openapi.json, read from the committed files.
+  await app.register(contractRoutes, { log: deps.log });
   // The page is public and holds no data: each /ops call it makes carries the operator's key.
   await app.register(consoleRoutes);
   // PSP notifications: outside /v1, no merchant key (the PSP's signature is the authentication).

@@ -52,6 +52,8 @@ export const ErrorStatus = {
   link_target_invalid: 422,
   nothing_to_requery: 422,
   not_found: 404,
+  /** GET /schemas/{name}/{version}.json: no such message or version in the registry (docs/nats.md). */
+  schema_not_found: 404,
   /** Webhooks (issue 10): no such event or endpoint of this merchant; a list cursor that is not theirs. */
   event_not_found: 404,
   invalid_cursor: 400,

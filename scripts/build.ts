@@ -14,9 +14,10 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 /**
  * Read at run time, not imported, so tsc does not emit them (relative to the repository root):
  * the read-model migrations (streams/db/migrate.ts), the seed policies (streams/policy-seed.ts and
- * the sandbox's fee table) and the operators' console (gateway/routes/console.ts).
+ * the sandbox's fee table), the operators' console (gateway/routes/console.ts) and the NATS
+ * contract's committed schemas (gateway/routes/contract.ts; their fixtures stay behind).
  */
-const RUNTIME_FILES = ["streams/db/migrations", "config/policies", "gateway/console"] as const;
+const RUNTIME_FILES = ["streams/db/migrations", "config/policies", "gateway/console", "schemas"] as const;
 
 /** Written in every output directory, so that a rebuild only ever empties a directory it built. */
 const MARKER = ".switchyard-build";
@@ -41,7 +42,11 @@ function build(out: string): void {
     cwd: ROOT,
     stdio: "inherit",
   });
-  for (const path of RUNTIME_FILES) cpSync(join(ROOT, path), join(out, path), { recursive: true });
+  for (const path of RUNTIME_FILES)
+    cpSync(join(ROOT, path), join(out, path), {
+      recursive: true,
+      filter: (src) => !relative(ROOT, src).split(/[\\/]/).includes("fixtures"),
+    });
   // The emitted modules are ESM wherever the directory goes (an out-dir has no package.json above it).
   writeFileSync(join(out, "package.json"), `${JSON.stringify({ type: "module", private: true })}\n`);
 }

@@ -5,21 +5,23 @@
 // record: `append` fails only when the stream did not take it, and the operator routes then refuse
 // the change (gateway/routes/ops-common.ts).
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { z } from "zod";
 import type { Metrics } from "../config/metrics.ts";
 import type { Sql, Tx } from "./db/client.ts";
 import { encode } from "./envelopes.ts";
 import type { Topology } from "./topology.ts";
 
-export type AuditRecord = {
-  v: 1;
-  at: string;
+export const AuditRecord = z.object({
+  v: z.literal(1),
+  at: z.string(),
   /** The operator's name (never a key). */
-  actor: string;
+  actor: z.string(),
   /** Dotted: `policy.activate`, `psp.out`, `reconciliation.resolve`, `payment.resolve`, `merchant_key.revoke`… */
-  action: string;
-  message: string;
-  fields: Record<string, unknown>;
-};
+  action: z.string(),
+  message: z.string(),
+  fields: z.record(z.string(), z.unknown()),
+});
+export type AuditRecord = z.infer<typeof AuditRecord>;
 
 export type AuditRow = AuditRecord & { seq: number };
 

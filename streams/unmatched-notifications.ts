@@ -4,22 +4,24 @@
 // GET /ops/notifications?unmatched=true. The record is the normalized notification (no secrets, no
 // raw body), why it was kept and when; the same notification kept twice is one record (message id).
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import { z } from "zod";
 import { decodeJson, encode } from "./envelopes.ts";
 import { unmatchedNotificationSubject, type Topology } from "./topology.ts";
 
-export type UnmatchedNotification = {
-  v: 1;
-  psp: string;
+export const UnmatchedNotification = z.object({
+  v: z.literal(1),
+  psp: z.string(),
   /** The notification id (the PSP's dedupe key). */
-  id: string;
+  id: z.string(),
   /** The payment it names (our payment id as the PSP has it). */
-  paymentReference: string;
-  kind: string;
-  reason: string;
+  paymentReference: z.string(),
+  kind: z.string(),
+  reason: z.string(),
   /** The normalized notification (actors/payment/core/notification.ts), as verified. */
-  notification: Record<string, unknown>;
-  receivedAt: string;
-};
+  notification: z.record(z.string(), z.unknown()),
+  receivedAt: z.string(),
+});
+export type UnmatchedNotification = z.infer<typeof UnmatchedNotification>;
 
 export type StoredUnmatched = UnmatchedNotification & { seq: number };
 
@@ -58,7 +60,8 @@ export class UnmatchedNotifications {
 
 function decode(msg: StoredMsg): StoredUnmatched | undefined {
   try {
-    return { ...(decodeJson(msg.data) as UnmatchedNotification), seq: msg.seq };
+    const parsed = UnmatchedNotification.safeParse(decodeJson(msg.data));
+    return parsed.success ? { ...parsed.data, seq: msg.seq } : undefined;
   } catch {
     return undefined;
   }

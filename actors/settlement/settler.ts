@@ -17,7 +17,7 @@ import type { CommandEnvelope } from "../payment/core/wire.ts";
 import type { MatchedOperation } from "./core/exceptions.ts";
 import type { SettlementLine } from "./core/line.ts";
 import { lineSettled } from "./core/match.ts";
-import type { SettleRecord } from "./records.ts";
+import { SettleRecord } from "./records.ts";
 
 const SETTLER = "settler";
 
@@ -102,7 +102,7 @@ export class Settler {
   private async follow(messages: ConsumerMessages): Promise<void> {
     for await (const m of messages) {
       try {
-        const record = decodeJson(m.data) as SettleRecord;
+        const record = SettleRecord.parse(decodeJson(m.data));
         if (record.type === "chunk") {
           const at = this.d.now().toISOString();
           for (const l of record.lines) {

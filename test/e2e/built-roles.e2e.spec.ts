@@ -199,6 +199,9 @@ describe("the built roles: compiled JavaScript run by plain node (e2e)", functio
     // The console's page and scripts are read from the build.
     expect((await fetch(`${url}/console`)).status).to.equal(200);
     expect((await fetch(`${url}/console/assets/console.js`)).status).to.equal(200);
+    // So is the NATS contract (the build's copy of schemas/).
+    expect((await fetch(`${url}/asyncapi.json`)).status).to.equal(200);
+    expect((await fetch(`${url}/schemas/command-envelope/1.json`)).status).to.equal(200);
 
     const api: Api = client(url, env.SWITCHYARD_BOOTSTRAP_KEYS!.split(",")[0]!.split(":")[1]!);
     const created = await api.post("/v1/payments", paymentBody({ capture: "manual", amount: 1234 }));

@@ -27,33 +27,27 @@ export const CSV_HEADER = CSV_COLUMNS.join(",");
 /** The first cell of the csv trailer row; its second cell is the trailer as JSON. */
 export const CSV_TRAILER_TAG = "#trailer";
 
-/** Sums in decimal strings: a total of many safe integers need not be one. */
 export type CurrencyTotals = Record<string, { debit: string; credit: string }>;
 
-export type Trailer = {
-  v: number;
-  format: ExportFormat;
-  /** Lines between the header and the trailer: postings (csv) or entries (jsonl). */
-  lines: number;
-  entries: number;
-  postings: number;
-  totals: CurrencyTotals;
-  /** Hex SHA-256 of the UTF-8 bytes of every line before the trailer, header included, each with its "\n". */
-  sha256: string;
-};
+/** Sums in decimal strings: a total of many safe integers need not be one. */
+const Totals = z.record(z.string(), z.object({ debit: z.string(), credit: z.string() }));
 
-const TrailerSchema = z.object({
+export const ExportTrailer = z.object({
   v: z.number().int(),
   format: ExportFormat,
+  /** Lines between the header and the trailer: postings (csv) or entries (jsonl). */
   lines: z.number().int().nonnegative(),
   entries: z.number().int().nonnegative(),
   postings: z.number().int().nonnegative(),
-  totals: z.record(z.string(), z.object({ debit: z.string(), credit: z.string() })),
+  totals: Totals,
+  /** Hex SHA-256 of the UTF-8 bytes of every line before the trailer, header included, each with its "\n". */
   sha256: z.string(),
 });
+export type Trailer = z.infer<typeof ExportTrailer>;
 
 const Amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const EntrySchema = z.object({
+/** One jsonl line between header and trailer: a balanced journal entry in one currency. */
+export const ExportEntry = z.object({
   id: z.string(),
   at: z.string(),
   currency: z.string(),
@@ -63,6 +57,14 @@ const EntrySchema = z.object({
   sources: z.array(z.string()),
   postings: z.array(z.object({ account: z.string(), debit: Amount, credit: Amount })),
 });
+
+/** Every line of a jsonl export, as the registry publishes it (schemas/ledger-export-line). */
+export const ExportJsonlLine = z.union([
+  z.object({ header: z.object({ v: z.literal(EXPORT_VERSION), format: z.literal("jsonl") }) }),
+  ExportEntry,
+  z.object({ trailer: ExportTrailer }),
+]);
+export type ExportJsonlLine = z.infer<typeof ExportJsonlLine>;
 
 export const jsonlHeader = (): string => JSON.stringify({ header: { v: EXPORT_VERSION, format: "jsonl" } });
 
@@ -281,7 +283,7 @@ export async function verifyExport(lines: AsyncIterable<string>): Promise<Verify
       tally.postings++;
       tally.add(currency, d, c);
     } else {
-      const parsed = EntrySchema.safeParse(parseJson(line));
+      const parsed = ExportEntry.safeParse(parseJson(line));
       if (!parsed.success) {
         problem(`line ${n}: malformed entry`);
         continue;
@@ -335,13 +337,13 @@ function parseJson(text: string): unknown {
 function csvTrailer(line: string): Trailer | "malformed" | null {
   if (!line.startsWith(`${CSV_TRAILER_TAG},`)) return null;
   const cells = parseCsvRow(line);
-  const parsed = TrailerSchema.safeParse(cells?.length === 2 ? parseJson(cells[1]!) : undefined);
+  const parsed = ExportTrailer.safeParse(cells?.length === 2 ? parseJson(cells[1]!) : undefined);
   return parsed.success ? parsed.data : "malformed";
 }
 
 /** The trailer of a jsonl export; null when the line is not one. */
 function jsonlTrailer(line: string): Trailer | "malformed" | null {
   if (!line.startsWith('{"trailer"')) return null;
-  const parsed = z.object({ trailer: TrailerSchema }).safeParse(parseJson(line));
+  const parsed = z.object({ trailer: ExportTrailer }).safeParse(parseJson(line));
   return parsed.success ? parsed.data.trailer : "malformed";
 }

@@ -1,81 +1,118 @@
 // The payment object of the merchant API: what a merchant may see of a payment. Never a PAN or CVC;
 // the card fingerprint stays internal too.
-import type { Payment } from "./state.ts";
+import { z } from "zod";
+import { CaptureMode } from "./events.ts";
+import { PaymentStatus, type Payment } from "./state.ts";
 
-export type PaymentView = {
-  id: string;
-  object: "payment";
-  merchant_id: string;
-  status: Payment["status"];
-  amount: number;
-  currency: string;
-  captured_amount: number;
-  refunded_amount: number;
-  capture: Payment["capture"];
-  psp: string | null;
-  /** The expected PSP fee of the attempt holding (or last trying) the payment, in minor units. */
-  expected_fee: number | null;
-  /** Which policies and rule routed the payment; null for payments routed before policies. */
-  routing: {
-    policy_versions: { routing: number; fees: number; retries: number };
-    rule_id: string | null;
-    strategy: string;
-    reason: string;
-  } | null;
-  attempts: Array<{
-    attempt: number;
-    psp: string;
-    status: string;
-    psp_reference: string | null;
-    code: string | null;
-    /** hard_decline, soft_decline, technical, unknown or auth_required; null while pending or on success. */
-    class: string | null;
-    trigger: "routed" | "retry" | "cascade" | null;
-    expected_fee: number | null;
-    created_at: string;
-  }>;
-  operations: Array<{
-    id: string;
-    type: string;
-    amount: number;
-    status: string;
-    code: string | null;
-    created_at: string;
-  }>;
-  /** What the PSPs' settlement reports said of this payment's captures and refunds. */
-  settlements: Array<{
-    type: "capture" | "refund";
-    psp: string;
-    operation_id: string | null;
-    report_id: string;
-    batch: string;
-    payout_id: string | null;
-    amount: number;
-    fee: number;
-    expected_fee: number | null;
-    net: number;
-    settled_at: string;
-  }>;
-  /** Chargebacks the PSP notified: open until it says won or lost. */
-  disputes: Array<{
-    id: string;
-    psp: string;
-    amount: number;
-    currency: string;
-    reason: string;
-    status: "open" | "won" | "lost";
-    opened_at: string;
-    closed_at: string | null;
-  }>;
-  card: { brand: string; last4: string; bin_country: string | null; exp_month: number; exp_year: number };
-  next_action: { type: "redirect"; url: string } | null;
-  decline_code: string | null;
-  failure_code: string | null;
-  reference: string | null;
-  metadata: Record<string, string>;
-  created_at: string;
-  updated_at: string;
-};
+const Timestamp = z.string().describe("ISO 8601, UTC");
+
+/**
+ * The payment as the merchant API shows it, as an actor's reply (wire.ts, CommandReply) and a
+ * merchant event (webhooks/core/catalog.ts) carry it: one schema, which the gateway names `Payment`
+ * in /openapi.json (gateway/schemas.ts) and the registry publishes inside command-reply and
+ * merchant-event.
+ */
+export const PaymentView = z.object({
+  id: z.string(),
+  object: z.literal("payment"),
+  merchant_id: z.string(),
+  status: z.enum(Object.values(PaymentStatus)),
+  amount: z.number().int(),
+  currency: z.string(),
+  captured_amount: z.number().int(),
+  refunded_amount: z.number().int(),
+  capture: CaptureMode,
+  psp: z.string().nullable(),
+  expected_fee: z
+    .number()
+    .int()
+    .nullable()
+    .describe("The expected PSP fee of the current attempt, in minor units of the currency (fee policy)."),
+  routing: z
+    .object({
+      policy_versions: z.object({
+        routing: z.number().int(),
+        fees: z.number().int(),
+        retries: z.number().int(),
+      }),
+      rule_id: z.string().nullable().describe("The routing rule that matched; null: the fallback applied."),
+      strategy: z.string(),
+      reason: z.string(),
+    })
+    .nullable(),
+  attempts: z.array(
+    z.object({
+      attempt: z.number().int(),
+      psp: z.string(),
+      status: z.string(),
+      psp_reference: z.string().nullable(),
+      code: z.string().nullable(),
+      class: z
+        .string()
+        .nullable()
+        .describe("hard_decline, soft_decline, technical, unknown or auth_required"),
+      trigger: z.enum(["routed", "retry", "cascade"]).nullable(),
+      expected_fee: z.number().int().nullable(),
+      created_at: Timestamp,
+    }),
+  ),
+  operations: z.array(
+    z.object({
+      id: z.string(),
+      type: z.string(),
+      amount: z.number().int(),
+      status: z.string(),
+      code: z.string().nullable(),
+      created_at: Timestamp,
+    }),
+  ),
+  settlements: z
+    .array(
+      z.object({
+        type: z.enum(["capture", "refund"]),
+        psp: z.string(),
+        operation_id: z.string().nullable(),
+        report_id: z.string(),
+        batch: z.string(),
+        payout_id: z.string().nullable(),
+        amount: z.number().int(),
+        fee: z.number().int().describe("The fee the PSP charged, in minor units."),
+        expected_fee: z.number().int().nullable(),
+        net: z.number().int(),
+        settled_at: Timestamp,
+      }),
+    )
+    .describe("What the PSPs' settlement reports said of this payment's captures and refunds."),
+  disputes: z
+    .array(
+      z.object({
+        id: z.string(),
+        psp: z.string(),
+        amount: z.number().int(),
+        currency: z.string(),
+        reason: z.string(),
+        status: z.enum(["open", "won", "lost"]),
+        opened_at: Timestamp,
+        closed_at: Timestamp.nullable(),
+      }),
+    )
+    .describe("Chargebacks the PSP notified on this payment: open until it says won or lost."),
+  card: z.object({
+    brand: z.string(),
+    last4: z.string(),
+    bin_country: z.string().nullable(),
+    exp_month: z.number().int(),
+    exp_year: z.number().int(),
+  }),
+  next_action: z.object({ type: z.literal("redirect"), url: z.string() }).nullable(),
+  decline_code: z.string().nullable().describe("Set when status is declined: the normalized code."),
+  failure_code: z.string().nullable().describe("Set when status is failed."),
+  reference: z.string().nullable(),
+  metadata: z.record(z.string(), z.string()),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+export type PaymentView = z.infer<typeof PaymentView>;
 
 export function toView(p: Payment): PaymentView {
   return {

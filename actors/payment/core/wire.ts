@@ -15,7 +15,7 @@ import {
   ResumePayment,
 } from "./commands.ts";
 import { PaymentEvent } from "./events.ts";
-import type { PaymentView } from "./view.ts";
+import { PaymentView } from "./view.ts";
 
 export const CommandEnvelopeV1 = z.object({
   v: z.literal(1),
@@ -41,16 +41,23 @@ export type CommandEnvelope = CommandEnvelopeV1;
 export const PaymentEvents = z.array(PaymentEvent).min(1);
 
 /**
- * What an actor answers the gateway that sent a command:
+ * What an actor answers the sender of a command (core NATS, on the command's `Sy-Reply-To` subject):
  * - `settled`: the command is done and the payment is at rest (or the command changed nothing);
  * - `pending`: accepted, but waiting on a PSP (outcome unknown, PSP down): ask again later;
  * - `rejected`: the command was refused (the payment, if any, is unchanged).
- * Produced by our own worker and read by our own gateway: not re-validated on the way.
+ * Our own gateway reads it without re-validating (its own worker wrote it); an internal system
+ * reads it with this schema (schemas/command-reply).
  */
-export type CommandReply =
-  | { kind: "settled"; payment: PaymentView }
-  | { kind: "pending"; payment: PaymentView }
-  | {
-      kind: "rejected";
-      rejection: { code: string; message: string; details?: Record<string, unknown> };
-    };
+export const CommandReply = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("settled"), payment: PaymentView }),
+  z.object({ kind: z.literal("pending"), payment: PaymentView }),
+  z.object({
+    kind: z.literal("rejected"),
+    rejection: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  }),
+]);
+export type CommandReply = z.infer<typeof CommandReply>;

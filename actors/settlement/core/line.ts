@@ -70,6 +70,7 @@ export function outOfBound(
 }
 
 /** A line that could not be mapped: reported with its line number and reason; the rest is still taken. */
-export type RejectedLine = { lineNo: number; reason: string };
+export const RejectedLine = z.object({ lineNo: z.number().int().positive(), reason: z.string() });
+export type RejectedLine = z.infer<typeof RejectedLine>;
 
 export type ParsedLine = { ok: true; line: SettlementLine } | { ok: false; rejected: RejectedLine };

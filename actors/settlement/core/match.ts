@@ -1,13 +1,15 @@
 // Reconciliation of one settlement line against what the platform recorded: pure. The caller looks
 // up the operation by (psp, kind, PSP reference) — in the read model — and says whether it was
 // already settled by another line; this decides the outcome and, for a non-match, the exception.
-import { ReconException, type ExceptionKind, type MatchedOperation } from "./exceptions.ts";
+import { z } from "zod";
+import { ExceptionKind, ReconException, type MatchedOperation } from "./exceptions.ts";
 import { PAYMENT_LINE_KINDS, type SettlementLine } from "./line.ts";
 
 export type Tolerance = { minor: number; percent: number };
 
 /** `booked`: a line of no single payment (fee, payout, adjustment), taken into the ledger as it is. */
-export type Outcome = "matched" | "booked" | ExceptionKind;
+export const Outcome = z.enum(["matched", "booked", ...ExceptionKind.options]);
+export type Outcome = z.infer<typeof Outcome>;
 
 /** Outcomes whose line settles its operation: a match, and a fee variance (the money did settle). */
 export const settlesOperation = (outcome: Outcome): boolean =>

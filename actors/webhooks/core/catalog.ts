@@ -7,17 +7,22 @@ import { createHash } from "node:crypto";
 import type { PaymentEvent } from "../../payment/core/events.ts";
 import { evolve } from "../../payment/core/evolve.ts";
 import type { PaymentState } from "../../payment/core/state.ts";
-import { toView, type PaymentView } from "../../payment/core/view.ts";
-import type { EventType } from "./event-types.ts";
+import { z } from "zod";
+import { PaymentView, toView } from "../../payment/core/view.ts";
+import { EVENT_TYPES, type EventType } from "./event-types.ts";
 
-/** The event object merchants receive (the webhook body) and read from GET /v1/events. */
-export type MerchantEvent = {
-  id: string;
-  object: "event";
-  type: EventType;
-  created: string;
-  data: { object: PaymentView };
-};
+/**
+ * The event object merchants receive (the webhook body), read from GET /v1/events, and published on
+ * PAY_OUT for internal systems: one schema for all three (schemas/merchant-event).
+ */
+export const MerchantEvent = z.object({
+  id: z.string(),
+  object: z.literal("event"),
+  type: z.enum(EVENT_TYPES),
+  created: z.string(),
+  data: z.object({ object: PaymentView }),
+});
+export type MerchantEvent = z.infer<typeof MerchantEvent>;
 
 /** A merchant event with where it came from: the payment event's number and its place in the frame. */
 export type CatalogEntry = {
