@@ -5,6 +5,8 @@
 // parameters as StripeIdempotencyError, 3-D Secure as requires_action — and each payment is a
 // Switchyard payment like any other (the native API and the operators' search see it).
 import { expect } from "chai";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import Stripe from "stripe";
 import { paymentIdOf } from "../../actors/webhooks/core/stripe-objects.ts";
 import { startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
@@ -150,6 +152,72 @@ describe("Stripe SDK against Switchyard (e2e)", function () {
     expect(page1.has_more).to.equal(true);
     const page2 = await stripe.paymentIntents.list({ limit: 1, starting_after: ids[1] });
     expect(page2.data.map((d) => d.id)).to.deep.equal([ids[0]]);
+  });
+
+  it("delivers Stripe-format webhooks that the SDK's constructEvent verifies", async () => {
+    const got: Array<{ body: string; signature: string }> = [];
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        got.push({
+          body: Buffer.concat(chunks).toString("utf8"),
+          signature: String(req.headers["stripe-signature"] ?? ""),
+        });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const endpoint = await p.api(p.merchants[0]!).post("/v1/webhook_endpoints", {
+        url: `http://127.0.0.1:${port}/stripe-hook`,
+        enabled_events: ["*"],
+        format: "stripe",
+      });
+      expect(endpoint.status, JSON.stringify(endpoint.body)).to.equal(201);
+      const secret = (endpoint.body as unknown as { secret: string; format: string }).secret;
+      expect((endpoint.body as unknown as { format: string }).format).to.equal("stripe");
+
+      const pi = await stripe.paymentIntents.create({
+        amount: 3100,
+        currency: "eur",
+        payment_method: "pm_card_visa",
+        confirm: true,
+      });
+      await stripe.refunds.create({ payment_intent: pi.id, amount: 100 });
+      const verified = (type: string) =>
+        got
+          .map((g) => stripe.webhooks.constructEvent(g.body, g.signature, secret))
+          .find(
+            (e) =>
+              e.type === type &&
+              (e.data.object as { id: string; payment_intent?: string }).id.slice(3) === pi.id.slice(3),
+          );
+      const succeeded = await waitFor(() => verified("payment_intent.succeeded"), {
+        timeoutMs: 20_000,
+        what: "payment_intent.succeeded",
+      });
+      expect(succeeded.object).to.equal("event");
+      expect(succeeded.id).to.match(/^evt_/);
+      expect(succeeded.livemode).to.equal(false);
+      expect((succeeded.data.object as Stripe.PaymentIntent).status).to.equal("succeeded");
+      const refunded = await waitFor(() => verified("charge.refunded"), {
+        timeoutMs: 20_000,
+        what: "charge.refunded",
+      });
+      const charge = refunded.data.object as Stripe.Charge;
+      expect(charge.object).to.equal("charge");
+      expect(charge.amount_refunded).to.equal(100);
+      expect(charge.payment_intent).to.equal(pi.id);
+      // A tampered body fails the SDK's own check.
+      const one = got[0]!;
+      expect(() =>
+        stripe.webhooks.constructEvent(one.body.replace("event", "evenT"), one.signature, secret),
+      ).to.throw(Stripe.errors.StripeSignatureVerificationError);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it("cancels an unconfirmed intent and an authorized one; echoes Stripe-Version", async () => {
