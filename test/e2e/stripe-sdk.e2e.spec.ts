@@ -10,12 +10,8 @@ import type { AddressInfo } from "node:net";
 import Stripe from "stripe";
 import { paymentIdOf } from "../../actors/webhooks/core/stripe-objects.ts";
 import { startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
+import { sdkFor } from "../support/stripe-sdk.ts";
 import { waitFor } from "../support/wait.ts";
-
-export function sdkFor(url: string, key: string, extra: Record<string, unknown> = {}): Stripe {
-  const u = new URL(url);
-  return new Stripe(key, { host: u.hostname, port: Number(u.port), protocol: "http", ...extra });
-}
 
 describe("Stripe SDK against Switchyard (e2e)", function () {
   this.timeout(60_000);
