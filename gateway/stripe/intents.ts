@@ -22,6 +22,7 @@ import {
   ListIntentsParams,
   RetrieveParams,
   UpdateIntentParams,
+  nativeBody,
   parseParams,
   type CardData,
 } from "./params.ts";
@@ -83,6 +84,16 @@ export function intentRoutes(
         "payment_method_data",
       );
     const card = cardFor(p.payment_method, p.payment_method_data);
+    // The card's own checks (Luhn, expiry) before anything is kept, as Stripe keeps nothing for them.
+    if (card && p.confirm === true)
+      nativeBody({
+        amount: p.amount,
+        currency: p.currency,
+        capture: "automatic",
+        card,
+        metadata: p.metadata ?? {},
+        return_url: p.return_url,
+      });
     await idem.run(req, reply, p, async () => {
       const key = headerKey(req);
       // With a key the intent's id derives from it, so a request retried after a lost answer (even
