@@ -41,6 +41,11 @@ export function stripeLayer(deps: GatewayDeps & { stripe?: StripeStores }) {
     const engine = new StripeEngine(deps, stores, keys);
     const idem = new StripeIdempotency(stores, keys.request, deps.metrics);
 
+    // Out of /openapi.json: Stripe's API is documented by Stripe (and docs/stripe.md), and the
+    // document's contract (our error envelope, bearerAuth on every /v1 route) is not this layer's.
+    app.addHook("onRoute", (route) => {
+      route.schema = { ...route.schema, hide: true };
+    });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(
       "application/x-www-form-urlencoded",
