@@ -6,7 +6,6 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { PaymentView } from "../../actors/payment/core/view.ts";
 import {
   paymentIdOf,
-  refundIdOf,
   refundIdParts,
   refundOf,
   refundsOf,
@@ -61,8 +60,15 @@ export function refundRoutes(
       const envelope = followUpEnvelope(ctx, paymentId, "refund", amount);
       const after = await engine.after(req, await engine.send(req, envelope), paymentId);
       const operationId = operationIdFor(paymentId, "refund", ctx.idempotencyKey);
-      const op = after.operations.find((x) => x.id === operationId);
-      if (!op) throw resourceMissing("refund", refundIdOf(paymentId, operationId));
+      // Not in the view yet (the actor has not answered in time): queued, so pending.
+      const op = after.operations.find((x) => x.id === operationId) ?? {
+        id: operationId,
+        type: "refund",
+        amount: p.amount ?? after.captured_amount - after.refunded_amount,
+        status: "pending",
+        code: null,
+        created_at: ctx.at,
+      };
       return { status: 200, body: refundOf(after, op) };
     });
   });
