@@ -136,6 +136,16 @@ describe("Stripe layer: bad inputs and concurrency (e2e)", function () {
     expect(ok.headers.get("stripe-version")).to.equal("2024-06-20");
   });
 
+  it("refuses a webhook endpoint format that does not exist (native API, its own error shape)", async () => {
+    const r = await p.api(p.merchants[0]!).post("/v1/webhook_endpoints", {
+      url: "https://hooks.example.com/x",
+      enabled_events: ["*"],
+      format: "soap",
+    });
+    expect(r.status).to.equal(400);
+    expect(r.body.error.code).to.equal("validation_error");
+  });
+
   it("refuses unknown ids and operations in the wrong state", async () => {
     expect(stripeError(await raw("GET", "/v1/payment_intents/pi_nope"), 404).code).to.equal(
       "resource_missing",

@@ -38,6 +38,14 @@ describe("Stripe SDK against Switchyard (e2e)", function () {
     expect(created.status).to.equal("requires_confirmation");
     expect(created.currency).to.equal("eur");
 
+    const updated = await stripe.paymentIntents.update(created.id, {
+      amount: 2000,
+      metadata: { channel: "web" },
+      description: "order A-1",
+    });
+    expect(updated.metadata).to.deep.equal({ order: "A-1", channel: "web" });
+    expect(updated.description).to.equal("order A-1");
+
     const confirmed = await stripe.paymentIntents.confirm(created.id);
     expect(confirmed.id).to.equal(created.id);
     expect(confirmed.status).to.equal("requires_capture");
@@ -65,7 +73,16 @@ describe("Stripe SDK against Switchyard (e2e)", function () {
     expect(native.body.captured_amount).to.equal(1500);
     expect(native.body.refunded_amount).to.equal(500);
     expect(native.body.psp).to.be.a("string");
-    expect(native.body.metadata).to.deep.equal({ order: "A-1" });
+    expect(native.body.metadata).to.deep.equal({ order: "A-1", channel: "web" });
+    const retrieved = await stripe.paymentIntents.retrieve(created.id);
+    expect(retrieved.status).to.equal("succeeded");
+    expect(retrieved.description).to.equal("order A-1");
+    expect(retrieved.payment_method).to.equal("pm_card_visa");
+    // Confirmed: no more updates, no second confirm.
+    const late = await stripe.paymentIntents.update(created.id, { amount: 1 }).catch((e: unknown) => e);
+    expect((late as Stripe.errors.StripeError).code).to.equal("payment_intent_unexpected_state");
+    const twice = await stripe.paymentIntents.confirm(created.id).catch((e: unknown) => e);
+    expect(twice).to.be.instanceOf(Stripe.errors.StripeInvalidRequestError);
     // Another merchant's key does not see it.
     const other = sdkFor(p.url, p.merchants[1]!.key);
     const missing = await other.paymentIntents.retrieve(created.id).catch((e: unknown) => e);
