@@ -74,6 +74,17 @@ describe("Stripe SDK against Switchyard (e2e)", function () {
     expect(native.body.refunded_amount).to.equal(500);
     expect(native.body.psp).to.be.a("string");
     expect(native.body.metadata).to.deep.equal({ order: "A-1", channel: "web" });
+    // Operators find it like any payment (the read model follows within a second).
+    const found = await waitFor(
+      async () => {
+        const r = await p.ops.get<{ payments: Array<{ id: string; status: string }> }>(
+          `/ops/payments?q=${paymentId}`,
+        );
+        return r.body.payments?.find((x) => x.id === paymentId && x.status === "partially_refunded");
+      },
+      { timeoutMs: 10_000, what: "the operators' search to show the payment refunded in part" },
+    );
+    expect(found.id).to.equal(paymentId);
     const retrieved = await stripe.paymentIntents.retrieve(created.id);
     expect(retrieved.status).to.equal("succeeded");
     expect(retrieved.description).to.equal("order A-1");
