@@ -169,6 +169,33 @@ describe("Stripe layer: bad inputs and concurrency (e2e)", function () {
     expect(stripeError(over, 400).code).to.equal("amount_too_large");
   });
 
+  it("charges once when one intent is confirmed many times at once, each with its own key", async () => {
+    const open = await create("amount=4200&currency=eur&payment_method=pm_card_visa");
+    const id = String(open.body.id);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        raw("POST", `/v1/payment_intents/${id}/confirm`, "", { "idempotency-key": `confirm-${id}-${i}` }),
+      ),
+    );
+    for (const a of answers) {
+      expect([200, 400, 409], JSON.stringify(a.body)).to.include(a.status);
+      if (a.status === 200) expect(a.body.id).to.equal(id);
+      else expect(a.body.error.code).to.be.oneOf(["payment_intent_unexpected_state", "lock_timeout"]);
+    }
+    expect(answers.filter((a) => a.status === 200)).to.have.length.greaterThan(0);
+    const paymentId = `pay_${id.slice(3)}`;
+    const native = await waitFor(
+      async () => {
+        const r = await p.api(p.merchants[0]!).get(`/v1/payments/${paymentId}`);
+        return r.body.status === "captured" ? r : undefined;
+      },
+      { timeoutMs: 10_000, what: "the payment captured" },
+    );
+    // One authorization at one PSP: one charge.
+    expect(native.body.attempts.filter((a) => a.status === "authorized")).to.have.length(1);
+    expect(native.body.captured_amount).to.equal(4200);
+  });
+
   it("answers a concurrent request with the same key 409, then replays; no PAN in the buckets", async () => {
     const idem = `concurrent-${Date.now()}`;
     const form =
