@@ -1,10 +1,12 @@
-// Stripe's refund routes under /v1/refunds: create (a RefundPayment command on the intent's payment,
+// Stripe's charge retrieval (GET /v1/charges/:id: the payment's card authorization and captures) and
+// refund routes under /v1/refunds: create (a RefundPayment command on the intent's payment,
 // its operation id derived from the Idempotency-Key as the native API does), retrieve, and list for
 // one payment intent or charge. A refund id `re_<payment><operation>` names both, so nothing is
 // stored beside the payment's own events.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { PaymentView } from "../../actors/payment/core/view.ts";
 import {
+  chargeOf,
   paymentIdOf,
   refundIdParts,
   refundOf,
@@ -71,6 +73,15 @@ export function refundRoutes(
       };
       return { status: 200, body: refundOf(after, op) };
     });
+  });
+
+  app.get<{ Params: { id: string } }>("/charges/:id", async (req) => {
+    parseParams(RetrieveParams, queryOf(req));
+    const paymentId = paymentIdOf(req.params.id, "ch");
+    if (paymentId === undefined) throw resourceMissing("charge", req.params.id, "id");
+    const view = await own(req, paymentId, "charge", req.params.id, "id");
+    if (view.attempts.length === 0) throw resourceMissing("charge", req.params.id, "id");
+    return chargeOf(view);
   });
 
   app.get<{ Params: { id: string } }>("/refunds/:id", async (req) => {

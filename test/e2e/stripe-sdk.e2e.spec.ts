@@ -56,6 +56,10 @@ describe("Stripe SDK against Switchyard (e2e)", function () {
     expect(captured.status).to.equal("succeeded");
     expect(captured.amount_received).to.equal(1500);
 
+    const charge = await stripe.charges.retrieve(captured.latest_charge as string);
+    expect(charge.amount_captured).to.equal(1500);
+    expect(charge.payment_method_details?.card?.last4).to.equal("4242");
+
     const refund = await stripe.refunds.create({ payment_intent: created.id, amount: 500 });
     expect(refund.object).to.equal("refund");
     expect(refund.amount).to.equal(500);
