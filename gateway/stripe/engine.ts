@@ -10,7 +10,6 @@ import type { PaymentView } from "../../actors/payment/core/view.ts";
 import type { CommandEnvelope, CommandReply } from "../../actors/payment/core/wire.ts";
 import {
   chargeIdOf,
-  intentIdOf,
   lastPaymentErrorOf,
   paymentIntentOf,
   stripeDeclineOf,
@@ -182,5 +181,3 @@ export function intentOf(
   if (view) return paymentIntentOf(view, extrasOf(record));
   return record ? unconfirmedIntent(record) : undefined;
 }
-
-export { intentIdOf };

@@ -4,15 +4,14 @@
 // Idempotency-Key (idempotency.ts) and answers Stripe's objects (actors/webhooks/core/stripe-objects.ts).
 import { createHash, randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { paymentIdOf } from "../../actors/webhooks/core/stripe-objects.ts";
+import { intentIdOf, paymentIdOf } from "../../actors/webhooks/core/stripe-objects.ts";
 import { cursorAfterPayment, searchPayments } from "../../actors/projections/search.ts";
 import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import { followUpEnvelope } from "../commands.ts";
 import { readModelsReady } from "../read-models.ts";
 import { ApiError } from "../errors.ts";
-import { StripeEngine, headerKey, intentIdOf, intentOf, unconfirmedIntent } from "./engine.ts";
+import { StripeEngine, headerKey, intentOf, unconfirmedIntent } from "./engine.ts";
 import { invalidRequest, resourceMissing, StripeApiError, unexpectedState } from "./errors.ts";
-import type { FormObject } from "./form.ts";
 import type { StripeIdempotency } from "./idempotency.ts";
 import {
   CancelIntentParams,
@@ -285,5 +284,3 @@ function changedMeanwhile(): StripeApiError {
     { code: "lock_timeout" },
   );
 }
-
-export type { FormObject };
