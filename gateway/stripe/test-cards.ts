@@ -11,7 +11,6 @@ export const TEST_PAYMENT_METHODS: Readonly<Record<string, string>> = {
   pm_card_visa_debit: "4000056655665556",
   pm_card_mastercard: "5555555555554444",
   pm_card_amex: "378282246310005",
-  pm_card_discover: "6011111111111117",
   /** Declined by every PSP it cascades to: generic_decline, as Stripe says of this card. */
   pm_card_chargeDeclined: "4000000000000002",
   pm_card_chargeDeclinedInsufficientFunds: "4000000000009995",
@@ -19,7 +18,7 @@ export const TEST_PAYMENT_METHODS: Readonly<Record<string, string>> = {
   /** A 3-D Secure challenge: requires_action with next_action.redirect_to_url. */
   pm_card_threeDSecure2Required: "4000000000003220",
   pm_card_threeDSecureRequired: "4000000000003220",
-  /** Declined for strong customer authentication (authentication_required). */
+  /** Wants strong customer authentication: the platform steps up to 3-D Secure, so requires_action. */
   pm_card_authenticationRequired: "4000002760003184",
 };
 
