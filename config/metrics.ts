@@ -280,5 +280,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Age of the oldest merchant event not yet on PAY_OUT when the feed last looked (0: none waiting)",
       registers,
     }),
+    // The Stripe-compatible layer (gateway/stripe/).
+    stripeRequests: new Counter({
+      name: "switchyard_stripe_requests_total",
+      help: "Requests to the Stripe-compatible routes, by route pattern (unmatched: Stripe's unrecognized URL) and status",
+      labelNames: ["route", "status"] as const,
+      registers,
+    }),
+    stripeIdempotency: new Counter({
+      name: "switchyard_stripe_idempotency_total",
+      help: "Stripe Idempotency-Key outcomes: first, replayed, mismatch (400), conflict (409), not_kept",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
   };
 }

@@ -46,6 +46,7 @@ import { webhookEndpointRoutes } from "./routes/webhook-endpoints.ts";
 import { pspNotificationRoutes } from "./routes/psp-notifications.ts";
 import { opsNotificationRoutes } from "./routes/ops-notifications.ts";
 import { opsClusterRoutes } from "./routes/ops-cluster.ts";
+import { stripeLayer } from "./stripe/plugin.ts";
 
 export type { GatewayDeps } from "./deps.ts";
 
@@ -173,6 +174,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     },
     { prefix: "/v1" },
   );
+  // The Stripe-compatible API (docs/stripe.md): its own context under /v1, form bodies, Stripe errors.
+  await app.register(stripeLayer(deps), { prefix: "/v1" });
   const ops = deps.ops;
   if (ops) {
     if (!ops.auth.enabled)

@@ -22,6 +22,7 @@ import type { MerchantKeyStore } from "../streams/merchant-keys.ts";
 import type { MerchantAuthenticator } from "./auth.ts";
 import type { OperatorAuth } from "./operator-auth.ts";
 import type { WebhookEndpointsDeps } from "./routes/webhook-endpoints.ts";
+import type { StripeStores } from "./stripe/stores.ts";
 
 export type SettlementDeps = {
   js: JetStreamClient;
@@ -101,6 +102,8 @@ export type GatewayDeps = {
   ops?: OpsDeps;
   /** The door for PSP notifications (POST /webhooks/psp/:psp); without it that route is absent. */
   pspNotifications?: PspNotificationDeps;
+  /** The Stripe-compatible layer's buckets (gateway/stripe/); without them that layer is absent. */
+  stripe?: StripeStores;
 };
 
 export type PspNotificationDeps = {

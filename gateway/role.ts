@@ -30,6 +30,7 @@ import { snapshotKey } from "../streams/topology.ts";
 import { buildGateway } from "./app.ts";
 import { hashKey, LiveMerchantAuth } from "./auth.ts";
 import { OperatorAuth } from "./operator-auth.ts";
+import { StripeStores } from "./stripe/stores.ts";
 
 export type GatewayRole = { app: FastifyInstance; url: string; demoKey?: string; stop(): Promise<void> };
 
@@ -89,7 +90,9 @@ export async function startGatewayRole(
   const auditLog = new AuditLog(js, topo, infra.db.sql, o.metrics, (err, seq) =>
     o.log.error({ err, seq }, "audit record stored in the stream, its GET /ops/audit row not written"),
   );
+  const stripe = await StripeStores.open(js, config.prefix, config.streamReplicas);
   const app = await buildGateway({
+    stripe,
     bus,
     payments: {
       async get(paymentId) {

@@ -39,8 +39,20 @@ const Description = z
   .nullable()
   .describe(`The merchant's own note, at most ${MAX_DESCRIPTION_LENGTH} characters.`);
 
+const Format = z
+  .enum(["standard", "stripe"])
+  .describe(
+    "standard (default): Standard Webhooks body and signature; stripe: Stripe's event object " +
+      "(payment_intent.succeeded, charge.refunded…) signed with Stripe-Signature (docs/stripe.md).",
+  );
+
 export const CreateWebhookEndpointBody = z
-  .strictObject({ url: Url, enabled_events: EnabledEvents, description: Description.optional() })
+  .strictObject({
+    url: Url,
+    enabled_events: EnabledEvents,
+    description: Description.optional(),
+    format: Format.optional(),
+  })
   .meta({ id: "CreateWebhookEndpointRequest" });
 
 export const UpdateWebhookEndpointBody = z
@@ -48,6 +60,7 @@ export const UpdateWebhookEndpointBody = z
     url: Url.optional(),
     enabled_events: EnabledEvents.optional(),
     description: Description.optional(),
+    format: Format.optional(),
     disabled: z
       .boolean()
       .optional()
@@ -64,6 +77,7 @@ const endpointFields = {
   url: z.string(),
   description: z.string().nullable(),
   enabled_events: z.array(z.string()),
+  format: Format,
   disabled: z.boolean(),
   disabled_reason: z
     .string()
@@ -107,6 +121,7 @@ export function endpointView(row: WebhookEndpointRow, now: Date): WebhookEndpoin
     url: row.url,
     description: row.description,
     enabled_events: row.enabled_events,
+    format: row.format,
     disabled: row.disabled,
     disabled_reason: row.disabled_reason,
     failing_since: row.failing_since?.toISOString() ?? null,

@@ -286,3 +286,9 @@ export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promis
     await jsm.streams.delete(name).catch(() => undefined);
   }
 }
+
+/** The Stripe-compatible layer's KV buckets (gateway/stripe/stores.ts): idempotency, payment intents. */
+export function stripeBucketNames(prefix: string): { idempotency: string; intents: string } {
+  const us = prefix ? `${prefix}_` : "";
+  return { idempotency: `${us}stripe_idem`, intents: `${us}stripe_intents` };
+}

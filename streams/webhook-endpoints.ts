@@ -37,11 +37,20 @@ export type WebhookEndpointRow = {
   previous_secret_expires_at: Date | null;
   failing_since: Date | null;
   secret_issued_by: string | null;
+  /** What deliveries look like: Standard Webhooks, or Stripe's event shape and signature (migration 012). */
+  format: WebhookFormat;
   created_at: Date;
   updated_at: Date;
 };
 
-export type EndpointInput = { url: string; enabledEvents: string[]; description: string | null };
+export type WebhookFormat = "standard" | "stripe";
+export type EndpointInput = {
+  url: string;
+  enabledEvents: string[];
+  description: string | null;
+  /** Default standard. */
+  format?: WebhookFormat;
+};
 export type EndpointPatch = Partial<EndpointInput & { disabled: boolean }>;
 
 export const WebhookEndpointStoreErrorCode = {
@@ -99,6 +108,8 @@ export class WebhookEndpointRecords {
             input.url,
             input.description ?? "",
             ...input.enabledEvents,
+            // Only when not the default: the digests of requests made before formats existed stay.
+            ...(input.format === "stripe" ? ["format:stripe"] : []),
           );
     const id =
       idempotencyKey === undefined
@@ -134,9 +145,9 @@ export class WebhookEndpointRecords {
       const secret = this.o.rules.newSecret();
       const [row] = await tx<WebhookEndpointRow[]>`
         insert into webhook_endpoints (id, merchant_id, url, description, enabled_events, disabled,
-          secret_sealed, secret_issued_by, created_at, updated_at)
+          secret_sealed, secret_issued_by, format, created_at, updated_at)
         values (${id}, ${merchantId}, ${input.url}, ${input.description}, ${input.enabledEvents}, false,
-          ${this.seal(secret, id)}, ${issuedBy}, ${at}, ${at})
+          ${this.seal(secret, id)}, ${issuedBy}, ${input.format ?? "standard"}, ${at}, ${at})
         returning *`;
       return { row: row!, secret, replayed: false };
     });
@@ -183,6 +194,7 @@ export class WebhookEndpointRecords {
         enabled_events = coalesce(${patch.enabledEvents ?? null}::text[], enabled_events),
         description = case when ${patch.description !== undefined} then ${patch.description ?? null} else description end,
         disabled = coalesce(${patch.disabled ?? null}::boolean, disabled),
+        format = coalesce(${patch.format ?? null}, format),
         disabled_reason = case
           when ${patch.disabled === false} then null
           when ${patch.disabled === true} and not disabled then 'disabled by the merchant'
@@ -241,6 +253,7 @@ function sameInput(row: WebhookEndpointRow, input: EndpointInput): boolean {
   return (
     row.url === input.url &&
     (row.description ?? null) === input.description &&
+    row.format === (input.format ?? "standard") &&
     row.enabled_events.length === input.enabledEvents.length &&
     row.enabled_events.every((e, i) => e === input.enabledEvents[i])
   );

@@ -10,6 +10,8 @@ import { SpanKind, endSpan, startSpan, traceparentOf } from "../../config/tracin
 import type { Sql } from "../../streams/db/client.ts";
 import { signingSecrets } from "./endpoints.ts";
 import { signedHeaders } from "./core/signature.ts";
+import type { MerchantEvent } from "./core/catalog.ts";
+import { stripeEventOf, stripeSignature } from "./core/stripe-objects.ts";
 import { deadlineSignal } from "../../config/deadline.ts";
 import {
   RESPONSE_EXCERPT_BYTES,
@@ -309,7 +311,14 @@ export class WebhookSender {
     }
     const refused = await this.o.checkUrl?.(c.url);
     if (refused !== undefined) return { status: null, error: `refused: ${refused}`, response: null };
-    const body = c.body;
+    // Stripe-format endpoints get Stripe's event, built from the stored one at each attempt.
+    const stripe = c.format === "stripe";
+    let body = c.body;
+    try {
+      if (stripe) body = JSON.stringify(stripeEventOf(JSON.parse(c.body) as MerchantEvent));
+    } catch {
+      return { status: null, error: "stripe_event_unrenderable", response: null };
+    }
     const span = startSpan(`POST ${host}`, SpanKind.CLIENT, c.traceparent ?? undefined, {
       "http.request.method": "POST",
       "server.address": host,
@@ -319,7 +328,9 @@ export class WebhookSender {
     const deadline = deadlineSignal(this.o.timeoutMs);
     try {
       const headers: Record<string, string> = {
-        ...signedHeaders(this.secrets(c, at), c.event_id, at, body),
+        ...(stripe
+          ? { "stripe-signature": stripeSignature(this.secrets(c, at), at, body) }
+          : signedHeaders(this.secrets(c, at), c.event_id, at, body)),
         "content-type": "application/json",
         "user-agent": "Switchyard-Webhooks/1",
       };

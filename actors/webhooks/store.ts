@@ -89,6 +89,8 @@ export type Claimed = {
   appended_at: Date;
   url: string;
   failing_since: Date | null;
+  /** standard or stripe (actors/webhooks/sender.ts signs and shapes each its way). */
+  format: string;
 };
 
 /**
@@ -120,7 +122,7 @@ export async function claimDue(
     where w.id = due.id and ev.id = w.event_id and e.id = w.endpoint_id
     returning w.id as delivery_id, w.event_id, w.endpoint_id, w.merchant_id, w.payment_id, w.origin,
       w.attempts, w.traceparent, ev.body::text as body, ev.appended_at, e.id, e.url, e.secret_sealed,
-      e.previous_secret_sealed, e.previous_secret_expires_at, e.failing_since`;
+      e.previous_secret_sealed, e.previous_secret_expires_at, e.failing_since, e.format`;
 }
 
 /** Successful attempts, in one statement; the endpoints that were failing are failing no more. */

@@ -123,6 +123,7 @@ export const webhookEndpointRoutes: FastifyPluginCallbackZod<WebhookEndpointsDep
         url: allowedUrl(req.body.url),
         enabledEvents: req.body.enabled_events,
         description: req.body.description ?? null,
+        ...(req.body.format !== undefined && { format: req.body.format }),
       };
       const issued = await stored(req, () => deps.store.create(req.merchantId, input, req.idempotencyKey));
       bind(req, reply, issued.row.id);
@@ -207,6 +208,7 @@ export const webhookEndpointRoutes: FastifyPluginCallbackZod<WebhookEndpointsDep
         ...(b.enabled_events !== undefined && { enabledEvents: b.enabled_events }),
         ...(b.description !== undefined && { description: b.description }),
         ...(b.disabled !== undefined && { disabled: b.disabled }),
+        ...(b.format !== undefined && { format: b.format }),
       };
       const row = await stored(req, () => deps.store.update(req.merchantId, req.params.id, patch));
       if (!row) throw notFound();
