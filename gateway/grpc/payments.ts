@@ -130,7 +130,16 @@ export function paymentsHandlers(deps: PaymentsGrpcDeps): {
       void (async () => {
         try {
           call = begin(method, c.metadata);
-          const res = await run(call, c.request, waitOf(c.getDeadline()));
+          const waitMs = waitOf(c.getDeadline());
+          // A command that could only be answered too late is not sent (a read still is).
+          if (method !== "GetPayment" && waitMs !== undefined && waitMs <= 0)
+            throw new GrpcRefusal(
+              Status.DEADLINE_EXCEEDED,
+              "deadline_exceeded",
+              "the deadline leaves no time to wait for the payment; nothing was done",
+              {},
+            );
+          const res = await run(call, c.request, waitMs);
           callback(null, res);
           end(call, Status.OK);
         } catch (thrown) {

@@ -44,7 +44,14 @@ export function followFrames(js: JetStreamClient, jsm: JetStreamManager, topo: T
     };
     try {
       const consumer = await js.consumers.get(stream, name);
-      messages = await consumer.consume({ max_messages: 64, expires: 10_000, idle_heartbeat: 2_500 });
+      // A consumer gone (NATS restarted, the server expired it) ends the feed instead of retrying
+      // without end: the watch tells its client to watch again.
+      messages = await consumer.consume({
+        max_messages: 64,
+        expires: 10_000,
+        idle_heartbeat: 2_500,
+        abort_on_missing_resource: true,
+      });
     } catch (err) {
       await close();
       throw err;

@@ -78,20 +78,26 @@ export class PaymentWatch {
     let last = this.#current();
     yield last;
     if (FINAL_STATUSES.has(last.view.status) || this.#feed === undefined) return;
-    for await (const msg of this.#feed) {
-      if (!this.#apply(msg.data)) {
-        // A frame out of order (should not happen: one ordered feed): fold from the store again.
-        const loaded = await this.deps.load(this.paymentId);
-        this.#state = loaded.state;
-        this.#eventNo = loaded.eventNo;
+    try {
+      for await (const msg of this.#feed) {
+        if (!this.#apply(msg.data)) {
+          // A frame out of order (should not happen: one ordered feed): fold from the store again.
+          const loaded = await this.deps.load(this.paymentId);
+          this.#state = loaded.state;
+          this.#eventNo = loaded.eventNo;
+        }
+        const now = this.#current();
+        if (changed(last.view, now.view)) {
+          last = now;
+          yield now;
+          if (FINAL_STATUSES.has(now.view.status)) return;
+        }
       }
-      const now = this.#current();
-      if (changed(last.view, now.view)) {
-        last = now;
-        yield now;
-        if (FINAL_STATUSES.has(now.view.status)) return;
-      }
+    } catch (cause) {
+      if (!this.#closed) throw lost(cause);
     }
+    // Not the payment's end: the feed ended under the watch (its consumer gone, NATS away).
+    if (!this.#closed) throw lost(undefined);
   }
 
   async close(): Promise<void> {
@@ -116,6 +122,10 @@ export class PaymentWatch {
     this.#eventNo += events.data.length;
     return true;
   }
+}
+
+function lost(cause: unknown): ApiError {
+  return new ApiError("service_unavailable", "the watch lost its feed; watch again", {}, { cause });
 }
 
 function changed(a: PaymentView, b: PaymentView): boolean {

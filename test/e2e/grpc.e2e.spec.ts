@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { Metadata, status } from "@grpc/grpc-js";
 import { paymentIdFor } from "../../actors/payment/core/ids.ts";
 import { capturingLogger } from "../support/log-capture.ts";
+import { lintExposition } from "../support/prometheus.ts";
 import { CARDS, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
 import {
@@ -259,6 +260,22 @@ describe("payments over gRPC (e2e)", function () {
       expect(done.attempts).to.have.length(1);
     });
 
+    it("sends nothing when the deadline leaves no time to wait", async () => {
+      const req = createRequest();
+      const err = await failure(
+        call<Result>((cb) => client.CreatePayment(req, alpha(), withDeadline(50), cb)),
+      );
+      expect(err.code).to.equal(status.DEADLINE_EXCEEDED);
+      const id = paymentIdFor(platform.merchants[0]!.merchantId, req.idempotency_key!);
+      expect((await failure(get(id))).code).to.equal(status.NOT_FOUND);
+      // Reads are still answered within a short deadline.
+      const created = await call<Result>((cb) => client.CreatePayment(createRequest(), alpha(), cb));
+      const read = await call<Payment__Output>((cb) =>
+        client.GetPayment({ payment_id: created.payment!.id }, alpha(), withDeadline(80), cb),
+      );
+      expect(read.id).to.equal(created.payment!.id);
+    });
+
     it("ends a watch at its deadline and deletes its consumer", async () => {
       const created = await call<Result>((cb) => client.CreatePayment(createRequest(), alpha(), cb));
       const w = watch(client, created.payment!.id, alpha(), withDeadline(500));
@@ -313,6 +330,10 @@ describe("payments over gRPC (e2e)", function () {
         metric.values.find((v) => v.labels.method === method && v.labels.code === code)?.value ?? 0;
       expect(count("CreatePayment", "OK")).to.be.above(0);
       expect(count("GetPayment", "NOT_FOUND")).to.be.above(0);
+      // The exposition (the gRPC families with it) passes promtool's rules.
+      const exposition = await platform.metrics.registry.metrics();
+      expect(exposition).to.contain("switchyard_grpc_request_duration_seconds_bucket");
+      expect(lintExposition(exposition)).to.deep.equal([]);
       const lines = captured.lines.filter((l) => l.includes('"grpc request"'));
       expect(lines.some((l) => l.includes('"method":"CreatePayment"') && l.includes('"code":"OK"'))).to.equal(
         true,
