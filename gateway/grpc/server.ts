@@ -20,6 +20,8 @@ import type { WatchDeps } from "./watch.ts";
 
 /** How often the health status follows the NATS connection. */
 const HEALTH_POLL_MS = 1_000;
+/** The largest request message taken (the HTTP API's default body limit). */
+export const MAX_REQUEST_BYTES = 64 * 1024;
 /** A graceful stop waits this long for calls in flight, then cuts them. */
 const STOP_GRACE_MS = 5_000;
 
@@ -44,7 +46,9 @@ export type GrpcServer = { address: string; port: number; stop(): Promise<void> 
 
 export async function startGrpcServer(config: GrpcConfig, deps: GrpcServerDeps): Promise<GrpcServer> {
   const definition = loadPaymentsPackage();
-  const server = new Server();
+  // The HTTP API's body limit: a request is a payment, not a file; a larger one is refused by
+  // grpc-js (RESOURCE_EXHAUSTED) before it is decoded.
+  const server = new Server({ "grpc.max_receive_message_length": MAX_REQUEST_BYTES });
   const payments = paymentsHandlers({
     service: new PaymentService(deps),
     auth: deps.auth,

@@ -4,7 +4,7 @@
 // "switchyard", metadata: the error's scalar details) and, for invalid input, a google.rpc.BadRequest
 // naming each field. Any gRPC client library decodes them (grpcurl prints them).
 import { Metadata, status as Status, type StatusObject } from "@grpc/grpc-js";
-import protobuf from "protobufjs";
+import { fromJSON, type MessageTypeDefinition } from "@grpc/proto-loader";
 import { ApiError, ErrorStatus, isErrorCode, type ErrorCode } from "../errors.ts";
 
 export const ERROR_DOMAIN = "switchyard";
@@ -54,10 +54,17 @@ const DESCRIPTOR = {
     },
   },
 };
-const root = protobuf.Root.fromJSON(DESCRIPTOR);
-const StatusType = root.lookupType("google.rpc.Status");
-const ErrorInfoType = root.lookupType("google.rpc.ErrorInfo");
-const BadRequestType = root.lookupType("google.rpc.BadRequest");
+// Read as proto-loader reads our own service: keepCase, and the serializers it builds.
+const messages = fromJSON(DESCRIPTOR, { keepCase: true, defaults: true });
+const messageType = <T>(name: string) => messages[name] as unknown as MessageTypeDefinition<T, T>;
+type Any = { type_url: string; value: Uint8Array };
+const StatusType = messageType<{ code: number; message: string; details: Any[] }>("google.rpc.Status");
+const ErrorInfoType = messageType<{ reason: string; domain: string; metadata: Record<string, string> }>(
+  "google.rpc.ErrorInfo",
+);
+const BadRequestType = messageType<{ field_violations: Array<{ field: string; description: string }> }>(
+  "google.rpc.BadRequest",
+);
 
 /** Where the HTTP status alone does not say it, the gRPC code that does. */
 const OVERRIDES: Partial<Record<ErrorCode, Status>> = {
@@ -95,10 +102,12 @@ export function toGrpcStatus(
   err: GrpcError,
   code: Status = isErrorCode(err.code) ? grpcCodeOf(err.code) : Status.INTERNAL,
 ): Partial<StatusObject> {
-  const info = ErrorInfoType.encode(
-    ErrorInfoType.fromObject({ reason: err.code, domain: ERROR_DOMAIN, metadata: scalarDetails(err) }),
-  ).finish();
-  const details = [{ type_url: ERROR_INFO_URL, value: info }];
+  const info = ErrorInfoType.serialize({
+    reason: err.code,
+    domain: ERROR_DOMAIN,
+    metadata: scalarDetails(err),
+  });
+  const details: Any[] = [{ type_url: ERROR_INFO_URL, value: info }];
   const issues = Array.isArray(err.details.issues) ? (err.details.issues as Issue[]) : [];
   if (issues.length > 0) {
     const violations = issues.map((i) => ({
@@ -107,12 +116,11 @@ export function toGrpcStatus(
     }));
     details.push({
       type_url: BAD_REQUEST_URL,
-      value: BadRequestType.encode(BadRequestType.fromObject({ field_violations: violations })).finish(),
+      value: BadRequestType.serialize({ field_violations: violations }),
     });
   }
   const metadata = new Metadata();
-  const body = StatusType.fromObject({ code, message: err.message, details });
-  metadata.set(DETAILS_KEY, Buffer.from(StatusType.encode(body).finish()));
+  metadata.set(DETAILS_KEY, StatusType.serialize({ code, message: err.message, details }));
   return { code, details: err.message, metadata };
 }
 
@@ -136,26 +144,15 @@ export type DecodedStatus = {
 };
 
 export function decodeStatusDetails(bytes: Buffer): DecodedStatus {
-  const s = StatusType.toObject(StatusType.decode(bytes), { defaults: true }) as {
-    code: number;
-    message: string;
-    details: Array<{ type_url: string; value: Uint8Array }>;
-  };
+  const s = StatusType.deserialize(bytes);
   const out: DecodedStatus = { code: s.code, message: s.message, metadata: {}, violations: [] };
   for (const d of s.details) {
+    const value = Buffer.from(d.value);
     if (d.type_url === ERROR_INFO_URL) {
-      const info = ErrorInfoType.toObject(ErrorInfoType.decode(d.value), { defaults: true }) as {
-        reason: string;
-        domain: string;
-        metadata: Record<string, string>;
-      };
+      const info = ErrorInfoType.deserialize(value);
       Object.assign(out, { reason: info.reason, domain: info.domain, metadata: info.metadata });
-    } else if (d.type_url === BAD_REQUEST_URL) {
-      const br = BadRequestType.toObject(BadRequestType.decode(d.value), { defaults: true }) as {
-        field_violations: Array<{ field: string; description: string }>;
-      };
-      out.violations = br.field_violations;
-    }
+    } else if (d.type_url === BAD_REQUEST_URL)
+      out.violations = BadRequestType.deserialize(value).field_violations;
   }
   return out;
 }

@@ -171,8 +171,8 @@ describe("bad input over gRPC (e2e)", function () {
       field: "reference",
     },
     {
-      name: "a reference of 1 MB",
-      req: createRequest({ reference: "r".repeat(1 << 20) }),
+      name: "a reference of 60 KB",
+      req: createRequest({ reference: "r".repeat(60_000) }),
       code: invalid,
       reason: "validation_error",
       field: "reference",
@@ -236,6 +236,15 @@ describe("bad input over gRPC (e2e)", function () {
         expect(get.code).to.equal(status.NOT_FOUND);
       }
     });
+
+  it("refuses a request past 64 KiB before decoding it: RESOURCE_EXHAUSTED", async () => {
+    const req = createRequest({ reference: "r".repeat(1 << 20) });
+    const err = await failure(call<Result>((cb) => client.CreatePayment(req, auth(alphaKey), cb)));
+    expect(err.code, err.details).to.equal(status.RESOURCE_EXHAUSTED);
+    const id = paymentIdFor(platform.merchants[0]!.merchantId, req.idempotency_key!);
+    const get = await failure(call((cb) => client.GetPayment({ payment_id: id }, auth(alphaKey), cb)));
+    expect(get.code).to.equal(status.NOT_FOUND);
+  });
 
   // A grpc-js client cannot send a lone surrogate (its encoder writes U+FFFD); a raw one can send
   // its bytes (ED A0 80). The server's decoder (Node's UTF-8) reads them as U+FFFD three times: what

@@ -14,8 +14,8 @@ import {
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
-import protobuf from "protobufjs";
-import { loadPaymentsPackage, PAYMENTS_PROTO, PROTO_ROOT } from "../../gateway/grpc/proto.ts";
+import type { MessageTypeDefinition } from "@grpc/proto-loader";
+import { loadPaymentsPackage } from "../../gateway/grpc/proto.ts";
 import { decodeStatusDetails, DETAILS_KEY, type DecodedStatus } from "../../gateway/grpc/status.ts";
 import type { ProtoGrpcType } from "../../gateway/grpc/generated/payments.ts";
 import type { PaymentsClient } from "../../gateway/grpc/generated/switchyard/v1/Payments.ts";
@@ -168,15 +168,18 @@ export function createRaw(
   patch: (bytes: Buffer) => Buffer,
   md: Metadata,
 ): Promise<PaymentResult__Output> {
-  const root = new protobuf.Root().loadSync(join(PROTO_ROOT, PAYMENTS_PROTO), { keepCase: true });
-  const type = root.lookupType("switchyard.v1.CreatePaymentRequest");
-  const bytes = patch(Buffer.from(type.encode(type.fromObject(req)).finish()));
-  const result = root.lookupType("switchyard.v1.PaymentResult");
+  const pkg = loadPaymentsPackage();
+  const request = pkg["switchyard.v1.CreatePaymentRequest"] as MessageTypeDefinition<
+    CreatePaymentRequest,
+    unknown
+  >;
+  const result = pkg["switchyard.v1.PaymentResult"] as MessageTypeDefinition<unknown, PaymentResult__Output>;
+  const bytes = patch(request.serialize(req));
   return call<PaymentResult__Output>((cb) =>
     client.makeUnaryRequest(
       "/switchyard.v1.Payments/CreatePayment",
       (b: Buffer) => b,
-      (b: Buffer) => result.toObject(result.decode(b), { longs: Number }) as PaymentResult__Output,
+      (b: Buffer) => result.deserialize(b),
       bytes,
       md,
       cb,
