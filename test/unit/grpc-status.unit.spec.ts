@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { status } from "@grpc/grpc-js";
 import { ConfigError, loadConfig } from "../../config/env.ts";
+import { createMetrics } from "../../config/metrics.ts";
+import { grpcMetrics } from "../../gateway/grpc/metrics.ts";
 import { ApiError, ERROR_CODES, ErrorStatus } from "../../gateway/errors.ts";
 import { protoField } from "../../gateway/grpc/convert.ts";
 import { decodeStatusDetails, DETAILS_KEY, grpcCodeOf, toGrpcStatus } from "../../gateway/grpc/status.ts";
@@ -59,6 +61,16 @@ describe("gRPC status mapping", () => {
     expect(protoField("payment_method.return_url")).to.equal("return_url");
     expect(protoField("payment_method")).to.equal("card");
     expect(protoField("metadata.[key]")).to.equal("metadata.[key]");
+  });
+});
+
+describe("gRPC metrics", () => {
+  it("are shared by a second gRPC server on the same registry instead of failing to register", () => {
+    const metrics = createMetrics();
+    const first = grpcMetrics(metrics);
+    const second = grpcMetrics(metrics);
+    expect(second.requests).to.equal(first.requests);
+    expect(second.watches).to.equal(first.watches);
   });
 });
 
