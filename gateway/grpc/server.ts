@@ -48,7 +48,13 @@ export async function startGrpcServer(config: GrpcConfig, deps: GrpcServerDeps):
   const definition = loadPaymentsPackage();
   // The HTTP API's body limit: a request is a payment, not a file; a larger one is refused by
   // grpc-js (RESOURCE_EXHAUSTED) before it is decoded.
-  const server = new Server({ "grpc.max_receive_message_length": MAX_REQUEST_BYTES });
+  // Pings on each connection every minute: a client gone without a word (its machine or network
+  // lost) is noticed within 80 s, and its watches end and free their consumers then, not hours later.
+  const server = new Server({
+    "grpc.max_receive_message_length": MAX_REQUEST_BYTES,
+    "grpc.keepalive_time_ms": 60_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+  });
   const payments = paymentsHandlers({
     service: new PaymentService(deps),
     auth: deps.auth,
