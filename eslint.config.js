@@ -5,7 +5,16 @@ import { createTypeScriptImportResolver } from "eslint-import-resolver-typescrip
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".data/", "coverage/", "dist/", ".dependency-cruiser.cjs"] },
+  {
+    ignores: [
+      "node_modules/",
+      ".data/",
+      "coverage/",
+      "dist/",
+      ".dependency-cruiser.cjs",
+      "gateway/grpc/generated/",
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

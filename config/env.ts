@@ -45,6 +45,12 @@ export {
 
 export type Config = {
   gateway: { host: string; port: number; replyWaitMs: number };
+  /** The gateway's gRPC server (docs/grpc.md); port undefined: GRPC_PORT=off, none. */
+  grpc: {
+    port: number | undefined;
+    watchesPerMerchant: number;
+    tls?: { certFile: string; keyFile: string };
+  };
   /** `url`: one server, or a cluster's servers comma-separated (streams/connection.ts splits them). */
   /**
    * `url`: one server or a comma-separated list. Credentials when the servers require them (never
@@ -177,6 +183,17 @@ const EnvSchema = z
   .object({
     PORT: variable(8080, integer(0, 65535)), // 0: any free port (tests)
     HOST: variable("127.0.0.1", matching(/^[^\s/]+$/, "a host name or address")),
+    // The gateway's gRPC port (docs/grpc.md), on HOST: 0 any free port (tests), `off` none.
+    GRPC_PORT: variable<number | "off">(50051, (raw) =>
+      raw === "off" ? { value: "off" } : integer(0, 65535)(raw),
+    ),
+    GRPC_TLS_CERT: variable<string | undefined>(undefined, (raw) =>
+      existsSync(raw) ? { value: raw } : { problem: `no such file: ${shown(raw)}` },
+    ),
+    GRPC_TLS_KEY: variable<string | undefined>(undefined, (raw) =>
+      existsSync(raw) ? { value: raw } : { problem: `no such file: ${shown(raw)}` },
+    ),
+    SWITCHYARD_GRPC_WATCHES_PER_MERCHANT: variable(32, integer(1, 10_000)),
     NATS_URL: variable(DEFAULT_NATS_URL, urlList(["nats:", "tls:"])),
     NATS_USER: variable<string | undefined>(
       undefined,
@@ -261,6 +278,12 @@ const EnvSchema = z
     SWITCHYARD_WEBHOOK_POLL_MS: variable(500, integer(10, 60_000)),
   })
   .superRefine((env, ctx) => {
+    if ((env.GRPC_TLS_CERT === undefined) !== (env.GRPC_TLS_KEY === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: [env.GRPC_TLS_CERT === undefined ? "GRPC_TLS_CERT" : "GRPC_TLS_KEY"],
+        message: "GRPC_TLS_CERT and GRPC_TLS_KEY go together: set both or neither",
+      });
     if ((env.NATS_USER === undefined) !== (env.NATS_PASSWORD === undefined))
       ctx.addIssue({
         code: "custom",
@@ -293,6 +316,14 @@ const EnvSchema = z
   })
   .transform((env): Config => ({
     gateway: { host: env.HOST, port: env.PORT, replyWaitMs: env.SWITCHYARD_REPLY_WAIT_MS },
+    grpc: {
+      port: env.GRPC_PORT === "off" ? undefined : env.GRPC_PORT,
+      watchesPerMerchant: env.SWITCHYARD_GRPC_WATCHES_PER_MERCHANT,
+      ...(env.GRPC_TLS_CERT !== undefined &&
+        env.GRPC_TLS_KEY !== undefined && {
+          tls: { certFile: env.GRPC_TLS_CERT, keyFile: env.GRPC_TLS_KEY },
+        }),
+    },
     nats: {
       url: env.NATS_URL,
       ...(env.NATS_USER !== undefined && { user: env.NATS_USER }),

@@ -31,8 +31,17 @@ import { buildGateway } from "./app.ts";
 import { hashKey, LiveMerchantAuth } from "./auth.ts";
 import { OperatorAuth } from "./operator-auth.ts";
 import { StripeStores } from "./stripe/stores.ts";
+import { startGrpcServer, type GrpcServer } from "./grpc/server.ts";
+import { followFrames } from "./grpc/watch-feed.ts";
 
-export type GatewayRole = { app: FastifyInstance; url: string; demoKey?: string; stop(): Promise<void> };
+export type GatewayRole = {
+  app: FastifyInstance;
+  url: string;
+  /** Where the gRPC server listens (`host:port`), unless GRPC_PORT=off. */
+  grpcAddress?: string;
+  demoKey?: string;
+  stop(): Promise<void>;
+};
 
 export async function startGatewayRole(
   config: Config,
@@ -91,30 +100,34 @@ export async function startGatewayRole(
     o.log.error({ err, seq }, "audit record stored in the stream, its GET /ops/audit row not written"),
   );
   const stripe = await StripeStores.open(js, config.prefix, config.streamReplicas);
-  const app = await buildGateway({
-    stripe,
+  // What the HTTP API and the gRPC server share: one command path, one reader, one key index.
+  const shared = {
     bus,
     payments: {
-      async get(paymentId) {
+      async get(paymentId: string) {
         if (!isConnected(nc)) throw new NatsUnavailableError("NATS is not connected");
         const { state } = await journal.load(paymentId);
         return state && toView(state);
       },
     },
     auth: new LiveMerchantAuth(merchants),
-    readModels: infra.db.sql,
     pspCapabilities: capabilities,
     cardKey: o.cardKey,
     // Fingerprints must not change when the card key rotates: they derive from the oldest key.
     fingerprintKey: config.retiredCardKeys.at(-1) ?? o.cardKey,
     replyWaitMs: config.gateway.replyWaitMs,
+    metrics: o.metrics,
+    log: o.log,
+  };
+  const app = await buildGateway({
+    ...shared,
+    stripe,
+    readModels: infra.db.sql,
     readiness: [
       { name: "nats", check: async () => void (await nc.rtt()) },
       { name: "jetstream", check: async () => void (await jsm.getAccountInfo()) },
       { name: "redis", check: async () => void (await redis.ping()) },
     ],
-    metrics: o.metrics,
-    log: o.log,
     webhookEndpoints: {
       // Sealed under the card keys, so they rotate with them: the current key seals, all open.
       store: new WebhookEndpointStore(infra.db.sql, {
@@ -181,8 +194,25 @@ export async function startGatewayRole(
     },
   });
   let url: string;
+  let grpc: GrpcServer | undefined;
   try {
     url = await app.listen({ port: config.gateway.port, host: config.gateway.host });
+    if (config.grpc.port !== undefined) {
+      grpc = await startGrpcServer(
+        {
+          host: config.gateway.host,
+          port: config.grpc.port,
+          watchesPerMerchant: config.grpc.watchesPerMerchant,
+          tls: config.grpc.tls,
+        },
+        {
+          ...shared,
+          watch: { load: (paymentId) => journal.load(paymentId), follow: followFrames(js, jsm, topo) },
+          serving: () => isConnected(nc),
+        },
+      );
+      o.log.info({ address: grpc.address, tls: config.grpc.tls !== undefined }, "gRPC server listening");
+    }
   } catch (err) {
     merchants.close();
     await bus.close();
@@ -192,8 +222,10 @@ export async function startGatewayRole(
   return {
     app,
     url,
+    ...(grpc !== undefined && { grpcAddress: grpc.address }),
     ...(demoKey !== undefined && { demoKey }),
     async stop() {
+      await grpc?.stop();
       await app.close();
       merchants.close();
       await bus.close();

@@ -14,10 +14,17 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 /**
  * Read at run time, not imported, so tsc does not emit them (relative to the repository root):
  * the read-model migrations (streams/db/migrate.ts), the seed policies (streams/policy-seed.ts and
- * the sandbox's fee table), the operators' console (gateway/routes/console.ts) and the NATS
- * contract's committed schemas (gateway/routes/contract.ts; their fixtures stay behind).
+ * the sandbox's fee table), the operators' console (gateway/routes/console.ts), the NATS contract's
+ * committed schemas (gateway/routes/contract.ts; their fixtures stay behind) and the gRPC service's
+ * .proto files (gateway/grpc/proto.ts).
  */
-const RUNTIME_FILES = ["streams/db/migrations", "config/policies", "gateway/console", "schemas"] as const;
+const RUNTIME_FILES = [
+  "streams/db/migrations",
+  "config/policies",
+  "gateway/console",
+  "schemas",
+  "gateway/grpc/switchyard",
+] as const;
 
 /** Written in every output directory, so that a rebuild only ever empties a directory it built. */
 const MARKER = ".switchyard-build";

@@ -25,6 +25,8 @@ export type Platform = {
   log: Logger;
   /** Base URL of the gateway, when it runs here. */
   url?: string;
+  /** The gateway's gRPC address (`host:port`), when it runs here with GRPC_PORT not off. */
+  grpcAddress?: string;
   sandbox?: Sandbox;
   worker?: Worker;
   /** The worker's read models (PostgreSQL projections), when a worker runs here. */
@@ -123,6 +125,7 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
       });
       stops.push(() => gateway.stop());
       platform.url = gateway.url;
+      if (gateway.grpcAddress !== undefined) platform.grpcAddress = gateway.grpcAddress;
       // The sandbox's PSPs notify this gateway unless told where else.
       if (config.notifications.sandboxNotifyUrl === undefined)
         platform.sandbox?.setNotifyUrl(`${gateway.url}/webhooks/psp`);

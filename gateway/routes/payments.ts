@@ -1,25 +1,15 @@
-// The merchant payment routes under /v1: validate, turn the request into a command on PAY_CMD, wait
-// a bounded time for the actor's reply, and answer with the payment object. Merchants see only
-// their own payments: another merchant's payment is answered exactly like an unknown one.
-import { randomHex } from "../../config/random.ts";
+// The merchant payment routes under /v1: validate, then the shared operations (gateway/payment-service.ts:
+// a command on PAY_CMD, a bounded wait for the actor's reply) answer with the payment object, 201/200
+// at rest or 202 still under way. Merchants see only their own payments: another merchant's payment
+// is answered exactly like an unknown one.
 import { compiledSerializer } from "../serialize.ts";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { PAYMENT_ID_SHAPE } from "../../actors/payment/core/ids.ts";
-import type { PaymentView } from "../../actors/payment/core/view.ts";
-import type { PspCapabilities } from "../../actors/policy/core/schemas.ts";
-import type { CommandEnvelope, CommandReply } from "../../actors/payment/core/wire.ts";
-import {
-  acceptedView,
-  createPaymentEnvelope,
-  deriveFingerprintKeys,
-  followUpEnvelope,
-  type FollowUp,
-  type RequestContext,
-} from "../commands.ts";
+import type { FollowUp } from "../commands.ts";
 import { bindLog, emptyBodyAsObject, idempotencyKeyHook, logFor } from "../context.ts";
 import type { GatewayDeps } from "../deps.ts";
-import { ApiError, fromRejection } from "../errors.ts";
+import { notFound, PaymentService, type CallContext, type Outcome } from "../payment-service.ts";
 import {
   CancelBody,
   CaptureBody,
@@ -30,88 +20,28 @@ import {
 } from "../schemas.ts";
 import { BODY_ERRORS, errorResponses, OPTIONAL_BODY, paymentResponse } from "./docs.ts";
 
-type Answer<Done extends 200 | 201> = { status: Done | 202; view: PaymentView };
+export { supportedCurrencies } from "../payment-service.ts";
 
 export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, done) => {
-  const keys = deriveFingerprintKeys(deps.fingerprintKey ?? deps.cardKey);
+  const service = new PaymentService(deps);
   // A currency no PSP takes could only end `failed`/`no_route` after being queued and routed:
   // refused here instead, from what the PSP adapters declare.
-  const currencies = supportedCurrencies(deps.pspCapabilities);
+  const currencies = service.currencies;
   // Our own views, serialized by a function compiled from their schema (no zod parse per answer).
   app.setSerializerCompiler(compiledSerializer);
-  // Message ids unique per request without a UUID each: this gateway's random id and a counter.
-  const instance = randomHex(8);
-  let requests = 0;
   const security = [{ bearerAuth: [] }];
   const tags = ["payments"];
 
-  function contextOf(req: FastifyRequest): RequestContext {
+  function contextOf(req: FastifyRequest): CallContext {
     return {
       merchantId: req.merchantId,
       idempotencyKey: req.idempotencyKey,
-      keys,
-      at: new Date().toISOString(),
+      traceparent: req.trace.traceparent,
+      log: logFor(req),
     };
   }
 
-  /** The payment if it exists and belongs to this merchant; 503 when the event store cannot say. */
-  async function ownPayment(req: FastifyRequest, paymentId: string): Promise<PaymentView | undefined> {
-    let view: PaymentView | undefined;
-    try {
-      view = await deps.payments.get(paymentId);
-    } catch (cause) {
-      logFor(req).error({ err: cause }, "payment read failed");
-      throw new ApiError(
-        "service_unavailable",
-        "payments cannot be read right now; retry later",
-        {},
-        { cause },
-      );
-    }
-    return view && view.merchant_id === req.merchantId ? view : undefined;
-  }
-
-  async function send(req: FastifyRequest, envelope: CommandEnvelope): Promise<CommandReply | null> {
-    const paymentId = envelope.command.paymentId;
-    try {
-      // Our own worker's reply to our own command: trusted, not re-validated.
-      return (await deps.bus.send(paymentId, envelope, {
-        waitMs: deps.replyWaitMs,
-        // Unique per HTTP request: retries are deduplicated by the payment entity, not by NATS.
-        msgId: `${paymentId}:${instance}:${(++requests).toString(36)}`,
-        traceparent: req.trace.traceparent,
-      })) as CommandReply | null;
-    } catch (cause) {
-      logFor(req).error({ err: cause }, "command publish failed");
-      throw new ApiError(
-        "service_unavailable",
-        "the request could not be queued; retry with the same Idempotency-Key",
-        {},
-        { cause },
-      );
-    }
-  }
-
-  /** settled → `doneStatus`; pending → 202; rejected → the error table; no reply → 202 via `fallback`. */
-  async function answer<Done extends 200 | 201>(
-    reply: CommandReply | null,
-    doneStatus: Done,
-    fallback: () => Promise<PaymentView>,
-  ): Promise<Answer<Done>> {
-    if (reply === null) return { status: 202, view: await fallback() };
-    switch (reply.kind) {
-      case "settled":
-        return { status: doneStatus, view: reply.payment };
-      case "pending":
-        return { status: 202, view: reply.payment };
-      case "rejected":
-        throw fromRejection(reply.rejection);
-      default: {
-        const never: never = reply;
-        return never;
-      }
-    }
-  }
+  const statusOf = <Done extends 200 | 201>(o: Outcome, done: Done): Done | 202 => (o.pending ? 202 : done);
 
   app.post(
     "/payments",
@@ -150,24 +80,11 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
       },
     },
     async (req, reply) => {
-      if (!currencies.includes(req.body.currency))
-        throw new ApiError("currency_not_supported", `no PSP configured here takes ${req.body.currency}`, {
-          currency: req.body.currency,
-          supported: currencies,
-        });
-      // Added to the fresh context, not spread into a literal with it (V8's slow path, see bindLog).
-      const envelope = createPaymentEnvelope(
-        Object.assign(contextOf(req), { cardKey: deps.cardKey }),
-        req.body,
-      );
-      const paymentId = envelope.command.paymentId;
-      bindLog(req, reply, { paymentId });
-      const result = await answer(await send(req, envelope), 201, async () => {
-        // The reader may fail while NATS recovers; the command is stored, so 202 stays truthful.
-        const current = await ownPayment(req, paymentId).catch(() => undefined);
-        return current ?? acceptedView(envelope.command);
-      });
-      return reply.code(result.status).send(result.view);
+      const envelope = service.createEnvelope(contextOf(req), req.body);
+      bindLog(req, reply, { paymentId: envelope.command.paymentId });
+      // A context made after bindLog: its log lines carry the payment id.
+      const result = await service.create(contextOf(req), envelope);
+      return reply.code(statusOf(result, 201)).send(result.view);
     },
   );
 
@@ -193,7 +110,7 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
     },
     async (req, reply) => {
       bindLog(req, reply, paymentLogFields(req.params.id));
-      const view = await ownPayment(req, req.params.id);
+      const view = await service.own(contextOf(req), req.params.id);
       if (!view) throw notFound();
       return reply.code(200).send(view);
     },
@@ -242,16 +159,8 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
       async (req, reply) => {
         const paymentId = req.params.id;
         bindLog(req, reply, paymentLogFields(paymentId));
-        // Whose payment it is, the actor decides: it has the payment loaded anyway, and answers
-        // another merchant's or an unknown one payment_not_found, deciding nothing. (Read here too,
-        // it was one more replay of the payment per follow-up.)
-        const envelope = followUpEnvelope(contextOf(req), paymentId, operation, req.body);
-        const result = await answer(await send(req, envelope), 200, async () => {
-          const view = await ownPayment(req, paymentId);
-          if (!view) throw notFound();
-          return view;
-        });
-        return reply.code(result.status).send(result.view);
+        const result = await service.followUp(contextOf(req), paymentId, operation, req.body);
+        return reply.code(statusOf(result, 200)).send(result.view);
       },
     );
   }
@@ -278,19 +187,10 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
   done();
 };
 
-/** Every currency at least one configured PSP takes, sorted. */
-export function supportedCurrencies(caps: ReadonlyMap<string, PspCapabilities>): string[] {
-  return [...new Set([...caps.values()].flatMap((c) => c.currencies))].sort();
-}
-
 /**
  * A path id goes on the request's log lines only when it has a payment id's shape: a path carries
  * whatever the client typed, a card number included (the preValidation hook refuses one first).
  */
 function paymentLogFields(id: string): Record<string, string> {
   return PAYMENT_ID_SHAPE.test(id) ? { paymentId: id } : {};
-}
-
-function notFound(): ApiError {
-  return new ApiError("payment_not_found", "no such payment");
 }

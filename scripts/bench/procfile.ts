@@ -135,6 +135,7 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
     REDIS_URL: o.redisUrl,
     HOST: "127.0.0.1",
     PORT: String(port),
+    GRPC_PORT: "0",
     SANDBOX_PORT: String(sandboxPort),
     SANDBOX_URL: sandboxUrl,
     SWITCHYARD_WORKER_METRICS_PORT: "0",

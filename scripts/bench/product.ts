@@ -44,6 +44,7 @@ export function benchEnv(o: {
     NATS_URL: o.natsUrl,
     REDIS_URL: o.redisUrl,
     PORT: "0",
+    GRPC_PORT: "0",
     SANDBOX_PORT: "0",
     SWITCHYARD_PREFIX: o.prefix,
     SWITCHYARD_BOOTSTRAP_KEYS: `m_bench:${o.apiKey}`,

@@ -54,6 +54,7 @@ export async function webhooksSection(o: WebhooksBenchOptions): Promise<number> 
       REDIS_URL: redisUrl,
       DATABASE_URL: dbUrl,
       PORT: "0",
+      GRPC_PORT: "0",
       SANDBOX_PORT: "0",
       SWITCHYARD_PREFIX: prefix,
       SWITCHYARD_BOOTSTRAP_KEYS: `m_bench:${apiKey}`,

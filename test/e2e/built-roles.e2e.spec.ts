@@ -14,6 +14,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cleanupRun, listAllPayments, paymentBody, testEnv, client, type Api } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
+import { healthCheck } from "../support/grpc-client.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -193,6 +194,9 @@ describe("the built roles: compiled JavaScript run by plain node (e2e)", functio
     await worker.waitForLog("worker consuming commands");
     await projector.waitForLog("projector following the streams");
     const url = (await gateway.waitForLog("gateway listening")).url as string;
+    // The gRPC service's .proto is read from the build.
+    const grpcAddress = (await gateway.waitForLog("gRPC server listening")).address as string;
+    expect(await healthCheck(grpcAddress, "switchyard.v1.Payments")).to.equal("SERVING");
 
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status, await ready.text()).to.equal(200);

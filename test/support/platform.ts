@@ -54,6 +54,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
   ];
   return {
     PORT: "0",
+    GRPC_PORT: "0",
     SANDBOX_PORT: "0",
     NATS_URL,
     REDIS_URL,
