@@ -75,7 +75,7 @@ export const paymentRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, 
     const paymentId = envelope.command.paymentId;
     try {
       // Our own worker's reply to our own command: trusted, not re-validated.
-      return (await deps.bus.send(paymentId, envelope, {
+      return (await deps.bus.send(envelope.command, envelope, {
         waitMs: deps.replyWaitMs,
         // Unique per HTTP request: retries are deduplicated by the payment entity, not by NATS.
         msgId: `${paymentId}:${instance}:${(++requests).toString(36)}`,
