@@ -9,8 +9,10 @@ import { ApiError, type ValidationIssue } from "./errors.ts";
 
 export { containsCardNumber };
 
-/** The one place a card number belongs. */
+/** The one place a card number belongs: a payment's card, or the card of POST /v1/card-tokens. */
 const CARD_NUMBER_PATH = "payment_method.card.number";
+const CARD_TOKEN_ROUTE = "/v1/card-tokens";
+const CARD_TOKEN_NUMBER_PATH = "card.number";
 
 // At module level, not a closure in cardNumberIssues: under tsx (keepNames) every named closure
 // costs a defineProperty each time it is created, here three times per request.
@@ -28,7 +30,11 @@ function cardIssue(where: string, path: string, what: string): ValidationIssue {
  * holds one is named `[key]` under its parent, never by itself. Iterative: however deep the value,
  * this cannot overflow the stack (the JSON parser refuses bodies past MAX_JSON_DEPTH anyway).
  */
-export function cardNumberIssues(value: unknown, where: string): ValidationIssue[] {
+export function cardNumberIssues(
+  value: unknown,
+  where: string,
+  allowed: string = CARD_NUMBER_PATH,
+): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   type Frame = { value: unknown; path: string; key?: string; parentPath?: string };
   const stack: Frame[] = [{ value, path: "" }];
@@ -39,8 +45,7 @@ export function cardNumberIssues(value: unknown, where: string): ValidationIssue
     }
     const v = f.value;
     if (typeof v === "string") {
-      if (f.path !== CARD_NUMBER_PATH && containsCardNumber(v))
-        out.push(cardIssue(where, f.path, "this value"));
+      if (f.path !== allowed && containsCardNumber(v)) out.push(cardIssue(where, f.path, "this value"));
       continue;
     }
     if (typeof v !== "object" || v === null) continue;
@@ -65,7 +70,11 @@ export function refuseCardNumbersInFreeText(
   const issues = [
     ...cardNumberIssues(req.params, "params"),
     ...cardNumberIssues(req.query, "querystring"),
-    ...cardNumberIssues(req.body, "body"),
+    ...cardNumberIssues(
+      req.body,
+      "body",
+      req.routeOptions.url === CARD_TOKEN_ROUTE ? CARD_TOKEN_NUMBER_PATH : CARD_NUMBER_PATH,
+    ),
   ];
   const first = issues[0];
   if (first) {
