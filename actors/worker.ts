@@ -26,7 +26,7 @@ import type { PaymentOutcome } from "./payment/actor.ts";
 import { Journal } from "./payment/journal.ts";
 import { PaymentRegistry } from "./payment/registry.ts";
 import { SCHEMA_VERSION } from "./payment/core/state.ts";
-import { maskCardNumbers } from "./payment/core/card-in-text.ts";
+import { maskCardNumbers, redactCardNumbers } from "./payment/core/card-in-text.ts";
 import { checkCommand, foreignPayment, type Refusal } from "./command-checks.ts";
 import { guarded } from "./psp/guarded.ts";
 import { instrumented } from "./psp/instrumented.ts";
@@ -223,7 +223,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     new DeadLetters(o.js, o.jsm, o.topo),
     o.metrics,
     log,
-    { fate, holds: (p): boolean => ownership.holds(p), redact: maskCardNumbers },
+    { fate, holds: (p): boolean => ownership.holds(p), redact: redactCardNumbers },
   );
   // The consumer asks it, per command, whether the partition is still ours (only once it runs).
   const ownership = new Ownership({

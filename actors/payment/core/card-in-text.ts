@@ -62,3 +62,18 @@ export function maskCardNumbers(text: string): string {
     return out;
   });
 }
+
+/**
+ * maskCardNumbers over what a text says rather than how it is spelt: JSON is read and written back
+ * first, so a number hidden behind escapes (`\u0034242…`) is masked too. Other text is masked as is.
+ */
+export function redactCardNumbers(text: string): string {
+  let plain = text;
+  if (text.startsWith("{") || text.startsWith("[") || text.startsWith('"'))
+    try {
+      plain = JSON.stringify(JSON.parse(text));
+    } catch {
+      // Not JSON after all: masked as written.
+    }
+  return maskCardNumbers(plain);
+}
