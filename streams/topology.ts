@@ -312,6 +312,7 @@ export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promis
     t.reconStream,
     t.auditStream,
     t.notificationStream,
+    t.merchantEventStream,
   ]) {
     await jsm.streams.delete(name).catch(() => undefined);
   }

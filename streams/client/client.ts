@@ -189,7 +189,8 @@ export class SwitchyardClient {
     }
     if (o.follow === false && stored === 0) return;
     const consumer = await this.js.consumers.get(stream, {
-      filter_subjects: [subject],
+      // One subject as a string: nats-server 2.9 takes filter_subject only (an array needs 2.10).
+      filter_subjects: subject,
       deliver_policy: DeliverPolicy.All,
     });
     const messages = await consumer.consume();
