@@ -1,8 +1,10 @@
 // POST /v1/card-tokens: a card, once, for a token an internal system pays with over NATS
 // (docs/nats-client.md). The token is self-contained (actors/payment/core/card-token.ts): the card
 // sealed under the card key, bound to this merchant and to the token's readable facts, valid for
-// CARD_TOKEN_TTL_MS. Nothing is stored, so nothing is idempotent to protect: no Idempotency-Key is
-// needed (one is accepted and ignored); a retried request gets another token, as good as the first.
+// CARD_TOKEN_TTL_MS. Nothing is stored, so a retried request gets another token, as good as the
+// first; the Idempotency-Key is still required, as on every merchant POST (one rule for clients and
+// the OpenAPI document, held by test/int/gateway-openapi.int.spec.ts and bad-inputs.e2e), and only
+// validated.
 // The card number is refused everywhere but `card.number` here, by the same free-text rule as every
 // route (gateway/card-in-text.ts), and never echoed, logged or stored.
 import { createHash } from "node:crypto";
@@ -12,8 +14,9 @@ import { isExpired, luhnValid } from "../../actors/payment/core/card.ts";
 import { CARD_TOKEN_TTL_MS } from "../../actors/payment/core/card-token.ts";
 import { issueCardToken } from "../../actors/payment/card-seal.ts";
 import { cardFactsOf, deriveFingerprintKeys } from "../commands.ts";
-import { bindLog, logFor } from "../context.ts";
+import { bindLog, idempotencyKeyHook, logFor } from "../context.ts";
 import type { GatewayDeps } from "../deps.ts";
+import { IdempotencyHeaders } from "../schemas.ts";
 import { BODY_ERRORS, errorResponses } from "./docs.ts";
 
 function currentMonth(): { year: number; month: number } {
@@ -68,18 +71,27 @@ export const cardTokenRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps
   app.post(
     "/card-tokens",
     {
+      onRequest: idempotencyKeyHook,
       schema: {
         summary: "Tokenize a card for an internal system",
         description:
           "Seals the card for this merchant into a token valid for 15 minutes, which a CreatePayment " +
           "command published to NATS carries instead of the card (docs/nats-client.md). Nothing is " +
-          "stored; a repeated request gets another token for the same card (same fingerprint).",
+          "stored; a repeated request (same Idempotency-Key or not) gets another token for the same " +
+          "card (same fingerprint), as good as the first.",
         tags: ["card tokens"],
         security: [{ bearerAuth: [] }],
+        headers: IdempotencyHeaders,
         body: CardTokenRequest,
         response: {
           201: CardTokenResponse,
-          ...errorResponses(BODY_ERRORS, "unauthorized", "insufficient_scope", "unsupported_media_type"),
+          ...errorResponses(
+            BODY_ERRORS,
+            "unauthorized",
+            "insufficient_scope",
+            "idempotency_key_missing",
+            "unsupported_media_type",
+          ),
         },
       },
     },

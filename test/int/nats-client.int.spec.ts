@@ -118,6 +118,15 @@ describe("switchyard/client and card tokens (real NATS, worker and gateway)", fu
         body: JSON.stringify({ card }),
       });
       expect(noKey.status).to.equal(401);
+      const noIdempotencyKey = await fetch(`${p.url}/v1/card-tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${p.merchants[0]!.key}`, "content-type": "application/json" },
+        body: JSON.stringify({ card }),
+      });
+      expect(noIdempotencyKey.status).to.equal(400);
+      expect(((await noIdempotencyKey.json()) as { error: { code: string } }).error.code).to.equal(
+        "idempotency_key_missing",
+      );
     });
 
     it("keeps the last of duplicate keys, and answers 400 to a body that is not JSON or not UTF-8 JSON", async () => {
@@ -126,7 +135,8 @@ describe("switchyard/client and card tokens (real NATS, worker and gateway)", fu
         rawRequest(
           p.url,
           `POST /v1/card-tokens HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${p.merchants[0]!.key}\r\n` +
-            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close`,
+            `Idempotency-Key: ${key()}\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close`,
           body,
         );
       const dup = await send(
