@@ -21,6 +21,8 @@ export type Refusal = {
   details?: Record<string, unknown>;
   /** The message holds a card number: dead letter masked, original erased. */
   redact?: boolean;
+  /** Text no store can hold: which problem (nul_character, lone_surrogate, too_deep), for the metric. */
+  problem?: string;
 };
 
 export type Checked = { ok: true; envelope: CommandEnvelope } | { ok: false; refusal: Refusal };
@@ -74,6 +76,7 @@ export function checkCommand(
       code: "invalid_characters",
       message: `${unsafe.path}: ${UNSAFE_TEXT[unsafe.problem]}`,
       details: { issues: [{ path: unsafe.path, code: unsafe.problem }] },
+      problem: unsafe.problem,
     });
   const subjectRefusal = checkSubject(ctx.topo, meta.subject, envelope);
   if (subjectRefusal) return refuse(subjectRefusal);

@@ -175,8 +175,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
   const refused = (r: Refusal, meta: CommandMeta): PaymentOutcome => {
     o.metrics.commandsRefused.inc({ reason: r.reason });
     if (r.reason === PoisonReason.undecodable) o.metrics.commandsRejectedUndecodable.inc();
-    if (r.reason === PoisonReason.invalidText)
-      o.metrics.inputsRefused.inc({ edge: "nats", code: "invalid_text" });
+    if (r.problem !== undefined) o.metrics.inputsRefused.inc({ edge: "nats", code: r.problem });
     if (r.redact) o.metrics.inputsRefused.inc({ edge: "nats", code: "card_number" });
     log.warn(
       { reason: r.reason, code: r.code, subject: maskCardNumbers(meta.subject), error: r.message },
