@@ -4,13 +4,7 @@
 // publish is stored once, a W3C traceparent, and a reply inbox under its merchant; waits a bounded
 // time for the worker's answer; and reads the merchant events feed (PAY_OUT) of a payment.
 import { randomBytes } from "node:crypto";
-import {
-  DeliverPolicy,
-  jetstream,
-  jetstreamManager,
-  type JetStreamClient,
-  type JetStreamManager,
-} from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient } from "@nats-io/jetstream";
 import {
   connect,
   credsAuthenticator,
@@ -78,7 +72,6 @@ export class SwitchyardClient {
   readonly #waiters = new Map<string, (reply: CommandReply) => void>();
   #sub: Subscription | undefined;
   #nextToken = 0;
-  #jsm: JetStreamManager | undefined;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -172,11 +165,18 @@ export class SwitchyardClient {
       throw new SwitchyardError("validation_error", "paymentId: not a payment id");
     const subject = merchantEventSubject(this.#topo, this.opts.merchantId, paymentId);
     const stream = this.#topo.merchantEventStream;
+    // How many are stored: the ordered consumer's creation says (its request subject names the
+    // filter, so a permission can hold a user to its own merchant's), not a stream info of our own.
+    let messages: ConsumerMessages;
     let stored: number;
     try {
-      this.#jsm ??= await jetstreamManager(this.nc);
-      const info = await this.#jsm.streams.info(stream, { subjects_filter: subject });
-      stored = info.state.subjects?.[subject] ?? 0;
+      const consumer = await this.js.consumers.get(stream, {
+        // One subject as a string: nats-server 2.9 takes filter_subject only (an array needs 2.10).
+        filter_subjects: subject,
+        deliver_policy: DeliverPolicy.All,
+      });
+      messages = await consumer.consume();
+      stored = (await consumer.info(true)).num_pending;
     } catch (err) {
       if (isStreamNotFound(err))
         throw new SwitchyardError(
@@ -187,20 +187,15 @@ export class SwitchyardClient {
         );
       throw new SwitchyardError("service_unavailable", "the events feed cannot be read", {}, { cause: err });
     }
-    if (o.follow === false && stored === 0) return;
-    const consumer = await this.js.consumers.get(stream, {
-      // One subject as a string: nats-server 2.9 takes filter_subject only (an array needs 2.10).
-      filter_subjects: subject,
-      deliver_policy: DeliverPolicy.All,
-    });
-    const messages = await consumer.consume();
     try {
+      if (o.follow === false && stored === 0) return;
       for await (const m of messages) {
         yield m.json<MerchantEvent>();
         if (o.follow === false && m.info.pending === 0) break;
       }
     } finally {
-      await messages.close();
+      // stop(), not close(): close() waits for a pull that never ends on an empty ordered consumer.
+      messages.stop();
     }
   }
 

@@ -45,7 +45,10 @@ describe("nats-server permissions hold an internal service to its merchant", fun
         "authorization { users: [",
         `  { user: switchyard, password: "${ADMIN}" }`,
         `  { user: billing, password: "${ALPHA}", permissions: {`,
-        `      publish: { allow: ["${prefix}.pay.cmd.*.m_alpha.*", "$JS.API.STREAM.INFO.*"] }`,
+        // Its commands, and an ordered consumer of its own events only (the filter is in the subject).
+        `      publish: { allow: ["${prefix}.pay.cmd.*.m_alpha.*",`,
+        `        "$JS.API.CONSUMER.CREATE.${prefix}_PAY_OUT.*.${prefix}.pay.out.m_alpha.>",`,
+        `        "$JS.API.CONSUMER.MSG.NEXT.${prefix}_PAY_OUT.*", "$JS.API.STREAM.INFO.${prefix}_PAY_OUT"] }`,
         `      subscribe: { allow: ["_INBOX.>", "${prefix}.pay.reply.m_alpha.>"] } } }`,
         "] }",
         "",
