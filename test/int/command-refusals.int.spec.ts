@@ -221,6 +221,15 @@ describe("worker checks of commands from internal systems (real NATS, worker and
       expect(left, `PAY_CMD #${seq} erased`).to.equal(null);
     }
     expect(one.dead.error).not.to.include("4242");
+    // A masked copy is not a command: an operator cannot put it back.
+    const redrive = await p.ops.post<{ error?: { code: string } }>(
+      `/ops/dead-letters/${one.dead.id}/redrive`,
+      {
+        reason: "try",
+      },
+    );
+    expect(redrive.status).to.equal(409);
+    expect(redrive.body.error?.code).to.equal("invalid_state_transition");
     // Nothing of the stream holds it: every message left in PAY_CMD, every dead letter, every log line.
     const info = await raw.jsm.streams.info(raw.topo.commandStream);
     for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
