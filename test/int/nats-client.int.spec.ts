@@ -4,6 +4,7 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { SwitchyardClient, SwitchyardError } from "../../streams/client/index.ts";
+import { connect } from "@nats-io/transport-node";
 import { capturingLogger } from "../support/log-capture.ts";
 import { cardToken } from "../support/nats-client.ts";
 import { NATS_URL } from "../support/infra.ts";
@@ -209,6 +210,46 @@ describe("switchyard/client and card tokens (real NATS, worker and gateway)", fu
         }),
       );
       expect(otherCard.code).to.equal("idempotency_key_reused");
+    });
+
+    it("publishes on its merchant's subject with a message id from the key, the given traceparent and its own inbox; a repeat is stored once, then asked again", async () => {
+      const seen: Array<{ subject: string; msgId?: string; traceparent?: string; replyTo?: string }> = [];
+      const nc = await connect({ servers: NATS_URL });
+      const sub = nc.subscribe(`${p.env.SWITCHYARD_PREFIX}.pay.cmd.>`, {
+        callback: (_e, m) => {
+          seen.push({
+            subject: m.subject,
+            msgId: m.headers?.get("Nats-Msg-Id"),
+            traceparent: m.headers?.get("traceparent"),
+            replyTo: m.headers?.get("Sy-Reply-To"),
+          });
+        },
+      });
+      await nc.flush();
+      const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+      const input = {
+        idempotencyKey: key(),
+        amount: 400,
+        currency: "EUR",
+        capture: "manual" as const,
+        cardToken: (await cardToken(p, p.merchants[0]!)).token,
+      };
+      const first = await client.createPayment(input, { traceparent });
+      const again = await client.createPayment(input);
+      await nc.flush();
+      sub.unsubscribe();
+      await nc.close();
+      const mine = seen.filter((x) => x.subject.endsWith(`.m_alpha.${first.paymentId}`));
+      expect(mine.map((x) => x.msgId)).to.deep.equal([
+        `client:${first.paymentId}`,
+        `client:${first.paymentId}`,
+        mine[2]?.msgId,
+      ]);
+      expect(mine[2]?.msgId).to.match(new RegExp(`^client:${first.paymentId}:[0-9a-f]{12}$`));
+      expect(mine[0]?.traceparent).to.equal(traceparent);
+      expect(mine[1]?.traceparent).to.match(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(mine[0]?.replyTo?.startsWith(`${p.env.SWITCHYARD_PREFIX}.pay.reply.m_alpha.`)).to.equal(true);
+      expect(again.payment?.id).to.equal(first.payment?.id);
     });
 
     it("answers the typed errors of the HTTP API: an unknown payment, an illegal transition", async () => {
