@@ -41,8 +41,16 @@ module.exports = {
       comment:
         "streams/ is storage (KV, streams, SQL) and holds no rule: it never imports the payment, a PSP, a role, the policy workflow, settlement, the ledger, webhooks or the gateway. Of actors/ it reads only the schemas of the documents it stores (STORED_SCHEMAS, each exception explained there).",
       severity: "error",
-      from: { path: "^streams/", pathNot: "^streams/infra[.]ts$" },
+      from: { path: "^streams/", pathNot: ["^streams/infra[.]ts$", "^streams/client/"] },
       to: { path: "^(actors|gateway|scripts)/", pathNot: STORED_SCHEMAS },
+    },
+    {
+      name: "client-reads-only-the-payment-core",
+      comment:
+        "streams/client/ is the client internal systems publish commands with (switchyard/client): it builds and checks commands with the payment's own pure core (ids, command schemas, the card-token format, the card-number rule), so a command it accepts is one the worker accepts, and ships with nothing else of actors/.",
+      severity: "error",
+      from: { path: "^streams/client/" },
+      to: { path: "^(actors|gateway|scripts)/", pathNot: "^actors/payment/core/" },
     },
     {
       name: "infra-composes-only-the-policy-store",

@@ -78,7 +78,7 @@ export class ChallengeExpiry {
       command: { type: "ExpirePayment", paymentId: r.id, merchantId: r.merchant_id, at: now.toISOString() },
     };
     // A payment expires once: its id alone deduplicates every worker's sends.
-    const reply = (await this.d.bus.send(r.id, envelope, {
+    const reply = (await this.d.bus.send(envelope.command, envelope, {
       waitMs: REPLY_WAIT_MS,
       msgId: `expire:${r.id}`,
     })) as CommandReply | null;

@@ -24,12 +24,28 @@ export const PoisonReason = {
   unreadableCard: "unreadable_card",
   /** A command holding text no store can hold (a NUL, a lone surrogate): refused before anything is appended. */
   invalidText: "invalid_text",
+  // Refused where the worker takes a command off the stream (actors/command-checks.ts), each answered
+  // to the sender as a typed error (docs/nats-client.md):
+  /** The envelope names a version this worker does not know. */
+  unsupportedVersion: "unsupported_version",
+  /** The subject's merchant token is not the command's merchantId (the server let the sender publish there). */
+  merchantMismatch: "merchant_mismatch",
+  /** The subject's partition or payment id is not the command's (it would reach the wrong consumer). */
+  subjectMismatch: "subject_mismatch",
+  /** The command names a payment that belongs to another merchant. */
+  foreignPayment: "foreign_payment",
+  cardTokenInvalid: "card_token_invalid",
+  cardTokenExpired: "card_token_expired",
+  /** A card number in clear somewhere in the message: masked in the dead letter, erased from PAY_CMD. */
+  cardNumberInCommand: "card_number_in_command",
 } as const;
 export type PoisonReason = (typeof PoisonReason)[keyof typeof PoisonReason];
 
 /** What handling an error came to (actors/failures.ts classifies each error into one of these). */
 export type Failure =
-  { kind: "retry" } | { kind: "fenced" } | { kind: "poison"; reason: PoisonReason; error: string };
+  | { kind: "retry" }
+  | { kind: "fenced" }
+  | { kind: "poison"; reason: PoisonReason; error: string; redact?: boolean };
 
 /** What came of handling a command, as the paths that handle it see it. */
 export type Outcome =
@@ -84,7 +100,7 @@ export function dispositionFor(outcome: Outcome, delivery: Delivery, terms?: Ret
     case "fenced":
       return retry(FENCED_RETRY_MS);
     case "poison":
-      return deadLetter(outcome.reason, outcome.error);
+      return deadLetter(outcome.reason, outcome.error, outcome.redact);
     case "dead_letter_unstored":
       // Not recorded, so not terminated, even on the last delivery: a dead letter is what just
       // failed, and a nak at least leaves the message in the stream (see docs/failures.md).

@@ -132,7 +132,7 @@ export class Janitor {
           at: new Date(now).toISOString(),
         },
       };
-      await this.d.js.publish(commandSubject(this.d.topo, paymentId), encode(envelope), {
+      await this.d.js.publish(commandSubject(this.d.topo, state.merchantId, paymentId), encode(envelope), {
         // Workers sweeping the same payment at the same look send one resume between them.
         msgID: `resume:${paymentId}:${o.seq}:${o.looks}`,
         timeout: 5_000,

@@ -26,8 +26,8 @@ import type { PaymentOutcome } from "./payment/actor.ts";
 import { Journal } from "./payment/journal.ts";
 import { PaymentRegistry } from "./payment/registry.ts";
 import { SCHEMA_VERSION } from "./payment/core/state.ts";
-import { findUnsafeText, UNSAFE_TEXT } from "./payment/core/contract.ts";
-import { CommandEnvelope } from "./payment/core/wire.ts";
+import { maskCardNumbers, redactCardNumbers } from "./payment/core/card-in-text.ts";
+import { checkCommand, foreignPayment, type Refusal } from "./command-checks.ts";
 import { guarded } from "./psp/guarded.ts";
 import { instrumented } from "./psp/instrumented.ts";
 import { LiveRouter } from "./policy/live-router.ts";
@@ -170,36 +170,42 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     // Longer than any command can take with heartbeats; a dropped message costs one wait, then a nak.
     { passivateAfterMs: o.passivateAfterMs, askTimeoutMs: 120_000 },
   );
-  // Parsed once, here, where the command comes off the stream: a command that is not one is poison.
-  const handle = async (raw: unknown, meta: CommandMeta): Promise<PaymentOutcome> => {
-    const parsed = CommandEnvelope.safeParse(raw);
-    if (!parsed.success) {
-      o.metrics.commandsRejectedUndecodable.inc();
-      const error = parsed.error.issues
-        .slice(0, 5)
-        .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
-        .join("; ");
-      return {
-        disposition: dispositionFor({ kind: "poison", reason: PoisonReason.undecodable, error }, meta),
-      };
-    }
-    // What an internal publisher sent is refused as HTTP refuses it: appended, it would stop every
-    // follower that writes it to PostgreSQL. Its path only in the record, never the value.
-    const unsafe = findUnsafeText(parsed.data);
-    if (unsafe !== undefined) {
-      o.metrics.inputsRefused.inc({ edge: "nats", code: unsafe.problem });
-      const error = `${unsafe.path}: ${UNSAFE_TEXT[unsafe.problem]}`;
-      return {
-        disposition: dispositionFor({ kind: "poison", reason: PoisonReason.invalidText, error }, meta),
-      };
-    }
+  // Parsed and checked once, here, where the command comes off the stream (actors/command-checks.ts):
+  // a command refused there is answered a typed error, if it asked for a reply, and dead-lettered.
+  const refused = (r: Refusal, meta: CommandMeta): PaymentOutcome => {
+    o.metrics.commandsRefused.inc({ reason: r.reason });
+    if (r.reason === PoisonReason.undecodable) o.metrics.commandsRejectedUndecodable.inc();
+    if (r.problem !== undefined) o.metrics.inputsRefused.inc({ edge: "nats", code: r.problem });
+    if (r.redact) o.metrics.inputsRefused.inc({ edge: "nats", code: "card_number" });
+    log.warn(
+      { reason: r.reason, code: r.code, subject: maskCardNumbers(meta.subject), error: r.message },
+      "command refused",
+    );
+    return {
+      disposition: dispositionFor(
+        { kind: "poison", reason: r.reason, error: r.message, ...(r.redact && { redact: true }) },
+        meta,
+      ),
+      reply: {
+        kind: "rejected",
+        rejection: { code: r.code, message: r.message, details: r.details ?? {} },
+      },
+    };
+  };
+  const handle = async (raw: unknown, meta: CommandMeta, data: Uint8Array): Promise<PaymentOutcome> => {
+    const checked = checkCommand({ topo: o.topo, cardKeys: o.cardKeys }, raw, meta, data);
+    if (!checked.ok) return refused(checked.refusal, meta);
+    const envelope = checked.envelope;
+    let outcome: PaymentOutcome;
     try {
-      return await registry.send(parsed.data.command.paymentId, { envelope: parsed.data, meta });
+      outcome = await registry.send(envelope.command.paymentId, { envelope, meta });
     } catch (err) {
       // The actor did not answer in time (or is gone): the command stays ours to retry.
-      log.warn({ err, paymentId: parsed.data.command.paymentId }, "command not handled; redelivered later");
+      log.warn({ err, paymentId: envelope.command.paymentId }, "command not handled; redelivered later");
       return { disposition: dispositionFor({ kind: "no_answer" }, meta) };
     }
+    const foreign = await foreignPayment(journal, envelope.command, outcome.reply);
+    return foreign ? refused(foreign, meta) : outcome;
   };
   // The consumer's own failures are settled by the same rule as every other outcome.
   const fate: ConsumerFate = (failure, delivery) => dispositionFor(failure, delivery);
@@ -216,7 +222,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     new DeadLetters(o.js, o.jsm, o.topo),
     o.metrics,
     log,
-    { fate, holds: (p): boolean => ownership.holds(p) },
+    { fate, holds: (p): boolean => ownership.holds(p), redact: redactCardNumbers },
   );
   // The consumer asks it, per command, whether the partition is still ours (only once it runs).
   const ownership = new Ownership({

@@ -112,6 +112,22 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "PAY_CMD messages that were not a valid command envelope (dead-lettered, logged)",
       registers,
     }),
+    commandsRefused: new Counter({
+      name: "switchyard_commands_refused_total",
+      help: "PAY_CMD messages the worker refused before any actor saw them (typed error to the sender, dead letter), by reason (undecodable, unsupported_version, merchant_mismatch, subject_mismatch, foreign_payment, card_token_invalid, card_token_expired, card_number_in_command, invalid_text)",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    cardTokensIssued: new Counter({
+      name: "switchyard_card_tokens_issued_total",
+      help: "Card tokens issued by POST /v1/card-tokens",
+      registers,
+    }),
+    commandRepliesRefused: new Counter({
+      name: "switchyard_command_replies_refused_total",
+      help: "Replies a worker did not send because the command's Sy-Reply-To was outside the sender's inbox (the command was still handled)",
+      registers,
+    }),
     inputsRefused: new Counter({
       name: "switchyard_inputs_refused_total",
       help: "Inputs refused at an edge before anything was stored, by edge (http, nats) and code (nul_character, lone_surrogate, too_deep, card_number)",

@@ -13,6 +13,7 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import { refuseCardNumbersInFreeText } from "./card-in-text.ts";
+import { cardTokenRoutes } from "./routes/card-tokens.ts";
 import { authHook, decorateRequests, endRequestSpan, traceHook, logFor } from "./context.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { ApiError, toApiError, type ErrorCode } from "./errors.ts";
@@ -168,6 +169,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       assertScoped(v1);
       v1.addHook("onRequest", authHook(deps.auth));
       await v1.register(paymentRoutes, deps);
+      await v1.register(cardTokenRoutes, deps);
       await v1.register(paymentListRoutes, deps);
       await v1.register(webhookEventRoutes, deps);
       if (deps.webhookEndpoints) await v1.register(webhookEndpointRoutes, deps.webhookEndpoints);

@@ -128,7 +128,7 @@ export class PaymentService {
     const paymentId = envelope.command.paymentId;
     try {
       // Our own worker's reply to our own command: trusted, not re-validated.
-      return (await this.deps.bus.send(paymentId, envelope, {
+      return (await this.deps.bus.send(envelope.command, envelope, {
         waitMs: Math.min(this.deps.replyWaitMs, ctx.waitMs ?? Infinity),
         // Unique per request: retries are deduplicated by the payment entity, not by NATS.
         msgId: `${paymentId}:${this.#instance}:${(++this.#requests).toString(36)}`,

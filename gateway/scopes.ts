@@ -8,6 +8,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   "GET /v1/payments/:id": Scope.paymentsRead,
   "GET /v1/payments": Scope.paymentsRead,
   "POST /v1/payments": Scope.paymentsWrite,
+  "POST /v1/card-tokens": Scope.paymentsWrite,
   "POST /v1/payments/:id/capture": Scope.paymentsWrite,
   "POST /v1/payments/:id/cancel": Scope.paymentsWrite,
   "POST /v1/payments/:id/refunds": Scope.refundsWrite,

@@ -9,12 +9,15 @@ import type { Logger } from "../config/log.ts";
 import { SpanKind, endSpan, startSpan, tracingEnabled } from "../config/tracing.ts";
 import { isConnected } from "./connection.ts";
 import { Header, decodeJson, encode } from "./envelopes.ts";
-import { commandSubject, type Topology } from "./topology.ts";
+import { commandSubject, replyInbox, type Topology } from "./topology.ts";
 import { injectSpan } from "./trace-headers.ts";
 
 export class NatsUnavailableError extends Error {
   override name = "NatsUnavailableError";
 }
+
+/** Where a command goes: its payment, and its merchant (absent only for a PSP notification). */
+export type CommandTarget = { paymentId: string; merchantId?: string | undefined };
 
 export class CommandBus {
   readonly #inbox: string;
@@ -29,7 +32,7 @@ export class CommandBus {
     private readonly topo: Topology,
     private readonly log: Logger,
   ) {
-    this.#inbox = `${topo.replyBase}.${randomUUID().replaceAll("-", "")}`;
+    this.#inbox = replyInbox(topo, undefined, randomUUID().replaceAll("-", ""));
   }
 
   start(): void {
@@ -53,11 +56,11 @@ export class CommandBus {
    * Throws when the command could not be stored in JetStream (the caller answers 503).
    */
   async send(
-    paymentId: string,
+    target: CommandTarget,
     envelope: unknown,
     opts: { waitMs: number; msgId: string; traceparent?: string },
   ): Promise<unknown> {
-    return (await this.sendDeduplicated(paymentId, envelope, opts)).reply;
+    return (await this.sendDeduplicated(target, envelope, opts)).reply;
   }
 
   /**
@@ -65,7 +68,7 @@ export class CommandBus {
    * window (same message id): then no actor will handle it again, so nothing is waited for.
    */
   async sendDeduplicated(
-    paymentId: string,
+    target: CommandTarget,
     envelope: unknown,
     opts: { waitMs: number; msgId: string; traceparent?: string },
   ): Promise<{ duplicate: boolean; reply: unknown }> {
@@ -73,7 +76,7 @@ export class CommandBus {
     const token = (++this.#nextToken).toString(36);
     const h = headers();
     h.set(Header.replyTo, `${this.#inbox}.${token}`);
-    const subject = commandSubject(this.topo, paymentId);
+    const subject = commandSubject(this.topo, target.merchantId, target.paymentId);
     // Tracing on: the worker's handling is a child of this publish, not of the request directly.
     const span = tracingEnabled()
       ? startSpan(`publish ${this.topo.commandStream}`, SpanKind.PRODUCER, opts.traceparent, {

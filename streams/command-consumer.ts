@@ -14,18 +14,24 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from "../config/tracing.ts";
-import type { DeadLetter, DeadLetters } from "./dead-letters.ts";
+import { deadLetterMessage, type DeadLetterDeps } from "./command-dead-letter.ts";
+import type { DeadLetters } from "./dead-letters.ts";
 import type { ConsumerFate, Delivery, Disposition } from "./disposition.ts";
 import { Header, encode } from "./envelopes.ts";
-import { consumerName, type Topology } from "./topology.ts";
+import { consumerName, parseCommandSubject, replyAllowed, type Topology } from "./topology.ts";
 import { extractContext } from "./trace-headers.ts";
 
-export type CommandMeta = Delivery & { traceparent: string | undefined; subject: string };
+/** `storedAtMs`: when JetStream stored the command (its clock, the same on every redelivery). */
+export type CommandMeta = Delivery & { traceparent: string | undefined; subject: string; storedAtMs: number };
 
-/** `raw` is the message body as JSON, or `undefined` when it is not JSON at all. */
+/**
+ * `raw` is the message body as JSON, or `undefined` when it is not JSON at all; `data` its bytes
+ * (what the worker scans for card numbers, whatever they parse as).
+ */
 export type CommandHandler = (
   raw: unknown,
   meta: CommandMeta,
+  data: Uint8Array,
 ) => Promise<{ disposition: Disposition; reply?: unknown }>;
 
 const MAX_IN_FLIGHT_PER_PARTITION = 64;
@@ -100,8 +106,26 @@ export class CommandConsumer {
        * command is handed over and before it is acknowledged). Absent: every partition is ours.
        */
       holds?: (partition: number) => boolean;
+      /**
+       * Masks what must never be stored or logged in clear (card numbers) in a subject or a body: the
+       * worker's rule (streams/ knows none). Absent: nothing is masked.
+       */
+      redact?: (text: string) => string;
     },
-  ) {}
+  ) {
+    this.#dead = {
+      jsm,
+      topo,
+      deadLetters,
+      metrics,
+      log,
+      fate: opts.fate,
+      redact: opts.redact ?? ((t) => t),
+      stopping: () => this.#stopping,
+    };
+  }
+
+  readonly #dead: DeadLetterDeps;
 
   /** Starts consuming `partitions` (all of them: one worker alone) and the lag gauges. */
   async start(partitions: readonly number[]): Promise<void> {
@@ -226,15 +250,20 @@ export class CommandConsumer {
       deliveryCount: m.info.deliveryCount,
       maxDeliver: this.topo.commandMaxDeliver,
       subject: m.subject,
+      storedAtMs: Math.floor(m.info.timestampNanos / 1_000_000),
     };
     let outcome: Awaited<ReturnType<CommandHandler>>;
+    const raw = safeJson(m);
     // A long command (PSP timeouts, failover) keeps its claim on the message.
     const heartbeat = setInterval(() => m.working(), Math.max(500, this.topo.commandAckWaitMs / 3));
     try {
-      outcome = await this.handler(safeJson(m), meta);
+      outcome = await this.handler(raw, meta, m.data);
     } catch (err) {
       // The handler threw instead of answering: the command stays ours, settled as the rule says.
-      this.log.warn({ err, subject: m.subject }, "command not handled; nak for redelivery");
+      this.log.warn(
+        { err, subject: this.#dead.redact(m.subject) },
+        "command not handled; nak for redelivery",
+      );
       outcome = { disposition: this.opts.fate({ kind: "handler_failed" }, meta) };
     } finally {
       clearInterval(heartbeat);
@@ -243,65 +272,37 @@ export class CommandConsumer {
       // The lease lapsed while the command ran (a pause, a lost connection): this worker may no
       // longer settle it. Back to the stream: the partition's new owner decides it again from what
       // the event store holds (what this worker appended, if anything, is there).
-      this.log.warn({ subject: m.subject, partition }, "partition lease lost mid-command; nak for its owner");
+      this.log.warn(
+        { subject: this.#dead.redact(m.subject), partition },
+        "partition lease lost mid-command; nak for its owner",
+      );
       m.nak(HANDOVER_NAK_DELAY_MS);
       return;
     }
     const replyTo = m.headers?.get(Header.replyTo);
-    if (replyTo && outcome.reply !== undefined) this.nc.publish(replyTo, encode(outcome.reply));
+    if (replyTo && outcome.reply !== undefined) this.reply(m, raw, replyTo, outcome.reply);
     const d = outcome.disposition;
     if (d.kind === "ack") m.ack();
     else if (d.kind === "nak") m.nak(d.delayMs);
-    else await this.deadLetter(m, d, meta);
+    else await deadLetterMessage(this.#dead, m, d, meta);
   }
 
-  private async deadLetter(
-    m: JsMsg,
-    d: Extract<Disposition, { kind: "dead_letter" }>,
-    delivery: Delivery,
-  ): Promise<void> {
-    const traceparent = m.headers?.get(Header.traceparent);
-    const record: DeadLetter = {
-      v: 1,
-      subject: m.subject,
-      data: Buffer.from(m.data).toString("base64"),
-      ...(traceparent ? { traceparent } : {}),
-      streamSeq: m.seq,
-      deliveryCount: m.info.deliveryCount,
-      reason: d.reason,
-      error: d.error,
-      at: new Date().toISOString(),
-    };
-    let stored = false;
-    try {
-      await this.deadLetters.put(record);
-      stored = true;
-    } catch (err) {
-      this.log.error({ err, subject: m.subject }, "dead letter could not be stored");
-      // The server's last delivery: a nak would never come back (max_deliver), and the command would
-      // be gone with no record. Held here instead (working() keeps it ours), tried until stored.
-      if (m.info.deliveryCount >= this.topo.commandMaxDeliver) stored = await this.storeHeld(m, record);
-    }
-    if (!stored) {
-      // Not recorded, so not terminated: JetStream redelivers and we try again.
-      const again = this.opts.fate({ kind: "dead_letter_unstored" }, delivery);
-      // Never an ack (the command would be lost) nor another dead letter (what just failed).
-      m.nak(again.kind === "nak" ? again.delayMs : undefined);
+  /**
+   * Answers on `replyTo` only if it is the platform's inbox or one of the sender's merchant: the
+   * merchant the server let it publish for (the subject's token), or on the old subject layout the
+   * command's own. Anywhere else: not sent, counted and logged; the command is handled all the same.
+   */
+  private reply(m: JsMsg, raw: unknown, replyTo: string, reply: unknown): void {
+    const merchant = parseCommandSubject(this.topo, m.subject)?.merchant ?? merchantIdOf(raw);
+    if (replyAllowed(this.topo, replyTo, merchant)) {
+      this.nc.publish(replyTo, encode(reply));
       return;
     }
-    // No reason on the term: nats-server 2.9 ignores a `+TERM` that carries one and redelivers the
-    // message after the ack wait (test/int/command-consumer.int.spec.ts). The reason is in the record.
-    m.term();
-    this.metrics.deadLetters.inc({ reason: d.reason });
-    this.log.error(
-      {
-        subject: m.subject,
-        seq: m.seq,
-        deliveryCount: m.info.deliveryCount,
-        reason: d.reason,
-        error: d.error,
-      },
-      "command dead-lettered",
+    this.metrics.commandRepliesRefused.inc();
+    // Not the reply subject itself: it is the sender's text, and could hold anything.
+    this.log.warn(
+      { subject: this.#dead.redact(m.subject), seq: m.seq, replyToLength: replyTo.length },
+      "command asked for a reply outside its sender's inbox; not sent",
     );
   }
 
@@ -354,36 +355,6 @@ export class CommandConsumer {
     return Number.isInteger(p) ? p : -1;
   }
 
-  /**
-   * Keep a message on its last delivery ours while its dead letter cannot be stored (PAY_DLQ away):
-   * tried again after 1 s, 2 s, 4 s … up to 30 s, until stored (true) or this consumer stops (false:
-   * logged, the message is left to its ack wait — the one case nothing here can save).
-   */
-  private async storeHeld(m: JsMsg, record: DeadLetter): Promise<boolean> {
-    for (let attempt = 0; !this.#stopping; attempt++) {
-      const until = Date.now() + Math.min(30_000, 1_000 * 2 ** attempt);
-      while (Date.now() < until && !this.#stopping) {
-        m.working();
-        await new Promise<void>((r) => setTimeout(r, Math.min(1_000, until - Date.now())).unref());
-      }
-      if (this.#stopping) break;
-      try {
-        await this.deadLetters.put(record);
-        return true;
-      } catch (err) {
-        this.log.error(
-          { err, subject: m.subject, attempt: attempt + 1 },
-          "dead letter of a command on its last delivery still not stored; holding the command",
-        );
-      }
-    }
-    this.log.error(
-      { subject: m.subject, seq: m.seq },
-      "stopping with a command on its last delivery whose dead letter could not be stored: it is in PAY_CMD at this sequence",
-    );
-    return false;
-  }
-
   /** Stop taking commands, let in-flight ones finish and settle. */
   async stop(): Promise<void> {
     this.#stopping = true;
@@ -391,6 +362,11 @@ export class CommandConsumer {
     await Promise.allSettled([...this.#starting.values()]);
     await Promise.all([...this.#parts.keys()].map((p) => this.stopPartition(p)));
   }
+}
+
+function merchantIdOf(raw: unknown): string | undefined {
+  const command = (raw as { command?: { merchantId?: unknown } } | undefined)?.command;
+  return typeof command?.merchantId === "string" ? command.merchantId : undefined;
 }
 
 function safeJson(m: JsMsg): unknown {

@@ -21,6 +21,8 @@ export const DeadLetter = z.object({
   reason: z.string(),
   error: z.string(),
   at: z.string(),
+  /** `data` (and `subject`) are a masked copy: the original held a card number and was erased. */
+  redacted: z.literal(true).optional(),
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;
 
@@ -28,6 +30,10 @@ export type StoredDeadLetter = DeadLetter & { id: number };
 
 export class DeadLetterNotFoundError extends Error {
   override name = "DeadLetterNotFoundError";
+}
+
+export class DeadLetterRedactedError extends Error {
+  override name = "DeadLetterRedactedError";
 }
 
 export class DeadLetters {
@@ -77,6 +83,9 @@ export class DeadLetters {
   /** Put the original command back on its subject, then forget the record. */
   async redrive(id: number): Promise<{ subject: string; seq: number }> {
     const d = await this.get(id);
+    // A masked copy is not the command any more: put back, it would be refused again or, worse, act.
+    if (d.redacted)
+      throw new DeadLetterRedactedError(`dead letter ${id} is a masked copy and cannot be redriven`);
     const h = headers();
     if (d.traceparent) h.set(Header.traceparent, d.traceparent);
     const ack = await this.js.publish(d.subject, Buffer.from(d.data, "base64"), {

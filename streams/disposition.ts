@@ -4,17 +4,24 @@
 // not decided here: actors/fate.ts (dispositionFor) decides every message's fate, including for the
 // consumer's own failures, which the consumer is given as a ConsumerFate.
 export type Disposition =
-  { kind: "ack" } | { kind: "nak"; delayMs: number } | { kind: "dead_letter"; reason: string; error: string };
+  | { kind: "ack" }
+  | { kind: "nak"; delayMs: number }
+  /**
+   * `redact`: the message holds what must not be kept (a card number): its dead letter stores a
+   * masked copy, and the original is erased from PAY_CMD (secure delete) rather than only terminated.
+   */
+  | { kind: "dead_letter"; reason: string; error: string; redact?: boolean };
 
 export const ack: Disposition = { kind: "ack" };
 export const nak = (delayMs: number): Disposition => ({
   kind: "nak",
   delayMs: Math.max(0, Math.round(delayMs)),
 });
-export const deadLetter = (reason: string, error: string): Disposition => ({
+export const deadLetter = (reason: string, error: string, redact?: boolean): Disposition => ({
   kind: "dead_letter",
   reason,
   error,
+  ...(redact === true && { redact }),
 });
 
 /** Where a message is in its deliveries: its count (1 = first) and the last one JetStream will make. */

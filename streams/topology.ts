@@ -10,11 +10,17 @@ export type Topology = {
   partitions: number;
   commandStream: string;
   eventStream: string;
-  /** `<prefix>.pay.cmd` or `pay.cmd`: commands go to `<base>.<partition>.<paymentId>`. */
+  /**
+   * `<prefix>.pay.cmd` or `pay.cmd`: commands go to `<base>.<partition>.<merchantId>.<paymentId>`
+   * (commandSubject), so nats-server permissions can say which merchant a sender acts for.
+   */
   commandBase: string;
   eventBase: string;
   redisPrefix: string;
-  /** Inbox prefix for replies from actors to waiting gateways (core NATS, not stored). */
+  /**
+   * Inbox prefix for replies from actors to waiting senders (core NATS, not stored): the platform's
+   * own buses under `<replyBase>.~gw.`, internal clients under `<replyBase>.<merchantId>.` (replyInbox).
+   */
   replyBase: string;
   /** How long a command may be in a worker's hands without a heartbeat before JetStream redelivers it. */
   commandAckWaitMs: number;
@@ -114,8 +120,53 @@ export function partitionOf(t: Topology, paymentId: string): number {
   return fnv1a32(paymentId) % t.partitions;
 }
 
-export function commandSubject(t: Topology, paymentId: string): string {
-  return `${t.commandBase}.${partitionOf(t, paymentId)}.${paymentId}`;
+/**
+ * The subject token of a command that names no merchant (a PSP notification: the PSP knows our
+ * payment id only). Never a merchant id (ID_PATTERN has no `~`), so no merchant's permission
+ * (`pay.cmd.*.m_acme.*`) covers it: only the platform's own roles publish there.
+ */
+export const NO_MERCHANT_TOKEN = "~";
+
+/** `<commandBase>.<partition>.<merchantId>.<paymentId>`; `merchantId` absent: NO_MERCHANT_TOKEN. */
+export function commandSubject(t: Topology, merchantId: string | undefined, paymentId: string): string {
+  return `${t.commandBase}.${partitionOf(t, paymentId)}.${merchantId ?? NO_MERCHANT_TOKEN}.${paymentId}`;
+}
+
+/** What a command subject says; `merchant` is undefined for the layout before merchants were in it. */
+export type CommandAddress = { partition: number; merchant: string | undefined; paymentId: string };
+
+/**
+ * Reads `<commandBase>.<p>.<merchant>.<paymentId>`, or the older `<commandBase>.<p>.<paymentId>` of
+ * commands stored before the upgrade (still handled, with no merchant to check). Undefined otherwise.
+ */
+export function parseCommandSubject(t: Topology, subject: string): CommandAddress | undefined {
+  if (!subject.startsWith(`${t.commandBase}.`)) return undefined;
+  const tokens = subject.slice(t.commandBase.length + 1).split(".");
+  const partition = Number(tokens[0]);
+  if (!Number.isInteger(partition) || partition < 0) return undefined;
+  if (tokens.length === 2) return { partition, merchant: undefined, paymentId: tokens[1] ?? "" };
+  if (tokens.length === 3) return { partition, merchant: tokens[1], paymentId: tokens[2] ?? "" };
+  return undefined;
+}
+
+/** The reply token of the platform's own command buses (gateway, expiry sweep): never a merchant id. */
+export const PLATFORM_REPLY_TOKEN = "~gw";
+
+/** An inbox prefix under replyBase: the platform's (`owner` absent) or a merchant's internal client's. */
+export function replyInbox(t: Topology, owner: string | undefined, unique: string): string {
+  return `${t.replyBase}.${owner ?? PLATFORM_REPLY_TOKEN}.${unique}`;
+}
+
+/**
+ * Whether a worker may answer a command on `replyTo`: only under replyBase, and only to the
+ * platform's buses or to the command's own merchant's clients, so a command cannot make the worker
+ * publish into another merchant's inbox or onto any other subject.
+ */
+export function replyAllowed(t: Topology, replyTo: string, merchantId: string | undefined): boolean {
+  if (!replyTo.startsWith(`${t.replyBase}.`)) return false;
+  const rest = replyTo.slice(t.replyBase.length + 1).split(".");
+  if (rest.length < 2 || rest.some((token) => !/^[^\s*>]+$/.test(token))) return false;
+  return rest[0] === PLATFORM_REPLY_TOKEN || (merchantId !== undefined && rest[0] === merchantId);
 }
 
 export function eventSubject(t: Topology, paymentId: string): string {

@@ -63,7 +63,7 @@ export async function resolveException(
     const merchantId = merchant[0]?.merchant_id;
     if (!merchantId) throw new ResolveError("nothing_to_requery", `no payment ${paymentId}`);
     await d.js.publish(
-      commandSubject(d.topo, paymentId),
+      commandSubject(d.topo, merchantId, paymentId),
       encode({
         v: 1,
         command: {

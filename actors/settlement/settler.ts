@@ -60,7 +60,7 @@ export async function sendSettlement(
 ): Promise<void> {
   const c = envelope.command;
   if (c.type !== "RecordSettlement") return;
-  await js.publish(commandSubject(topo, c.paymentId), encode(envelope), {
+  await js.publish(commandSubject(topo, c.merchantId, c.paymentId), encode(envelope), {
     msgID: `settle:${c.psp}:${c.lineId}`,
     timeout: 10_000,
     retries: 3,

@@ -3,7 +3,11 @@
 // puts one back on its original subject once its cause is fixed. Every redrive is audited.
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { DeadLetterNotFoundError, type StoredDeadLetter } from "../../streams/dead-letters.ts";
+import {
+  DeadLetterNotFoundError,
+  DeadLetterRedactedError,
+  type StoredDeadLetter,
+} from "../../streams/dead-letters.ts";
 import { emptyBodyAsObject } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
@@ -85,7 +89,13 @@ export const opsDeadLetterRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops,
         [OPTIONAL_BODY]: true,
         response: {
           200: z.object({ id: z.number().int(), subject: z.string(), redriven_seq: z.number().int() }),
-          ...errorResponses(OPERATOR_ERRORS, BODY_ERRORS, "dead_letter_not_found", "audit_unavailable"),
+          ...errorResponses(
+            OPERATOR_ERRORS,
+            BODY_ERRORS,
+            "dead_letter_not_found",
+            "invalid_state_transition",
+            "audit_unavailable",
+          ),
         },
       },
     },
@@ -110,6 +120,8 @@ async function dlqCall<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof DeadLetterNotFoundError) throw new ApiError("dead_letter_not_found", err.message);
+    // A masked copy of a command that held a card number: there is no command left to put back.
+    if (err instanceof DeadLetterRedactedError) throw new ApiError("invalid_state_transition", err.message);
     throw new ApiError(
       "service_unavailable",
       "the dead-letter stream cannot be reached; retry later",

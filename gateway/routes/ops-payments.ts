@@ -234,7 +234,7 @@ export const opsPaymentRoutes: FastifyPluginCallbackZod<OpsDeps> = (app, ops, do
 
   const act = async (envelope: CommandEnvelope): Promise<CommandReply | null> => {
     try {
-      return (await p.bus.send(envelope.command.paymentId, envelope, {
+      return (await p.bus.send(envelope.command, envelope, {
         waitMs: p.replyWaitMs,
         msgId: `ops:${envelope.command.type}:${envelope.command.paymentId}:${Date.now().toString(36)}:${Math.random().toString(36).slice(2)}`,
       })) as CommandReply | null;

@@ -210,7 +210,7 @@ async function deliver(
       at: new Date().toISOString(),
     },
   };
-  const sent = await door.bus.sendDeduplicated(n.paymentReference, envelope, {
+  const sent = await door.bus.sendDeduplicated(envelope.command, envelope, {
     waitMs: door.replyWaitMs,
     msgId: `ntf:${n.psp}:${n.id}`,
     ...(req.trace.traceparent !== undefined && { traceparent: req.trace.traceparent }),
@@ -264,7 +264,7 @@ async function requery(req: FastifyRequest, deps: GatewayDeps, door: PspNotifica
         at: new Date().toISOString(),
       },
     };
-    await door.bus.send(paymentId, envelope, { waitMs: 0, msgId: `resume:ntf:${paymentId}` });
+    await door.bus.send(envelope.command, envelope, { waitMs: 0, msgId: `resume:ntf:${paymentId}` });
   } catch (err) {
     // The refusal stands either way; the janitor or the next notification will look again.
     logFor(req).warn(

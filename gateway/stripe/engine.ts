@@ -62,7 +62,7 @@ export class StripeEngine {
   async send(req: FastifyRequest, envelope: CommandEnvelope): Promise<CommandReply | null> {
     const paymentId = envelope.command.paymentId;
     try {
-      return (await this.deps.bus.send(paymentId, envelope, {
+      return (await this.deps.bus.send(envelope.command, envelope, {
         waitMs: this.deps.replyWaitMs,
         msgId: `${paymentId}:s${this.#instance}:${(++this.#sent).toString(36)}`,
         traceparent: req.trace.traceparent,

@@ -154,7 +154,10 @@ describe("failures: dead letters and the janitor (e2e)", function () {
         at: new Date().toISOString(),
       },
     };
-    await jetstream(nc).publish(commandSubject(topo, id), Buffer.from(JSON.stringify(command)));
+    await jetstream(nc).publish(
+      commandSubject(topo, platform.merchants[0]!.merchantId, id),
+      Buffer.from(JSON.stringify(command)),
+    );
     const dead = await waitFor(
       async () => (await deadLetters()).dead_letters.find((d) => JSON.stringify(d.command).includes(id)),
       { timeoutMs: 10_000, what: "the capture on a corrupt history dead-lettered" },

@@ -30,7 +30,11 @@ describe("gateway: trace context and operations endpoints", function () {
       });
       expect(res.headers.get("traceparent")).to.equal(traceparent);
       const stored = await h.jsm.streams.getMessage(h.topo.commandStream, {
-        last_by_subj: commandSubject(h.topo, paymentIdFor(MERCHANTS.alpha.merchantId, key)),
+        last_by_subj: commandSubject(
+          h.topo,
+          MERCHANTS.alpha.merchantId,
+          paymentIdFor(MERCHANTS.alpha.merchantId, key),
+        ),
       });
       expect(stored?.header.get(Header.traceparent)).to.equal(traceparent);
     });

@@ -83,7 +83,7 @@ describe("gateway: the merchant API over HTTP", function () {
       expect(view.metadata).to.deep.equal({ cart: "c-9" });
 
       const stored = await h.jsm.streams.getMessage(h.topo.commandStream, {
-        last_by_subj: commandSubject(h.topo, paymentId),
+        last_by_subj: commandSubject(h.topo, MERCHANTS.alpha.merchantId, paymentId),
       });
       expect(stored, "command in PAY_CMD").to.not.equal(null);
       const raw = Buffer.from(stored!.data).toString("utf8");

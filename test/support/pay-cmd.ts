@@ -30,7 +30,11 @@ export async function payCmd(env: Record<string, string>): Promise<PayCmd> {
   const nc = await connect({ servers: NATS_URL });
   const js = jetstream(nc);
   const send = async (envelope: CommandEnvelope, msgId: string) => {
-    await js.publish(commandSubject(topo, envelope.command.paymentId), encode(envelope), { msgID: msgId });
+    await js.publish(
+      commandSubject(topo, envelope.command.merchantId, envelope.command.paymentId),
+      encode(envelope),
+      { msgID: msgId },
+    );
   };
   return {
     send,

@@ -32,7 +32,7 @@ async function outcomeOf(self: PaymentActorState, deliveryCount: number): Promis
     self,
     {
       envelope: { v: 1, command: cmd.capture() } as never,
-      meta: { traceparent: undefined, deliveryCount, maxDeliver: 20, subject: "cmd.0.pay_1" },
+      meta: { traceparent: undefined, deliveryCount, maxDeliver: 20, subject: "cmd.0.pay_1", storedAtMs: 0 },
     },
     (o) => (outcome = o),
   );

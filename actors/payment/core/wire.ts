@@ -32,6 +32,12 @@ export const CommandEnvelopeV1 = z.object({
   ]),
   /** CreatePayment only: the card, sealed by actors/payment/card-seal.ts (bound to the paymentId). */
   sealedCard: z.string().max(4096).optional(),
+  /**
+   * CreatePayment from an internal system: a card token (core/card-token.ts) instead of sealedCard.
+   * The worker opens it for the command's merchant and takes the card's facts from it, not from
+   * `command.card`; it never reaches the actor (the worker reseals the card as sealedCard).
+   */
+  cardToken: z.string().max(4096).optional(),
 });
 export type CommandEnvelopeV1 = z.infer<typeof CommandEnvelopeV1>;
 export const CommandEnvelope = CommandEnvelopeV1;
