@@ -16,7 +16,7 @@ import { merchantBucketName } from "../streams/merchant-keys.ts";
 import { opsBucketName } from "../streams/ops-board.ts";
 import { policyBucketName } from "../streams/policy-store.ts";
 import { processedBucketName } from "../streams/processed-notifications.ts";
-import { topology, type Topology } from "../streams/topology.ts";
+import { stripeBucketNames, topology, type Topology } from "../streams/topology.ts";
 
 export const PLATFORM_ROLES = ["gateway", "worker", "projector"] as const;
 export type PlatformRole = (typeof PLATFORM_ROLES)[number];
@@ -47,6 +47,8 @@ export function bucketsOf(prefix: string): string[] {
     membersBucketName(prefix),
     leasesBucketName(prefix),
     janitorBucketName(prefix),
+    // The Stripe layer's (gateway/stripe/stores.ts): its idempotency answers and unconfirmed intents.
+    ...Object.values(stripeBucketNames(prefix)),
   ];
 }
 

@@ -43,6 +43,12 @@ export type ClientOptions = {
   merchantId: string;
   /** Where replies come: `<prefix>.pay.reply.<merchantId>.<unique>` (default a random unique part). */
   inboxPrefix?: string;
+  /**
+   * The NATS connection's own inbox prefix (JetStream API answers, publish acks). Under the
+   * permissions of scripts/nats-auth.ts an internal user may subscribe only `_INBOX_<user>.>`, so
+   * it connects with `_INBOX_<user>`; unset, the NATS default `_INBOX`.
+   */
+  natsInboxPrefix?: string;
   /** How long a call waits for the worker's answer before returning { status: "pending" } (10 s). */
   replyTimeoutMs?: number;
 };
@@ -90,6 +96,7 @@ export class SwitchyardClient {
     const nc = await connect({
       servers: o.servers,
       name: `switchyard-client:${o.merchantId}`,
+      ...(o.natsInboxPrefix !== undefined && { inboxPrefix: o.natsInboxPrefix }),
       ...(o.creds !== undefined
         ? { authenticator: credsAuthenticator(new TextEncoder().encode(o.creds)) }
         : {
@@ -114,7 +121,14 @@ export class SwitchyardClient {
     o: Omit<ClientOptions, "servers" | "user" | "password" | "creds">,
     owned: boolean,
   ): Promise<SwitchyardClient> {
-    const { servers: _s, user: _u, password: _p, creds: _c, ...rest } = o as ClientOptions;
+    const {
+      servers: _s,
+      user: _u,
+      password: _p,
+      creds: _c,
+      natsInboxPrefix: _n,
+      ...rest
+    } = o as ClientOptions;
     const client = new SwitchyardClient(nc, jetstream(nc), rest, owned);
     client.#listen();
     // The subscription is registered with the server before the first command can be answered.
@@ -300,6 +314,13 @@ function checkOptions(o: Partial<ClientOptions>): void {
     )
       throw bad(`inboxPrefix: must be under ${mine} (the worker answers nowhere else)`);
   }
+  if (
+    o.natsInboxPrefix !== undefined &&
+    (typeof o.natsInboxPrefix !== "string" ||
+      !/^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/.test(o.natsInboxPrefix) ||
+      o.natsInboxPrefix.length > 128)
+  )
+    throw bad("natsInboxPrefix: subject tokens of A-Z a-z 0-9 _ - (e.g. _INBOX_<user>)");
   if (o.replyTimeoutMs !== undefined && (!Number.isInteger(o.replyTimeoutMs) || o.replyTimeoutMs < 0))
     throw bad("replyTimeoutMs: a non-negative integer");
 }

@@ -26,6 +26,9 @@ import { waitFor } from "../support/wait.ts";
 import { runSql } from "../support/webhooks.ts";
 import { startProjectorProcess, startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
 import { merchantEventSubject, topology } from "../../streams/topology.ts";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { runService, serviceDir } from "../support/client-service.ts";
 import { EVT_SEQ_HEADER } from "../../actors/webhooks/merchant-feed.ts";
 
 describe("the platform under per-role NATS permissions, read by an internal system (e2e)", function () {
@@ -131,5 +134,50 @@ describe("the platform under per-role NATS permissions, read by an internal syst
     expect(await consumer.next({ expires: 1_000 })).to.equal(null);
     // And its reading did not trip the server either.
     expect(server.violations()).to.deep.equal([]);
+  });
+
+  it("lets an internal service in its own process, with only switchyard/client and its user, pay and read its events; the server refuses it another merchant", async () => {
+    const url = await gateway!.ready;
+    const [alpha, beta] = merchantsOf(env);
+    const dir = serviceDir();
+    try {
+      const { code, lines, stderr } = await runService(dir, {
+        NATS_URL: server.url,
+        NATS_USER: "billing",
+        NATS_PASSWORD: server.password("billing"),
+        NATS_INBOX_PREFIX: "_INBOX_billing",
+        SWITCHYARD_PREFIX: env.SWITCHYARD_PREFIX!,
+        SWITCHYARD_PARTITIONS: env.SWITCHYARD_PARTITIONS!,
+        MERCHANT_ID: alpha!.merchantId,
+        FORBIDDEN_MERCHANT_ID: beta!.merchantId,
+        GATEWAY_URL: url,
+        API_KEY: alpha!.key,
+        CARD_NUMBER: "4242424242424242",
+        IDEMPOTENCY_KEY: randomBytes(8).toString("hex"),
+        EXPECT_EVENTS: "payment.authorized,payment.captured,refund.succeeded",
+      });
+      expect(code, `${stderr}\n${JSON.stringify(lines)}`).to.equal(0);
+      const step = (s: string) => lines.find((l) => l.step === s);
+      expect(step("created")).to.deep.include({ result: "settled", status: "authorized" });
+      expect(step("refunded")).to.deep.include({ status: "partially_refunded", refunded: 1000 });
+      expect(step("events")?.types).to.deep.equal([
+        "payment.authorized",
+        "payment.captured",
+        "refund.succeeded",
+      ]);
+      // Acting for m_beta: the server refused the publish (the client answers service_unavailable).
+      expect(step("forbidden")).to.deep.include({ error: "service_unavailable" });
+      const refused = server.violations();
+      expect(
+        refused.some(
+          (l) => /User "billing"/.test(l) && l.includes(`.pay.cmd.`) && l.includes(beta!.merchantId),
+        ),
+        refused.join("\n"),
+      ).to.equal(true);
+      // Nothing else it did tripped the server, and no platform user was refused anything.
+      expect(refused.filter((l) => !l.includes(beta!.merchantId))).to.deep.equal([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

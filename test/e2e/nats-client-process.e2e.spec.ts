@@ -34,6 +34,7 @@ describe("an internal service in its own process, with only switchyard/client", 
       API_KEY: m.key,
       CARD_NUMBER: "4242424242424242",
       IDEMPOTENCY_KEY: randomBytes(8).toString("hex"),
+      EXPECT_EVENTS: "payment.authorized,payment.captured,refund.succeeded",
     });
     expect(code, `${stderr}\n${JSON.stringify(lines)}`).to.equal(0);
     const step = (s: string) => lines.find((l) => l.step === s);

@@ -1,6 +1,7 @@
 // SwitchyardClient.events reads the merchant events feed (PAY_OUT, built by the projector): only its
 // merchant's events of the one payment, in order, through an ordered consumer. PAY_OUT is made here
-// as topology.ts names it, with a few events on it; without it, the client says events_unavailable.
+// as topology.ts names it (in memory here), with a few events on it; without it (a deployment from
+// before the feed), the client says events_unavailable.
 import { expect } from "chai";
 import { RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { SwitchyardClient, SwitchyardError, type MerchantEvent } from "../../streams/client/index.ts";
@@ -28,6 +29,8 @@ describe("SwitchyardClient.events over PAY_OUT (real NATS)", function () {
   });
 
   it("answers events_unavailable while the deployment has no PAY_OUT", async () => {
+    // A deployment from before the feed: its topology has every stream but PAY_OUT.
+    await infra.jsm.streams.delete(infra.topo.merchantEventStream).catch(() => undefined);
     try {
       for await (const _ of client.events("pay_a", { follow: false })) break;
       expect.fail("no error");
@@ -38,6 +41,7 @@ describe("SwitchyardClient.events over PAY_OUT (real NATS)", function () {
   });
 
   it("yields the payment's own events in order, none of another payment or merchant, and ends when asked not to follow", async () => {
+    await infra.jsm.streams.delete(infra.topo.merchantEventStream).catch(() => undefined);
     await infra.jsm.streams.add({
       name: infra.topo.merchantEventStream,
       subjects: [`${infra.topo.merchantEventBase}.>`],

@@ -172,7 +172,11 @@ const fp = (b: { envelope: { command: object } }) =>
   (b.envelope.command as { requestFingerprint: string }).requestFingerprint;
 
 describe("what the client builds", () => {
-  const token = issueCardToken(key, "m_acme", card, facts());
+  // Issued when the tests run, not when mocha loads the file (a whole suite's run later it expired).
+  let token: string;
+  before(() => {
+    token = issueCardToken(key, "m_acme", card, facts());
+  });
 
   it("derives the payment and operation ids as the gateway does, and message ids from the key", () => {
     const c = buildCreate(
