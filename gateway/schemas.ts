@@ -51,7 +51,8 @@ function currentMonth(): { year: number; month: number } {
 }
 
 // Messages never repeat the value: it would put a card number into an error body or a log line.
-const Card = z
+// One card schema for every door a card comes through (a payment, a card token).
+export const Card = z
   .strictObject({
     number: z
       .string()

@@ -16,7 +16,7 @@ import { merchantBucketName } from "../streams/merchant-keys.ts";
 import { opsBucketName } from "../streams/ops-board.ts";
 import { policyBucketName } from "../streams/policy-store.ts";
 import { processedBucketName } from "../streams/processed-notifications.ts";
-import { stripeBucketNames, topology, type Topology } from "../streams/topology.ts";
+import { streamNames, stripeBucketNames, topology, type Topology } from "../streams/topology.ts";
 
 export const PLATFORM_ROLES = ["gateway", "worker", "projector"] as const;
 export type PlatformRole = (typeof PLATFORM_ROLES)[number];
@@ -54,17 +54,7 @@ export function bucketsOf(prefix: string): string[] {
 
 /** Every stream of a deployment, the buckets' included. */
 export function streamsOf(t: Topology): string[] {
-  return [
-    t.commandStream,
-    t.eventStream,
-    t.deadLetterStream,
-    t.settleStream,
-    t.reconStream,
-    t.auditStream,
-    t.notificationStream,
-    t.merchantEventStream,
-    ...bucketsOf(t.prefix).map((b) => `KV_${b}`),
-  ];
+  return [...streamNames(t), ...bucketsOf(t.prefix).map((b) => `KV_${b}`)];
 }
 
 /**

@@ -322,9 +322,9 @@ async function ensureConsumer(jsm: JetStreamManager, t: Topology, p: number): Pr
   });
 }
 
-/** Remove everything a topology created (tests and benchmarks clean up after themselves). */
-export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promise<void> {
-  for (const name of [
+/** Every stream a topology names (its KV buckets are named by their stores). */
+export function streamNames(t: Topology): string[] {
+  return [
     t.commandStream,
     t.eventStream,
     t.deadLetterStream,
@@ -333,7 +333,12 @@ export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promis
     t.auditStream,
     t.notificationStream,
     t.merchantEventStream,
-  ]) {
+  ];
+}
+
+/** Remove everything a topology created (tests and benchmarks clean up after themselves). */
+export async function deleteTopology(jsm: JetStreamManager, t: Topology): Promise<void> {
+  for (const name of streamNames(t)) {
     await jsm.streams.delete(name).catch(() => undefined);
   }
 }

@@ -10,40 +10,18 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
-import { isExpired, luhnValid } from "../../actors/payment/core/card.ts";
 import { CARD_TOKEN_TTL_MS } from "../../actors/payment/core/card-token.ts";
 import { issueCardToken } from "../../actors/payment/card-seal.ts";
 import { cardFactsOf, deriveFingerprintKeys } from "../commands.ts";
 import { bindLog, idempotencyKeyHook, logFor } from "../context.ts";
 import type { GatewayDeps } from "../deps.ts";
-import { IdempotencyHeaders } from "../schemas.ts";
+import { Card, IdempotencyHeaders } from "../schemas.ts";
 import { BODY_ERRORS, errorResponses } from "./docs.ts";
 
-function currentMonth(): { year: number; month: number } {
-  const now = new Date();
-  return { year: now.getUTCFullYear(), month: now.getUTCMonth() + 1 };
-}
-
-// Messages never repeat the value: it would put a card number into an error body or a log line.
+// The card as a payment takes it (gateway/schemas.ts): its messages never repeat the value.
 export const CardTokenRequest = z
   .strictObject({
-    card: z
-      .strictObject({
-        number: z
-          .string()
-          .regex(/^\d{12,19}$/, {
-            message: "card number must be 12 to 19 digits, without spaces",
-            abort: true,
-          })
-          .refine(luhnValid, "card number is not valid (Luhn check failed)"),
-        exp_month: z.number().int().min(1).max(12),
-        exp_year: z.number().int().min(2000).max(2100),
-        cvc: z.string().regex(/^\d{3,4}$/, "cvc must be 3 or 4 digits"),
-      })
-      .refine((c) => !isExpired(c.exp_month, c.exp_year, currentMonth()), {
-        message: "the card has expired",
-        path: ["exp_year"],
-      }),
+    card: Card,
   })
   .meta({ id: "CardTokenRequest" });
 
