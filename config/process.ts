@@ -6,7 +6,13 @@
 import { ConfigError, loadConfig, type Config } from "./env.ts";
 import { shutdownTracing, startTracing } from "./tracing.ts";
 
-export type Running = { stop(): Promise<void>; log: { info(o: object, msg: string): void } };
+export type Running = {
+  stop(): Promise<void>;
+  log: { info(o: object, msg: string): void; flush?(cb?: (err?: Error) => void): void };
+};
+
+/** How long a stopping process waits for its buffered log lines to be written (config/log-format.ts). */
+const LOG_FLUSH_ON_EXIT_MS = 2_000;
 
 /** `service`: the traces' service.name, unless OTEL_SERVICE_NAME says otherwise. */
 export async function runProcess(
@@ -38,6 +44,15 @@ export async function runProcess(
     running.log.info({ signal }, "stopping: no new commands, finishing in-flight ones");
     await running.stop();
     await shutdownTracing().catch(() => undefined); // spans lost, the process stops all the same
+    // The log lines are buffered: wait for the write under way and the rest, not only pino's
+    // synchronous flush at exit, which cannot wait for a write already handed to the OS thread pool
+    // (a stopping worker's last lines, "stopping" among them, were seen lost in CI).
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, LOG_FLUSH_ON_EXIT_MS);
+      const done = () => (clearTimeout(timer), resolve());
+      if (running.log.flush) running.log.flush(done);
+      else done();
+    });
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
