@@ -71,7 +71,7 @@ export class PaymentService {
 
   async create(ctx: CallContext, envelope: ReturnType<PaymentService["createEnvelope"]>): Promise<Outcome> {
     const paymentId = envelope.command.paymentId;
-    return this.#answer(await this.#send(ctx, envelope), async () => {
+    return this.#answer(await this.send(ctx, envelope), async () => {
       // The reader may fail while NATS recovers; the command is stored, so pending stays truthful.
       const current = await this.own(ctx, paymentId).catch(() => undefined);
       return current ?? acceptedView(envelope.command);
@@ -88,7 +88,7 @@ export class PaymentService {
     // another merchant's or an unknown one payment_not_found, deciding nothing. (Read here too,
     // it was one more replay of the payment per follow-up.)
     const envelope = followUpEnvelope(this.#context(ctx), paymentId, operation, body);
-    return this.#answer(await this.#send(ctx, envelope), async () => {
+    return this.#answer(await this.send(ctx, envelope), async () => {
       const view = await this.own(ctx, paymentId);
       if (!view) throw notFound();
       return view;
@@ -124,7 +124,14 @@ export class PaymentService {
     };
   }
 
-  async #send(ctx: CallContext, envelope: CommandEnvelope): Promise<CommandReply | null> {
+  /**
+   * Publishes the command and waits for the actor's reply (null: none within the wait). Also the
+   * Stripe layer's (gateway/stripe/engine.ts), which answers replies its own way.
+   */
+  async send(
+    ctx: Pick<CallContext, "log" | "traceparent" | "waitMs">,
+    envelope: CommandEnvelope,
+  ): Promise<CommandReply | null> {
     const paymentId = envelope.command.paymentId;
     try {
       // Our own worker's reply to our own command: trusted, not re-validated.

@@ -23,19 +23,22 @@ import {
 import { logFor } from "../context.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { ApiError, fromRejection } from "../errors.ts";
+import { PaymentService } from "../payment-service.ts";
 import { StripeApiError, unexpectedState } from "./errors.ts";
 import { nativeBody, type CardData } from "./params.ts";
 import type { IntentRecord, StripeStores } from "./stores.ts";
 
 export class StripeEngine {
-  readonly #instance = randomBytes(8).toString("hex");
-  #sent = 0;
+  /** The native API's command path and reader: one way a payment is sent and read, for every door. */
+  readonly #service: PaymentService;
 
   constructor(
     readonly deps: GatewayDeps,
     readonly stores: StripeStores,
     readonly keys: FingerprintKeys,
-  ) {}
+  ) {
+    this.#service = new PaymentService(deps);
+  }
 
   context(req: FastifyRequest, idempotencyKey?: string): RequestContext {
     const key = idempotencyKey ?? headerKey(req) ?? `stripe-random:${randomBytes(12).toString("hex")}`;
@@ -43,34 +46,13 @@ export class StripeEngine {
   }
 
   /** The payment if it exists and is this merchant's; a read failure is a 503 (the SDK retries). */
-  async payment(req: FastifyRequest, paymentId: string): Promise<PaymentView | undefined> {
-    let view: PaymentView | undefined;
-    try {
-      view = await this.deps.payments.get(paymentId);
-    } catch (cause) {
-      logFor(req).error({ err: cause }, "stripe: payment read failed");
-      throw new ApiError(
-        "service_unavailable",
-        "payments cannot be read right now; retry later",
-        {},
-        { cause },
-      );
-    }
-    return view?.merchant_id === req.merchantId ? view : undefined;
+  payment(req: FastifyRequest, paymentId: string): Promise<PaymentView | undefined> {
+    return this.#service.own({ merchantId: req.merchantId, log: logFor(req) }, paymentId);
   }
 
-  async send(req: FastifyRequest, envelope: CommandEnvelope): Promise<CommandReply | null> {
-    const paymentId = envelope.command.paymentId;
-    try {
-      return (await this.deps.bus.send(envelope.command, envelope, {
-        waitMs: this.deps.replyWaitMs,
-        msgId: `${paymentId}:s${this.#instance}:${(++this.#sent).toString(36)}`,
-        traceparent: req.trace.traceparent,
-      })) as CommandReply | null;
-    } catch (cause) {
-      logFor(req).error({ err: cause }, "stripe: command publish failed");
-      throw new ApiError("service_unavailable", "the request could not be queued; retry it", {}, { cause });
-    }
+  /** The command on the native API's path (gateway/payment-service.ts), the actor's reply or null. */
+  send(req: FastifyRequest, envelope: CommandEnvelope): Promise<CommandReply | null> {
+    return this.#service.send({ log: logFor(req), traceparent: req.trace.traceparent }, envelope);
   }
 
   /** The payment after a command: the reply's view, or (no reply in time) what is stored now. */
