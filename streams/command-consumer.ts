@@ -9,7 +9,13 @@
 // actors/ownership.ts), and with a `holds` check a command is handed over, and acknowledged, only
 // while this worker still holds its partition's lease; otherwise it goes back to the stream for the
 // partition's owner.
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type {
+  Consumer,
+  ConsumerMessages,
+  JetStreamClient,
+  JetStreamManager,
+  JsMsg,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
@@ -61,6 +67,9 @@ export function pullTerms(replicas: number): { expiresMs: number; idleHeartbeatM
  * back to the pull still open, and count a delivery each time), short enough for the new owner.
  */
 export const HANDOVER_NAK_DELAY_MS = 1_000;
+/** A partition given up waits at most this long for deliveries still on their way (see #drainDeliveries). */
+const DRAIN_MAX_MS = 1_000;
+const DRAIN_POLL_MS = 20;
 /** How often the partitions' pending and ack-pending gauges are refreshed. */
 const LAG_EVERY_MS = 5_000;
 /** Up to this many subjects holding commands, the lag round lists them (see observeLag). */
@@ -69,6 +78,10 @@ const LAG_SUBJECTS_MAX = 256;
 /** One partition's consumption: its message iterator, its loop, its commands in flight. */
 type Running = {
   messages: ConsumerMessages;
+  /** Asked, when the partition is given up, how far the server has delivered. */
+  consumer: Consumer;
+  /** The highest delivery (consumer) sequence this client has seen come out of the iterator. */
+  lastDelivery: number;
   loop: Promise<void>;
   inFlight: Set<Promise<void>>;
   /** Set when the partition is being given up: what still comes out of the iterator goes back. */
@@ -157,6 +170,8 @@ export class CommandConsumer {
       const left = new Promise<void>((resolve) => (leave = resolve));
       const run: Running = {
         messages,
+        consumer,
+        lastDelivery: 0,
         inFlight: new Set(),
         leaving: false,
         left,
@@ -186,9 +201,8 @@ export class CommandConsumer {
       run.leave();
       run.stopped = (async () => {
         // The loop sends back what the client has buffered within microtasks (each one a nak); the
-        // iterator is ended on the next turn of the event loop, when that is done. (Its own pending
-        // count is not usable for this: it counts its status callbacks wrongly.)
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        // iterator is ended once that is done and nothing the server sent is still on its way.
+        await this.#drainDeliveries(run);
         run.messages.stop();
         await run.loop.catch(() => undefined);
         await Promise.allSettled([...run.inFlight]);
@@ -196,6 +210,32 @@ export class CommandConsumer {
       })();
     }
     await run.stopped;
+  }
+
+  /**
+   * Waits (bounded) until every message the server delivered to this partition's consumer has come
+   * out of the iterator and been sent back: a pull answered just before the stop would otherwise
+   * land on an inbox no longer listened to, and those commands wait out the whole ack wait (30 s by
+   * default) before anyone gets them. The consumer's delivered sequence says how far the server got;
+   * the loop records how far we got. Another worker pulling the same consumer at the time (a
+   * handover) moves the server's count too: then this gives up after the bound, as before.
+   */
+  async #drainDeliveries(run: Running): Promise<void> {
+    const until = Date.now() + DRAIN_MAX_MS;
+    for (;;) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (Date.now() >= until) return;
+      try {
+        // A round trip on the connection: what the server had written to us before is read first.
+        await this.nc.flush();
+        const info = await run.consumer.info(false);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (info.delivered.consumer_seq <= run.lastDelivery) return;
+      } catch {
+        return; // the server is not answering: nothing more to learn, stop as before
+      }
+      await new Promise<void>((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
   }
 
   #startLag(): void {
@@ -210,6 +250,7 @@ export class CommandConsumer {
   private async loop(partition: number, run: Running): Promise<void> {
     const { messages, inFlight } = run;
     for await (const m of messages) {
+      if (m.info.deliverySequence > run.lastDelivery) run.lastDelivery = m.info.deliverySequence;
       // Being given up, or no longer held: back to the stream for the partition's owner.
       if (run.leaving || !this.#holds(partition)) {
         m.nak(HANDOVER_NAK_DELAY_MS);

@@ -18,6 +18,8 @@ describe("command consumer: partitions started and stopped at run time (int)", f
   this.timeout(30_000);
   let infra: Infra;
   const consumers: CommandConsumer[] = [];
+  /** Handlers held by a test; released after it, so a failed test does not hold its consumer's stop. */
+  let releases: Array<() => void> = [];
 
   const consumer = (handler: CommandHandler) => {
     const c = new CommandConsumer(
@@ -40,13 +42,14 @@ describe("command consumer: partitions started and stopped at run time (int)", f
   });
 
   afterEach(async () => {
+    for (const r of releases) r();
+    releases = [];
     await Promise.all(consumers.map((c) => c.stop()));
     consumers.length = 0;
     await infra.close();
   });
 
   it("finishes what it holds and hands back what it buffered when a partition stops", async () => {
-    const releases: Array<() => void> = [];
     const byFirst: string[] = [];
     const first = consumer(async (raw) => {
       await new Promise<void>((r) => releases.push(r));
