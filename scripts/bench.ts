@@ -38,6 +38,7 @@ import { ConfigError, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfig, type Conf
 import { topology } from "../streams/topology.ts";
 import { afterLoad, idleCpu, type AfterLoad } from "./bench/after-load.ts";
 import { startBare, type BareFlow } from "./bench/bare.ts";
+import { startOutside, type Outside } from "./bench/outside.ts";
 import { benchPrefix, cleanUp, makeTempDir, sweepKilledRuns } from "./bench/cleanup.ts";
 import { closedLoop, openLoop, type Op, type RunResult } from "./bench/load.ts";
 import {
@@ -153,6 +154,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
   let platform: Platform | undefined;
   let productRun: ProductRun | undefined;
   let bare: BareFlow | undefined;
+  let outside: Outside | undefined;
   let tracing: BenchTracing | undefined;
   let children: Procfile | undefined;
   // Chosen before start-up, so cleanup removes its streams even when the children never got ready.
@@ -165,6 +167,14 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
     nc = await connect({ servers: natsUrl, name: "switchyard-bench" });
     const swept = await sweepKilledRuns(nc, redisUrl);
     if (swept.length > 0) say(`removed the leftovers of killed runs: ${swept.join(", ")}`);
+    // The PSPs are other parties' machines: both flows' run in a process of their own, whose CPU is
+    // reported beside each flow's and not billed to it (the embedded product keeps its sandbox in
+    // this process, as a newcomer's npm start does).
+    if (flows.includes("product") || flows.includes("bare"))
+      outside = await startOutside({
+        slowCardDelayMs: config.sandbox.slowCardDelayMs,
+        retainCharges: config.sandbox.retainCharges,
+      });
     // Both run for the whole time, so each flow's phases carry the other's idle consumers alike.
     if (flows.includes("product")) {
       say(`starting the product (prefix ${prefix}, ${config.partitions} partitions)`);
@@ -175,13 +185,14 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
         apiKey,
         embedded: opts.embedded,
         endpoint: opts.endpoint,
+        ...(!opts.embedded && outside && { sandboxUrl: outside.sandboxUrl }),
       });
       platform = productRun.platform;
       say(productRun.setup);
     }
     if (flows.includes("bare")) {
       say(`starting the bare flow (${config.partitions} partitions)`);
-      bare = await startBare({ natsUrl, prefix, partitions: config.partitions });
+      bare = await startBare({ natsUrl, prefix, partitions: config.partitions, pspUrl: outside!.bareUrl });
     }
     if (procfilePrefix !== undefined) {
       say(`starting the Procfile roles as child processes (prefix ${procfilePrefix})`);
@@ -274,7 +285,9 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
         const warm = await load(op, round === 1 ? Math.max(opts.warmupS, FIRST_WARMUP_S) : opts.warmupS);
         const before = platform && flow === "product" ? await platformTotals(platform.metrics) : undefined;
         const childrenBefore = flow === "procfile" ? children?.cpuMs() : undefined;
+        const pspBefore = outside?.cpuMs();
         const run = await load(op, opts.durationS);
+        const pspAfter = outside?.cpuMs();
         const endedAt = performance.now();
         // Ctrl-C reaches the children too (same process group): their figures would be cut short.
         if (abort.signal.aborted) break;
@@ -297,7 +310,10 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
         say(
           `round ${round} ${flow}: ${run.perSecond.toFixed(1)}/s, p50 ${run.latencyMs.p50.toFixed(1)} ms, ` +
             `cpu ${(cpuMs / run.completed).toFixed(2)} ms/payment` +
-            (flow === "procfile" ? " (children + this process)" : ""),
+            (flow === "procfile" ? " (children + this process)" : "") +
+            (pspBefore !== undefined && pspAfter !== undefined && flow !== "procfile"
+              ? `; the PSPs' own process (not billed) ${((pspAfter - pspBefore) / run.completed).toFixed(2)} ms/payment`
+              : ""),
         );
       }
     }
@@ -363,6 +379,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
       client,
       services,
     });
+    await outside?.stop();
     if (tracing) {
       const { requests, bytes } = tracing.exported();
       say(`tracing: ${requests} OTLP export requests, ${(bytes / 1e6).toFixed(1)} MB of spans`);

@@ -20,7 +20,7 @@
 // ack, as the product's (a lost ack is an idempotent redelivery), and the connection is set up as
 // the product's (no async stack traces: an Error per request otherwise), so the yardstick is not
 // softened by costs the product does not pay.
-import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   AckPolicy,
@@ -49,7 +49,13 @@ const REPLY_WAIT_MS = 10_000;
 const TWO_MINUTES_NS = 2 * 60 * 1_000_000_000;
 const REPLY_TO = "Bare-Reply-To";
 
-export type BareOptions = { natsUrl: string; prefix: string; partitions: number };
+export type BareOptions = {
+  natsUrl: string;
+  prefix: string;
+  partitions: number;
+  /** The PSP's base URL: the bench's outside process serves POST /authorize there. */
+  pspUrl: string;
+};
 
 export type BareFlow = {
   url: string;
@@ -115,18 +121,8 @@ async function start(
     duplicate_window: TWO_MINUTES_NS,
   });
 
-  // The PSP: a minimal node:http server that reads the body and authorizes.
-  const psp = createServer((req: IncomingMessage, res: ServerResponse) => {
-    req.resume();
-    req.on("end", () => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end('{"status":"authorized"}');
-    });
-  });
-  await new Promise<void>((resolve) => psp.listen(0, "127.0.0.1", resolve));
-  stops.push(() => new Promise<void>((resolve) => psp.close(() => resolve())));
-  stops.push(() => psp.closeAllConnections());
-  const pspPort = (psp.address() as AddressInfo).port;
+  // The PSP: the bench's outside process (scripts/bench/outside.ts), a minimal authorizer.
+  const pspUrl = new URL(opts.pspUrl);
   const pspAgent = new Agent({ keepAlive: true });
   stops.push(() => pspAgent.destroy());
 
@@ -135,8 +131,8 @@ async function start(
       const body = JSON.stringify({ amount: c.amount, currency: c.currency, reference: c.id });
       const req = request(
         {
-          host: "127.0.0.1",
-          port: pspPort,
+          host: pspUrl.hostname,
+          port: pspUrl.port,
           path: "/authorize",
           method: "POST",
           agent: pspAgent,

@@ -70,7 +70,7 @@ function clkTck(): number {
   return clockTicks;
 }
 
-function procCpuMs(pid: number): number | undefined {
+export function procCpuMs(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after "(comm) ": state is [0], utime [11], stime [12]; comm may hold spaces, hence lastIndexOf.

@@ -64,6 +64,12 @@ export async function startProduct(o: {
   apiKey: string;
   embedded: boolean;
   endpoint: boolean;
+  /**
+   * The PSP sandbox's URL when it runs in a process of its own (the bench's outside process): the
+   * platform here is then worker + gateway, and the PSP's CPU is not billed to the product. Absent:
+   * the sandbox runs in this process too, as a newcomer's `npm start` runs it (the embedded mode).
+   */
+  sandboxUrl?: string;
 }): Promise<ProductRun> {
   let pg: EmbeddedPostgres | undefined;
   let platform: Platform | undefined;
@@ -75,11 +81,12 @@ export async function startProduct(o: {
     await pg?.stop();
   };
   try {
-    let config = loadConfig(o.env);
+    const env = o.sandboxUrl === undefined ? o.env : { ...o.env, SANDBOX_URL: o.sandboxUrl };
+    let config = loadConfig(env);
     if (o.embedded) {
       pg = await startEmbeddedPostgres({ dataDir: join(o.dataDir, "pglite"), host: "127.0.0.1", port: 0 });
       // As scripts/run.ts does: PGlite takes one connection at a time, every role shares one.
-      const loaded = loadConfig({ ...o.env, DATABASE_URL: pg.url });
+      const loaded = loadConfig({ ...env, DATABASE_URL: pg.url });
       config = { ...loaded, database: { ...loaded.database, max: 1 } };
     }
     // Logs as a deployment writes them (LOG_LEVEL, default info: an access line per request, a line
@@ -87,7 +94,7 @@ export async function startProduct(o: {
     // own so stdout keeps only the report.
     const logFile = bufferedDestination(join(o.dataDir, "platform.log"));
     platform = await startPlatform(config, {
-      roles: new Set(["sandbox", "worker", "gateway"]),
+      roles: new Set(o.sandboxUrl === undefined ? ["sandbox", "worker", "gateway"] : ["worker", "gateway"]),
       log: createLogger(config.logLevel, { service: "switchyard" }, logFile),
     });
     const subscribe = o.endpoint && config.webhooks.enabled && platform.url !== undefined;
@@ -101,7 +108,10 @@ export async function startProduct(o: {
       ? "PGlite in this process (one connection)"
       : `server at ${hostOf(config.database.url)}`;
     const setup =
-      `product: sandbox + worker + gateway in this process; read models ${onOff(config.worker.projections)}` +
+      (o.sandboxUrl === undefined
+        ? "product: sandbox + worker + gateway in this process"
+        : "product: worker + gateway in this process (the PSP sandbox in the bench's outside process)") +
+      `; read models ${onOff(config.worker.projections)}` +
       ` (payments, settlement, reconciliation; challenge expiry and missing-line sweep with them);` +
       ` webhook dispatcher ${onOff(config.webhooks.enabled && config.worker.projections)}` +
       (subscribe
