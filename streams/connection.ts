@@ -2,10 +2,11 @@
 // up right now (so a gateway can answer 503 at once instead of holding a merchant for the whole
 // publish timeout while NATS is away), drain on close.
 import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
 // An answered request without a throwaway Error (streams/nats-request.ts): installed with the first connection.
 import "./nats-request.ts";
+import { connectGathering } from "./nats-transport.ts";
 
 import { isNoSuitablePeers, isReplicasNotSupported } from "./jetstream-errors.ts";
 
@@ -27,7 +28,7 @@ export async function connectNats(
   log: Logger,
 ): Promise<NatsConnection> {
   const t = typeof target === "string" ? { url: target } : target;
-  const nc = await connect({
+  const nc = await connectGathering({
     servers: natsServers(t.url),
     ...(t.user !== undefined && { user: t.user, pass: t.password ?? "" }),
     ...(t.credsFile !== undefined && { authenticator: credsAuthenticator(readFileSync(t.credsFile)) }),
