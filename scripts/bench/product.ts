@@ -2,8 +2,8 @@
 // in this process with everything the worker runs by default — read models (with the challenge
 // expiry and the missing-line sweep), the webhook dispatcher and sender, the janitor — logs at info
 // into a file, metrics on; and, unless --no-endpoint, one webhook endpoint of the bench merchant
-// subscribed to every event type, pointing at the webhooks section's receiver (a worker thread of
-// this process answering 200), so the dispatcher has deliveries to make as a merchant's would.
+// subscribed to every event type, pointing at the webhooks section's receiver (a process of its
+// own answering 200), so the dispatcher has deliveries to make as a merchant's would.
 // With --embedded, PostgreSQL is PGlite in this process (one connection, as `npm start` uses it
 // when no server answers) and the sandbox keeps its state file, as `npm start`'s default does.
 import { randomBytes } from "node:crypto";
@@ -115,7 +115,7 @@ export async function startProduct(o: {
       ` (payments, settlement, reconciliation; challenge expiry and missing-line sweep with them);` +
       ` webhook dispatcher ${onOff(config.webhooks.enabled && config.worker.projections)}` +
       (subscribe
-        ? " with 1 endpoint (every event type) → in-process receiver answering 200"
+        ? " with 1 endpoint (every event type) → a receiver in a process of its own answering 200"
         : ", no endpoint") +
       `; janitor on; logs at ${config.logLevel} (to a file); metrics on;` +
       ` PostgreSQL: ${db}; sandbox persistence ${onOff(config.sandbox.persist)}`;
