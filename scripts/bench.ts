@@ -38,7 +38,7 @@ import { ConfigError, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfig, type Conf
 import { topology } from "../streams/topology.ts";
 import { afterLoad, idleCpu, type AfterLoad } from "./bench/after-load.ts";
 import { startBare, type BareFlow } from "./bench/bare.ts";
-import { startOutside, type Outside } from "./bench/outside.ts";
+import { pspShare, startOutside, type Outside } from "./bench/outside.ts";
 import { benchPrefix, cleanUp, makeTempDir, sweepKilledRuns } from "./bench/cleanup.ts";
 import { closedLoop, openLoop, type Op, type RunResult } from "./bench/load.ts";
 import {
@@ -167,14 +167,8 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
     nc = await connect({ servers: natsUrl, name: "switchyard-bench" });
     const swept = await sweepKilledRuns(nc, redisUrl);
     if (swept.length > 0) say(`removed the leftovers of killed runs: ${swept.join(", ")}`);
-    // The PSPs are other parties' machines: both flows' run in a process of their own, whose CPU is
-    // reported beside each flow's and not billed to it (the embedded product keeps its sandbox in
-    // this process, as a newcomer's npm start does).
-    if (flows.includes("product") || flows.includes("bare"))
-      outside = await startOutside({
-        slowCardDelayMs: config.sandbox.slowCardDelayMs,
-        retainCharges: config.sandbox.retainCharges,
-      });
+    // The PSPs are other parties' machines: both flows' run in a process of their own (outside.ts).
+    if (flows.includes("product") || flows.includes("bare")) outside = await startOutside(config.sandbox);
     // Both run for the whole time, so each flow's phases carry the other's idle consumers alike.
     if (flows.includes("product")) {
       say(`starting the product (prefix ${prefix}, ${config.partitions} partitions)`);
@@ -279,9 +273,8 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
     for (let round = 1; round <= opts.rounds && !abort.signal.aborted; round++) {
       for (const flow of flows) {
         const op = clientOf[flow]!;
-        // The first phase of each flow warms up longer: its code is still being compiled and
-        // optimized (the product has far more of it), which made round 1 of the product
-        // consistently slower than round 2 with a 2 s warm-up.
+        // Each flow's first phase warms up longer: its code is still being optimized (round 1 of the
+        // product was consistently slower than round 2 with a 2 s warm-up).
         const warm = await load(op, round === 1 ? Math.max(opts.warmupS, FIRST_WARMUP_S) : opts.warmupS);
         const before = platform && flow === "product" ? await platformTotals(platform.metrics) : undefined;
         const childrenBefore = flow === "procfile" ? children?.cpuMs() : undefined;
@@ -289,8 +282,7 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
         const run = await load(op, opts.durationS);
         const pspAfter = outside?.cpuMs();
         const endedAt = performance.now();
-        // Ctrl-C reaches the children too (same process group): their figures would be cut short.
-        if (abort.signal.aborted) break;
+        if (abort.signal.aborted) break; // Ctrl-C reaches the children too: their figures would be cut short
         // After the product's last phase: how far behind its followers are, then its idle CPU.
         if (platform && flow === "product" && round === opts.rounds)
           after = await afterLoad(platform, endedAt, productRun?.receiver);
@@ -310,10 +302,9 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
         say(
           `round ${round} ${flow}: ${run.perSecond.toFixed(1)}/s, p50 ${run.latencyMs.p50.toFixed(1)} ms, ` +
             `cpu ${(cpuMs / run.completed).toFixed(2)} ms/payment` +
-            (flow === "procfile" ? " (children + this process)" : "") +
-            (pspBefore !== undefined && pspAfter !== undefined && flow !== "procfile"
-              ? `; the PSPs' own process (not billed) ${((pspAfter - pspBefore) / run.completed).toFixed(2)} ms/payment`
-              : ""),
+            (flow === "procfile"
+              ? " (children + this process)"
+              : pspShare(pspBefore, pspAfter, run.completed)),
         );
       }
     }

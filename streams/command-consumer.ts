@@ -21,6 +21,7 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from "../config/tracing.ts";
 import { deadLetterMessage, type DeadLetterDeps } from "./command-dead-letter.ts";
+import { drainDeliveries } from "./consumer-drain.ts";
 import type { DeadLetters } from "./dead-letters.ts";
 import type { ConsumerFate, Delivery, Disposition } from "./disposition.ts";
 import { Header, encode } from "./envelopes.ts";
@@ -67,9 +68,6 @@ export function pullTerms(replicas: number): { expiresMs: number; idleHeartbeatM
  * back to the pull still open, and count a delivery each time), short enough for the new owner.
  */
 export const HANDOVER_NAK_DELAY_MS = 1_000;
-/** A partition given up waits at most this long for deliveries still on their way (see #drainDeliveries). */
-const DRAIN_MAX_MS = 1_000;
-const DRAIN_POLL_MS = 20;
 /** How often the partitions' pending and ack-pending gauges are refreshed. */
 const LAG_EVERY_MS = 5_000;
 /** Up to this many subjects holding commands, the lag round lists them (see observeLag). */
@@ -202,7 +200,7 @@ export class CommandConsumer {
       run.stopped = (async () => {
         // The loop sends back what the client has buffered within microtasks (each one a nak); the
         // iterator is ended once that is done and nothing the server sent is still on its way.
-        await this.#drainDeliveries(run);
+        await drainDeliveries(this.nc, run.consumer, () => run.lastDelivery);
         run.messages.stop();
         await run.loop.catch(() => undefined);
         await Promise.allSettled([...run.inFlight]);
@@ -210,32 +208,6 @@ export class CommandConsumer {
       })();
     }
     await run.stopped;
-  }
-
-  /**
-   * Waits (bounded) until every message the server delivered to this partition's consumer has come
-   * out of the iterator and been sent back: a pull answered just before the stop would otherwise
-   * land on an inbox no longer listened to, and those commands wait out the whole ack wait (30 s by
-   * default) before anyone gets them. The consumer's delivered sequence says how far the server got;
-   * the loop records how far we got. Another worker pulling the same consumer at the time (a
-   * handover) moves the server's count too: then this gives up after the bound, as before.
-   */
-  async #drainDeliveries(run: Running): Promise<void> {
-    const until = Date.now() + DRAIN_MAX_MS;
-    for (;;) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (Date.now() >= until) return;
-      try {
-        // A round trip on the connection: what the server had written to us before is read first.
-        await this.nc.flush();
-        const info = await run.consumer.info(false);
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (info.delivered.consumer_seq <= run.lastDelivery) return;
-      } catch {
-        return; // the server is not answering: nothing more to learn, stop as before
-      }
-      await new Promise<void>((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
-    }
   }
 
   #startLag(): void {

@@ -24,7 +24,13 @@ export type Outside = {
 
 const START_TIMEOUT_MS = 30_000;
 
-/** Starts the outside world's process and resolves once both PSPs listen. */
+/** The round line's note of the PSPs' CPU per payment (not billed to the flow). */
+export function pspShare(before: number | undefined, after: number | undefined, completed: number): string {
+  if (before === undefined || after === undefined || completed === 0) return "";
+  return `; the PSPs' own process (not billed) ${((after - before) / completed).toFixed(2)} ms/payment`;
+}
+
+/** Starts the outside world's process and resolves once both PSPs listen (the embedded product keeps its sandbox). */
 export async function startOutside(o: { slowCardDelayMs: number; retainCharges: number }): Promise<Outside> {
   const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], {
     env: {
