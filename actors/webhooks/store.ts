@@ -1,7 +1,7 @@
 // The dispatcher's and sender's SQL over webhook_events / webhook_deliveries (migration 006) and the
 // columns of webhook_endpoints they read or keep (failing_since, disabled). One statement per table
 // per batch on ingest; one claim statement per sender round; one update per attempt.
-import { randomBytes } from "node:crypto";
+import { randomBytesPooled } from "../../config/random.ts";
 import type { Sql, Tx } from "../../streams/db/client.ts";
 import type { CatalogEntry } from "./core/catalog.ts";
 import { subscribes } from "./core/event-types.ts";
@@ -20,7 +20,7 @@ export type Attempt = {
 };
 
 export function deliveryId(): string {
-  return `whd_${randomBytes(12).toString("base64url")}`;
+  return `whd_${randomBytesPooled(12).toString("base64url")}`;
 }
 
 type EndpointRow = { id: string; merchant_id: string; enabled_events: string[] };

@@ -3,7 +3,7 @@
 // native CreatePayment from the intent and its card). No second payment engine: a payment intent is a
 // Switchyard payment, its id `pay_X` for `pi_X`, created with the Idempotency-Key `stripe:<seed>`,
 // so a confirm sent twice reaches the same payment entity, which charges once.
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../../config/random.ts";
 import type { FastifyRequest } from "fastify";
 import { paymentIdFor } from "../../actors/payment/core/ids.ts";
 import type { PaymentView } from "../../actors/payment/core/view.ts";
@@ -41,7 +41,7 @@ export class StripeEngine {
   }
 
   context(req: FastifyRequest, idempotencyKey?: string): RequestContext {
-    const key = idempotencyKey ?? headerKey(req) ?? `stripe-random:${randomBytes(12).toString("hex")}`;
+    const key = idempotencyKey ?? headerKey(req) ?? `stripe-random:${randomHex(12)}`;
     return { merchantId: req.merchantId, idempotencyKey: key, keys: this.keys, at: new Date().toISOString() };
   }
 

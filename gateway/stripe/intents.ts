@@ -2,7 +2,8 @@
 // update (before confirmation), confirm, capture, cancel, and list with Stripe's cursor pagination.
 // Each validates its parameters first (nothing kept for a refused request), then runs once per
 // Idempotency-Key (idempotency.ts) and answers Stripe's objects (actors/webhooks/core/stripe-objects.ts).
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
+import { randomHex } from "../../config/random.ts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { intentIdOf, paymentIdOf } from "../../actors/webhooks/core/stripe-objects.ts";
 import { cursorAfterPayment, searchPayments } from "../../actors/projections/search.ts";
@@ -97,7 +98,7 @@ export function intentRoutes(
       const key = headerKey(req);
       // With a key the intent's id derives from it, so a request retried after a lost answer (even
       // past the replay store) reaches the same payment; without one it is new each time, as in Stripe.
-      const seed = key !== undefined ? `k:${digest(key)}` : `r:${randomBytes(12).toString("hex")}`;
+      const seed = key !== undefined ? `k:${digest(key)}` : `r:${randomHex(12)}`;
       const paymentKey = StripeEngine.paymentKeyOf(seed);
       const record: IntentRecord = {
         id: intentIdOf(StripeEngine.paymentIdOf(req.merchantId, paymentKey)),
