@@ -32,7 +32,7 @@ Options (flag, environment variable, default):
   --tracing                      BENCH_TRACING=1        the product with tracing on (scripts/bench/tracing.ts)
   --no-endpoint                  BENCH_ENDPOINT=0       the product without its subscribed webhook endpoint
                                                         (by default one endpoint of the bench merchant, every
-                                                        event type, to an in-process receiver answering 200)
+                                                        event type, to a receiver in a process of its own)
   --embedded                     BENCH_EMBEDDED=1       the product as a newcomer's npm start runs it without a
                                                         PostgreSQL server: PGlite in this process (one connection),
                                                         sandbox persistence on (scripts/bench/product.ts)
