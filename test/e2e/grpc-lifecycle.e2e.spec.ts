@@ -11,7 +11,8 @@ import { status } from "@grpc/grpc-js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
-import { ensureServices, type LocalServices } from "../../scripts/local-services.ts";
+import type { LocalServices } from "../../scripts/local-services.ts";
+import { startPrivateNats } from "../support/private-services.ts";
 import { freePort } from "../../scripts/free-port.ts";
 import { REDIS_URL } from "../support/infra.ts";
 import { dropRunSchema, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
@@ -38,15 +39,7 @@ describe("the gRPC server's lifecycle (e2e)", function () {
   let client: PaymentsClient;
   let key: string;
 
-  async function startNats(): Promise<void> {
-    nats = await ensureServices({
-      natsUrl,
-      redisUrl: REDIS_URL,
-      dataDir: join(dataDir, "nats"),
-      log: () => undefined,
-    });
-    expect(nats.started).to.deep.equal(["nats-server"]);
-  }
+  const startNats = async () => void (nats = await startPrivateNats(natsUrl, dataDir));
 
   before(async () => {
     natsUrl = `nats://127.0.0.1:${await freePort()}`;

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { ensureServices, type LocalServices } from "../../scripts/local-services.ts";
-import { NATS_URL, REDIS_URL } from "../support/infra.ts";
+import type { LocalServices } from "../../scripts/local-services.ts";
+import { startPrivateNats, startPrivateRedis } from "../support/private-services.ts";
 import {
   dropRunSchema,
   paymentBody,
@@ -27,25 +27,9 @@ describe("NATS and Redis outages under a running platform (e2e)", function () {
   let platform: TestPlatform;
   let api: Api;
 
-  // Each private server is started alone: the other URL points at the shared server, which answers.
-  async function startNats(): Promise<void> {
-    nats = await ensureServices({
-      natsUrl,
-      redisUrl: REDIS_URL,
-      dataDir: join(dataDir, "nats"),
-      log: () => undefined,
-    });
-    expect(nats.started).to.deep.equal(["nats-server"]);
-  }
-  async function startRedis(): Promise<void> {
-    redis = await ensureServices({
-      natsUrl: NATS_URL,
-      redisUrl,
-      dataDir: join(dataDir, "redis"),
-      log: () => undefined,
-    });
-    expect(redis.started).to.deep.equal(["redis-server"]);
-  }
+  // Each private server is started alone (test/support/private-services.ts), on the same store each time.
+  const startNats = async () => void (nats = await startPrivateNats(natsUrl, dataDir));
+  const startRedis = async () => void (redis = await startPrivateRedis(redisUrl, dataDir));
   const readiness = async () => {
     const res = await fetch(`${platform.url}/readyz`);
     return { status: res.status, checks: ((await res.json()) as { checks: Record<string, string> }).checks };
