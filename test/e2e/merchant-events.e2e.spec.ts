@@ -13,8 +13,9 @@ import { MERCHANT_FEED } from "../../actors/webhooks/merchant-feed.ts";
 import { WEBHOOKS_FOLLOWER } from "../../actors/webhooks/dispatcher.ts";
 import { merchantEventSubject, topology, type Topology } from "../../streams/topology.ts";
 import { NATS_URL } from "../support/infra.ts";
-import { paymentBody, startTestPlatform, testEnv, type Api, type TestPlatform } from "../support/platform.ts";
+import { startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
 import { parseMetrics, series } from "../support/prometheus.ts";
+import { startPaymentLoad } from "../support/payment-load.ts";
 import { waitFor } from "../support/wait.ts";
 import { runSql } from "../support/webhooks.ts";
 import { startProjectorProcess, type WorkerProcess } from "../support/worker-process.ts";
@@ -72,7 +73,7 @@ describe("the merchant events feed (PAY_OUT) with its projector killed (e2e)", f
   it("holds every merchant event once, in order, across a SIGKILL and a restart", async () => {
     const api = platform.api(platform.merchants[0]!);
     const first = await startProjector("projector-1");
-    const load = startLoad(api, CLIENTS);
+    const load = startPaymentLoad(api, CLIENTS, { amount: 2500, refund: 1000 });
     try {
       await waitFor(async () => (await outCount()) >= 15, {
         timeoutMs: 30_000,
@@ -163,43 +164,4 @@ async function readAll(nc: NatsConnection, t: Topology): Promise<Out[]> {
       body: m.string(),
     });
   }
-}
-
-type Load = {
-  made: Array<{ id: string; done: boolean }>;
-  failures: string[];
-  done(): number;
-  stop(): Promise<void>;
-};
-
-/** `clients` loops of create → capture → partial refund until stopped. */
-function startLoad(api: Api, clients: number): Load {
-  const made: Array<{ id: string; done: boolean }> = [];
-  const failures: string[] = [];
-  let running = true;
-  const loops = Array.from({ length: clients }, async () => {
-    while (running) {
-      const created = await api.post("/v1/payments", paymentBody({ amount: 2500 }));
-      if (created.status !== 201) {
-        failures.push(`create: ${created.status}`);
-        continue;
-      }
-      const p = { id: created.body.id, done: false };
-      made.push(p);
-      const captured = await api.post(`/v1/payments/${p.id}/capture`, {});
-      const refunded =
-        captured.status === 200 && (await api.post(`/v1/payments/${p.id}/refunds`, { amount: 1000 }));
-      if (refunded && refunded.status === 200) p.done = true;
-      else failures.push(`${p.id}: capture ${captured.status} refund ${refunded ? refunded.status : "-"}`);
-    }
-  });
-  return {
-    made,
-    failures,
-    done: () => made.filter((p) => p.done).length,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
 }

@@ -13,13 +13,13 @@ import type postgres from "postgres";
 import { READ_MODELS } from "../../actors/readmodels.ts";
 import {
   listAllPayments,
-  paymentBody,
   startTestPlatform,
   testEnv,
   type Api,
   type TestPlatform,
 } from "../support/platform.ts";
 import { parseMetrics, series } from "../support/prometheus.ts";
+import { startPaymentLoad } from "../support/payment-load.ts";
 import { waitFor } from "../support/wait.ts";
 import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
 import { startProjectorProcess, type WorkerProcess } from "../support/worker-process.ts";
@@ -33,52 +33,6 @@ const CLIENTS = 6;
 /** Deliveries one sender has in flight at most: what a kill may make the endpoint receive twice. */
 const SENDS = 4;
 
-type Made = { id: string; createdAt: number; done: boolean };
-type Load = {
-  /** Every payment created, in creation order. */
-  made: Made[];
-  /** Every answer that was not the expected one (a failed step stops that payment). */
-  failures: string[];
-  done(): number;
-  stop(): Promise<void>;
-};
-
-/** `clients` loops, each paying and then capturing and refunding, until stopped. */
-function startLoad(api: Api, clients: number): Load {
-  const made: Made[] = [];
-  const failures: string[] = [];
-  let running = true;
-  const step = async (what: string, call: Promise<{ status: number; body: unknown }>, want: number) => {
-    const res = await call;
-    if (res.status !== want) failures.push(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.status === want;
-  };
-  const loops = Array.from({ length: clients }, async () => {
-    while (running) {
-      const created = await api.post("/v1/payments", paymentBody({ amount: AMOUNT }));
-      if (created.status !== 201) {
-        failures.push(`create: ${created.status} ${JSON.stringify(created.body)}`);
-        continue;
-      }
-      const p: Made = { id: created.body.id, createdAt: Date.now(), done: false };
-      made.push(p);
-      p.done =
-        (await step(`capture ${p.id}`, api.post(`/v1/payments/${p.id}/capture`, {}), 200)) &&
-        (await step(`refund ${p.id}`, api.post(`/v1/payments/${p.id}/refunds`, { amount: REFUND }), 200));
-    }
-  });
-  return {
-    made,
-    failures,
-    done: () => made.filter((p) => p.done).length,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
-
-/** One platform with the worker's projections off, a webhook receiver and an endpoint for m_alpha. */
 function projectorRun() {
   const run = {
     platform: undefined as unknown as TestPlatform,
@@ -146,7 +100,7 @@ describe("the projector SIGKILLed under load (e2e)", function () {
   it("catches up after a restart: every payment listed with its final status, nothing applied twice", async () => {
     const { sql, receiver, api } = run;
     const first = await run.startProjector("projector-1");
-    const load = startLoad(api, CLIENTS);
+    const load = startPaymentLoad(api, CLIENTS, { amount: AMOUNT, refund: REFUND });
     let second: Awaited<ReturnType<typeof run.startProjector>>;
     try {
       // Killed in the middle of the flow: while it applies batches and sends deliveries.
@@ -291,7 +245,7 @@ describe("the webhook dispatcher's process SIGKILLed under load (e2e)", function
     const { receiver, api } = run;
     // In the Procfile's deployment the dispatcher and its sender run in the projector.
     const first = await run.startProjector("projector-1");
-    const load = startLoad(api, CLIENTS);
+    const load = startPaymentLoad(api, CLIENTS, { amount: AMOUNT, refund: REFUND });
     let restartedAt = 0;
     try {
       // Killed with frames taken and deliveries in flight.
