@@ -12,6 +12,7 @@ import { z } from "zod";
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { CARD_TOKEN_TTL_MS } from "../../actors/payment/core/card-token.ts";
 import { issueCardToken } from "../../actors/payment/card-seal.ts";
+import { CardFactsView } from "../../actors/payment/core/view.ts";
 import { cardFactsOf, deriveFingerprintKeys } from "../commands.ts";
 import { bindLog, idempotencyKeyHook, logFor } from "../context.ts";
 import type { GatewayDeps } from "../deps.ts";
@@ -30,12 +31,7 @@ export const CardTokenResponse = z
     id: z.string().describe("ctok_…: names the token in logs and support requests (a digest of it)."),
     object: z.literal("card_token"),
     token: z.string().describe("What a CreatePayment over NATS carries as cardToken. Keep it secret."),
-    card: z.object({
-      brand: z.string(),
-      last4: z.string(),
-      bin_country: z.string().nullable(),
-      exp_month: z.number().int(),
-      exp_year: z.number().int(),
+    card: CardFactsView.extend({
       fingerprint: z.string().describe("The same card always has the same fingerprint (keyed hash)."),
     }),
     expires_at: z

@@ -12,6 +12,15 @@ const Timestamp = z.string().describe("ISO 8601, UTC");
  * in /openapi.json (gateway/schemas.ts) and the registry publishes inside command-reply and
  * merchant-event.
  */
+/** What every answer shows of a card: never its number. */
+export const CardFactsView = z.object({
+  brand: z.string(),
+  last4: z.string(),
+  bin_country: z.string().nullable(),
+  exp_month: z.number().int(),
+  exp_year: z.number().int(),
+});
+
 export const PaymentView = z.object({
   id: z.string(),
   object: z.literal("payment"),
@@ -97,13 +106,7 @@ export const PaymentView = z.object({
       }),
     )
     .describe("Chargebacks the PSP notified on this payment: open until it says won or lost."),
-  card: z.object({
-    brand: z.string(),
-    last4: z.string(),
-    bin_country: z.string().nullable(),
-    exp_month: z.number().int(),
-    exp_year: z.number().int(),
-  }),
+  card: CardFactsView,
   next_action: z.object({ type: z.literal("redirect"), url: z.string() }).nullable(),
   decline_code: z.string().nullable().describe("Set when status is declined: the normalized code."),
   failure_code: z.string().nullable().describe("Set when status is failed."),
