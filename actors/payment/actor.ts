@@ -24,6 +24,7 @@ import { NEW_PAYMENT, type Journal, type Loaded } from "./journal.ts";
 import { movedPastResult, stateAtResult, type RequestRef } from "./core/result.ts";
 import { RESTING, type Payment } from "./core/state.ts";
 import { toView } from "./core/view.ts";
+import { countAttempts } from "./attempt-metrics.ts";
 import type { CommandEnvelope, CommandReply } from "./core/wire.ts";
 
 export type PaymentActorDeps = {
@@ -333,51 +334,6 @@ export function paymentBehaviour(paymentId: string, deps: PaymentActorDeps) {
     if (at.sinceSnapshot >= deps.snapshotEvery) {
       await deps.journal.snapshot(paymentId, at.loaded);
       at.sinceSnapshot = 0;
-    }
-  }
-}
-
-/** switchyard_attempts_total: each attempt's end, by PSP and class (approved for an authorization). */
-function countAttempts(p: Payment, events: readonly PaymentEvent[], metrics: Metrics): void {
-  for (const e of events) {
-    const cls = attemptClass(e);
-    if (cls === undefined || !("attemptNo" in e)) continue;
-    const psp = p.attempts.find((a) => a.no === e.attemptNo)?.psp;
-    if (psp !== undefined) metrics.attempts.inc({ psp, class: cls });
-  }
-}
-
-function attemptClass(e: PaymentEvent): string | undefined {
-  switch (e.type) {
-    case "PaymentAuthorized":
-      return "approved";
-    case "PaymentRequiresAction":
-      return "auth_required";
-    case "PaymentDeclined":
-    case "AttemptDeclined":
-      return e.class ?? (e.soft ? "soft_decline" : "hard_decline");
-    case "AuthorizationFailed":
-      return e.class ?? "technical";
-    case "AuthorizationOutcomeUnknown":
-      return "unknown";
-    case "PaymentCreated":
-    case "PaymentRouted":
-    case "AuthorizationRequested":
-    case "PaymentFailed":
-    case "OperationRequested":
-    case "OperationSucceeded":
-    case "OperationFailed":
-    case "OperationOutcomeUnknown":
-    case "CaptureSettled":
-    case "RefundSettled":
-    case "PaymentExpired":
-    case "OperationAccepted":
-    case "DisputeOpened":
-    case "DisputeClosed":
-      return undefined;
-    default: {
-      const never: never = e;
-      return never;
     }
   }
 }
