@@ -30,8 +30,12 @@ export type WireCounts = {
     deliveredByConsumer: Record<string, number>;
   };
   redis: { commands: number; byCommand: Record<string, number> };
-  /** Statements sent (each its own round trip unless pipelined), by their first words. */
-  pg: { statements: number; transactions: number; byStatement: Record<string, number> };
+  /**
+   * Statements sent (each its own round trip unless pipelined), by their first words; `texts`: how
+   * many distinct statement texts were sent for the first time (a text new to a connection costs a
+   * Parse and Describe round trip before its Bind: a VALUES list sized by the batch is one per size).
+   */
+  pg: { statements: number; transactions: number; texts: number; byStatement: Record<string, number> };
 };
 
 export type WireCounter = {
@@ -58,6 +62,7 @@ export function countWire(c: Clients): WireCounter {
   let redisCommands = 0;
   let pgStatements = 0;
   let pgTransactions = 0;
+  const pgTexts = new Set<string>();
   const bump = (m: Record<string, number>, k: string) => {
     m[k] = (m[k] ?? 0) + 1;
   };
@@ -95,6 +100,7 @@ export function countWire(c: Clients): WireCounter {
   const debug = options.debug;
   options.debug = (_connection: number, query: string) => {
     pgStatements += 1;
+    pgTexts.add(query);
     if (/^\s*begin\b/i.test(query)) pgTransactions += 1;
     bump(byStatement, query.replace(/\s+/g, " ").trim().slice(0, 60));
   };
@@ -115,7 +121,12 @@ export function countWire(c: Clients): WireCounter {
           deliveredByConsumer: { ...deliveredByConsumer },
         },
         redis: { commands: redisCommands, byCommand: { ...byCommand } },
-        pg: { statements: pgStatements, transactions: pgTransactions, byStatement: { ...byStatement } },
+        pg: {
+          statements: pgStatements,
+          transactions: pgTransactions,
+          texts: pgTexts.size,
+          byStatement: { ...byStatement },
+        },
       };
     },
     stop() {
@@ -153,6 +164,7 @@ export function wireDelta(a: WireCounts, b: WireCounts): WireCounts {
     pg: {
       statements: b.pg.statements - a.pg.statements,
       transactions: b.pg.transactions - a.pg.transactions,
+      texts: b.pg.texts - a.pg.texts,
       byStatement: map(a.pg.byStatement, b.pg.byStatement),
     },
   };

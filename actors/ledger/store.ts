@@ -1,7 +1,7 @@
 // The ledger journal in PostgreSQL: entries written by the read models (payments, settlement,
 // reconciliation) in their own transactions, idempotently by entry id; and the queries operators
 // run — the trial balance and the export. Every entry is checked to balance before it is written.
-import type { Sql, Tx } from "../../streams/db/client.ts";
+import { rowsParam, type Sql, type Tx } from "../../streams/db/client.ts";
 import { assertBalanced, type JournalEntry } from "./core/postings.ts";
 
 export async function insertEntries(tx: Tx, entries: readonly JournalEntry[]): Promise<void> {
@@ -17,7 +17,9 @@ export async function insertEntries(tx: Tx, entries: readonly JournalEntry[]): P
     sources: e.sources,
   }));
   const inserted = await tx<{ id: string }[]>`
-    insert into ledger_entries ${tx(heads)}
+    insert into ledger_entries (id, at, kind, payment_id, currency, description, sources)
+    select * from jsonb_to_recordset(${rowsParam(tx, heads)}) as r(id text, at timestamptz, kind text,
+      payment_id text, currency text, description text, sources text[])
     on conflict (id) do nothing returning id`;
   if (inserted.length === 0) return;
   const fresh = new Set(inserted.map((r) => r.id));
@@ -34,7 +36,10 @@ export async function insertEntries(tx: Tx, entries: readonly JournalEntry[]): P
         at: e.at,
       })),
     );
-  if (lines.length > 0) await tx`insert into ledger_postings ${tx(lines)}`;
+  if (lines.length > 0)
+    await tx`insert into ledger_postings (entry_id, n, account, currency, debit, credit, at)
+      select * from jsonb_to_recordset(${rowsParam(tx, lines)}) as r(entry_id text, n int,
+        account text, currency text, debit bigint, credit bigint, at timestamptz)`;
 }
 
 /** Sums in bigint: exact at any size (PostgreSQL sums in numeric, read here as text). */

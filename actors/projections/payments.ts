@@ -2,7 +2,7 @@
 // state it continues from), every PSP operation by its PSP reference (what settlement lines match),
 // and the ledger's journal entries for the same events. One transaction per batch with the position
 // (streams/db/follower.ts): rebuilt from the stream at any time, never the record.
-import type { Tx } from "../../streams/db/client.ts";
+import { rowsParam, type Tx } from "../../streams/db/client.ts";
 import type { FrameSource, StreamMsg } from "../../streams/event-tap.ts";
 import { PoisonFrameError } from "../../streams/db/set-aside.ts";
 import type { Logger } from "../../config/log.ts";
@@ -126,13 +126,23 @@ export function paymentsProjection(log: Logger, source?: FrameSource) {
         return s?.state ? [paymentRow(s.state, s.lastSeq)] : [];
       });
       if (upserts.length > 0)
-        await tx`insert into payments ${tx(upserts)}
+        await tx`insert into payments (id, merchant_id, status, psp, amount, currency, captured_amount,
+            refunded_amount, reference, last4, brand, bin_country, created_at, updated_at, last_seq, state, open)
+          select * from jsonb_to_recordset(${rowsParam(tx, upserts)}) as r(id text, merchant_id text,
+            status text, psp text, amount bigint, currency text, captured_amount bigint,
+            refunded_amount bigint, reference text, last4 text, brand text, bin_country text,
+            created_at timestamptz, updated_at timestamptz, last_seq bigint, state jsonb, open boolean)
           on conflict (id) do update set status = excluded.status, psp = excluded.psp,
             captured_amount = excluded.captured_amount, refunded_amount = excluded.refunded_amount,
             updated_at = excluded.updated_at, last_seq = excluded.last_seq, state = excluded.state,
             open = excluded.open`;
       if (operations.length > 0)
-        await tx`insert into psp_operations ${tx(operations)} on conflict do nothing`;
+        await tx`insert into psp_operations (psp, kind, psp_reference, payment_id, merchant_id,
+            operation_id, amount, currency, expected_fee, brand, bin_country, at)
+          select * from jsonb_to_recordset(${rowsParam(tx, operations)}) as r(psp text, kind text,
+            psp_reference text, payment_id text, merchant_id text, operation_id text, amount bigint,
+            currency text, expected_fee bigint, brand text, bin_country text, at timestamptz)
+          on conflict do nothing`;
       await insertEntries(tx, entries);
     },
   };

@@ -2,7 +2,7 @@
 // columns of webhook_endpoints they read or keep (failing_since, disabled). One statement per table
 // per batch on ingest; one claim statement per sender round; one update per attempt.
 import { randomBytesPooled } from "../../config/random.ts";
-import type { Sql, Tx } from "../../streams/db/client.ts";
+import { rowsParam, type Sql, type Tx } from "../../streams/db/client.ts";
 import type { CatalogEntry } from "./core/catalog.ts";
 import { subscribes } from "./core/event-types.ts";
 
@@ -44,9 +44,13 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
     seq: e.seq,
     idx: e.idx,
     appended_at: e.appendedAt,
-    body: tx.json(e.event as unknown as Parameters<Tx["json"]>[0]),
+    body: e.event,
   }));
-  await tx`insert into webhook_events ${tx(events)} on conflict (id) do nothing`;
+  await tx`insert into webhook_events (id, merchant_id, payment_id, type, created, seq, idx, appended_at, body)
+    select * from jsonb_to_recordset(${rowsParam(tx, events)}) as r(id text, merchant_id text,
+      payment_id text, type text, created timestamptz, seq bigint, idx int, appended_at timestamptz,
+      body jsonb)
+    on conflict (id) do nothing`;
   const deliveries = entries.flatMap((e) =>
     endpoints
       .filter((ep) => ep.merchant_id === e.merchantId && subscribes(ep.enabled_events, e.event.type))
@@ -64,7 +68,11 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
       })),
   );
   if (deliveries.length > 0)
-    await tx`insert into webhook_deliveries ${tx(deliveries)}
+    await tx`insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx,
+        origin, next_attempt_at, traceparent)
+      select * from jsonb_to_recordset(${rowsParam(tx, deliveries)}) as r(id text, event_id text,
+        endpoint_id text, merchant_id text, payment_id text, seq bigint, idx int, origin text,
+        next_attempt_at timestamptz, traceparent text)
       on conflict (event_id, endpoint_id) where origin = 'stream' do nothing`;
   return deliveries.length;
 }
@@ -131,10 +139,10 @@ export async function recordSuccesses(
   done: ReadonlyArray<{ c: Claimed; attempt: Attempt }>,
 ): Promise<void> {
   if (done.length === 0) return;
-  const rows = done.map((d) => [d.c.delivery_id, d.attempt.at, JSON.stringify([d.attempt])]);
+  const rows = done.map((d) => ({ id: d.c.delivery_id, at: d.attempt.at, entry: [d.attempt] }));
   await sql`update webhook_deliveries d set status = 'succeeded', attempts = d.attempts + 1,
-      last_attempt_at = v.at::timestamptz, leased_until = null, attempt_log = d.attempt_log || v.entry::jsonb
-    from (values ${sql(rows)}) as v(id, at, entry)
+      last_attempt_at = v.at, leased_until = null, attempt_log = d.attempt_log || v.entry
+    from jsonb_to_recordset(${rowsParam(sql, rows)}) as v(id text, at timestamptz, entry jsonb)
     where d.id = v.id`;
   const recovered = [...new Set(done.filter((d) => d.c.failing_since !== null).map((d) => d.c.endpoint_id))];
   if (recovered.length > 0)

@@ -106,3 +106,14 @@ export async function dropSchema(url: string, schema: string): Promise<void> {
     await sql.end({ timeout: 1 });
   }
 }
+
+/**
+ * Rows for one fixed-text multi-row statement: `jsonb_to_recordset(${rowsParam(tx, rows)}) as
+ * r(<column> <type>, …)`. A `${tx(rows)}` VALUES list has a statement text per row count, each new to
+ * its connection (a Parse and Describe round trip before the Bind, and a prepared statement kept per
+ * count); one JSON parameter keeps one text, prepared once per connection, and one JSON.stringify
+ * for the whole batch. Dates become ISO strings, which the recordset's timestamptz columns read.
+ */
+export function rowsParam(tx: Sql | Tx, rows: readonly object[]): postgres.Parameter {
+  return tx.json(rows as unknown as Parameters<Tx["json"]>[0]);
+}

@@ -80,6 +80,14 @@ const BUDGET = {
    * the platform's connections no longer gather (and nothing is counted).
    */
   natsWrites: 20,
+  /**
+   * Not per payment: statement texts sent for the first time during the 20 payments (after the
+   * warm-up). The followers' multi-row writes have one text whatever the batch's size
+   * (`jsonb_to_recordset` of one JSON parameter, streams/db/client.ts rowsParam), so a connection
+   * prepares each once: 0 (2026-12-06). With `${tx(rows)}` VALUES lists a text per row count: 21–29,
+   * each a Parse and Describe round trip before its Bind.
+   */
+  pgNewTexts: 3,
   /** SQL transactions: 1.15–2.25 quiet, up to 3.45 loaded (3.95–4.4 before; 8.85–9 with one per frame). */
   pgTransactions: 4,
 };
@@ -213,6 +221,7 @@ describe("a payment's weight on the wire stays within its budget (e2e)", functio
       pgStatements: per(busy.pg.statements, idle.pg.statements),
       pgTransactions: per(busy.pg.transactions, idle.pg.transactions),
       natsWrites: per(busyWrites, idleWrites),
+      pgNewTexts: busy.pg.texts,
     };
     report(figures, busy, idle, ms, prefix);
     // Reported, not held to a budget (timings are noisy here): the whole platform's CPU per payment.
