@@ -13,6 +13,7 @@ import { CommandEnvelope, type CommandReply } from "./payment/core/wire.ts";
 import { CardTokenError, openCardToken, sealCard } from "./payment/card-seal.ts";
 import { NO_MERCHANT_TOKEN, parseCommandSubject, partitionOf, type Topology } from "../streams/topology.ts";
 import { PoisonReason } from "./fate.ts";
+import { textOf } from "../streams/envelopes.ts";
 
 export type Refusal = {
   reason: PoisonReason;
@@ -87,7 +88,7 @@ export function checkCommand(
 /** The bytes as sent, and the parsed body written back (a `\u0034…` escape is a digit once parsed). */
 function holdsCardNumber(raw: unknown, subject: string, data: Uint8Array): boolean {
   if (containsCardNumber(subject)) return true;
-  const text = Buffer.from(data).toString("utf8");
+  const text = textOf(data);
   if (containsCardNumber(text)) return true;
   // A digit differs once parsed only when written as an escape: the parsed text is scanned then only.
   return raw !== undefined && text.includes("\\u") && containsCardNumber(JSON.stringify(raw));

@@ -9,7 +9,7 @@
 // head of a history (its last frame) is vouched for by nothing after it: an external copy of the
 // heads (or of the whole stream) is what anchors it.
 import { createHash } from "node:crypto";
-import { EventFrame } from "./envelopes.ts";
+import { decodeJson, EventFrame } from "./envelopes.ts";
 
 /** The first frame of entity `id` chains to sha256(`switchyard:genesis:<id>`). */
 export const GENESIS_PREFIX = "switchyard:genesis:";
@@ -102,7 +102,7 @@ export class ChainVerifier {
     const at = { paymentId, seq, prevSeq: head?.seq };
     let json: unknown;
     try {
-      json = JSON.parse(Buffer.from(data).toString("utf8"));
+      json = decodeJson(data);
     } catch {
       json = undefined;
     }
