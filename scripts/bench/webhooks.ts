@@ -62,7 +62,10 @@ export async function webhooksSection(o: WebhooksBenchOptions): Promise<number> 
       SWITCHYARD_CARD_KEY: cardKey.toString("hex"),
       SWITCHYARD_DATA_DIR: dataDir,
       SANDBOX_PERSIST: "false",
+      // The section measures the dispatcher and sender: on whatever the environment says for the
+      // product flow (with the projections off the drain below waited for a position never moving).
       SWITCHYARD_WEBHOOKS: "on",
+      SWITCHYARD_PROJECTIONS: "on",
       // The receiver is local: http to loopback, as in development.
       SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK: "true",
     });
