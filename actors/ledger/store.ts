@@ -16,30 +16,30 @@ export async function insertEntries(tx: Tx, entries: readonly JournalEntry[]): P
     description: e.description,
     sources: e.sources,
   }));
-  const inserted = await tx<{ id: string }[]>`
-    insert into ledger_entries (id, at, kind, payment_id, currency, description, sources)
-    select * from jsonb_to_recordset(${rowsParam(tx, heads)}) as r(id text, at timestamptz, kind text,
-      payment_id text, currency text, description text, sources text[])
-    on conflict (id) do nothing returning id`;
-  if (inserted.length === 0) return;
-  const fresh = new Set(inserted.map((r) => r.id));
-  const lines = entries
-    .filter((e) => fresh.has(e.id))
-    .flatMap((e) =>
-      e.postings.map((p, n) => ({
-        entry_id: e.id,
-        n,
-        account: p.account,
-        currency: e.currency,
-        debit: p.debit,
-        credit: p.credit,
-        at: e.at,
-      })),
-    );
-  if (lines.length > 0)
-    await tx`insert into ledger_postings (entry_id, n, account, currency, debit, credit, at)
-      select * from jsonb_to_recordset(${rowsParam(tx, lines)}) as r(entry_id text, n int,
-        account text, currency text, debit bigint, credit bigint, at timestamptz)`;
+  const lines = entries.flatMap((e) =>
+    e.postings.map((p, n) => ({
+      entry_id: e.id,
+      n,
+      account: p.account,
+      currency: e.currency,
+      debit: p.debit,
+      credit: p.credit,
+      at: e.at,
+    })),
+  );
+  // One statement, one round trip: the postings of the entries this statement inserted, none of an
+  // entry stored before (a replayed batch). The foreign key is checked at the statement's end, when
+  // the entries the CTE inserted are there.
+  await tx`
+    with fresh as (
+      insert into ledger_entries (id, at, kind, payment_id, currency, description, sources)
+      select * from jsonb_to_recordset(${rowsParam(tx, heads)}) as r(id text, at timestamptz, kind text,
+        payment_id text, currency text, description text, sources text[])
+      on conflict (id) do nothing returning id)
+    insert into ledger_postings (entry_id, n, account, currency, debit, credit, at)
+    select p.* from jsonb_to_recordset(${rowsParam(tx, lines)}) as p(entry_id text, n int,
+      account text, currency text, debit bigint, credit bigint, at timestamptz)
+    where p.entry_id in (select id from fresh)`;
 }
 
 /** Sums in bigint: exact at any size (PostgreSQL sums in numeric, read here as text). */

@@ -125,8 +125,12 @@ export function paymentsProjection(log: Logger, source?: FrameSource) {
         const s = states.get(id);
         return s?.state ? [paymentRow(s.state, s.lastSeq)] : [];
       });
+      // Sent together (pipelined on the transaction's connection, executed in order): one round trip
+      // for the batch's writes, not one each — what a single payment at a time pays for every round trip.
+      const writes: Array<Promise<unknown>> = [insertEntries(tx, entries)];
       if (upserts.length > 0)
-        await tx`insert into payments (id, merchant_id, status, psp, amount, currency, captured_amount,
+        writes.push(
+          tx`insert into payments (id, merchant_id, status, psp, amount, currency, captured_amount,
             refunded_amount, reference, last4, brand, bin_country, created_at, updated_at, last_seq, state, open)
           select * from jsonb_to_recordset(${rowsParam(tx, upserts)}) as r(id text, merchant_id text,
             status text, psp text, amount bigint, currency text, captured_amount bigint,
@@ -135,15 +139,18 @@ export function paymentsProjection(log: Logger, source?: FrameSource) {
           on conflict (id) do update set status = excluded.status, psp = excluded.psp,
             captured_amount = excluded.captured_amount, refunded_amount = excluded.refunded_amount,
             updated_at = excluded.updated_at, last_seq = excluded.last_seq, state = excluded.state,
-            open = excluded.open`;
+            open = excluded.open`.execute(),
+        );
       if (operations.length > 0)
-        await tx`insert into psp_operations (psp, kind, psp_reference, payment_id, merchant_id,
+        writes.push(
+          tx`insert into psp_operations (psp, kind, psp_reference, payment_id, merchant_id,
             operation_id, amount, currency, expected_fee, brand, bin_country, at)
           select * from jsonb_to_recordset(${rowsParam(tx, operations)}) as r(psp text, kind text,
             psp_reference text, payment_id text, merchant_id text, operation_id text, amount bigint,
             currency text, expected_fee bigint, brand text, bin_country text, at timestamptz)
-          on conflict do nothing`;
-      await insertEntries(tx, entries);
+          on conflict do nothing`.execute(),
+        );
+      await Promise.all(writes);
     },
   };
 }

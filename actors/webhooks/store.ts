@@ -46,11 +46,6 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
     appended_at: e.appendedAt,
     body: e.event,
   }));
-  await tx`insert into webhook_events (id, merchant_id, payment_id, type, created, seq, idx, appended_at, body)
-    select * from jsonb_to_recordset(${rowsParam(tx, events)}) as r(id text, merchant_id text,
-      payment_id text, type text, created timestamptz, seq bigint, idx int, appended_at timestamptz,
-      body jsonb)
-    on conflict (id) do nothing`;
   const deliveries = entries.flatMap((e) =>
     endpoints
       .filter((ep) => ep.merchant_id === e.merchantId && subscribes(ep.enabled_events, e.event.type))
@@ -67,13 +62,27 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
         traceparent: e.traceparent,
       })),
   );
-  if (deliveries.length > 0)
-    await tx`insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx,
+  // The events and their deliveries sent together (pipelined, executed in order: a delivery's event is
+  // stored before it): one round trip, not two.
+  const storing =
+    tx`insert into webhook_events (id, merchant_id, payment_id, type, created, seq, idx, appended_at, body)
+    select * from jsonb_to_recordset(${rowsParam(tx, events)}) as r(id text, merchant_id text,
+      payment_id text, type text, created timestamptz, seq bigint, idx int, appended_at timestamptz,
+      body jsonb)
+    on conflict (id) do nothing`.execute();
+  if (deliveries.length === 0) {
+    await storing;
+    return 0;
+  }
+  await Promise.all([
+    storing,
+    tx`insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx,
         origin, next_attempt_at, traceparent)
       select * from jsonb_to_recordset(${rowsParam(tx, deliveries)}) as r(id text, event_id text,
         endpoint_id text, merchant_id text, payment_id text, seq bigint, idx int, origin text,
         next_attempt_at timestamptz, traceparent text)
-      on conflict (event_id, endpoint_id) where origin = 'stream' do nothing`;
+      on conflict (event_id, endpoint_id) where origin = 'stream' do nothing`.execute(),
+  ]);
   return deliveries.length;
 }
 
