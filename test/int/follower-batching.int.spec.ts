@@ -1,0 +1,69 @@
+// How the follower (streams/db/follower.ts) cuts batches, against real NATS and PostgreSQL: messages
+// arriving less than its linger apart, without pause, are still applied in batches no older than
+// maxBatchMs. Before that bound, one client's steady payments kept a single batch open until it held
+// 500 frames (about 1.7 s behind in the read model the whole time); and every batch moves the
+// position in the same transaction as its rows.
+import { expect } from "chai";
+import { openDb, dropSchema, type Db } from "../../streams/db/client.ts";
+import { Follower } from "../../streams/db/follower.ts";
+import { DATABASE_URL, openInfra, type Infra } from "../support/infra.ts";
+
+describe("a follower's batches stay young while messages keep coming (int)", function () {
+  this.timeout(30_000);
+  let infra: Infra;
+  let db: Db;
+  let follower: Follower | undefined;
+
+  beforeEach(async () => {
+    infra = await openInfra();
+    db = await openDb({ url: DATABASE_URL, schema: `sy_${infra.prefix}`, max: 2 }, infra.log);
+    await db.sql`create table probe (seq bigint primary key, batch int not null)`;
+  });
+  afterEach(async () => {
+    await follower?.stop();
+    await db.close();
+    await dropSchema(DATABASE_URL, `sy_${infra.prefix}`);
+    await infra.close();
+  });
+
+  it("applies a steady trickle in several batches, each within maxBatchMs of its first message, the position with each", async () => {
+    const sentAt = new Map<number, number>();
+    const batches: Array<{ first: number; size: number; openMs: number }> = [];
+    follower = new Follower(
+      {
+        name: "probe",
+        stream: infra.topo.eventStream,
+        lingerMs: 50,
+        maxBatchMs: 120,
+        async apply(tx, msgs) {
+          const first = msgs[0]!.seq;
+          // How long the batch was open: from its first message's publish to its apply.
+          batches.push({ first, size: msgs.length, openMs: Date.now() - (sentAt.get(first) ?? 0) });
+          const rows = msgs.map((m) => ({ seq: m.seq, batch: first }));
+          await tx`insert into probe ${tx(rows)}`;
+        },
+      },
+      { js: infra.js, sql: db.sql, log: infra.log },
+    );
+    await follower.start();
+    const subject = `${infra.topo.eventBase}.probe`;
+    // 60 messages, one every ~10 ms: always within the 50 ms linger of the one before, for ~600 ms.
+    let last = 0;
+    for (let i = 0; i < 60; i++) {
+      const t = Date.now();
+      last = (await infra.js.publish(subject, Buffer.from(`m${i}`))).seq;
+      sentAt.set(last, t);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await follower.caughtUp(last);
+
+    expect(batches.length, JSON.stringify(batches)).to.be.at.least(3);
+    // Generous for a loaded machine; the unbounded batch was open for the whole ~600 ms.
+    for (const b of batches) expect(b.openMs, JSON.stringify(b)).to.be.below(400);
+    const [{ n } = { n: 0 }] = await db.sql<{ n: number }[]>`select count(*)::int as n from probe`;
+    expect(n).to.equal(60);
+    const [offset] = await db.sql<{ last_seq: number }[]>`
+      select last_seq from projection_offsets where name = 'probe'`;
+    expect(offset?.last_seq).to.equal(last);
+  });
+});
