@@ -4,35 +4,20 @@
 // 500 frames (about 1.7 s behind in the read model the whole time); and every batch moves the
 // position in the same transaction as its rows.
 import { expect } from "chai";
-import { openDb, dropSchema, type Db } from "../../streams/db/client.ts";
 import { Follower } from "../../streams/db/follower.ts";
-import { DATABASE_URL, openInfra, type Infra } from "../support/infra.ts";
+import { useFollowerDb } from "../support/follower-db.ts";
 
 describe("a follower's batches stay young while messages keep coming (int)", function () {
   this.timeout(30_000);
-  let infra: Infra;
-  let db: Db;
-  let follower: Follower | undefined;
-
-  beforeEach(async () => {
-    infra = await openInfra();
-    db = await openDb({ url: DATABASE_URL, schema: `sy_${infra.prefix}`, max: 2 }, infra.log);
-    await db.sql`create table probe (seq bigint primary key, batch int not null)`;
-  });
-  afterEach(async () => {
-    await follower?.stop();
-    await db.close();
-    await dropSchema(DATABASE_URL, `sy_${infra.prefix}`);
-    await infra.close();
-  });
+  const t = useFollowerDb("create table probe (seq bigint primary key, batch int not null)");
 
   it("applies a steady trickle in several batches, each within maxBatchMs of its first message, the position with each", async () => {
     const sentAt = new Map<number, number>();
     const batches: Array<{ first: number; size: number; openMs: number }> = [];
-    follower = new Follower(
+    const follower = (t.follower = new Follower(
       {
         name: "probe",
-        stream: infra.topo.eventStream,
+        stream: t.infra.topo.eventStream,
         lingerMs: 50,
         maxBatchMs: 120,
         async apply(tx, msgs) {
@@ -43,16 +28,16 @@ describe("a follower's batches stay young while messages keep coming (int)", fun
           await tx`insert into probe ${tx(rows)}`;
         },
       },
-      { js: infra.js, sql: db.sql, log: infra.log },
-    );
+      { js: t.infra.js, sql: t.db.sql, log: t.infra.log },
+    ));
     await follower.start();
-    const subject = `${infra.topo.eventBase}.probe`;
+    const subject = `${t.infra.topo.eventBase}.probe`;
     // 60 messages, one every ~10 ms: always within the 50 ms linger of the one before, for ~600 ms.
     let last = 0;
     for (let i = 0; i < 60; i++) {
-      const t = Date.now();
-      last = (await infra.js.publish(subject, Buffer.from(`m${i}`))).seq;
-      sentAt.set(last, t);
+      const at = Date.now();
+      last = (await t.infra.js.publish(subject, Buffer.from(`m${i}`))).seq;
+      sentAt.set(last, at);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     await follower.caughtUp(last);
@@ -60,9 +45,9 @@ describe("a follower's batches stay young while messages keep coming (int)", fun
     expect(batches.length, JSON.stringify(batches)).to.be.at.least(3);
     // Generous for a loaded machine; the unbounded batch was open for the whole ~600 ms.
     for (const b of batches) expect(b.openMs, JSON.stringify(b)).to.be.below(400);
-    const [{ n } = { n: 0 }] = await db.sql<{ n: number }[]>`select count(*)::int as n from probe`;
+    const [{ n } = { n: 0 }] = await t.db.sql<{ n: number }[]>`select count(*)::int as n from probe`;
     expect(n).to.equal(60);
-    const [offset] = await db.sql<{ last_seq: number }[]>`
+    const [offset] = await t.db.sql<{ last_seq: number }[]>`
       select last_seq from projection_offsets where name = 'probe'`;
     expect(offset?.last_seq).to.equal(last);
   });

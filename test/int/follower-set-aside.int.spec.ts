@@ -3,37 +3,22 @@
 // past it — and the frames after it are applied; a statement the database cancels mid-batch (as it
 // does when it shuts down or times out) is a failure to retry: that frame is applied, not set aside.
 import { expect } from "chai";
-import { openDb, dropSchema, type Db } from "../../streams/db/client.ts";
 import { Follower } from "../../streams/db/follower.ts";
 import { listSetAside } from "../../streams/db/set-aside.ts";
-import { DATABASE_URL, openInfra, type Infra } from "../support/infra.ts";
+import { useFollowerDb } from "../support/follower-db.ts";
 
 describe("a follower sets aside a frame the database refuses, and retries what is not the frame's fault", function () {
   this.timeout(30_000);
-  let infra: Infra;
-  let db: Db;
-  let follower: Follower | undefined;
-
-  beforeEach(async () => {
-    infra = await openInfra();
-    db = await openDb({ url: DATABASE_URL, schema: `sy_${infra.prefix}`, max: 2 }, infra.log);
-    await db.sql`create table probe (seq bigint primary key, body text not null)`;
-  });
-  afterEach(async () => {
-    await follower?.stop();
-    await db.close();
-    await dropSchema(DATABASE_URL, `sy_${infra.prefix}`);
-    await infra.close();
-  });
+  const t = useFollowerDb("create table probe (seq bigint primary key, body text not null)");
 
   it("records the NUL frame, applies the frames around it, and retries (not sets aside) a cancelled statement", async () => {
     const setAside: Array<[number, string]> = [];
     // Cancelled twice: the batch and, were it taken for the frame's fault, its one-frame retry.
     let cancels = 0;
-    follower = new Follower(
+    const follower = (t.follower = new Follower(
       {
         name: "probe",
-        stream: infra.topo.eventStream,
+        stream: t.infra.topo.eventStream,
         async apply(tx, msgs) {
           for (const m of msgs) {
             const body = Buffer.from(m.data).toString("utf8");
@@ -49,28 +34,28 @@ describe("a follower sets aside a frame the database refuses, and retries what i
         },
       },
       {
-        js: infra.js,
-        sql: db.sql,
-        log: infra.log,
+        js: t.infra.js,
+        sql: t.db.sql,
+        log: t.infra.log,
         onSetAside: (_name, seq, code) => setAside.push([seq, code]),
       },
-    );
+    ));
     await follower.start();
-    const subject = `${infra.topo.eventBase}.probe`;
+    const subject = `${t.infra.topo.eventBase}.probe`;
     const seqs: number[] = [];
     for (const body of ["first", "a\u0000b", "cancelled twice", "last"])
-      seqs.push((await infra.js.publish(subject, Buffer.from(body))).seq);
+      seqs.push((await t.infra.js.publish(subject, Buffer.from(body))).seq);
     await follower.caughtUp(seqs.at(-1)!);
 
-    const rows = await db.sql<{ seq: number; body: string }[]>`select seq, body from probe order by seq`;
+    const rows = await t.db.sql<{ seq: number; body: string }[]>`select seq, body from probe order by seq`;
     expect(rows.map((r) => r.body)).to.deep.equal(["first", "cancelled twice", "last"]);
     expect(cancels).to.equal(2);
     expect(setAside).to.deep.equal([[seqs[1], "22021"]]);
-    const listed = await listSetAside(db.sql, { follower: "probe", limit: 10 });
+    const listed = await listSetAside(t.db.sql, { follower: "probe", limit: 10 });
     expect(listed).to.have.length(1);
-    expect(listed[0]).to.include({ seq: seqs[1], subject, code: "22021", stream: infra.topo.eventStream });
+    expect(listed[0]).to.include({ seq: seqs[1], subject, code: "22021", stream: t.infra.topo.eventStream });
     expect(listed[0]!.reason).to.match(/invalid byte sequence/);
-    const [offset] = await db.sql<{ last_seq: number; failing_since: Date | null }[]>`
+    const [offset] = await t.db.sql<{ last_seq: number; failing_since: Date | null }[]>`
       select last_seq, failing_since from projection_offsets where name = 'probe'`;
     expect(offset).to.deep.equal({ last_seq: seqs.at(-1), failing_since: null });
   });
