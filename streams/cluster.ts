@@ -6,6 +6,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { decodeJson } from "./envelopes.ts";
 import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { kvKeys } from "./kv-reads.ts";
 import { openBucket } from "./kv-open.ts";
@@ -210,7 +211,7 @@ export class ClusterKv {
 
 function safeJson(data: Uint8Array): unknown {
   try {
-    return JSON.parse(Buffer.from(data).toString("utf8"));
+    return decodeJson(data);
   } catch {
     return undefined;
   }

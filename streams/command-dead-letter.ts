@@ -9,7 +9,7 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { DeadLetter, DeadLetters } from "./dead-letters.ts";
 import type { ConsumerFate, Delivery, Disposition } from "./disposition.ts";
-import { Header } from "./envelopes.ts";
+import { Header, textOf } from "./envelopes.ts";
 import type { Topology } from "./topology.ts";
 
 export type DeadLetterDeps = {
@@ -33,9 +33,7 @@ export async function deadLetterMessage(
 ): Promise<void> {
   const traceparent = m.headers?.get(Header.traceparent);
   const redacted = d.redact === true;
-  const data = redacted
-    ? Buffer.from(o.redact(Buffer.from(m.data).toString("utf8")), "utf8")
-    : Buffer.from(m.data);
+  const data = redacted ? Buffer.from(o.redact(textOf(m.data)), "utf8") : Buffer.from(m.data);
   const subject = o.redact(m.subject);
   const record: DeadLetter = {
     v: 1,

@@ -70,18 +70,16 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
       payment_id text, type text, created timestamptz, seq bigint, idx int, appended_at timestamptz,
       body jsonb)
     on conflict (id) do nothing`.execute();
-  if (deliveries.length === 0) {
-    await storing;
-    return 0;
-  }
   await Promise.all([
     storing,
-    tx`insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx,
-        origin, next_attempt_at, traceparent)
-      select * from jsonb_to_recordset(${rowsParam(tx, deliveries)}) as r(id text, event_id text,
-        endpoint_id text, merchant_id text, payment_id text, seq bigint, idx int, origin text,
-        next_attempt_at timestamptz, traceparent text)
-      on conflict (event_id, endpoint_id) where origin = 'stream' do nothing`.execute(),
+    deliveries.length > 0
+      ? tx`insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx,
+          origin, next_attempt_at, traceparent)
+        select * from jsonb_to_recordset(${rowsParam(tx, deliveries)}) as r(id text, event_id text,
+          endpoint_id text, merchant_id text, payment_id text, seq bigint, idx int, origin text,
+          next_attempt_at timestamptz, traceparent text)
+        on conflict (event_id, endpoint_id) where origin = 'stream' do nothing`.execute()
+      : undefined,
   ]);
   return deliveries.length;
 }
