@@ -222,15 +222,18 @@ function machineTimes(): { idle: number; total: number } {
   return { idle, total };
 }
 
-/** utime + stime of every process named nats-server / redis-server (Linux /proc only). */
-function serverTicks(): Map<string, number> | undefined {
+/** The servers whose CPU the bench reads from /proc: every process of each name counts. */
+const SERVER_NAMES = new Set(["nats-server", "redis-server", "postgres"]);
+
+/** utime + stime of every process named nats-server / redis-server / postgres (Linux /proc only). */
+export function serverTicks(): Map<string, number> | undefined {
   try {
     const ticks = new Map<string, number>();
     for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
         const name = /\(([^)]*)\)/.exec(stat)?.[1];
-        if (name !== "nats-server" && name !== "redis-server") continue;
+        if (name === undefined || !SERVER_NAMES.has(name)) continue;
         // Fields after "(comm) ": state is [0], utime [11], stime [12].
         const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
         ticks.set(name, (ticks.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));

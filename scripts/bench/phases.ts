@@ -13,7 +13,7 @@ import type { Platform } from "../platform.ts";
 import { afterLoad, afterLoadLines, type AfterLoad } from "./after-load.ts";
 import { r1, r3 } from "./figures.ts";
 import type { HeapSummary } from "./heap-summary.ts";
-import { closedLoop, errorText, summarize, type Op, type RunResult } from "./load.ts";
+import { closedLoop, errorText, serverTicks, summarize, type Op, type RunResult } from "./load.ts";
 import { heapSummary, memoryFigures, memoryLines, type MemoryFigures } from "./memory.ts";
 
 export type PhaseModeInput = {
@@ -44,6 +44,14 @@ export type Phase = {
   p50Ms: number;
   p99Ms: number;
   cpuMsPerPayment: number;
+  /**
+   * CPU of the local nats-server and PostgreSQL (every `postgres` process: the server and its
+   * backends) per payment, ms (null: not visible, e.g. PGlite in the process): when the rate falls
+   * as history grows while this process's CPU per payment stays flat, these say whether the servers
+   * took the difference.
+   */
+  natsMsPerPayment: number | null;
+  postgresMsPerPayment: number | null;
   rssMb: number;
   heapUsedMb: number;
   externalMb: number;
@@ -53,6 +61,9 @@ export type Phase = {
 };
 
 const MB = 1024 * 1024;
+
+/** A server's ms per payment, or a dash when it was not visible. */
+const ms2 = (v: number | null): string => (v === null ? "–" : v.toFixed(2));
 
 /** Runs the phase mode; prints its report and BENCH_RESULT; resolves to the number of failed requests. */
 export async function phaseMode(i: PhaseModeInput): Promise<number> {
@@ -82,10 +93,20 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
   let inFlight = 0;
   let t0 = performance.now();
   let cpu0 = process.cpuUsage();
+  let ticks0 = serverTicks();
   let paused: Promise<void> | undefined;
   const closePhase = () => {
     const now = performance.now();
     const cpu = process.cpuUsage(cpu0);
+    const ticks1 = serverTicks();
+    // /proc/<pid>/stat counts clock ticks, 100 per second (load.ts reads them the same way).
+    const serverMs = (name: string): number | null => {
+      const a = ticks0?.get(name);
+      const b = ticks1?.get(name);
+      return a === undefined || b === undefined || latencies.length === 0
+        ? null
+        : ((b - a) * 10) / latencies.length;
+    };
     const m = process.memoryUsage();
     const l = summarize(latencies);
     const p: Phase = {
@@ -96,6 +117,8 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
       p50Ms: l.p50,
       p99Ms: l.p99,
       cpuMsPerPayment: (cpu.user + cpu.system) / 1000 / latencies.length,
+      natsMsPerPayment: serverMs("nats-server"),
+      postgresMsPerPayment: serverMs("postgres"),
       rssMb: m.rss / MB,
       heapUsedMb: m.heapUsed / MB,
       externalMb: m.external / MB,
@@ -105,7 +128,7 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
     phases.push(p);
     say(
       `phase ${p.phase}/${i.phases} (${done} payments): ${r1(p.perSecond)}/s  p50 ${p.p50Ms.toFixed(1)} ms  ` +
-        `cpu ${p.cpuMsPerPayment.toFixed(2)} ms/payment  rss ${r1(p.rssMb)} MB  heap used ${r1(p.heapUsedMb)} MB` +
+        `cpu ${p.cpuMsPerPayment.toFixed(2)} ms/payment (nats-server ${ms2(p.natsMsPerPayment)}, postgres ${ms2(p.postgresMsPerPayment)})  rss ${r1(p.rssMb)} MB  heap used ${r1(p.heapUsedMb)} MB` +
         `  live actors ${p.liveActors}` +
         (not201 > 0 ? `  NOT 201: ${not201}` : ""),
     );
@@ -114,6 +137,7 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
     if (p.phase === 1 && i.phases > 1) paused = figuresAfterFirst();
     t0 = performance.now();
     cpu0 = process.cpuUsage();
+    ticks0 = serverTicks();
   };
   // The memory figure forces a full GC (and maybe a heap snapshot): the load stops taking new
   // payments, those in flight finish, the figures are taken, and the next phase's clock starts then.
@@ -127,6 +151,7 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
     paused = undefined;
     t0 = performance.now();
     cpu0 = process.cpuUsage();
+    ticks0 = serverTicks();
   };
   const worker = async (w: number) => {
     for (let n = 0; !signal.aborted; n++) {
@@ -160,7 +185,8 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
 
   const first = phases[0];
   const last = phases[phases.length - 1];
-  const ratio = (k: keyof Phase) => (first && last ? last[k] / first[k] : NaN);
+  const ratio = (k: "perSecond" | "rssMb" | "heapUsedMb" | "cpuMsPerPayment" | "p50Ms") =>
+    first && last ? last[k] / first[k] : NaN;
   const bareLine = (what: string, r: RunResult | undefined) =>
     r
       ? [
@@ -177,12 +203,13 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
     i.setup,
     `  warm-up before phase 1: ${warm.completed} payments, ${r1(warm.perSecond)}/s`,
     ...bareLine(`before (${i.durationS} s)`, bareBefore),
-    "  phase  payments so far     rate/s   p50 ms   p99 ms  cpu ms/pay   RSS MB  heap used MB  external MB  live actors",
+    "  phase  payments so far     rate/s   p50 ms   p99 ms  cpu ms/pay  nats ms/pay  pg ms/pay   RSS MB  heap used MB  external MB  live actors",
     ...phases.map(
       (p) =>
         `  ${String(p.phase).padStart(5)}  ${String(p.phase * i.phasePayments + warm.completed).padStart(15)}` +
         `  ${r1(p.perSecond).toFixed(1).padStart(9)}  ${p.p50Ms.toFixed(1).padStart(7)}  ${p.p99Ms.toFixed(1).padStart(7)}` +
-        `  ${p.cpuMsPerPayment.toFixed(2).padStart(10)}  ${r1(p.rssMb).toFixed(1).padStart(7)}` +
+        `  ${p.cpuMsPerPayment.toFixed(2).padStart(10)}  ${ms2(p.natsMsPerPayment).padStart(11)}  ${ms2(p.postgresMsPerPayment).padStart(9)}` +
+        `  ${r1(p.rssMb).toFixed(1).padStart(7)}` +
         `  ${r1(p.heapUsedMb).toFixed(1).padStart(12)}  ${r1(p.externalMb).toFixed(1).padStart(11)}  ${String(p.liveActors).padStart(11)}` +
         (p.not201 > 0 ? `  (${p.not201} not 201)` : ""),
     ),
@@ -211,7 +238,9 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
     phasePayments: i.phasePayments,
     concurrency: C,
     warmupPayments: warm.completed,
-    perPhase: phases.map((p) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, r3(v)]))),
+    perPhase: phases.map((p) =>
+      Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v === null ? null : r3(v)])),
+    ),
     lastOverFirst: {
       perSecond: r3(ratio("perSecond")),
       rss: r3(ratio("rssMb")),

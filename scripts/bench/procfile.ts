@@ -10,6 +10,7 @@
 // in-flight work and exit on their own). procfile-report.ts reports them next to the single process,
 // measured by the same client in alternating phases.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { NODE_FLAGS } from "../../config/node-flags.ts";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -196,7 +197,8 @@ export async function startProcfile(o: ProcfileOptions): Promise<Procfile> {
     // One directory per child: the main thread's profile is the largest file in it (tsx's loader
     // thread writes one too).
     const profile = prof ? ["--cpu-prof", `--cpu-prof-dir=${join(prof, `${prefix}-${name}`)}`] : [];
-    const child = spawn(process.execPath, [...profile, "--import", "tsx", ENTRY[role]], {
+    // The V8 flags the Procfile's lines give each role (config/node-flags.ts).
+    const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, "--import", "tsx", ENTRY[role]], {
       cwd: ROOT,
       // As the Procfile's worker line: the projector runs the projections.
       env: role === "worker" ? { ...env, SWITCHYARD_PROJECTIONS: "off" } : env,
