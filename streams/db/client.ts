@@ -113,6 +113,9 @@ export async function dropSchema(url: string, schema: string): Promise<void> {
  * its connection (a Parse and Describe round trip before the Bind, and a prepared statement kept per
  * count); one JSON parameter keeps one text, prepared once per connection, and one JSON.stringify
  * for the whole batch. Dates become ISO strings, which the recordset's timestamptz columns read.
+ * Joined to a table by key (an update … from), name the keys as an array too (`and t.id =
+ * any(${ids})`): the planner counts the recordset as 100 rows whatever it holds and may scan the whole
+ * table instead (actors/webhooks/store.ts recordSuccesses; test/int/db-plan-cache.int.spec.ts).
  */
 export function rowsParam(tx: Sql | Tx, rows: readonly object[]): postgres.Parameter {
   return tx.json(rows as unknown as Parameters<Tx["json"]>[0]);
