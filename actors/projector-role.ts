@@ -19,6 +19,7 @@ import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import type { Infra } from "../streams/infra.ts";
 import { CommandBus } from "../streams/command-bus.ts";
+import { TableUpkeep } from "../streams/db/upkeep.ts";
 import { ChallengeExpiry } from "./expiry.ts";
 import { READ_MODELS, startReadModels, type ReadModels } from "./readmodels.ts";
 import { startWebhooks, type Webhooks } from "./webhooks/service.ts";
@@ -29,6 +30,8 @@ export type Projections = {
   expiry: ChallengeExpiry;
   /** The webhook dispatcher and sender (absent with SWITCHYARD_WEBHOOKS=off). */
   webhooks?: Webhooks;
+  /** The tables' vacuum and analyze where no autovacuum runs (streams/db/upkeep.ts). */
+  upkeep: TableUpkeep;
   stop(): Promise<void>;
 };
 
@@ -74,11 +77,20 @@ export async function startProjections(
     await readModels.stop().catch(() => undefined);
     throw err;
   }
+  // The tables these followers write, vacuumed and analyzed where no autovacuum will (PGlite, a
+  // server with it off); nothing where autovacuum runs.
+  const upkeep = new TableUpkeep({ sql: infra.db.sql, log: o.log, metrics: o.metrics });
+  await upkeep.start().catch((err: unknown) => {
+    o.log.warn({ err }, "database upkeep not started: whether autovacuum runs could not be read");
+    return false;
+  });
   return {
     readModels,
     expiry,
     ...(webhooks && { webhooks }),
+    upkeep,
     async stop() {
+      await upkeep.stop();
       await webhooks?.stop();
       await stopExpiry();
       await readModels.stop();

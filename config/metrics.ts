@@ -296,6 +296,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Age of the oldest merchant event not yet on PAY_OUT when the feed last looked (0: none waiting)",
       registers,
     }),
+    // Where no autovacuum runs (PGlite, a server with it off): streams/db/upkeep.ts.
+    dbUpkeep: new Counter({
+      name: "switchyard_db_upkeep_total",
+      help: "Tables the platform vacuumed or analyzed itself because no autovacuum runs on its database, by table and action",
+      labelNames: ["table", "action"] as const,
+      registers,
+    }),
     // The Stripe-compatible layer (gateway/stripe/).
     stripeRequests: new Counter({
       name: "switchyard_stripe_requests_total",

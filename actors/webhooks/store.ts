@@ -115,7 +115,7 @@ export type Claimed = {
  * position, so every earlier delivery of a payment is stored before a later one can be claimed.
  */
 export async function claimDue(
-  sql: Sql,
+  sql: Sql | Tx,
   o: { limit: number; now: Date; leaseMs: number },
 ): Promise<Claimed[]> {
   const leasedUntil = new Date(o.now.getTime() + o.leaseMs);

@@ -11,7 +11,7 @@ import { expect } from "chai";
 import pino from "pino";
 import type postgres from "postgres";
 import { dropSchema, openDb, type Db } from "../../streams/db/client.ts";
-import { recordSuccesses, type Attempt, type Claimed } from "../../actors/webhooks/store.ts";
+import { claimDue, recordSuccesses, type Attempt, type Claimed } from "../../actors/webhooks/store.ts";
 import { DATABASE_URL, uniquePrefix } from "../support/infra.ts";
 
 const TABLE = `create table deliveries (id text primary key, status text not null default 'pending',
@@ -50,6 +50,45 @@ async function planAfterGrowth(sql: postgres.Sql, statement: string): Promise<st
   }
 }
 
+/** `n` merchant events and a pending delivery of each to one endpoint, numbered from `from`. */
+async function seedDeliveries(
+  sql: postgres.Sql,
+  from: number,
+  n: number,
+  due: "now" | "later",
+): Promise<void> {
+  await sql.unsafe(`insert into webhook_events (id, merchant_id, payment_id, type, created, seq, idx, appended_at, body)
+    select 'evt_' || g, 'm1', 'pay_' || g, 'payment.created', now(), g, 0, now(), '{}'
+    from generate_series(${from}, ${from + n - 1}) g`);
+  await sql.unsafe(`insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx, next_attempt_at)
+    select 'whd_' || g, 'evt_' || g, 'we_1', 'm1', 'pay_' || g, g, 0,
+      ${due === "now" ? "now()" : "now() + interval '1 hour'"}
+    from generate_series(${from}, ${from + n - 1}) g`);
+}
+
+/** Sequential and index scans of webhook_deliveries by what `work` ran in one transaction. */
+async function scansOf(
+  conn: postgres.ReservedSql,
+  work: () => Promise<unknown>,
+): Promise<{ seq_scan: number; idx_scan: number }> {
+  // The backend's own table statistics not yet reported (pg_stat_xact_user_tables), before and after.
+  const scans = async () => {
+    const [row] = await conn<{ seq_scan: number; idx_scan: number }[]>`
+      select seq_scan::int, coalesce(idx_scan, 0)::int as idx_scan from pg_stat_xact_user_tables
+      where relname = 'webhook_deliveries'`;
+    return row ?? { seq_scan: 0, idx_scan: 0 };
+  };
+  await conn.unsafe("begin");
+  try {
+    const before = await scans();
+    await work();
+    const after = await scans();
+    return { seq_scan: after.seq_scan - before.seq_scan, idx_scan: after.idx_scan - before.idx_scan };
+  } finally {
+    await conn.unsafe("rollback");
+  }
+}
+
 describe("batch statements joined to a growing table by key", function () {
   this.timeout(30_000);
   const log = pino({ level: "silent" });
@@ -68,12 +107,7 @@ describe("batch statements joined to a growing table by key", function () {
   it("the sender's record of successes reads webhook_deliveries by key, not whole (20,000 rows)", async () => {
     const sql = db?.sql;
     if (!sql) throw new Error("no database");
-    await sql.unsafe(`insert into webhook_events (id, merchant_id, payment_id, type, created, seq, idx, appended_at, body)
-      select 'evt_' || g, 'm1', 'pay_' || g, 'payment.created', now(), g, 0, now(), '{}'
-      from generate_series(1, 20000) g`);
-    await sql.unsafe(`insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx, next_attempt_at)
-      select 'whd_' || g, 'evt_' || g, 'we_1', 'm1', 'pay_' || g, g, 0, now()
-      from generate_series(1, 20000) g`);
+    await seedDeliveries(sql, 1, 20000, "now");
     const attempt: Attempt = {
       at: new Date().toISOString(),
       status: 200,
@@ -85,20 +119,9 @@ describe("batch statements joined to a growing table by key", function () {
       c: { delivery_id: id, endpoint_id: "we_1", failing_since: null } as unknown as Claimed,
       attempt,
     }));
-    // In one transaction: the backend's own table statistics not yet reported
-    // (pg_stat_xact_user_tables) say how it read, before and after.
-    const scans = async (tx: postgres.TransactionSql) => {
-      const [row] = await tx<{ seq_scan: number; idx_scan: number }[]>`
-        select seq_scan::int, coalesce(idx_scan, 0)::int as idx_scan from pg_stat_xact_user_tables
-        where relname = 'webhook_deliveries'`;
-      return row ?? { seq_scan: 0, idx_scan: 0 };
-    };
-    const reads = await sql.begin(async (tx) => {
-      const before = await scans(tx);
-      await recordSuccesses(tx, done);
-      const after = await scans(tx);
-      return { seq_scan: after.seq_scan - before.seq_scan, idx_scan: after.idx_scan - before.idx_scan };
-    });
+    const conn = await sql.reserve();
+    const reads = await scansOf(conn, () => recordSuccesses(conn, done)).finally(() => conn.release());
+    await sql.begin((tx) => recordSuccesses(tx, done));
     expect(reads.seq_scan, "sequential scans of webhook_deliveries").to.equal(0);
     expect(reads.idx_scan).to.be.greaterThan(0);
     const recorded = await sql<{ id: string; status: string; attempts: number }[]>`
@@ -108,6 +131,31 @@ describe("batch statements joined to a growing table by key", function () {
       { id: "whd_512", status: "succeeded", attempts: 1 },
       { id: "whd_7", status: "succeeded", attempts: 1 },
     ]);
+  });
+
+  it("the sender's claim, run while the table was small, reads the due deliveries by index once it has grown", async () => {
+    const sql = db?.sql;
+    if (!sql) throw new Error("no database");
+    await sql.unsafe(`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed, created_at, updated_at)
+      values ('we_1', 'm1', 'http://127.0.0.1:9/hook', '{*}', 'sealed', now(), now())`);
+    const conn = await sql.reserve();
+    try {
+      // Claimed often on a table of a few rows, none due (a prepared statement's generic plan then).
+      await seedDeliveries(sql, 1, 5, "later");
+      for (let i = 0; i < 8; i++)
+        expect(await claimDue(conn, { limit: 32, now: new Date(), leaseMs: 10_000 })).to.deep.equal([]);
+      // 20,000 more, not due, and 3 due.
+      await seedDeliveries(sql, 6, 20000, "later");
+      await seedDeliveries(sql, 30001, 3, "now");
+      let claimed: Claimed[] = [];
+      const reads = await scansOf(conn, async () => {
+        claimed = await claimDue(conn, { limit: 32, now: new Date(), leaseMs: 10_000 });
+      });
+      expect(claimed.map((c) => c.delivery_id).sort()).to.deep.equal(["whd_30001", "whd_30002", "whd_30003"]);
+      expect(reads.seq_scan, "sequential scans of webhook_deliveries").to.equal(0);
+    } finally {
+      conn.release();
+    }
   });
 
   it("keyed, it stays on the key when prepared on a small table; joined only, it keeps scanning the table", async () => {

@@ -8,6 +8,8 @@ import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { pino } from "pino";
 import { openDb } from "../../streams/db/client.ts";
+import { TableUpkeep } from "../../streams/db/upkeep.ts";
+import { createMetrics } from "../../config/metrics.ts";
 import { migrations } from "../../streams/db/migrate.ts";
 import {
   EmbeddedPostgresError,
@@ -54,6 +56,16 @@ describe("the embedded PostgreSQL (PGlite) of npm start", function () {
         { last_seq: number }[]
       >`select last_seq from projection_offsets where name = 'test'`;
       expect(rows.map((r) => r.last_seq)).to.deep.equal([42]);
+      // No autovacuum runs in PGlite (one standalone backend, whatever `autovacuum` says): the
+      // platform vacuums and analyzes its own tables there, and a round does.
+      const upkeep = new TableUpkeep({ sql: db.sql, log, metrics: createMetrics() });
+      expect(await upkeep.needed()).to.equal(true);
+      await db.sql.unsafe(`create table churn (id int primary key, v int not null default 0)`);
+      await db.sql.unsafe(`insert into churn (id) select g from generate_series(1, 1000) g`);
+      await db.sql.unsafe(`update churn set v = 1 where id <= 600`);
+      await db.sql`select pg_stat_force_next_flush()`;
+      await db.sql`select 1`;
+      expect((await upkeep.round()).map((d) => `${d.table} ${d.action}`)).to.include("churn vacuum");
     } finally {
       await db.close();
     }
