@@ -64,7 +64,6 @@ import { workersMode } from "./bench/workers.ts";
 import { benchEnv, startProduct, type ProductRun } from "./bench/product.ts";
 import { report, type BenchOptions, type Flow } from "./bench/report.ts";
 import { accepted, facts } from "./bench/report-input.ts";
-import { missingNodeFlags } from "../config/node-flags.ts";
 import { benchRouting } from "./bench/routing.ts";
 import { searchSection } from "./bench/search.ts";
 import { settlementSection } from "./bench/settlement.ts";
@@ -89,12 +88,6 @@ async function main(): Promise<number> {
     return 0;
   }
   const opts = options();
-  const missing = missingNodeFlags();
-  if (missing.length > 0)
-    say(
-      `this process runs without ${missing.join(" ")}, which npm start gives every process ` +
-        `(config/node-flags.ts): the product's figures are heavier than npm start's; run it as npm run bench`,
-    );
   // The sections last: the flows' servers are gone by then, so none disturbs another.
   const section = sectionOnly();
   let code = section ? 0 : await flowsBench(opts);

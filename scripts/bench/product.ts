@@ -6,6 +6,7 @@
 // own answering 200), so the dispatcher has deliveries to make as a merchant's would.
 // With --embedded, PostgreSQL is PGlite in this process (one connection, as `npm start` uses it
 // when no server answers) and the sandbox keeps its state file, as `npm start`'s default does.
+import { missingNodeFlags } from "../../config/node-flags.ts";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../../config/env.ts";
@@ -107,6 +108,7 @@ export async function startProduct(o: {
     const db = o.embedded
       ? "PGlite in this process (one connection)"
       : `server at ${hostOf(config.database.url)}`;
+    const missing = missingNodeFlags();
     const setup =
       (o.sandboxUrl === undefined
         ? "product: sandbox + worker + gateway in this process"
@@ -118,7 +120,12 @@ export async function startProduct(o: {
         ? " with 1 endpoint (every event type) → a receiver in a process of its own answering 200"
         : ", no endpoint") +
       `; janitor on; logs at ${config.logLevel} (to a file); metrics on;` +
-      ` PostgreSQL: ${db}; sandbox persistence ${onOff(config.sandbox.persist)}`;
+      ` PostgreSQL: ${db}; sandbox persistence ${onOff(config.sandbox.persist)}` +
+      // npm start gives every process these V8 flags (config/node-flags.ts); without them the
+      // figures are heavier than npm start's (run it as `npm run bench`).
+      (missing.length === 0
+        ? "; V8 flags as npm start"
+        : `; WITHOUT npm start's V8 flags ${missing.join(" ")}`);
     return { config, platform, setup, receiver, stop };
   } catch (err) {
     await stop().catch(() => undefined);
