@@ -8,11 +8,9 @@
 // payments. Naming the keys in an array as well (`id = any($2)`), whose length the planner knows,
 // keeps it on the key.
 import { expect } from "chai";
-import pino from "pino";
 import type postgres from "postgres";
-import { dropSchema, openDb, type Db } from "../../streams/db/client.ts";
 import { claimDue, recordSuccesses, type Attempt, type Claimed } from "../../actors/webhooks/store.ts";
-import { DATABASE_URL, uniquePrefix } from "../support/infra.ts";
+import { useTestSchema } from "../support/test-schema.ts";
 
 const TABLE = `create table deliveries (id text primary key, status text not null default 'pending',
   attempts int not null default 0, attempt_log jsonb not null default '[]')`;
@@ -91,22 +89,10 @@ async function scansOf(
 
 describe("batch statements joined to a growing table by key", function () {
   this.timeout(30_000);
-  const log = pino({ level: "silent" });
-  let schema: string;
-  let db: Db | undefined;
-
-  beforeEach(async () => {
-    schema = `sy_${uniquePrefix()}_plans`;
-    db = await openDb({ url: DATABASE_URL, schema, max: 2 }, log);
-  });
-  afterEach(async () => {
-    await db?.close();
-    await dropSchema(DATABASE_URL, schema);
-  });
+  const db = useTestSchema("plans", 2);
 
   it("the sender's record of successes reads webhook_deliveries by key, not whole (20,000 rows)", async () => {
-    const sql = db?.sql;
-    if (!sql) throw new Error("no database");
+    const sql = db.sql;
     await seedDeliveries(sql, 1, 20000, "now");
     const attempt: Attempt = {
       at: new Date().toISOString(),
@@ -134,8 +120,7 @@ describe("batch statements joined to a growing table by key", function () {
   });
 
   it("the sender's claim, run while the table was small, reads the due deliveries by index once it has grown", async () => {
-    const sql = db?.sql;
-    if (!sql) throw new Error("no database");
+    const sql = db.sql;
     await sql.unsafe(`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed, created_at, updated_at)
       values ('we_1', 'm1', 'http://127.0.0.1:9/hook', '{*}', 'sealed', now(), now())`);
     const conn = await sql.reserve();
@@ -159,8 +144,7 @@ describe("batch statements joined to a growing table by key", function () {
   });
 
   it("keyed, it stays on the key when prepared on a small table; joined only, it keeps scanning the table", async () => {
-    const sql = db?.sql;
-    if (!sql) throw new Error("no database");
+    const sql = db.sql;
     await sql.unsafe(TABLE);
     const keyed = await planAfterGrowth(sql, KEYED);
     expect(keyed, keyed).to.match(/Index Scan using deliveries_pkey/);

@@ -4,37 +4,24 @@
 import { expect } from "chai";
 import pino from "pino";
 import { createMetrics } from "../../config/metrics.ts";
-import { dropSchema, openDb, type Db } from "../../streams/db/client.ts";
 import { TableUpkeep } from "../../streams/db/upkeep.ts";
-import { DATABASE_URL, uniquePrefix } from "../support/infra.ts";
+import { useTestSchema } from "../support/test-schema.ts";
 
 describe("database upkeep where no autovacuum runs", function () {
   this.timeout(30_000);
   const log = pino({ level: "silent" });
-  let schema: string;
-  let db: Db | undefined;
-
-  beforeEach(async () => {
-    schema = `sy_${uniquePrefix()}_upkeep`;
-    // One connection: the statistics it reports are flushed before the round reads them.
-    db = await openDb({ url: DATABASE_URL, schema, max: 1 }, log);
-  });
-  afterEach(async () => {
-    await db?.close();
-    await dropSchema(DATABASE_URL, schema);
-  });
+  // One connection: the statistics it reports are flushed before the round reads them.
+  const db = useTestSchema("upkeep", 1);
 
   it("is needed exactly when the server's autovacuum is off", async () => {
-    const sql = db?.sql;
-    if (!sql) throw new Error("no database");
+    const sql = db.sql;
     const [row] = await sql<{ on: boolean }[]>`select current_setting('autovacuum') = 'on' as on`;
     const upkeep = new TableUpkeep({ sql, log, metrics: createMetrics() });
     expect(await upkeep.needed()).to.equal(!row?.on);
   });
 
   it("vacuums the table with dead rows, analyzes the changed one, then has nothing to do", async () => {
-    const sql = db?.sql;
-    if (!sql) throw new Error("no database");
+    const sql = db.sql;
     await sql.unsafe(`create table churn (id int primary key, v int not null default 0)`);
     await sql.unsafe(`create table grown (id int primary key)`);
     await sql.unsafe(`insert into churn (id) select g from generate_series(1, 1000) g`);
@@ -54,14 +41,14 @@ describe("database upkeep where no autovacuum runs", function () {
     const after = await sql<{ table: string; dead: number; vacuumed: boolean; analyzed: boolean }[]>`
       select relname as table, n_dead_tup::int as dead, last_vacuum is not null as vacuumed,
         last_analyze is not null as analyzed
-      from pg_stat_user_tables where schemaname = ${schema} and relname in ('churn', 'grown') order by relname`;
+      from pg_stat_user_tables where schemaname = ${db.schema} and relname in ('churn', 'grown') order by relname`;
     expect(after).to.deep.equal([
       { table: "churn", dead: 0, vacuumed: true, analyzed: true },
       { table: "grown", dead: 0, vacuumed: false, analyzed: true },
     ]);
     // The planner's statistics exist now (what a cached plan is judged against).
     const [stats] = await sql<{ n: number }[]>`
-      select count(*)::int as n from pg_stats where schemaname = ${schema} and tablename = 'churn'`;
+      select count(*)::int as n from pg_stats where schemaname = ${db.schema} and tablename = 'churn'`;
     expect(stats?.n).to.be.greaterThan(0);
     expect(await upkeep.round()).to.deep.equal([]);
     const counted = await metrics.dbUpkeep.get();
