@@ -51,8 +51,11 @@ export class TableUpkeep {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<unknown> | undefined;
   #stopped = false;
+  readonly #everyMs: number;
 
-  constructor(private readonly o: UpkeepOptions) {}
+  constructor(private readonly o: UpkeepOptions) {
+    this.#everyMs = o.everyMs ?? UPKEEP_EVERY_MS;
+  }
 
   /**
    * Whether this database needs it: no autovacuum will come (PGlite's standalone backend, or the
@@ -69,25 +72,22 @@ export class TableUpkeep {
   async start(): Promise<boolean> {
     if (!(await this.needed())) return false;
     this.o.log.info(
-      { everyMs: this.o.everyMs ?? UPKEEP_EVERY_MS },
+      { everyMs: this.#everyMs },
       "database upkeep: no autovacuum runs here; the platform vacuums and analyzes its own tables",
     );
-    const tick = () => {
-      if (this.#stopped) return;
-      this.#round = this.round()
+    // As the challenge expiry's sweep: a round still running when the next is due is not doubled.
+    this.#timer = setInterval(() => {
+      this.#round ??= this.round()
         .catch((err: unknown) => this.o.log.warn({ err }, "database upkeep round failed; next round"))
-        .finally(() => {
-          this.#round = undefined;
-          if (!this.#stopped) this.#timer = setTimeout(tick, this.o.everyMs ?? UPKEEP_EVERY_MS).unref();
-        });
-    };
-    this.#timer = setTimeout(tick, this.o.everyMs ?? UPKEEP_EVERY_MS).unref();
+        .finally(() => (this.#round = undefined));
+    }, this.#everyMs);
+    this.#timer.unref();
     return true;
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    clearInterval(this.#timer);
     await this.#round;
   }
 

@@ -6,6 +6,7 @@ import pino from "pino";
 import { createMetrics } from "../../config/metrics.ts";
 import { TableUpkeep } from "../../streams/db/upkeep.ts";
 import { useTestSchema } from "../support/test-schema.ts";
+import { waitFor } from "../support/wait.ts";
 
 describe("database upkeep where no autovacuum runs", function () {
   this.timeout(30_000);
@@ -56,5 +57,36 @@ describe("database upkeep where no autovacuum runs", function () {
       ["churn", "vacuum", 1],
       ["grown", "analyze", 1],
     ]);
+  });
+
+  it("once started, runs its rounds on its own until stopped", async () => {
+    const sql = db.sql;
+    await sql.unsafe(`create table churn (id int primary key, v int not null default 0)`);
+    await sql.unsafe(`insert into churn (id) select g from generate_series(1, 1000) g`);
+    await sql.unsafe(`update churn set v = 1 where id <= 600`);
+    await sql`select pg_stat_force_next_flush()`;
+    await sql`select 1`;
+    const metrics = createMetrics();
+    const upkeep = new TableUpkeep({ sql, log, metrics, everyMs: 20 });
+    const [row] = await sql<{ on: boolean }[]>`select current_setting('autovacuum') = 'on' as on`;
+    if (row?.on) {
+      // A server whose autovacuum runs: no rounds at all.
+      expect(await upkeep.start()).to.equal(false);
+      return;
+    }
+    expect(await upkeep.start()).to.equal(true);
+    try {
+      await waitFor(
+        async () =>
+          (await metrics.dbUpkeep.get()).values.some((v) => v.labels.table === "churn") || undefined,
+        { timeoutMs: 10_000, what: "a round of its own to vacuum churn" },
+      );
+    } finally {
+      await upkeep.stop();
+    }
+    const [after] = await sql<{ dead: number }[]>`
+      select n_dead_tup::int as dead from pg_stat_user_tables
+      where schemaname = ${db.schema} and relname = 'churn'`;
+    expect(after?.dead).to.equal(0);
   });
 });
