@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 const HOST = "127.0.0.1";
+/** Ports this process handed out: never handed out twice (their servers may not have bound them yet). */
+const handedOut = new Set<number>();
 
 /**
  * A free port below the kernel's ephemeral range. Not one `listen(0)` hands out: those come from the
@@ -18,7 +20,12 @@ export async function freePort(): Promise<number> {
   const from = Math.min(20_000, low - 2_000);
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = from + Math.floor(Math.random() * (low - from));
+    // Checked free, then let go: a later call (or one running beside it: the cluster asks for its
+    // nine ports at once) could draw it again before its server binds it.
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
     if (await canListen(port)) return port;
+    handedOut.delete(port);
   }
   throw new Error(`no free port found between ${from} and ${low}`);
 }
