@@ -11,6 +11,7 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
+import { durablePulls } from "../../streams/command-consumer.ts";
 import { decodeJson, encode } from "../../streams/envelopes.ts";
 import { commandSubject, type Topology } from "../../streams/topology.ts";
 import type { CommandEnvelope } from "../payment/core/wire.ts";
@@ -90,7 +91,7 @@ export class Settler {
       max_ack_pending: 16,
     });
     const consumer = await this.d.js.consumers.get(this.d.topo.settleStream, SETTLER);
-    this.#messages = await consumer.consume({ max_messages: 16 });
+    this.#messages = await consumer.consume({ max_messages: 16, ...durablePulls(this.d.topo.replicas) });
     this.#loop = this.follow(this.#messages);
   }
 

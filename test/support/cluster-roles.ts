@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import type { JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { waitFor } from "./wait.ts";
 import type { Exit } from "./worker-process.ts";
 
@@ -64,6 +65,33 @@ export function startGatewayProcess(env: Record<string, string>, name = "gateway
 export async function streamLeader(jsm: JetStreamManager, stream: string): Promise<string | undefined> {
   const info = await jsm.streams.info(stream);
   return info.cluster?.leader;
+}
+
+/**
+ * Moves `other`'s leadership (leader stepdown: the server elects another replica) until the node
+ * leading `stream` leads it too; resolves with that node. A step down picks a new leader at random,
+ * so this asks again, up to `tries` times. (The client library has no call for it: the API subject.)
+ */
+export async function leadTogether(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  stream: string,
+  other: string,
+  tries = 20,
+): Promise<string> {
+  const leader = await streamLeader(jsm, stream);
+  for (let i = 0; i < tries; i++) {
+    const now = await waitFor(() => streamLeader(jsm, other).catch(() => undefined), {
+      timeoutMs: 15_000,
+      what: `a leader of ${other}`,
+    });
+    if (now === leader && leader !== undefined) return leader;
+    // The answer may be lost with the old leader's step down: the next round looks again.
+    await nc
+      .request(`$JS.API.STREAM.LEADER.STEPDOWN.${other}`, undefined, { timeout: 2_000 })
+      .catch(() => undefined);
+  }
+  throw new Error(`${other} still not led by ${String(leader)}, the leader of ${stream}`);
 }
 
 export type NodeStreamState = { messages: number; last_seq: number; first_seq: number };
