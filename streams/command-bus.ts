@@ -1,6 +1,6 @@
 // The gateway's side of PAY_CMD: publish a command (deduplicated by Nats-Msg-Id, so a publish whose
 // ack was lost can be retried unchanged) and wait, for a bounded time, for the actor's reply on a
-// core-NATS inbox. A lost reply costs only a 202: the state is always readable from the event store.
+// core-NATS inbox (or in memory, when the worker is in this process). A lost reply costs only a 202: the state is always readable from the event store.
 // The bus carries frames: the command and its reply are the payment's (actors/payment/core/wire.ts).
 import { randomUUID } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -14,6 +14,26 @@ import { injectSpan } from "./trace-headers.ts";
 
 export class NatsUnavailableError extends Error {
   override name = "NatsUnavailableError";
+}
+
+/**
+ * The started buses of this process, by inbox. A worker in the same process (`npm start`, the
+ * embedded platform) hands a reply to its bus here instead of publishing it to NATS and reading it
+ * back: one NATS message less each way per command, and the server's routing of it. The bytes are
+ * the same as on the wire and decoded the same way; a bus of another process is answered over NATS.
+ */
+const localBuses = new Map<string, CommandBus>();
+
+/**
+ * Answers `replyTo` in memory when its inbox belongs to a bus of this process; false when it does not
+ * (then the caller publishes it). Called only for a reply the caller may send (replyAllowed).
+ */
+export function replyInProcess(replyTo: string, data: Uint8Array): boolean {
+  const dot = replyTo.lastIndexOf(".");
+  const bus = dot > 0 ? localBuses.get(replyTo.slice(0, dot)) : undefined;
+  if (bus === undefined) return false;
+  bus.answer(replyTo.slice(dot + 1), data);
+  return true;
 }
 
 /** Where a command goes: its payment, and its merchant (absent only for a PSP notification). */
@@ -39,16 +59,21 @@ export class CommandBus {
     this.#sub = this.nc.subscribe(`${this.#inbox}.*`, {
       callback: (err, msg) => {
         if (err) return;
-        const token = msg.subject.slice(this.#inbox.length + 1);
-        const waiter = this.#waiters.get(token);
-        if (!waiter) return; // the request already gave up waiting
-        try {
-          waiter(decodeJson(msg.data));
-        } catch (err) {
-          this.log.error({ err }, "undecodable command reply");
-        }
+        this.answer(msg.subject.slice(this.#inbox.length + 1), msg.data);
       },
     });
+    localBuses.set(this.#inbox, this);
+  }
+
+  /** The reply for `token`, from NATS or from a worker of this process (replyInProcess). */
+  answer(token: string, data: Uint8Array): void {
+    const waiter = this.#waiters.get(token);
+    if (!waiter) return; // the request already gave up waiting
+    try {
+      waiter(decodeJson(data));
+    } catch (err) {
+      this.log.error({ err }, "undecodable command reply");
+    }
   }
 
   /**
@@ -114,6 +139,7 @@ export class CommandBus {
   }
 
   async close(): Promise<void> {
+    localBuses.delete(this.#inbox);
     if (this.#sub) {
       this.#sub.unsubscribe();
       await this.#sub.closed;

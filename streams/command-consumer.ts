@@ -20,6 +20,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from "../config/tracing.ts";
+import { replyInProcess } from "./command-bus.ts";
 import { deadLetterMessage, type DeadLetterDeps } from "./command-dead-letter.ts";
 import { drainDeliveries } from "./consumer-drain.ts";
 import type { DeadLetters } from "./dead-letters.ts";
@@ -319,7 +320,8 @@ export class CommandConsumer {
   private reply(m: JsMsg, raw: unknown, replyTo: string, reply: unknown): void {
     const merchant = parseCommandSubject(this.topo, m.subject)?.merchant ?? merchantIdOf(raw);
     if (replyAllowed(this.topo, replyTo, merchant)) {
-      this.nc.publish(replyTo, encode(reply));
+      const data = encode(reply);
+      if (!replyInProcess(replyTo, data)) this.nc.publish(replyTo, data);
       return;
     }
     this.metrics.commandRepliesRefused.inc();

@@ -9,8 +9,9 @@
 //   `<prefix>.bare.cmd.<partition>.<id>` in a work-queue stream (file storage) → one durable pull
 //   consumer per partition (consume(), in-flight bounded per partition like the product's) →
 //   fenced intent append to an events stream (expect.lastSubjectSequence 0, msgID) → one PSP call
-//   over HTTP → fenced result append (expect.lastSubjectSequence = the intent's seq) → reply over
-//   core NATS to the gateway's inbox → ack of the command → 201 to the client.
+//   over HTTP → fenced result append (expect.lastSubjectSequence = the intent's seq) → reply to the
+//   gateway's inbox (in memory: the gateway is in this process, as the product's in the bench) → ack
+//   of the command → 201 to the client.
 // What the product does that this leaves out on purpose: the activation read (a direct get of the
 // payment's last event: the fence at sequence 0 already rejects a second create), card sealing,
 // routing, fees, circuit bookkeeping, metrics, logs, snapshots.
@@ -150,6 +151,13 @@ async function start(
       req.end(body);
     });
 
+  // The reply: in memory to this process's gateway, as the product's worker answers a bus of its own
+  // process (replyInProcess in streams/command-bus.ts); over core NATS to any other inbox.
+  const answer = (replyTo: string, text: string): void => {
+    if (replyTo.startsWith(`${inbox}.`)) waiters.get(replyTo.slice(inbox.length + 1))?.(Buffer.from(text));
+    else nc.publish(replyTo, text);
+  };
+
   // The worker: one durable pull consumer per partition.
   const handle = async (m: JsMsg): Promise<void> => {
     const replyTo = m.headers?.get(REPLY_TO);
@@ -168,11 +176,11 @@ async function start(
         expect: { lastSubjectSequence: intent.seq, streamName: streams.events },
       });
       if (replyTo)
-        nc.publish(replyTo, JSON.stringify({ id: c.id, status, amount: c.amount, currency: c.currency }));
+        answer(replyTo, JSON.stringify({ id: c.id, status, amount: c.amount, currency: c.currency }));
       m.ack();
     } catch (err) {
       // No retries here: a failure is reported to the waiting client at once and the command dropped.
-      if (replyTo) nc.publish(replyTo, JSON.stringify({ error: String(err) }));
+      if (replyTo) answer(replyTo, JSON.stringify({ error: String(err) }));
       m.term();
     }
   };

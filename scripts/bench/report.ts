@@ -24,7 +24,7 @@ const ROUND_TRIPS = [
     2,
     "fenced event appends → PubAck (product: Created+Routed+AuthorizationRequested, then Authorized+Captured)",
   ],
-  ["reply", 1, "reply to the gateway's inbox (core NATS; one-way)"],
+  ["reply", 0, "reply to the gateway: in memory, both in this process (core NATS between processes)"],
   ["ack", 1, "command ack (plain, after the reply; a lost ack is an idempotent redelivery)"],
 ] as const;
 

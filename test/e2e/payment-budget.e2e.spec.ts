@@ -45,13 +45,18 @@ const BUDGET = {
    */
   eventDeliveries: 6,
   /**
-   * NATS messages published: 24.4–24.6 since the merchant events feed (issue 20: the 3 merchant
-   * events of a payment each published to PAY_OUT, +3); 21.1–21.6 before it (34 with a consumer per
-   * reader; 40.4–41.65 when the gateway replayed a payment per follow-up).
+   * NATS messages published: 19.85–21.2 since the worker answers a bus of its own process in memory (the
+   * three commands' replies, −3: streams/command-bus.ts replyInProcess); 24.4–24.6 before, since the
+   * merchant events feed (issue 20: the 3 merchant events of a payment each published to PAY_OUT,
+   * +3); 21.1–21.6 before it (34 with a consumer per reader; 40.4–41.65 when the gateway replayed a
+   * payment per follow-up).
    */
-  natsOutMsgs: 26,
-  /** NATS messages delivered: 30.3–30.35 with PAY_OUT's 3 acks (+3); 26.95–27.4 before (50 with a consumer per reader; 57.1–58.95 before that). */
-  natsInMsgs: 32,
+  natsOutMsgs: 23,
+  /**
+   * NATS messages delivered: 25.7–27 with the replies in memory (−3); 30.3–30.35 before, with PAY_OUT's
+   * 3 acks (+3); 26.95–27.4 before those (50 with a consumer per reader; 57.1–58.95 before that).
+   */
+  natsInMsgs: 29,
   /**
    * `$JS.API` requests: 6.15. 2 last-by-subject + 4 direct gets: before capture and refund the actor
    * (at rest, it left memory) replays the payment from PAY_EVT. (11.35–11.85 while the webhook
