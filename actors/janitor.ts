@@ -25,6 +25,7 @@ import {
 import { commandSubject, type Topology } from "../streams/topology.ts";
 import { frameMayLeaveOpen, isAtRest } from "./payment/core/effects.ts";
 import type { Journal } from "./payment/journal.ts";
+import { knownFrame } from "./projections/frames.ts";
 import type { CommandEnvelope } from "./payment/core/wire.ts";
 import { redeliveryDelayMs } from "./policy/core/retry.ts";
 
@@ -166,8 +167,13 @@ export class Janitor {
   }
 }
 
-/** What the janitor needs of a frame, from the JSON the process's readers share (no validation). */
+/**
+ * What the janitor needs of a frame: from the frame itself when this process has it already (read by
+ * a follower, or appended here), else from the JSON the process's readers share (no validation).
+ */
 function parseFrame(m: StreamMsg): { paymentId: string; types: string[] } | undefined {
+  const known = knownFrame(m);
+  if (known !== undefined) return { paymentId: known.paymentId, types: known.events.map((e) => e.type) };
   try {
     const f = jsonOf(m) as { paymentId?: unknown; events?: Array<{ type?: unknown }> };
     if (typeof f.paymentId !== "string" || !Array.isArray(f.events)) return undefined;

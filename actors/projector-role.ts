@@ -21,6 +21,7 @@ import type { Infra } from "../streams/infra.ts";
 import { CommandBus } from "../streams/command-bus.ts";
 import { TableUpkeep } from "../streams/db/upkeep.ts";
 import { ChallengeExpiry } from "./expiry.ts";
+import { followAppendedFrames } from "./projections/frames.ts";
 import { READ_MODELS, startReadModels, type ReadModels } from "./readmodels.ts";
 import { startWebhooks, type Webhooks } from "./webhooks/service.ts";
 
@@ -47,6 +48,8 @@ export async function startProjections(
     log: o.log,
     sandboxUrl: o.sandboxUrl,
   });
+  // The frames this process's workers append are handed to these followers as read (no parse).
+  const unfollow = followAppendedFrames();
   const bus = new CommandBus(infra.nc, infra.js, infra.topo, o.log);
   bus.start();
   const expiry = new ChallengeExpiry({
@@ -75,6 +78,7 @@ export async function startProjections(
   } catch (err) {
     await stopExpiry().catch(() => undefined);
     await readModels.stop().catch(() => undefined);
+    unfollow();
     throw err;
   }
   // The tables these followers write, vacuumed and analyzed where no autovacuum will (PGlite, a
@@ -94,6 +98,7 @@ export async function startProjections(
       await webhooks?.stop();
       await stopExpiry();
       await readModels.stop();
+      unfollow();
     },
   };
 }

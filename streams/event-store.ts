@@ -38,7 +38,8 @@ export type AppendAt = {
   lastHash?: string | undefined;
 };
 
-export type Appended = { seq: number; hash: string };
+/** Where the frame was stored: its stream sequence and subject, and its chain hash. */
+export type Appended = { seq: number; subject: string; hash: string };
 
 export class EventStore {
   constructor(
@@ -141,7 +142,7 @@ export class EventStore {
         this.metrics.fenceConflicts.inc();
         throw new WrongLastSequenceError(`${id} already has event ${at.eventNo + 1}`);
       }
-      return { seq: ack.seq, hash: chainHash(data) };
+      return { seq: ack.seq, subject, hash: chainHash(data) };
     } catch (err) {
       if (err instanceof WrongLastSequenceError) throw err;
       if (isWrongLastSequence(err)) {

@@ -14,6 +14,7 @@ import { findUnsafeText, UNSAFE_TEXT } from "./core/contract.ts";
 import { evolveAll } from "./core/evolve.ts";
 import type { Payment, PaymentState } from "./core/state.ts";
 import { PaymentEvents } from "./core/wire.ts";
+import { rememberAppended } from "../projections/frames.ts";
 
 /** A payment as loaded: its state and the positions an append must continue from. */
 export type Loaded = {
@@ -136,7 +137,19 @@ export class Journal {
       throw new LeaseLostError(
         `payment ${paymentId}: its partition is no longer this worker's; not appended`,
       );
-    return this.store.append(paymentId, at, events, traceparent);
+    const appended = await this.store.append(paymentId, at, events, traceparent);
+    // This process's followers, if it has any, read these events back without parsing them again.
+    rememberAppended(
+      appended.subject,
+      {
+        seq: appended.seq,
+        paymentId,
+        firstEventNo: at.eventNo + 1,
+        events: checked.data,
+      },
+      events,
+    );
+    return appended;
   }
 
   async snapshot(paymentId: string, loaded: Loaded): Promise<void> {

@@ -23,13 +23,95 @@ export type FrameReading =
 
 const readings = new WeakMap<StreamMsg, FrameReading>();
 
+/**
+ * Frames this process appended (actors/payment/journal.ts), as its followers would read them back,
+ * by `<seq> <subject>`: the tap's message for one is then neither parsed nor validated again (the
+ * journal validated those very events before the append). Kept only while followers of this process
+ * read the stream (followAppendedFrames), and at most MAX_REMEMBERED: a frame read before its append
+ * was acknowledged, or by followers far behind, is simply read from its bytes.
+ */
+const appendedHere = new Map<string, PaymentFrame>();
+const MAX_REMEMBERED = 1_024;
+let followers = 0;
+const stats = { remembered: 0, taken: 0 };
+
+/** Frames remembered and frames read from memory since the process started (tests read it). */
+export const appendedFrameStats = (): Readonly<typeof stats> => ({ ...stats });
+
+/** This process's followers read the event stream from now on; the function returned stops that. */
+export function followAppendedFrames(): () => void {
+  followers++;
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    if (--followers === 0) appendedHere.clear();
+  };
+}
+
+/**
+ * The journal appended `frame` (its events as the schema read them) on `subject`; `written` are the
+ * events as the store encoded them. Remembered only when those are plain JSON values with nothing
+ * JSON would change (no undefined, no -0, no non-finite number, no object that is not a plain one):
+ * then the followers' reading of the stored bytes is equal to `frame`.
+ */
+export function rememberAppended(subject: string, frame: PaymentFrame, written: readonly unknown[]): void {
+  if (followers === 0 || !jsonExact(written)) return;
+  appendedHere.set(`${frame.seq} ${subject}`, frame);
+  stats.remembered++;
+  if (appendedHere.size > MAX_REMEMBERED) appendedHere.delete(appendedHere.keys().next().value!);
+}
+
+function takeAppended(m: StreamMsg): PaymentFrame | undefined {
+  const key = `${m.seq} ${m.subject}`;
+  const frame = appendedHere.get(key);
+  if (frame === undefined) return undefined;
+  appendedHere.delete(key);
+  stats.taken++;
+  return frame;
+}
+
+/** Whether `v` survives JSON.stringify then JSON.parse unchanged. */
+export function jsonExact(v: unknown): boolean {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(v) && !Object.is(v, -0);
+    case "object": {
+      if (v === null) return true;
+      if (Array.isArray(v)) return v.every(jsonExact);
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const k in v) if (!jsonExact((v as Record<string, unknown>)[k])) return false;
+      return !Object.hasOwn(v, "__proto__");
+    }
+    case "undefined":
+    case "bigint":
+    case "function":
+    case "symbol":
+      return false;
+  }
+}
+
 export function readPaymentFrame(m: StreamMsg): FrameReading {
   let r = readings.get(m);
   if (!r) {
-    r = read(m);
+    const local = takeAppended(m);
+    r = local !== undefined ? { ok: true, frame: local } : read(m);
     readings.set(m, r);
   }
   return r;
+}
+
+/** The frame, when this process has it without parsing (read already, or appended here). */
+export function knownFrame(m: StreamMsg): PaymentFrame | undefined {
+  const r = readings.get(m);
+  if (r !== undefined) return r.ok ? r.frame : undefined;
+  const local = takeAppended(m);
+  if (local !== undefined) readings.set(m, { ok: true, frame: local });
+  return local;
 }
 
 function read(m: StreamMsg): FrameReading {

@@ -13,6 +13,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import type postgres from "postgres";
+import { appendedFrameStats } from "../../actors/projections/frames.ts";
 import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import { countWire, wireDelta, type WireCounter, type WireCounts } from "../../streams/wire-counts.ts";
 import { gatheredWrites } from "../../streams/nats-transport.ts";
@@ -201,11 +202,13 @@ describe("a payment's weight on the wire stays within its budget (e2e)", functio
     const cpuFrom = process.cpuUsage();
     const started = Date.now();
     const writesFrom = gatheredWrites();
+    const framesFrom = appendedFrameStats();
     const ids: string[] = [];
     for (let i = 0; i < N; i++) ids.push(await pay());
     await settled([...warm, ...ids], (WARM_UP + N) * WEBHOOKS);
     const busy = wireDelta(before, counter.read());
     const busyWrites = gatheredWrites() - writesFrom;
+    const framesTo = appendedFrameStats();
     const cpu = process.cpuUsage(cpuFrom);
     const { prefix } = platform.config;
     const ms = Date.now() - started;
@@ -250,6 +253,14 @@ describe("a payment's weight on the wire stays within its budget (e2e)", functio
     expect(figures.natsWrites, "NATS write calls per payment: the platform's connections gather").to.be.above(
       1,
     );
+    // The frames the worker appended reach the followers of its process as read, not parsed again
+    // (actors/projections/frames.ts): every one is remembered (the decider writes plain JSON), and
+    // the followers take nearly all (one read before its append's ack came back is parsed instead).
+    const remembered = framesTo.remembered - framesFrom.remembered;
+    const taken = framesTo.taken - framesFrom.taken;
+    console.log(`        frames appended here and read from memory: ${taken} of ${remembered} remembered`);
+    expect(remembered, "frames remembered").to.equal(figures.framesAppended * N);
+    expect(taken, "frames the followers read from memory").to.be.at.least(Math.ceil(remembered * 0.9));
   });
 });
 
