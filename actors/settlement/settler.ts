@@ -11,7 +11,7 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
-import { durablePulls } from "../../streams/command-consumer.ts";
+import { durablePulls } from "../../streams/durable-pulls.ts";
 import { decodeJson, encode } from "../../streams/envelopes.ts";
 import { commandSubject, type Topology } from "../../streams/topology.ts";
 import type { CommandEnvelope } from "../payment/core/wire.ts";
