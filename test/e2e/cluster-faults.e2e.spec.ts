@@ -5,10 +5,9 @@
 // runs in the test process so its charges can be read. A few merchants pay and capture in a loop,
 // retrying on connection errors and 503s with the same Idempotency-Key, while one thing is killed
 // with SIGKILL: the node leading PAY_EVT, the node leading PAY_CMD and PAY_EVT, a worker, a gateway
-// mid-request.
-// Each time: every payment reaches rest (captured, in GET and in the read model) within 30 s after
-// the load, none is lost, none is charged or captured twice at the PSP, and a restarted node catches
-// up with the leader. The timings measured are printed (docs/architecture.md quotes them).
+// mid-request. Each time: every payment reaches rest (captured, in GET and in the read model) within
+// 30 s after the load, none is lost, none is charged or captured twice at the PSP, and a restarted
+// node catches up with the leader. The timings measured are printed (docs/architecture.md quotes them).
 import { expect } from "chai";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,8 +17,9 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsCluster, type NatsCluster } from "../../scripts/nats-cluster.ts";
 import { startSandbox, type Sandbox } from "../../scripts/sandbox-psp.ts";
 import { ClusterKv } from "../../streams/cluster.ts";
-import { consumerName, topology, type Topology } from "../../streams/topology.ts";
+import { topology, type Topology } from "../../streams/topology.ts";
 import {
+  describeConsumers,
   leadTogether,
   nodeStreamState,
   startGatewayProcess,
@@ -105,7 +105,7 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
 
   afterEach(async function () {
     for (const l of loads.splice(0)) l.stop();
-    if (this.currentTest?.state === "failed") await describeConsumers();
+    if (this.currentTest?.state === "failed") await describeConsumers(jsm, topo);
     // A case that failed between a kill and its restart leaves the next one a whole cluster.
     for (const [i, pid] of cluster.pids().entries())
       if (pid === undefined)
@@ -279,8 +279,7 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
         timeoutMs: 30_000,
         what: "payments before the kill",
       });
-      // The command case kills the node leading the event stream too: the worst case, where a
-      // worker's appends fail (no responders) and its naks are lost with the consumers' leaders.
+      // The command case kills the node leading PAY_EVT too: the worst case (appends fail, naks lost).
       const leader =
         which === "command"
           ? await leadTogether(nc, jsm, stream, topo.eventStream)
@@ -327,21 +326,6 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
       expectInFlightAt(paid, killedAt);
       await expectNothingLostNothingTwice(paid);
     });
-
-  /** What the partitions' consumers say: printed when a case fails (where the commands are). */
-  async function describeConsumers(): Promise<void> {
-    for (let p = 0; p < topo.partitions; p++) {
-      try {
-        const info = await jsm.consumers.info(topo.commandStream, consumerName(p));
-        console.log(
-          `        ${consumerName(p)}: leader ${String(info.cluster?.leader)}, pending ${info.num_pending}, ` +
-            `ack pending ${info.num_ack_pending}, redelivered ${info.num_redelivered}, pulls waiting ${info.num_waiting}`,
-        );
-      } catch (err) {
-        console.log(`        ${consumerName(p)}: ${(err as Error).message}`);
-      }
-    }
-  }
 
   /** Resolves, with the delay, once `n` payments started after `since` have finished. */
   async function afterProgress(load: LoadRun, since: number, n: number): Promise<number> {

@@ -4,11 +4,10 @@
 // after the ack wait (30 s here).
 import { expect } from "chai";
 import { dispositionFor } from "../../actors/fate.ts";
-import { CommandConsumer, type CommandHandler } from "../../streams/command-consumer.ts";
-import { DeadLetters } from "../../streams/dead-letters.ts";
+import type { CommandConsumer, CommandHandler } from "../../streams/command-consumer.ts";
 import { ack, type ConsumerFate } from "../../streams/disposition.ts";
 import { encode } from "../../streams/envelopes.ts";
-import { openInfra, type Infra } from "../support/infra.ts";
+import { commandConsumer, openInfra, type Infra } from "../support/infra.ts";
 import { waitFor } from "../support/wait.ts";
 
 const fate: ConsumerFate = (failure, delivery) => dispositionFor(failure, delivery);
@@ -22,17 +21,7 @@ describe("command consumer: partitions started and stopped at run time (int)", f
   let releases: Array<() => void> = [];
 
   const consumer = (handler: CommandHandler) => {
-    const c = new CommandConsumer(
-      infra.nc,
-      infra.js,
-      infra.jsm,
-      infra.topo,
-      handler,
-      new DeadLetters(infra.js, infra.jsm, infra.topo),
-      infra.metrics,
-      infra.log,
-      { fate },
-    );
+    const c = commandConsumer(infra, handler, { fate });
     consumers.push(c);
     return c;
   };

@@ -15,7 +15,7 @@ import {
   topology,
   type Topology,
 } from "../../streams/topology.ts";
-import { openInfra, type Infra } from "../support/infra.ts";
+import { commandConsumer, openInfra, type Infra } from "../support/infra.ts";
 import { waitFor } from "../support/wait.ts";
 
 const ACK_WAIT_MS = 1_000;
@@ -216,17 +216,7 @@ describe("command consumer: what idle partitions cost", function () {
       new Promise((resolve) => {
         release = () => resolve({ disposition: ack });
       });
-    consumer = new CommandConsumer(
-      infra.nc,
-      infra.js,
-      infra.jsm,
-      infra.topo,
-      handler,
-      new DeadLetters(infra.js, infra.jsm, infra.topo),
-      infra.metrics,
-      infra.log,
-      { fate, lagEveryMs: 100 },
-    );
+    consumer = commandConsumer(infra, handler, { fate, lagEveryMs: 100 });
     const all = [...Array(PARTITIONS).keys()];
     await consumer.start(all);
     const gauge = async (name: "consumerAckPending" | "consumerPending", partition: number) =>

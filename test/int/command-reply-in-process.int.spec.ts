@@ -4,14 +4,12 @@
 // connection subscribed to every reply subject sees what went over the wire.
 import { expect } from "chai";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { dispositionFor } from "../../actors/fate.ts";
 import { CommandBus } from "../../streams/command-bus.ts";
-import { CommandConsumer, type CommandHandler } from "../../streams/command-consumer.ts";
-import { DeadLetters } from "../../streams/dead-letters.ts";
+import type { CommandConsumer, CommandHandler } from "../../streams/command-consumer.ts";
 import { ack } from "../../streams/disposition.ts";
 import { Header, decodeJson, encode } from "../../streams/envelopes.ts";
 import { commandSubject, replyInbox } from "../../streams/topology.ts";
-import { NATS_URL, openInfra, type Infra } from "../support/infra.ts";
+import { NATS_URL, commandConsumer, openInfra, type Infra } from "../support/infra.ts";
 import { waitFor } from "../support/wait.ts";
 
 describe("command replies: in memory within a process, on NATS across processes", function () {
@@ -26,17 +24,7 @@ describe("command replies: in memory within a process, on NATS across processes"
     infra = await openInfra({ partitions: 1 });
     const handler: CommandHandler = (raw) =>
       Promise.resolve({ disposition: ack, reply: { kind: "settled", echo: (raw as { n: number }).n } });
-    consumer = new CommandConsumer(
-      infra.nc,
-      infra.js,
-      infra.jsm,
-      infra.topo,
-      handler,
-      new DeadLetters(infra.js, infra.jsm, infra.topo),
-      infra.metrics,
-      infra.log,
-      { fate: (failure, delivery) => dispositionFor(failure, delivery) },
-    );
+    consumer = commandConsumer(infra, handler);
     await consumer.start([0]);
     bus = new CommandBus(infra.nc, infra.js, infra.topo, infra.log);
     bus.start();

@@ -1,12 +1,14 @@
 // What the cluster fault tests need beside the worker and projector processes (worker-process.ts):
 // the gateway role as a real child process (`node --import tsx gateway/main.ts`, as the Procfile runs
 // it), and the view of a three-node JetStream cluster: which node leads a stream (stream info's
-// `cluster.leader`), and one node's own copy of a stream (its monitoring endpoint's /jsz, which each
-// node answers for itself, unlike the JetStream API, which the leader answers).
+// `cluster.leader`; moved by leader step-downs until two streams share one), one node's own copy of
+// a stream (its monitoring endpoint's /jsz, which each node answers for itself, unlike the JetStream
+// API, which the leader answers), and what the partitions' command consumers say.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { consumerName, type Topology } from "../../streams/topology.ts";
 import { waitFor } from "./wait.ts";
 import type { Exit } from "./worker-process.ts";
 
@@ -92,6 +94,21 @@ export async function leadTogether(
       .catch(() => undefined);
   }
   throw new Error(`${other} still not led by ${String(leader)}, the leader of ${stream}`);
+}
+
+/** What the partitions' command consumers say (printed when a fault case fails: where the commands are). */
+export async function describeConsumers(jsm: JetStreamManager, topo: Topology): Promise<void> {
+  for (let p = 0; p < topo.partitions; p++) {
+    try {
+      const info = await jsm.consumers.info(topo.commandStream, consumerName(p));
+      console.log(
+        `        ${consumerName(p)}: leader ${String(info.cluster?.leader)}, pending ${info.num_pending}, ` +
+          `ack pending ${info.num_ack_pending}, redelivered ${info.num_redelivered}, pulls waiting ${info.num_waiting}`,
+      );
+    } catch (err) {
+      console.log(`        ${consumerName(p)}: ${(err as Error).message}`);
+    }
+  }
 }
 
 export type NodeStreamState = { messages: number; last_seq: number; first_seq: number };

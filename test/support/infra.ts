@@ -7,6 +7,9 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import type { Logger } from "../../config/log.ts";
 import { createMetrics, type Metrics } from "../../config/metrics.ts";
+import { dispositionFor } from "../../actors/fate.ts";
+import { CommandConsumer, type CommandHandler } from "../../streams/command-consumer.ts";
+import { DeadLetters } from "../../streams/dead-letters.ts";
 import { deleteTopology, ensureTopology, topology, type Topology } from "../../streams/topology.ts";
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
@@ -55,4 +58,26 @@ export async function openInfra(
       await nc.close();
     },
   };
+}
+
+/**
+ * A command consumer on the run's infra (not started), its commands settled as the worker settles
+ * them (dispositionFor) unless `opts.fate` says otherwise, its dead letters in the run's PAY_DLQ.
+ */
+export function commandConsumer(
+  infra: Infra,
+  handler: CommandHandler,
+  opts: Partial<ConstructorParameters<typeof CommandConsumer>[8]> = {},
+): CommandConsumer {
+  return new CommandConsumer(
+    infra.nc,
+    infra.js,
+    infra.jsm,
+    infra.topo,
+    handler,
+    new DeadLetters(infra.js, infra.jsm, infra.topo),
+    infra.metrics,
+    infra.log,
+    { fate: (failure, delivery) => dispositionFor(failure, delivery), ...opts },
+  );
 }
