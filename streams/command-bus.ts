@@ -1,6 +1,7 @@
 // The gateway's side of PAY_CMD: publish a command (deduplicated by Nats-Msg-Id, so a publish whose
 // ack was lost can be retried unchanged) and wait, for a bounded time, for the actor's reply on a
-// core-NATS inbox (or in memory, when the worker is in this process). A lost reply costs only a 202: the state is always readable from the event store.
+// core-NATS inbox (or in memory, when the worker is in this process). A lost reply costs only a 202:
+// the state is always readable from the event store.
 // The bus carries frames: the command and its reply are the payment's (actors/payment/core/wire.ts).
 import { randomUUID } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
