@@ -73,7 +73,7 @@ async function scansOf(
   const scans = async () => {
     const [row] = await conn<{ seq_scan: number; idx_scan: number }[]>`
       select seq_scan::int, coalesce(idx_scan, 0)::int as idx_scan from pg_stat_xact_user_tables
-      where relname = 'webhook_deliveries'`;
+      where relname = 'webhook_deliveries' and schemaname = current_schema()`;
     return row ?? { seq_scan: 0, idx_scan: 0 };
   };
   await conn.unsafe("begin");

@@ -195,7 +195,13 @@ describe("partition ownership across worker processes (int)", function () {
       "fence conflicts of the paused worker and the other, unchanged by the pause",
     ).to.deep.equal(fenceBefore);
     expect(metricOf(after, "switchyard_partitions_configured")).to.equal(PARTITIONS);
-    expect(metricOf(after, `switchyard_partitions_owned{worker="${idOf(paused)}"}`)).to.be.greaterThan(0);
+    // The leases say the two converged; the paused worker's gauge follows once it has started the
+    // partitions it took back (their consumers), a moment later on a loaded machine.
+    await waitFor(
+      async () =>
+        metricOf(await metricsOf(paused), `switchyard_partitions_owned{worker="${idOf(paused)}"}`) > 0,
+      { timeoutMs: 15_000, what: "the paused worker's gauge to show the partitions it took back" },
+    );
     const afterwards = await api.post("/v1/payments", paymentBody({ number: CARDS.success }), "after-pause");
     await waitFor(
       async () => (await api.get(`/v1/payments/${afterwards.body.id}`)).body.status === "authorized",

@@ -75,7 +75,10 @@ function startRoleProcess(
           await closed;
           const found = logs().find(match);
           if (found) return found;
-          throw new Error(`${name} exited while waiting for ${what}: ${stderr}`);
+          throw new Error(
+            `${name} exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}; ` +
+              `its last lines: ${lines.slice(-3).join(" | ")}; stderr: ${stderr}`,
+          );
         }
         return logs().find(match);
       },
