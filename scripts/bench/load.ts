@@ -188,11 +188,9 @@ function startCpuSample() {
       const proc = process.cpuUsage(proc0);
       const machine1 = machineTimes();
       const servers1 = serverTicks();
-      // /proc/<pid>/stat counts in clock ticks, 100 per second on every Linux this runs on.
       const cores = (name: string) => {
-        const a = servers0?.get(name);
-        const b = servers1?.get(name);
-        return a === undefined || b === undefined ? null : (b - a) / 100 / wallS;
+        const ms = serverCpuMs(servers0, servers1, name);
+        return ms === null ? null : ms / 1000 / wallS;
       };
       const processCores = (proc.user + proc.system) / 1e6 / wallS;
       const natsServerCores = cores("nats-server");
@@ -220,6 +218,20 @@ function machineTimes(): { idle: number; total: number } {
     total += times.user + times.nice + times.sys + times.idle + times.irq;
   }
   return { idle, total };
+}
+
+/**
+ * CPU ms the servers named `name` used between two serverTicks() readings; null when either reading
+ * lacks them. /proc/<pid>/stat counts in clock ticks, 100 per second on every Linux this runs on.
+ */
+export function serverCpuMs(
+  before: Map<string, number> | undefined,
+  after: Map<string, number> | undefined,
+  name: string,
+): number | null {
+  const a = before?.get(name);
+  const b = after?.get(name);
+  return a === undefined || b === undefined ? null : (b - a) * 10;
 }
 
 /** The servers whose CPU the bench reads from /proc: every process of each name counts. */

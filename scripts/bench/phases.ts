@@ -13,7 +13,15 @@ import type { Platform } from "../platform.ts";
 import { afterLoad, afterLoadLines, type AfterLoad } from "./after-load.ts";
 import { r1, r3 } from "./figures.ts";
 import type { HeapSummary } from "./heap-summary.ts";
-import { closedLoop, errorText, serverTicks, summarize, type Op, type RunResult } from "./load.ts";
+import {
+  closedLoop,
+  errorText,
+  serverCpuMs,
+  serverTicks,
+  summarize,
+  type Op,
+  type RunResult,
+} from "./load.ts";
 import { heapSummary, memoryFigures, memoryLines, type MemoryFigures } from "./memory.ts";
 
 export type PhaseModeInput = {
@@ -99,13 +107,9 @@ export async function phaseMode(i: PhaseModeInput): Promise<number> {
     const now = performance.now();
     const cpu = process.cpuUsage(cpu0);
     const ticks1 = serverTicks();
-    // /proc/<pid>/stat counts clock ticks, 100 per second (load.ts reads them the same way).
     const serverMs = (name: string): number | null => {
-      const a = ticks0?.get(name);
-      const b = ticks1?.get(name);
-      return a === undefined || b === undefined || latencies.length === 0
-        ? null
-        : ((b - a) * 10) / latencies.length;
+      const ms = serverCpuMs(ticks0, ticks1, name);
+      return ms === null || latencies.length === 0 ? null : ms / latencies.length;
     };
     const m = process.memoryUsage();
     const l = summarize(latencies);
