@@ -68,23 +68,12 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     case "PaymentAuthorized": {
       const psp = p.psp ?? attemptOf(p, event.attemptNo)?.psp;
       if (psp === undefined) return p; // no attempt asked for it: nothing to record
-      return Object.assign(
-        base(
-          withAttempt(p, event.attemptNo, (a) =>
-            Object.assign({}, a, {
-              status: "authorized" as const,
-              pspReference: event.pspReference,
-              completedAt: event.at,
-            }),
-          ),
-        ),
-        {
-          status: event.captured ? PaymentStatus.captured : PaymentStatus.authorized,
-          capturedAmount: event.captured ? p.amount : 0,
-          psp,
-          pspReference: event.pspReference,
-        },
-      );
+      return Object.assign(answered(p, event.attemptNo, "authorized", event.pspReference, event.at), {
+        status: event.captured ? PaymentStatus.captured : PaymentStatus.authorized,
+        capturedAmount: event.captured ? p.amount : 0,
+        psp,
+        pspReference: event.pspReference,
+      });
     }
     case "PaymentDeclined":
       return Object.assign(
@@ -112,23 +101,12 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     case "PaymentRequiresAction": {
       const psp = p.psp ?? attemptOf(p, event.attemptNo)?.psp;
       if (psp === undefined) return p;
-      return Object.assign(
-        base(
-          withAttempt(p, event.attemptNo, (a) =>
-            Object.assign({}, a, {
-              status: "requires_action" as const,
-              pspReference: event.pspReference,
-              completedAt: event.at,
-            }),
-          ),
-        ),
-        {
-          status: PaymentStatus.requiresAction,
-          psp,
-          pspReference: event.pspReference,
-          actionUrl: event.actionUrl,
-        },
-      );
+      return Object.assign(answered(p, event.attemptNo, "requires_action", event.pspReference, event.at), {
+        status: PaymentStatus.requiresAction,
+        psp,
+        pspReference: event.pspReference,
+        actionUrl: event.actionUrl,
+      });
     }
     case "AuthorizationFailed":
       return withAttempt(p, event.attemptNo, (a) =>
@@ -248,6 +226,17 @@ export function evolveAll(state: PaymentState, events: readonly PaymentEvent[]):
 function base(p: Payment): PaymentBase {
   const { status: _s, declineCode: _d, failureCode: _f, actionUrl: _a, ...rest } = p;
   return rest;
+}
+
+/** The payment without its status fields, its attempt `no` answered by the PSP (`status`, with its reference). */
+function answered(
+  p: Payment,
+  no: number,
+  status: "authorized" | "requires_action",
+  pspReference: string,
+  at: string,
+): PaymentBase {
+  return base(withAttempt(p, no, (a) => Object.assign({}, a, { status, pspReference, completedAt: at })));
 }
 
 /** The PSP and reference of the authorization the payment holds, if it holds one. */
