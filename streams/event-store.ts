@@ -39,7 +39,8 @@ export type AppendAt = {
 };
 
 /** Where the frame was stored: its stream sequence and subject, and its chain hash. */
-export type Appended = { seq: number; subject: string; hash: string };
+/** Where a frame was stored, its chain hash, and the bytes stored (what a reader of it gets). */
+export type Appended = { seq: number; subject: string; hash: string; data: Uint8Array };
 
 export class EventStore {
   constructor(
@@ -142,7 +143,7 @@ export class EventStore {
         this.metrics.fenceConflicts.inc();
         throw new WrongLastSequenceError(`${id} already has event ${at.eventNo + 1}`);
       }
-      return { seq: ack.seq, subject, hash: chainHash(data) };
+      return { seq: ack.seq, subject, hash: chainHash(data), data };
     } catch (err) {
       if (err instanceof WrongLastSequenceError) throw err;
       if (isWrongLastSequence(err)) {

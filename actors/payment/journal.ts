@@ -148,6 +148,7 @@ export class Journal {
         events: checked.data,
       },
       events,
+      appended.data,
     );
     return appended;
   }

@@ -25,15 +25,18 @@ const readings = new WeakMap<StreamMsg, FrameReading>();
 
 /**
  * Frames this process appended (actors/payment/journal.ts), as its followers would read them back,
- * by `<seq> <subject>`: the tap's message for one is then neither parsed nor validated again (the
- * journal validated those very events before the append). Kept only while followers of this process
- * read the stream (followAppendedFrames), and at most MAX_REMEMBERED: a frame read before its append
- * was acknowledged, or by followers far behind, is simply read from its bytes.
+ * with the very bytes it published, by `<seq> <subject>`: the tap's message for one is then neither
+ * parsed nor validated again (the journal validated those very events before the append) — when its
+ * bytes are the ones remembered. A message at that sequence and subject with other bytes (a stream
+ * deleted and made again under the same name while the process runs) is read from its bytes. Kept
+ * only while followers of this process read the stream (followAppendedFrames), and at most
+ * MAX_REMEMBERED: a frame read before its append was acknowledged, or by followers far behind, is
+ * simply read from its bytes.
  */
-const appendedHere = new Map<string, PaymentFrame>();
+const appendedHere = new Map<string, { frame: PaymentFrame; data: Uint8Array }>();
 const MAX_REMEMBERED = 1_024;
 let followers = 0;
-const stats = { remembered: 0, taken: 0 };
+const stats = { remembered: 0, taken: 0, otherBytes: 0 };
 
 /** Frames remembered and frames read from memory since the process started (tests read it). */
 export const appendedFrameStats = (): Readonly<typeof stats> => ({ ...stats });
@@ -50,25 +53,43 @@ export function followAppendedFrames(): () => void {
 }
 
 /**
- * The journal appended `frame` (its events as the schema read them) on `subject`; `written` are the
- * events as the store encoded them. Remembered only when those are plain JSON values with nothing
- * JSON would change (no undefined, no -0, no non-finite number, no object that is not a plain one):
- * then the followers' reading of the stored bytes is equal to `frame`.
+ * The journal appended `frame` (its events as the schema read them) on `subject` as `data`;
+ * `written` are the events as the store encoded them. Remembered only when those are plain JSON
+ * values with nothing JSON would change (no undefined, no -0, no non-finite number, no object that is
+ * not a plain one): then the followers' reading of `data` is equal to `frame`.
  */
-export function rememberAppended(subject: string, frame: PaymentFrame, written: readonly unknown[]): void {
+export function rememberAppended(
+  subject: string,
+  frame: PaymentFrame,
+  written: readonly unknown[],
+  data: Uint8Array,
+): void {
   if (followers === 0 || !jsonExact(written)) return;
-  appendedHere.set(`${frame.seq} ${subject}`, frame);
+  appendedHere.set(`${frame.seq} ${subject}`, { frame, data });
   stats.remembered++;
   if (appendedHere.size > MAX_REMEMBERED) appendedHere.delete(appendedHere.keys().next().value!);
 }
 
 function takeAppended(m: StreamMsg): PaymentFrame | undefined {
   const key = `${m.seq} ${m.subject}`;
-  const frame = appendedHere.get(key);
-  if (frame === undefined) return undefined;
+  const kept = appendedHere.get(key);
+  if (kept === undefined) return undefined;
   appendedHere.delete(key);
+  if (!sameBytes(kept.data, m.data)) {
+    stats.otherBytes++;
+    return undefined;
+  }
   stats.taken++;
-  return frame;
+  return kept.frame;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return (
+    a.byteLength === b.byteLength &&
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    )
+  );
 }
 
 /** Whether `v` survives JSON.stringify then JSON.parse unchanged. */

@@ -24,8 +24,8 @@ import { cmd, psp, PAYMENT_ID } from "./decider-spec.ts";
 const SUBJECT = `t.pay.evt.${PAYMENT_ID}`;
 
 /** The message a follower would get for `events` stored at `seq`, as the event store encodes it. */
-function storedMsg(seq: number, events: readonly unknown[], firstEventNo = 1): StreamMsg {
-  const frame = { v: 2, paymentId: PAYMENT_ID, firstEventNo, events, prev: "0".repeat(64) };
+function storedMsg(seq: number, events: readonly unknown[], prev = "0".repeat(64)): StreamMsg {
+  const frame = { v: 2, paymentId: PAYMENT_ID, firstEventNo: 1, events, prev };
   return { seq, subject: SUBJECT, data: encode(frame), time: new Date() };
 }
 
@@ -89,7 +89,7 @@ describe("frames appended here, read by this process's followers", () => {
     const frame: PaymentFrame = { seq: 7, paymentId: PAYMENT_ID, firstEventNo: 1, events: checked };
 
     // No follower in this process: nothing is kept.
-    rememberAppended(SUBJECT, frame, events!);
+    rememberAppended(SUBJECT, frame, events!, storedMsg(7, events!).data);
     const before = appendedFrameStats();
     const parsed = readPaymentFrame(storedMsg(7, events!));
     expect(parsed.ok && parsed.frame).to.deep.equal(frame);
@@ -97,7 +97,7 @@ describe("frames appended here, read by this process's followers", () => {
 
     const unfollow = followAppendedFrames();
     try {
-      rememberAppended(SUBJECT, frame, events!);
+      rememberAppended(SUBJECT, frame, events!, storedMsg(7, events!).data);
       const msg = storedMsg(7, events!);
       const read = readPaymentFrame(msg);
       expect(read).to.deep.equal({ ok: true, frame });
@@ -110,8 +110,37 @@ describe("frames appended here, read by this process's followers", () => {
       expect(again.ok && again.frame).to.deep.equal(frame);
       // Events JSON would change are not remembered: their frame is read from its bytes.
       const odd = [{ ...events![0]!, reference: undefined }];
-      rememberAppended(SUBJECT, { ...frame, seq: 8, events: odd }, odd);
+      rememberAppended(SUBJECT, { ...frame, seq: 8, events: odd }, odd, storedMsg(8, odd).data);
       expect(knownFrame(storedMsg(8, odd))).to.equal(undefined);
+    } finally {
+      unfollow();
+    }
+  });
+
+  it("hands it only to a message with the very bytes appended: the same sequence and subject from a stream made again is read", () => {
+    const [events] = lifecycle();
+    const frame: PaymentFrame = {
+      seq: 9,
+      paymentId: PAYMENT_ID,
+      firstEventNo: 1,
+      events: PaymentEvents.parse(events),
+    };
+    const unfollow = followAppendedFrames();
+    try {
+      // What this process appended at seq 9 before the stream was deleted and created again…
+      rememberAppended(SUBJECT, frame, events!, storedMsg(9, events!, "a".repeat(64)).data);
+      const before = appendedFrameStats();
+      // …and what the new stream holds at seq 9: same subject, another writer's bytes (another chain).
+      const other = [{ ...events![0]!, reference: "someone else's" }];
+      const read = readPaymentFrame(storedMsg(9, other, "b".repeat(64)));
+      expect(read.ok && read.frame.events[0]).to.include({ reference: "someone else's" });
+      expect(read.ok && read.frame).to.not.equal(frame);
+      expect(appendedFrameStats()).to.include({ taken: before.taken, otherBytes: before.otherBytes + 1 });
+      // One byte apart is other bytes too (the chain's hash differs; the events are the same).
+      rememberAppended(SUBJECT, { ...frame, seq: 10 }, events!, storedMsg(10, events!, "a".repeat(64)).data);
+      const close = storedMsg(10, events!, `${"a".repeat(63)}b`);
+      expect(knownFrame(close)).to.not.equal(frame);
+      expect(appendedFrameStats().otherBytes).to.equal(before.otherBytes + 2);
     } finally {
       unfollow();
     }
