@@ -123,11 +123,12 @@ export async function claimDue(
     with due as (
       select d.id from webhook_deliveries d
       join webhook_endpoints e on e.id = d.endpoint_id and not e.disabled
+      cross join lateral (select p.seq, p.idx from webhook_deliveries p
+        where p.endpoint_id = d.endpoint_id and p.payment_id = d.payment_id and p.status = 'pending'
+        order by p.seq, p.idx limit 1) first
       where d.status = 'pending' and d.next_attempt_at <= ${o.now}
         and (d.leased_until is null or d.leased_until < ${o.now})
-        and not exists (select 1 from webhook_deliveries p
-          where p.endpoint_id = d.endpoint_id and p.payment_id = d.payment_id and p.status = 'pending'
-            and (p.seq, p.idx) < (d.seq, d.idx))
+        and (first.seq, first.idx) = (d.seq, d.idx)
       order by d.next_attempt_at, d.seq, d.idx
       limit ${o.limit}
       for update of d skip locked
