@@ -64,45 +64,47 @@ async function seedDeliveries(
     from generate_series(${from}, ${from + n - 1}) g`);
 }
 
-/** Sequential and index scans of webhook_deliveries by what `work` ran in one transaction. */
-async function scansOf(
-  conn: postgres.ReservedSql,
-  work: () => Promise<unknown>,
-): Promise<{ seq_scan: number; idx_scan: number }> {
+type Reads = { seq_scan: number; idx_scan: number; idx_tup_fetch: number };
+
+/**
+ * Sequential scans, index scans and rows fetched through an index of webhook_deliveries by what
+ * `work` ran, in one transaction (rolled back).
+ */
+async function readsOf(conn: postgres.ReservedSql, work: () => Promise<unknown>): Promise<Reads> {
   // The backend's own table statistics not yet reported (pg_stat_xact_user_tables), before and after.
-  const scans = async () => {
-    const [row] = await conn<{ seq_scan: number; idx_scan: number }[]>`
-      select seq_scan::int, coalesce(idx_scan, 0)::int as idx_scan from pg_stat_xact_user_tables
+  const reads = async () => {
+    const [row] = await conn<Reads[]>`
+      select seq_scan::int, coalesce(idx_scan, 0)::int as idx_scan,
+        coalesce(idx_tup_fetch, 0)::int as idx_tup_fetch
+      from pg_stat_xact_user_tables
       where relname = 'webhook_deliveries' and schemaname = current_schema()`;
-    return row ?? { seq_scan: 0, idx_scan: 0 };
+    return row ?? { seq_scan: 0, idx_scan: 0, idx_tup_fetch: 0 };
   };
   await conn.unsafe("begin");
   try {
-    const before = await scans();
+    const before = await reads();
     await work();
-    const after = await scans();
-    return { seq_scan: after.seq_scan - before.seq_scan, idx_scan: after.idx_scan - before.idx_scan };
+    const after = await reads();
+    return {
+      seq_scan: after.seq_scan - before.seq_scan,
+      idx_scan: after.idx_scan - before.idx_scan,
+      idx_tup_fetch: after.idx_tup_fetch - before.idx_tup_fetch,
+    };
   } finally {
     await conn.unsafe("rollback");
   }
 }
 
-/** Rows of webhook_deliveries fetched through an index by what `work` ran, in its own transaction. */
-async function rowsFetchedBy(conn: postgres.ReservedSql, work: () => Promise<unknown>): Promise<number> {
-  const fetched = async () => {
-    const [row] = await conn<{ n: number }[]>`
-      select coalesce(idx_tup_fetch, 0)::int as n from pg_stat_xact_user_tables
-      where relname = 'webhook_deliveries' and schemaname = current_schema()`;
-    return row?.n ?? 0;
-  };
-  await conn.unsafe("begin");
-  try {
-    const before = await fetched();
-    await work();
-    return (await fetched()) - before;
-  } finally {
-    await conn.unsafe("rollback");
-  }
+/**
+ * Endpoint we_1, five deliveries not yet due, and the claim run often on `conn` while nothing is
+ * due: the generic plan a prepared statement keeps is made on this small table.
+ */
+async function claimedOftenWhileSmall(sql: postgres.Sql, conn: postgres.ReservedSql): Promise<void> {
+  await sql.unsafe(`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed, created_at, updated_at)
+    values ('we_1', 'm1', 'http://127.0.0.1:9/hook', '{*}', 'sealed', now(), now())`);
+  await seedDeliveries(sql, 1, 5, "later");
+  for (let i = 0; i < 8; i++)
+    expect(await claimDue(conn, { limit: 32, now: new Date(), leaseMs: 10_000 })).to.deep.equal([]);
 }
 
 describe("batch statements joined to a growing table by key", function () {
@@ -124,7 +126,7 @@ describe("batch statements joined to a growing table by key", function () {
       attempt,
     }));
     const conn = await sql.reserve();
-    const reads = await scansOf(conn, () => recordSuccesses(conn, done)).finally(() => conn.release());
+    const reads = await readsOf(conn, () => recordSuccesses(conn, done)).finally(() => conn.release());
     await sql.begin((tx) => recordSuccesses(tx, done));
     expect(reads.seq_scan, "sequential scans of webhook_deliveries").to.equal(0);
     expect(reads.idx_scan).to.be.greaterThan(0);
@@ -139,19 +141,14 @@ describe("batch statements joined to a growing table by key", function () {
 
   it("the sender's claim, run while the table was small, reads the due deliveries by index once it has grown", async () => {
     const sql = db.sql;
-    await sql.unsafe(`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed, created_at, updated_at)
-      values ('we_1', 'm1', 'http://127.0.0.1:9/hook', '{*}', 'sealed', now(), now())`);
     const conn = await sql.reserve();
     try {
-      // Claimed often on a table of a few rows, none due (a prepared statement's generic plan then).
-      await seedDeliveries(sql, 1, 5, "later");
-      for (let i = 0; i < 8; i++)
-        expect(await claimDue(conn, { limit: 32, now: new Date(), leaseMs: 10_000 })).to.deep.equal([]);
+      await claimedOftenWhileSmall(sql, conn);
       // 20,000 more, not due, and 3 due.
       await seedDeliveries(sql, 6, 20000, "later");
       await seedDeliveries(sql, 30001, 3, "now");
       let claimed: Claimed[] = [];
-      const reads = await scansOf(conn, async () => {
+      const reads = await readsOf(conn, async () => {
         claimed = await claimDue(conn, { limit: 32, now: new Date(), leaseMs: 10_000 });
       });
       expect(claimed.map((c) => c.delivery_id).sort()).to.deep.equal(["whd_30001", "whd_30002", "whd_30003"]);
@@ -167,25 +164,21 @@ describe("batch statements joined to a growing table by key", function () {
     // lookup by (endpoint, payment). Written as `not exists (… (p.seq, p.idx) < (d.seq, d.idx))`, the
     // plan PostgreSQL kept from a small table passed over every pending delivery for each candidate:
     // a claim read due × pending rows (under the bench's load: 9,176 rows for 74 claimed, 12.9 % of
-    // PostgreSQL's time; here ~4 million), growing with the square of the backlog.
+    // PostgreSQL's time; here ~4 million): each claim grew with the square of the backlog.
     const sql = db.sql;
-    await sql.unsafe(`insert into webhook_endpoints (id, merchant_id, url, enabled_events, secret_sealed, created_at, updated_at)
-      values ('we_1', 'm1', 'http://127.0.0.1:9/hook', '{*}', 'sealed', now(), now())`);
     const conn = await sql.reserve();
     try {
-      // Claimed often while the table is small and nothing is due: the generic plan is made then.
-      await seedDeliveries(sql, 1, 5, "later");
-      for (let i = 0; i < 8; i++)
-        expect(await claimDue(conn, { limit: 32, now: new Date(), leaseMs: 10_000 })).to.deep.equal([]);
+      await claimedOftenWhileSmall(sql, conn);
       await seedDeliveries(sql, 6, 2000, "now");
       let claimed: Claimed[] = [];
-      const fetched = await rowsFetchedBy(conn, async () => {
+      const reads = await readsOf(conn, async () => {
         claimed = await claimDue(conn, { limit: 32, now: new Date(), leaseMs: 10_000 });
       });
       expect(claimed).to.have.length(32);
-      expect(fetched, "rows of webhook_deliveries fetched by index for a claim of 32").to.be.at.most(
-        3 * 2005,
-      );
+      expect(
+        reads.idx_tup_fetch,
+        "rows of webhook_deliveries fetched by index for a claim of 32",
+      ).to.be.at.most(3 * 2005);
       // And the order holds: a payment's later delivery, due earlier, waits for its first.
       await seedDeliveries(sql, 1_000_001, 1, "now");
       await sql.unsafe(`update webhook_deliveries set payment_id = 'pay_2000', seq = 2001,
