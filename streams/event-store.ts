@@ -38,8 +38,7 @@ export type AppendAt = {
   lastHash?: string | undefined;
 };
 
-/** Where the frame was stored: its stream sequence and subject, and its chain hash. */
-/** Where a frame was stored, its chain hash, and the bytes stored (what a reader of it gets). */
+/** Where a frame was stored (stream sequence, subject), its chain hash, and the bytes stored. */
 export type Appended = { seq: number; subject: string; hash: string; data: Uint8Array };
 
 export class EventStore {

@@ -117,10 +117,9 @@ export function jsonExact(v: unknown): boolean {
 }
 
 export function readPaymentFrame(m: StreamMsg): FrameReading {
-  let r = readings.get(m);
-  if (!r) {
-    const local = takeAppended(m);
-    r = local !== undefined ? { ok: true, frame: local } : read(m);
+  let r = readingWithoutParse(m);
+  if (r === undefined) {
+    r = read(m);
     readings.set(m, r);
   }
   return r;
@@ -128,11 +127,19 @@ export function readPaymentFrame(m: StreamMsg): FrameReading {
 
 /** The frame, when this process has it without parsing (read already, or appended here). */
 export function knownFrame(m: StreamMsg): PaymentFrame | undefined {
+  const r = readingWithoutParse(m);
+  return r?.ok ? r.frame : undefined;
+}
+
+/** What a reader of the process made of `m` already, or the frame appended here as `m`'s bytes. */
+function readingWithoutParse(m: StreamMsg): FrameReading | undefined {
   const r = readings.get(m);
-  if (r !== undefined) return r.ok ? r.frame : undefined;
+  if (r !== undefined) return r;
   const local = takeAppended(m);
-  if (local !== undefined) readings.set(m, { ok: true, frame: local });
-  return local;
+  if (local === undefined) return undefined;
+  const taken: FrameReading = { ok: true, frame: local };
+  readings.set(m, taken);
+  return taken;
 }
 
 function read(m: StreamMsg): FrameReading {
