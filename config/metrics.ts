@@ -272,6 +272,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["outcome"] as const,
       registers,
     }),
+    webhookAttemptsStarted: new Counter({
+      name: "switchyard_webhook_attempts_started_total",
+      help: "Webhook delivery attempts started, by how the sender got the delivery: handed (leased to it when the dispatcher stored it) or claimed (a retry, a redelivery, one held back behind a pending one, or no room when stored)",
+      labelNames: ["via"] as const,
+      registers,
+    }),
     webhookDeliveryLag: new Histogram({
       name: "switchyard_webhook_delivery_lag_seconds",
       help: "From the payment event's append to PAY_EVT to the merchant endpoint's 2xx (first deliveries)",

@@ -30,7 +30,20 @@ import type { PaymentState } from "../payment/core/state.ts";
 import { PaymentEvents } from "../payment/core/wire.ts";
 import { readPaymentFrame, type PaymentFrame } from "../projections/frames.ts";
 import { catalog } from "./core/catalog.ts";
-import { ingest, type StoredEntry } from "./store.ts";
+import { ingest, type Claimed, type StoredEntry } from "./store.ts";
+
+/**
+ * The process's sender, to which the dispatcher hands the deliveries it leases at insert
+ * (actors/webhooks/sender.ts): room reserved before the insert, the leased runs once committed.
+ */
+export type HandOffTarget = {
+  reserve(max: number): number;
+  release(n: number): void;
+  /** Committed deliveries leased to this process, in runs to send in order; `reserved` is returned. */
+  take(runs: Claimed[][], reserved: number): void;
+  /** How long a handed delivery is leased for (the n-th of a run: n times this). */
+  leaseMs: number;
+};
 
 export type DispatcherOptions = {
   js: JetStreamClient;
@@ -41,8 +54,13 @@ export type DispatcherOptions = {
   log: Logger;
   /** The process's tap of PAY_EVT; by default an ordered consumer of the dispatcher's own. */
   source?: FrameSource;
-  /** Called after each stored batch (the sender looks at once). */
+  /**
+   * Called after each committed batch that stored deliveries no one was handed (the sender looks at
+   * once for them).
+   */
   onStored?: () => void;
+  /** This process's sender: deliveries leased to it at insert are handed to it, not claimed. */
+  handOff?: HandOffTarget;
   /** Called after each committed batch that stored merchant events (the PAY_OUT feed looks at once). */
   onEvents?: () => void;
   /** Called when a frame is set aside (recorded; the dispatcher went on past it). */
@@ -92,8 +110,12 @@ class UnreadableFrame extends Error implements RetryLater {
 export class WebhookDispatcher {
   readonly #cache = new Map<string, Cached>();
   readonly #follower: Follower;
-  /** Deliveries stored by the batch being committed (a failed one counts again from 0). */
+  /** Deliveries stored unleased by the batch being committed (a failed one counts again from 0). */
   #stored = 0;
+  /** The batch's deliveries leased to this process's sender, handed once it is committed. */
+  #handed: Claimed[][] = [];
+  /** Room reserved in the sender for the batch being committed. */
+  #reserved = 0;
   /** Merchant events in the batch being committed. */
   #events = 0;
   /** Frames this version could not read: when each was first tried. */
@@ -114,7 +136,11 @@ export class WebhookDispatcher {
         log: o.log,
         onApplied: (_name, seq) => {
           for (const s of this.#unreadable.keys()) if (s <= seq) this.#unreadable.delete(s);
-          // Only a batch that stored deliveries gives the sender something to claim.
+          // Committed: what was leased to this process goes to its sender (and the room not used
+          // back); only deliveries stored unleased give it something to claim.
+          if (this.#reserved > 0) o.handOff?.take(this.#handed, this.#reserved);
+          this.#handed = [];
+          this.#reserved = 0;
           if (this.#stored > 0) o.onStored?.();
           if (this.#events > 0) o.onEvents?.();
           this.#stored = 0;
@@ -142,6 +168,7 @@ export class WebhookDispatcher {
 
   async stop(): Promise<void> {
     await this.#follower.stop();
+    this.dropHanded();
   }
 
   /** Resolves when this dispatcher has stored (or seen stored) the stream up to `seq`. */
@@ -171,20 +198,48 @@ export class WebhookDispatcher {
 
   /** A batch's merchant events and deliveries, in the follower's transaction. */
   private async apply(tx: Tx, msgs: readonly StreamMsg[]): Promise<void> {
+    // An earlier attempt's transaction that did not commit (a failed commit, or a frame set aside
+    // after the batch failed): nothing of it is stored, its room goes back.
+    this.dropHanded();
     const touched = new Set<string>();
     const now = this.o.now?.() ?? new Date();
     try {
       const entries: StoredEntry[] = [];
       for (const m of msgs) entries.push(...(await this.entriesOf(m, touched, now)));
-      if (entries.length > 0) this.#stored += await ingest(tx, entries, now);
+      if (entries.length > 0) {
+        const handOff = this.o.handOff;
+        const r = await ingest(
+          tx,
+          entries,
+          now,
+          handOff && {
+            reserve: (max) => {
+              const n = handOff.reserve(max);
+              this.#reserved += n;
+              return n;
+            },
+            leaseMs: handOff.leaseMs,
+          },
+        );
+        this.#handed.push(...r.handed);
+        this.#stored += r.stored - r.handed.reduce((n, run) => n + run.length, 0);
+      }
       this.#events += entries.length;
     } catch (err) {
       // Nothing stored: the states cached past these frames are not what the database holds.
       for (const id of touched) this.#cache.delete(id);
       this.#stored = 0;
       this.#events = 0;
+      this.dropHanded();
       throw err;
     }
+  }
+
+  /** The room reserved for an uncommitted batch, back to the sender. */
+  private dropHanded(): void {
+    if (this.#reserved > 0) this.o.handOff?.release(this.#reserved);
+    this.#reserved = 0;
+    this.#handed = [];
   }
 
   private async entriesOf(m: StreamMsg, touched: Set<string>, now: Date): Promise<StoredEntry[]> {

@@ -63,6 +63,13 @@ export class WebhookSender {
   readonly #agent: Agent;
   readonly #now: () => Date;
   #inflight = 0;
+  /** Room reserved by the dispatcher for deliveries it is leasing to this sender at insert. */
+  #reserved = 0;
+  /**
+   * Deliveries may be waiting for a claim: the dispatcher stored some it did not hand, a run was
+   * cut short, or the last claim was full. A finished send looks again only then.
+   */
+  #backlog = true;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
@@ -73,7 +80,7 @@ export class WebhookSender {
   #retryAts: number[] = [];
   #retryTimer: NodeJS.Timeout | undefined;
   #gaugeTimer: NodeJS.Timeout | undefined;
-  readonly #sends = new Set<Promise<void>>();
+  readonly #sends = new Set<Promise<unknown>>();
   readonly #successes: Array<{
     c: Claimed;
     attempt: Attempt;
@@ -94,6 +101,7 @@ export class WebhookSender {
   }
 
   start(): void {
+    for (const via of ["handed", "claimed"]) this.o.metrics.webhookAttemptsStarted.inc({ via }, 0);
     this.#poll();
     // The failing gauge from the database, now and then: a success on another worker clears this
     // worker's series too, so `max by (endpoint)` over workers says what the endpoint does.
@@ -119,6 +127,78 @@ export class WebhookSender {
     await this.#running;
     await Promise.allSettled([...this.#sends]);
     await this.#agent.close();
+  }
+
+  /** How long a delivery is leased for: its attempt (the timeout) and recording it. */
+  get leaseMs(): number {
+    // Short enough that a killed sender's deliveries come back soon (then sent again: at least once).
+    return this.o.timeoutMs * 2 + 1_000;
+  }
+
+  /** Room for up to `max` deliveries leased to this sender at insert, kept until take or release. */
+  reserve(max: number): number {
+    if (this.#stopped) return 0;
+    const n = Math.max(0, Math.min(max, this.o.concurrency - this.#inflight - this.#reserved));
+    this.#reserved += n;
+    return n;
+  }
+
+  release(n: number): void {
+    this.#reserved = Math.max(0, this.#reserved - n);
+  }
+
+  /**
+   * Deliveries leased to this sender when the dispatcher stored them (committed): sent without a
+   * claim, each run (one endpoint and payment) in order, a delivery only after the one before it
+   * succeeded. After a failure the rest of its run is given back (unleased) to wait for a claim,
+   * which holds it until the failed one succeeds. `reserved` is the room the dispatcher had.
+   */
+  take(runs: readonly Claimed[][], reserved: number): void {
+    this.release(reserved);
+    for (const run of runs) {
+      this.#inflight += run.length;
+      const send = this.sendRun(run)
+        .catch((err: unknown) =>
+          this.o.log.warn(
+            { err, delivery: run[0]?.delivery_id },
+            "webhook attempt not recorded; its lease runs out",
+          ),
+        )
+        .finally(() => {
+          this.#sends.delete(send);
+          if (this.#backlog && this.#inflight <= this.o.concurrency / 2) this.wake();
+        });
+      this.#sends.add(send);
+    }
+  }
+
+  private async sendRun(run: readonly Claimed[]): Promise<void> {
+    let next = 0; // the first delivery of the run not yet tried
+    try {
+      while (next < run.length && !this.#stopped) {
+        const c = run[next]!;
+        next += 1;
+        this.o.metrics.webhookAttemptsStarted.inc({ via: "handed" });
+        // A failure (recorded, retried later) holds the rest back; one not recorded keeps its lease.
+        if (!(await this.attempt(c).finally(() => (this.#inflight -= 1)))) break;
+      }
+    } finally {
+      const rest = run.slice(next);
+      if (rest.length > 0) {
+        this.#inflight -= rest.length;
+        this.#backlog = true;
+        // Claimable once the one before them succeeds; if this fails too, their leases run out.
+        await this.o.sql`update webhook_deliveries set leased_until = null
+          where id = any(${rest.map((c) => c.delivery_id)}) and status = 'pending'`.catch(() => undefined);
+        this.wake();
+      }
+    }
+  }
+
+  /** Deliveries were stored that no one was handed: look for them now. */
+  stored(): void {
+    this.#backlog = true;
+    this.wake();
   }
 
   /** Look for due deliveries now (new ones were stored, or a send finished). */
@@ -178,15 +258,14 @@ export class WebhookSender {
 
   /** Resolves to whether there was anything to do: deliveries claimed, or sends still in flight. */
   private async round(): Promise<boolean> {
-    const room = this.o.concurrency - this.#inflight;
+    const room = this.o.concurrency - this.#inflight - this.#reserved;
     if (room <= 0) return true;
-    const claimed = await claimDue(this.o.sql, {
-      limit: room,
-      now: this.#now(),
-      // Long enough for the attempt (its timeout) and recording it; short enough that a killed
-      // sender's claims come back soon (then sent again: at least once).
-      leaseMs: this.o.timeoutMs * 2 + 1_000,
-    });
+    // A delivery held back behind one this sender is still sending is claimable once that one
+    // succeeds: while sends are in flight, an empty claim does not clear the backlog.
+    const busy = this.#inflight > 0;
+    const claimed = await claimDue(this.o.sql, { limit: room, now: this.#now(), leaseMs: this.leaseMs });
+    this.#backlog = claimed.length === room || (this.#backlog && busy);
+    if (claimed.length > 0) this.o.metrics.webhookAttemptsStarted.inc({ via: "claimed" }, claimed.length);
     for (const c of claimed) {
       this.#inflight += 1;
       const send = this.attempt(c)
@@ -209,7 +288,8 @@ export class WebhookSender {
     return claimed.length > 0 || this.#inflight > 0;
   }
 
-  private async attempt(c: Claimed): Promise<void> {
+  /** One attempt, recorded; true when it succeeded. */
+  private async attempt(c: Claimed): Promise<boolean> {
     const started = this.#now();
     const t0 = performance.now();
     const outcome = await this.post(c, started);
@@ -223,7 +303,7 @@ export class WebhookSender {
       if (c.origin === "stream")
         m.webhookDeliveryLag.observe(Math.max(0, (Date.now() - c.appended_at.getTime()) / 1000));
       await this.succeeded(c, attempt);
-      return;
+      return true;
     }
     const tries = c.attempts + 1;
     const delay = this.o.retryScheduleMs[tries - 1];
@@ -249,6 +329,7 @@ export class WebhookSender {
         { endpoint: c.endpoint_id, merchantId: c.merchant_id, failingSince: r.failingSince.toISOString() },
         "webhook endpoint disabled: it failed every delivery for longer than SWITCHYARD_WEBHOOK_DISABLE_AFTER",
       );
+    return false;
   }
 
   /**

@@ -25,7 +25,8 @@ export async function startWebhooks(
   o: { cardKeys: readonly Buffer[]; metrics: Metrics; log: Logger },
 ): Promise<Webhooks> {
   const log = o.log.child({ component: "webhooks" });
-  // The dispatcher wakes the sender after each batch that stored deliveries.
+  // The dispatcher hands the sender the deliveries it leased to it at insert, and wakes it after each
+  // batch that stored deliveries it did not hand (held back behind a pending one, or no room).
   const sender: WebhookSender = new WebhookSender({
     sql: infra.db.sql,
     cardKeys: o.cardKeys,
@@ -64,7 +65,8 @@ export async function startWebhooks(
     events: new EventStore(infra.js, infra.jsm, infra.topo, o.metrics),
     source: infra.eventTap,
     log,
-    onStored: () => sender.wake(),
+    onStored: () => sender.stored(),
+    handOff: sender,
     onEvents: () => feed.wake(),
     onSetAside: () => o.metrics.followerSetAside.inc({ follower: WEBHOOKS_FOLLOWER }),
   });

@@ -23,18 +23,59 @@ export function deliveryId(): string {
   return `whd_${randomBytesPooled(12).toString("base64url")}`;
 }
 
-type EndpointRow = { id: string; merchant_id: string; enabled_events: string[] };
+type EndpointRow = Omit<Claimed, EndpointLess> & { merchant_id: string; enabled_events: string[] };
+/** What a claimed delivery holds that an endpoint's row does not. */
+type EndpointLess =
+  | "delivery_id"
+  | "event_id"
+  | "endpoint_id"
+  | "merchant_id"
+  | "payment_id"
+  | "origin"
+  | "attempts"
+  | "traceparent"
+  | "body"
+  | "appended_at";
+
+/**
+ * Deliveries the caller's process will send itself once the transaction is committed, leased to it
+ * at insert: no claim for them (actors/webhooks/sender.ts take). At most `room`, in whole runs of
+ * one endpoint and payment; each run in (seq, idx) order, its n-th delivery leased for n leases (it
+ * is sent after the ones before it).
+ */
+export type HandOff = {
+  /** Room for up to `max` deliveries, reserved for the caller (the sender's free room, at most). */
+  reserve(max: number): number;
+  leaseMs: number;
+};
+
+/**
+ * What ingest stored: deliveries in all; the room it reserved; the deliveries leased to this process,
+ * in runs of one endpoint and payment, each in order (as many as the room, or fewer).
+ */
+export type Ingested = { stored: number; reserved: number; handed: Claimed[][] };
 
 /**
  * Store a batch's merchant events and their deliveries to the merchants' enabled endpoints, in the
  * caller's transaction. Idempotent: an event or a (event, endpoint) delivery stored before is kept.
+ *
+ * With `handOff`, a run of deliveries of one endpoint and payment is leased at insert when no earlier
+ * delivery of that endpoint and payment is pending (the claim's order rule, judged by the statement
+ * that inserts them) and it fits the room; each leased delivery comes back with what sending it
+ * needs, as a claim returns it. The rest wait for a claim, as without it.
  */
-export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date): Promise<number> {
-  if (entries.length === 0) return 0;
+export async function ingest(
+  tx: Tx,
+  entries: readonly StoredEntry[],
+  now: Date,
+  handOff?: HandOff,
+): Promise<Ingested> {
+  if (entries.length === 0) return { stored: 0, reserved: 0, handed: [] };
   const merchants = [...new Set(entries.map((e) => e.merchantId))];
   const endpoints = await tx<EndpointRow[]>`
-    select id, merchant_id, enabled_events from webhook_endpoints
-    where merchant_id = any(${merchants}) and not disabled`;
+    select id, merchant_id, enabled_events, url, secret_sealed, previous_secret_sealed,
+      previous_secret_expires_at, failing_since, format
+    from webhook_endpoints where merchant_id = any(${merchants}) and not disabled`;
   const events = entries.map((e) => ({
     id: e.event.id,
     merchant_id: e.merchantId,
@@ -60,8 +101,11 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
         origin: "stream",
         next_attempt_at: now,
         traceparent: e.traceparent,
+        leased_until: null as Date | null,
       })),
   );
+  const reserved = handOff && deliveries.length > 0 ? handOff.reserve(deliveries.length) : 0;
+  if (handOff) leaseRuns(deliveries, now, reserved, handOff.leaseMs);
   // The events and their deliveries sent together (pipelined, executed in order: a delivery's event is
   // stored before it): one round trip, not two.
   const storing =
@@ -70,18 +114,104 @@ export async function ingest(tx: Tx, entries: readonly StoredEntry[], now: Date)
       payment_id text, type text, created timestamptz, seq bigint, idx int, appended_at timestamptz,
       body jsonb)
     on conflict (id) do nothing`.execute();
-  await Promise.all([
-    storing,
+  // A delivery offered a lease keeps it only when no earlier one of its endpoint and payment is
+  // pending (this statement's own rows are not seen: a run is judged as a whole). The leased ones
+  // come back with their event's body as jsonb prints it, the text every later attempt sends too.
+  const inserting =
     deliveries.length > 0
-      ? tx`insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx,
-          origin, next_attempt_at, traceparent)
-        select * from jsonb_to_recordset(${rowsParam(tx, deliveries)}) as r(id text, event_id text,
-          endpoint_id text, merchant_id text, payment_id text, seq bigint, idx int, origin text,
-          next_attempt_at timestamptz, traceparent text)
-        on conflict (event_id, endpoint_id) where origin = 'stream' do nothing`.execute()
-      : undefined,
-  ]);
-  return deliveries.length;
+      ? tx<Array<{ id: string; body: string }>>`
+        with ins as (
+          insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx,
+            origin, next_attempt_at, traceparent, leased_until)
+          select r.id, r.event_id, r.endpoint_id, r.merchant_id, r.payment_id, r.seq, r.idx, r.origin,
+            r.next_attempt_at, r.traceparent,
+            case when r.leased_until is not null and not exists (select 1 from webhook_deliveries p
+                where p.endpoint_id = r.endpoint_id and p.payment_id = r.payment_id
+                  and p.status = 'pending')
+              then r.leased_until end
+          from jsonb_to_recordset(${rowsParam(tx, deliveries)}) as r(id text, event_id text,
+            endpoint_id text, merchant_id text, payment_id text, seq bigint, idx int, origin text,
+            next_attempt_at timestamptz, traceparent text, leased_until timestamptz)
+          on conflict (event_id, endpoint_id) where origin = 'stream' do nothing
+          returning id, event_id, leased_until)
+        select ins.id, e.body::text as body from ins join webhook_events e on e.id = ins.event_id
+        where ins.leased_until is not null`.execute()
+      : undefined;
+  const [, leased] = await Promise.all([storing, inserting]);
+  if (!leased || leased.length === 0) return { stored: deliveries.length, reserved, handed: [] };
+  const appendedAt = new Map(entries.map((e) => [e.event.id, e.appendedAt]));
+  const handed = handedRuns(deliveries, leased, endpoints, appendedAt);
+  return { stored: deliveries.length, reserved, handed };
+}
+
+type DeliveryRow = {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  merchant_id: string;
+  payment_id: string;
+  origin: string;
+  traceparent: string | null;
+  leased_until: Date | null;
+};
+
+/** Offer leases to whole runs of one endpoint and payment, in the batch's order, while room lasts. */
+function leaseRuns(deliveries: DeliveryRow[], now: Date, room: number, leaseMs: number): void {
+  for (const run of runsOf(deliveries)) {
+    if (room <= 0) return;
+    // A run longer than the room: its first ones (the rest wait for them, then for a claim).
+    run.slice(0, room).forEach((d, i) => (d.leased_until = new Date(now.getTime() + leaseMs * (i + 1))));
+    room -= run.length;
+  }
+}
+
+/** Deliveries grouped by endpoint and payment, each group in the order given, groups by first seen. */
+function runsOf<T extends { endpoint_id: string; payment_id: string }>(rows: readonly T[]): T[][] {
+  const runs = new Map<string, T[]>();
+  for (const d of rows) {
+    const key = `${d.endpoint_id}\u0000${d.payment_id}`;
+    const run = runs.get(key);
+    if (run) run.push(d);
+    else runs.set(key, [d]);
+  }
+  return [...runs.values()];
+}
+
+/** The leased deliveries as the sender takes them: a claim's shape, in runs. */
+function handedRuns(
+  deliveries: readonly DeliveryRow[],
+  leased: ReadonlyArray<{ id: string; body: string }>,
+  endpoints: readonly EndpointRow[],
+  appendedAt: ReadonlyMap<string, Date>,
+): Claimed[][] {
+  const bodies = new Map(leased.map((l) => [l.id, l.body]));
+  const byId = new Map(endpoints.map((ep) => [ep.id, ep]));
+  const handed: Claimed[] = [];
+  for (const d of deliveries) {
+    const body = bodies.get(d.id);
+    const ep = byId.get(d.endpoint_id);
+    if (body === undefined || ep === undefined || d.leased_until === null) continue;
+    handed.push({
+      id: ep.id,
+      secret_sealed: ep.secret_sealed,
+      previous_secret_sealed: ep.previous_secret_sealed,
+      previous_secret_expires_at: ep.previous_secret_expires_at,
+      url: ep.url,
+      failing_since: ep.failing_since,
+      format: ep.format,
+      delivery_id: d.id,
+      event_id: d.event_id,
+      endpoint_id: d.endpoint_id,
+      merchant_id: d.merchant_id,
+      payment_id: d.payment_id,
+      origin: d.origin,
+      attempts: 0,
+      traceparent: d.traceparent,
+      body,
+      appended_at: appendedAt.get(d.event_id) ?? new Date(0),
+    });
+  }
+  return runsOf(handed);
 }
 
 /** A delivery claimed for one attempt, with what sending it needs. */

@@ -13,6 +13,7 @@ import {
   type TestPlatform,
 } from "../support/platform.ts";
 import { countWire } from "../../streams/wire-counts.ts";
+import { parseMetrics, series } from "../support/prometheus.ts";
 import { waitFor } from "../support/wait.ts";
 import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
 
@@ -119,6 +120,11 @@ describe("webhooks: signed deliveries, order, retries, dead, disabled (e2e)", fu
       { timeoutMs: 5_000, what: "9 deliveries recorded as succeeded" },
     );
     expect(rows.every((r) => r.attempts === 1)).to.equal(true);
+    // The dispatcher leased most of them to this process's sender as it stored them: sent without a
+    // claim (a delivery stored while its payment's previous one was still being sent waits for one).
+    const started = parseMetrics(await (await fetch(`${platform.url}/metrics`)).text());
+    const handed = series(started, "switchyard_webhook_attempts_started_total", { via: "handed" });
+    expect(handed[0]?.value ?? 0).to.be.at.least(4);
     const log = rows[0]!.attempt_log[0]!;
     expect(log.status).to.equal(200);
     expect(log.response).to.equal("ok");
