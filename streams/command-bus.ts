@@ -5,7 +5,8 @@
 // The bus carries frames: the command and its reply are the payment's (actors/payment/core/wire.ts).
 import { randomUUID } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { WireHeaders } from "./wire-headers.ts";
 import type { Logger } from "../config/log.ts";
 import { SpanKind, endSpan, startSpan, tracingEnabled } from "../config/tracing.ts";
 import { isConnected } from "./connection.ts";
@@ -100,7 +101,7 @@ export class CommandBus {
   ): Promise<{ duplicate: boolean; reply: unknown }> {
     if (!isConnected(this.nc)) throw new NatsUnavailableError("NATS is not connected");
     const token = (++this.#nextToken).toString(36);
-    const h = headers();
+    const h = new WireHeaders();
     h.set(Header.replyTo, `${this.#inbox}.${token}`);
     const subject = commandSubject(this.topo, target.merchantId, target.paymentId);
     // Tracing on: the worker's handling is a child of this publish, not of the request directly.

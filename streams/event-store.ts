@@ -6,7 +6,8 @@
 // each carries the hash of the stored bytes of the one before, so every read frame comes with the
 // hash of its own bytes and every append returns the hash of what it stored: the next append's `prev`.
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { headers, type MsgHdrs } from "@nats-io/transport-node";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import { WireHeaders } from "./wire-headers.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, tracingEnabled } from "../config/tracing.ts";
 import { chainHash, genesisHash } from "./chain.ts";
@@ -97,7 +98,7 @@ export class EventStore {
       prev: await this.prevOf(id, at),
     };
     const data = encode(frame);
-    const h = headers();
+    const h = new WireHeaders();
     const subject = eventSubject(this.topo, id);
     // Tracing on: one PRODUCER span per append, a child of the command's handling; the stored
     // message's header then names the append (the frame's traceId keeps the handling's traceparent).

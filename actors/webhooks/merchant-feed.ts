@@ -13,12 +13,12 @@
 // connection, so an event is stored only after every earlier one (by either), and a payment's events
 // stay in order on PAY_OUT. Off the payment path: the dispatcher only wakes it after a batch that
 // stored events; a NATS or database failure is counted, logged and retried.
-import { headers } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
 import type { Sql } from "../../streams/db/client.ts";
 import { merchantEventSubject, type Topology } from "../../streams/topology.ts";
+import { WireHeaders } from "../../streams/wire-headers.ts";
 
 /** The publisher's row in projection_offsets: the last PAY_EVT sequence whose events are on PAY_OUT. */
 export const MERCHANT_FEED = "merchant-feed";
@@ -215,7 +215,7 @@ export class MerchantFeedPublisher {
         );
         continue;
       }
-      const h = headers();
+      const h = new WireHeaders();
       h.set(EVT_SEQ_HEADER, String(at.seq));
       h.set(EVT_IDX_HEADER, String(at.idx));
       acks.push(
