@@ -3,10 +3,16 @@
 // is tried again, holds the later frames back meanwhile (the dispatcher shows as failing), and is set
 // aside only after the configured time; then the position goes past both and a readable frame after
 // them is applied. On the first start after the upgrade its position is the former durable
-// consumer's ack floor, not the stream's start.
+// consumer's ack floor, not the stream's start. The deliveries it leases to its process's sender are
+// handed only once their batch is committed, and the room of a batch rolled back goes back.
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { expect } from "chai";
-import { WebhookDispatcher, WEBHOOKS_FOLLOWER } from "../../actors/webhooks/dispatcher.ts";
+import {
+  WebhookDispatcher,
+  WEBHOOKS_FOLLOWER,
+  type HandOffTarget,
+} from "../../actors/webhooks/dispatcher.ts";
+import type { Claimed } from "../../actors/webhooks/store.ts";
 import { openDb, dropSchema, type Db } from "../../streams/db/client.ts";
 import { listSetAside } from "../../streams/db/set-aside.ts";
 import { encode } from "../../streams/envelopes.ts";
@@ -46,8 +52,12 @@ describe("webhook dispatcher: frames it cannot read (real NATS and PostgreSQL)",
     await infra.close();
   });
 
-  const dispatcherWith = (setAside: Array<{ seq: number; code: string; at: number }>) =>
+  const dispatcherWith = (
+    setAside: Array<{ seq: number; code: string; at: number }>,
+    handOff?: HandOffTarget,
+  ) =>
     new WebhookDispatcher({
+      ...(handOff && { handOff }),
       js: infra.js,
       jsm: infra.jsm,
       topo: infra.topo,
@@ -130,5 +140,60 @@ describe("webhook dispatcher: frames it cannot read (real NATS and PostgreSQL)",
     const rows = await db.sql<{ payment_id: string }[]>`select payment_id from webhook_events`;
     expect(rows.map((r) => r.payment_id)).to.deep.equal(["pay_c"]);
     expect((await position())?.last_seq).to.equal(seqs[2]);
+  });
+
+  it("hands a committed batch's deliveries to the sender, and gives back the room of one rolled back", async () => {
+    await createEndpoint(db.sql, { merchantId: "m1", url: "https://merchant.example/hooks" });
+    const at = new Date().toISOString();
+    const failed = (id: string, reference?: string) => ({
+      v: 1,
+      paymentId: id,
+      firstEventNo: 1,
+      events: [
+        { ...paymentCreated(id, at), ...(reference !== undefined && { reference }) },
+        { type: "PaymentFailed", code: "no_route", at },
+      ],
+    });
+    // One batch: a frame whose merchant event PostgreSQL refuses (a NUL) after a good one. The
+    // batch's statement fails after the room was reserved; then each frame alone.
+    const good = await publish("pay_good", failed("pay_good"));
+    const bad = await publish("pay_nul", failed("pay_nul", "order\u0000one"));
+    let room = 8;
+    const ledger = { reserved: 0, released: 0, taken: 0 };
+    const takes: Claimed[][][] = [];
+    const handOff: HandOffTarget = {
+      leaseMs: 30_000,
+      reserve(max) {
+        const n = Math.min(max, room);
+        room -= n;
+        ledger.reserved += n;
+        return n;
+      },
+      release(n) {
+        room += n;
+        ledger.released += n;
+      },
+      take(runs, reserved) {
+        room += reserved;
+        ledger.taken += reserved;
+        takes.push([...runs]);
+      },
+    };
+    const setAside: Array<{ seq: number; code: string; at: number }> = [];
+    dispatcher = dispatcherWith(setAside, handOff);
+    await dispatcher.start();
+    await dispatcher.caughtUp(bad);
+    // Counted once the position is past it (the callback comes right after the commit).
+    await waitFor(() => setAside.length > 0, { timeoutMs: 5_000, what: "the NUL frame set aside" });
+    expect(setAside.map((x) => [x.seq, x.code])).to.deep.equal([[bad, "22P05"]]);
+    // The good frame's delivery handed once, after its commit; every reservation came back.
+    expect(takes.flat(2).map((c) => c.payment_id)).to.deep.equal(["pay_good"]);
+    expect(room).to.equal(8);
+    expect(ledger.reserved).to.equal(ledger.released + ledger.taken);
+    expect(ledger.released).to.be.at.least(2); // the batch's two, at least
+    const rows = await db.sql<{ payment_id: string; leased: boolean; status: string }[]>`
+      select payment_id, leased_until is not null as leased, status from webhook_deliveries`;
+    expect(rows).to.deep.equal([{ payment_id: "pay_good", leased: true, status: "pending" }]);
+    expect(good).to.be.below(bad);
   });
 });
