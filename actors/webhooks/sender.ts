@@ -66,10 +66,17 @@ export class WebhookSender {
   /** Room reserved by the dispatcher for deliveries it is leasing to this sender at insert. */
   #reserved = 0;
   /**
-   * Deliveries may be waiting for a claim: the dispatcher stored some it did not hand, a run was
-   * cut short, or the last claim was full. A finished send looks again only then.
+   * Deliveries may be waiting for a claim: a run was cut short, the last claim was full, or the
+   * dispatcher stored some it did not hand while sends it may be held back behind were in flight
+   * (`#watch`). A finished handed send looks again only then.
    */
   #backlog = true;
+  /**
+   * The sends in flight when the dispatcher last stored deliveries it did not hand: a delivery held
+   * back waits for an earlier one of its endpoint and payment, which may be one of these (in this
+   * process; another process's sender's end is found by the poll). Each one's end looks again.
+   */
+  readonly #watch = new Set<number>();
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
@@ -80,7 +87,9 @@ export class WebhookSender {
   #retryAts: number[] = [];
   #retryTimer: NodeJS.Timeout | undefined;
   #gaugeTimer: NodeJS.Timeout | undefined;
-  readonly #sends = new Set<Promise<unknown>>();
+  /** The sends in flight — a claimed delivery's, a handed run's — by a number of their own. */
+  readonly #sends = new Map<number, Promise<unknown>>();
+  #nextSend = 0;
   readonly #successes: Array<{
     c: Claimed;
     attempt: Attempt;
@@ -125,7 +134,7 @@ export class WebhookSender {
     clearTimeout(this.#retryTimer);
     clearInterval(this.#gaugeTimer);
     await this.#running;
-    await Promise.allSettled([...this.#sends]);
+    await Promise.allSettled([...this.#sends.values()]);
     await this.#agent.close();
   }
 
@@ -157,6 +166,7 @@ export class WebhookSender {
     this.release(reserved);
     for (const run of runs) {
       this.#inflight += run.length;
+      const id = this.#nextSend++;
       const send = this.sendRun(run)
         .catch((err: unknown) =>
           this.o.log.warn(
@@ -165,10 +175,11 @@ export class WebhookSender {
           ),
         )
         .finally(() => {
-          this.#sends.delete(send);
-          if (this.#backlog && this.#inflight <= this.o.concurrency / 2) this.wake();
+          this.#sends.delete(id);
+          const watched = this.#watch.delete(id);
+          if ((watched || this.#backlog) && this.#inflight <= this.o.concurrency / 2) this.wake();
         });
-      this.#sends.add(send);
+      this.#sends.set(id, send);
     }
   }
 
@@ -195,8 +206,9 @@ export class WebhookSender {
     }
   }
 
-  /** Deliveries were stored that no one was handed: look for them now. */
+  /** Deliveries were stored that no one was handed: look for them now, and again as sends end. */
   stored(): void {
+    for (const id of this.#sends.keys()) this.#watch.add(id);
     this.#backlog = true;
     this.wake();
   }
@@ -260,14 +272,15 @@ export class WebhookSender {
   private async round(): Promise<boolean> {
     const room = this.o.concurrency - this.#inflight - this.#reserved;
     if (room <= 0) return true;
-    // A delivery held back behind one this sender is still sending is claimable once that one
-    // succeeds: while sends are in flight, an empty claim does not clear the backlog.
-    const busy = this.#inflight > 0;
+    // A delivery held back behind a watched send is claimable once that one has succeeded: until
+    // every watched send has ended, an empty claim does not clear the backlog.
+    const watching = this.#watch.size > 0;
     const claimed = await claimDue(this.o.sql, { limit: room, now: this.#now(), leaseMs: this.leaseMs });
-    this.#backlog = claimed.length === room || (this.#backlog && busy);
+    this.#backlog = claimed.length === room || watching;
     if (claimed.length > 0) this.o.metrics.webhookAttemptsStarted.inc({ via: "claimed" }, claimed.length);
     for (const c of claimed) {
       this.#inflight += 1;
+      const id = this.#nextSend++;
       const send = this.attempt(c)
         .catch((err: unknown) =>
           this.o.log.warn(
@@ -277,11 +290,12 @@ export class WebhookSender {
         )
         .finally(() => {
           this.#inflight -= 1;
-          this.#sends.delete(send);
+          this.#sends.delete(id);
+          this.#watch.delete(id);
           // Claim again once half the room is free: one claim for many sends, not one each.
           if (this.#inflight <= this.o.concurrency / 2) this.wake();
         });
-      this.#sends.add(send);
+      this.#sends.set(id, send);
     }
     // A full round: there may be more due at once.
     if (claimed.length === room) this.#again = true;

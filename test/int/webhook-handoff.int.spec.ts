@@ -145,9 +145,9 @@ describe("the sender with a handed run (PostgreSQL, a real receiver)", function 
   this.timeout(20_000);
   const db = useTestSchema("handrun", 4);
 
-  it("sends a run in order; after a failure the rest waits for a claim until the failed one succeeds", async () => {
+  /** A sender, a receiver verifying its signatures, and an endpoint m1 has pointing at it. */
+  async function senderAndReceiver(pollMs: number) {
     const cardKeys = [randomBytes(32)];
-    const store = new WebhookEndpointStore(db.sql, { keys: cardKeys });
     const key: { secret?: string } = {};
     const receiver = await startReceiver(() => key.secret);
     const metrics = createMetrics();
@@ -158,13 +158,49 @@ describe("the sender with a handed run (PostgreSQL, a real receiver)", function 
       disableAfterMs: 60_000,
       timeoutMs: 2_000,
       concurrency: 8,
-      pollMs: 50,
+      pollMs,
       metrics,
       log: pino({ level: "silent" }),
     });
+    const issued = await new WebhookEndpointStore(db.sql, { keys: cardKeys }).create("m1", {
+      url: receiver.url,
+      enabledEvents: ["*"],
+      description: null,
+    });
+    key.secret = issued.secret ?? undefined;
+    const via = async (v: string) =>
+      series(parseMetrics(await metrics.registry.metrics()), "switchyard_webhook_attempts_started_total", {
+        via: v,
+      })[0]?.value;
+    return { sender, receiver, via };
+  }
+
+  it("sends a delivery held back behind one it is sending as soon as that one succeeds, not at the next poll", async () => {
+    // Polls 10 s apart: only the end of the send it waits for can send it within the test's time.
+    const { sender, receiver, via } = await senderAndReceiver(10_000);
     try {
-      const issued = await store.create("m1", { url: receiver.url, enabledEvents: ["*"], description: null });
-      key.secret = issued.secret ?? undefined;
+      sender.start();
+      receiver.holdFrom(0);
+      const first = await db.sql.begin((tx) => ingest(tx, [entry("pay_a", 7, 0)], new Date(), sender));
+      sender.take(first.handed, first.reserved);
+      await waitFor(() => receiver.held() === 1, { timeoutMs: 5_000, what: "the first delivery in flight" });
+      // The payment's next event while its first is being sent: stored unleased, held back.
+      const next = await db.sql.begin((tx) => ingest(tx, [entry("pay_a", 9, 0)], new Date(), sender));
+      expect(next.handed).to.deep.equal([]);
+      sender.stored();
+      receiver.release();
+      await waitFor(() => receiver.ok().length === 2, { timeoutMs: 5_000, what: "both delivered" });
+      expect(receiver.ok().map((x) => x.event.id)).to.deep.equal(["evt_pay_a_7_0", "evt_pay_a_9_0"]);
+      expect([await via("handed"), await via("claimed")]).to.deep.equal([1, 1]);
+    } finally {
+      await sender.stop();
+      await receiver.close();
+    }
+  });
+
+  it("sends a run in order; after a failure the rest waits for a claim until the failed one succeeds", async () => {
+    const { sender, receiver, via } = await senderAndReceiver(50);
+    try {
       // The receiver refuses the run's first delivery once.
       let refused = false;
       receiver.answer(() => (refused ? 200 : ((refused = true), 500)));
@@ -181,11 +217,8 @@ describe("the sender with a handed run (PostgreSQL, a real receiver)", function 
         "evt_pay_a_7_0 200",
         "evt_pay_a_7_1 200",
       ]);
-      const started = parseMetrics(await metrics.registry.metrics());
-      const via = (v: string) =>
-        series(started, "switchyard_webhook_attempts_started_total", { via: v })[0]?.value;
       // The first try handed; its retry and the run's second (given back after the failure) claimed.
-      expect([via("handed"), via("claimed")]).to.deep.equal([1, 2]);
+      expect([await via("handed"), await via("claimed")]).to.deep.equal([1, 2]);
     } finally {
       await sender.stop();
       await receiver.close();
