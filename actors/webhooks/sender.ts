@@ -1,20 +1,14 @@
-// The sender: claims due deliveries (actors/webhooks/store.ts claimDue), POSTs each to its endpoint
-// signed as Standard Webhooks says, and records the attempt — success, a retry on the schedule, or
+// The sender: takes the deliveries the dispatcher leased to it as it stored them, claims the rest
+// when due (actors/webhooks/store.ts claimDue), POSTs each to its endpoint signed as Standard Webhooks
+// says (./post.ts), and records the attempt — success, a retry on the schedule, or
 // dead after the last try — keeping the endpoint's failing state, its metric and, past the
 // configured time, disabling it. One per process, any number of processes: claims are leases.
 import type { LookupFunction } from "node:net";
-import { Agent, request } from "undici";
 import type { Logger } from "../../config/log.ts";
 import type { Metrics } from "../../config/metrics.ts";
-import { SpanKind, endSpan, startSpan, traceparentOf } from "../../config/tracing.ts";
 import type { Sql } from "../../streams/db/client.ts";
-import { signingSecrets } from "./endpoints.ts";
-import { signedHeaders } from "./core/signature.ts";
-import type { MerchantEvent } from "./core/catalog.ts";
-import { stripeEventOf, stripeSignature } from "./core/stripe-objects.ts";
-import { deadlineSignal } from "../../config/deadline.ts";
+import { WebhookPoster } from "./post.ts";
 import {
-  RESPONSE_EXCERPT_BYTES,
   claimDue,
   failingStates,
   recordFailure,
@@ -60,7 +54,7 @@ const IDLE_POLL_MAX_MS = 2_000;
 const RETRY_TIMERS_MAX = 1_000;
 
 export class WebhookSender {
-  readonly #agent: Agent;
+  readonly #poster: WebhookPoster;
   readonly #now: () => Date;
   #inflight = 0;
   /** Room reserved by the dispatcher for deliveries it is leasing to this sender at insert. */
@@ -97,14 +91,9 @@ export class WebhookSender {
     reject: (err: unknown) => void;
   }> = [];
   #recording: Promise<void> | undefined;
-  readonly #secrets = new Map<string, { key: string; secrets: string[]; until: number | undefined }>();
 
   constructor(private readonly o: SenderOptions) {
-    // Redirects are never followed (undici's request does not, without its redirect interceptor).
-    this.#agent = new Agent({
-      connect: { timeout: o.timeoutMs, ...(o.lookup && { lookup: o.lookup }) },
-      connections: 64,
-    });
+    this.#poster = new WebhookPoster(o);
     this.#now = o.now ?? (() => new Date());
     this.#pollDelay = o.pollMs;
   }
@@ -135,7 +124,7 @@ export class WebhookSender {
     clearInterval(this.#gaugeTimer);
     await this.#running;
     await Promise.allSettled([...this.#sends.values()]);
-    await this.#agent.close();
+    await this.#poster.close();
   }
 
   /** How long a delivery is leased for: its attempt (the timeout) and recording it. */
@@ -306,7 +295,7 @@ export class WebhookSender {
   private async attempt(c: Claimed): Promise<boolean> {
     const started = this.#now();
     const t0 = performance.now();
-    const outcome = await this.post(c, started);
+    const outcome = await this.#poster.post(c, started);
     const attempt: Attempt = {
       at: started.toISOString(),
       latency_ms: Math.round(performance.now() - t0),
@@ -377,99 +366,4 @@ export class WebhookSender {
       }
     }
   }
-
-  /** The endpoint's secrets in clear, opened once per sealed value (a rotation seals new ones). */
-  private secrets(c: Claimed, at: Date): string[] {
-    const key = `${c.secret_sealed}|${c.previous_secret_sealed ?? ""}|${c.previous_secret_expires_at?.getTime() ?? ""}`;
-    const cached = this.#secrets.get(c.endpoint_id);
-    if (cached?.key === key && (cached.until === undefined || cached.until > at.getTime()))
-      return cached.secrets;
-    const secrets = signingSecrets(c, this.o.cardKeys, at);
-    const expires = c.previous_secret_expires_at?.getTime();
-    this.#secrets.set(c.endpoint_id, {
-      key,
-      secrets,
-      // While the previous secret signs too, until its grace period ends.
-      until: expires !== undefined && expires > at.getTime() ? expires : undefined,
-    });
-    if (this.#secrets.size > 10_000) this.#secrets.clear();
-    return secrets;
-  }
-
-  /** One POST; never throws: a network error or timeout is an outcome like a status. */
-  private async post(c: Claimed, at: Date): Promise<Omit<Attempt, "at" | "latency_ms">> {
-    let host = "invalid";
-    try {
-      host = new URL(c.url).host;
-    } catch {
-      return { status: null, error: "invalid_url", response: null };
-    }
-    const refused = await this.o.checkUrl?.(c.url);
-    if (refused !== undefined) return { status: null, error: `refused: ${refused}`, response: null };
-    // Stripe-format endpoints get Stripe's event, built from the stored one at each attempt.
-    const stripe = c.format === "stripe";
-    let body = c.body;
-    try {
-      if (stripe) body = JSON.stringify(stripeEventOf(JSON.parse(c.body) as MerchantEvent));
-    } catch {
-      return { status: null, error: "stripe_event_unrenderable", response: null };
-    }
-    const span = startSpan(`POST ${host}`, SpanKind.CLIENT, c.traceparent ?? undefined, {
-      "http.request.method": "POST",
-      "server.address": host,
-      "switchyard.webhook.event_id": c.event_id,
-      "switchyard.webhook.endpoint_id": c.endpoint_id,
-    });
-    const deadline = deadlineSignal(this.o.timeoutMs);
-    try {
-      const headers: Record<string, string> = {
-        ...(stripe
-          ? { "stripe-signature": stripeSignature(this.secrets(c, at), at, body) }
-          : signedHeaders(this.secrets(c, at), c.event_id, at, body)),
-        "content-type": "application/json",
-        "user-agent": "Switchyard-Webhooks/1",
-      };
-      if (span !== undefined) headers.traceparent = traceparentOf(span);
-      const res = await request(c.url, {
-        method: "POST",
-        headers,
-        body,
-        dispatcher: this.#agent,
-        signal: deadline.signal,
-      });
-      const response = await excerpt(res.body);
-      span?.setAttribute("http.response.status_code", res.statusCode);
-      endSpan(span, res.statusCode >= 300 ? `HTTP ${res.statusCode}` : undefined);
-      return { status: res.statusCode, error: null, response };
-    } catch (err) {
-      endSpan(span, err);
-      return { status: null, error: errorName(err), response: null };
-    } finally {
-      deadline.clear();
-    }
-  }
-}
-
-/** The first KiB of the response (UTF-8, cut on a character), the rest read and dropped. */
-async function excerpt(body: AsyncIterable<Buffer>): Promise<string | null> {
-  const kept: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    if (size < RESPONSE_EXCERPT_BYTES) kept.push(chunk.subarray(0, RESPONSE_EXCERPT_BYTES - size));
-    size += chunk.length;
-  }
-  if (size === 0) return null;
-  return Buffer.concat(kept)
-    .toString("utf8")
-    .replace(/\uFFFD+$/, "");
-}
-
-/** A short, secret-free name of what went wrong (never the request: it carries the signature). */
-function errorName(err: unknown): string {
-  if (err instanceof Error) {
-    if (err.name === "TimeoutError" || err.name === "AbortError") return "timeout";
-    const code = (err as { code?: unknown }).code;
-    return typeof code === "string" ? code : err.name;
-  }
-  return "error";
 }
