@@ -2,6 +2,7 @@
 // clients send, on real NATS, Redis and PostgreSQL: its own traffic only (another connection's
 // does not count), and nothing once stopped.
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { expect } from "chai";
@@ -16,6 +17,10 @@ describe("the wire counter", function () {
   before(async () => {
     infra = await openInfra({ partitions: 1 });
     sql = postgres(DATABASE_URL, { max: 1, onnotice: () => undefined });
+    // ioredis checks a new connection with INFO once it is up: on a loaded machine that can come
+    // after the counting starts (counted as the process's third command), so the count waits for it.
+    const { redis } = infra;
+    if (redis.status !== "ready") await once(redis, "ready");
   });
   after(async () => {
     await sql?.end({ timeout: 1 });
