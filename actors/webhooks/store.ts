@@ -115,8 +115,11 @@ export async function ingest(
       body jsonb)
     on conflict (id) do nothing`.execute();
   // A delivery offered a lease keeps it only when no earlier one of its endpoint and payment is
-  // pending (this statement's own rows are not seen: a run is judged as a whole). The leased ones
-  // come back with their event's body as jsonb prints it, the text every later attempt sends too.
+  // pending (this statement's own rows are not seen: a run is judged as a whole) — one lookup per row
+  // in webhook_deliveries_order: as `not exists`, the plan PostgreSQL kept from a small table read
+  // every pending delivery once per statement (a backlog's worth for each batch after an outage;
+  // test/int/db-plan-cache.int.spec.ts). The leased ones come back with their event's body as jsonb
+  // prints it, the text every later attempt sends too.
   const inserting =
     deliveries.length > 0
       ? tx<Array<{ id: string; body: string }>>`
@@ -125,13 +128,14 @@ export async function ingest(
             origin, next_attempt_at, traceparent, leased_until)
           select r.id, r.event_id, r.endpoint_id, r.merchant_id, r.payment_id, r.seq, r.idx, r.origin,
             r.next_attempt_at, r.traceparent,
-            case when r.leased_until is not null and not exists (select 1 from webhook_deliveries p
-                where p.endpoint_id = r.endpoint_id and p.payment_id = r.payment_id
-                  and p.status = 'pending')
-              then r.leased_until end
+            case when earlier.seq is null then r.leased_until end
           from jsonb_to_recordset(${rowsParam(tx, deliveries)}) as r(id text, event_id text,
             endpoint_id text, merchant_id text, payment_id text, seq bigint, idx int, origin text,
             next_attempt_at timestamptz, traceparent text, leased_until timestamptz)
+          left join lateral (select p.seq from webhook_deliveries p
+            where r.leased_until is not null and p.endpoint_id = r.endpoint_id
+              and p.payment_id = r.payment_id and p.status = 'pending'
+            order by p.seq, p.idx limit 1) earlier on true
           on conflict (event_id, endpoint_id) where origin = 'stream' do nothing
           returning id, event_id, leased_until)
         select ins.id, e.body::text as body from ins join webhook_events e on e.id = ins.event_id

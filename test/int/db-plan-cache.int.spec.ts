@@ -9,7 +9,15 @@
 // keeps it on the key.
 import { expect } from "chai";
 import type postgres from "postgres";
-import { claimDue, recordSuccesses, type Attempt, type Claimed } from "../../actors/webhooks/store.ts";
+import {
+  claimDue,
+  ingest,
+  recordSuccesses,
+  type Attempt,
+  type Claimed,
+  type StoredEntry,
+} from "../../actors/webhooks/store.ts";
+import type { Tx } from "../../streams/db/client.ts";
 import { useTestSchema } from "../support/test-schema.ts";
 
 const TABLE = `create table deliveries (id text primary key, status text not null default 'pending',
@@ -188,6 +196,43 @@ describe("batch statements joined to a growing table by key", function () {
       expect(ids.has("whd_2000"), "the payment's first delivery").to.equal(true);
       expect(ids.has("whd_1000001"), "its later delivery, due earlier, waits").to.equal(false);
       expect(rest).to.have.length(2000); // the first claim was rolled back with its transaction
+    } finally {
+      conn.release();
+    }
+  });
+
+  it("the dispatcher's insert, prepared while the table was small, looks up each delivery's earlier pending one by index once it has grown", async () => {
+    // The hand-off's order check (a delivery is leased only when no earlier one of its endpoint and
+    // payment is pending). As `not exists (…)`, the generic plan made on a small table hashed every
+    // pending delivery once per statement: after an outage, a backlog read for each batch stored.
+    const sql = db.sql;
+    const conn = await sql.reserve();
+    const handOff = { reserve: (max: number) => max, leaseMs: 10_000 };
+    const batch = (n: number): StoredEntry[] => [
+      {
+        event: { id: `evt_b${n}`, type: "payment.captured", created: new Date().toISOString() } as never,
+        merchantId: "m1",
+        paymentId: `pay_b${n}`,
+        eventNo: 1,
+        idx: 0,
+        seq: 100_000 + n,
+        appendedAt: new Date(),
+        traceparent: null,
+      },
+    ];
+    try {
+      await claimedOftenWhileSmall(sql, conn);
+      for (let i = 0; i < 8; i++) await ingest(conn as unknown as Tx, batch(i), new Date(), handOff);
+      // A backlog: 20,000 pending deliveries (an endpoint that was down), due now.
+      await seedDeliveries(sql, 6, 20000, "now");
+      let handed = 0;
+      const reads = await readsOf(conn, async () => {
+        const r = await ingest(conn as unknown as Tx, batch(9), new Date(), handOff);
+        handed = r.handed.flat().length;
+      });
+      expect(handed, "the new payment's delivery, leased").to.equal(1);
+      expect(reads.seq_scan, "sequential scans of webhook_deliveries").to.equal(0);
+      expect(reads.idx_tup_fetch, "rows of webhook_deliveries fetched for one batch").to.be.below(100);
     } finally {
       conn.release();
     }
