@@ -106,45 +106,55 @@ export async function ingest(
   );
   const reserved = handOff && deliveries.length > 0 ? handOff.reserve(deliveries.length) : 0;
   if (handOff) leaseRuns(deliveries, now, reserved, handOff.leaseMs);
+  // The events of the deliveries offered a lease: their body comes back from the events' insert, as
+  // jsonb prints it (the text every later attempt and PAY_OUT send too).
+  const offered = [...new Set(deliveries.filter((d) => d.leased_until !== null).map((d) => d.event_id))];
   // The events and their deliveries sent together (pipelined, executed in order: a delivery's event is
   // stored before it): one round trip, not two.
-  const storing =
-    tx`insert into webhook_events (id, merchant_id, payment_id, type, created, seq, idx, appended_at, body)
+  const storing = tx<Array<{ id: string; body: string | null }>>`
+    insert into webhook_events (id, merchant_id, payment_id, type, created, seq, idx, appended_at, body)
     select * from jsonb_to_recordset(${rowsParam(tx, events)}) as r(id text, merchant_id text,
       payment_id text, type text, created timestamptz, seq bigint, idx int, appended_at timestamptz,
       body jsonb)
-    on conflict (id) do nothing`.execute();
+    on conflict (id) do nothing
+    returning id, case when id = any(${offered}) then body::text end as body`.execute();
   // A delivery offered a lease keeps it only when no earlier one of its endpoint and payment is
   // pending (this statement's own rows are not seen: a run is judged as a whole) — one lookup per row
   // in webhook_deliveries_order: as `not exists`, the plan PostgreSQL kept from a small table read
   // every pending delivery once per statement (a backlog's worth for each batch after an outage;
-  // test/int/db-plan-cache.int.spec.ts). The leased ones come back with their event's body as jsonb
-  // prints it, the text every later attempt sends too.
+  // test/int/db-plan-cache.int.spec.ts; and a join back to the events scanned all of them).
   const inserting =
     deliveries.length > 0
-      ? tx<Array<{ id: string; body: string }>>`
-        with ins as (
-          insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx,
-            origin, next_attempt_at, traceparent, leased_until)
-          select r.id, r.event_id, r.endpoint_id, r.merchant_id, r.payment_id, r.seq, r.idx, r.origin,
-            r.next_attempt_at, r.traceparent,
-            case when earlier.seq is null then r.leased_until end
-          from jsonb_to_recordset(${rowsParam(tx, deliveries)}) as r(id text, event_id text,
-            endpoint_id text, merchant_id text, payment_id text, seq bigint, idx int, origin text,
-            next_attempt_at timestamptz, traceparent text, leased_until timestamptz)
-          left join lateral (select p.seq from webhook_deliveries p
-            where r.leased_until is not null and p.endpoint_id = r.endpoint_id
-              and p.payment_id = r.payment_id and p.status = 'pending'
-            order by p.seq, p.idx limit 1) earlier on true
-          on conflict (event_id, endpoint_id) where origin = 'stream' do nothing
-          returning id, event_id, leased_until)
-        select ins.id, e.body::text as body from ins join webhook_events e on e.id = ins.event_id
-        where ins.leased_until is not null`.execute()
+      ? tx<Array<{ id: string; event_id: string; leased: boolean }>>`
+        insert into webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, seq, idx,
+          origin, next_attempt_at, traceparent, leased_until)
+        select r.id, r.event_id, r.endpoint_id, r.merchant_id, r.payment_id, r.seq, r.idx, r.origin,
+          r.next_attempt_at, r.traceparent,
+          case when earlier.seq is null then r.leased_until end
+        from jsonb_to_recordset(${rowsParam(tx, deliveries)}) as r(id text, event_id text,
+          endpoint_id text, merchant_id text, payment_id text, seq bigint, idx int, origin text,
+          next_attempt_at timestamptz, traceparent text, leased_until timestamptz)
+        left join lateral (select p.seq from webhook_deliveries p
+          where r.leased_until is not null and p.endpoint_id = r.endpoint_id
+            and p.payment_id = r.payment_id and p.status = 'pending'
+          order by p.seq, p.idx limit 1) earlier on true
+        on conflict (event_id, endpoint_id) where origin = 'stream' do nothing
+        returning id, event_id, leased_until is not null as leased`.execute()
       : undefined;
-  const [, leased] = await Promise.all([storing, inserting]);
-  if (!leased || leased.length === 0) return { stored: deliveries.length, reserved, handed: [] };
+  const [stored, inserted] = await Promise.all([storing, inserting]);
+  const leased = (inserted ?? []).filter((d) => d.leased);
+  if (leased.length === 0) return { stored: deliveries.length, reserved, handed: [] };
+  const bodies = new Map<string, string>();
+  for (const e of stored) if (e.body !== null) bodies.set(e.id, e.body);
+  // An event stored before (its insert did nothing) with a delivery new now (an endpoint added since):
+  // its body read by key.
+  const missing = [...new Set(leased.filter((d) => !bodies.has(d.event_id)).map((d) => d.event_id))];
+  if (missing.length > 0)
+    for (const e of await tx<Array<{ id: string; body: string }>>`
+      select id, body::text as body from webhook_events where id = any(${missing})`)
+      bodies.set(e.id, e.body);
   const appendedAt = new Map(entries.map((e) => [e.event.id, e.appendedAt]));
-  const handed = handedRuns(deliveries, leased, endpoints, appendedAt);
+  const handed = handedRuns(deliveries, new Set(leased.map((d) => d.id)), bodies, endpoints, appendedAt);
   return { stored: deliveries.length, reserved, handed };
 }
 
@@ -184,17 +194,17 @@ function runsOf<T extends { endpoint_id: string; payment_id: string }>(rows: rea
 /** The leased deliveries as the sender takes them: a claim's shape, in runs. */
 function handedRuns(
   deliveries: readonly DeliveryRow[],
-  leased: ReadonlyArray<{ id: string; body: string }>,
+  leased: ReadonlySet<string>,
+  bodies: ReadonlyMap<string, string>,
   endpoints: readonly EndpointRow[],
   appendedAt: ReadonlyMap<string, Date>,
 ): Claimed[][] {
-  const bodies = new Map(leased.map((l) => [l.id, l.body]));
   const byId = new Map(endpoints.map((ep) => [ep.id, ep]));
   const handed: Claimed[] = [];
   for (const d of deliveries) {
-    const body = bodies.get(d.id);
+    const body = bodies.get(d.event_id);
     const ep = byId.get(d.endpoint_id);
-    if (body === undefined || ep === undefined || d.leased_until === null) continue;
+    if (!leased.has(d.id) || body === undefined || ep === undefined) continue;
     handed.push({
       id: ep.id,
       secret_sealed: ep.secret_sealed,
