@@ -13,6 +13,7 @@ import {
   failingStates,
   recordFailure,
   recordSuccesses,
+  releaseLeases,
   type Attempt,
   type Claimed,
 } from "./store.ts";
@@ -188,8 +189,10 @@ export class WebhookSender {
         this.#inflight -= rest.length;
         this.#backlog = true;
         // Claimable once the one before them succeeds; if this fails too, their leases run out.
-        await this.o.sql`update webhook_deliveries set leased_until = null
-          where id = any(${rest.map((c) => c.delivery_id)}) and status = 'pending'`.catch(() => undefined);
+        await releaseLeases(
+          this.o.sql,
+          rest.map((c) => c.delivery_id),
+        ).catch(() => undefined);
         this.wake();
       }
     }

@@ -1,6 +1,7 @@
 // The dispatcher's and sender's SQL over webhook_events / webhook_deliveries (migration 006) and the
 // columns of webhook_endpoints they read or keep (failing_since, disabled). One statement per table
-// per batch on ingest; one claim statement per sender round; one update per attempt.
+// per batch on ingest (which also leases the new deliveries handed to this process's sender); one
+// claim statement per sender round; one update per attempt, or per batch of successes.
 import { randomBytesPooled } from "../../config/random.ts";
 import { rowsParam, type Sql, type Tx } from "../../streams/db/client.ts";
 import type { CatalogEntry } from "./core/catalog.ts";
@@ -107,7 +108,8 @@ export async function ingest(
   const reserved = handOff && deliveries.length > 0 ? handOff.reserve(deliveries.length) : 0;
   if (handOff) leaseRuns(deliveries, now, reserved, handOff.leaseMs);
   // The events of the deliveries offered a lease: their body comes back from the events' insert, as
-  // jsonb prints it (the text every later attempt and PAY_OUT send too).
+  // jsonb prints it (the text every later attempt and PAY_OUT send too) — not from a join back to
+  // webhook_events, which the plan kept from a small table ran as a scan of every event.
   const offered = [...new Set(deliveries.filter((d) => d.leased_until !== null).map((d) => d.event_id))];
   // The events and their deliveries sent together (pipelined, executed in order: a delivery's event is
   // stored before it): one round trip, not two.
@@ -122,7 +124,7 @@ export async function ingest(
   // pending (this statement's own rows are not seen: a run is judged as a whole) — one lookup per row
   // in webhook_deliveries_order: as `not exists`, the plan PostgreSQL kept from a small table read
   // every pending delivery once per statement (a backlog's worth for each batch after an outage;
-  // test/int/db-plan-cache.int.spec.ts; and a join back to the events scanned all of them).
+  // test/int/db-plan-cache.int.spec.ts).
   const inserting =
     deliveries.length > 0
       ? tx<Array<{ id: string; event_id: string; leased: boolean }>>`
@@ -283,6 +285,13 @@ export async function claimDue(
     returning w.id as delivery_id, w.event_id, w.endpoint_id, w.merchant_id, w.payment_id, w.origin,
       w.attempts, w.traceparent, ev.body::text as body, ev.appended_at, e.id, e.url, e.secret_sealed,
       e.previous_secret_sealed, e.previous_secret_expires_at, e.failing_since, e.format`;
+}
+
+/** Pending deliveries given back unsent (leased_until cleared): claimable again at once. */
+export async function releaseLeases(sql: Sql | Tx, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`update webhook_deliveries set leased_until = null
+    where id = any(${ids as string[]}) and status = 'pending'`;
 }
 
 /** Successful attempts, in one statement; the endpoints that were failing are failing no more. */
