@@ -151,7 +151,11 @@ function notSentCode(c: SystemError): TechnicalCode | undefined {
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_ABORTED"]);
 
 /** What a failed exchange means for money: technical_error only when the request certainly did not leave. */
-export function classifyFailure(err: unknown, signal: AbortSignal, timeoutMs: number): Failure {
+export function classifyFailure(
+  err: unknown,
+  signal: { readonly aborted: boolean },
+  timeoutMs: number,
+): Failure {
   const roots = rootErrors(err);
   const message = redact(roots[0]?.message ?? (err instanceof Error ? err.message : String(err)));
   const notSent = roots.map(notSentCode);

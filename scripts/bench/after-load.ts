@@ -2,7 +2,11 @@
 // last answer — the time from the last response of a load phase until the payments read model has
 // applied the event stream's last frame (the merchant's GET list shows every payment as it is), and
 // until the webhook dispatcher's durable consumer has acknowledged it — and how much CPU the process
-// burns afterwards with no load at all (an idle process should be idle however much it has seen).
+// burns afterwards with no load at all (an idle process should be idle however much it has seen):
+// first the seconds right after the drain, when V8 is still collecting what the load left (its
+// helper threads) and the table upkeep may vacuum, then a longer window once that has settled — the
+// process as an operator finds it a minute later. Each with the main thread's part (from /proc).
+import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import type { Platform } from "../platform.ts";
@@ -16,7 +20,13 @@ export type AfterLoad = {
   lastSeq: number;
   /** This process's CPU over `idleMs` right after, ms per second. */
   idleCpuMsPerS: number;
+  /** ... of which its main thread (null where /proc is not there to say). */
+  idleMainMsPerS: number | null;
   idleMs: number;
+  /** The same over the `settledMs` after that window. */
+  settledCpuMsPerS: number;
+  settledMainMsPerS: number | null;
+  settledMs: number;
   /** Deliveries the bench's webhook endpoint had received once the dispatcher caught up (null: none subscribed). */
   delivered: number | null;
   /** ms from the last answer until the endpoint's last delivery arrived (no new one for a second after). */
@@ -39,6 +49,7 @@ export async function afterLoad(
   endedAt: number,
   receiver?: { delivered(): number },
   idleMs = 5_000,
+  settledMs = 20_000,
 ): Promise<AfterLoad> {
   const infra = platform.infra;
   if (!infra) throw new Error("the product runs no worker here: nothing follows its streams");
@@ -53,7 +64,8 @@ export async function afterLoad(
   // The sender works after the dispatcher has stored the deliveries: the idle window starts once
   // the endpoint has seen no new delivery for a second, so it measures idleness, not the backlog.
   const drained = receiver ? await deliveriesDrained(receiver, endedAt) : undefined;
-  const idleCpuMsPerS = await idleCpu(idleMs);
+  const idle = await cpuOver(idleMs);
+  const settled = await cpuOver(settledMs);
   return {
     delivered,
     deliveriesDrainedMs: drained?.ms ?? null,
@@ -62,8 +74,12 @@ export async function afterLoad(
     readModelLagMs: follower ? (readModelLagMs ?? WAIT_AT_MOST_MS) : null,
     webhooksLagMs,
     lastSeq,
-    idleCpuMsPerS,
+    idleCpuMsPerS: idle.all,
+    idleMainMsPerS: idle.main,
     idleMs,
+    settledCpuMsPerS: settled.all,
+    settledMainMsPerS: settled.main,
+    settledMs,
   };
 
   async function webhooksCaughtUp(): Promise<number> {
@@ -110,10 +126,32 @@ const within = (p: Promise<void>) =>
 
 /** This process's CPU over `ms` of wall time, ms per second (user + system, all threads). */
 export async function idleCpu(ms: number): Promise<number> {
+  return (await cpuOver(ms)).all;
+}
+
+/** ms per second over `ms` of wall time: all threads, and the main thread alone (null without /proc). */
+async function cpuOver(ms: number): Promise<{ all: number; main: number | null }> {
   const before = process.cpuUsage();
+  const mainBefore = mainThreadCpuMs();
   await new Promise((resolve) => setTimeout(resolve, ms));
   const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1000 / (ms / 1000);
+  const mainAfter = mainThreadCpuMs();
+  const perS = (v: number) => v / (ms / 1000);
+  return {
+    all: perS((used.user + used.system) / 1000),
+    main: mainBefore === null || mainAfter === null ? null : perS(mainAfter - mainBefore),
+  };
+}
+
+/** The main thread's user + system CPU in ms (its task's stat: clock ticks of 10 ms), or null. */
+function mainThreadCpuMs(): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 export function afterLoadLines(a: AfterLoad, what: string): string[] {
@@ -135,9 +173,14 @@ export function afterLoadLines(a: AfterLoad, what: string): string[] {
             `(${a.deliveredAtDrain} received; none for ${QUIET_MS / 1000} s after)`,
         ]),
     `  then idle${a.deliveriesDrainedMs === null ? "" : " (from the drain)"}: ${a.idleCpuMsPerS.toFixed(1)} ms CPU per second over ${a.idleMs / 1000} s ` +
-      `(${((a.idleCpuMsPerS / 1000) * 100).toFixed(1)} % of a core; this process, all its threads)` +
+      `(${pct(a.idleCpuMsPerS)} of a core; this process, all its threads${mainPart(a.idleMainMsPerS)})` +
       (a.deliveredAfterIdle !== null && a.deliveredAfterIdle !== (a.deliveredAtDrain ?? a.delivered)
         ? `; webhook deliveries still going out meanwhile: ${a.deliveredAtDrain ?? a.delivered} → ${a.deliveredAfterIdle}`
         : ""),
+    `  settled (the ${a.settledMs / 1000} s after that): ${a.settledCpuMsPerS.toFixed(1)} ms CPU per second ` +
+      `(${pct(a.settledCpuMsPerS)} of a core${mainPart(a.settledMainMsPerS)})`,
   ];
 }
+
+const pct = (msPerS: number) => `${((msPerS / 1000) * 100).toFixed(1)} %`;
+const mainPart = (msPerS: number | null) => (msPerS === null ? "" : `; its main thread ${pct(msPerS)}`);

@@ -31,6 +31,14 @@ describe("exchangeJson over a keep-alive pool", () => {
             res.writeHead(200, { "content-type": "application/json", "content-length": "64" });
             res.write('{"id":');
             return;
+          case "/trickle-body": {
+            // A byte every 50 ms: never idle long enough for undici's body timeout, only the whole
+            // exchange's deadline ends it.
+            res.writeHead(200, { "content-type": "application/json", "content-length": "100000" });
+            const drip = setInterval(() => res.write(" "), 50);
+            res.on("close", () => clearInterval(drip));
+            return;
+          }
           case undefined:
           default:
             res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
@@ -104,6 +112,15 @@ describe("exchangeJson over a keep-alive pool", () => {
     const r = await post("/stall-body", { timeoutMs: 200 });
     expect(r.ok ? undefined : r.failure).to.include({ outcome: "unknown", code: "timeout" });
     expect(Date.now() - started).to.be.lessThan(1000);
+  });
+
+  it("answers unknown timeout when a body trickles past the deadline (one deadline for the whole exchange)", async () => {
+    const started = Date.now();
+    const r = await post("/trickle-body", { timeoutMs: 300 });
+    expect(r.ok ? undefined : r.failure).to.include({ outcome: "unknown", code: "timeout" });
+    const took = Date.now() - started;
+    expect(took).to.be.at.least(290);
+    expect(took).to.be.lessThan(2000);
   });
 
   it("answers technical_error for a URL it cannot parse, without sending anything", async () => {
