@@ -3,8 +3,8 @@
 // sealed under the card key, bound to this merchant and to the token's readable facts, valid for
 // CARD_TOKEN_TTL_MS. Nothing is stored, so a retried request gets another token, as good as the
 // first; the Idempotency-Key is still required, as on every merchant POST (one rule for clients and
-// the OpenAPI document, held by test/int/gateway-openapi.int.spec.ts and bad-inputs.e2e), and only
-// validated.
+// the OpenAPI document, held by test/int/gateway-openapi.int.spec.ts and
+// test/e2e/bad-inputs-requests.e2e.spec.ts), and only validated.
 // The card number is refused everywhere but `card.number` here, by the same free-text rule as every
 // route (gateway/card-in-text.ts), and never echoed, logged or stored.
 import { createHash } from "node:crypto";

@@ -1,60 +1,29 @@
-// Every endpoint that exists, under bad input. The endpoint list is read from the platform's own
-// /openapi.json (which documents every route, /ops, /metrics and /openapi.json included), so a new
-// route is covered the day it is added. Each bad request must be a 4xx in the error envelope, never
-// a 5xx. Follow-ups racing on one payment: test/e2e/follow-up-races.e2e.spec.ts.
+// Every endpoint that exists, under input no store downstream can hold: NUL characters and lone
+// surrogates in bodies, object keys, query strings, path parameters, headers, operator bodies and
+// NATS commands; bodies nested past 32 levels; __proto__ keys; and card numbers in URLs, which are
+// neither logged nor echoed. The endpoint list is read from the platform's own /openapi.json, so a
+// new route is covered the day it is added. Each such input is refused (a 4xx in the error envelope
+// over HTTP, a dead letter over NATS), never a 5xx, and nothing of it is stored. Other bad requests
+// (keys, headers, bodies of the wrong kind, long URLs, Idempotency-Keys):
+// bad-inputs-requests.e2e.spec.ts.
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { paymentIdFor } from "../../actors/payment/core/ids.ts";
 import { deriveFingerprintKeys, createPaymentEnvelope } from "../../gateway/commands.ts";
-import { capturingLogger } from "../support/log-capture.ts";
-import { payCmd } from "../support/pay-cmd.ts";
-import { rawRequest } from "../support/raw-http.ts";
 import {
-  CARDS,
-  OPERATOR_KEY,
-  paymentBody,
-  startTestPlatform,
-  type Api,
-  type TestPlatform,
-} from "../support/platform.ts";
+  PARAM_VALUES,
+  endpointRequests,
+  isPspDoor,
+  readEnvelope,
+  startBadInputsPlatform,
+  type BadInputsPlatform,
+  type Endpoint,
+  type Issue,
+} from "../support/documented-endpoints.ts";
+import { payCmd } from "../support/pay-cmd.ts";
+import { paymentBody, type Api, type TestPlatform } from "../support/platform.ts";
+import { rawRequest } from "../support/raw-http.ts";
 import { waitFor } from "../support/wait.ts";
-
-type Endpoint = {
-  method: string;
-  /** With every path parameter filled in with a plausible value. */
-  path: string;
-  template: string;
-  takesBody: boolean;
-  auth: "merchant" | "operator" | "none";
-  params: string[];
-};
-
-const PARAM_VALUES: Record<string, string> = {
-  id: "pay_nonexistent",
-  kind: "routing",
-  version: "1",
-  psp: "acme",
-};
-
-type Issue = { in: string; path: string; code: string };
-
-async function readEnvelope(
-  res: Response,
-): Promise<{ status: number; code: string | undefined; issues: Issue[] }> {
-  const text = await res.text();
-  let code: string | undefined;
-  let issues: Issue[] = [];
-  if (res.status >= 400) {
-    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
-    expect(body.error, `${res.status} ${text}`).to.be.an("object");
-    expect(body.error!.code, text).to.be.a("string");
-    expect(body.error!.message, text).to.be.a("string");
-    expect(body.error!.details, text).to.be.an("object");
-    code = body.error!.code as string;
-    issues = (body.error!.details as { issues?: Issue[] }).issues ?? [];
-  }
-  return { status: res.status, code, issues };
-}
 
 /** What no store downstream can hold: PostgreSQL refuses NUL in text and jsonb, and a lone surrogate's escape in jsonb. */
 const NUL = "a\u0000b";
@@ -62,191 +31,23 @@ const LONE = "a\ud800b";
 /** An Amex test number: 15 digits, Luhn-valid. */
 const PAN_IN_URL = "378282246310005";
 
-describe("every endpoint under bad input (e2e)", function () {
+describe("every endpoint under bad input: what cannot be stored (e2e)", function () {
   this.timeout(120_000);
   let p: TestPlatform;
   let alpha: Api;
   let endpoints: Endpoint[];
   let merchantKey: string;
   // Every line the platform logs during this file (gateway and worker): no card number may be among them.
-  const logs = capturingLogger("debug");
+  let logs: BadInputsPlatform["logs"];
 
   before(async () => {
-    p = await startTestPlatform({ log: logs.log });
-    merchantKey = p.merchants[0]!.key;
-    alpha = p.api(p.merchants[0]!);
-    const doc = (await (await fetch(`${p.url}/openapi.json`)).json()) as {
-      paths: Record<
-        string,
-        Record<string, { requestBody?: unknown; security?: Array<Record<string, unknown>> }>
-      >;
-    };
-    endpoints = Object.entries(doc.paths).flatMap(([template, ops]) =>
-      Object.entries(ops).map(([method, op]) => {
-        const params = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-        const scheme = Object.keys(op.security?.[0] ?? {})[0];
-        return {
-          method: method.toUpperCase(),
-          template,
-          path: template.replace(/\{(\w+)\}/g, (_, n: string) => PARAM_VALUES[n] ?? "x"),
-          takesBody: op.requestBody !== undefined,
-          auth: scheme === "bearerAuth" ? "merchant" : scheme === "operatorKey" ? "operator" : "none",
-          params,
-        } satisfies Endpoint;
-      }),
-    );
+    ({ p, alpha, endpoints, merchantKey, logs } = await startBadInputsPlatform());
   });
   after(async () => {
     await p?.cleanup();
   });
 
-  const isPspDoor = (e: Endpoint) => e.template.startsWith("/webhooks/psp/");
-
-  function keyOf(e: Endpoint): string | undefined {
-    return e.auth === "merchant" ? merchantKey : e.auth === "operator" ? OPERATOR_KEY : undefined;
-  }
-
-  function send(
-    e: Endpoint,
-    opts: { path?: string; body?: string; headers?: Record<string, string>; key?: string | null } = {},
-  ): Promise<Response> {
-    const key = opts.key === undefined ? keyOf(e) : opts.key;
-    const headers: Record<string, string> = {
-      ...(key !== undefined && key !== null && { authorization: `Bearer ${key}` }),
-      ...(e.method !== "GET" && { "idempotency-key": randomBytes(8).toString("hex") }),
-      ...(opts.body !== undefined && { "content-type": "application/json" }),
-      ...opts.headers,
-    };
-    return fetch(`${p.url}${opts.path ?? e.path}`, {
-      method: e.method,
-      headers,
-      ...(opts.body !== undefined && { body: opts.body }),
-    });
-  }
-
-  /** A 4xx in the envelope, optionally with one of the given codes. */
-  async function expect4xx(e: Endpoint, res: Response, codes?: string[]) {
-    const { status, code } = await readEnvelope(res);
-    const what = `${e.method} ${e.template}`;
-    expect(status, `${what}: ${code}`).to.be.within(400, 499);
-    if (codes) expect(codes, `${what} answered ${code}`).to.include(code);
-  }
-
-  it("covers every documented endpoint, /ops, /metrics and /openapi.json included", () => {
-    const names = endpoints.map((e) => `${e.method} ${e.template}`);
-    expect(names).to.include.members([
-      "POST /v1/payments",
-      "GET /v1/payments/{id}",
-      "POST /v1/payments/{id}/capture",
-      "POST /v1/payments/{id}/refunds",
-      "POST /v1/payments/{id}/cancel",
-      "POST /ops/policies/{kind}",
-      "PUT /ops/policies/routing/shadow",
-      "POST /ops/psps/{psp}/out",
-      "GET /ops/dead-letters",
-      "POST /ops/dead-letters/{id}/redrive",
-      "GET /metrics",
-      "GET /openapi.json",
-      "GET /healthz",
-    ]);
-    expect(endpoints.length).to.be.at.least(20);
-  });
-
-  it("refuses a missing or unknown key with 401 on every authenticated endpoint", async () => {
-    for (const e of endpoints.filter((x) => x.auth !== "none")) {
-      await expect4xx(e, await send(e, { key: null }), ["unauthorized"]);
-      await expect4xx(e, await send(e, { key: `sk_${"0".repeat(32)}` }), ["unauthorized"]);
-    }
-  });
-
-  it("refuses two Authorization headers with 400 duplicate_header on every endpoint", async () => {
-    const host = new URL(p.url).host;
-    for (const e of endpoints) {
-      const res = await rawRequest(
-        p.url,
-        `${e.method} ${e.path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${keyOf(e) ?? "x"}\r\n` +
-          "Authorization: Bearer other\r\nContent-Length: 0",
-      );
-      expect(res.status, `${e.method} ${e.template}`).to.equal(400);
-      expect((JSON.parse(res.body) as { error: { code: string } }).error.code).to.equal("duplicate_header");
-    }
-  });
-
-  it("refuses bodies of the wrong kind on every endpoint that takes one, and null on every POST and PUT", async () => {
-    const big = JSON.stringify({ pad: "x".repeat(70 * 1024) });
-    // The PSPs' notification door checks the signature over the raw bytes before reading them: an
-    // unsigned body is a 401 whatever it holds (its own bad inputs: three-ds-browser.e2e.spec.ts).
-    const bodied = endpoints.filter((x) => (x.method === "POST" || x.method === "PUT") && !isPspDoor(x));
-    for (const e of bodied) {
-      await expect4xx(e, await send(e, { body: "null" }), ["validation_error"]);
-      await expect4xx(e, await send(e, { body: "[1,2]" }), ["validation_error"]);
-      await expect4xx(e, await send(e, { body: "{" }), ["invalid_json"]);
-      await expect4xx(e, await send(e, { body: big }), ["payload_too_large"]);
-      await expect4xx(e, await send(e, { body: "{}", headers: { "content-type": "text/plain" } }), [
-        "unsupported_media_type",
-      ]);
-      const utf16 = { "content-type": "application/json; charset=utf-16" };
-      await expect4xx(e, await send(e, { body: "{}", headers: utf16 }), ["unsupported_media_type"]);
-      await expect4xx(e, await send(e, { body: "{}", headers: { "content-encoding": "gzip" } }), [
-        "unsupported_media_type",
-      ]);
-      await expect4xx(e, await send(e, { body: JSON.stringify({ note: CARDS.success }) }), [
-        "card_number_in_free_text",
-      ]);
-      if (!e.takesBody) continue;
-      // Wrong types and unknown fields, for every body schema at once.
-      const wrong = { amount: "100", version: "2", reason: 5, kind: 7, unknown_field: true };
-      await expect4xx(e, await send(e, { body: JSON.stringify(wrong) }), [
-        "validation_error",
-        "invalid_policy",
-      ]);
-      await expect4xx(e, await send(e, { body: JSON.stringify({ unknown_field: 1 }) }), [
-        "validation_error",
-        "invalid_policy",
-      ]);
-    }
-  });
-
-  it("refuses bad path parameters, long URLs and card numbers in query strings on every endpoint", async () => {
-    for (const e of endpoints) {
-      await expect4xx(e, await send(e, { path: `${e.path}?q=${CARDS.success}` }), [
-        "card_number_in_free_text",
-      ]);
-      await expect4xx(e, await send(e, { path: `${e.path}?q=${"x".repeat(3_000)}` }), ["uri_too_long"]);
-      await expect4xx(e, await send(e, { headers: { "content-encoding": "br" } }), [
-        "unsupported_media_type",
-      ]);
-      for (const param of e.params) {
-        const value = (v: string) =>
-          e.template.replace(/\{(\w+)\}/g, (_, n: string) => (n === param ? v : PARAM_VALUES[n]!));
-        await expect4xx(e, await send(e, { path: value("p".repeat(5_000)) }), ["uri_too_long"]);
-        await expect4xx(e, await send(e, { path: value("%E0%A4%A") }));
-        const bad = await send(e, { path: value("no%20such") });
-        expect(bad.status, `${e.method} ${e.template} {${param}}`).to.be.within(400, 499);
-        await readEnvelope(bad);
-      }
-    }
-  });
-
-  it("refuses missing, overlong and repeated Idempotency-Keys on every merchant POST", async () => {
-    const host = new URL(p.url).host;
-    for (const e of endpoints.filter((x) => x.method === "POST" && x.auth === "merchant")) {
-      const noKey = await fetch(`${p.url}${e.path}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${merchantKey}` },
-      });
-      await expect4xx(e, noKey, ["idempotency_key_missing"]);
-      await expect4xx(e, await send(e, { headers: { "idempotency-key": "k".repeat(256) } }), [
-        "validation_error",
-      ]);
-      const twice = await rawRequest(
-        p.url,
-        `POST ${e.path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${merchantKey}\r\n` +
-          "Idempotency-Key: a\r\nIdempotency-Key: b\r\nContent-Length: 0",
-      );
-      expect(twice.status).to.equal(400);
-    }
-  });
+  const { send } = endpointRequests(() => ({ url: p.url, merchantKey }));
 
   describe("what no store downstream can hold", () => {
     const bodied = () =>
