@@ -309,6 +309,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["table", "action"] as const,
       registers,
     }),
+    // On PGlite the vacuum runs on this process's own thread: after a burst of payments its one pass
+    // over the tables the burst changed is the idle process's largest cost (a few hundred ms).
+    dbUpkeepSeconds: new Counter({
+      name: "switchyard_db_upkeep_seconds_total",
+      help: "Time spent in those vacuums and analyzes (on PGlite, this process's own thread), by table and action",
+      labelNames: ["table", "action"] as const,
+      registers,
+    }),
     // The Stripe-compatible layer (gateway/stripe/).
     stripeRequests: new Counter({
       name: "switchyard_stripe_requests_total",

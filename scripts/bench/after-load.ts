@@ -22,10 +22,13 @@ export type AfterLoad = {
   idleCpuMsPerS: number;
   /** ... of which its main thread (null where /proc is not there to say). */
   idleMainMsPerS: number | null;
+  /** ... and the table upkeep's vacuums and analyzes (switchyard_db_upkeep_seconds_total; 0 where autovacuum runs). */
+  idleUpkeepMsPerS: number;
   idleMs: number;
   /** The same over the `settledMs` after that window. */
   settledCpuMsPerS: number;
   settledMainMsPerS: number | null;
+  settledUpkeepMsPerS: number;
   settledMs: number;
   /** Deliveries the bench's webhook endpoint had received once the dispatcher caught up (null: none subscribed). */
   delivered: number | null;
@@ -64,8 +67,10 @@ export async function afterLoad(
   // The sender works after the dispatcher has stored the deliveries: the idle window starts once
   // the endpoint has seen no new delivery for a second, so it measures idleness, not the backlog.
   const drained = receiver ? await deliveriesDrained(receiver, endedAt) : undefined;
-  const idle = await cpuOver(idleMs);
-  const settled = await cpuOver(settledMs);
+  const upkeepMs = async () =>
+    (await platform.metrics.dbUpkeepSeconds.get()).values.reduce((sum, v) => sum + v.value * 1000, 0);
+  const idle = await cpuOver(idleMs, upkeepMs);
+  const settled = await cpuOver(settledMs, upkeepMs);
   return {
     delivered,
     deliveriesDrainedMs: drained?.ms ?? null,
@@ -76,9 +81,11 @@ export async function afterLoad(
     lastSeq,
     idleCpuMsPerS: idle.all,
     idleMainMsPerS: idle.main,
+    idleUpkeepMsPerS: idle.upkeep,
     idleMs,
     settledCpuMsPerS: settled.all,
     settledMainMsPerS: settled.main,
+    settledUpkeepMsPerS: settled.upkeep,
     settledMs,
   };
 
@@ -129,8 +136,15 @@ export async function idleCpu(ms: number): Promise<number> {
   return (await cpuOver(ms)).all;
 }
 
-/** ms per second over `ms` of wall time: all threads, and the main thread alone (null without /proc). */
-async function cpuOver(ms: number): Promise<{ all: number; main: number | null }> {
+/**
+ * ms per second over `ms` of wall time: all threads, the main thread alone (null without /proc), and
+ * the time a counter of ms (the table upkeep's) moved meanwhile.
+ */
+async function cpuOver(
+  ms: number,
+  counterMs: () => Promise<number> = () => Promise.resolve(0),
+): Promise<{ all: number; main: number | null; upkeep: number }> {
+  const counted = await counterMs();
   const before = process.cpuUsage();
   const mainBefore = mainThreadCpuMs();
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -140,6 +154,7 @@ async function cpuOver(ms: number): Promise<{ all: number; main: number | null }
   return {
     all: perS((used.user + used.system) / 1000),
     main: mainBefore === null || mainAfter === null ? null : perS(mainAfter - mainBefore),
+    upkeep: perS((await counterMs()) - counted),
   };
 }
 
@@ -173,14 +188,17 @@ export function afterLoadLines(a: AfterLoad, what: string): string[] {
             `(${a.deliveredAtDrain} received; none for ${QUIET_MS / 1000} s after)`,
         ]),
     `  then idle${a.deliveriesDrainedMs === null ? "" : " (from the drain)"}: ${a.idleCpuMsPerS.toFixed(1)} ms CPU per second over ${a.idleMs / 1000} s ` +
-      `(${pct(a.idleCpuMsPerS)} of a core; this process, all its threads${mainPart(a.idleMainMsPerS)})` +
+      `(${pct(a.idleCpuMsPerS)} of a core; this process, all its threads${mainPart(a.idleMainMsPerS)}${upkeepPart(a.idleUpkeepMsPerS)})` +
       (a.deliveredAfterIdle !== null && a.deliveredAfterIdle !== (a.deliveredAtDrain ?? a.delivered)
         ? `; webhook deliveries still going out meanwhile: ${a.deliveredAtDrain ?? a.delivered} → ${a.deliveredAfterIdle}`
         : ""),
     `  settled (the ${a.settledMs / 1000} s after that): ${a.settledCpuMsPerS.toFixed(1)} ms CPU per second ` +
-      `(${pct(a.settledCpuMsPerS)} of a core${mainPart(a.settledMainMsPerS)})`,
+      `(${pct(a.settledCpuMsPerS)} of a core${mainPart(a.settledMainMsPerS)}${upkeepPart(a.settledUpkeepMsPerS)})`,
   ];
 }
 
 const pct = (msPerS: number) => `${((msPerS / 1000) * 100).toFixed(1)} %`;
 const mainPart = (msPerS: number | null) => (msPerS === null ? "" : `; its main thread ${pct(msPerS)}`);
+/** The table upkeep's one pass over what the load changed (PGlite: on the main thread), when it fell in the window. */
+const upkeepPart = (msPerS: number) =>
+  msPerS > 0 ? `, of which the table upkeep's vacuums and analyzes ${pct(msPerS)}` : "";

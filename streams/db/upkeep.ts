@@ -43,7 +43,7 @@ export function upkeepDue(
 export type UpkeepOptions = {
   sql: Sql;
   log: Logger;
-  metrics: Pick<Metrics, "dbUpkeep">;
+  metrics: Pick<Metrics, "dbUpkeep" | "dbUpkeepSeconds">;
   everyMs?: number;
 };
 
@@ -104,8 +104,10 @@ export class TableUpkeep {
       await this.o.sql.unsafe(
         action === "vacuum" ? `vacuum (analyze, skip_locked) ${table}` : `analyze (skip_locked) ${table}`,
       );
-      const ms = Math.round(performance.now() - t0);
+      const elapsed = performance.now() - t0;
+      const ms = Math.round(elapsed);
       this.o.metrics.dbUpkeep.inc({ table, action });
+      this.o.metrics.dbUpkeepSeconds.inc({ table, action }, elapsed / 1000);
       done.push({ table, action, ms });
     }
     if (done.length > 0) this.o.log.info({ tables: done }, "database upkeep: tables vacuumed or analyzed");

@@ -57,6 +57,17 @@ describe("database upkeep where no autovacuum runs", function () {
       ["churn", "vacuum", 1],
       ["grown", "analyze", 1],
     ]);
+    // Its time too, per table and action, as the round measured it.
+    const spent = (await metrics.dbUpkeepSeconds.get()).values;
+    expect(spent.map((v) => [v.labels.table, v.labels.action]).sort()).to.deep.equal([
+      ["churn", "vacuum"],
+      ["grown", "analyze"],
+    ]);
+    for (const { table, ms } of done) {
+      const s = spent.find((v) => v.labels.table === table)!.value;
+      expect(s, table).to.be.greaterThan(0);
+      expect(Math.round(s * 1000), table).to.be.closeTo(ms, 1);
+    }
   });
 
   it("once started, runs its rounds on its own until stopped", async () => {
