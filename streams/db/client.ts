@@ -77,7 +77,7 @@ async function connect(opts: DbOptions, log: Logger): Promise<Db> {
     connection: { application_name: "switchyard", search_path: opts.schema },
   });
   try {
-    await sql.unsafe(`create schema if not exists ${opts.schema}`);
+    await ensureSchema(sql, opts.schema);
     await migrate(sql, opts.schema, log);
     // PGlite ignores startup parameters (search_path, application_name), but its one backend
     // session outlives the socket connections, so setting the path once holds for all of them.
@@ -94,6 +94,20 @@ async function connect(opts: DbOptions, log: Logger): Promise<Db> {
       await sql.end({ timeout: 5 });
     },
   };
+}
+
+/**
+ * `create schema if not exists`, safe when several processes start at once (the Procfile's roles):
+ * two such statements racing on a new name can both pass the "not exists" check, and the second then
+ * fails on pg_namespace's unique index (23505) — a role that could not start. Under an advisory lock
+ * of the schema's own, they run one after the other; the lock ends with the transaction.
+ */
+export async function ensureSchema(sql: Sql, schema: string): Promise<void> {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid database schema name ${schema}`);
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext(${`switchyard:schema:${schema}`}))`;
+    await tx.unsafe(`create schema if not exists ${schema}`);
+  });
 }
 
 /** Drop a schema and everything in it (tests and benchmarks clean up after themselves). */
