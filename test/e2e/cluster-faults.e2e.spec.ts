@@ -353,6 +353,15 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
           `        not at rest: ${load.started().length - load.finished().length} of ${load.started().length} payments; ` +
             `the clients retried after ${t.connectionErrors} connection errors, ${t.timeouts} timeouts, ${t.unavailable} 503s`,
         );
+        // What the workers said about the stuck payments, and every warning or error they logged:
+        // a payment held without an end is a bug to read about, not a timing to retry.
+        const stuck = new Set(String(err).match(/pay_[0-9a-f]+/g) ?? []);
+        for (const w of workers)
+          for (const l of w
+            .logs()
+            .filter((l) => (l.paymentId !== undefined && stuck.has(l.paymentId)) || (l.level ?? 0) >= 40)
+            .slice(-30))
+            console.log(`        ${w.name}: ${JSON.stringify(l).slice(0, 400)}`);
         throw err;
       },
     );

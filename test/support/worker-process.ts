@@ -9,6 +9,8 @@ export type LogLine = Record<string, unknown> & { msg?: string; level?: number; 
 export type Exit = { code: number | null; signal: NodeJS.Signals | null };
 
 export type WorkerProcess = {
+  /** The name it was started under (worker-1 …), for what a test prints. */
+  name: string;
   child: ChildProcess;
   /** Resolves once the role has started (the worker consumes commands); rejects if it exits first. */
   ready: Promise<void>;
@@ -92,6 +94,7 @@ function startRoleProcess(
   ]);
   ready.catch(() => undefined); // observed by the test that awaits it
   return {
+    name,
     child,
     ready,
     exited,
