@@ -78,6 +78,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Appends refused by the expected-last-subject-sequence fence (another writer was first)",
       registers,
     }),
+    appendNoLeaderWaits: new Counter({
+      name: "switchyard_event_append_no_leader_waits_total",
+      help: "Appends that found no JetStream server answering for the event stream (a leader election) and waited in the process for one: stored after the wait, or given up to the command's redelivery",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
     // Partition ownership (actors/ownership.ts).
     partitionsOwned: new Gauge({
       name: "switchyard_partitions_owned",

@@ -12,7 +12,7 @@ import type { Metrics } from "../config/metrics.ts";
 import { SpanKind, endSpan, startSpan, tracingEnabled } from "../config/tracing.ts";
 import { chainHash, genesisHash } from "./chain.ts";
 import { EventFrame, Header, encode, type EventFrameV2 } from "./envelopes.ts";
-import { isWrongLastSequence } from "./jetstream-errors.ts";
+import { isNoResponders, isWrongLastSequence } from "./jetstream-errors.ts";
 import { eventSubject, type Topology } from "./topology.ts";
 import { injectSpan } from "./trace-headers.ts";
 
@@ -42,13 +42,34 @@ export type AppendAt = {
 /** Where a frame was stored (stream sequence, subject), its chain hash, and the bytes stored. */
 export type Appended = { seq: number; subject: string; hash: string; data: Uint8Array };
 
+/**
+ * How long an append waits in the process for its stream to answer again after "no responders" (the
+ * stream's leader died and the others are electing one: 5–6 s on the three-node cluster, longer on
+ * a loaded one). Without it the command failed at once and its redelivery waited the doubling delay
+ * of a failure we cannot classify (1, 2, 4, 8, 16 s … by delivery count), so a payment caught in an
+ * election could sit 16–32 s after the stream was back (a CI run of the cluster faults: three
+ * payments not at rest 30 s after the load). Nothing is stored by a request no server answered, and
+ * the append is fenced and deduplicated, so asking again is safe; the command keeps its claim
+ * meanwhile (its consumer's heartbeat).
+ */
+export const NO_LEADER_WAIT_MS = 10_000;
+const NO_LEADER_FIRST_RETRY_MS = 250;
+const NO_LEADER_MAX_RETRY_MS = 2_000;
+
+export type EventStoreOptions = { noLeaderWaitMs?: number };
+
 export class EventStore {
+  readonly #noLeaderWaitMs: number;
+
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly topo: Topology,
     private readonly metrics: Metrics,
-  ) {}
+    opts: EventStoreOptions = {},
+  ) {
+    this.#noLeaderWaitMs = opts.noLeaderWaitMs ?? NO_LEADER_WAIT_MS;
+  }
 
   /** The entity's last frame, or undefined when it has none. */
   async last(id: string): Promise<StoredFrame | undefined> {
@@ -88,6 +109,8 @@ export class EventStore {
     at: AppendAt,
     events: readonly unknown[],
     traceparent?: string,
+    /** Asked before each new try after "no responders": false stops the wait (the writer's lease lapsed). */
+    mayStillWrite: () => boolean = () => true,
   ): Promise<Appended> {
     const frame: EventFrameV2 = {
       v: 2,
@@ -112,7 +135,7 @@ export class EventStore {
     if (span !== undefined) injectSpan(h, span);
     else if (traceparent) h.set(Header.traceparent, traceparent);
     try {
-      const appended = await this.publishFrame(id, at, subject, data, h);
+      const appended = await this.publishFrame(id, at, subject, data, h, mayStillWrite);
       endSpan(span);
       return appended;
     } catch (err) {
@@ -122,6 +145,40 @@ export class EventStore {
   }
 
   private async publishFrame(
+    id: string,
+    at: AppendAt,
+    subject: string,
+    data: Uint8Array,
+    h: MsgHdrs,
+    mayStillWrite: () => boolean,
+  ): Promise<Appended> {
+    const giveUpAt = performance.now() + this.#noLeaderWaitMs;
+    for (
+      let wait = NO_LEADER_FIRST_RETRY_MS, waited = false;
+      ;
+      wait = Math.min(wait * 2, NO_LEADER_MAX_RETRY_MS)
+    ) {
+      try {
+        const appended = await this.publishOnce(id, at, subject, data, h);
+        if (waited) this.metrics.appendNoLeaderWaits.inc({ outcome: "stored" });
+        return appended;
+      } catch (err) {
+        if (!isNoResponders(err)) throw err;
+        if (performance.now() + wait > giveUpAt) {
+          this.metrics.appendNoLeaderWaits.inc({ outcome: "gave_up" });
+          throw err;
+        }
+        waited = true;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        if (!mayStillWrite()) {
+          this.metrics.appendNoLeaderWaits.inc({ outcome: "gave_up" });
+          throw err;
+        }
+      }
+    }
+  }
+
+  private async publishOnce(
     id: string,
     at: AppendAt,
     subject: string,

@@ -21,3 +21,11 @@ export const isReplicasNotSupported = (err: unknown): boolean => hasCode(err, 10
 
 /** JetStream's "no suitable peers for placement": fewer servers (up) than the replicas asked for. */
 export const isNoSuitablePeers = (err: unknown): boolean => hasCode(err, 10005);
+
+/**
+ * No JetStream server answered the request ("no responders"): the stream has no leader right now (an
+ * election after its node died) or JetStream is away. nats.js names it JetStreamNotEnabled, a class
+ * it does not export; nothing was stored.
+ */
+export const isNoResponders = (err: unknown): boolean =>
+  err instanceof Error && err.name === "JetStreamNotEnabled";

@@ -137,7 +137,11 @@ export class Journal {
       throw new LeaseLostError(
         `payment ${paymentId}: its partition is no longer this worker's; not appended`,
       );
-    const appended = await this.store.append(paymentId, at, events, traceparent);
+    // While the stream has no leader the store waits (streams/event-store.ts); it stops when this
+    // process may no longer write the payment (the partition's lease lapsed meanwhile).
+    const appended = await this.store.append(paymentId, at, events, traceparent, () =>
+      this.mayWrite(paymentId),
+    );
     // This process's followers, if it has any, read these events back without parsing them again.
     rememberAppended(
       appended.subject,
