@@ -199,6 +199,11 @@ export function afterLoadLines(a: AfterLoad, what: string): string[] {
 
 const pct = (msPerS: number) => `${((msPerS / 1000) * 100).toFixed(1)} %`;
 const mainPart = (msPerS: number | null) => (msPerS === null ? "" : `; its main thread ${pct(msPerS)}`);
-/** The table upkeep's one pass over what the load changed (PGlite: on the main thread), when it fell in the window. */
+/**
+ * The table upkeep's one pass over what the load changed, when it fell in the window: wall time of
+ * its vacuums and analyzes — this process's main thread on PGlite, the server's own work elsewhere.
+ */
 const upkeepPart = (msPerS: number) =>
-  msPerS > 0 ? `, of which the table upkeep's vacuums and analyzes ${pct(msPerS)}` : "";
+  msPerS > 0
+    ? `; the table upkeep's vacuums and analyzes ran ${pct(msPerS)} of the window (on PGlite in this thread, else in the server)`
+    : "";
