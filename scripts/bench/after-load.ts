@@ -6,10 +6,10 @@
 // first the seconds right after the drain, when V8 is still collecting what the load left (its
 // helper threads) and the table upkeep may vacuum, then a longer window once that has settled — the
 // process as an operator finds it a minute later. Each with the main thread's part (from /proc).
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import type { Platform } from "../platform.ts";
+import { procCpuMs } from "./procfile.ts";
 
 export type AfterLoad = {
   /** ms from the last answer until the payments read model applied the last frame (null: no read models). */
@@ -22,7 +22,11 @@ export type AfterLoad = {
   idleCpuMsPerS: number;
   /** ... of which its main thread (null where /proc is not there to say). */
   idleMainMsPerS: number | null;
-  /** ... and the table upkeep's vacuums and analyzes (switchyard_db_upkeep_seconds_total; 0 where autovacuum runs). */
+  /**
+   * The wall time of the table upkeep's vacuums and analyzes in the window, ms per second
+   * (switchyard_db_upkeep_seconds_total; on PGlite this process's thread, else the server's work; 0
+   * where autovacuum runs).
+   */
   idleUpkeepMsPerS: number;
   idleMs: number;
   /** The same over the `settledMs` after that window. */
@@ -146,27 +150,17 @@ async function cpuOver(
 ): Promise<{ all: number; main: number | null; upkeep: number }> {
   const counted = await counterMs();
   const before = process.cpuUsage();
-  const mainBefore = mainThreadCpuMs();
+  // The main thread's task id is the process id.
+  const mainBefore = procCpuMs(process.pid, process.pid);
   await new Promise((resolve) => setTimeout(resolve, ms));
   const used = process.cpuUsage(before);
-  const mainAfter = mainThreadCpuMs();
+  const mainAfter = procCpuMs(process.pid, process.pid);
   const perS = (v: number) => v / (ms / 1000);
   return {
     all: perS((used.user + used.system) / 1000),
-    main: mainBefore === null || mainAfter === null ? null : perS(mainAfter - mainBefore),
+    main: mainBefore === undefined || mainAfter === undefined ? null : perS(mainAfter - mainBefore),
     upkeep: perS((await counterMs()) - counted),
   };
-}
-
-/** The main thread's user + system CPU in ms (its task's stat: clock ticks of 10 ms), or null. */
-function mainThreadCpuMs(): number | null {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return null;
-  }
 }
 
 export function afterLoadLines(a: AfterLoad, what: string): string[] {

@@ -71,9 +71,13 @@ function clkTck(): number {
   return clockTicks;
 }
 
-export function procCpuMs(pid: number): number | undefined {
+/** A process's user + system CPU in ms from /proc — or one of its threads' (`thread`: its task id). */
+export function procCpuMs(pid: number, thread?: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(
+      thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+      "utf8",
+    );
     // Fields after "(comm) ": state is [0], utime [11], stime [12]; comm may hold spaces, hence lastIndexOf.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / clkTck();

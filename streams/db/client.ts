@@ -27,6 +27,11 @@ export type Db = {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** A schema name goes into a statement's text only as a plain lower-case identifier. */
+function checkSchemaName(schema: string): void {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid database schema name ${schema}`);
+}
+
 type Shared = { db: Promise<Db>; users: number };
 const shared = new Map<string, Shared>();
 
@@ -53,7 +58,7 @@ export function openDb(opts: DbOptions, log: Logger): Promise<Db> {
 }
 
 async function connect(opts: DbOptions, log: Logger): Promise<Db> {
-  if (!SCHEMA_NAME.test(opts.schema)) throw new Error(`invalid database schema name ${opts.schema}`);
+  checkSchemaName(opts.schema);
   const sql = postgres(opts.url, {
     max: opts.max,
     onnotice: () => undefined,
@@ -103,7 +108,7 @@ async function connect(opts: DbOptions, log: Logger): Promise<Db> {
  * of the schema's own, they run one after the other; the lock ends with the transaction.
  */
 export async function ensureSchema(sql: Sql, schema: string): Promise<void> {
-  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid database schema name ${schema}`);
+  checkSchemaName(schema);
   await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext(${`switchyard:schema:${schema}`}))`;
     await tx.unsafe(`create schema if not exists ${schema}`);
@@ -112,7 +117,7 @@ export async function ensureSchema(sql: Sql, schema: string): Promise<void> {
 
 /** Drop a schema and everything in it (tests and benchmarks clean up after themselves). */
 export async function dropSchema(url: string, schema: string): Promise<void> {
-  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid database schema name ${schema}`);
+  checkSchemaName(schema);
   const sql = postgres(url, { max: 1, onnotice: () => undefined });
   try {
     await sql.unsafe(`drop schema if exists ${schema} cascade`);
