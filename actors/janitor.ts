@@ -25,7 +25,7 @@ import {
 import { commandSubject, type Topology } from "../streams/topology.ts";
 import { frameMayLeaveOpen, isAtRest } from "./payment/core/effects.ts";
 import type { Journal } from "./payment/journal.ts";
-import { knownFrame } from "./projections/frames.ts";
+import { followAppendedFrames, knownFrame } from "./projections/frames.ts";
 import type { CommandEnvelope } from "./payment/core/wire.ts";
 import { redeliveryDelayMs } from "./policy/core/retry.ts";
 
@@ -59,6 +59,7 @@ export class Janitor {
   #kv: KV | undefined;
   #lastSeq = 0;
   #savedCheckpoint = -1;
+  #unfollow: (() => void) | undefined;
 
   constructor(private readonly d: JanitorDeps) {}
 
@@ -71,6 +72,10 @@ export class Janitor {
     this.#lastSeq = Number.isSafeInteger(from) && from > 0 ? from : 0;
     const source = this.d.source ?? orderedSource(this.d.js, this.d.topo.eventStream, 512);
     this.#messages = await source.open(this.#lastSeq + 1);
+    // The frames this process's journal appends are then kept for it as read: the janitor needs no
+    // parse of its own when no follower of this process reads them (projections on their own thread,
+    // or in a projector process).
+    this.#unfollow = followAppendedFrames();
     this.#loop = this.follow(this.#messages);
     const every = Math.max(250, Math.min(this.d.topo.janitorAfterMs / 4, 5_000));
     this.#sweeper = setInterval(() => {
@@ -163,6 +168,7 @@ export class Janitor {
     await this.#sweeping;
     await this.#messages?.close();
     await this.#loop;
+    this.#unfollow?.();
     await this.saveCheckpoint().catch(() => undefined);
   }
 }
