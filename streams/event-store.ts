@@ -109,8 +109,12 @@ export class EventStore {
     at: AppendAt,
     events: readonly unknown[],
     traceparent?: string,
-    /** Asked before each new try after "no responders": false stops the wait (the writer's lease lapsed). */
-    mayStillWrite: () => boolean = () => true,
+    o: {
+      /** Asked before each new try after "no responders": false stops the wait (the writer's lease lapsed). */
+      mayStillWrite?: () => boolean;
+      /** Told the subject and the bytes just before they are published (the first try only). */
+      beforePublish?: (subject: string, data: Uint8Array) => void;
+    } = {},
   ): Promise<Appended> {
     const frame: EventFrameV2 = {
       v: 2,
@@ -134,8 +138,9 @@ export class EventStore {
       : undefined;
     if (span !== undefined) injectSpan(h, span);
     else if (traceparent) h.set(Header.traceparent, traceparent);
+    o.beforePublish?.(subject, data);
     try {
-      const appended = await this.publishFrame(id, at, subject, data, h, mayStillWrite);
+      const appended = await this.publishFrame(id, at, subject, data, h, o.mayStillWrite ?? (() => true));
       endSpan(span);
       return appended;
     } catch (err) {

@@ -14,7 +14,7 @@ import { findUnsafeText, UNSAFE_TEXT } from "./core/contract.ts";
 import { evolveAll } from "./core/evolve.ts";
 import type { Payment, PaymentState } from "./core/state.ts";
 import { PaymentEvents } from "./core/wire.ts";
-import { rememberAppended } from "../projections/frames.ts";
+import { forgetAppending, rememberAppended, rememberAppending } from "../projections/frames.ts";
 
 /** A payment as loaded: its state and the positions an append must continue from. */
 export type Loaded = {
@@ -137,23 +137,27 @@ export class Journal {
       throw new LeaseLostError(
         `payment ${paymentId}: its partition is no longer this worker's; not appended`,
       );
+    // This process's readers of PAY_EVT, if it has any, read these events back without parsing them
+    // again: known by their subject and bytes from before the publish (a reader may see the message
+    // before the append's acknowledgement comes back), by their sequence after it.
+    const frame = { paymentId, firstEventNo: at.eventNo + 1, events: checked.data };
+    let sent: { subject: string; data: Uint8Array } | undefined;
     // While the stream has no leader the store waits (streams/event-store.ts); it stops when this
     // process may no longer write the payment (the partition's lease lapsed meanwhile).
-    const appended = await this.store.append(paymentId, at, events, traceparent, () =>
-      this.mayWrite(paymentId),
-    );
-    // This process's followers, if it has any, read these events back without parsing them again.
-    rememberAppended(
-      appended.subject,
-      {
-        seq: appended.seq,
-        paymentId,
-        firstEventNo: at.eventNo + 1,
-        events: checked.data,
-      },
-      events,
-      appended.data,
-    );
+    let appended: Appended;
+    try {
+      appended = await this.store.append(paymentId, at, events, traceparent, {
+        mayStillWrite: () => this.mayWrite(paymentId),
+        beforePublish: (subject, data) => {
+          sent = { subject, data };
+          rememberAppending(subject, frame, events, data);
+        },
+      });
+    } catch (err) {
+      if (sent) forgetAppending(sent.subject, sent.data);
+      throw err;
+    }
+    rememberAppended(appended.subject, appended.seq, appended.data);
     return appended;
   }
 

@@ -24,15 +24,23 @@ export type FrameReading =
 const readings = new WeakMap<StreamMsg, FrameReading>();
 
 /**
- * Frames this process appended (actors/payment/journal.ts), as its followers would read them back,
- * with the very bytes it published, by `<seq> <subject>`: the tap's message for one is then neither
- * parsed nor validated again (the journal validated those very events before the append) — when its
- * bytes are the ones remembered. A message at that sequence and subject with other bytes (a stream
- * deleted and made again under the same name while the process runs) is read from its bytes. Kept
- * only while followers of this process read the stream (followAppendedFrames), and at most
- * MAX_REMEMBERED: a frame read before its append was acknowledged, or by followers far behind, is
- * simply read from its bytes.
+ * Frames this process's journal appends (actors/payment/journal.ts), as its readers of PAY_EVT would
+ * read them back, with the very bytes it published: the tap's message for one is then neither parsed
+ * nor validated again (the journal validated those very events before the append) — when its bytes
+ * are the ones remembered. Kept only while readers of this process follow the stream
+ * (followAppendedFrames: the janitor always, the followers when they run here), and at most
+ * MAX_REMEMBERED of each kind: a frame read by followers far behind is simply read from its bytes.
+ *
+ * Two kinds, because a reader may be handed the message before the append's acknowledgement comes
+ * back (the janitor reads as messages come): `appending`, by subject, holds the frame being published
+ * now (one per payment: its actor appends one frame at a time), and a message on that subject with
+ * those very bytes takes it whatever its sequence; once acknowledged, a frame not yet read moves to
+ * `appendedHere`, by `<seq> <subject>` (a follower reading in batches may read it after the payment's
+ * next frame is being published). A message at that sequence and subject with other bytes (a stream
+ * deleted and made again under the same name while the process runs) is read from its bytes.
  */
+type Kept = { frame: Omit<PaymentFrame, "seq">; data: Uint8Array };
+const appending = new Map<string, Kept>();
 const appendedHere = new Map<string, { frame: PaymentFrame; data: Uint8Array }>();
 const MAX_REMEMBERED = 1_024;
 let followers = 0;
@@ -41,46 +49,72 @@ const stats = { remembered: 0, taken: 0, otherBytes: 0 };
 /** Frames remembered and frames read from memory since the process started (tests read it). */
 export const appendedFrameStats = (): Readonly<typeof stats> => ({ ...stats });
 
-/** This process's followers read the event stream from now on; the function returned stops that. */
+/** This process's readers follow the event stream from now on; the function returned stops that. */
 export function followAppendedFrames(): () => void {
   followers++;
   let stopped = false;
   return () => {
     if (stopped) return;
     stopped = true;
-    if (--followers === 0) appendedHere.clear();
+    if (--followers === 0) {
+      appending.clear();
+      appendedHere.clear();
+    }
   };
 }
 
 /**
- * The journal appended `frame` (its events as the schema read them) on `subject` as `data`;
- * `written` are the events as the store encoded them. Remembered only when those are plain JSON
- * values with nothing JSON would change (no undefined, no -0, no non-finite number, no object that is
- * not a plain one): then the followers' reading of `data` is equal to `frame`.
+ * The journal is about to publish `frame` (its events as the schema read them) on `subject` as
+ * `data`; `written` are the events as the store encoded them. Remembered only when those are plain
+ * JSON values with nothing JSON would change (no undefined, no -0, no non-finite number, no object
+ * that is not a plain one): then the readers' reading of `data` is equal to `frame`.
  */
-export function rememberAppended(
+export function rememberAppending(
   subject: string,
-  frame: PaymentFrame,
+  frame: Omit<PaymentFrame, "seq">,
   written: readonly unknown[],
   data: Uint8Array,
 ): void {
   if (followers === 0 || !jsonExact(written)) return;
-  appendedHere.set(`${frame.seq} ${subject}`, { frame, data });
+  appending.delete(subject); // re-inserted last: the eviction below takes the oldest
+  appending.set(subject, { frame, data });
   stats.remembered++;
+  if (appending.size > MAX_REMEMBERED) appending.delete(appending.keys().next().value!);
+}
+
+/** The publish of `data` on `subject` failed: nothing was stored, nothing will be read. */
+export function forgetAppending(subject: string, data: Uint8Array): void {
+  if (appending.get(subject)?.data === data) appending.delete(subject);
+}
+
+/** `data`, published on `subject`, is stored at `seq`: kept by sequence if no reader took it yet. */
+export function rememberAppended(subject: string, seq: number, data: Uint8Array): void {
+  const kept = appending.get(subject);
+  if (kept === undefined || kept.data !== data) return; // not remembered, or read already
+  appending.delete(subject);
+  appendedHere.set(`${seq} ${subject}`, { frame: { seq, ...kept.frame }, data });
   if (appendedHere.size > MAX_REMEMBERED) appendedHere.delete(appendedHere.keys().next().value!);
 }
 
 function takeAppended(m: StreamMsg): PaymentFrame | undefined {
   const key = `${m.seq} ${m.subject}`;
   const kept = appendedHere.get(key);
-  if (kept === undefined) return undefined;
-  appendedHere.delete(key);
-  if (!sameBytes(kept.data, m.data)) {
-    stats.otherBytes++;
-    return undefined;
+  if (kept !== undefined) {
+    appendedHere.delete(key);
+    if (!sameBytes(kept.data, m.data)) {
+      stats.otherBytes++;
+      return undefined;
+    }
+    stats.taken++;
+    return kept.frame;
   }
+  const sending = appending.get(m.subject);
+  // Another frame of the payment (an older one, read by a reader behind) or another writer's: left
+  // for the message that carries these bytes.
+  if (sending === undefined || !sameBytes(sending.data, m.data)) return undefined;
+  appending.delete(m.subject);
   stats.taken++;
-  return kept.frame;
+  return { seq: m.seq, ...sending.frame };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -6,6 +6,7 @@
 // expected totals) and once in the webhook events, each delivered at least once.
 import { expect } from "chai";
 import type postgres from "postgres";
+import { appendedFrameStats } from "../../actors/projections/frames.ts";
 import {
   listAllPayments,
   paymentBody,
@@ -89,7 +90,14 @@ describe("the projector role: projections off the payment workers (e2e)", functi
 
   it("with projections off, the worker applies nothing: the read models stay empty until a projector runs", async () => {
     expect(platform.readModels, "no read models in the worker").to.equal(undefined);
+    const frames = appendedFrameStats();
     for (let i = 0; i < 3; i++) expect(await pay()).to.equal(201);
+    // The worker's janitor, its one reader of PAY_EVT now, takes the frames its journal appended
+    // from memory (two a payment: created … authorized, captured), parsing none of them again.
+    await waitFor(() => appendedFrameStats().taken - frames.taken >= 6, {
+      timeoutMs: 10_000,
+      what: "the janitor taking the worker's six frames from memory",
+    });
     // The payments are answered (their events are on PAY_EVT), and nothing followed them.
     const events = await platform.metrics.registry
       .getSingleMetric("switchyard_read_model_lag_seconds")

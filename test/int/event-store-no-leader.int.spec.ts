@@ -79,7 +79,7 @@ describe("an event append while the event stream has no leader (real JetStream)"
         { lastSeq: 0, eventNo: 0 },
         [paymentCreated("pay_noleader3", new Date().toISOString())],
         undefined,
-        () => ++asked < 2,
+        { mayStillWrite: () => ++asked < 2 },
       )
       .then(
         () => undefined,

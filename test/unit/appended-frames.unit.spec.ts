@@ -13,8 +13,10 @@ import {
   followAppendedFrames,
   jsonExact,
   knownFrame,
+  forgetAppending,
   readPaymentFrame,
   rememberAppended,
+  rememberAppending,
   type PaymentFrame,
 } from "../../actors/projections/frames.ts";
 import { encode } from "../../streams/envelopes.ts";
@@ -83,13 +85,20 @@ describe("frames appended here, read by this process's followers", () => {
     }
   });
 
+  /** What the journal does around one append: remembered before the publish, its sequence after the ack. */
+  const appendHere = (frame: PaymentFrame, written: readonly unknown[], data: Uint8Array) => {
+    const { seq, ...unsequenced } = frame;
+    rememberAppending(SUBJECT, unsequenced, written, data);
+    rememberAppended(SUBJECT, seq, data);
+  };
+
   it("hands a follower the remembered frame instead of parsing, once, and only while followers read", () => {
     const [events] = lifecycle();
     const checked = PaymentEvents.parse(events);
     const frame: PaymentFrame = { seq: 7, paymentId: PAYMENT_ID, firstEventNo: 1, events: checked };
 
     // No follower in this process: nothing is kept.
-    rememberAppended(SUBJECT, frame, events!, storedMsg(7, events!).data);
+    appendHere(frame, events!, storedMsg(7, events!).data);
     const before = appendedFrameStats();
     const parsed = readPaymentFrame(storedMsg(7, events!));
     expect(parsed.ok && parsed.frame).to.deep.equal(frame);
@@ -97,21 +106,70 @@ describe("frames appended here, read by this process's followers", () => {
 
     const unfollow = followAppendedFrames();
     try {
-      rememberAppended(SUBJECT, frame, events!, storedMsg(7, events!).data);
+      appendHere(frame, events!, storedMsg(7, events!).data);
       const msg = storedMsg(7, events!);
       const read = readPaymentFrame(msg);
       expect(read).to.deep.equal({ ok: true, frame });
-      expect(read.ok && read.frame).to.equal(frame); // the very object: not parsed
-      expect(knownFrame(msg)).to.equal(frame); // the janitor sees the same reading
+      expect(read.ok && read.frame.events).to.equal(checked); // the very events: not parsed
+      expect(knownFrame(msg)).to.equal(read.ok && read.frame); // the janitor sees the same reading
       expect(appendedFrameStats().taken).to.equal(before.taken + 1);
       // Taken once: another message of the same sequence (another reader's) is parsed.
       const again = readPaymentFrame(storedMsg(7, events!));
-      expect(again.ok && again.frame).to.not.equal(frame);
+      expect(again.ok && again.frame.events).to.not.equal(checked);
       expect(again.ok && again.frame).to.deep.equal(frame);
       // Events JSON would change are not remembered: their frame is read from its bytes.
       const odd = [{ ...events![0]!, reference: undefined }];
-      rememberAppended(SUBJECT, { ...frame, seq: 8, events: odd }, odd, storedMsg(8, odd).data);
+      appendHere({ ...frame, seq: 8, events: odd }, odd, storedMsg(8, odd).data);
       expect(knownFrame(storedMsg(8, odd))).to.equal(undefined);
+    } finally {
+      unfollow();
+    }
+  });
+
+  it("hands it to a reader that sees the message before the append's acknowledgement, and only the very bytes", () => {
+    const frames = lifecycle();
+    const [first, second] = [frames[0]!, frames[1]!];
+    const unfollow = followAppendedFrames();
+    try {
+      const before = appendedFrameStats();
+      const firstMsg = storedMsg(20, first);
+      // The first frame, published and acknowledged, and not read yet; the second being published.
+      appendHere(
+        { seq: 20, paymentId: PAYMENT_ID, firstEventNo: 1, events: PaymentEvents.parse(first) },
+        first,
+        firstMsg.data,
+      );
+      const secondMsg = storedMsg(21, second, "c".repeat(64));
+      const checked = PaymentEvents.parse(second);
+      rememberAppending(
+        SUBJECT,
+        { paymentId: PAYMENT_ID, firstEventNo: 1, events: checked },
+        second,
+        secondMsg.data,
+      );
+      // A reader behind reads the first: by its sequence, not mistaken for the one in flight.
+      expect(knownFrame(firstMsg)?.seq).to.equal(20);
+      // A message on the subject with other bytes (another writer's) takes nothing, and leaves it.
+      expect(knownFrame(storedMsg(21, second, "d".repeat(64)))).to.equal(undefined);
+      // The second, read before its acknowledgement: from memory, with the message's sequence.
+      const read = knownFrame(secondMsg);
+      expect(read?.seq).to.equal(21);
+      expect(read?.events).to.equal(checked);
+      expect(appendedFrameStats().taken).to.equal(before.taken + 2);
+      // The acknowledgement then keeps nothing more: another reader's message of it is parsed.
+      rememberAppended(SUBJECT, 21, secondMsg.data);
+      expect(knownFrame(storedMsg(21, second, "c".repeat(64)))).to.equal(undefined);
+      // A publish that failed is forgotten: nothing is taken for it.
+      const third = storedMsg(22, first, "e".repeat(64));
+      rememberAppending(
+        SUBJECT,
+        { paymentId: PAYMENT_ID, firstEventNo: 1, events: checked },
+        first,
+        third.data,
+      );
+      forgetAppending(SUBJECT, third.data);
+      expect(knownFrame(storedMsg(22, first, "e".repeat(64)))).to.equal(undefined);
+      expect(appendedFrameStats().taken).to.equal(before.taken + 2);
     } finally {
       unfollow();
     }
@@ -128,18 +186,18 @@ describe("frames appended here, read by this process's followers", () => {
     const unfollow = followAppendedFrames();
     try {
       // What this process appended at seq 9 before the stream was deleted and created again…
-      rememberAppended(SUBJECT, frame, events!, storedMsg(9, events!, "a".repeat(64)).data);
+      appendHere(frame, events!, storedMsg(9, events!, "a".repeat(64)).data);
       const before = appendedFrameStats();
       // …and what the new stream holds at seq 9: same subject, another writer's bytes (another chain).
       const other = [{ ...events![0]!, reference: "someone else's" }];
       const read = readPaymentFrame(storedMsg(9, other, "b".repeat(64)));
       expect(read.ok && read.frame.events[0]).to.include({ reference: "someone else's" });
-      expect(read.ok && read.frame).to.not.equal(frame);
+      expect(read.ok && read.frame.events).to.not.equal(frame.events);
       expect(appendedFrameStats()).to.include({ taken: before.taken, otherBytes: before.otherBytes + 1 });
       // One byte apart is other bytes too (the chain's hash differs; the events are the same).
-      rememberAppended(SUBJECT, { ...frame, seq: 10 }, events!, storedMsg(10, events!, "a".repeat(64)).data);
+      appendHere({ ...frame, seq: 10 }, events!, storedMsg(10, events!, "a".repeat(64)).data);
       const close = storedMsg(10, events!, `${"a".repeat(63)}b`);
-      expect(knownFrame(close)).to.not.equal(frame);
+      expect(knownFrame(close)).to.equal(undefined);
       expect(appendedFrameStats().otherBytes).to.equal(before.otherBytes + 2);
     } finally {
       unfollow();
