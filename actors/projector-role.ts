@@ -148,7 +148,7 @@ export async function serveMetrics(
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/metrics") {
-      metrics.registry.metrics().then(
+      metrics.render().then(
         (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
         () => res.writeHead(500).end(),
       );

@@ -1,7 +1,8 @@
 // The worker role, composed: from a Config and the process's infrastructure to a running worker —
 // PSP connectors, the live policy view, the payment actors (and their janitor) — plus the projections
-// (actors/projector-role.ts) unless SWITCHYARD_PROJECTIONS=off says a `projector` process runs them,
-// and its own /metrics door when no gateway shares the process. Used by actors/main.ts (the
+// (actors/projector-role.ts): in this event loop by default, on a worker thread of their own with
+// SWITCHYARD_PROJECTIONS=thread (actors/projections-thread.ts), not at all with `off` (a `projector`
+// process runs them) — and its own /metrics door when no gateway shares the process. Used by actors/main.ts (the
 // Procfile's worker) and by npm start.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -11,6 +12,7 @@ import type { Metrics } from "../config/metrics.ts";
 import type { Infra } from "../streams/infra.ts";
 import { capabilitiesOf, createConnectors } from "./psp/registry.ts";
 import { serveMetrics, startProjections } from "./projector-role.ts";
+import { startProjectionsThread, type ProjectionsThread } from "./projections-thread.ts";
 import type { ReadModels } from "./readmodels.ts";
 import type { ChallengeExpiry } from "./expiry.ts";
 import type { Webhooks } from "./webhooks/service.ts";
@@ -18,12 +20,14 @@ import { startWorker, type Worker } from "./worker.ts";
 
 export type WorkerRole = {
   worker: Worker;
-  /** The read models (absent with SWITCHYARD_PROJECTIONS=off: a projector runs them). */
+  /** The read models, with SWITCHYARD_PROJECTIONS=on (in this event loop). */
   readModels?: ReadModels;
-  /** The expiry of abandoned challenges (absent with SWITCHYARD_PROJECTIONS=off). */
+  /** The expiry of abandoned challenges, with SWITCHYARD_PROJECTIONS=on. */
   expiry?: ChallengeExpiry;
-  /** The webhook dispatcher and sender (absent with SWITCHYARD_WEBHOOKS=off or SWITCHYARD_PROJECTIONS=off). */
+  /** The webhook dispatcher and sender, with SWITCHYARD_PROJECTIONS=on (and SWITCHYARD_WEBHOOKS on). */
   webhooks?: Webhooks;
+  /** The projections' thread, with SWITCHYARD_PROJECTIONS=thread (the three above are then absent). */
+  projectionsThread?: ProjectionsThread;
   metricsUrl?: string;
   stop(): Promise<void>;
 };
@@ -66,17 +70,28 @@ export async function startWorkerRole(
       eventTap: infra.eventTap,
     });
     stops.push(() => worker.stop());
-    const projections = config.worker.projections
-      ? await startProjections(config, infra, {
-          cardKey: o.cardKey,
-          sandboxUrl: o.sandboxUrl,
-          metrics: o.metrics,
-          log: o.log,
-        })
-      : undefined;
+    const projections =
+      config.worker.projections === "on"
+        ? await startProjections(config, infra, {
+            cardKey: o.cardKey,
+            sandboxUrl: o.sandboxUrl,
+            metrics: o.metrics,
+            log: o.log,
+          })
+        : undefined;
+    const thread =
+      config.worker.projections === "thread"
+        ? await startProjectionsThread(config, {
+            cardKey: o.cardKey,
+            sandboxUrl: o.sandboxUrl,
+            metrics: o.metrics,
+            log: o.log,
+          })
+        : undefined;
+    const followers = projections ?? thread;
     // Stopped after the worker (stops run in reverse): on SIGTERM the command consumer is the first
     // thing to stop, so no command is taken once the process said it takes no more.
-    if (projections) stops.splice(stops.length - 1, 0, () => projections.stop());
+    if (followers) stops.splice(stops.length - 1, 0, () => followers.stop());
     else
       o.log.info(
         "projections off (SWITCHYARD_PROJECTIONS=off): read models, settlement and webhooks are left to a projector",
@@ -85,6 +100,7 @@ export async function startWorkerRole(
       worker,
       ...(projections && { readModels: projections.readModels, expiry: projections.expiry }),
       ...(projections?.webhooks && { webhooks: projections.webhooks }),
+      ...(thread && { projectionsThread: thread }),
       async stop() {
         for (const stop of stops.reverse()) await stop();
       },

@@ -1,6 +1,6 @@
 // The typed configuration every role reads (config/env.ts parses the environment into it): what a
 // role is given, apart from how each variable is spelt, defaulted and checked.
-import type { BootstrapKey, LogLevel, OperatorKey } from "./env-values.ts";
+import type { BootstrapKey, LogLevel, OperatorKey, ProjectionsMode } from "./env-values.ts";
 import type { NotificationSecrets } from "./notification-secrets.ts";
 
 export type Config = {
@@ -46,10 +46,12 @@ export type Config = {
   notifications: NotificationSecrets & { sandboxNotifyUrl: string | undefined };
   /**
    * A worker running without the gateway serves its own /metrics here (PSP health, routing, attempts).
-   * `projections`: whether the worker also runs the projections (read models, settlement followers,
-   * challenge expiry, webhook dispatcher and sender); off when a `projector` process runs them.
+   * `projections`: where the worker runs the projections (read models, settlement followers,
+   * challenge expiry, webhook dispatcher and sender): `on` in the worker's own event loop (the
+   * default), `thread` on a worker thread of its own (actors/projections-thread.ts), `off` not at
+   * all (a `projector` process runs them).
    */
-  worker: { metricsPort: number; projections: boolean };
+  worker: { metricsPort: number; projections: ProjectionsMode };
   /** The projector role (actors/projector-main.ts) serves its /metrics here. */
   projector: { metricsPort: number };
   /**

@@ -213,6 +213,14 @@ export function onOff(raw: string): Parsed<boolean> {
   return { problem: `expected on or off, got ${shown(raw)}` };
 }
 
+/** Where a worker runs its projections: `on` its own event loop, `thread` a worker thread, `off` none. */
+export type ProjectionsMode = "on" | "thread" | "off";
+
+export function projectionsMode(raw: string): Parsed<ProjectionsMode> {
+  if (raw === "on" || raw === "thread" || raw === "off") return { value: raw };
+  return { problem: `expected thread, on or off, got ${shown(raw)}` };
+}
+
 export function logLevel(raw: string): Parsed<LogLevel> {
   const level = LOG_LEVELS.find((l) => l === raw);
   return level !== undefined

@@ -1,8 +1,20 @@
 // Every Prometheus metric of the platform, on one registry per process (so several platforms in
 // one test process never collide). Names carry the `switchyard_` prefix.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from "prom-client";
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** A registry's series as prom-client hands them between registries (getMetricsAsJSON). */
+export type MetricsJson = Array<MetricObjectWithValues<MetricValue<string>>>;
 
 /** The event-loop lag's sampling interval (see below). */
 export const EVENT_LOOP_SAMPLE_MS = 100;
@@ -27,8 +39,35 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       registry.removeSingleMetric(`switchyard_nodejs_active_${kind}_total`);
   }
   const registers = [registry];
+  const sources = new Set<() => Promise<MetricsJson>>();
   return {
     registry,
+    /**
+     * Series kept elsewhere in this process (the projections thread's registry:
+     * actors/projections-thread.ts) served with this registry's by `render`; the function returned
+     * removes the source.
+     */
+    addSource(source: () => Promise<MetricsJson>): () => void {
+      sources.add(source);
+      return () => sources.delete(source);
+    },
+    /**
+     * What /metrics serves: this registry, merged with its sources when it has any. Series of the
+     * same name and labels are added up, as the registries count disjoint work (prom-client's
+     * aggregation with every metric's aggregator set to `sum`: its own per-metric choices are for
+     * cluster workers all reporting the same process metrics — `omit` would drop the start time; a
+     * source registers no default metrics, so a series of one registry alone passes unchanged).
+     */
+    async render(): Promise<string> {
+      if (sources.size === 0) return registry.metrics();
+      const parts = await Promise.all([
+        registry.getMetricsAsJSON(),
+        ...[...sources].map((source) => source().catch((): MetricsJson => [])),
+      ]);
+      return AggregatorRegistry.aggregate(
+        parts.map((part) => part.map((metric) => ({ ...metric, aggregator: "sum" as const }))),
+      ).metrics();
+    },
     httpDuration: new Histogram({
       name: "switchyard_http_request_duration_seconds",
       help: "HTTP request duration by route and status",
@@ -321,6 +360,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       name: "switchyard_db_upkeep_seconds_total",
       help: "Time spent in those vacuums and analyzes (on PGlite, this process's own thread), by table and action",
       labelNames: ["table", "action"] as const,
+      registers,
+    }),
+    projectionsThreadRestarts: new Counter({
+      name: "switchyard_projections_thread_restarts_total",
+      help: "Times the projections thread (SWITCHYARD_PROJECTIONS=thread) ended unasked and was started again",
       registers,
     }),
     // The Stripe-compatible layer (gateway/stripe/).

@@ -8,6 +8,7 @@ import { connect as tcpConnect } from "node:net";
 import { resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import type { Config } from "../config/env.ts";
 
 export class EmbeddedPostgresError extends Error {
   override name = "EmbeddedPostgresError";
@@ -19,6 +20,22 @@ export type EmbeddedPostgres = {
   dataDir: string;
   stop(): Promise<void>;
 };
+
+/**
+ * `config` on the embedded PGlite at `url`: one connection, which every role of the process shares,
+ * and so the projections in the process's own event loop — on a thread of their own
+ * (SWITCHYARD_PROJECTIONS=thread) they would need a second connection, which PGlite cannot serve.
+ */
+export function onEmbeddedPostgres(config: Config, url: string): Config {
+  return {
+    ...config,
+    database: { ...config.database, url, max: 1 },
+    worker: {
+      ...config.worker,
+      projections: config.worker.projections === "thread" ? "on" : config.worker.projections,
+    },
+  };
+}
 
 const DEFAULT_PORT = 5432;
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);

@@ -9,6 +9,7 @@ import type { ReadModels } from "../actors/readmodels.ts";
 import type { Worker } from "../actors/worker.ts";
 import type { Webhooks } from "../actors/webhooks/service.ts";
 import type { ChallengeExpiry } from "../actors/expiry.ts";
+import type { ProjectionsThread } from "../actors/projections-thread.ts";
 import { withDevelopmentSecrets, type Config } from "../config/env.ts";
 import { createLogger, type Logger } from "../config/log.ts";
 import { createMetrics, type Metrics } from "../config/metrics.ts";
@@ -35,6 +36,11 @@ export type Platform = {
   expiry?: ChallengeExpiry;
   /** The webhook dispatcher and sender, when this process runs them. */
   webhooks?: Webhooks;
+  /**
+   * The projections' worker thread (SWITCHYARD_PROJECTIONS=thread): the read models, expiry and
+   * webhooks above are then in that thread, not reachable from here.
+   */
+  projectionsThread?: ProjectionsThread;
   /** Where a worker without a gateway serves /metrics. */
   metricsUrl?: string;
   /** The process's clients (NATS, Redis, PostgreSQL), when a gateway or worker runs here. */
@@ -113,6 +119,7 @@ export async function startPlatform(given: Config, opts: PlatformOptions): Promi
       if (role.readModels) platform.readModels = role.readModels;
       if (role.webhooks) platform.webhooks = role.webhooks;
       if (role.expiry) platform.expiry = role.expiry;
+      if (role.projectionsThread) platform.projectionsThread = role.projectionsThread;
       if (role.metricsUrl !== undefined) platform.metricsUrl = role.metricsUrl;
       stops.push(() => role.stop());
     }

@@ -3,7 +3,7 @@
 // sandbox. The production
 // roles have their own entry points (gateway/main.ts, actors/main.ts) and never load this.
 import { runProcess } from "../config/process.ts";
-import { EmbeddedPostgresError } from "./local-postgres.ts";
+import { EmbeddedPostgresError, onEmbeddedPostgres } from "./local-postgres.ts";
 import { ensureServices, MissingServiceError } from "./local-services.ts";
 import { startPlatform, type Role } from "./platform.ts";
 
@@ -29,9 +29,9 @@ export async function run(roles: Role[], opts: { startLocalServices: boolean }):
         throw err;
       }
       const embedded = services.embeddedPostgres;
-      // PGlite takes one connection at a time: every role in this process shares one.
-      if (embedded !== undefined)
-        config = { ...config, database: { ...config.database, url: embedded.url, max: 1 } };
+      // PGlite takes one connection at a time: every role in this process shares one, and the
+      // projections run in this event loop rather than on a thread of their own.
+      if (embedded !== undefined) config = onEmbeddedPostgres(config, embedded.url);
     }
     let platform;
     try {

@@ -92,7 +92,7 @@ export const systemRoutes: FastifyPluginCallbackZod<GatewayDeps> = (app, deps, d
       },
     },
     async (_req, reply) => {
-      const body = await deps.metrics.registry.metrics();
+      const body = await deps.metrics.render();
       return reply.header("content-type", deps.metrics.registry.contentType).send(body);
     },
   );

@@ -61,18 +61,33 @@ export async function afterLoad(
   const infra = platform.infra;
   if (!infra) throw new Error("the product runs no worker here: nothing follows its streams");
   const lastSeq = (await infra.jsm.streams.info(infra.topo.eventStream)).state.last_seq;
+  // In this event loop, the follower says when it has applied the frame; on the projections thread
+  // (or nowhere here), its position in PostgreSQL does.
   const follower = platform.readModels?.followers.get(PAYMENTS_READ_MODEL);
+  const threaded = platform.projectionsThread !== undefined;
   const readModel = follower
     ? within(follower.caughtUp(lastSeq)).then((done) => (done ? performance.now() - endedAt : null))
-    : Promise.resolve(null);
-  const webhooks = platform.config.webhooks.enabled && platform.readModels ? webhooksCaughtUp() : null;
+    : threaded
+      ? positionCaughtUp(PAYMENTS_READ_MODEL)
+      : Promise.resolve(null);
+  const webhooks =
+    platform.config.webhooks.enabled && (platform.readModels || threaded)
+      ? positionCaughtUp("webhooks")
+      : null;
   const [readModelLagMs, webhooksLagMs] = await Promise.all([readModel, webhooks]);
   const delivered = receiver?.delivered() ?? null;
   // The sender works after the dispatcher has stored the deliveries: the idle window starts once
   // the endpoint has seen no new delivery for a second, so it measures idleness, not the backlog.
   const drained = receiver ? await deliveriesDrained(receiver, endedAt) : undefined;
-  const upkeepMs = async () =>
-    (await platform.metrics.dbUpkeepSeconds.get()).values.reduce((sum, v) => sum + v.value * 1000, 0);
+  // The upkeep runs where the projections run: the thread's series come merged into render's text.
+  const upkeepMs = threaded
+    ? async () =>
+        (await platform.metrics.render())
+          .split("\n")
+          .filter((line) => line.startsWith("switchyard_db_upkeep_seconds_total{"))
+          .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)) * 1000, 0)
+    : async () =>
+        (await platform.metrics.dbUpkeepSeconds.get()).values.reduce((sum, v) => sum + v.value * 1000, 0);
   const idle = await cpuOver(idleMs, upkeepMs);
   const settled = await cpuOver(settledMs, upkeepMs);
   return {
@@ -80,7 +95,7 @@ export async function afterLoad(
     deliveriesDrainedMs: drained?.ms ?? null,
     deliveredAtDrain: drained?.count ?? null,
     deliveredAfterIdle: receiver?.delivered() ?? null,
-    readModelLagMs: follower ? (readModelLagMs ?? WAIT_AT_MOST_MS) : null,
+    readModelLagMs: follower || threaded ? (readModelLagMs ?? WAIT_AT_MOST_MS) : null,
     webhooksLagMs,
     lastSeq,
     idleCpuMsPerS: idle.all,
@@ -93,13 +108,14 @@ export async function afterLoad(
     settledMs,
   };
 
-  async function webhooksCaughtUp(): Promise<number> {
+  /** A follower's position: it moves in the transaction that applies its batch (for the webhook
+   * dispatcher, the one that stores the frame's deliveries). */
+  async function positionCaughtUp(name: string): Promise<number> {
     const { sql } = infra!.db;
     const deadline = performance.now() + WAIT_AT_MOST_MS;
-    // The dispatcher's position: it moves in the transaction that stores the frame's deliveries.
     while (performance.now() < deadline) {
       const [row] = await sql<{ last_seq: number }[]>`
-        select last_seq from projection_offsets where name = 'webhooks'`;
+        select last_seq from projection_offsets where name = ${name}`;
       if ((row?.last_seq ?? 0) >= lastSeq) return performance.now() - endedAt;
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -60,6 +60,13 @@ export async function memoryFigures(platform: Platform): Promise<MemoryFigures> 
   structures["metric series (registry values)"] = series;
   for (const [name, f] of platform.readModels?.followers ?? [])
     structures[`read model ${name}: position`] = f.position;
+  // On their own thread the followers' objects are out of reach: the thread's V8 heap, as a whole
+  // (in the process's RSS, not in this thread's heap figures).
+  const thread = await platform.projectionsThread?.stats();
+  if (thread) {
+    structures["projections thread: V8 heap used (bytes)"] = thread.heapUsedBytes;
+    structures["projections thread: V8 heap total (bytes)"] = thread.heapTotalBytes;
+  }
   fullGc();
   const after = process.memoryUsage();
   return {

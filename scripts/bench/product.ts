@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { loadConfig, type Config } from "../../config/env.ts";
 import { createLogger } from "../../config/log.ts";
 import { bufferedDestination } from "../../config/log-format.ts";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../local-postgres.ts";
+import { onEmbeddedPostgres, startEmbeddedPostgres, type EmbeddedPostgres } from "../local-postgres.ts";
 import { startPlatform, type Platform } from "../platform.ts";
 import { startReceiver, type Receiver } from "./webhooks.ts";
 
@@ -87,8 +87,7 @@ export async function startProduct(o: {
     if (o.embedded) {
       pg = await startEmbeddedPostgres({ dataDir: join(o.dataDir, "pglite"), host: "127.0.0.1", port: 0 });
       // As scripts/run.ts does: PGlite takes one connection at a time, every role shares one.
-      const loaded = loadConfig({ ...env, DATABASE_URL: pg.url });
-      config = { ...loaded, database: { ...loaded.database, max: 1 } };
+      config = onEmbeddedPostgres(loadConfig(env), pg.url);
     }
     // Logs as a deployment writes them (LOG_LEVEL, default info: an access line per request, a line
     // per status change; buffered as config/log-format.ts buffers stdout), into a file of the run's
@@ -113,9 +112,9 @@ export async function startProduct(o: {
       (o.sandboxUrl === undefined
         ? "product: sandbox + worker + gateway in this process"
         : "product: worker + gateway in this process (the PSP sandbox in the bench's outside process)") +
-      `; read models ${onOff(config.worker.projections)}` +
+      `; read models ${projectionsAt(config)}` +
       ` (payments, settlement, reconciliation; challenge expiry and missing-line sweep with them);` +
-      ` webhook dispatcher ${onOff(config.webhooks.enabled && config.worker.projections)}` +
+      ` webhook dispatcher ${config.webhooks.enabled ? projectionsAt(config) : "OFF"}` +
       (subscribe
         ? " with 1 endpoint (every event type) → a receiver in a process of its own answering 200"
         : ", no endpoint") +
@@ -134,6 +133,9 @@ export async function startProduct(o: {
 }
 
 const onOff = (b: boolean) => (b ? "on" : "OFF");
+
+const projectionsAt = (config: Config) =>
+  ({ on: "on (main thread)", thread: "on (projections thread)", off: "OFF" })[config.worker.projections];
 
 function hostOf(url: string): string {
   const u = new URL(url);

@@ -71,6 +71,10 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     SWITCHYARD_REPLY_WAIT_MS: "8000",
     // Test receivers listen on http://127.0.0.1.
     SWITCHYARD_WEBHOOK_ALLOW_HTTP_LOOPBACK: "true",
+    // The specs reach the read models', expiry's and webhooks' objects (platform.readModels, …), which
+    // only exist in the process's own event loop (the default); on a thread of their own they have
+    // their specs (test/e2e/projections-thread.e2e.spec.ts). TEST_PROJECTIONS=thread runs the suite so.
+    SWITCHYARD_PROJECTIONS: process.env.TEST_PROJECTIONS ?? "on",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     ...overrides,
   };

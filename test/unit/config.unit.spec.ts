@@ -341,16 +341,20 @@ describe("loadConfig: webhooks", () => {
 describe("loadConfig: projections (the projector role)", () => {
   it("runs the projections in the worker by default, and serves the projector's metrics on 9465", () => {
     const config = loadConfig({});
-    expect(config.worker).to.deep.equal({ metricsPort: 9464, projections: true });
+    expect(config.worker).to.deep.equal({ metricsPort: 9464, projections: "on" });
     expect(config.projector).to.deep.equal({ metricsPort: 9465 });
   });
 
-  it("leaves them to a projector with SWITCHYARD_PROJECTIONS=off, and refuses anything but on or off", () => {
+  it("runs them on a thread of the worker with thread, leaves them to a projector with off, refuses anything else", () => {
+    expect(loadConfig({ SWITCHYARD_PROJECTIONS: "thread" }).worker.projections).to.equal("thread");
     const config = loadConfig({ SWITCHYARD_PROJECTIONS: "off", SWITCHYARD_PROJECTOR_METRICS_PORT: "0" });
-    expect(config.worker.projections).to.equal(false);
+    expect(config.worker.projections).to.equal("off");
     expect(config.projector.metricsPort).to.equal(0);
+    for (const bad of ["false", "Thread", "threads", "1"]) {
+      const e = problemsOf({ SWITCHYARD_PROJECTIONS: bad, SWITCHYARD_PROJECTOR_METRICS_PORT: "70000" });
+      expect(e.message, bad).to.match(/SWITCHYARD_PROJECTIONS: expected thread, on or off, got/);
+    }
     const e = problemsOf({ SWITCHYARD_PROJECTIONS: "false", SWITCHYARD_PROJECTOR_METRICS_PORT: "70000" });
-    expect(e.message).to.match(/SWITCHYARD_PROJECTIONS: expected on or off, got/);
     expect(e.message).to.match(/SWITCHYARD_PROJECTOR_METRICS_PORT:/);
   });
 });
