@@ -101,6 +101,13 @@ export async function startProjectionsThread(
             return;
           case "ready":
             ready = true;
+            if (stopping) {
+              // A restart that came up while the process was stopping: ended at once (its followers
+              // have applied nothing that a transaction left half done).
+              void worker.terminate();
+              resolve();
+              return;
+            }
             current = run;
             o.log.info({ threadId: worker.threadId }, "projections running on their own thread");
             resolve();
