@@ -13,6 +13,7 @@
 // process would — every follower keeps its position in PostgreSQL and applies a batch and moves the
 // position in one transaction, so a thread that dies mid-batch is restarted and applies it once.
 import { createRequire } from "node:module";
+import { extname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import pino from "pino";
@@ -217,10 +218,10 @@ export async function startProjectionsThread(
  * loader hooks on Node 20).
  */
 function threadEntry(): { code: string | URL; eval: boolean } {
+  // Its sibling of its own kind: the built .js beside the built .js, the .ts beside the .ts.
   const self = fileURLToPath(import.meta.url);
-  if (!self.endsWith(".ts"))
-    return { code: new URL("./projections-thread-main.js", import.meta.url), eval: false };
-  const module = new URL("./projections-thread-main.ts", import.meta.url).href;
+  const module = new URL(`./projections-thread-main${extname(self)}`, import.meta.url);
+  if (!self.endsWith(".ts")) return { code: module, eval: false };
   // The ESM build of tsx's API (require.resolve answers its CommonJS twin beside it; import.meta.resolve
   // is not there when mocha loads this module through tsx).
   const tsx = pathToFileURL(
@@ -229,7 +230,7 @@ function threadEntry(): { code: string | URL; eval: boolean } {
       .replace(/\.cjs$/, ".mjs"),
   ).href;
   return {
-    code: `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(module)}); })`,
+    code: `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(module.href)}); })`,
     eval: true,
   };
 }
