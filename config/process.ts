@@ -30,19 +30,13 @@ export async function runProcess(
     throw err;
   }
   startTracing(service);
-  let running: Running;
-  try {
-    running = await start(config);
-  } catch (err) {
-    process.stderr.write(`switchyard: could not start: ${startError(err)}\n`);
-    process.exit(1);
-  }
+  let running: Running | undefined;
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (role: Running, signal: string) => {
     if (stopping) return;
     stopping = true;
-    running.log.info({ signal }, "stopping: no new commands, finishing in-flight ones");
-    await running.stop();
+    role.log.info({ signal }, "stopping: no new commands, finishing in-flight ones");
+    await role.stop();
     await shutdownTracing().catch(() => undefined); // spans lost, the process stops all the same
     // The log lines are buffered: wait for the write under way and the rest, not only pino's
     // synchronous flush at exit, which cannot wait for a write already handed to the OS thread pool
@@ -50,13 +44,35 @@ export async function runProcess(
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, LOG_FLUSH_ON_EXIT_MS);
       const done = () => (clearTimeout(timer), resolve());
-      if (running.log.flush) running.log.flush(done);
+      if (role.log.flush) role.log.flush(done);
       else done();
     });
     process.exit(0);
   };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  // The signals are ours from before the start: a role may already take work while the rest of it
+  // starts (a worker consumes commands before its projections are up), and a SIGTERM in that window
+  // must stop it in order once it has started, not kill it with its commands in flight. A second
+  // signal before then ends it at once (a start waiting on a server that never answers).
+  let signalled: string | undefined;
+  const onSignal = (signal: string) => {
+    if (running !== undefined) void stop(running, signal);
+    else if (signalled === undefined) {
+      signalled = signal;
+      process.stderr.write(`switchyard: ${signal} while starting: stopping once started (again: now)\n`);
+    } else {
+      process.stderr.write(`switchyard: ${signal} again while starting: exiting now\n`);
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  try {
+    running = await start(config);
+  } catch (err) {
+    process.stderr.write(`switchyard: could not start: ${startError(err)}\n`);
+    process.exit(1);
+  }
+  if (signalled !== undefined) void stop(running, signalled);
   return running;
 }
 
