@@ -7,6 +7,7 @@ import { Writable } from "node:stream";
 import { createLogger } from "../config/log.ts";
 import { DEFAULT_LOG_FLUSH_MS } from "../config/log-format.ts";
 import { createMetrics } from "../config/metrics.ts";
+import { shutdownTracing, startTracing } from "../config/tracing.ts";
 import { openInfra } from "../streams/infra.ts";
 import { startProjections } from "./projector-role.ts";
 import type { FromThread, ThreadInit, ToThread } from "./projections-thread-wire.ts";
@@ -55,6 +56,9 @@ const log = createLogger(
 );
 const post = (m: FromThread) => port.postMessage(m);
 
+// Spans of this thread (the webhook attempts) exported as the process exports its own.
+if (init.tracing) startTracing(init.tracing.serviceName, init.tracing.env);
+
 try {
   const metrics = createMetrics();
   const infra = await openInfra(init.config, "switchyard-projections", log);
@@ -91,6 +95,7 @@ try {
             .stop()
             .catch((err: unknown) => log.error({ err }, "error while stopping projections"));
           await infra.close().catch((err: unknown) => log.error({ err }, "error while closing connections"));
+          await shutdownTracing().catch(() => undefined);
           logs.flushNow();
           post({ type: "stopped" });
           port.close();

@@ -2,9 +2,13 @@
 // other over the thread's port. Structured-clone data only.
 import type { Config } from "../config/env.ts";
 import type { MetricsJson } from "../config/metrics.ts";
+import type { TracingStart } from "../config/tracing.ts";
 
-/** The thread's workerData: what it needs to open its own connections and start the followers. */
-export type ThreadInit = { config: Config; cardKey: Uint8Array; sandboxUrl: string };
+/**
+ * The thread's workerData: what it needs to open its own connections and start the followers, and
+ * the process's tracing settings when it traces (the webhook attempts' spans are the thread's).
+ */
+export type ThreadInit = { config: Config; cardKey: Uint8Array; sandboxUrl: string; tracing?: TracingStart };
 
 export type ThreadStats = {
   /** V8's heap of the thread's own isolate. */

@@ -20,6 +20,7 @@ import pino from "pino";
 import type { Config } from "../config/env.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics, MetricsJson } from "../config/metrics.ts";
+import { tracingStart } from "../config/tracing.ts";
 import type { FromThread, ThreadInit, ThreadStats, ToThread } from "./projections-thread-wire.ts";
 
 export type ProjectionsThread = {
@@ -60,7 +61,13 @@ export async function startProjectionsThread(
   config: Config,
   o: { cardKey: Buffer; sandboxUrl: string; metrics: Metrics; log: Logger },
 ): Promise<ProjectionsThread> {
-  const init: ThreadInit = { config, cardKey: o.cardKey, sandboxUrl: o.sandboxUrl };
+  const tracing = tracingStart();
+  const init: ThreadInit = {
+    config,
+    cardKey: o.cardKey,
+    sandboxUrl: o.sandboxUrl,
+    ...(tracing && { tracing }),
+  };
   const logStream = (o.log as unknown as Record<symbol, { write(chunk: string): unknown } | undefined>)[
     pino.symbols.streamSym
   ];

@@ -27,6 +27,15 @@ export { SpanKind };
 export type { Span };
 
 let provider: NodeTracerProvider | undefined;
+/** What startTracing was started with, for a worker thread to start its own the same way. */
+let startedWith: TracingStart | undefined;
+
+export type TracingStart = { serviceName: string; env: Record<string, string> };
+
+/** How this thread's tracing was started (its service name and OTEL_* settings); undefined when off. */
+export function tracingStart(): TracingStart | undefined {
+  return startedWith;
+}
 
 /** True between startTracing (with an endpoint) and shutdownTracing. */
 export function tracingEnabled(): boolean {
@@ -68,6 +77,14 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
     ],
   });
   provider.register({ propagator: new W3CTraceContextPropagator() });
+  startedWith = {
+    serviceName,
+    env: Object.fromEntries(
+      Object.entries(env).filter(
+        (e): e is [string, string] => e[0].startsWith("OTEL_") && e[1] !== undefined,
+      ),
+    ),
+  };
   return true;
 }
 
@@ -76,6 +93,7 @@ export async function shutdownTracing(): Promise<void> {
   const p = provider;
   if (p === undefined) return;
   provider = undefined;
+  startedWith = undefined;
   try {
     await p.shutdown();
   } finally {
