@@ -1,5 +1,5 @@
-// The projections on a worker thread of the payment process (SWITCHYARD_PROJECTIONS=thread, what
-// `npm start` runs against a PostgreSQL server): the read models, the ledger and the webhooks follow
+// The projections on a worker thread of the payment process (SWITCHYARD_PROJECTIONS=thread, an option
+// for a process with cores to spare): the read models, the ledger and the webhooks follow
 // the streams from that thread, the process's /metrics serves the thread's series merged with its
 // own, the thread's log lines reach the process's log, and a thread that dies under load is started
 // again and applies what it had not — every payment once, nothing posted twice.
@@ -7,14 +7,8 @@ import { expect } from "chai";
 import type postgres from "postgres";
 import pino from "pino";
 import { Writable } from "node:stream";
-import { READ_MODELS } from "../../actors/readmodels.ts";
-import {
-  listAllPayments,
-  startTestPlatform,
-  testEnv,
-  type Api,
-  type TestPlatform,
-} from "../support/platform.ts";
+import { expectAppliedOnce, lagGone } from "../support/applied-once.ts";
+import { startTestPlatform, testEnv, type Api, type TestPlatform } from "../support/platform.ts";
 import { lintExposition, parseMetrics, series } from "../support/prometheus.ts";
 import { startPaymentLoad } from "../support/payment-load.ts";
 import { waitFor } from "../support/wait.ts";
@@ -22,7 +16,6 @@ import { createEndpoint, runSql, startReceiver, type Receiver } from "../support
 
 const AMOUNT = 2500;
 const REFUND = 1000;
-const EVENTS = ["payment.authorized", "payment.captured", "refund.succeeded"];
 const CLIENTS = 6;
 /** Deliveries the sender has in flight at most: what a kill may make the endpoint receive twice. */
 const SENDS = 4;
@@ -116,74 +109,19 @@ describe("the projections on their own thread (e2e)", function () {
       lines.some((l) => l.msg?.toString().startsWith("projections thread ended unasked") && l.level === 50),
       "the restart logged as an error",
     ).to.equal(true);
-    const ids = load.made.map((p) => p.id);
-    const n = ids.length;
-
-    const want = { status: "partially_refunded", captured_amount: AMOUNT, refunded_amount: REFUND };
-    const listed = await waitFor(
-      async () => {
-        const all = new Map((await listAllPayments(api)).map((p) => [p.id, p]));
-        return ids.every((id) => all.get(id)?.status === want.status) ? all : undefined;
-      },
-      {
-        timeoutMs: 30_000,
-        what: "every payment in the merchant's list with its final status",
-        intervalMs: 250,
-      },
-    );
-    expect(listed.size).to.equal(n);
-    for (const id of ids) expect(listed.get(id), id).to.include(want);
-
-    const [ledger] = await sql<{ entries: number; distinct: number; capture: number; refund: number }[]>`
-      select count(*)::int as entries, count(distinct (payment_id, kind))::int as distinct,
-        (count(*) filter (where kind = 'capture'))::int as capture,
-        (count(*) filter (where kind = 'refund'))::int as refund
-      from ledger_entries`;
-    expect(ledger).to.deep.equal({ entries: 2 * n, distinct: 2 * n, capture: n, refund: n });
-    const [postings] = await sql<{ n: number }[]>`select count(*)::int as n from ledger_postings`;
-    expect(postings?.n).to.equal(4 * n);
-
-    const delivered = await waitFor(
-      async () => {
-        const [c] = await sql<{ events: number; pending: number }[]>`
-          select (select count(*)::int from webhook_events) as events,
-            (select count(*)::int from webhook_deliveries where status <> 'succeeded') as pending`;
-        return c?.events === EVENTS.length * n && c.pending === 0 ? c : undefined;
-      },
-      { timeoutMs: 30_000, what: "every webhook event stored and delivered", intervalMs: 250 },
-    );
-    expect(delivered.events).to.equal(EVENTS.length * n);
-    const [deliveries] = await sql<{ n: number; distinct: number }[]>`
-      select count(*)::int as n, count(distinct (event_id, endpoint_id))::int as distinct
-      from webhook_deliveries`;
-    expect(deliveries).to.deep.equal({ n: EVENTS.length * n, distinct: EVENTS.length * n });
-    // Every event reached the endpoint; twice only what the killed sender had in flight.
-    const arrivals = new Map<string, number[]>();
-    for (const r of receiver.ok()) arrivals.set(r.id, [...(arrivals.get(r.id) ?? []), r.at]);
-    const stored = await sql<{ id: string }[]>`select id from webhook_events`;
-    expect([...arrivals.keys()].sort()).to.deep.equal(stored.map((r) => r.id).sort());
-    const twice = [...arrivals].filter(([, at]) => at.length > 1);
-    expect(twice.length, "received twice").to.be.at.most(SENDS);
-    for (const [id, at] of twice)
-      expect(at[0], `${id} first sent by the killed thread`).to.be.below(killedAt);
-
+    await expectAppliedOnce({
+      api,
+      sql,
+      receiver,
+      ids: load.made.map((p) => p.id),
+      amount: AMOUNT,
+      refund: REFUND,
+      sends: SENDS,
+      killedBefore: killedAt,
+    });
     // The process's /metrics: the thread's series (the read models' lag back to ~0, the restart)
     // beside the process's own, each once — a valid exposition.
-    await waitFor(
-      async () => {
-        const samples = parseMetrics(await (await fetch(`${platform.url}/metrics`)).text());
-        return READ_MODELS.every((name) => {
-          const behind = series(samples, "switchyard_read_model_behind_messages", { read_model: name });
-          const lag = series(samples, "switchyard_read_model_lag_seconds", { read_model: name });
-          return behind[0]?.value === 0 && lag[0] !== undefined && lag[0].value < 1;
-        });
-      },
-      {
-        timeoutMs: 15_000,
-        what: "the read models' lag back to ~0 on the process's /metrics",
-        intervalMs: 250,
-      },
-    );
+    await lagGone(platform.url, "the process's /metrics");
     const text = await (await fetch(`${platform.url}/metrics`)).text();
     expect(lintExposition(text)).to.deep.equal([]);
     const samples = parseMetrics(text);

@@ -10,15 +10,8 @@
 // PostgreSQL-positioned follower.
 import { expect } from "chai";
 import type postgres from "postgres";
-import { READ_MODELS } from "../../actors/readmodels.ts";
-import {
-  listAllPayments,
-  startTestPlatform,
-  testEnv,
-  type Api,
-  type TestPlatform,
-} from "../support/platform.ts";
-import { parseMetrics, series } from "../support/prometheus.ts";
+import { startTestPlatform, testEnv, type Api, type TestPlatform } from "../support/platform.ts";
+import { expectAppliedOnce, lagGone, REFUNDED_EVENTS } from "../support/applied-once.ts";
 import { startPaymentLoad } from "../support/payment-load.ts";
 import { waitFor } from "../support/wait.ts";
 import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
@@ -26,8 +19,7 @@ import { startProjectorProcess, type WorkerProcess } from "../support/worker-pro
 
 const AMOUNT = 2500;
 const REFUND = 1000;
-/** The merchant events of create → capture → partial refund. */
-const EVENTS = ["payment.authorized", "payment.captured", "refund.succeeded"];
+const EVENTS = REFUNDED_EVENTS;
 /** Concurrent clients: enough that frames are being applied and delivered at the kill, moderate for 2 cores. */
 const CLIENTS = 6;
 /** Deliveries one sender has in flight at most: what a kill may make the endpoint receive twice. */
@@ -131,33 +123,20 @@ describe("the projector SIGKILLed under load (e2e)", function () {
     const ids = load.made.map((p) => p.id);
     const n = ids.length;
 
-    // Every payment in the merchant's list, and on its GET, with its final status and amounts.
+    await expectAppliedOnce({
+      api,
+      sql,
+      receiver,
+      ids,
+      amount: AMOUNT,
+      refund: REFUND,
+      sends: SENDS,
+      killedBefore: second!.spawnedAt,
+    });
+    // Beyond what every kill must leave: each payment's GET, the PSP operations read model, the
+    // trial balance, each payment's events in order, every delivery from the stream.
     const want = { status: "partially_refunded", captured_amount: AMOUNT, refunded_amount: REFUND };
-    const listed = await waitFor(
-      async () => {
-        const all = new Map((await listAllPayments(api)).map((p) => [p.id, p]));
-        return ids.every((id) => all.get(id)?.status === want.status) ? all : undefined;
-      },
-      {
-        timeoutMs: 30_000,
-        what: "every payment in the merchant's list with its final status",
-        intervalMs: 250,
-      },
-    );
-    expect(listed.size).to.equal(n);
-    for (const id of ids) expect(listed.get(id), id).to.include(want);
     for (const id of ids) expect((await api.get(`/v1/payments/${id}`)).body, id).to.include(want);
-
-    // The ledger: one capture and one refund entry per payment, of two postings each, none twice;
-    // the PSP operations read model one capture and one refund each.
-    const [ledger] = await sql<{ entries: number; distinct: number; capture: number; refund: number }[]>`
-      select count(*)::int as entries, count(distinct (payment_id, kind))::int as distinct,
-        (count(*) filter (where kind = 'capture'))::int as capture,
-        (count(*) filter (where kind = 'refund'))::int as refund
-      from ledger_entries`;
-    expect(ledger).to.deep.equal({ entries: 2 * n, distinct: 2 * n, capture: n, refund: n });
-    const [postings] = await sql<{ n: number }[]>`select count(*)::int as n from ledger_postings`;
-    expect(postings?.n).to.equal(4 * n);
     const [ops] = await sql<{ n: number; distinct: number }[]>`
       select count(*)::int as n, count(distinct (payment_id, kind))::int as distinct from psp_operations`;
     expect(ops).to.deep.equal({ n: 2 * n, distinct: 2 * n });
@@ -167,40 +146,13 @@ describe("the projector SIGKILLed under load (e2e)", function () {
     expect(trial.body.totals).to.deep.equal([
       { currency: "EUR", debit: n * (AMOUNT + REFUND), credit: n * (AMOUNT + REFUND), balanced: true },
     ]);
-
-    // Webhooks: each event stored once, one delivery row for the endpoint, succeeded. (While the
-    // dispatcher was a durable consumer this waited ~60 s for its ack_wait; a follower resumes at once.)
-    const delivered = await waitFor(
-      async () => {
-        const [c] = await sql<{ events: number; pending: number }[]>`
-          select (select count(*)::int from webhook_events) as events,
-            (select count(*)::int from webhook_deliveries where status <> 'succeeded') as pending`;
-        return c?.events === EVENTS.length * n && c.pending === 0 ? c : undefined;
-      },
-      { timeoutMs: 30_000, what: "every webhook event stored and delivered", intervalMs: 250 },
-    );
-    expect(delivered.events).to.equal(EVENTS.length * n);
     const perPayment = await sql<{ payment_id: string; types: string[] }[]>`
       select payment_id, array_agg(type order by seq, idx) as types from webhook_events group by payment_id`;
     expect(perPayment.length).to.equal(n);
     for (const p of perPayment) expect(p.types, p.payment_id).to.deep.equal(EVENTS);
-    const [deliveries] = await sql<{ n: number; distinct: number; other: number }[]>`
-      select count(*)::int as n, count(distinct (event_id, endpoint_id))::int as distinct,
-        (count(*) filter (where origin <> 'stream'))::int as other
-      from webhook_deliveries`;
-    expect(deliveries).to.deep.equal({ n: EVENTS.length * n, distinct: EVENTS.length * n, other: 0 });
-    // The endpoint received every event; twice only what the killed sender had in flight (sent, not
-    // yet recorded): received before the second projector existed.
-    const arrivals = new Map<string, number[]>();
-    for (const r of receiver.ok()) arrivals.set(r.id, [...(arrivals.get(r.id) ?? []), r.at]);
-    const stored = await sql<{ id: string }[]>`select id from webhook_events`;
-    expect([...arrivals.keys()].sort()).to.deep.equal(stored.map((r) => r.id).sort());
-    const twice = [...arrivals].filter(([, at]) => at.length > 1);
-    expect(twice.length, "received twice").to.be.at.most(SENDS);
-    for (const [id, at] of twice) {
-      expect(at.length, id).to.equal(2);
-      expect(at[0], `${id} first sent by the killed projector`).to.be.below(second!.spawnedAt);
-    }
+    const [other] = await sql<{ n: number }[]>`
+      select (count(*) filter (where origin <> 'stream'))::int as n from webhook_deliveries`;
+    expect(other?.n).to.equal(0);
 
     // Nothing set aside, every follower ready, and the lag back to nothing on the projector's /metrics.
     const setAside = await run.platform.ops.get<{ set_aside: unknown[] }>("/ops/read-models/set-aside");
@@ -211,22 +163,7 @@ describe("the projector SIGKILLed under load (e2e)", function () {
     const metricsUrl = (
       await second!.waitForLog((l) => l.msg === "projector metrics listening", "its metrics door")
     ).url as string;
-    await waitFor(
-      async () => {
-        const samples = parseMetrics(await (await fetch(`${metricsUrl}/metrics`)).text());
-        return READ_MODELS.every((name) => {
-          const behind = series(samples, "switchyard_read_model_behind_messages", { read_model: name });
-          const lag = series(samples, "switchyard_read_model_lag_seconds", { read_model: name });
-          return behind[0]?.value === 0 && lag[0] !== undefined && lag[0].value < 1;
-        });
-      },
-      // (measured on the projector's timer, every 5 s)
-      {
-        timeoutMs: 15_000,
-        what: "the read models' lag back to ~0 on the projector's /metrics",
-        intervalMs: 250,
-      },
-    );
+    await lagGone(metricsUrl, "the projector's /metrics");
   });
 });
 
