@@ -45,6 +45,10 @@ const STOP_WAIT_MS = 30_000;
 /** How long a question to the thread (metrics, stats) may take before it counts as unanswered. */
 const ASK_WAIT_MS = 5_000;
 
+/** Projections threads of this process not yet exited (the tests see a failed start end its thread). */
+let alive = 0;
+export const projectionsThreadsAlive = (): number => alive;
+
 type Running = {
   worker: Worker;
   startedAt: number;
@@ -99,6 +103,7 @@ export async function startProjectionsThread(
     new Promise<void>((resolve, reject) => {
       const entry = threadEntry();
       const worker = new Worker(entry.code, { eval: entry.eval, workerData: init, name: "projections" });
+      alive++;
       const run: Running = { worker, startedAt: Date.now(), asks: new Map() };
       let ready = false;
       worker.on("message", (m: FromThread) => {
@@ -121,6 +126,8 @@ export async function startProjectionsThread(
             resolve();
             return;
           case "failed":
+            // Ended whatever it left open (a connection half made): the start failed as a whole.
+            void worker.terminate();
             reject(Object.assign(new Error(m.message), { stack: m.stack }));
             return;
           case "answer":
@@ -137,6 +144,7 @@ export async function startProjectionsThread(
         else o.log.error({ err, threadId: worker.threadId }, "projections thread failed");
       });
       worker.on("exit", (code) => {
+        alive--;
         for (const answer of run.asks.values()) answer(undefined);
         run.asks.clear();
         run.stopped?.();
