@@ -135,7 +135,7 @@ export async function startProduct(o: {
 const onOff = (b: boolean) => (b ? "on" : "OFF");
 
 const projectionsAt = (config: Config) =>
-  ({ on: "on (main thread)", thread: "on (projections thread)", off: "OFF" })[config.worker.projections];
+  ({ on: "on, main thread", thread: "on, projections thread", off: "OFF" })[config.worker.projections];
 
 function hostOf(url: string): string {
   const u = new URL(url);
