@@ -31,7 +31,13 @@ export async function run(roles: Role[], opts: { startLocalServices: boolean }):
       const embedded = services.embeddedPostgres;
       // PGlite takes one connection at a time: every role in this process shares one, and the
       // projections run in this event loop rather than on a thread of their own.
-      if (embedded !== undefined) config = onEmbeddedPostgres(config, embedded.url);
+      if (embedded !== undefined) {
+        if (config.worker.projections === "thread")
+          process.stderr.write(
+            "switchyard: SWITCHYARD_PROJECTIONS=thread needs a PostgreSQL server (the embedded one serves one connection): the projections run in the main thread\n",
+          );
+        config = onEmbeddedPostgres(config, embedded.url);
+      }
     }
     let platform;
     try {
