@@ -12,7 +12,7 @@ import { startTestPlatform, testEnv, type Api, type TestPlatform } from "../supp
 import { lintExposition, parseMetrics, series } from "../support/prometheus.ts";
 import { startPaymentLoad } from "../support/payment-load.ts";
 import { waitFor } from "../support/wait.ts";
-import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
+import { runSql, startEndpointReceiver, type Receiver } from "../support/webhooks.ts";
 
 const AMOUNT = 2500;
 const REFUND = 1000;
@@ -51,9 +51,7 @@ describe("the projections on their own thread (e2e)", function () {
     platform = await startTestPlatform({ env, log: pino({ level: "info" }, destination) });
     api = platform.api(platform.merchants[0]!);
     sql = runSql(env);
-    const key: { secret?: string } = {};
-    receiver = await startReceiver(() => key.secret);
-    key.secret = (await createEndpoint(sql, env, { merchantId: "m_alpha", url: receiver.url })).secret;
+    receiver = await startEndpointReceiver(sql, env, "m_alpha");
   });
   after(async () => {
     await receiver?.close();

@@ -14,7 +14,7 @@ import { startTestPlatform, testEnv, type Api, type TestPlatform } from "../supp
 import { expectAppliedOnce, lagGone, REFUNDED_EVENTS } from "../support/applied-once.ts";
 import { startPaymentLoad } from "../support/payment-load.ts";
 import { waitFor } from "../support/wait.ts";
-import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
+import { runSql, startEndpointReceiver, type Receiver } from "../support/webhooks.ts";
 import { startProjectorProcess, type WorkerProcess } from "../support/worker-process.ts";
 
 const AMOUNT = 2500;
@@ -58,11 +58,7 @@ function projectorRun() {
     run.projectorEnv = { ...run.env, SANDBOX_URL: run.platform.sandbox!.url };
     run.api = run.platform.api(run.platform.merchants[0]!);
     run.sql = runSql(run.env);
-    const key: { secret?: string } = {};
-    run.receiver = await startReceiver(() => key.secret);
-    key.secret = (
-      await createEndpoint(run.sql, run.env, { merchantId: "m_alpha", url: run.receiver.url })
-    ).secret;
+    run.receiver = await startEndpointReceiver(run.sql, run.env, "m_alpha");
   });
   after(async () => {
     for (const p of run.projectors) p.kill();

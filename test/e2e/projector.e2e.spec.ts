@@ -16,7 +16,7 @@ import {
   type TestPlatform,
 } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
-import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
+import { runSql, startEndpointReceiver, type Receiver } from "../support/webhooks.ts";
 import { startProjectorProcess, type WorkerProcess } from "../support/worker-process.ts";
 
 type Trial = {
@@ -51,9 +51,7 @@ describe("the projector role: projections off the payment workers (e2e)", functi
     platform = await startTestPlatform({ env });
     api = platform.api(platform.merchants[0]!);
     sql = runSql(env);
-    const key: { secret?: string } = {};
-    receiver = await startReceiver(() => key.secret);
-    key.secret = (await createEndpoint(sql, env, { merchantId: "m_alpha", url: receiver.url })).secret;
+    receiver = await startEndpointReceiver(sql, env, "m_alpha");
   });
   after(async () => {
     for (const p of projectors) p.kill();

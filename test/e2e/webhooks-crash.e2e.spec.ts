@@ -8,7 +8,7 @@ import { expect } from "chai";
 import type postgres from "postgres";
 import { paymentBody, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
-import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
+import { runSql, startEndpointReceiver, type Receiver } from "../support/webhooks.ts";
 import { startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
 
 /** Deliveries the endpoint answers before it holds every later one open. */
@@ -39,9 +39,7 @@ describe("webhooks: a killed dispatcher loses nothing (e2e)", function () {
     });
     platform = await startTestPlatform({ env });
     sql = runSql(env);
-    const key: { secret?: string } = {};
-    receiver = await startReceiver(() => key.secret);
-    key.secret = (await createEndpoint(sql, env, { merchantId: "m_alpha", url: receiver.url })).secret;
+    receiver = await startEndpointReceiver(sql, env, "m_alpha");
   });
   after(async () => {
     for (const w of workers) w.kill();

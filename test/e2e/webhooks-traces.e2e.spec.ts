@@ -7,7 +7,7 @@ import { shutdownTracing, startTracing } from "../../config/tracing.ts";
 import { Kind, startOtlpReceiver, type OtlpReceiver } from "../support/otlp-receiver.ts";
 import { paymentBody, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
-import { createEndpoint, runSql, startReceiver, type Receiver } from "../support/webhooks.ts";
+import { runSql, startEndpointReceiver, type Receiver } from "../support/webhooks.ts";
 
 describe("webhooks: a span per delivery attempt (e2e)", function () {
   this.timeout(30_000);
@@ -25,9 +25,7 @@ describe("webhooks: a span per delivery attempt (e2e)", function () {
     const env = testEnv({ SWITCHYARD_WEBHOOK_POLL_MS: "100" });
     platform = await startTestPlatform({ env });
     sql = runSql(env);
-    const key: { secret?: string } = {};
-    receiver = await startReceiver(() => key.secret);
-    key.secret = (await createEndpoint(sql, env, { merchantId: "m_alpha", url: receiver.url })).secret;
+    receiver = await startEndpointReceiver(sql, env, "m_alpha");
   });
   after(async () => {
     await receiver?.close();

@@ -159,3 +159,18 @@ export async function createEndpoint(
   if (issued.secret === null) throw new Error("a new endpoint comes with its secret");
   return { id: issued.row.id, secret: issued.secret };
 }
+
+/**
+ * A receiver and one endpoint of `merchantId` subscribed to every event type pointing at it, the
+ * receiver verifying each delivery with that endpoint's secret.
+ */
+export async function startEndpointReceiver(
+  sql: postgres.Sql,
+  env: Record<string, string>,
+  merchantId: string,
+): Promise<Receiver> {
+  const key: { secret?: string } = {};
+  const receiver = await startReceiver(() => key.secret);
+  key.secret = (await createEndpoint(sql, env, { merchantId, url: receiver.url })).secret;
+  return receiver;
+}
