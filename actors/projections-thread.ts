@@ -157,30 +157,27 @@ export async function startProjectionsThread(
         // Unasked: a follower's error escaped, or the thread was killed. The followers resume from
         // their positions in PostgreSQL; nothing was acknowledged that was not applied.
         if (Date.now() - run.startedAt > HEALTHY_AFTER_MS) delayMs = RESTART_FIRST_MS;
-        restarts++;
-        o.metrics.projectionsThreadRestarts.inc();
-        o.log.error(
-          { code, restarts, restartInMs: delayMs },
+        restartLater(
+          { code },
           "projections thread ended unasked; restarting it (the read models and webhooks wait meanwhile)",
         );
-        const wait = delayMs;
-        delayMs = Math.min(delayMs * 2, RESTART_MAX_MS);
-        restartTimer = setTimeout(() => void relaunchLoop(), wait);
       });
     });
 
-  const relaunchLoop = async (): Promise<void> => {
-    restartTimer = undefined;
-    if (stopping) return;
-    try {
-      await launch();
-    } catch (err) {
-      o.log.error({ err }, "projections thread could not restart; trying again");
-      restarts++;
-      o.metrics.projectionsThreadRestarts.inc();
-      delayMs = Math.min(delayMs * 2, RESTART_MAX_MS);
-      restartTimer = setTimeout(() => void relaunchLoop(), delayMs);
-    }
+  /** Counted, logged, and started again after the current delay, which doubles for the next. */
+  const restartLater = (fields: Record<string, unknown>, msg: string) => {
+    restarts++;
+    o.metrics.projectionsThreadRestarts.inc();
+    o.log.error({ ...fields, restarts, restartInMs: delayMs }, msg);
+    const wait = delayMs;
+    delayMs = Math.min(delayMs * 2, RESTART_MAX_MS);
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopping) return;
+      launch().catch((err: unknown) =>
+        restartLater({ err }, "projections thread could not restart; trying again"),
+      );
+    }, wait);
   };
 
   await launch();
