@@ -59,6 +59,7 @@ import {
   sampleCommand,
 } from "./bench/probes.ts";
 import { helpAsked, options, sectionOnly, UsageError, USAGE } from "./bench/options.ts";
+import { decomposeSection } from "./bench/decompose.ts";
 import { phaseMode } from "./bench/phases.ts";
 import { workersMode } from "./bench/workers.ts";
 import { benchEnv, startProduct, type ProductRun } from "./bench/product.ts";
@@ -90,6 +91,7 @@ async function main(): Promise<number> {
   const opts = options();
   // The sections last: the flows' servers are gone by then, so none disturbs another.
   const section = sectionOnly();
+  if (section === "decompose") return decomposeSection({ ...opts, say });
   let code = section ? 0 : await flowsBench(opts);
   if (code !== 0 || ((opts.only || opts.phases > 0 || opts.workers) && !section)) return code;
   // Webhooks: in a full run, and alone with --only webhooks.

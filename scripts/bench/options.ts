@@ -48,6 +48,11 @@ Options (flag, environment variable, default):
   --only webhooks                                       the webhooks section alone (scripts/bench/webhooks.ts): payments/s
                                                         with no endpoint vs one endpoint (--concurrency, --duration,
                                                         --warmup, --rounds apply), deliveries/s, delivery lag p50/p99
+  --only decompose                                      the bare flow, the product and the product with its followers
+                                                        off, each phase a bench process of its own, alternating for
+                                                        --rounds rounds (--concurrency, --duration, --warmup apply):
+                                                        the payment path ÷ bare and the followers' CPU per payment
+                                                        as a multiple of the bare flow's (scripts/bench/decompose.ts)
   --help, -h                                            this list
 
 Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored;
@@ -159,24 +164,21 @@ const switchOn = (name: string, envVar?: string) =>
 const FLOWS: readonly Flow[] = ["bare", "product", "procfile"];
 const isFlow = (s: string | undefined): s is Flow => FLOWS.some((f) => f === s);
 
-/** `--only settlement`, `search` or `webhooks`: that section alone (no flow, no server of the flows). */
-export function sectionOnly(): "settlement" | "search" | "webhooks" | undefined {
+/** The sections `--only` may name: that section alone (no flow, no server of the flows). */
+const SECTIONS = ["settlement", "search", "webhooks", "decompose"] as const;
+export type Section = (typeof SECTIONS)[number];
+
+/** `--only settlement`, `search`, `webhooks` or `decompose`: that section alone. */
+export function sectionOnly(): Section | undefined {
   const only = arg(["only"], "BENCH_ONLY");
-  return only === "settlement" || only === "search" || only === "webhooks" ? only : undefined;
+  return SECTIONS.find((s) => s === only);
 }
 
 export function options(): BenchOptions {
   const only = arg(["only"], "BENCH_ONLY");
-  if (
-    only !== undefined &&
-    only !== "" &&
-    only !== "settlement" &&
-    only !== "search" &&
-    only !== "webhooks" &&
-    !isFlow(only)
-  )
+  if (only !== undefined && only !== "" && !SECTIONS.some((s) => s === only) && !isFlow(only))
     throw new UsageError(
-      `--only (BENCH_ONLY) must be bare, product, procfile, settlement, search or webhooks, got ${JSON.stringify(only)}`,
+      `--only (BENCH_ONLY) must be bare, product, procfile, settlement, search, webhooks or decompose, got ${JSON.stringify(only)}`,
     );
   // A bare switch, so not arg(): `--procfile --duration 6` must not read "--duration" as its value.
   const procfileEnv = process.env.BENCH_PROCFILE ?? "";
@@ -192,6 +194,17 @@ export function options(): BenchOptions {
   if (phases > 0 && (openLoopRate > 0 || procfile || (isFlow(only) && only !== "product")))
     throw new UsageError(
       "--phases runs the product in a closed loop: not with --open-loop, --procfile or --only other than product",
+    );
+  if (
+    only === "decompose" &&
+    (openLoopRate > 0 ||
+      procfile ||
+      phases > 0 ||
+      switchOn("embedded", "BENCH_EMBEDDED") ||
+      switchOn("tracing", "BENCH_TRACING"))
+  )
+    throw new UsageError(
+      "--only decompose runs three closed-loop flows of its own: not with --open-loop, --procfile, --phases, --embedded or --tracing",
     );
   const workers = workerCounts();
   if (workers && (openLoopRate > 0 || procfile || phases > 0 || (only !== undefined && only !== "")))

@@ -20,6 +20,7 @@ describe("npm run bench's command line", function () {
         "--procfile",
         "--open-loop",
         "--workers",
+        "decompose",
         "--help",
       ])
         expect(r.stdout).to.include(option);
@@ -58,6 +59,19 @@ describe("npm run bench's command line", function () {
       [["--workers", "2", "--procfile"], "--workers runs its own closed-loop rounds: not with"],
       [["--workers", "1,2", "--phases", "3"], "--workers runs its own closed-loop rounds: not with"],
       [["--workers", "2", "--only", "product"], "--workers runs its own closed-loop rounds: not with"],
+      [
+        ["--only", "decompose", "--phases", "2"],
+        "--only decompose runs three closed-loop flows of its own: not with",
+      ],
+      [
+        ["--only", "decompose", "--open-loop", "300"],
+        "--only decompose runs three closed-loop flows of its own",
+      ],
+      [["--only", "decompose", "--embedded"], "--only decompose runs three closed-loop flows of its own"],
+      [
+        ["--only", "decomposed"],
+        "--only (BENCH_ONLY) must be bare, product, procfile, settlement, search, webhooks or decompose",
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await bench(...args);
