@@ -1,25 +1,28 @@
 // `npm run bench -- --only decompose`: what the product's CPU per payment is made of, against the
-// bare flow, in the same minutes. Three flows alternate, each phase a bench process of its own
-// (`--only bare`, `--only product`, and `--only product` with the followers off:
-// SWITCHYARD_PROJECTIONS=off, SWITCHYARD_WEBHOOKS=off, `--no-endpoint`), so no flow's idle
+// bare flow, in the same minutes. Four flows alternate, each phase a bench process of its own
+// (`--only bare`, `--only product`, `--only product --no-endpoint`, and `--only product` with the
+// followers off: SWITCHYARD_PROJECTIONS=off, SWITCHYARD_WEBHOOKS=off, `--no-endpoint`), so no flow's idle
 // consumers or heap sit in another's process. Per round it reads each child's BENCH_RESULT line;
 // the report gives the medians and, from the same rounds, the two figures issue 17's CPU target
 // turns on: the payment path alone ÷ the bare flow, and the followers' CPU per payment (product −
 // product without them) as a multiple of the bare flow's whole CPU per payment. With the followers
 // in the payment's process, as `npm start` runs them, "CPU ≤ 2 × bare" holds only if the two sum
 // to 2 or less. Machine CPU per payment (this process, nats-server and everything else running,
-// from /proc) says the same for the throughput target on a saturated machine.
+// from /proc) says the same for the throughput target on a saturated machine. The product without
+// its endpoint splits the followers' share: what the one endpoint's deliveries cost, and the issue's
+// webhooks figure (payments/s with the endpoint ÷ without) from the same rounds.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { NODE_FLAGS } from "../../config/node-flags.ts";
 
-type DecomposeFlow = "bare" | "product" | "no-followers";
+type DecomposeFlow = "bare" | "product" | "no-endpoint" | "no-followers";
 
-const FLOWS: readonly DecomposeFlow[] = ["bare", "product", "no-followers"];
+const FLOWS: readonly DecomposeFlow[] = ["bare", "product", "no-endpoint", "no-followers"];
 
 const LABEL: Record<DecomposeFlow, string> = {
   bare: "bare flow",
   product: "product (everything on, one endpoint)",
+  "no-endpoint": "product, no webhook endpoint",
   "no-followers": "product, followers off",
 };
 
@@ -87,11 +90,13 @@ function runChild(flow: DecomposeFlow, o: DecomposeOptions): Promise<Phase> {
     String(o.concurrency),
     "--settlement-lines",
     "0",
-    ...(flow === "no-followers" ? ["--no-endpoint"] : []),
+    ...(flow === "no-followers" || flow === "no-endpoint" ? ["--no-endpoint"] : []),
   ];
   const env: NodeJS.ProcessEnv = { ...process.env };
-  // The parent's own settings must not leak into the child's choice of flow.
+  // The parent's own settings must not leak into the child's choice of flow, nor take the endpoint
+  // from the flows that have one (SWITCHYARD_* still tune the product, as in any bench run).
   delete env.BENCH_ONLY;
+  delete env.BENCH_ENDPOINT;
   if (flow === "no-followers") {
     env.SWITCHYARD_PROJECTIONS = "off";
     env.SWITCHYARD_WEBHOOKS = "off";
@@ -132,6 +137,10 @@ export type Split = {
   path: number;
   /** The followers' CPU per payment (product − followers off) ÷ bare's whole CPU per payment. */
   followers: number;
+  /** Of the followers: the one endpoint's deliveries (product − product without it) ÷ bare's. */
+  endpoint: number;
+  /** The issue's webhooks figure in the same round: payments/s with the endpoint ÷ without it. */
+  endpointRate: number;
   /** As `cpu`, `path` and `followers`, for the machine's CPU per payment. */
   machineCpu: number;
   machinePath: number;
@@ -139,12 +148,14 @@ export type Split = {
 };
 
 export function splitOf(r: Record<DecomposeFlow, Phase>): Split {
-  const { bare, product, "no-followers": off } = r;
+  const { bare, product, "no-endpoint": quiet, "no-followers": off } = r;
   return {
     rate: product.perSecond / bare.perSecond,
     cpu: product.cpuMs / bare.cpuMs,
     path: off.cpuMs / bare.cpuMs,
     followers: (product.cpuMs - off.cpuMs) / bare.cpuMs,
+    endpoint: (product.cpuMs - quiet.cpuMs) / bare.cpuMs,
+    endpointRate: product.perSecond / quiet.perSecond,
     machineCpu: product.machineCpuMs / bare.machineCpuMs,
     machinePath: off.machineCpuMs / bare.machineCpuMs,
     machineFollowers: (product.machineCpuMs - off.machineCpuMs) / bare.machineCpuMs,
@@ -199,6 +210,7 @@ export async function decomposeSection(o: DecomposeOptions): Promise<number> {
     `  product ÷ bare: rate ${m("rate")}, CPU per payment × ${m("cpu")} (machine × ${m("machineCpu")})`,
     `  the payment path alone (followers off) ÷ bare: CPU × ${m("path")} (machine × ${m("machinePath")})`,
     `  the followers (read models, webhook dispatcher and sender, one endpoint): + ${m("followers")} × the bare flow's whole CPU per payment (machine + ${m("machineFollowers")} ×)`,
+    `    of which the endpoint's deliveries: + ${m("endpoint")} ×; payments/s with the endpoint ÷ without it ${m("endpointRate")} (issue 17: ≥ 0.9)`,
     `  so "CPU ≤ 2 × bare" with the followers in the payment's process needs the payment path ≤ 2 − ${m("followers")} = ${(2 - Number(m("followers"))).toFixed(2)} × bare; it is × ${m("path")}`,
   );
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -48,11 +48,12 @@ Options (flag, environment variable, default):
   --only webhooks                                       the webhooks section alone (scripts/bench/webhooks.ts): payments/s
                                                         with no endpoint vs one endpoint (--concurrency, --duration,
                                                         --warmup, --rounds apply), deliveries/s, delivery lag p50/p99
-  --only decompose                                      the bare flow, the product and the product with its followers
-                                                        off, each phase a bench process of its own, alternating for
-                                                        --rounds rounds (--concurrency, --duration, --warmup apply):
-                                                        the payment path ÷ bare and the followers' CPU per payment
-                                                        as a multiple of the bare flow's (scripts/bench/decompose.ts)
+  --only decompose                                      the bare flow, the product, the product without its endpoint
+                                                        and with its followers off, each phase a bench process of its
+                                                        own, alternating for --rounds rounds (--concurrency, --duration,
+                                                        --warmup apply): the payment path ÷ bare, the followers' and
+                                                        the endpoint's CPU per payment as multiples of the bare flow's
+                                                        (scripts/bench/decompose.ts)
   --help, -h                                            this list
 
 Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored;
@@ -204,7 +205,7 @@ export function options(): BenchOptions {
       switchOn("tracing", "BENCH_TRACING"))
   )
     throw new UsageError(
-      "--only decompose runs three closed-loop flows of its own: not with --open-loop, --procfile, --phases, --embedded or --tracing",
+      "--only decompose runs four closed-loop flows of its own: not with --open-loop, --procfile, --phases, --embedded or --tracing",
     );
   const workers = workerCounts();
   if (workers && (openLoopRate > 0 || procfile || phases > 0 || (only !== undefined && only !== "")))

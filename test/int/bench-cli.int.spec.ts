@@ -61,13 +61,13 @@ describe("npm run bench's command line", function () {
       [["--workers", "2", "--only", "product"], "--workers runs its own closed-loop rounds: not with"],
       [
         ["--only", "decompose", "--phases", "2"],
-        "--only decompose runs three closed-loop flows of its own: not with",
+        "--only decompose runs four closed-loop flows of its own: not with",
       ],
       [
         ["--only", "decompose", "--open-loop", "300"],
-        "--only decompose runs three closed-loop flows of its own",
+        "--only decompose runs four closed-loop flows of its own",
       ],
-      [["--only", "decompose", "--embedded"], "--only decompose runs three closed-loop flows of its own"],
+      [["--only", "decompose", "--embedded"], "--only decompose runs four closed-loop flows of its own"],
       [
         ["--only", "decomposed"],
         "--only (BENCH_ONLY) must be bare, product, procfile, settlement, search, webhooks or decompose",

@@ -33,12 +33,16 @@ describe("bench decomposition", () => {
     const s = splitOf({
       bare: { perSecond: 2000, p50Ms: 10, cpuMs: 0.4, machineCpuMs: 0.8 },
       product: { perSecond: 500, p50Ms: 40, cpuMs: 1.6, machineCpuMs: 3.2 },
+      "no-endpoint": { perSecond: 625, p50Ms: 35, cpuMs: 1.4, machineCpuMs: 2.8 },
       "no-followers": { perSecond: 800, p50Ms: 30, cpuMs: 1.2, machineCpuMs: 2.0 },
     });
     expect(s.rate).to.be.closeTo(0.25, 1e-9);
     expect(s.cpu).to.be.closeTo(4, 1e-9);
     expect(s.path).to.be.closeTo(3, 1e-9);
     expect(s.followers).to.be.closeTo(1, 1e-9);
+    // Of the followers' 1 ×, the endpoint's deliveries: (1.6 − 1.4) ÷ 0.4; the rate with it ÷ without.
+    expect(s.endpoint).to.be.closeTo(0.5, 1e-9);
+    expect(s.endpointRate).to.be.closeTo(0.8, 1e-9);
     // The two parts add up to the whole, whatever the figures.
     expect(s.path + s.followers).to.be.closeTo(s.cpu, 1e-9);
     expect(s.machineCpu).to.be.closeTo(4, 1e-9);
