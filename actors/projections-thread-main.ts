@@ -1,6 +1,7 @@
 // The projections thread's own module (started by actors/projections-thread.ts, never run alone):
 // opens the thread's connections, starts the projections (actors/projector-role.ts), and answers
 // the process over its port — log lines in batches, metrics and stats when asked, stop.
+import { readlinkSync } from "node:fs";
 import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { Writable } from "node:stream";
@@ -11,6 +12,16 @@ import { shutdownTracing, startTracing } from "../config/tracing.ts";
 import { openInfra } from "../streams/infra.ts";
 import { startProjections } from "./projector-role.ts";
 import type { FromThread, ThreadInit, ToThread } from "./projections-thread-wire.ts";
+
+/** This thread's id in the operating system: /proc/thread-self links to /proc/<pid>/task/<tid>. */
+function osThreadId(): number | undefined {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").at(-1));
+    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A batch of log lines goes to the process when it reaches this size, or every flush interval. */
 const LOG_BATCH_BYTES = 64 * 1024;
@@ -55,6 +66,7 @@ const log = createLogger(
   logs,
 );
 const post = (m: FromThread) => port.postMessage(m);
+const tid = osThreadId();
 
 // Spans of this thread (the webhook attempts) exported as the process exports its own.
 if (init.tracing) startTracing(init.tracing.serviceName, init.tracing.env);
@@ -85,7 +97,11 @@ try {
         post({
           type: "answer",
           id: m.id,
-          value: { heapUsedBytes: heap.used_heap_size, heapTotalBytes: heap.total_heap_size },
+          value: {
+            heapUsedBytes: heap.used_heap_size,
+            heapTotalBytes: heap.total_heap_size,
+            ...(tid !== undefined && { osThreadId: tid }),
+          },
         });
         return;
       }

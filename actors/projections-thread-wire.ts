@@ -16,6 +16,11 @@ export type ThreadStats = {
   heapTotalBytes: number;
   /** Share of the thread's time its event loop was busy since it started (0..1). */
   eventLoopUtilization?: number;
+  /**
+   * The thread's id in the operating system (Linux: /proc/self/task/<id> holds its CPU time, which
+   * the bench reads to split the process's CPU); undefined where there is no /proc.
+   */
+  osThreadId?: number;
 };
 
 export type ToThread = { type: "stop" } | { type: "metrics"; id: number } | { type: "stats"; id: number };

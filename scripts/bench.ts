@@ -45,6 +45,7 @@ import {
   childCpuDelta,
   childSum,
   firstPayment,
+  procCpuMs,
   startProcfile,
   type Procfile,
   type ProcfileRound,
@@ -280,9 +281,14 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
         const warm = await load(op, round === 1 ? Math.max(opts.warmupS, FIRST_WARMUP_S) : opts.warmupS);
         const before = platform && flow === "product" ? await platformTotals(platform.metrics) : undefined;
         const childrenBefore = flow === "procfile" ? children?.cpuMs() : undefined;
+        const followersBefore = flow === "product" ? await followersThreadCpu(platform) : undefined;
         const pspBefore = outside?.cpuMs();
         const run = await load(op, opts.durationS);
         const pspAfter = outside?.cpuMs();
+        const followersAfter = flow === "product" ? await followersThreadCpu(platform) : undefined;
+        // The same thread at both ends (a restart in between would mix two threads' clocks).
+        if (followersBefore && followersAfter && followersBefore.tid === followersAfter.tid)
+          run.cpu.followersThreadCpuMs = followersAfter.ms - followersBefore.ms;
         const endedAt = performance.now();
         if (abort.signal.aborted) break; // Ctrl-C reaches the children too: their figures would be cut short
         // After the product's last phase: how far behind its followers are, then its idle CPU.
@@ -306,7 +312,8 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
             `cpu ${(cpuMs / run.completed).toFixed(2)} ms/payment` +
             (flow === "procfile"
               ? " (children + this process)"
-              : pspShare(pspBefore, pspAfter, run.completed)),
+              : pspShare(pspBefore, pspAfter, run.completed)) +
+            followersShare(run, measured.bare.at(-1)),
         );
       }
     }
@@ -383,6 +390,30 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
       process.exitCode = 1;
     }
   }
+}
+
+/** The followers' thread (SWITCHYARD_PROJECTIONS=thread): its OS id and CPU time so far, ms. */
+async function followersThreadCpu(
+  platform: Platform | undefined,
+): Promise<{ tid: number; ms: number } | undefined> {
+  const tid = (await platform?.projectionsThread?.stats())?.osThreadId;
+  const ms = tid === undefined ? undefined : procCpuMs(process.pid, tid);
+  return tid === undefined || ms === undefined ? undefined : { tid, ms };
+}
+
+/**
+ * The round line's note of the followers' thread: its CPU per payment, part of the product's, and
+ * as a multiple of the bare flow's whole CPU per payment in its latest phase (same round).
+ */
+function followersShare(run: RunResult, bare: RunResult | undefined): string {
+  const ms = run.cpu.followersThreadCpuMs;
+  if (ms === undefined || run.completed === 0) return "";
+  const perPayment = ms / run.completed;
+  const bareMs = bare && bare.completed > 0 ? bare.cpu.processCpuMs / bare.completed : undefined;
+  return (
+    `; of it the followers' thread ${perPayment.toFixed(3)} ms/payment` +
+    (bareMs === undefined ? "" : ` (${(perPayment / bareMs).toFixed(2)} × the bare flow's whole payment)`)
+  );
 }
 
 main().then(

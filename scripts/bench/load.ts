@@ -27,6 +27,11 @@ export type Cpu = {
   machineBusy: number;
   /** Cores busy with anything else (other test runs, other services): a noisy neighbour shows here. */
   otherCores: number;
+  /**
+   * With SWITCHYARD_PROJECTIONS=thread, the CPU time of the followers' thread in the window, ms (part
+   * of processCpuMs): the followers' share measured in the same window as the payments. The bench sets it.
+   */
+  followersThreadCpuMs?: number;
 };
 
 export type RunResult = {

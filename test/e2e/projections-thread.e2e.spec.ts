@@ -6,7 +6,9 @@
 import { expect } from "chai";
 import type postgres from "postgres";
 import pino from "pino";
+import { readdirSync } from "node:fs";
 import { Writable } from "node:stream";
+import { procCpuMs } from "../../scripts/bench/procfile.ts";
 import { expectAppliedOnce, lagGone } from "../support/applied-once.ts";
 import { startTestPlatform, testEnv, type Api, type TestPlatform } from "../support/platform.ts";
 import { lintExposition, parseMetrics, series } from "../support/prometheus.ts";
@@ -74,6 +76,18 @@ describe("the projections on their own thread (e2e)", function () {
     expect(started, "the process says so").to.not.equal(undefined);
     // The thread's own lines, through the process's destination, marked as the thread's.
     expect(lines.some((l) => l.thread === "projections" && l.role === "worker")).to.equal(true);
+  });
+
+  it("names its OS thread, whose CPU time the bench reads apart from the payments' thread", async () => {
+    const stats = await platform.projectionsThread!.stats();
+    const tid = stats?.osThreadId;
+    expect(tid, "the thread's OS id").to.be.a("number");
+    // Another thread of this very process: not the main thread, and listed under it in /proc.
+    expect(tid).to.not.equal(process.pid);
+    expect(readdirSync("/proc/self/task")).to.include(String(tid));
+    // Its CPU time is its own: it has started the followers, so it has spent some.
+    const cpu = procCpuMs(process.pid, tid);
+    expect(cpu, "its CPU time").to.be.a("number").above(0);
   });
 
   it("catches up after the thread is killed under load: every payment listed once, nothing posted twice", async () => {
