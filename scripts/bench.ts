@@ -12,23 +12,17 @@
 // Last, the raw JetStream publish rate with the same client (the older baseline). It prints a
 // report and one `BENCH_RESULT {json}` line and removes everything it created.
 //
-// With --procfile a third flow joins the rounds: the Procfile's roles (gateway, worker, projector,
-// sandbox) as four child processes under a prefix of their own (scripts/bench/procfile.ts), driven by the same
-// client right after the product's phase, because issue 7 asks whether separate processes beat the
-// single one on this machine; their CPU is read from /proc and reported beside the single process's.
+// With --procfile a third flow joins the rounds: the Procfile's roles as child processes under a
+// prefix of their own (scripts/bench/procfile.ts), driven right after the product's phase (does the
+// split beat the single process here?); their CPU is read from /proc, beside the single process's.
 //
-// Options: `npm run bench -- --help` prints them with their environment variables and defaults
-// (USAGE in scripts/bench/options.ts); an unknown one stops the run (exit 2) before anything starts.
-// Exit 0 when it ran and cleaned up; 1 when it failed, or when any request or publish errored
-// (errors are fast and would inflate the rate). 202s and dropped arrivals are results, flagged
-// loudly, not failures.
+// Options: `npm run bench -- --help` (USAGE in scripts/bench/options.ts); an unknown one stops the
+// run (exit 2) before anything starts. Exit 0 when it ran and cleaned up; 1 when it failed, or when
+// any request or publish errored (errors are fast and would inflate the rate).
 //
-// Profiling just the product (the profile then holds no routing micro-bench, bare flow or baseline):
-//   node --cpu-prof --cpu-prof-dir=/tmp/switchyard-prof --import tsx scripts/bench.ts --only product --rounds 1 | tee /tmp/switchyard-prof/bench.out
-//   npx tsx scripts/bench/profile-summary.ts /tmp/switchyard-prof/*.cpuprofile --bench /tmp/switchyard-prof/bench.out
-// (the same with `--only bare` for the bare flow). profile-summary.ts takes only the samples inside
-// the measured windows and divides by the payments completed in them: ms of CPU per payment. Node
-// writes two profiles: the large one is the main thread; the small one is tsx's loader thread, idle.
+// Then the sections (scripts/bench/webhooks.ts, settlement.ts, search.ts; `--only decompose`:
+// decompose.ts). Profiling one flow alone (`--only product|bare` under node --cpu-prof, then
+// scripts/bench/profile-summary.ts on the larger profile): README, "Benchmark".
 import { randomBytes } from "node:crypto";
 import { cpus, platform as osPlatform, release } from "node:os";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -45,7 +39,6 @@ import {
   childCpuDelta,
   childSum,
   firstPayment,
-  procCpuMs,
   startProcfile,
   type Procfile,
   type ProcfileRound,
@@ -61,6 +54,7 @@ import {
 } from "./bench/probes.ts";
 import { helpAsked, options, sectionOnly, UsageError, USAGE } from "./bench/options.ts";
 import { decomposeSection } from "./bench/decompose.ts";
+import { followersShare, followersWindow } from "./bench/followers-share.ts";
 import { phaseMode } from "./bench/phases.ts";
 import { workersMode } from "./bench/workers.ts";
 import { benchEnv, startProduct, type ProductRun } from "./bench/product.ts";
@@ -281,14 +275,11 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
         const warm = await load(op, round === 1 ? Math.max(opts.warmupS, FIRST_WARMUP_S) : opts.warmupS);
         const before = platform && flow === "product" ? await platformTotals(platform.metrics) : undefined;
         const childrenBefore = flow === "procfile" ? children?.cpuMs() : undefined;
-        const followersBefore = flow === "product" ? await followersThreadCpu(platform) : undefined;
+        const followers = flow === "product" ? await followersWindow(platform) : undefined;
         const pspBefore = outside?.cpuMs();
         const run = await load(op, opts.durationS);
         const pspAfter = outside?.cpuMs();
-        const followersAfter = flow === "product" ? await followersThreadCpu(platform) : undefined;
-        // The same thread at both ends (a restart in between would mix two threads' clocks).
-        if (followersBefore && followersAfter && followersBefore.tid === followersAfter.tid)
-          run.cpu.followersThreadCpuMs = followersAfter.ms - followersBefore.ms;
+        await followers?.end(run);
         const endedAt = performance.now();
         if (abort.signal.aborted) break; // Ctrl-C reaches the children too: their figures would be cut short
         // After the product's last phase: how far behind its followers are, then its idle CPU.
@@ -390,30 +381,6 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
       process.exitCode = 1;
     }
   }
-}
-
-/** The followers' thread (SWITCHYARD_PROJECTIONS=thread): its OS id and CPU time so far, ms. */
-async function followersThreadCpu(
-  platform: Platform | undefined,
-): Promise<{ tid: number; ms: number } | undefined> {
-  const tid = (await platform?.projectionsThread?.stats())?.osThreadId;
-  const ms = tid === undefined ? undefined : procCpuMs(process.pid, tid);
-  return tid === undefined || ms === undefined ? undefined : { tid, ms };
-}
-
-/**
- * The round line's note of the followers' thread: its CPU per payment, part of the product's, and
- * as a multiple of the bare flow's whole CPU per payment in its latest phase (same round).
- */
-function followersShare(run: RunResult, bare: RunResult | undefined): string {
-  const ms = run.cpu.followersThreadCpuMs;
-  if (ms === undefined || run.completed === 0) return "";
-  const perPayment = ms / run.completed;
-  const bareMs = bare && bare.completed > 0 ? bare.cpu.processCpuMs / bare.completed : undefined;
-  return (
-    `; of it the followers' thread ${perPayment.toFixed(3)} ms/payment` +
-    (bareMs === undefined ? "" : ` (${(perPayment / bareMs).toFixed(2)} × the bare flow's whole payment)`)
-  );
 }
 
 main().then(
