@@ -14,6 +14,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { NODE_FLAGS } from "../../config/node-flags.ts";
+import { median } from "./figures.ts";
 
 type DecomposeFlow = "bare" | "product" | "no-endpoint" | "no-followers";
 
@@ -121,12 +122,6 @@ function runChild(flow: DecomposeFlow, o: DecomposeOptions): Promise<Phase> {
   });
 }
 
-export const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-
 /** Per round, the figures the CPU target turns on (the report takes their medians). */
 export type Split = {
   /** product ÷ bare, payments per second. */
@@ -203,6 +198,7 @@ export async function decomposeSection(o: DecomposeOptions): Promise<number> {
   }
   const splits = rounds.map(splitOf);
   const m = (k: keyof Split) => median(splits.map((s) => s[k])).toFixed(2);
+  const left = 2 - Number(m("followers"));
   lines.push(
     "  (machine: this flow's process + nats-server + the rest of the machine — PSPs, PostgreSQL, the receiver — from /proc)",
     "",
@@ -211,7 +207,9 @@ export async function decomposeSection(o: DecomposeOptions): Promise<number> {
     `  the payment path alone (followers off) ÷ bare: CPU × ${m("path")} (machine × ${m("machinePath")})`,
     `  the followers (read models, webhook dispatcher and sender, one endpoint): + ${m("followers")} × the bare flow's whole CPU per payment (machine + ${m("machineFollowers")} ×)`,
     `    of which the endpoint's deliveries: + ${m("endpoint")} ×; payments/s with the endpoint ÷ without it ${m("endpointRate")} (issue 17: ≥ 0.9)`,
-    `  so "CPU ≤ 2 × bare" with the followers in the payment's process needs the payment path ≤ 2 − ${m("followers")} = ${(2 - Number(m("followers"))).toFixed(2)} × bare; it is × ${m("path")}`,
+    left > 0
+      ? `  so "CPU ≤ 2 × bare" with the followers in the payment's process needs the payment path ≤ 2 − ${m("followers")} = ${left.toFixed(2)} × bare; it is × ${m("path")}`
+      : `  so "CPU ≤ 2 × bare" with the followers in the payment's process leaves the payment path nothing (2 − ${m("followers")}); it is × ${m("path")}`,
   );
   process.stdout.write(`${lines.join("\n")}\n`);
   process.stdout.write(

@@ -1,7 +1,8 @@
 // The decomposition's arithmetic (scripts/bench/decompose.ts): what it reads from a child bench's
 // BENCH_RESULT line, and the same-round ratios the README's argument about the CPU target rests on.
 import { expect } from "chai";
-import { median, phaseOf, splitOf } from "../../scripts/bench/decompose.ts";
+import { phaseOf, splitOf } from "../../scripts/bench/decompose.ts";
+import { median } from "../../scripts/bench/figures.ts";
 
 const result = (flow: "bare" | "product", f: Record<string, unknown> | null) =>
   `bench: some progress\nBENCH_RESULT ${JSON.stringify({ mode: "closed", bare: null, product: null, [flow]: f })}\n`;
