@@ -279,8 +279,8 @@ async function flowsBench(opts: BenchOptions): Promise<number> {
         const pspBefore = outside?.cpuMs();
         const run = await load(op, opts.durationS);
         const pspAfter = outside?.cpuMs();
-        await followers?.end(run);
         const endedAt = performance.now();
+        await followers?.end(run);
         if (abort.signal.aborted) break; // Ctrl-C reaches the children too: their figures would be cut short
         // After the product's last phase: how far behind its followers are, then its idle CPU.
         if (platform && flow === "product" && round === opts.rounds)
