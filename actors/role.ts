@@ -70,24 +70,11 @@ export async function startWorkerRole(
       eventTap: infra.eventTap,
     });
     stops.push(() => worker.stop());
+    const given = { cardKey: o.cardKey, sandboxUrl: o.sandboxUrl, metrics: o.metrics, log: o.log };
     const projections =
-      config.worker.projections === "on"
-        ? await startProjections(config, infra, {
-            cardKey: o.cardKey,
-            sandboxUrl: o.sandboxUrl,
-            metrics: o.metrics,
-            log: o.log,
-          })
-        : undefined;
+      config.worker.projections === "on" ? await startProjections(config, infra, given) : undefined;
     const thread =
-      config.worker.projections === "thread"
-        ? await startProjectionsThread(config, {
-            cardKey: o.cardKey,
-            sandboxUrl: o.sandboxUrl,
-            metrics: o.metrics,
-            log: o.log,
-          })
-        : undefined;
+      config.worker.projections === "thread" ? await startProjectionsThread(config, given) : undefined;
     const followers = projections ?? thread;
     // Stopped after the worker (stops run in reverse): on SIGTERM the command consumer is the first
     // thing to stop, so no command is taken once the process said it takes no more.

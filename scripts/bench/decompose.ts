@@ -15,6 +15,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { NODE_FLAGS } from "../../config/node-flags.ts";
 import { median } from "./figures.ts";
+import { benchResultOf } from "./report.ts";
 
 type DecomposeFlow = "bare" | "product" | "no-endpoint" | "no-followers";
 
@@ -49,9 +50,8 @@ const BENCH = fileURLToPath(new URL("../bench.ts", import.meta.url));
 
 /** The phase in a child's `BENCH_RESULT {json}` line; undefined when there is none or it failed. */
 export function phaseOf(stdout: string, flow: "bare" | "product"): Phase | undefined {
-  const line = stdout.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
-  if (line === undefined) return undefined;
-  const result = JSON.parse(line.slice("BENCH_RESULT ".length)) as Record<string, unknown>;
+  const result = benchResultOf(stdout);
+  if (result === undefined) return undefined;
   const f = result[flow] as
     | {
         perSecond: number;

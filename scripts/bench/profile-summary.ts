@@ -17,6 +17,7 @@
 // process.cpuUsage() per payment (which also counts GC helper and libuv threads).
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import { benchResultOf } from "./report.ts";
 
 type CallFrame = { functionName: string; url: string; lineNumber: number };
 type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
@@ -123,14 +124,12 @@ function benchWindows(
   file: string,
   flow: string | undefined,
 ): { windows: Window[]; payments: number; cpuMs: number } {
-  const line = readFileSync(file, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("BENCH_RESULT "));
-  if (!line) throw new Error(`${file}: no BENCH_RESULT line`);
+  const found = benchResultOf(readFileSync(file, "utf8"));
+  if (!found) throw new Error(`${file}: no BENCH_RESULT line`);
   type Rounds = {
     rounds: { windowUs: Window; completed: number; cpu: { processCpuMs: number } }[];
   } | null;
-  const result = JSON.parse(line.slice("BENCH_RESULT ".length)) as { bare: Rounds; product: Rounds };
+  const result = found as { bare: Rounds; product: Rounds };
   const present = (["bare", "product"] as const).filter((f) => result[f] !== null);
   const chosen = flow ?? (present.length === 1 ? present[0] : undefined);
   if (chosen !== "bare" && chosen !== "product")

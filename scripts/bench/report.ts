@@ -79,6 +79,16 @@ function flowLines(name: string, what: string, f: FlowInput, s: FlowSummary): st
   ];
 }
 
+const RESULT_MARK = "BENCH_RESULT ";
+
+/** The BENCH_RESULT line's object in a bench run's stdout (the line `report` prints), if it has one. */
+export function benchResultOf(stdout: string): Record<string, unknown> | undefined {
+  const line = stdout.split("\n").find((l) => l.startsWith(RESULT_MARK));
+  return line === undefined
+    ? undefined
+    : (JSON.parse(line.slice(RESULT_MARK.length)) as Record<string, unknown>);
+}
+
 /** Prints the report and the BENCH_RESULT line; returns how many requests or publishes errored. */
 export function report(i: ReportInput): number {
   const o = i.opts;
@@ -211,7 +221,7 @@ export function report(i: ReportInput): number {
   process.stdout.write(`${out.join("\n")}\n\n`);
 
   const result = resultJson(i, { bare, product, procfile, ratio, cpuRatio, breakdown, baselineErrors });
-  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+  process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
   for (const w of warnings) process.stderr.write(`bench: WARNING: ${w}\n`);
   return (bare?.errors ?? 0) + (product?.errors ?? 0) + (procfile?.errors ?? 0) + baselineErrors;
 }
