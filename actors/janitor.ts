@@ -70,7 +70,8 @@ export class Janitor {
     const saved = await this.#kv.get(CHECKPOINT_KEY);
     const from = saved ? Number(saved.string()) : 0;
     this.#lastSeq = Number.isSafeInteger(from) && from > 0 ? from : 0;
-    const source = this.d.source ?? orderedSource(this.d.js, this.d.topo.eventStream, 512);
+    const source =
+      this.d.source ?? orderedSource(this.d.js, this.d.topo.eventStream, this.d.log, { maxMessages: 512 });
     this.#messages = await source.open(this.#lastSeq + 1);
     // The frames this process's journal appends are then kept for it as read: the janitor needs no
     // parse of its own when no follower of this process reads them (projections on their own thread,

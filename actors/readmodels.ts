@@ -63,7 +63,9 @@ export async function startReadModels(
     sql: db.sql,
     log: o.log,
     onSetAside: (name: string) => o.metrics.followerSetAside.inc({ follower: name }),
+    onStall: (stream: string) => o.metrics.streamReaderStalls.inc({ stream }),
   };
+  infra.eventTap.reportStallsTo(deps.onStall);
   const followers = new Map<ReadModelName, Follower>([
     [
       PAYMENTS_READ_MODEL,

@@ -221,6 +221,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["read_model"] as const,
       registers,
     }),
+    streamReaderStalls: new Counter({
+      name: "switchyard_stream_reader_stalls_total",
+      help: "Times a reader of a stream (the process's tap of PAY_EVT, a follower's own) handed out nothing for 10 s while the stream held more, and was replaced by a new consumer, by stream",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
     followerSetAside: new Counter({
       name: "switchyard_follower_frames_set_aside_total",
       help: "Stream frames a follower could not apply and set aside to go on (GET /ops/read-models/set-aside), by follower",

@@ -9,7 +9,17 @@
 // away) holds the tap back, and so the others, but never makes it buffer without end; a reader that
 // must go back (a rebuild reset its position) reopens from there and the tap reads again from the
 // earliest position any reader wants, each of the others skipping what it has already had.
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+//
+// The tap watches its own progress: a consumer that hands out nothing while the stream holds more
+// (the client's heartbeat recovery missed a case — CI saw the read model stop for over 30 s after
+// the node leading PAY_EVT was killed) is replaced by a new one from where the readers are.
+import {
+  DeliverPolicy,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import type { Logger } from "../config/log.ts";
 import { decodeJson } from "./envelopes.ts";
 
@@ -75,20 +85,30 @@ export function toStreamMsg(m: JsMsg): StreamMsg {
  */
 const ORDERED_PULLS = { expires: 10_000, idle_heartbeat: 2_500 } as const;
 
-/** Each open() its own ordered consumer: for a stream one reader follows (settlement, recon). */
-export function orderedSource(js: JetStreamClient, stream: string, maxMessages = 500): FrameSource {
+/**
+ * Each open() a tap of its own (one reader): for a stream one follower reads (settlement,
+ * reconciliation), with the same recovery and progress watch as the process's tap of PAY_EVT.
+ */
+export function orderedSource(
+  js: JetStreamClient,
+  stream: string,
+  log: Logger,
+  o: { maxMessages?: number; onStall?: (stream: string) => void } = {},
+): FrameSource {
   return {
     async open(from) {
-      const consumer = await js.consumers.get(stream, {
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: from,
+      const tap = new EventTap(js, stream, log, { maxMessages: o.maxMessages ?? 500 });
+      if (o.onStall) tap.reportStallsTo(o.onStall);
+      const feed = await tap.open(from).catch(async (err: unknown) => {
+        await tap.stop();
+        throw err;
       });
-      const messages = await consumer.consume({ max_messages: Math.max(64, maxMessages), ...ORDERED_PULLS });
       return {
-        async *[Symbol.asyncIterator]() {
-          for await (const m of messages) yield { msg: toStreamMsg(m), pending: m.info.pending };
+        [Symbol.asyncIterator]: () => feed[Symbol.asyncIterator](),
+        close: async () => {
+          await feed.close();
+          await tap.stop();
         },
-        close: () => messages.close().then(() => undefined),
       };
     },
   };
@@ -98,6 +118,21 @@ export function orderedSource(js: JetStreamClient, stream: string, maxMessages =
 const READER_QUEUE = 1_024;
 /** After the consumer failed (the server away): this long before reading again. */
 const RETRY_MS = 1_000;
+/** How often the tap looks at its progress (TapOptions.watchMs). */
+const WATCH_MS = 5_000;
+/**
+ * Looks in a row that found nothing handed out while the stream held more, before the consumer is
+ * replaced: a stall is acted on 10 to 15 s after it began, past the client's own recovery (two
+ * missed heartbeats: 5 s), which it does not race.
+ */
+const STALLED_LOOKS = 2;
+
+export type TapOptions = {
+  /** Messages asked of the server at once (default 512). */
+  maxMessages?: number;
+  /** How often the progress is looked at (default 5 s). */
+  watchMs?: number;
+};
 
 /** One reader's queue: the tap pushes, the reader pulls, each waiting for the other at the bounds. */
 class Reader {
@@ -169,12 +204,32 @@ export class EventTap implements FrameSource {
   #startedAt = 0;
   #restarting: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** The follow loop waits for room in a reader's queue: nothing is expected from the server. */
+  #held = false;
+  /** #read at the last look, and how many looks in a row found it unchanged with the stream ahead. */
+  #readAtLook = 0;
+  #stalledLooks = 0;
+  #looking = false;
+  #watch: NodeJS.Timeout | undefined;
+  #jsm: Promise<JetStreamManager> | undefined;
+  #onStall: ((stream: string) => void) | undefined;
+  readonly #maxMessages: number;
+  readonly #watchMs: number;
 
   constructor(
     private readonly js: JetStreamClient,
     private readonly stream: string,
     private readonly log: Logger,
-  ) {}
+    o: TapOptions = {},
+  ) {
+    this.#maxMessages = o.maxMessages ?? 512;
+    this.#watchMs = o.watchMs ?? WATCH_MS;
+  }
+
+  /** Who counts the stalls (a metric): the first to ask, once per tap (one per process's metrics). */
+  reportStallsTo(onStall: (stream: string) => void): void {
+    this.#onStall ??= onStall;
+  }
 
   /** A reader from `from` on. The tap goes back for it if it has read past `from` already. */
   async open(from: number): Promise<FrameFeed> {
@@ -198,6 +253,7 @@ export class EventTap implements FrameSource {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#watch);
     for (const r of [...this.#readers]) r.close();
     await this.#restarting.catch(() => undefined);
     await this.#messages?.close().catch(() => undefined);
@@ -217,21 +273,34 @@ export class EventTap implements FrameSource {
         let from = Number.POSITIVE_INFINITY;
         for (const r of this.#readers) from = Math.min(from, r.next);
         if (!Number.isFinite(from)) return;
-        const consumer = await this.js.consumers.get(this.stream, {
-          deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: from,
-        });
-        const messages = await consumer.consume({ max_messages: 512, ...ORDERED_PULLS });
+        const messages = await this.consume(from);
         this.#messages = messages;
         this.#startedAt = from;
         this.#read = from - 1;
-        // Closed by a restart or stop(): follow() just ends. Failed: read again, not awaited here
-        // (a restart awaits the loop, and the recovery is a restart).
-        this.#loop = this.follow(messages).catch((err: unknown) => {
-          if (this.#messages === messages) void this.recover(err);
-        });
+        this.#readAtLook = this.#read;
+        this.#stalledLooks = 0;
+        this.#watch ??= setInterval(() => void this.look(), this.#watchMs).unref();
+        // Closed by a restart or stop(): follow() just ends. Failed, or ended by the client on its
+        // own: read again, not awaited here (a restart awaits the loop, and the recovery is a restart).
+        this.#loop = this.follow(messages).then(
+          () => {
+            if (this.#messages === messages) void this.recover(new Error("the consumer ended"));
+          },
+          (err: unknown) => {
+            if (this.#messages === messages) void this.recover(err);
+          },
+        );
       });
     return this.#restarting;
+  }
+
+  /** The ordered consumer's messages from `from` on (a spec breaks their delivery through this). */
+  protected async consume(from: number): Promise<ConsumerMessages> {
+    const consumer = await this.js.consumers.get(this.stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    return consumer.consume({ max_messages: Math.max(64, this.#maxMessages), ...ORDERED_PULLS });
   }
 
   private async follow(messages: ConsumerMessages): Promise<void> {
@@ -241,9 +310,54 @@ export class EventTap implements FrameSource {
       const pending = m.info.pending;
       for (const r of this.#readers) {
         const full = r.push(msg, pending);
-        if (full) await full;
+        if (full) {
+          this.#held = true;
+          await full;
+          this.#held = false;
+        }
       }
     }
+  }
+
+  /**
+   * Every `watchMs`: has the consumer handed anything out since the last look? When not, and the
+   * stream holds messages past what it handed out, that is a stall; two looks in a row and the
+   * consumer is replaced (logged, counted). Nothing per message: one stream info per look, only
+   * when nothing came since the last.
+   */
+  protected async look(): Promise<void> {
+    if (this.#looking) return;
+    this.#looking = true;
+    try {
+      const read = this.#read;
+      if (read !== this.#readAtLook || this.#held || !this.#messages || this.#readers.size === 0) {
+        this.#readAtLook = read;
+        this.#stalledLooks = 0;
+        return;
+      }
+      const head = await this.head().catch(() => undefined);
+      // Unknown (the server away: the client's reconnect is the recovery), or nothing more to read.
+      if (head === undefined || head <= read || this.#read !== read) {
+        this.#stalledLooks = 0;
+        return;
+      }
+      if (++this.#stalledLooks < STALLED_LOOKS) return;
+      this.#stalledLooks = 0;
+      this.log.warn(
+        { stream: this.stream, read, head, stalledMs: STALLED_LOOKS * this.#watchMs },
+        "event tap: nothing handed out while the stream holds more; reading again with a new consumer",
+      );
+      this.#onStall?.(this.stream);
+      await this.restart().catch((err: unknown) => this.recover(err));
+    } finally {
+      this.#looking = false;
+    }
+  }
+
+  private async head(): Promise<number> {
+    this.#jsm ??= this.js.jetstreamManager(false);
+    const info = await (await this.#jsm).streams.info(this.stream);
+    return info.state.last_seq;
   }
 
   /** The consumer failed (the server away): from where the readers are, again, until it works. */

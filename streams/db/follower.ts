@@ -11,6 +11,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
 import { orderedSource, type FrameFeed, type FrameSource, type StreamMsg } from "../event-tap.ts";
 import type { Sql, Tx } from "./client.ts";
+import { arrivesWithin, BatchDeadline, EXPIRED } from "./batch-timing.ts";
 import { isPoison, poisonCode, recordSetAside } from "./set-aside.ts";
 
 export type { StreamMsg } from "../event-tap.ts";
@@ -63,6 +64,8 @@ export type FollowerDeps = {
   onApplied?: (name: string, seq: number, time: Date) => void;
   /** A frame was set aside (recorded; the follower went on past it). */
   onSetAside?: (name: string, seq: number, code: string) => void;
+  /** Its own reader of the stream stalled and was replaced (streams/event-tap.ts). */
+  onStall?: (stream: string) => void;
 };
 
 /**
@@ -94,7 +97,12 @@ export class Follower {
     private readonly spec: FollowerSpec,
     private readonly d: FollowerDeps,
   ) {
-    this.#source = spec.source ?? orderedSource(d.js, spec.stream, spec.batch ?? 500);
+    this.#source =
+      spec.source ??
+      orderedSource(d.js, spec.stream, d.log, {
+        maxMessages: spec.batch ?? 500,
+        ...(d.onStall && { onStall: d.onStall }),
+      });
   }
 
   get position(): number {
@@ -161,27 +169,55 @@ export class Follower {
     let batch: StreamMsg[] = [];
     let openedAt = 0;
     let next = it.next();
-    for (;;) {
-      const r = await next;
-      if (r.done) break;
-      const { msg, pending } = r.value;
-      if (batch.length === 0) openedAt = performance.now();
-      batch.push(msg);
-      next = it.next();
-      // Awaited at the top of the loop; until then a rejection must not count as unhandled.
-      next.catch(() => undefined);
-      const left = maxAge - (performance.now() - openedAt);
-      if (batch.length < max && left > 0 && pending > 0) continue;
-      // Nothing more pending: a payment's next frame is usually a few milliseconds away (the
-      // outcome after its intent). Waiting that long for it makes one transaction of the two.
-      if (batch.length < max && linger > 0 && left > 0 && (await arrivesWithin(next, Math.min(linger, left))))
-        continue;
-      const restart = await this.flush(batch);
-      batch = [];
-      if (restart) {
-        await this.closeMessages();
-        break;
+    // An open batch's deadline (maxAge after its first message): one timer per batch, not per message.
+    const deadline = new BatchDeadline();
+    try {
+      for (;;) {
+        // More was pending when the last message came: wait for it, but a batch is applied by its
+        // deadline even when the source stalls with messages pending (the server said more were
+        // coming, the next never arrived: the batch held its payments out of the read model).
+        const r = batch.length > 0 ? await Promise.race([next, deadline.reached]) : await next;
+        if (r === EXPIRED) {
+          const restart = await this.flush(batch);
+          batch = [];
+          deadline.clear();
+          if (restart) {
+            await this.closeMessages();
+            break;
+          }
+          continue;
+        }
+        if (r.done) break;
+        const { msg, pending } = r.value;
+        if (batch.length === 0) {
+          openedAt = performance.now();
+          deadline.set(maxAge);
+        }
+        batch.push(msg);
+        next = it.next();
+        // Awaited at the top of the loop; until then a rejection must not count as unhandled.
+        next.catch(() => undefined);
+        const left = maxAge - (performance.now() - openedAt);
+        if (batch.length < max && left > 0 && pending > 0) continue;
+        // Nothing more pending: a payment's next frame is usually a few milliseconds away (the
+        // outcome after its intent). Waiting that long for it makes one transaction of the two.
+        if (
+          batch.length < max &&
+          linger > 0 &&
+          left > 0 &&
+          (await arrivesWithin(next, Math.min(linger, left)))
+        )
+          continue;
+        const restart = await this.flush(batch);
+        batch = [];
+        deadline.clear();
+        if (restart) {
+          await this.closeMessages();
+          break;
+        }
       }
+    } finally {
+      deadline.clear();
     }
     // Closed by a rebuild (or a restart above): go on from the recorded position. Closed by stop(): done.
     await this.resubscribe();
@@ -332,24 +368,6 @@ export class Follower {
 }
 
 /** True when `p` settles within `ms` (a message, or the end), false when the time runs out first. */
-async function arrivesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([
-      p.then(
-        () => true,
-        () => true,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function readOffset(sql: Sql | Tx, name: string): Promise<number> {
   const rows = await sql<
     { last_seq: number }[]

@@ -3,6 +3,8 @@
 // without handing the others anything twice; a reader that stops reading holds the tap back only
 // until it closes; every reader gets the same message object (what one decodes, the others reuse).
 import { expect } from "chai";
+import type { ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
+import type { Logger } from "../../config/log.ts";
 import { EventTap, jsonOf, type FrameFeed, type StreamMsg } from "../../streams/event-tap.ts";
 import { encode } from "../../streams/envelopes.ts";
 import { openInfra, type Infra } from "../support/infra.ts";
@@ -92,4 +94,78 @@ describe("event tap (real JetStream)", function () {
     expect(seqsOf(a)).to.deep.equal(seqs);
     expect(a.every((m) => m.subject === subject && m.time instanceof Date)).to.equal(true);
   });
+
+  it("replaces a consumer that hands out nothing while the stream holds more, logged and counted", async () => {
+    await tap.stop();
+    const stalls: string[] = [];
+    const stalled = new StalledFirstTap(infra.js, infra.topo.eventStream, infra.log, { watchMs: 150 });
+    tap = stalled;
+    tap.reportStallsTo((stream) => stalls.push(stream));
+    const a = collect(await tap.open(1));
+    const seqs = await append(20);
+    await until(a, 20, "every message, through a second consumer");
+    expect(seqsOf(a)).to.deep.equal(seqs);
+    expect(stalled.consumers).to.equal(2);
+    expect(stalls).to.deep.equal([infra.topo.eventStream]);
+  });
+
+  it("does not count an idle stream, or a reader that holds the tap back, as a stall", async () => {
+    await tap.stop();
+    const stalls: string[] = [];
+    const watched = new StalledFirstTap(infra.js, infra.topo.eventStream, infra.log, {
+      watchMs: 100,
+      stallFirst: false,
+    });
+    tap = watched;
+    tap.reportStallsTo((stream) => stalls.push(stream));
+    const seqs = await append(1_100);
+    const idle = await tap.open(seqs[0]!); // never read: the tap waits for room, the stream ahead
+    const a = collect(await tap.open(seqs[0]!));
+    await until(a, 1_000, "reader a past the first thousand");
+    // Many looks while held back by the idle reader, then at the head of an idle stream.
+    await watched.looked(8);
+    await idle.close();
+    await until(a, 1_100, "reader a at the head");
+    await watched.looked(watched.looks + 4);
+    expect(stalls).to.deep.equal([]);
+    expect(watched.consumers).to.equal(1);
+  });
 });
+
+/**
+ * A tap whose first consumer stops delivering without the client noticing: its subscription to the
+ * pulls' answers is gone, so the consumer stays on the server, the client's heartbeat check finds it
+ * there and pulls again, and nothing ever arrives — the stall only the tap's own watch sees.
+ */
+class StalledFirstTap extends EventTap {
+  consumers = 0;
+  looks = 0;
+  readonly #stallFirst: boolean;
+
+  constructor(
+    js: JetStreamClient,
+    stream: string,
+    log: Logger,
+    o: { watchMs: number; stallFirst?: boolean },
+  ) {
+    super(js, stream, log, { watchMs: o.watchMs });
+    this.#stallFirst = o.stallFirst ?? true;
+  }
+
+  protected override async consume(from: number): Promise<ConsumerMessages> {
+    const messages = await super.consume(from);
+    if (++this.consumers === 1 && this.#stallFirst)
+      (messages as unknown as { sub: { unsubscribe(): void } }).sub.unsubscribe();
+    return messages;
+  }
+
+  protected override async look(): Promise<void> {
+    await super.look();
+    this.looks++;
+  }
+
+  /** Resolves once the tap has looked at its progress `n` times in all. */
+  looked(n: number): Promise<void> {
+    return waitFor(() => this.looks >= n, { timeoutMs: 10_000, what: `${n} looks` }).then(() => undefined);
+  }
+}

@@ -5,6 +5,7 @@
 // position in the same transaction as its rows.
 import { expect } from "chai";
 import { Follower } from "../../streams/db/follower.ts";
+import type { FrameSource } from "../../streams/event-tap.ts";
 import { useFollowerDb } from "../support/follower-db.ts";
 
 describe("a follower's batches stay young while messages keep coming (int)", function () {
@@ -50,5 +51,58 @@ describe("a follower's batches stay young while messages keep coming (int)", fun
     const [offset] = await t.db.sql<{ last_seq: number }[]>`
       select last_seq from projection_offsets where name = 'probe'`;
     expect(offset?.last_seq).to.equal(last);
+  });
+});
+
+describe("a follower applies a batch by its deadline when the source stalls with more pending (int)", function () {
+  this.timeout(30_000);
+  const t = useFollowerDb("create table probe_stalled (seq bigint primary key)");
+
+  it("applies what came, though the last message said more were pending and none followed", async () => {
+    // The source hands out three frames, each saying more are pending, then nothing until closed:
+    // what a consumer that stalls after a stream's leader died does. The batch used to stay open
+    // until a fourth message came, holding those payments out of the read model.
+    let closed!: () => void;
+    const ended = new Promise<void>((resolve) => (closed = resolve));
+    const source: FrameSource = {
+      open: (from) =>
+        Promise.resolve({
+          async *[Symbol.asyncIterator]() {
+            for (let seq = from; seq < from + 3; seq++)
+              yield {
+                msg: { seq, subject: "probe", data: Buffer.from(`m${seq}`), time: new Date() },
+                pending: 5,
+              };
+            await ended;
+          },
+          close: () => {
+            closed();
+            return Promise.resolve();
+          },
+        }),
+    };
+    const applied: number[][] = [];
+    const follower = (t.follower = new Follower(
+      {
+        name: "probe_stalled",
+        stream: t.infra.topo.eventStream,
+        source,
+        maxBatchMs: 100,
+        async apply(tx, msgs) {
+          applied.push(msgs.map((m) => m.seq));
+          await tx`insert into probe_stalled ${tx(msgs.map((m) => ({ seq: m.seq })))}`;
+        },
+      },
+      { js: t.infra.js, sql: t.db.sql, log: t.infra.log },
+    ));
+    const t0 = Date.now();
+    await follower.start();
+    await follower.caughtUp(3);
+    expect(applied).to.deep.equal([[1, 2, 3]]);
+    // Its deadline (100 ms), generous for a loaded machine; without it, never.
+    expect(Date.now() - t0).to.be.below(5_000);
+    const [offset] = await t.db.sql<{ last_seq: number }[]>`
+      select last_seq from projection_offsets where name = 'probe_stalled'`;
+    expect(offset?.last_seq).to.equal(3);
   });
 });
