@@ -33,7 +33,15 @@ import {
   type LoadRun,
   type Paid,
 } from "../support/merchant-load.ts";
-import { expectInFlightAt, metricOf, metricsOf, report, within } from "../support/cluster-checks.ts";
+import {
+  afterProgress,
+  expectInFlightAt,
+  explainReadModel,
+  metricOf,
+  metricsOf,
+  report,
+  within,
+} from "../support/cluster-checks.ts";
 import { cleanupRun, listAllPayments, client, merchantsOf, testEnv } from "../support/platform.ts";
 import { waitFor } from "../support/wait.ts";
 import { startProjectorProcess, startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
@@ -165,7 +173,7 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
     const killedAt = Date.now();
     victim.child.kill("SIGKILL");
     await victim.exited;
-    const resumed = await afterProgress(load, killedAt, 6);
+    const resumed = await afterProgress(load, killedAt, 6, AT_REST_WITHIN_MS);
     const { paid, restMs } = await stopAndSettle(load);
     report("worker-1 killed", load.tally(), paid, {
       "first payment started after the kill done after": `${resumed} ms`,
@@ -205,7 +213,7 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
       { timeoutMs: 20_000, what: "the paused worker's partitions taken by the others" },
     );
     const movedMs = Date.now() - pausedAt;
-    const resumed = await afterProgress(load, Date.now(), 6);
+    const resumed = await afterProgress(load, Date.now(), 6, AT_REST_WITHIN_MS);
     paused.child.kill("SIGCONT");
     const lost = await paused.waitForLog(
       // "expired" when its own clock says so first, "refused" when a renewal is refused first.
@@ -296,11 +304,11 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
         { timeoutMs: 30_000, what: `a new leader of ${stream}` },
       );
       const electedMs = Date.now() - killedAt;
-      const resumed = await afterProgress(load, killedAt, 3);
+      const resumed = await afterProgress(load, killedAt, 3, AT_REST_WITHIN_MS);
       const restartAt = Date.now();
       await cluster.restart(i);
       const restartMs = Date.now() - restartAt;
-      await afterProgress(load, Date.now(), 3);
+      await afterProgress(load, Date.now(), 3, AT_REST_WITHIN_MS);
       const { paid, restMs } = await stopAndSettle(load);
       const catchUpAt = Date.now();
       const caughtUp = await waitFor(
@@ -326,21 +334,6 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
       expectInFlightAt(paid, killedAt);
       await expectNothingLostNothingTwice(paid);
     });
-
-  /** Resolves, with the delay, once `n` payments started after `since` have finished. */
-  async function afterProgress(load: LoadRun, since: number, n: number): Promise<number> {
-    const done = await waitFor(
-      () => {
-        const after = load.finished().filter((p) => p.startedAt >= since);
-        return after.length >= n ? after : undefined;
-      },
-      {
-        timeoutMs: Math.max(45_000, AT_REST_WITHIN_MS),
-        what: `${n} payments started after ${new Date(since).toISOString()}`,
-      },
-    );
-    return Math.min(...done.map((p) => p.doneAt)) - since;
-  }
 
   /** Stops the load and waits for every started payment to be captured (each client sees it). */
   async function stopAndSettle(load: LoadRun): Promise<{ paid: Paid[]; restMs: number }> {
@@ -388,13 +381,17 @@ describe("a three-node JetStream cluster, faults under load (e2e)", function () 
     }
     const ids = new Set(paid.map((p) => p.id));
     const t0 = Date.now();
+    let listed: Array<{ id: string; status: string }> = [];
     await waitFor(
       async () => {
-        const listed = (await listAllPayments(api)).filter((l) => ids.has(l.id) && l.status === "captured");
-        return listed.length === ids.size;
+        listed = await listAllPayments(api);
+        return listed.filter((l) => ids.has(l.id) && l.status === "captured").length === ids.size;
       },
       { timeoutMs: AT_REST_WITHIN_MS, what: "every payment captured in the read model" },
-    );
+    ).catch((err: unknown) => {
+      explainReadModel(ids, listed, others[0] as WorkerProcess);
+      throw err;
+    });
     console.log(`        read model complete ${Date.now() - t0} ms after the checks began`);
   }
 });

@@ -1,7 +1,9 @@
 // What the cluster fault tests check and print, apart from the cases: a bounded wait, a worker's
-// metrics, payments in flight at a kill, and the line each case reports.
+// metrics, payments in flight at a kill, progress after it, the line each case reports, and what
+// explains a read model left incomplete.
 import { expect } from "chai";
-import type { Paid, Tally } from "./merchant-load.ts";
+import type { LoadRun, Paid, Tally } from "./merchant-load.ts";
+import { waitFor } from "./wait.ts";
 import type { WorkerProcess } from "./worker-process.ts";
 
 /** The promise's value, or a failure naming `what` once `ms` have passed without one. */
@@ -45,4 +47,52 @@ export function report(what: string, tally: Tally, paid: Paid[], timings: Record
       `${tally.accepted} 202s; slowest payment ${slowest} ms`,
   );
   for (const [k, v] of Object.entries(timings)) console.log(`        ${k}: ${v}`);
+}
+
+/**
+ * Why the read model is not complete: the payments it lists otherwise (or not at all), and what the
+ * projector logged at warn and above — printed, for a failure a CI log must explain by itself.
+ */
+export function explainReadModel(
+  ids: ReadonlySet<string>,
+  listed: ReadonlyArray<{ id: string; status: string }>,
+  projector: WorkerProcess,
+): void {
+  const status = new Map(listed.map((l) => [l.id, l.status]));
+  const behind = [...ids].filter((id) => status.get(id) !== "captured");
+  console.log(
+    `        read model: ${behind.length} of ${ids.size} payments not captured there: ` +
+      behind
+        .slice(0, 10)
+        .map((id) => `${id} ${status.get(id) ?? "absent"}`)
+        .join(", "),
+  );
+  for (const l of projector
+    .logs()
+    .filter((l) => (l.level ?? 0) >= 40)
+    .slice(-30))
+    console.log(`        projector: ${JSON.stringify(l).slice(0, 400)}`);
+}
+
+/**
+ * Resolves, with the delay, once `n` payments started after `since` have finished (waiting at most
+ * the longer of 45 s and `atRestMs`).
+ */
+export async function afterProgress(
+  load: LoadRun,
+  since: number,
+  n: number,
+  atRestMs: number,
+): Promise<number> {
+  const done = await waitFor(
+    () => {
+      const after = load.finished().filter((p) => p.startedAt >= since);
+      return after.length >= n ? after : undefined;
+    },
+    {
+      timeoutMs: Math.max(45_000, atRestMs),
+      what: `${n} payments started after ${new Date(since).toISOString()}`,
+    },
+  );
+  return Math.min(...done.map((p) => p.doneAt)) - since;
 }
