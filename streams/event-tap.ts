@@ -354,10 +354,11 @@ export class EventTap implements FrameSource {
     }
   }
 
+  /** The stream's last sequence, or 0 when it holds no message (purged, expired: nothing to hand out). */
   private async head(): Promise<number> {
     this.#jsm ??= this.js.jetstreamManager(false);
-    const info = await (await this.#jsm).streams.info(this.stream);
-    return info.state.last_seq;
+    const { state } = await (await this.#jsm).streams.info(this.stream);
+    return state.messages > 0 ? state.last_seq : 0;
   }
 
   /** The consumer failed (the server away): from where the readers are, again, until it works. */

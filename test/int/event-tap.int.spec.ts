@@ -130,6 +130,27 @@ describe("event tap (real JetStream)", function () {
     expect(stalls).to.deep.equal([]);
     expect(watched.consumers).to.equal(1);
   });
+
+  it("does not count a purged stream, whose last sequence is past what it can hand out, as a stall", async () => {
+    await tap.stop();
+    const stalls: string[] = [];
+    const watched = new StalledFirstTap(infra.js, infra.topo.eventStream, infra.log, {
+      watchMs: 100,
+      stallFirst: false,
+    });
+    tap = watched;
+    tap.reportStallsTo((stream) => stalls.push(stream));
+    const gone = await append(5);
+    await infra.jsm.streams.purge(infra.topo.eventStream);
+    // A reader from before the purge: the stream's last sequence is 5, and nothing is left to read.
+    const a = collect(await tap.open(gone[0]!));
+    await watched.looked(6);
+    expect(stalls).to.deep.equal([]);
+    expect(watched.consumers).to.equal(1);
+    const more = await append(2);
+    await until(a, 2, "what is appended after the purge");
+    expect(seqsOf(a)).to.deep.equal(more);
+  });
 });
 
 /**
