@@ -354,6 +354,11 @@ export class EventTap implements FrameSource {
     }
   }
 
+  private connectionClosed(): boolean {
+    // The client's JetStreamClient holds its connection (JetStreamClientImpl.nc).
+    return (this.js as { nc?: { isClosed(): boolean } }).nc?.isClosed() === true;
+  }
+
   /** The stream's last sequence, or 0 when it holds no message (purged, expired: nothing to hand out). */
   private async head(): Promise<number> {
     this.#jsm ??= this.js.jetstreamManager(false);
@@ -361,10 +366,13 @@ export class EventTap implements FrameSource {
     return state.messages > 0 ? state.last_seq : 0;
   }
 
-  /** The consumer failed (the server away): from where the readers are, again, until it works. */
+  /**
+   * The consumer failed (the server away): from where the readers are, again, until it works. Not
+   * on a connection closed for good (a consumer ends with it): nothing could read again.
+   */
   private async recover(err: unknown): Promise<void> {
     for (;;) {
-      if (this.#stopped) return;
+      if (this.#stopped || this.connectionClosed()) return;
       this.log.warn({ err, stream: this.stream }, "event tap stopped reading; reading again in 1 s");
       await new Promise<void>((r) => setTimeout(r, RETRY_MS).unref());
       try {

@@ -3,11 +3,13 @@
 // without handing the others anything twice; a reader that stops reading holds the tap back only
 // until it closes; every reader gets the same message object (what one decodes, the others reuse).
 import { expect } from "chai";
-import type { ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, type ConsumerMessages, type JetStreamClient } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { pino } from "pino";
 import type { Logger } from "../../config/log.ts";
 import { EventTap, jsonOf, type FrameFeed, type StreamMsg } from "../../streams/event-tap.ts";
 import { encode } from "../../streams/envelopes.ts";
-import { openInfra, type Infra } from "../support/infra.ts";
+import { NATS_URL, openInfra, type Infra } from "../support/infra.ts";
 import { waitFor } from "../support/wait.ts";
 
 describe("event tap (real JetStream)", function () {
@@ -153,6 +155,42 @@ describe("event tap (real JetStream)", function () {
   });
 });
 
+describe("event tap on a connection closed for good (real JetStream)", function () {
+  this.timeout(30_000);
+
+  it("ends quietly with its connection: no loop reading again on a connection that cannot come back", async () => {
+    const infra = await openInfra();
+    const lines: Array<{ msg?: string }> = [];
+    const log = pino(
+      { level: "warn" },
+      { write: (l: string) => lines.push(JSON.parse(l) as { msg?: string }) },
+    );
+    const nc = await connect({ servers: NATS_URL });
+    const tap = new StalledFirstTap(jetstream(nc), infra.topo.eventStream, log, {
+      watchMs: 100,
+      stallFirst: false,
+    });
+    try {
+      const got: number[] = [];
+      const feed = await tap.open(1);
+      void (async () => {
+        for await (const { msg } of feed) got.push(msg.seq);
+      })();
+      const seq = (await infra.js.publish(`${infra.topo.eventBase}.closed`, encode({ i: 0 }))).seq;
+      await waitFor(() => got.includes(seq), { timeoutMs: 10_000, what: "the first message" });
+      await nc.close();
+      // The consumer ends with the connection; what the tap does about it runs once the turn's
+      // microtasks have (the end is pushed through the consumer's own queue).
+      await tap.last!.closed();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(lines.map((l) => l.msg)).to.deep.equal([]);
+    } finally {
+      await tap.stop();
+      await infra.close();
+    }
+  });
+});
+
 /**
  * A tap whose first consumer stops delivering without the client noticing: its subscription to the
  * pulls' answers is gone, so the consumer stays on the server, the client's heartbeat check finds it
@@ -173,8 +211,12 @@ class StalledFirstTap extends EventTap {
     this.#stallFirst = o.stallFirst ?? true;
   }
 
+  /** The last consumer's messages. */
+  last: ConsumerMessages | undefined;
+
   protected override async consume(from: number): Promise<ConsumerMessages> {
     const messages = await super.consume(from);
+    this.last = messages;
     if (++this.consumers === 1 && this.#stallFirst)
       (messages as unknown as { sub: { unsubscribe(): void } }).sub.unsubscribe();
     return messages;
