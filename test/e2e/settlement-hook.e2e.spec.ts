@@ -76,9 +76,21 @@ describe("the settlement hook (e2e)", function () {
     );
     const all = await platform.ops.get<{ reports: Report[] }>("/ops/settlements/reports?psp=acme");
     expect(all.body.reports.filter((r) => r.report_id === batch.report_id)).to.have.length(1);
-    const exposition = parseMetrics(await platform.metrics.registry.metrics());
-    const pulled = series(exposition, "switchyard_settlement_reports_total", { psp: "acme", source: "pull" });
-    expect(Object.fromEntries(pulled.map((p) => [p.labels.result, p.value]))).to.deep.equal({ ingested: 2 });
+    // The ingest applies a report to the read model before the hook counts it: the list can show the
+    // second report a moment before the count has it (a CI run read { ingested: 1 } there).
+    const pulled = await waitFor(
+      async () => {
+        const exposition = parseMetrics(await platform.metrics.registry.metrics());
+        const byResult: Record<string, number> = Object.fromEntries(
+          series(exposition, "switchyard_settlement_reports_total", { psp: "acme", source: "pull" }).map(
+            (p) => [String(p.labels.result), Number(p.value)],
+          ),
+        );
+        return (byResult.ingested ?? 0) >= 2 ? byResult : undefined;
+      },
+      { timeoutMs: 15_000, what: "the second report counted" },
+    );
+    expect(pulled).to.deep.equal({ ingested: 2 });
   });
 });
 
