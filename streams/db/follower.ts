@@ -177,37 +177,29 @@ export class Follower {
         // deadline even when the source stalls with messages pending (the server said more were
         // coming, the next never arrived: the batch held its payments out of the read model).
         const r = batch.length > 0 ? await Promise.race([next, deadline.reached]) : await next;
-        if (r === EXPIRED) {
-          const restart = await this.flush(batch);
-          batch = [];
-          deadline.clear();
-          if (restart) {
-            await this.closeMessages();
-            break;
+        if (r !== EXPIRED) {
+          if (r.done) break;
+          const { msg, pending } = r.value;
+          if (batch.length === 0) {
+            openedAt = performance.now();
+            deadline.set(maxAge);
           }
-          continue;
+          batch.push(msg);
+          next = it.next();
+          // Awaited at the top of the loop; until then a rejection must not count as unhandled.
+          next.catch(() => undefined);
+          const left = maxAge - (performance.now() - openedAt);
+          if (batch.length < max && left > 0 && pending > 0) continue;
+          // Nothing more pending: a payment's next frame is usually a few milliseconds away (the
+          // outcome after its intent). Waiting that long for it makes one transaction of the two.
+          if (
+            batch.length < max &&
+            linger > 0 &&
+            left > 0 &&
+            (await arrivesWithin(next, Math.min(linger, left)))
+          )
+            continue;
         }
-        if (r.done) break;
-        const { msg, pending } = r.value;
-        if (batch.length === 0) {
-          openedAt = performance.now();
-          deadline.set(maxAge);
-        }
-        batch.push(msg);
-        next = it.next();
-        // Awaited at the top of the loop; until then a rejection must not count as unhandled.
-        next.catch(() => undefined);
-        const left = maxAge - (performance.now() - openedAt);
-        if (batch.length < max && left > 0 && pending > 0) continue;
-        // Nothing more pending: a payment's next frame is usually a few milliseconds away (the
-        // outcome after its intent). Waiting that long for it makes one transaction of the two.
-        if (
-          batch.length < max &&
-          linger > 0 &&
-          left > 0 &&
-          (await arrivesWithin(next, Math.min(linger, left)))
-        )
-          continue;
         const restart = await this.flush(batch);
         batch = [];
         deadline.clear();

@@ -97,12 +97,18 @@ describe("event tap (real JetStream)", function () {
     expect(a.every((m) => m.subject === subject && m.time instanceof Date)).to.equal(true);
   });
 
-  it("replaces a consumer that hands out nothing while the stream holds more, logged and counted", async () => {
+  /** The test's tap replaced by a watched one (its stalls kept), looking every `watchMs`. */
+  const watchedTap = async (o: { watchMs: number; stallFirst?: boolean }) => {
     await tap.stop();
     const stalls: string[] = [];
-    const stalled = new StalledFirstTap(infra.js, infra.topo.eventStream, infra.log, { watchMs: 150 });
-    tap = stalled;
+    const watched = new StalledFirstTap(infra.js, infra.topo.eventStream, infra.log, o);
+    tap = watched;
     tap.reportStallsTo((stream) => stalls.push(stream));
+    return { watched, stalls };
+  };
+
+  it("replaces a consumer that hands out nothing while the stream holds more, logged and counted", async () => {
+    const { watched: stalled, stalls } = await watchedTap({ watchMs: 150 });
     const a = collect(await tap.open(1));
     const seqs = await append(20);
     await until(a, 20, "every message, through a second consumer");
@@ -112,14 +118,7 @@ describe("event tap (real JetStream)", function () {
   });
 
   it("does not count an idle stream, or a reader that holds the tap back, as a stall", async () => {
-    await tap.stop();
-    const stalls: string[] = [];
-    const watched = new StalledFirstTap(infra.js, infra.topo.eventStream, infra.log, {
-      watchMs: 100,
-      stallFirst: false,
-    });
-    tap = watched;
-    tap.reportStallsTo((stream) => stalls.push(stream));
+    const { watched, stalls } = await watchedTap({ watchMs: 100, stallFirst: false });
     const seqs = await append(1_100);
     const idle = await tap.open(seqs[0]!); // never read: the tap waits for room, the stream ahead
     const a = collect(await tap.open(seqs[0]!));
@@ -134,14 +133,7 @@ describe("event tap (real JetStream)", function () {
   });
 
   it("does not count a purged stream, whose last sequence is past what it can hand out, as a stall", async () => {
-    await tap.stop();
-    const stalls: string[] = [];
-    const watched = new StalledFirstTap(infra.js, infra.topo.eventStream, infra.log, {
-      watchMs: 100,
-      stallFirst: false,
-    });
-    tap = watched;
-    tap.reportStallsTo((stream) => stalls.push(stream));
+    const { watched, stalls } = await watchedTap({ watchMs: 100, stallFirst: false });
     const gone = await append(5);
     await infra.jsm.streams.purge(infra.topo.eventStream);
     // A reader from before the purge: the stream's last sequence is 5, and nothing is left to read.
