@@ -100,6 +100,9 @@ export async function startReadModels(
   ]);
   // Every follower's count exported from 0, so that the first frame set aside is an increase.
   for (const name of followers.keys()) o.metrics.followerSetAside.inc({ follower: name }, 0);
+  // And every followed stream's stalls (the first stall an increase, as above).
+  for (const stream of [topo.eventStream, topo.settleStream, topo.reconStream])
+    o.metrics.streamReaderStalls.inc({ stream }, 0);
   const started: Array<{ stop(): Promise<void> }> = [];
   try {
     for (const f of followers.values()) {

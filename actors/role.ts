@@ -44,6 +44,7 @@ export async function startWorkerRole(
   });
   const capabilities = capabilitiesOf(connectors);
   infra.eventTap.reportStallsTo((stream) => o.metrics.streamReaderStalls.inc({ stream }));
+  o.metrics.streamReaderStalls.inc({ stream: infra.topo.eventStream }, 0);
   await infra.seedDefaultPolicies(capabilities);
   const policies = await infra.policyStore.watch();
   const stops: Array<() => Promise<void>> = [() => Promise.resolve(policies.close())];

@@ -163,6 +163,12 @@ describe("followers set aside what they cannot apply (e2e)", function () {
     expect(await setAsideCount("settlement")).to.be.at.least(1);
   });
 
+  it("exports every followed stream's stall count from 0, so that a first stall is an increase", async () => {
+    const m = await platform.metrics.registry.getSingleMetric("switchyard_stream_reader_stalls_total")?.get();
+    const counts = Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels.stream), v.value]));
+    expect(counts).to.deep.equal({ [topo.eventStream]: 0, [topo.settleStream]: 0, [topo.reconStream]: 0 });
+  });
+
   it("measures lag from the stream's head: a stopped follower's lag grows", async () => {
     await platform.readModels!.followers.get("payments")!.stop();
     const res = await merchant().post("/v1/payments", paymentBody());
