@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { NODE_FLAGS } from "../../config/node-flags.ts";
 import { median } from "./figures.ts";
 import { benchResultOf } from "./report.ts";
+import type { ClosedLoopSectionOptions } from "./section.ts";
 
 type DecomposeFlow = "bare" | "product" | "no-endpoint" | "no-followers";
 
@@ -36,14 +37,6 @@ export type Phase = {
   cpuMs: number;
   /** Process + nats-server + the rest of the machine (PSPs, PostgreSQL, receiver), ÷ payments. */
   machineCpuMs: number;
-};
-
-export type DecomposeOptions = {
-  concurrency: number;
-  durationS: number;
-  warmupS: number;
-  rounds: number;
-  say: (line: string) => void;
 };
 
 const BENCH = fileURLToPath(new URL("../bench.ts", import.meta.url));
@@ -73,7 +66,7 @@ export function phaseOf(stdout: string, flow: "bare" | "product"): Phase | undef
   };
 }
 
-function runChild(flow: DecomposeFlow, o: DecomposeOptions): Promise<Phase> {
+function runChild(flow: DecomposeFlow, o: ClosedLoopSectionOptions): Promise<Phase> {
   const args = [
     ...NODE_FLAGS,
     "--import",
@@ -157,7 +150,7 @@ export function splitOf(r: Record<DecomposeFlow, Phase>): Split {
   };
 }
 
-export async function decomposeSection(o: DecomposeOptions): Promise<number> {
+export async function decomposeSection(o: ClosedLoopSectionOptions): Promise<number> {
   o.say(
     `decomposition: ${o.rounds} round(s) of ${FLOWS.map((f) => LABEL[f]).join(", then ")}; ` +
       `each phase a bench process of its own, ${o.concurrency} client(s), ${o.warmupS} s warm-up (the child's first: at least 5) + ${o.durationS} s`,

@@ -12,6 +12,15 @@ import { ensureServices } from "../local-services.ts";
 
 export type SectionEnv = { natsUrl: string; dbUrl: string; signal: AbortSignal };
 
+/** A section that drives payments in a closed loop, in rounds (webhooks, decompose): what it is given. */
+export type ClosedLoopSectionOptions = {
+  concurrency: number;
+  durationS: number;
+  warmupS: number;
+  rounds: number;
+  say: (line: string) => void;
+};
+
 export async function runSection(
   say: (line: string) => void,
   run: (env: SectionEnv) => Promise<void>,

@@ -22,15 +22,7 @@ import { startPlatform, type Platform } from "../platform.ts";
 import { benchPrefix, cleanUp, makeTempDir } from "./cleanup.ts";
 import { closedLoop, summarize, type Latency } from "./load.ts";
 import { paymentClient } from "./probes.ts";
-import { runSection, stopIf } from "./section.ts";
-
-export type WebhooksBenchOptions = {
-  concurrency: number;
-  durationS: number;
-  warmupS: number;
-  rounds: number;
-  say: (line: string) => void;
-};
+import { runSection, stopIf, type ClosedLoopSectionOptions } from "./section.ts";
 
 type Phase = { perSecond: number; completed: number; errors: number };
 type WithEndpoint = Phase & { deliveriesPerSecond: number; delivered: number; drainMs: number; lag: Latency };
@@ -40,7 +32,7 @@ const median = (xs: number[]) => {
   return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2;
 };
 
-export async function webhooksSection(o: WebhooksBenchOptions): Promise<number> {
+export async function webhooksSection(o: ClosedLoopSectionOptions): Promise<number> {
   const say = o.say;
   return runSection(say, async ({ natsUrl, dbUrl, signal }) => {
     const prefix = benchPrefix();
