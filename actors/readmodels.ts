@@ -63,9 +63,9 @@ export async function startReadModels(
     sql: db.sql,
     log: o.log,
     onSetAside: (name: string) => o.metrics.followerSetAside.inc({ follower: name }),
-    onStall: (stream: string) => o.metrics.streamReaderStalls.inc({ stream }),
+    stalls: o.metrics,
   };
-  infra.eventTap.reportStallsTo(deps.onStall);
+  infra.eventTap.countStallsIn(o.metrics);
   const followers = new Map<ReadModelName, Follower>([
     [
       PAYMENTS_READ_MODEL,
@@ -100,9 +100,6 @@ export async function startReadModels(
   ]);
   // Every follower's count exported from 0, so that the first frame set aside is an increase.
   for (const name of followers.keys()) o.metrics.followerSetAside.inc({ follower: name }, 0);
-  // And every followed stream's stalls (the first stall an increase, as above).
-  for (const stream of [topo.eventStream, topo.settleStream, topo.reconStream])
-    o.metrics.streamReaderStalls.inc({ stream }, 0);
   const started: Array<{ stop(): Promise<void> }> = [];
   try {
     for (const f of followers.values()) {

@@ -43,8 +43,7 @@ export async function startWorkerRole(
     notifications: config.notifications,
   });
   const capabilities = capabilitiesOf(connectors);
-  infra.eventTap.reportStallsTo((stream) => o.metrics.streamReaderStalls.inc({ stream }));
-  o.metrics.streamReaderStalls.inc({ stream: infra.topo.eventStream }, 0);
+  infra.eventTap.countStallsIn(o.metrics);
   await infra.seedDefaultPolicies(capabilities);
   const policies = await infra.policyStore.watch();
   const stops: Array<() => Promise<void>> = [() => Promise.resolve(policies.close())];

@@ -21,6 +21,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import type { Logger } from "../config/log.ts";
+import type { Metrics } from "../config/metrics.ts";
 import { decodeJson } from "./envelopes.ts";
 
 /** A stream message as the followers see it: read once, shared by every reader of the process. */
@@ -93,12 +94,12 @@ export function orderedSource(
   js: JetStreamClient,
   stream: string,
   log: Logger,
-  o: { maxMessages?: number; onStall?: (stream: string) => void } = {},
+  o: { maxMessages?: number; stalls?: StallMetrics } = {},
 ): FrameSource {
   return {
     async open(from) {
       const tap = new EventTap(js, stream, log, { maxMessages: o.maxMessages ?? 500 });
-      if (o.onStall) tap.reportStallsTo(o.onStall);
+      if (o.stalls) tap.countStallsIn(o.stalls);
       const feed = await tap.open(from).catch(async (err: unknown) => {
         await tap.stop();
         throw err;
@@ -113,6 +114,9 @@ export function orderedSource(
     },
   };
 }
+
+/** Where a tap counts its stalls (switchyard_stream_reader_stalls_total). */
+export type StallMetrics = Pick<Metrics, "streamReaderStalls">;
 
 /** How many messages one reader may have waiting before the tap waits for it. */
 const READER_QUEUE = 1_024;
@@ -212,7 +216,7 @@ export class EventTap implements FrameSource {
   #looking = false;
   #watch: NodeJS.Timeout | undefined;
   #jsm: Promise<JetStreamManager> | undefined;
-  #onStall: ((stream: string) => void) | undefined;
+  #stalls: StallMetrics | undefined;
   readonly #maxMessages: number;
   readonly #watchMs: number;
 
@@ -226,9 +230,14 @@ export class EventTap implements FrameSource {
     this.#watchMs = o.watchMs ?? WATCH_MS;
   }
 
-  /** Who counts the stalls (a metric): the first to ask, once per tap (one per process's metrics). */
-  reportStallsTo(onStall: (stream: string) => void): void {
-    this.#onStall ??= onStall;
+  /**
+   * Where the stalls are counted: the first to ask, once per tap (one per process's metrics). The
+   * stream's count is exported from 0 at once, so that Prometheus sees the first stall as an increase.
+   */
+  countStallsIn(metrics: StallMetrics): void {
+    if (this.#stalls) return;
+    this.#stalls = metrics;
+    metrics.streamReaderStalls.inc({ stream: this.stream }, 0);
   }
 
   /** A reader from `from` on. The tap goes back for it if it has read past `from` already. */
@@ -347,7 +356,7 @@ export class EventTap implements FrameSource {
         { stream: this.stream, read, head, stalledMs: STALLED_LOOKS * this.#watchMs },
         "event tap: nothing handed out while the stream holds more; reading again with a new consumer",
       );
-      this.#onStall?.(this.stream);
+      this.#stalls?.streamReaderStalls.inc({ stream: this.stream });
       await this.restart().catch((err: unknown) => this.recover(err));
     } finally {
       this.#looking = false;

@@ -9,7 +9,13 @@
 // on; a batch that fails for any other reason (the database away) is retried, nothing set aside.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
-import { orderedSource, type FrameFeed, type FrameSource, type StreamMsg } from "../event-tap.ts";
+import {
+  orderedSource,
+  type FrameFeed,
+  type FrameSource,
+  type StallMetrics,
+  type StreamMsg,
+} from "../event-tap.ts";
 import type { Sql, Tx } from "./client.ts";
 import { arrivesWithin, BatchDeadline, EXPIRED } from "./batch-timing.ts";
 import { isPoison, poisonCode, recordSetAside } from "./set-aside.ts";
@@ -64,8 +70,8 @@ export type FollowerDeps = {
   onApplied?: (name: string, seq: number, time: Date) => void;
   /** A frame was set aside (recorded; the follower went on past it). */
   onSetAside?: (name: string, seq: number, code: string) => void;
-  /** Its own reader of the stream stalled and was replaced (streams/event-tap.ts). */
-  onStall?: (stream: string) => void;
+  /** Where its own reader of the stream counts its stalls (streams/event-tap.ts). */
+  stalls?: StallMetrics;
 };
 
 /**
@@ -101,7 +107,7 @@ export class Follower {
       spec.source ??
       orderedSource(d.js, spec.stream, d.log, {
         maxMessages: spec.batch ?? 500,
-        ...(d.onStall && { onStall: d.onStall }),
+        ...(d.stalls && { stalls: d.stalls }),
       });
   }
 

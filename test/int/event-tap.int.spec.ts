@@ -7,6 +7,7 @@ import { jetstream, type ConsumerMessages, type JetStreamClient } from "@nats-io
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import type { Logger } from "../../config/log.ts";
+import { createMetrics } from "../../config/metrics.ts";
 import { EventTap, jsonOf, type FrameFeed, type StreamMsg } from "../../streams/event-tap.ts";
 import { encode } from "../../streams/envelopes.ts";
 import { NATS_URL, openInfra, type Infra } from "../support/infra.ts";
@@ -97,13 +98,20 @@ describe("event tap (real JetStream)", function () {
     expect(a.every((m) => m.subject === subject && m.time instanceof Date)).to.equal(true);
   });
 
-  /** The test's tap replaced by a watched one (its stalls kept), looking every `watchMs`. */
+  /**
+   * The test's tap replaced by a watched one looking every `watchMs`, its stalls counted in a
+   * registry of its own: `stalls()` reads the count by stream.
+   */
   const watchedTap = async (o: { watchMs: number; stallFirst?: boolean }) => {
     await tap.stop();
-    const stalls: string[] = [];
+    const metrics = createMetrics();
     const watched = new StalledFirstTap(infra.js, infra.topo.eventStream, infra.log, o);
     tap = watched;
-    tap.reportStallsTo((stream) => stalls.push(stream));
+    tap.countStallsIn(metrics);
+    const stalls = async () =>
+      Object.fromEntries(
+        (await metrics.streamReaderStalls.get()).values.map((v) => [String(v.labels.stream), v.value]),
+      );
     return { watched, stalls };
   };
 
@@ -114,7 +122,7 @@ describe("event tap (real JetStream)", function () {
     await until(a, 20, "every message, through a second consumer");
     expect(seqsOf(a)).to.deep.equal(seqs);
     expect(stalled.consumers).to.equal(2);
-    expect(stalls).to.deep.equal([infra.topo.eventStream]);
+    expect(await stalls()).to.deep.equal({ [infra.topo.eventStream]: 1 });
   });
 
   it("does not count an idle stream, or a reader that holds the tap back, as a stall", async () => {
@@ -128,7 +136,7 @@ describe("event tap (real JetStream)", function () {
     await idle.close();
     await until(a, 1_100, "reader a at the head");
     await watched.looked(watched.looks + 4);
-    expect(stalls).to.deep.equal([]);
+    expect(await stalls()).to.deep.equal({ [infra.topo.eventStream]: 0 });
     expect(watched.consumers).to.equal(1);
   });
 
@@ -139,7 +147,7 @@ describe("event tap (real JetStream)", function () {
     // A reader from before the purge: the stream's last sequence is 5, and nothing is left to read.
     const a = collect(await tap.open(gone[0]!));
     await watched.looked(6);
-    expect(stalls).to.deep.equal([]);
+    expect(await stalls()).to.deep.equal({ [infra.topo.eventStream]: 0 });
     expect(watched.consumers).to.equal(1);
     const more = await append(2);
     await until(a, 2, "what is appended after the purge");
