@@ -2,7 +2,14 @@
 // owner, a join or a leave moves only the partitions it must, and the split is roughly even.
 import { expect } from "chai";
 import fc from "fast-check";
-import { LOAD_SLACK, assignment, ownerOf, targetOf, weight } from "../../actors/cluster/core/rendezvous.ts";
+import {
+  LOAD_SLACK,
+  assignment,
+  loadCap,
+  ownerOf,
+  targetOf,
+  weight,
+} from "../../actors/cluster/core/rendezvous.ts";
 import { leaseStands, plan } from "../../actors/cluster/core/plan.ts";
 
 const PARTITIONS = 64;
@@ -62,16 +69,43 @@ describe("rendezvous assignment of partitions", () => {
     expect(extra / runs, "mean extra moves per join").to.be.below(1);
   });
 
-  it("caps every member at 1.25x its share, so 4 partitions over 2 workers never split 4-0", () => {
+  it("caps every member at 1.25x its share (or the share rounded up), so 4 over 2 never splits 4-0 nor 8 over 3 4-4-0", () => {
     fc.assert(
       fc.property(members(1, 6), fc.integer({ min: 1, max: 128 }), (ms, partitions) => {
-        const cap = Math.ceil((partitions / ms.length) * (1 + LOAD_SLACK));
+        const share = partitions / ms.length;
+        const cap = Math.max(Math.ceil(share), Math.floor(share * (1 + LOAD_SLACK) + 1e-9));
+        expect(loadCap(partitions, ms.length)).to.equal(cap);
         const counts = ms.map((m) => targetOf(m, partitions, ms).length);
         for (const c of counts) expect(c).to.be.at.most(cap);
         expect(counts.reduce((a, b) => a + b, 0)).to.equal(partitions);
+        // Whoever is short gets what the others cannot take.
+        expect(Math.min(...counts)).to.be.at.least(Math.max(0, partitions - (ms.length - 1) * cap));
         if (partitions === 4 && ms.length === 2) expect(Math.min(...counts)).to.be.at.least(1);
       }),
     );
+  });
+
+  it("never leaves one of 3 workers without a partition of 8 (as worker ids are made: host-pid-random)", () => {
+    // With the cap rounded up (4), about one split in sixteen was 4-4-0.
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 4_000_000 }), fc.stringMatching(/^[0-9a-f]{6}$/)), {
+          minLength: 3,
+          maxLength: 3,
+          selector: ([pid, r]) => `${pid}-${r}`,
+        }),
+        (ids) => {
+          const ms = ids.map(([pid, r]) => `host-${pid}-${r}`);
+          const counts = ms.map((m) => targetOf(m, 8, ms).length).sort((a, b) => a - b);
+          expect(counts, "partitions per worker").to.deep.equal([2, 3, 3]);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    expect(loadCap(8, 3)).to.equal(3);
+    expect(loadCap(64, 3)).to.equal(26);
+    expect(loadCap(5, 1)).to.equal(6);
+    expect(loadCap(8, 3, Infinity)).to.equal(Infinity);
   });
 
   // Rendezvous splits like an independent fair draw per partition: a worker's count is binomial

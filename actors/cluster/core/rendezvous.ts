@@ -34,8 +34,19 @@ export function ownerOf(partition: number, members: readonly string[]): string |
 export const LOAD_SLACK = 0.25;
 
 /**
+ * The most partitions one member may own: its share times 1 + slack, rounded down, and never below
+ * the share rounded up (someone must own that many). Rounded up instead, the cap of 8 partitions
+ * over 3 workers was 4 = 1.5x the share, and about one split in sixteen was 4-4-0: a worker idle.
+ */
+export function loadCap(partitions: number, members: number, slack: number = LOAD_SLACK): number {
+  if (!Number.isFinite(slack)) return Infinity;
+  const share = partitions / members;
+  return Math.max(Math.ceil(share), Math.floor(share * (1 + slack) + 1e-9));
+}
+
+/**
  * Every partition 0..partitions-1 with the member that should own it: in partition order, each goes
- * to the highest-weighing member not yet at its cap (ceil(share x (1 + slack))). `slack: Infinity`
+ * to the highest-weighing member not yet at its cap (loadCap). `slack: Infinity`
  * is pure rendezvous.
  */
 export function assignment(
@@ -46,7 +57,7 @@ export function assignment(
   const out = new Map<number, string>();
   if (members.length === 0) return out;
   const ids = [...new Set(members)];
-  const cap = Number.isFinite(slack) ? Math.ceil((partitions / ids.length) * (1 + slack)) : Infinity;
+  const cap = loadCap(partitions, ids.length, slack);
   const load = new Map(ids.map((m) => [m, 0]));
   for (let p = 0; p < partitions; p++) {
     const ranked = ids
