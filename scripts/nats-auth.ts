@@ -119,17 +119,16 @@ export function platformPermissions(t: Topology, role: PlatformRole): Permission
 /**
  * An internal system: commands for its merchants only (`<base>.pay.cmd.<partition>.<merchantId>.
  * <paymentId>`; the worker checks the body's merchant against that token), their replies, and its
- * merchants' events on PAY_OUT through consumers whose filter is in the create subject
+ * merchants' events on PAY_OUT through push consumers whose filter is in the create subject
  * (`$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`: the server refuses a body whose filter
- * differs). Its JetStream replies come to its own inbox prefix, which no other user may read.
+ * differs), delivered to its own inbox prefix, which no other user may read; it answers their flow
+ * control (`$JS.FC.<stream>.>`). No `CONSUMER.MSG.NEXT` (whoever names a pull consumer gets its
+ * messages: another system's, had it guessed the name), no `STREAM.INFO` (its `subjects_filter`
+ * lists every merchant's payment ids), no `CONSUMER.INFO` (another system's consumer, by name).
  */
 export function internalPermissions(t: Topology, system: InternalSystem): Permissions {
   const out = t.merchantEventStream;
-  const pub = [
-    `$JS.API.STREAM.INFO.${out}`,
-    `$JS.API.CONSUMER.MSG.NEXT.${out}.*`,
-    `$JS.API.CONSUMER.INFO.${out}.*`,
-  ];
+  const pub = [`$JS.FC.${out}.>`];
   const sub = [`${internalInboxPrefix(system.user)}.>`];
   for (const m of system.merchants) {
     pub.push(`${t.commandBase}.*.${m}.*`, `$JS.API.CONSUMER.CREATE.${out}.*.${t.merchantEventBase}.${m}.>`);

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient } from "@nats-io/jetstream";
 import {
   connect,
+  createInbox,
   credsAuthenticator,
   headers,
   type NatsConnection,
@@ -170,27 +171,37 @@ export class SwitchyardClient {
   }
 
   /**
-   * The payment's merchant events (PAY_OUT), oldest first, through an ordered consumer filtered on
-   * the payment's subject. With `follow: false`, ends once the events stored so far are read.
-   * SwitchyardError `events_unavailable` when the deployment has no PAY_OUT stream.
+   * The payment's merchant events (PAY_OUT), oldest first, through an ordered push consumer filtered
+   * on the payment's subject and delivered to this connection's own inbox. With `follow: false`,
+   * ends once the events stored so far are read. SwitchyardError `events_unavailable` when the
+   * deployment has no PAY_OUT stream.
+   *
+   * Push, not pull: a pull consumer's messages go to whoever asks `CONSUMER.MSG.NEXT` with its name,
+   * and nats.js's ordered pull consumer first asks `STREAM.INFO`, whose `subjects_filter` lists every
+   * merchant's payment ids; no permission can narrow either. A push consumer delivers only to the
+   * subject it was created with (this connection's inbox, which no other user may subscribe), and
+   * is created with the filter in the request's subject (the server refuses any other filter), so
+   * an internal system's user needs neither (scripts/nats-auth.ts). It is recreated from where it
+   * was after two missed heartbeats (the library's, 30 s apart): a node that died under it costs
+   * about a minute, not a silent stop.
    */
   async *events(paymentId: string, o: EventsOptions = {}): AsyncGenerator<MerchantEvent> {
     if (!ID_PATTERN.test(paymentId))
       throw new SwitchyardError("validation_error", "paymentId: not a payment id");
     const subject = merchantEventSubject(this.#topo, this.opts.merchantId, paymentId);
     const stream = this.#topo.merchantEventStream;
-    // How many are stored: the ordered consumer's creation says (its request subject names the
-    // filter, so a permission can hold a user to its own merchant's), not a stream info of our own.
     let messages: ConsumerMessages;
     let stored: number;
     try {
-      const consumer = await this.js.consumers.get(stream, {
+      const consumer = await this.js.consumers.getPushConsumer(stream, {
         // One subject as a string: nats-server 2.9 takes filter_subject only (an array needs 2.10).
         filter_subjects: subject,
         deliver_policy: DeliverPolicy.All,
+        deliver_prefix: createInbox(inboxPrefixOf(this.nc)),
       });
-      messages = await consumer.consume();
+      // How many are stored: the consumer's creation answered it (no request of our own).
       stored = (await consumer.info(true)).num_pending;
+      messages = await consumer.consume();
     } catch (err) {
       if (isStreamNotFound(err))
         throw new SwitchyardError(
@@ -208,7 +219,6 @@ export class SwitchyardClient {
         if (o.follow === false && m.info.pending === 0) break;
       }
     } finally {
-      // stop(), not close(): close() waits for a pull that never ends on an empty ordered consumer.
       messages.stop();
     }
   }
@@ -328,4 +338,13 @@ function checkOptions(o: Partial<ClientOptions>): void {
 /** A fresh W3C traceparent (version 00, sampled). */
 export function newTraceparent(): string {
   return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`;
+}
+
+/**
+ * The connection's own inbox prefix (`_INBOX_<user>` for an internal system), where its push
+ * consumers deliver. nats.js keeps it in the connection's options, which its types do not show; the
+ * library's own ordered push consumer reads it there when it picks a new deliver subject.
+ */
+function inboxPrefixOf(nc: NatsConnection): string | undefined {
+  return (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
 }

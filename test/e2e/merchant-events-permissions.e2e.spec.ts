@@ -8,8 +8,9 @@
 // events, the very bodies the webhooks deliver, each once.
 import { expect } from "chai";
 import { jetstream } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { startGatewayProcess, type GatewayProcess } from "../support/cluster-roles.ts";
+import { internalInboxPrefix } from "../../scripts/nats-auth.ts";
 import { startAuthServer, type AuthServer } from "../support/nats-auth-server.ts";
 import {
   cleanupRun,
@@ -94,28 +95,36 @@ describe("the platform under per-role NATS permissions, read by an internal syst
     const t = topology(env.SWITCHYARD_PREFIX!, 1);
     internal = await server.connectAs("billing");
     const js = jetstream(internal);
-    const consumer = await js.consumers.get(t.merchantEventStream, {
-      filter_subjects: merchantEventSubject(t, "m_alpha", id),
+    // An ordered push consumer to its own inbox (no STREAM.INFO, no pulls: docs/nats-permissions.md).
+    const subject = merchantEventSubject(t, "m_alpha", id);
+    const consumer = await js.consumers.getPushConsumer(t.merchantEventStream, {
+      filter_subjects: subject,
+      deliver_prefix: createInbox(internalInboxPrefix("billing")),
     });
     const got: Array<{ id: string; type: string; subject: string; msgId: string; body: string }> = [];
     const types = ["payment.authorized", "payment.captured", "refund.succeeded"];
-    await waitFor(
-      async () => {
-        const m = await consumer.next({ expires: 1_000 });
-        if (m) {
-          const body = m.json<{ id: string; type: string }>();
-          got.push({
-            ...body,
-            subject: m.subject,
-            msgId: m.headers?.get("Nats-Msg-Id") ?? "",
-            body: m.string(),
-          });
-          expect(m.headers?.get(EVT_SEQ_HEADER)).to.match(/^\d+$/);
-        }
-        return got.length >= types.length;
-      },
-      { timeoutMs: 20_000, what: "the payment's three merchant events on PAY_OUT" },
-    );
+    const messages = await consumer.consume();
+    const reading = (async () => {
+      for await (const m of messages) {
+        const body = m.json<{ id: string; type: string }>();
+        got.push({
+          ...body,
+          subject: m.subject,
+          msgId: m.headers?.get("Nats-Msg-Id") ?? "",
+          body: m.string(),
+        });
+        expect(m.headers?.get(EVT_SEQ_HEADER)).to.match(/^\d+$/);
+      }
+    })();
+    try {
+      await waitFor(() => got.length >= types.length, {
+        timeoutMs: 20_000,
+        what: "the payment's three merchant events on PAY_OUT",
+      });
+    } finally {
+      messages.stop();
+      await reading;
+    }
     expect(got.map((g) => g.type)).to.deep.equal(types);
     for (const g of got) {
       expect(g.subject).to.equal(merchantEventSubject(t, "m_alpha", id));
@@ -130,8 +139,13 @@ describe("the platform under per-role NATS permissions, read by an internal syst
     } finally {
       await sql.end({ timeout: 1 });
     }
-    // No more than those: a fourth message would be a duplicate.
-    expect(await consumer.next({ expires: 1_000 })).to.equal(null);
+    // No more than those: a fourth message would be a duplicate. A new consumer says how many the
+    // stream holds for the payment.
+    const again = await js.consumers.getPushConsumer(t.merchantEventStream, {
+      filter_subjects: subject,
+      deliver_prefix: createInbox(internalInboxPrefix("billing")),
+    });
+    expect((await again.info(true)).num_pending).to.equal(types.length);
     // And its reading did not trip the server either.
     expect(server.violations()).to.deep.equal([]);
   });

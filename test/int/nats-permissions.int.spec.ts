@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { authorizationConf, internalInboxPrefix, parseArgs } from "../../scripts/nats-auth.ts";
 import { policyBucketName } from "../../streams/policy-store.ts";
 import { ensureTopology, merchantEventSubject, topology } from "../../streams/topology.ts";
@@ -113,43 +113,143 @@ describe("NATS permissions of an internal system", function () {
     expect(await got).to.equal("ok");
   });
 
-  it("reads its merchant's events from PAY_OUT with an ordered consumer, and only those", async () => {
-    const c = await js.consumers.get(t.merchantEventStream, {
-      filter_subjects: `${t.merchantEventBase}.m_acme.>`,
+  /** The messages of an ordered push consumer delivered to billing's inbox, until `n` or the end. */
+  const pushed = async (filter: string, n: number): Promise<string[]> => {
+    const c = await js.consumers.getPushConsumer(t.merchantEventStream, {
+      filter_subjects: filter,
+      deliver_prefix: createInbox(internalInboxPrefix("billing")),
     });
-    const a1 = await c.next({ expires: 2_000 });
-    const a2 = await c.next({ expires: 2_000 });
-    expect([a1?.string(), a2?.string()]).to.deep.equal(['{"id":"evt_a1"}', '{"id":"evt_a2"}']);
+    const got: string[] = [];
+    const messages = await c.consume();
+    // A feed that stops (flow control unanswered) ends here, short of `n`, and the caller's check fails.
+    const deadline = setTimeout(() => messages.stop(), 20_000);
+    try {
+      for await (const m of messages) {
+        got.push(m.string());
+        if (got.length >= n || m.info.pending === 0) break;
+      }
+    } finally {
+      clearTimeout(deadline);
+      messages.stop();
+    }
+    return got;
+  };
+
+  it("reads its merchant's events from PAY_OUT with an ordered push consumer to its own inbox, and only those", async () => {
+    expect(await pushed(`${t.merchantEventBase}.m_acme.>`, 2)).to.deep.equal([
+      '{"id":"evt_a1"}',
+      '{"id":"evt_a2"}',
+    ]);
     // One payment's events: the same right.
-    const one = await js.consumers.get(t.merchantEventStream, {
-      filter_subjects: merchantEventSubject(t, "m_acme", "pay_3"),
-    });
-    expect((await one.next({ expires: 2_000 }))?.string()).to.equal('{"id":"evt_a2"}');
+    expect(await pushed(merchantEventSubject(t, "m_acme", "pay_3"), 1)).to.deep.equal(['{"id":"evt_a2"}']);
     for (const filter of [
       `${t.merchantEventBase}.m_beta.>`,
       `${t.merchantEventBase}.>`,
       `${t.merchantEventBase}.*.pay_2`,
     ])
-      expect(
-        await failure(() => js.consumers.get(t.merchantEventStream, { filter_subjects: filter })),
-        filter,
-      ).to.match(VIOLATION);
+      expect(await failure(() => pushed(filter, 1)), filter).to.match(VIOLATION);
+    // A pull consumer is no way in: the ordered one's first step (STREAM.INFO) is refused.
+    expect(
+      await failure(() =>
+        js.consumers.get(t.merchantEventStream, { filter_subjects: `${t.merchantEventBase}.m_acme.>` }),
+      ),
+    ).to.match(VIOLATION);
     // No consumer on PAY_EVT, not even the first step (its stream info).
     expect(
       await failure(() => js.consumers.get(t.eventStream, { filter_subjects: `${t.eventBase}.>` })),
     ).to.match(VIOLATION);
   });
 
-  it("adds a named consumer with its filter, and is refused one without or with a filter its subject does not carry", async () => {
+  it("keeps up with a feed past the server's flow control (it may answer it), with no violation", async () => {
+    const projector = await server.connectAs("projector");
+    const pjs = jetstream(projector);
+    const body = "x".repeat(16 * 1024);
+    const n = 400; // 6.4 MB: the server asks for flow control well before
+    try {
+      await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          pjs.publish(merchantEventSubject(t, "m_acme", "pay_bulk"), JSON.stringify({ i, body })),
+        ),
+      );
+    } finally {
+      await projector.close();
+    }
+    const before = server.violations().length;
+    const got = await pushed(merchantEventSubject(t, "m_acme", "pay_bulk"), n);
+    expect(got.map((g) => (JSON.parse(g) as { i: number }).i)).to.have.length(n);
+    expect(server.violations().slice(before)).to.deep.equal([]);
+  });
+
+  it("cannot list other merchants' payments, nor read, look at or take over another system's consumer", async () => {
+    // The stream's info takes a subjects_filter that would list every merchant's payment ids.
+    expect(
+      await failure(() =>
+        nc.request(`$JS.API.STREAM.INFO.${t.merchantEventStream}`, JSON.stringify({ subjects_filter: ">" })),
+      ),
+    ).to.match(VIOLATION);
+    // ledger (m_beta) reads with a durable push consumer of a guessable name, to its own inbox.
+    const ledger = await server.connectAs("ledger");
+    try {
+      const ledgerInbox = `${internalInboxPrefix("ledger")}.feed`;
+      const sub = ledger.subscribe(ledgerInbox);
+      await ledger.flush();
+      const ljsm = await jetstreamManager(ledger, { checkAPI: false });
+      await ljsm.consumers.add(t.merchantEventStream, {
+        durable_name: "ledger_feed",
+        filter_subject: `${t.merchantEventBase}.m_beta.>`,
+        deliver_subject: ledgerInbox,
+      });
+      // billing knows the name: it may not pull from it, ask its info, or listen where it delivers,
+      expect(
+        await failure(() =>
+          nc.request(`$JS.API.CONSUMER.MSG.NEXT.${t.merchantEventStream}.ledger_feed`, '{"batch":1}'),
+        ),
+      ).to.match(VIOLATION);
+      expect(
+        await failure(() => nc.request(`$JS.API.CONSUMER.INFO.${t.merchantEventStream}.ledger_feed`, "")),
+      ).to.match(VIOLATION);
+      expect(String(await nc.subscribe(`${internalInboxPrefix("ledger")}.>`).closed)).to.match(
+        /PermissionViolation/,
+      );
+      // nor point it at its own inbox: its create subject must carry its own filter, and the server
+      // will not change an existing consumer's filter by a create ("consumer name already in use").
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      expect(
+        await failure(() =>
+          jsm.consumers.add(t.merchantEventStream, {
+            durable_name: "ledger_feed",
+            filter_subject: `${t.merchantEventBase}.m_acme.>`,
+            deliver_subject: `${internalInboxPrefix("billing")}.stolen`,
+          }),
+        ),
+      ).to.match(/consumer name already in use/);
+      // ledger's consumer still delivers its merchant's event to ledger.
+      for await (const m of sub) {
+        expect(m.string()).to.equal('{"id":"evt_b1"}');
+        break;
+      }
+      const ci = await (await jetstreamManager(admin)).consumers.info(t.merchantEventStream, "ledger_feed");
+      expect(ci.config.deliver_subject).to.equal(ledgerInbox);
+      expect(ci.config.filter_subject).to.equal(`${t.merchantEventBase}.m_beta.>`);
+      await (await jetstreamManager(admin)).consumers.delete(t.merchantEventStream, "ledger_feed");
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it("adds a named or durable push consumer with its filter, and is refused one without or with a filter its subject does not carry", async () => {
     const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const inbox = `${internalInboxPrefix("billing")}.named`;
+    const sub = nc.subscribe(inbox, { max: 1 });
+    await nc.flush();
     const ci = await jsm.consumers.add(t.merchantEventStream, {
       name: "billing_reader",
       filter_subject: `${t.merchantEventBase}.m_acme.>`,
+      deliver_subject: inbox,
       inactive_threshold: 60_000_000_000,
     });
     expect(ci.config.filter_subject).to.equal(`${t.merchantEventBase}.m_acme.>`);
-    const reader = await js.consumers.get(t.merchantEventStream, "billing_reader");
-    expect((await reader.next({ expires: 2_000 }))?.string()).to.equal('{"id":"evt_a1"}');
+    for await (const m of sub) expect(m.string()).to.equal('{"id":"evt_a1"}');
     // Without a name the filter is only in the body: refused.
     expect(
       await failure(() =>
@@ -160,6 +260,7 @@ describe("NATS permissions of an internal system", function () {
     const durable = await jsm.consumers.add(t.merchantEventStream, {
       durable_name: "billing_durable",
       filter_subject: `${t.merchantEventBase}.m_acme.>`,
+      deliver_subject: `${internalInboxPrefix("billing")}.durable`,
     });
     expect(durable.config.filter_subject).to.equal(`${t.merchantEventBase}.m_acme.>`);
     await (await jetstreamManager(admin)).consumers.delete(t.merchantEventStream, "billing_durable");
