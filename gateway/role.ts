@@ -32,6 +32,7 @@ import { hashKey, LiveMerchantAuth } from "./auth.ts";
 import { OperatorAuth } from "./operator-auth.ts";
 import { StripeStores } from "./stripe/stores.ts";
 import { startGrpcServer, type GrpcServer } from "./grpc/server.ts";
+import { grpcMetrics } from "./grpc/metrics.ts";
 import { followFrames } from "./grpc/watch-feed.ts";
 
 export type GatewayRole = {
@@ -207,7 +208,14 @@ export async function startGatewayRole(
         },
         {
           ...shared,
-          watch: { load: (paymentId) => journal.load(paymentId), follow: followFrames(js, jsm, topo) },
+          watch: {
+            load: (paymentId) => journal.load(paymentId),
+            follow: followFrames(js, jsm, topo, {
+              log: o.log,
+              connected: () => isConnected(nc),
+              reopened: grpcMetrics(o.metrics).feedReopened,
+            }),
+          },
           serving: () => isConnected(nc),
         },
       );

@@ -1,7 +1,7 @@
 // The gRPC server's life with the platform around it: health follows the NATS connection, a call
-// while NATS is down is UNAVAILABLE at once, a watch whose feed is lost says so (UNAVAILABLE, watch
-// again) instead of ending as if the payment were done, and stopping the gateway ends open watches
-// with UNAVAILABLE and leaves no consumer. NATS is private to this file (own port and store), so
+// while NATS is down is UNAVAILABLE at once, a watch whose consumer did not survive a NATS restart
+// reads on with a new one (and reports what happened after), and stopping the gateway ends open
+// watches with UNAVAILABLE and leaves no consumer. NATS is private to this file (own port and store), so
 // stopping it disturbs no other run.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,7 +64,7 @@ describe("the gRPC server's lifecycle (e2e)", function () {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("says NOT_SERVING and answers UNAVAILABLE while NATS is down, ends a watch UNAVAILABLE, and serves again after", async () => {
+  it("says NOT_SERVING and answers UNAVAILABLE while NATS is down, serves again after, and keeps a watch going across the restart", async () => {
     const address = platform!.grpcAddress!;
     expect(await healthCheck(address, "switchyard.v1.Payments")).to.equal("SERVING");
     const created = await call<Result>((cb) => client.CreatePayment(createRequest(), auth(key), cb));
@@ -88,14 +88,32 @@ describe("the gRPC server's lifecycle (e2e)", function () {
       timeoutMs: 20_000,
       what: "health SERVING again",
     });
-    // The watch's consumer did not survive the restart: the watch says so rather than end OK.
-    expect((await w.ended)?.code).to.equal(status.UNAVAILABLE);
     const again = await waitFor(
       async () =>
         call<Result>((cb) => client.CreatePayment(createRequest(), auth(key), cb)).catch(() => undefined),
       { timeoutMs: 20_000, what: "a create after NATS is back" },
     );
     expect(again.payment!.status).to.equal("authorized");
+    // The watch's consumer (in memory) did not survive the restart; its feed was read again with a
+    // new one from the last frame it gave, so the watch carries on and reports the capture.
+    const id = created.payment!.id;
+    await call<Result>((cb) =>
+      client.CapturePayment(
+        { idempotency_key: "cap-after-restart", payment_id: id, amount: 1000 },
+        auth(key),
+        cb,
+      ),
+    );
+    await waitFor(() => w.updates.some((u) => u.payment?.status === "captured"), {
+      timeoutMs: 20_000,
+      what: "the capture reported by the watch opened before the restart",
+    });
+    const reopened = await platform!.metrics.registry
+      .getSingleMetric("switchyard_grpc_watch_feed_reopened_total")!
+      .get();
+    expect(reopened.values.find((v) => v.labels.reason === "ended")?.value).to.equal(1);
+    w.cancel();
+    expect((await w.ended)?.code).to.equal(status.CANCELLED);
   });
 
   it("ends open watches UNAVAILABLE when the gateway stops, and leaves no consumer behind", async () => {
