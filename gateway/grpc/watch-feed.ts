@@ -10,9 +10,11 @@
 // neither a frame nor a heartbeat for SILENT_MS (its connection up) is read again with a new
 // consumer from the frame after the last one it gave; so is one whose consumer is gone (deleted,
 // expired, NATS restarted: the consumer is in memory).
-// Only when a new consumer cannot be made, or the new ones stay silent too, does the feed end, and
-// the watch tells its client to watch again.
+// Only when no new consumer can be made within REOPEN_FOR_MS (a node's death takes a few seconds of
+// elections), or the new ones stay silent too, does the feed end, and the watch tells its client to
+// watch again.
 import { randomUUID } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -23,6 +25,7 @@ import {
 import { nanos } from "@nats-io/transport-node";
 import type { Counter } from "prom-client";
 import type { Logger } from "../../config/log.ts";
+import { isStreamNotFound } from "../../streams/jetstream-errors.ts";
 import { eventSubject, type Topology } from "../../streams/topology.ts";
 
 /** An idle consumer (its process gone) is removed by the server after this long. */
@@ -32,6 +35,8 @@ const IDLE_HEARTBEAT_MS = 2_500;
 const SILENT_MS = 4 * IDLE_HEARTBEAT_MS;
 /** New consumers in a row that heard nothing before the feed gives up. */
 const MAX_SILENT_REOPENS = 3;
+/** How long a new consumer is tried for before the watch ends (UNAVAILABLE: watch again). */
+const REOPEN_FOR_MS = 30_000;
 
 export type WatchFeed = AsyncIterable<{ seq: number; data: Uint8Array }> & { close(): Promise<void> };
 
@@ -49,6 +54,7 @@ export type FollowOptions = {
   /** Tests: a shorter silence, and each consumer's messages as they are opened. */
   heartbeatMs?: number;
   silentMs?: number;
+  reopenForMs?: number;
   onConsume?: (messages: ConsumerMessages) => void;
 };
 
@@ -97,6 +103,24 @@ export function followFrames(
     }
   };
 
+  /**
+   * `open` again, through what follows a node's death: the stream electing a leader, the meta layer
+   * too, the connection moving to another node — each a few seconds in which a consumer create goes
+   * unanswered. Tried for up to REOPEN_FOR_MS; a stream that is gone is not waited for.
+   */
+  const reopen = async (paymentId: string, afterSeq: number, closed: () => boolean): Promise<Reader> => {
+    const until = Date.now() + (o.reopenForMs ?? REOPEN_FOR_MS);
+    for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 4_000)) {
+      try {
+        return await open(paymentId, afterSeq);
+      } catch (err) {
+        if (isStreamNotFound(err) || closed() || Date.now() + delayMs > until) throw err;
+        o.log.debug({ err, paymentId }, "gRPC watch: no new consumer yet; trying again");
+        await delay(delayMs);
+      }
+    }
+  };
+
   return async (paymentId, afterSeq) => {
     let reader = await open(paymentId, afterSeq);
     let closed = false;
@@ -130,7 +154,7 @@ export function followFrames(
           );
           o.reopened?.inc({ reason: why });
           void reader.close();
-          reader = await open(paymentId, last);
+          reader = await reopen(paymentId, last, () => closed);
           if (closed) {
             await reader.close();
             return;

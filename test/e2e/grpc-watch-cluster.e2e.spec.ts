@@ -21,6 +21,7 @@ import {
   type PaymentsClient,
 } from "../support/grpc-client.ts";
 import { cleanupRun, startTestPlatform, testEnv, type TestPlatform } from "../support/platform.ts";
+import { capturingLogger } from "../support/log-capture.ts";
 import { waitFor } from "../support/wait.ts";
 import type { PaymentResult__Output as Result } from "../../gateway/grpc/generated/switchyard/v1/PaymentResult.ts";
 
@@ -33,13 +34,14 @@ describe("a gRPC watch when the NATS node holding its consumer dies (e2e, 3-node
   let client: PaymentsClient;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
+  const captured = capturingLogger("info");
 
   before(async function () {
     this.timeout(120_000);
     dir = mkdtempSync(join(tmpdir(), "switchyard-watch-cluster-"));
     cluster = await startNatsCluster({ dir, name: "watch" });
     env = testEnv({ NATS_URL: cluster.natsUrl, SWITCHYARD_STREAM_REPLICAS: "3" });
-    platform = await startTestPlatform({ env });
+    platform = await startTestPlatform({ env, log: captured.log });
     client = paymentsClient(platform.grpcAddress!);
     nc = await connect({ servers: cluster.urls });
     jsm = await jetstreamManager(nc, { timeout: 1_000 });
@@ -91,10 +93,19 @@ describe("a gRPC watch when the NATS node holding its consumer dies (e2e, 3-node
         ).catch(() => undefined),
       { timeoutMs: 30_000, what: "the capture after the kill" },
     );
-    await waitFor(() => w.updates.some((u) => u.payment?.status === "captured"), {
-      timeoutMs: 40_000,
-      what: "the capture reported by the watch opened before the kill",
-    });
+    let ended: string | undefined;
+    void w.ended.then((e) => (ended = e === null ? "OK" : `${e.code} ${e.details}`));
+    try {
+      await waitFor(() => w.updates.some((u) => u.payment?.status === "captured") || ended !== undefined, {
+        timeoutMs: 40_000,
+        what: "the capture reported by the watch opened before the kill",
+      });
+    } finally {
+      // What the gateway said of the watch, should it not have carried on.
+      for (const l of captured.lines)
+        if (/watch/i.test(l) && /"level":(40|50)/.test(l)) console.log(`        ${l.trim()}`);
+    }
+    expect(ended, "the watch's end").to.equal(undefined);
     console.log(`      the watch reported the capture ${Date.now() - killedAt} ms after the kill`);
     const reopened = await platform!.metrics.registry
       .getSingleMetric("switchyard_grpc_watch_feed_reopened_total")!
