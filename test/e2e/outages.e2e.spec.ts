@@ -50,6 +50,8 @@ describe("NATS and Redis outages under a running platform (e2e)", function () {
     await platform?.stop();
     // Its NATS and Redis are its own; the read models are in the shared PostgreSQL.
     if (platform) await dropRunSchema(platform.env);
+    if (platform?.env.SWITCHYARD_DATA_DIR)
+      rmSync(platform.env.SWITCHYARD_DATA_DIR, { recursive: true, force: true });
     await redis?.stop();
     await nats?.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -6,6 +6,7 @@
 import postgres from "postgres";
 import { loadConfig } from "../../config/env.ts";
 import { ensureServices, type LocalServices } from "../../scripts/local-services.ts";
+import { removeRunDirs } from "../support/run-dirs.ts";
 
 let services: LocalServices | undefined;
 
@@ -39,6 +40,8 @@ async function requirePostgres(url: string): Promise<void> {
 }
 
 export async function mochaGlobalTeardown(): Promise<void> {
+  const left = removeRunDirs();
+  if (left > 0) console.error(`[test services] removed ${left} temporary directories specs left behind`);
   await services?.stop();
   services = undefined;
 }

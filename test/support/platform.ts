@@ -3,9 +3,7 @@
 // Redis. `stop()` removes the streams and Redis keys the run created.
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
@@ -16,6 +14,7 @@ import { startPlatform, type Platform, type Role } from "../../scripts/platform.
 import { dropSchema } from "../../streams/db/client.ts";
 import { deleteTopology, topology } from "../../streams/topology.ts";
 import { DATABASE_URL, NATS_URL, REDIS_URL, uniquePrefix } from "./infra.ts";
+import { runDir } from "./run-dirs.ts";
 import { waitFor } from "./wait.ts";
 
 export type TestMerchant = { merchantId: string; key: string };
@@ -65,7 +64,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     SWITCHYARD_OPERATOR_KEYS: `ops:${OPERATOR_KEY}`,
     SWITCHYARD_WORKER_METRICS_PORT: "0",
     SWITCHYARD_CARD_KEY: randomBytes(32).toString("hex"),
-    SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), "switchyard-test-")),
+    SWITCHYARD_DATA_DIR: runDir("switchyard-test-"),
     SWITCHYARD_PSP_TIMEOUT_MS: "500",
     SANDBOX_SLOW_CARD_DELAY_MS: "1500",
     SWITCHYARD_REPLY_WAIT_MS: "8000",
