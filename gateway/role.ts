@@ -213,6 +213,7 @@ export async function startGatewayRole(
             follow: followFrames(js, jsm, topo, {
               log: o.log,
               connected: () => isConnected(nc),
+              closedForGood: () => nc.isClosed(),
               reopened: grpcMetrics(o.metrics).feedReopened,
             }),
           },

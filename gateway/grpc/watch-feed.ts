@@ -49,6 +49,8 @@ export type FollowOptions = {
    * the consumer once it reconnects (gone after a NATS restart: the feed is read again then).
    */
   connected: () => boolean;
+  /** Whether the connection is closed for good (the process stopping): no new consumer is tried. */
+  closedForGood: () => boolean;
   /** Counts each consumer replaced under a watch, by why: `silent` or `ended`. */
   reopened?: Pick<Counter<"reason">, "inc">;
   /** Tests: a shorter silence, and each consumer's messages as they are opened. */
@@ -106,7 +108,8 @@ export function followFrames(
   /**
    * `open` again, through what follows a node's death: the stream electing a leader, the meta layer
    * too, the connection moving to another node — each a few seconds in which a consumer create goes
-   * unanswered. Tried for up to REOPEN_FOR_MS; a stream that is gone is not waited for.
+   * unanswered. Tried for up to REOPEN_FOR_MS; a stream that is gone, or a connection closed for good,
+   * is not waited for.
    */
   const reopen = async (paymentId: string, afterSeq: number, closed: () => boolean): Promise<Reader> => {
     const until = Date.now() + (o.reopenForMs ?? REOPEN_FOR_MS);
@@ -114,7 +117,7 @@ export function followFrames(
       try {
         return await open(paymentId, afterSeq);
       } catch (err) {
-        if (isStreamNotFound(err) || closed() || Date.now() + delayMs > until) throw err;
+        if (isStreamNotFound(err) || closed() || o.closedForGood() || Date.now() + delayMs > until) throw err;
         o.log.debug({ err, paymentId }, "gRPC watch: no new consumer yet; trying again");
         await delay(delayMs);
       }

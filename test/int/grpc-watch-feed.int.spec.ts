@@ -43,6 +43,7 @@ describe("the gRPC watch's feed of a payment's frames (real NATS)", function () 
     const o: FollowOptions = {
       log,
       connected: () => isConnected(infra.nc),
+      closedForGood: () => infra.nc.isClosed(),
       reopened,
       heartbeatMs: HEARTBEAT_MS,
       silentMs: SILENT_MS,

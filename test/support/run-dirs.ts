@@ -5,7 +5,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const made = new Set<string>();
+const RUN_DIRS = Symbol.for("switchyard.test.runDirs");
+
+// One set per process, not per module instance: mocha loads the setup file with require and some
+// specs through import (tsx gives each its own copy of this module), and a set of the module's own
+// was empty in the teardown for the specs loaded the other way.
+const made: Set<string> = ((globalThis as { [RUN_DIRS]?: Set<string> })[RUN_DIRS] ??= new Set<string>());
 
 /** A new directory under the system's temp directory, removed at the end of the run at the latest. */
 export function runDir(prefix: string): string {
