@@ -212,8 +212,7 @@ export async function startGatewayRole(
             load: (paymentId) => journal.load(paymentId),
             follow: followFrames(js, jsm, topo, {
               log: o.log,
-              connected: () => isConnected(nc),
-              closedForGood: () => nc.isClosed(),
+              nc,
               reopened: grpcMetrics(o.metrics).feedReopened,
             }),
           },

@@ -22,9 +22,10 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import type { Counter } from "prom-client";
 import type { Logger } from "../../config/log.ts";
+import { isConnected } from "../../streams/connection.ts";
 import { isStreamNotFound } from "../../streams/jetstream-errors.ts";
 import { eventSubject, type Topology } from "../../streams/topology.ts";
 
@@ -45,18 +46,16 @@ export type FrameFollower = (paymentId: string, afterSeq: number) => Promise<Wat
 export type FollowOptions = {
   log: Logger;
   /**
-   * Whether the NATS connection is up. Silence is not counted while it is down: the library checks
-   * the consumer once it reconnects (gone after a NATS restart: the feed is read again then).
+   * The connection the consumers are read over. Silence is not counted while it is down (the library
+   * checks the consumer once it reconnects: gone after a NATS restart, and the feed is read again
+   * then); once it is closed for good (the process stopping) no new consumer is tried.
    */
-  connected: () => boolean;
-  /** Whether the connection is closed for good (the process stopping): no new consumer is tried. */
-  closedForGood: () => boolean;
+  nc: NatsConnection;
   /** Counts each consumer replaced under a watch, by why: `silent` or `ended`. */
   reopened?: Pick<Counter<"reason">, "inc">;
   /** Tests: a shorter silence, and each consumer's messages as they are opened. */
   heartbeatMs?: number;
   silentMs?: number;
-  reopenForMs?: number;
   onConsume?: (messages: ConsumerMessages) => void;
 };
 
@@ -98,7 +97,7 @@ export function followFrames(
         abort_on_missing_resource: true,
       });
       o.onConsume?.(messages);
-      return new Reader(messages, silentMs, o.connected, drop);
+      return new Reader(messages, silentMs, () => isConnected(o.nc), drop);
     } catch (err) {
       await drop();
       throw err;
@@ -112,12 +111,12 @@ export function followFrames(
    * is not waited for.
    */
   const reopen = async (paymentId: string, afterSeq: number, closed: () => boolean): Promise<Reader> => {
-    const until = Date.now() + (o.reopenForMs ?? REOPEN_FOR_MS);
+    const until = Date.now() + REOPEN_FOR_MS;
     for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 4_000)) {
       try {
         return await open(paymentId, afterSeq);
       } catch (err) {
-        if (isStreamNotFound(err) || closed() || o.closedForGood() || Date.now() + delayMs > until) throw err;
+        if (isStreamNotFound(err) || closed() || o.nc.isClosed() || Date.now() + delayMs > until) throw err;
         o.log.debug({ err, paymentId }, "gRPC watch: no new consumer yet; trying again");
         await delay(delayMs);
       }

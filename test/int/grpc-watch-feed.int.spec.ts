@@ -8,7 +8,6 @@ import { expect } from "chai";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import { Counter, Registry } from "prom-client";
 import { followFrames, type FollowOptions, type WatchFeed } from "../../gateway/grpc/watch-feed.ts";
-import { isConnected } from "../../streams/connection.ts";
 import { eventSubject } from "../../streams/topology.ts";
 import { openInfra, type Infra } from "../support/infra.ts";
 import { capturingLogger } from "../support/log-capture.ts";
@@ -42,8 +41,7 @@ describe("the gRPC watch's feed of a payment's frames (real NATS)", function () 
     const { log, lines } = capturingLogger("info");
     const o: FollowOptions = {
       log,
-      connected: () => isConnected(infra.nc),
-      closedForGood: () => infra.nc.isClosed(),
+      nc: infra.nc,
       reopened,
       heartbeatMs: HEARTBEAT_MS,
       silentMs: SILENT_MS,
