@@ -1,14 +1,16 @@
 // What the worker checks of a command as it comes off PAY_CMD, before any actor sees it: a card
-// number anywhere in its bytes (first, so nothing below can echo one), its schema and version, text
-// no store can hold, that its subject is its own (partition, payment, and the merchant the server
-// let the sender publish for), and a card token's seal and expiry (the token then becomes the
-// sealed card the actor expects, with the facts taken from the token). Each refusal is typed: a
+// number anywhere in its bytes (first, so nothing below can echo one), a key repeated in one of its
+// objects, its schema and version, text no store can hold, that its subject is its own (partition,
+// payment, and the merchant the server let the sender publish for), and a card token's seal and
+// expiry (the token then becomes the sealed card the actor expects, with the facts taken from the
+// token). Each refusal is typed: a
 // reason for the dead letter and the metric, and the error code, message and details the sender
 // gets back (the HTTP API's codes where one exists: docs/nats-client.md has the table). Messages
 // and details name fields and reasons, never a value from the command.
 import { containsCardNumber } from "./payment/core/card-in-text.ts";
 import { binCountryOf, brandOf, last4Of } from "./payment/core/card.ts";
 import { findUnsafeText, UNSAFE_TEXT } from "./payment/core/contract.ts";
+import { findDuplicateKey } from "./payment/core/json-keys.ts";
 import { CommandEnvelope, type CommandReply } from "./payment/core/wire.ts";
 import { CardTokenError, openCardToken, sealCard } from "./payment/card-seal.ts";
 import { NO_MERCHANT_TOKEN, parseCommandSubject, partitionOf, type Topology } from "../streams/topology.ts";
@@ -39,13 +41,23 @@ export function checkCommand(
   meta: { subject: string; storedAtMs: number },
   data: Uint8Array,
 ): Checked {
-  if (holdsCardNumber(raw, meta.subject, data))
+  const text = textOf(data);
+  if (holdsCardNumber(raw, meta.subject, text))
     return refuse({
       reason: PoisonReason.cardNumberInCommand,
       code: "card_number_in_free_text",
       message:
         "the command holds what looks like a card number in clear: a card travels only as a card token (cardToken)",
       redact: true,
+    });
+  // As HTTP refuses a body that repeats a key: JSON.parse kept the last, another reader the first.
+  const duplicate = raw === undefined ? undefined : findDuplicateKey(text);
+  if (duplicate !== undefined)
+    return refuse({
+      reason: PoisonReason.duplicateKey,
+      code: "duplicate_key",
+      message: `${duplicate}: this key appears more than once in its object; send each key once`,
+      details: { issues: [{ path: duplicate, code: "duplicate_key" }] },
     });
   const version = (raw as { v?: unknown } | null | undefined)?.v;
   if (typeof raw === "object" && raw !== null && version !== undefined && version !== 1)
@@ -86,9 +98,8 @@ export function checkCommand(
 }
 
 /** The bytes as sent, and the parsed body written back (a `\u0034…` escape is a digit once parsed). */
-function holdsCardNumber(raw: unknown, subject: string, data: Uint8Array): boolean {
+function holdsCardNumber(raw: unknown, subject: string, text: string): boolean {
   if (containsCardNumber(subject)) return true;
-  const text = textOf(data);
   if (containsCardNumber(text)) return true;
   // A digit differs once parsed only when written as an escape: the parsed text is scanned then only.
   return raw !== undefined && text.includes("\\u") && containsCardNumber(JSON.stringify(raw));

@@ -36,6 +36,8 @@ export const PoisonReason = {
   foreignPayment: "foreign_payment",
   cardTokenInvalid: "card_token_invalid",
   cardTokenExpired: "card_token_expired",
+  /** The JSON repeats a key in one object: which one counts depends on who reads it. */
+  duplicateKey: "duplicate_key",
   /** A card number in clear somewhere in the message: masked in the dead letter, erased from PAY_CMD. */
   cardNumberInCommand: "card_number_in_command",
 } as const;

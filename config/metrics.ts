@@ -159,7 +159,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     commandsRefused: new Counter({
       name: "switchyard_commands_refused_total",
-      help: "PAY_CMD messages the worker refused before any actor saw them (typed error to the sender, dead letter), by reason (undecodable, unsupported_version, merchant_mismatch, subject_mismatch, foreign_payment, card_token_invalid, card_token_expired, card_number_in_command, invalid_text)",
+      help: "PAY_CMD messages the worker refused before any actor saw them (typed error to the sender, dead letter), by reason (undecodable, unsupported_version, merchant_mismatch, subject_mismatch, foreign_payment, card_token_invalid, card_token_expired, card_number_in_command, invalid_text, duplicate_key)",
       labelNames: ["reason"] as const,
       registers,
     }),

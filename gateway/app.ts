@@ -62,6 +62,7 @@ const REFUSED_INPUTS: Partial<Record<ErrorCode, (e: ApiError) => string>> = {
     return typeof code === "string" ? code : "invalid_characters";
   },
   nesting_too_deep: () => "too_deep",
+  duplicate_key: () => "duplicate_key",
   card_number_in_free_text: () => "card_number",
 };
 

@@ -20,6 +20,8 @@ export const ErrorStatus = {
   invalid_characters: 400,
   /** The JSON body nests deeper than MAX_JSON_DEPTH (details.max_depth). */
   nesting_too_deep: 400,
+  /** The JSON body repeats a key within one object (details.issues[].path): readers disagree on which counts. */
+  duplicate_key: 400,
   /** Node's HTTP parser or fastify's router could not read the request (bad header bytes, bad URL). */
   malformed_request: 400,
   unauthorized: 401,

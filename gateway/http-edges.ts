@@ -3,8 +3,9 @@
 // overlong path parameter) is answered in the same error envelope as everything else; the checks
 // every request shares (headers that must come once, URL length, content encoding and charset)
 // run first of all hooks; only JSON objects are accepted as bodies, none nested past MAX_JSON_DEPTH;
-// and no string or key anywhere in a request (body, query, path) may hold what no store downstream
-// can hold (a NUL, a lone surrogate: actors/payment/core/contract.ts).
+// no body may repeat a key in one object (actors/payment/core/json-keys.ts); and no string or key
+// anywhere in a request (body, query, path) may hold what no store downstream can hold (a NUL, a lone
+// surrogate: actors/payment/core/contract.ts).
 import { logFor } from "./context.ts";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
@@ -22,6 +23,7 @@ import {
   UNSAFE_TEXT,
   type UnsafeText,
 } from "../actors/payment/core/contract.ts";
+import { findDuplicateKey } from "../actors/payment/core/json-keys.ts";
 import { ApiError, toApiError } from "./errors.ts";
 
 /** Longer URLs are 414: nothing we serve needs more, and a long URL only costs logs and memory. */
@@ -183,12 +185,21 @@ export function acceptJsonObjectsOnly(app: FastifyInstance): void {
       else {
         // Before any hook walks it: JSON.parse takes "\u0000" and "\ud800" escapes and any depth.
         const unsafe = findUnsafeText(value);
-        done(
-          unsafe === undefined ? null : unsafeTextError("body", unsafe),
-          unsafe === undefined ? value : undefined,
-        );
+        // JSON.parse keeps the last of a repeated key; a proxy on the way may have read the first.
+        const duplicate = unsafe === undefined ? findDuplicateKey(text) : undefined;
+        if (unsafe !== undefined) done(unsafeTextError("body", unsafe), undefined);
+        else if (duplicate !== undefined) done(duplicateKeyError(duplicate), undefined);
+        else done(null, value);
       }
     });
+  });
+}
+
+/** A body that repeats a key in one object: which key (its path), never a value. */
+export function duplicateKeyError(path: string): ApiError {
+  const message = "this key appears more than once in its object; send each key once";
+  return new ApiError("duplicate_key", `${path}: ${message}`, {
+    issues: [{ in: "body", path, code: "duplicate_key", message }],
   });
 }
 

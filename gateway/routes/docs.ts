@@ -28,6 +28,7 @@ export const BODY_ERRORS = [
   "invalid_json",
   "card_number_in_free_text",
   "nesting_too_deep",
+  "duplicate_key",
   "payload_too_large",
 ] as const satisfies readonly ErrorCode[];
 export const OPERATOR_ERRORS = [

@@ -30,6 +30,8 @@ export const SwitchyardErrorCode = {
   merchantMismatch: "merchant_mismatch",
   subjectMismatch: "subject_mismatch",
   unsupportedVersion: "unsupported_version",
+  /** The command's JSON repeats a key in one object (a hand-built envelope: the client never sends one). */
+  duplicateKey: "duplicate_key",
   /** NATS refused or did not store the command (not connected, no permission, no stream). */
   serviceUnavailable: "service_unavailable",
   /** PAY_OUT, the merchant events feed, does not exist on this deployment. */

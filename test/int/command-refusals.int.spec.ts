@@ -72,6 +72,28 @@ describe("worker checks of commands from internal systems (real NATS, worker and
     );
   });
 
+  it("refuses a command whose JSON repeats a key with duplicate_key, the path named, and appends nothing", async () => {
+    const t = await cardToken(p, alpha());
+    const b = create(t.token);
+    const text = JSON.stringify(b.envelope);
+    // The amount twice, the second written as an escape: JSON.parse would have taken 999999.
+    const twice = text.replace('"amount":1200', '"amount":1200,"\\u0061mount":999999');
+    expect(twice).not.to.equal(text);
+    const { reply } = await refused(
+      commandSubject(raw.topo, "m_alpha", b.paymentId),
+      twice,
+      "duplicate_key",
+      "duplicate_key",
+    );
+    expect(reply.rejection?.details).to.deep.equal({
+      issues: [{ path: "command.amount", code: "duplicate_key" }],
+    });
+    expect(await p.worker!.journal.history(b.paymentId)).to.deep.equal([]);
+    // The same command sent once is taken.
+    const { token } = await raw.publish(commandSubject(raw.topo, "m_alpha", b.paymentId), text);
+    expect((await raw.reply(token)).kind).to.equal("settled");
+  });
+
   it("refuses a command whose merchant is not the subject's with merchant_mismatch", async () => {
     const t = await cardToken(p, beta());
     const b = create(t.token, "m_beta");

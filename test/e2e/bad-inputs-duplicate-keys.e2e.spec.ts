@@ -1,0 +1,102 @@
+// Bodies that repeat a key in one object, on every endpoint that takes a JSON body (read from the
+// platform's own /openapi.json): JSON.parse keeps the last `"amount"`, a proxy or fraud screen on the
+// way may have read the first, so such a body is refused 400 `duplicate_key` naming the key's path —
+// never a card number — and nothing of it is stored. The same key in two different objects is fine.
+import { randomBytes } from "node:crypto";
+import { expect } from "chai";
+import { paymentIdFor } from "../../actors/payment/core/ids.ts";
+import {
+  endpointRequests,
+  isPspDoor,
+  readEnvelope,
+  startBadInputsPlatform,
+  type BadInputsPlatform,
+  type Endpoint,
+} from "../support/documented-endpoints.ts";
+import type { TestPlatform } from "../support/platform.ts";
+
+const CARD =
+  '{"type":"card","card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}';
+
+describe("bodies that repeat a key (e2e)", function () {
+  this.timeout(120_000);
+  let p: TestPlatform;
+  let endpoints: Endpoint[];
+  let merchantKey: string;
+  let logs: BadInputsPlatform["logs"];
+
+  before(async () => {
+    ({ p, endpoints, merchantKey, logs } = await startBadInputsPlatform());
+  });
+  after(async () => {
+    await p?.cleanup();
+  });
+
+  const { send } = endpointRequests(() => ({ url: p.url, merchantKey }));
+  const createPayment = () => endpoints.find((x) => x.method === "POST" && x.template === "/v1/payments")!;
+
+  async function refused(e: Endpoint, res: Response, path: string) {
+    const got = await readEnvelope(res);
+    const what = `${e.method} ${e.template}`;
+    expect(got.status, `${what}: ${got.code}`).to.equal(400);
+    expect(got.code, what).to.equal("duplicate_key");
+    expect(got.issues[0]?.path, what).to.equal(path);
+    expect(got.issues[0]?.code, what).to.equal("duplicate_key");
+  }
+
+  it("refuses a repeated key on every endpoint that takes a JSON body, at the top and nested, escaped or not", async () => {
+    const bodied = endpoints.filter((x) => (x.method === "POST" || x.method === "PUT") && !isPspDoor(x));
+    expect(bodied.length).to.be.above(10);
+    for (const e of bodied) {
+      await refused(e, await send(e, { body: '{"note":1,"note":2}' }), "note");
+      await refused(e, await send(e, { body: '{"a":{"b":1,"\\u0062":2}}' }), "a.b");
+      await refused(e, await send(e, { body: '{"l":[{},{"x":1,"x":1}]}' }), "l.1.x");
+    }
+  });
+
+  it("stores nothing of a payment whose amount, currency or metadata key comes twice, and counts each refusal", async () => {
+    const cases: Array<[string, string]> = [
+      [`{"amount":100,"currency":"EUR","payment_method":${CARD},"amount":1000000}`, "amount"],
+      [`{"amount":100,"\\u0061mount":1000000,"currency":"EUR","payment_method":${CARD}}`, "amount"],
+      [`{"amount":100,"currency":"EUR","currency":"SEK","payment_method":${CARD}}`, "currency"],
+      [`{"amount":100,"currency":"EUR","payment_method":${CARD},"metadata":{"o":"1","o":"2"}}`, "metadata.o"],
+      [
+        `{"amount":100,"currency":"EUR","payment_method":{"type":"card","type":"card"}}`,
+        "payment_method.type",
+      ],
+    ];
+    const e = createPayment();
+    for (const [body, path] of cases) {
+      const key = randomBytes(8).toString("hex");
+      await refused(e, await send(e, { body, headers: { "idempotency-key": key } }), path);
+      const id = paymentIdFor(p.merchants[0]!.merchantId, key);
+      expect(await p.worker!.journal.history(id), `${path}: events of ${id}`).to.deep.equal([]);
+    }
+    const metrics = await (await fetch(`${p.url}/metrics`)).text();
+    const counted = /switchyard_inputs_refused_total\{edge="http",code="duplicate_key"\} (\d+)/.exec(metrics);
+    expect(Number(counted?.[1])).to.be.at.least(cases.length);
+  });
+
+  it("names a repeated key that looks like a card number [key], and neither answers nor logs it", async () => {
+    const e = createPayment();
+    const pan = "4000056655665556";
+    const res = await send(e, {
+      body: `{"amount":100,"currency":"EUR","payment_method":${CARD},"metadata":{"${pan}":"a","${pan}":"b"}}`,
+    });
+    const text = await res.clone().text();
+    await refused(e, res, "metadata.[key]");
+    expect(text).not.to.include(pan);
+    expect(logs.lines.filter((l) => l.includes(pan))).to.deep.equal([]);
+  });
+
+  it("takes the same key in different objects: a payment whose metadata has a `type` and an `amount`", async () => {
+    const e = createPayment();
+    const res = await send(e, {
+      body: `{"amount":100,"currency":"EUR","payment_method":${CARD},"metadata":{"type":"x","amount":"1"}}`,
+    });
+    expect(res.status, await res.clone().text()).to.equal(201);
+    const payment = (await res.json()) as { amount: number; metadata: Record<string, string> };
+    expect(payment.amount).to.equal(100);
+    expect(payment.metadata).to.deep.equal({ type: "x", amount: "1" });
+  });
+});
