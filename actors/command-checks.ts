@@ -7,6 +7,7 @@
 // reason for the dead letter and the metric, and the error code, message and details the sender
 // gets back (the HTTP API's codes where one exists: docs/nats-client.md has the table). Messages
 // and details name fields and reasons, never a value from the command.
+import { isUtf8 } from "node:buffer";
 import { containsCardNumber } from "./payment/core/card-in-text.ts";
 import { binCountryOf, brandOf, last4Of } from "./payment/core/card.ts";
 import { findUnsafeText, UNSAFE_TEXT } from "./payment/core/contract.ts";
@@ -49,6 +50,14 @@ export function checkCommand(
       message:
         "the command holds what looks like a card number in clear: a card travels only as a card token (cardToken)",
       redact: true,
+    });
+  // Bytes that are not UTF-8 were read as U+FFFD: what would be stored is not what was sent.
+  if (!isUtf8(data))
+    return refuse({
+      reason: PoisonReason.undecodable,
+      code: "validation_error",
+      message: "the command is not valid UTF-8: JSON is UTF-8",
+      details: { issues: [{ path: "(root)", code: "not_utf8", message: "not valid UTF-8" }] },
     });
   // As HTTP refuses a body that repeats a key: JSON.parse kept the last, another reader the first.
   const duplicate = raw === undefined ? undefined : findDuplicateKey(text);

@@ -7,6 +7,7 @@
 // anywhere in a request (body, query, path) may hold what no store downstream can hold (a NUL, a lone
 // surrogate: actors/payment/core/contract.ts).
 import { logFor } from "./context.ts";
+import { isUtf8 } from "node:buffer";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type {
@@ -172,7 +173,13 @@ export function requestShapeHook(req: FastifyRequest, _reply: FastifyReply, done
 export function acceptJsonObjectsOnly(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
+    // Bytes that are not UTF-8 would be decoded to U+FFFD and stored as such: a merchant's
+    // reference that is not what they sent. JSON is UTF-8 (RFC 8259, 8.1): refused instead.
+    if (typeof body !== "string" && !isUtf8(body)) {
+      done(new ApiError("invalid_json", "the body is not valid UTF-8: JSON is UTF-8", {}), undefined);
+      return;
+    }
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.length === 0) {
       done(null, undefined);

@@ -8,6 +8,7 @@ import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import { BadCursorError, searchPayments, stuckPayments } from "../../actors/projections/search.ts";
 import type { CommandEnvelope, CommandReply } from "../../actors/payment/core/wire.ts";
 import { ID_PATTERN } from "../../actors/payment/core/contract.ts";
+import { PaymentStatus } from "../../actors/payment/core/state.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError, fromRejection } from "../errors.ts";
 import { readModelsReady } from "../read-models.ts";
@@ -41,7 +42,7 @@ const SearchQuery = z.strictObject({
       "An exact payment id, merchant reference or PSP reference (the authorization's, or a capture's, refund's or void's).",
     ),
   merchant: z.string().regex(ID_PATTERN).optional(),
-  status: z.string().max(32).optional(),
+  status: z.enum(Object.values(PaymentStatus)).optional(),
   psp: z.string().max(32).optional(),
   created_from: z.iso.datetime().optional(),
   created_to: z.iso.datetime().optional(),

@@ -4,6 +4,7 @@
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ID_PATTERN } from "../../actors/payment/core/contract.ts";
+import { PaymentStatus } from "../../actors/payment/core/state.ts";
 import { PAYMENTS_READ_MODEL } from "../../actors/projections/payments.ts";
 import { cursorAfterPayment, searchPayments } from "../../actors/projections/search.ts";
 import type { GatewayDeps } from "../deps.ts";
@@ -18,7 +19,8 @@ const ListQuery = z.strictObject({
     .regex(ID_PATTERN)
     .optional()
     .describe("A payment id: the list continues after it."),
-  status: z.string().max(32).optional(),
+  // A status that is none of these is a mistake to say, not an empty list to answer.
+  status: z.enum(Object.values(PaymentStatus)).optional(),
   created_from: z.iso.datetime().optional(),
   created_to: z.iso.datetime().optional(),
 });

@@ -4,6 +4,7 @@
 // `Stripe-Version` accepted and echoed, `Request-Id` on every answer, and Stripe's "Unrecognized
 // request URL" for any /v1 URL no route takes. The routes are intents.ts and refunds.ts; the
 // payments they make are Switchyard payments like any other (engine.ts). docs/stripe.md documents it.
+import { isUtf8 } from "node:buffer";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Scope } from "../../actors/merchants/core/keys.ts";
 import { STRIPE_API_VERSION } from "../../actors/webhooks/core/stripe-objects.ts";
@@ -13,7 +14,7 @@ import type { GatewayDeps } from "../deps.ts";
 import { supportedCurrencies } from "../routes/payments.ts";
 import { StripeEngine } from "./engine.ts";
 import { StripeApiError, invalidRequest, toStripeError } from "./errors.ts";
-import { parseForm } from "./form.ts";
+import { FormError, parseForm } from "./form.ts";
 import { StripeIdempotency } from "./idempotency.ts";
 import { intentRoutes } from "./intents.ts";
 import { refundRoutes } from "./refunds.ts";
@@ -49,9 +50,12 @@ export function stripeLayer(deps: GatewayDeps & { stripe?: StripeStores }) {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(
       "application/x-www-form-urlencoded",
-      { parseAs: "string" },
+      { parseAs: "buffer" },
       (_req, body, done) => {
         try {
+          // Raw bytes that are not UTF-8 would be read as U+FFFD: refused, as a bad escape is.
+          if (typeof body !== "string" && !isUtf8(body))
+            throw new FormError("Invalid request body: it is not UTF-8.", undefined);
           const form: FormBody = {
             [FORM]: parseForm(typeof body === "string" ? body : body.toString("utf8")),
           };

@@ -37,7 +37,7 @@ describe("Stripe layer: bad inputs and concurrency (e2e)", function () {
   async function raw(
     method: string,
     path: string,
-    body?: string,
+    body?: string | Uint8Array,
     headers: Record<string, string> = {},
   ): Promise<Raw> {
     const res = await fetch(`${p.url}${path}`, {
@@ -61,7 +61,7 @@ describe("Stripe layer: bad inputs and concurrency (e2e)", function () {
     return r.body.error;
   }
 
-  const create = (form: string, headers: Record<string, string> = {}) =>
+  const create = (form: string | Uint8Array, headers: Record<string, string> = {}) =>
     raw("POST", "/v1/payment_intents", form, headers);
 
   it("refuses a missing or wrong key with Stripe's 401 (the SDK's StripeAuthenticationError)", async () => {
@@ -127,6 +127,12 @@ describe("Stripe layer: bad inputs and concurrency (e2e)", function () {
     // A lone surrogate can only arrive percent-encoded, as bytes that are not UTF-8.
     stripeError(await create("amount=100&currency=eur&description=%ED%A0%80"), 400);
     stripeError(await create("amount=100&currency=eur&description=%E0%A4%A"), 400);
+    // Raw bytes that are not UTF-8 (Latin-1 "café"): read as U+FFFD before, and stored so.
+    const latin1 = Buffer.concat([
+      Buffer.from("amount=100&currency=eur&description=caf"),
+      Buffer.from([0xe9]),
+    ]);
+    expect(stripeError(await create(latin1), 400).message).to.match(/not UTF-8/);
     const card = await create("amount=100&currency=eur&metadata[note]=4242424242424242");
     expect(stripeError(card, 400, "metadata[note]").message).not.to.include("4242424242424242");
     stripeError(await create("amount=100&currency=eur", { "stripe-version": "yesterday" }), 400);

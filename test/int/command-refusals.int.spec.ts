@@ -94,6 +94,21 @@ describe("worker checks of commands from internal systems (real NATS, worker and
     expect((await raw.reply(token)).kind).to.equal("settled");
   });
 
+  it("refuses a command whose bytes are not UTF-8 (a Latin-1 reference) with validation_error, and appends nothing", async () => {
+    const t = await cardToken(p, alpha());
+    const b = create(t.token);
+    const text = JSON.stringify({ ...b.envelope, command: { ...b.envelope.command, reference: "café" } });
+    const { reply, dead } = await refused(
+      commandSubject(raw.topo, "m_alpha", b.paymentId),
+      Buffer.from(text, "latin1"),
+      "validation_error",
+      "undecodable",
+    );
+    expect(JSON.stringify(reply.rejection?.details)).to.include("not_utf8");
+    expect(dead.reason).to.equal("undecodable");
+    expect(await p.worker!.journal.history(b.paymentId)).to.deep.equal([]);
+  });
+
   it("refuses a command whose merchant is not the subject's with merchant_mismatch", async () => {
     const t = await cardToken(p, beta());
     const b = create(t.token, "m_beta");

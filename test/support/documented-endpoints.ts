@@ -92,7 +92,12 @@ export function endpointRequests(run: () => { url: string; merchantKey: string }
 
   function send(
     e: Endpoint,
-    opts: { path?: string; body?: string; headers?: Record<string, string>; key?: string | null } = {},
+    opts: {
+      path?: string;
+      body?: string | Uint8Array;
+      headers?: Record<string, string>;
+      key?: string | null;
+    } = {},
   ): Promise<Response> {
     const key = opts.key === undefined ? keyOf(e) : opts.key;
     const headers: Record<string, string> = {

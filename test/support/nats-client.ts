@@ -85,7 +85,12 @@ export class RawSender {
     const token = String(++this.#next);
     const h = headers();
     if (opts.replyTo !== null) h.set("Sy-Reply-To", opts.replyTo ?? `${this.inbox}.${token}`);
-    const data = typeof body === "string" ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
+    const data =
+      body instanceof Uint8Array
+        ? body
+        : typeof body === "string"
+          ? Buffer.from(body)
+          : Buffer.from(JSON.stringify(body));
     const ack = await jetstream(this.nc).publish(subject, data, {
       headers: h,
       msgID: randomBytes(8).toString("hex"),

@@ -1,7 +1,10 @@
-// Bodies that repeat a key in one object, on every endpoint that takes a JSON body (read from the
-// platform's own /openapi.json): JSON.parse keeps the last `"amount"`, a proxy or fraud screen on the
-// way may have read the first, so such a body is refused 400 `duplicate_key` naming the key's path —
-// never a card number — and nothing of it is stored. The same key in two different objects is fine.
+// Requests that could be read two ways, refused instead of read one way. Bodies that repeat a key in
+// one object, on every endpoint that takes a JSON body (read from the platform's own /openapi.json):
+// JSON.parse keeps the last `"amount"`, a proxy or fraud screen on the way may have read the first,
+// so such a body is refused 400 `duplicate_key` naming the key's path — never a card number — and
+// nothing of it is stored; the same key in two different objects is fine. Bodies whose bytes are not
+// UTF-8 (they were read as U+FFFD and stored so). A status filter that is no status (answered an
+// empty list, as if the merchant had no such payments).
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { paymentIdFor } from "../../actors/payment/core/ids.ts";
@@ -18,7 +21,7 @@ import type { TestPlatform } from "../support/platform.ts";
 const CARD =
   '{"type":"card","card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}';
 
-describe("bodies that repeat a key (e2e)", function () {
+describe("requests that could be read two ways: repeated keys, bytes not UTF-8, unknown statuses (e2e)", function () {
   this.timeout(120_000);
   let p: TestPlatform;
   let endpoints: Endpoint[];
@@ -98,5 +101,42 @@ describe("bodies that repeat a key (e2e)", function () {
     const payment = (await res.json()) as { amount: number; metadata: Record<string, string> };
     expect(payment.amount).to.equal(100);
     expect(payment.metadata).to.deep.equal({ type: "x", amount: "1" });
+  });
+
+  it("refuses a body that is not UTF-8 on every JSON endpoint, and stores nothing of such a payment", async () => {
+    const latin1 = (json: string) => Buffer.from(json, "latin1"); // "é" as the one byte 0xE9
+    const bodied = endpoints.filter((x) => (x.method === "POST" || x.method === "PUT") && !isPspDoor(x));
+    for (const e of bodied) {
+      const got = await readEnvelope(await send(e, { body: latin1('{"note":"café"}') }));
+      expect(got.status, `${e.method} ${e.template}`).to.equal(400);
+      expect(got.code, `${e.method} ${e.template}`).to.equal("invalid_json");
+    }
+    const e = createPayment();
+    const key = randomBytes(8).toString("hex");
+    const body = latin1(`{"amount":100,"currency":"EUR","reference":"café","payment_method":${CARD}}`);
+    const got = await readEnvelope(await send(e, { body: body, headers: { "idempotency-key": key } }));
+    expect([got.status, got.code]).to.deep.equal([400, "invalid_json"]);
+    expect(await p.worker!.journal.history(paymentIdFor(p.merchants[0]!.merchantId, key))).to.deep.equal([]);
+    // The same reference in UTF-8 is taken, and kept as sent; a byte order mark is still allowed.
+    const utf8 = await send(e, {
+      body: `\ufeff{"amount":100,"currency":"EUR","reference":"café","payment_method":${CARD}}`,
+    });
+    expect(utf8.status, await utf8.clone().text()).to.equal(201);
+    expect(((await utf8.json()) as { reference: string }).reference).to.equal("café");
+  });
+
+  it("refuses a status filter that is no payment status, on the merchant's list and the operators' search", async () => {
+    const list = endpoints.find((x) => x.method === "GET" && x.template === "/v1/payments")!;
+    const search = endpoints.find((x) => x.method === "GET" && x.template === "/ops/payments")!;
+    for (const e of [list, search]) {
+      const bad = await readEnvelope(await send(e, { path: `${e.path}?status=capturd` }));
+      expect([bad.status, bad.code, bad.issues[0]?.path], e.template).to.deep.equal([
+        400,
+        "validation_error",
+        "status",
+      ]);
+      const good = await send(e, { path: `${e.path}?status=captured` });
+      expect(good.status, `${e.template}: ${await good.clone().text()}`).to.equal(200);
+    }
   });
 });
