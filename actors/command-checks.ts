@@ -25,7 +25,7 @@ export type Refusal = {
   details?: Record<string, unknown>;
   /** The message holds a card number: dead letter masked, original erased. */
   redact?: boolean;
-  /** Text no store can hold: which problem (nul_character, lone_surrogate, too_deep), for the metric. */
+  /** What was refused, for switchyard_inputs_refused_total (nul_character, lone_surrogate, too_deep, not_utf8, duplicate_key). */
   problem?: string;
 };
 
@@ -58,6 +58,7 @@ export function checkCommand(
       code: "validation_error",
       message: "the command is not valid UTF-8: JSON is UTF-8",
       details: { issues: [{ path: "(root)", code: "not_utf8", message: "not valid UTF-8" }] },
+      problem: "not_utf8",
     });
   // As HTTP refuses a body that repeats a key: JSON.parse kept the last, another reader the first.
   const duplicate = raw === undefined ? undefined : findDuplicateKey(text);
@@ -67,6 +68,7 @@ export function checkCommand(
       code: "duplicate_key",
       message: `${duplicate}: this key appears more than once in its object; send each key once`,
       details: { issues: [{ path: duplicate, code: "duplicate_key" }] },
+      problem: "duplicate_key",
     });
   const version = (raw as { v?: unknown } | null | undefined)?.v;
   if (typeof raw === "object" && raw !== null && version !== undefined && version !== 1)

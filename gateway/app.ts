@@ -54,7 +54,7 @@ export type { GatewayDeps } from "./deps.ts";
 const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 /** Refusals counted in switchyard_inputs_refused_total{edge="http"}, by what was refused. */
-const REFUSED_INPUTS: Partial<Record<ErrorCode, (e: ApiError) => string>> = {
+const REFUSED_INPUTS: Partial<Record<ErrorCode, (e: ApiError) => string | undefined>> = {
   invalid_characters: (e) => {
     const issues = e.details.issues;
     const first: unknown = Array.isArray(issues) ? issues[0] : undefined;
@@ -63,6 +63,8 @@ const REFUSED_INPUTS: Partial<Record<ErrorCode, (e: ApiError) => string>> = {
   },
   nesting_too_deep: () => "too_deep",
   duplicate_key: () => "duplicate_key",
+  // Only the bytes that are not UTF-8: JSON that does not parse is a client's bug, not an input refused.
+  invalid_json: (e) => (e.details.reason === "not_utf8" ? "not_utf8" : undefined),
   card_number_in_free_text: () => "card_number",
 };
 
@@ -107,8 +109,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   app.setErrorHandler(async (err, req, reply) => {
     const apiError = toApiError(err);
-    const refused = REFUSED_INPUTS[apiError.code];
-    if (refused !== undefined) deps.metrics.inputsRefused.inc({ edge: "http", code: refused(apiError) });
+    const refused = REFUSED_INPUTS[apiError.code]?.(apiError);
+    if (refused !== undefined) deps.metrics.inputsRefused.inc({ edge: "http", code: refused });
     if (apiError.status >= 500 && apiError.code !== "service_unavailable")
       // The error only: never the request body, which may hold a card.
       logFor(req).error({ err }, "request failed");

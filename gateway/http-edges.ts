@@ -177,7 +177,10 @@ export function acceptJsonObjectsOnly(app: FastifyInstance): void {
     // Bytes that are not UTF-8 would be decoded to U+FFFD and stored as such: a merchant's
     // reference that is not what they sent. JSON is UTF-8 (RFC 8259, 8.1): refused instead.
     if (typeof body !== "string" && !isUtf8(body)) {
-      done(new ApiError("invalid_json", "the body is not valid UTF-8: JSON is UTF-8", {}), undefined);
+      done(
+        new ApiError("invalid_json", "the body is not valid UTF-8: JSON is UTF-8", { reason: "not_utf8" }),
+        undefined,
+      );
       return;
     }
     const text = typeof body === "string" ? body : body.toString("utf8");

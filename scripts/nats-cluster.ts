@@ -122,6 +122,7 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
     return file;
   });
   const urls = ports.map((p) => `nats://${HOST}:${p.client}`);
+  const monitorUrls = ports.map((p) => `http://${HOST}:${p.monitor}`);
   const children: Array<{ child: ChildProcess; exited: Promise<unknown> } | undefined> = [];
 
   const launch = (i: number) => {
@@ -160,6 +161,7 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
   try {
     for (let i = 0; i < NODES; i++) launch(i);
     await Promise.all(urls.map((u, i) => untilJetStream(u, names[i]!, () => alive(i), timeoutMs, dir)));
+    await untilMetaGroupWhole(monitorUrls, timeoutMs);
   } catch (err) {
     await stop();
     throw err;
@@ -167,7 +169,7 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
   return {
     urls,
     natsUrl: urls.join(","),
-    monitorUrls: ports.map((p) => `http://${HOST}:${p.monitor}`),
+    monitorUrls,
     names,
     pids: () => children.map((c, i) => (alive(i) ? c?.child.pid : undefined)),
     async kill(i) {
@@ -180,6 +182,7 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
       if (alive(i)) throw new Error(`${names[i]} is running`);
       launch(i);
       await untilJetStream(urls[i]!, names[i]!, () => alive(i), timeoutMs, dir);
+      await untilMetaGroupWhole(monitorUrls, timeoutMs);
     },
     stop,
   };
@@ -216,6 +219,35 @@ async function untilJetStream(
     await sleep(100);
   }
   throw new Error(`nats-server ${name} (${url}) had no JetStream after ${timeoutMs} ms: ${last}`);
+}
+
+type MetaCluster = { leader?: string; replicas?: Array<{ current?: boolean }> };
+
+/**
+ * Until the JetStream meta leader counts every other node as a current peer. The API answers as soon
+ * as a leader is elected, but until the leader has heard from all three, an R3 stream cannot be
+ * placed ("no suitable peers for placement": seen once in CI, on a loaded machine, right after
+ * start-up). Read from each node's monitoring `/jsz`; only the leader lists the replicas.
+ */
+async function untilMetaGroupWhole(monitorUrls: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no node answered /jsz";
+  while (Date.now() < deadline) {
+    for (const url of monitorUrls) {
+      try {
+        const res = await fetch(`${url}/jsz`, { signal: AbortSignal.timeout(1_000) });
+        const meta = ((await res.json()) as { meta_cluster?: MetaCluster }).meta_cluster;
+        const replicas = meta?.replicas;
+        if (replicas === undefined) continue; // not the leader
+        if (replicas.length === NODES - 1 && replicas.every((r) => r.current === true)) return;
+        last = `the meta leader ${meta?.leader} has ${replicas.filter((r) => r.current).length} current peers of ${NODES - 1}`;
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+    }
+    await sleep(100);
+  }
+  throw new Error(`the cluster's JetStream meta group was not whole after ${timeoutMs} ms: ${last}`);
 }
 
 /** `npm run cluster`: fixed ports 4231-4233 (clients), 6231-6233 (routes), 8231-8233 (monitoring). */

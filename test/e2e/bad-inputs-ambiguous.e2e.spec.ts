@@ -123,6 +123,9 @@ describe("requests that could be read two ways: repeated keys, bytes not UTF-8, 
     });
     expect(utf8.status, await utf8.clone().text()).to.equal(201);
     expect(((await utf8.json()) as { reference: string }).reference).to.equal("café");
+    const metrics = await (await fetch(`${p.url}/metrics`)).text();
+    const counted = /switchyard_inputs_refused_total\{edge="http",code="not_utf8"\} (\d+)/.exec(metrics);
+    expect(Number(counted?.[1])).to.be.at.least(bodied.length + 1);
   });
 
   it("refuses a status filter that is no payment status, on the merchant's list and the operators' search", async () => {

@@ -41,6 +41,8 @@ describe("worker checks of commands from internal systems (real NATS, worker and
     );
   }
 
+  const refusedInputs = () => p.metrics.registry.getSingleMetricAsString("switchyard_inputs_refused_total");
+
   async function refused(subject: string, body: unknown, code: string, reason: string) {
     const { seq, token } = await raw.publish(subject, body);
     const reply = await raw.reply(token);
@@ -89,6 +91,7 @@ describe("worker checks of commands from internal systems (real NATS, worker and
       issues: [{ path: "command.amount", code: "duplicate_key" }],
     });
     expect(await p.worker!.journal.history(b.paymentId)).to.deep.equal([]);
+    expect(await refusedInputs()).to.match(/edge="nats",code="duplicate_key"\} [1-9]/);
     // The same command sent once is taken.
     const { token } = await raw.publish(commandSubject(raw.topo, "m_alpha", b.paymentId), text);
     expect((await raw.reply(token)).kind).to.equal("settled");
@@ -107,6 +110,7 @@ describe("worker checks of commands from internal systems (real NATS, worker and
     expect(JSON.stringify(reply.rejection?.details)).to.include("not_utf8");
     expect(dead.reason).to.equal("undecodable");
     expect(await p.worker!.journal.history(b.paymentId)).to.deep.equal([]);
+    expect(await refusedInputs()).to.match(/edge="nats",code="not_utf8"\} [1-9]/);
   });
 
   it("refuses a command whose merchant is not the subject's with merchant_mismatch", async () => {

@@ -59,6 +59,20 @@ describe("duplicate keys in a JSON text", () => {
     expect(findDuplicateKey(`{"o":{${distinct}},"p":{${distinct}}}`)).to.equal(undefined);
   });
 
+  it("answers text that is not JSON without throwing or looping: it only ever scans forward", () => {
+    for (const text of ['{"a', '"a":1,"a":2', ',"a":1', '{"a":1,"a"', "}}]]", '{"\\', "", '{"a":"\\"}'])
+      expect(() => findDuplicateKey(text), text).not.to.throw();
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom("{", "}", "[", "]", ",", ":", '"', "\\", "a") }),
+        (text) => {
+          findDuplicateKey(text);
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
+
   it("walks 10,000 levels of nesting without recursion", () => {
     const deep = `${'{"a":'.repeat(10_000)}{"b":1,"b":2}${"}".repeat(10_000)}`;
     expect(findDuplicateKey(deep)).to.equal(`${"a.".repeat(10_000)}b`);
