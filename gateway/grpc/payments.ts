@@ -8,7 +8,7 @@ import { Scope } from "../../actors/merchants/core/keys.ts";
 import { PAYMENT_ID_SHAPE } from "../../actors/payment/core/ids.ts";
 import type { Logger } from "../../config/log.ts";
 import type { MerchantAuthenticator } from "../auth.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, validationError } from "../errors.ts";
 import type { PaymentService } from "../payment-service.ts";
 import { notFound, type CallContext, type Outcome } from "../payment-service.ts";
 import { newTrace, parseTraceparent } from "../trace.ts";
@@ -19,6 +19,7 @@ import type { PaymentUpdate } from "./generated/switchyard/v1/PaymentUpdate.ts";
 import type { WatchPaymentRequest__Output } from "./generated/switchyard/v1/WatchPaymentRequest.ts";
 import type { GrpcMetrics } from "./metrics.ts";
 import { asApiError, toGrpcStatus, type GrpcError } from "./status.ts";
+import { NOT_UTF8 } from "./utf8-fields.ts";
 import { PaymentWatch, type WatchDeps } from "./watch.ts";
 
 /** The scope each method needs (the HTTP routes' in gateway/scopes.ts). */
@@ -139,6 +140,7 @@ export function paymentsHandlers(deps: PaymentsGrpcDeps): {
               "the deadline leaves no time to wait for the payment; nothing was done",
               {},
             );
+          refuseNotUtf8(c.request);
           const res = await run(call, c.request, waitMs);
           callback(null, res);
           end(call, Status.OK);
@@ -213,6 +215,7 @@ export function paymentsHandlers(deps: PaymentsGrpcDeps): {
     stream.on("cancelled", cancelled);
     try {
       call = begin("WatchPayment", stream.metadata);
+      refuseNotUtf8(stream.request);
       const paymentId = paymentIdOf(stream.request.payment_id);
       if (PAYMENT_ID_SHAPE.test(paymentId)) call.fields.paymentId = paymentId;
       const open = watchesOf.get(call.merchantId) ?? 0;
@@ -295,4 +298,13 @@ class GrpcRefusal extends Error implements GrpcError {
 function failure(thrown: unknown): { error: GrpcError; code?: Status } {
   if (thrown instanceof GrpcRefusal) return { error: thrown, code: thrown.status };
   return { error: asApiError(thrown) };
+}
+
+/** A request one of whose strings was not UTF-8 (utf8-fields.ts marked it): refused, naming the field. */
+function refuseNotUtf8(request: unknown): void {
+  const path = (request as { [NOT_UTF8]?: string } | null)?.[NOT_UTF8];
+  if (path === undefined) return;
+  throw validationError([
+    { in: "body", path, code: "not_utf8", message: "not valid UTF-8: a proto3 string is UTF-8" },
+  ]);
 }

@@ -16,6 +16,7 @@ import type { PaymentsDefinition } from "./generated/switchyard/v1/Payments.ts";
 import { grpcMetrics } from "./metrics.ts";
 import { paymentsHandlers } from "./payments.ts";
 import { loadPaymentsPackage, PAYMENTS_SERVICE } from "./proto.ts";
+import { strictUtf8Requests, type MessageDescriptor } from "./utf8-fields.ts";
 import type { WatchDeps } from "./watch.ts";
 
 /** How often the health status follows the NATS connection. */
@@ -46,6 +47,13 @@ export type GrpcServer = { address: string; port: number; stop(): Promise<void> 
 
 export async function startGrpcServer(config: GrpcConfig, deps: GrpcServerDeps): Promise<GrpcServer> {
   const definition = loadPaymentsPackage();
+  // Strings that are not UTF-8 are marked as the request is decoded, and refused by the handler.
+  const typeOf = (name: string) => (definition[name] as { type?: MessageDescriptor } | undefined)?.type;
+  strictUtf8Requests(
+    definition[PAYMENTS_SERVICE] as unknown as Parameters<typeof strictUtf8Requests>[0],
+    typeOf,
+    PAYMENTS_SERVICE.slice(0, PAYMENTS_SERVICE.lastIndexOf(".")),
+  );
   // The HTTP API's body limit: a request is a payment, not a file; a larger one is refused by
   // grpc-js (RESOURCE_EXHAUSTED) before it is decoded.
   // Pings on each connection every minute: a client gone without a word (its machine or network
