@@ -80,6 +80,16 @@ describe("requests that could be read two ways: repeated keys, bytes not UTF-8, 
     expect(Number(counted?.[1])).to.be.at.least(cases.length);
   });
 
+  it("refuses a card token request with two card numbers, echoing neither", async () => {
+    const e = endpoints.find((x) => x.method === "POST" && x.template === "/v1/card-tokens")!;
+    const res = await send(e, {
+      body: '{"card":{"number":"4000000000000002","number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}',
+    });
+    const text = await res.clone().text();
+    await refused(e, res, "card.number");
+    expect(text).not.to.include("4242424242424242").and.not.to.include("4000000000000002");
+  });
+
   it("names a repeated key that looks like a card number [key], and neither answers nor logs it", async () => {
     const e = createPayment();
     const pan = "4000056655665556";

@@ -130,7 +130,7 @@ describe("switchyard/client and card tokens (real NATS, worker and gateway)", fu
       );
     });
 
-    it("refuses duplicate keys, and answers 400 to a body that is not JSON or not UTF-8 JSON", async () => {
+    it("answers 400 to a body that is not JSON or not UTF-8 JSON (repeated keys: bad-inputs-ambiguous)", async () => {
       const host = new URL(p.url).host;
       const send = (body: string | Buffer) =>
         rawRequest(
@@ -140,20 +140,6 @@ describe("switchyard/client and card tokens (real NATS, worker and gateway)", fu
             `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close`,
           body,
         );
-      const dup = await send(
-        `{"card":{"number":"4000000000000002","number":"${PAN}","exp_month":12,"exp_year":${year + 3},"cvc":"123"}}`,
-      );
-      // Two card numbers: which one would be tokenized depends on the JSON reader. Neither is echoed.
-      expect(dup.status).to.equal(400);
-      const refused = JSON.parse(dup.body) as { error: { code: string; details: { issues: object[] } } };
-      expect(refused.error.code).to.equal("duplicate_key");
-      expect(refused.error.details.issues).to.have.length(1);
-      expect(refused.error.details.issues[0]).to.include({
-        in: "body",
-        path: "card.number",
-        code: "duplicate_key",
-      });
-      expect(dup.body).not.to.include(PAN).and.not.to.include("4000000000000002");
       expect((await send("{")).status).to.equal(400);
       const latin1 = await send(Buffer.from([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d]));
       expect(latin1.status).to.be.within(400, 499);
