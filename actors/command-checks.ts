@@ -3,10 +3,10 @@
 // objects, its schema and version, text no store can hold, that its subject is its own (partition,
 // payment, and the merchant the server let the sender publish for), and a card token's seal and
 // expiry (the token then becomes the sealed card the actor expects, with the facts taken from the
-// token). Each refusal is typed: a
-// reason for the dead letter and the metric, and the error code, message and details the sender
-// gets back (the HTTP API's codes where one exists: docs/nats-client.md has the table). Messages
-// and details name fields and reasons, never a value from the command.
+// token); bytes that are not UTF-8 are refused too. Each refusal is typed: a reason for the dead
+// letter and the metric, and the error code, message and details the sender gets back (the HTTP
+// API's codes where one exists: docs/nats-client.md has the table). Messages and details name
+// fields and reasons, never a value from the command.
 import { isUtf8 } from "node:buffer";
 import { containsCardNumber } from "./payment/core/card-in-text.ts";
 import { binCountryOf, brandOf, last4Of } from "./payment/core/card.ts";

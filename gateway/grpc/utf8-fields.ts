@@ -2,7 +2,7 @@
 // protobufjs (under @grpc/proto-loader) decodes whatever it gets: on Node through Buffer#utf8Slice,
 // which puts U+FFFD where the bytes were not UTF-8, so a Latin-1 `reference` "café" would be stored
 // as "caf\uFFFD" — not what the client sent. HTTP refuses such bytes (gateway/http-edges.ts); here the
-// request's wire bytes are walked with the message's descriptor before it is decoded, and the path of
+// request's wire bytes are walked with the message's descriptor as it is decoded, and the path of
 // the first such string is what the handler refuses. Pure: no I/O.
 import { isUtf8 } from "node:buffer";
 

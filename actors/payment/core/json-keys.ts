@@ -25,7 +25,7 @@ const MAX_SEGMENT = 64;
  * findUnsafeText writes one (keys and array indices joined by "."), except that a segment holding
  * what looks like a card number is written `[key]`, so no refusal can echo one. One pass over the
  * text, no value built: 1.3 µs for a payment's body, 1.8 µs for its command. Text that is not JSON
-gets an answer too (undefined, or a path), never an exception or an endless loop.
+ * gets an answer too (undefined, or a path), never an exception or an endless loop.
  */
 export function findDuplicateKey(text: string): string | undefined {
   // Per open container, innermost last: its keys so far (null for an array), and where in it the
