@@ -11,7 +11,7 @@ import { isUtf8 } from "node:buffer";
 import { containsCardNumber } from "./payment/core/card-in-text.ts";
 import { binCountryOf, brandOf, last4Of } from "./payment/core/card.ts";
 import { findUnsafeText, UNSAFE_TEXT } from "./payment/core/contract.ts";
-import { findDuplicateKey } from "./payment/core/json-keys.ts";
+import { DUPLICATE_KEY_MESSAGE, findDuplicateKey } from "./payment/core/json-keys.ts";
 import { CommandEnvelope, type CommandReply } from "./payment/core/wire.ts";
 import { CardTokenError, openCardToken, sealCard } from "./payment/card-seal.ts";
 import { NO_MERCHANT_TOKEN, parseCommandSubject, partitionOf, type Topology } from "../streams/topology.ts";
@@ -66,7 +66,7 @@ export function checkCommand(
     return refuse({
       reason: PoisonReason.duplicateKey,
       code: "duplicate_key",
-      message: `${duplicate}: this key appears more than once in its object; send each key once`,
+      message: `${duplicate}: ${DUPLICATE_KEY_MESSAGE}`,
       details: { issues: [{ path: duplicate, code: "duplicate_key" }] },
       problem: "duplicate_key",
     });

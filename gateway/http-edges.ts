@@ -24,7 +24,7 @@ import {
   UNSAFE_TEXT,
   type UnsafeText,
 } from "../actors/payment/core/contract.ts";
-import { findDuplicateKey } from "../actors/payment/core/json-keys.ts";
+import { DUPLICATE_KEY_MESSAGE, findDuplicateKey } from "../actors/payment/core/json-keys.ts";
 import { ApiError, toApiError } from "./errors.ts";
 
 /** Longer URLs are 414: nothing we serve needs more, and a long URL only costs logs and memory. */
@@ -174,16 +174,14 @@ export function acceptJsonObjectsOnly(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
-    // Bytes that are not UTF-8 would be decoded to U+FFFD and stored as such: a merchant's
-    // reference that is not what they sent. JSON is UTF-8 (RFC 8259, 8.1): refused instead.
-    if (typeof body !== "string" && !isUtf8(body)) {
+    const text = utf8TextOf(body);
+    if (text === undefined) {
       done(
         new ApiError("invalid_json", "the body is not valid UTF-8: JSON is UTF-8", { reason: "not_utf8" }),
         undefined,
       );
       return;
     }
-    const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.length === 0) {
       done(null, undefined);
       return;
@@ -195,10 +193,13 @@ export function acceptJsonObjectsOnly(app: FastifyInstance): void {
       else {
         // Before any hook walks it: JSON.parse takes "\u0000" and "\ud800" escapes and any depth.
         const unsafe = findUnsafeText(value);
+        if (unsafe !== undefined) {
+          done(unsafeTextError("body", unsafe), undefined);
+          return;
+        }
         // JSON.parse keeps the last of a repeated key; a proxy on the way may have read the first.
-        const duplicate = unsafe === undefined ? findDuplicateKey(text) : undefined;
-        if (unsafe !== undefined) done(unsafeTextError("body", unsafe), undefined);
-        else if (duplicate !== undefined) done(duplicateKeyError(duplicate), undefined);
+        const duplicate = findDuplicateKey(text);
+        if (duplicate !== undefined) done(duplicateKeyError(duplicate), undefined);
         else done(null, value);
       }
     });
@@ -207,10 +208,19 @@ export function acceptJsonObjectsOnly(app: FastifyInstance): void {
 
 /** A body that repeats a key in one object: which key (its path), never a value. */
 export function duplicateKeyError(path: string): ApiError {
-  const message = "this key appears more than once in its object; send each key once";
-  return new ApiError("duplicate_key", `${path}: ${message}`, {
-    issues: [{ in: "body", path, code: "duplicate_key", message }],
+  return new ApiError("duplicate_key", `${path}: ${DUPLICATE_KEY_MESSAGE}`, {
+    issues: [{ in: "body", path, code: "duplicate_key", message: DUPLICATE_KEY_MESSAGE }],
   });
+}
+
+/**
+ * A body's text, or undefined when its bytes are not UTF-8: decoded, they would read as U+FFFD and
+ * be stored so — a merchant's reference that is not what they sent (JSON is UTF-8, RFC 8259 8.1).
+ * For the parsers that take the body as bytes (JSON here, the Stripe layer's form).
+ */
+export function utf8TextOf(body: string | Buffer): string | undefined {
+  if (typeof body === "string") return body;
+  return isUtf8(body) ? body.toString("utf8") : undefined;
 }
 
 function notAnObject(value: unknown): ApiError {

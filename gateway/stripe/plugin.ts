@@ -4,12 +4,12 @@
 // `Stripe-Version` accepted and echoed, `Request-Id` on every answer, and Stripe's "Unrecognized
 // request URL" for any /v1 URL no route takes. The routes are intents.ts and refunds.ts; the
 // payments they make are Switchyard payments like any other (engine.ts). docs/stripe.md documents it.
-import { isUtf8 } from "node:buffer";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Scope } from "../../actors/merchants/core/keys.ts";
 import { STRIPE_API_VERSION } from "../../actors/webhooks/core/stripe-objects.ts";
 import { deriveFingerprintKeys } from "../commands.ts";
 import { bindLog, logFor } from "../context.ts";
+import { utf8TextOf } from "../http-edges.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { supportedCurrencies } from "../routes/payments.ts";
 import { StripeEngine } from "./engine.ts";
@@ -54,11 +54,9 @@ export function stripeLayer(deps: GatewayDeps & { stripe?: StripeStores }) {
       (_req, body, done) => {
         try {
           // Raw bytes that are not UTF-8 would be read as U+FFFD: refused, as a bad escape is.
-          if (typeof body !== "string" && !isUtf8(body))
-            throw new FormError("Invalid request body: it is not UTF-8.", undefined);
-          const form: FormBody = {
-            [FORM]: parseForm(typeof body === "string" ? body : body.toString("utf8")),
-          };
+          const text = utf8TextOf(body);
+          if (text === undefined) throw new FormError("Invalid request body: it is not UTF-8.", undefined);
+          const form: FormBody = { [FORM]: parseForm(text) };
           done(null, form);
         } catch (err) {
           done(err as Error, undefined);

@@ -13,6 +13,9 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
 
+/** What a refusal says of a repeated key, after its path (HTTP and NATS alike). */
+export const DUPLICATE_KEY_MESSAGE = "this key appears more than once in its object; send each key once";
+
 /** Keys of one object looked up in a list up to this many, then in a set. */
 const SMALL_OBJECT = 16;
 /** A path segment longer than this is cut in what is reported (a key can be most of a 64 KiB body). */
