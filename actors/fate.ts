@@ -43,6 +43,11 @@ export const PoisonReason = {
 } as const;
 export type PoisonReason = (typeof PoisonReason)[keyof typeof PoisonReason];
 
+/** Still retrying on the last delivery JetStream will make (see dispositionFor). */
+export const RETRIES_EXHAUSTED = "retries_exhausted";
+/** Every reason a dead letter can carry: what `GET /ops/dead-letters` documents, from this list. */
+export const DEAD_LETTER_REASONS: readonly string[] = [...Object.values(PoisonReason), RETRIES_EXHAUSTED];
+
 /** What handling an error came to (actors/failures.ts classifies each error into one of these). */
 export type Failure =
   | { kind: "retry" }
@@ -86,7 +91,7 @@ export function unclassifiedDelayMs(deliveryCount: number): number {
 export function dispositionFor(outcome: Outcome, delivery: Delivery, terms?: RetryTerms): Disposition {
   const retry = (delayMs: number): Disposition =>
     delivery.deliveryCount >= delivery.maxDeliver
-      ? deadLetter("retries_exhausted", `still retrying after ${delivery.deliveryCount} deliveries`)
+      ? deadLetter(RETRIES_EXHAUSTED, `still retrying after ${delivery.deliveryCount} deliveries`)
       : nak(delayMs);
   switch (outcome.kind) {
     case "done":

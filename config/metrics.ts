@@ -187,7 +187,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     deadLetters: new Counter({
       name: "switchyard_dead_letters_total",
-      help: "Commands moved to the dead-letter stream, by reason (undecodable, poison, retries_exhausted)",
+      help: "Commands moved to the dead-letter stream, by reason (as GET /ops/dead-letters lists them: undecodable, duplicate_key, retries_exhausted…)",
       labelNames: ["reason"] as const,
       registers,
     }),

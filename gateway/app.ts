@@ -63,6 +63,7 @@ const REFUSED_INPUTS: Partial<Record<ErrorCode, (e: ApiError) => string | undefi
   },
   nesting_too_deep: () => "too_deep",
   duplicate_key: () => "duplicate_key",
+  malformed_request: (e) => (e.details.issues === undefined ? undefined : "bad_percent_encoding"),
   // Only the bytes that are not UTF-8: JSON that does not parse is a client's bug, not an input refused.
   invalid_json: (e) => (e.details.reason === "not_utf8" ? "not_utf8" : undefined),
   card_number_in_free_text: () => "card_number",

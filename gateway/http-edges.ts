@@ -1,7 +1,8 @@
 // The HTTP edge below the routes. What Node's parser and fastify's router refuse before any route
 // runs (unparseable bytes, oversized headers, a body that never arrives in full, a bad URL, an
 // overlong path parameter) is answered in the same error envelope as everything else; the checks
-// every request shares (headers that must come once, URL length, content encoding and charset)
+// every request shares (headers that must come once, URL length, a query that percent-decodes,
+// content encoding and charset)
 // run first of all hooks; only JSON objects are accepted as bodies, none nested past MAX_JSON_DEPTH;
 // no body may repeat a key in one object (actors/payment/core/json-keys.ts); and no string or key
 // anywhere in a request (body, query, path) may hold what no store downstream can hold (a NUL, a lone
@@ -141,6 +142,17 @@ export function requestShapeHook(req: FastifyRequest, _reply: FastifyReply, done
     done(new ApiError("duplicate_header", `the ${repeated} header must be sent once`, { header: repeated }));
     return;
   }
+  const badQuery = badlyEncodedQueryParameter(req.url);
+  if (badQuery !== undefined) {
+    done(
+      new ApiError("malformed_request", `the query parameter ${badQuery} ${BAD_PERCENT_ENCODING}`, {
+        issues: [
+          { in: "querystring", path: badQuery, code: "bad_percent_encoding", message: BAD_PERCENT_ENCODING },
+        ],
+      }),
+    );
+    return;
+  }
   const encoding = req.headers["content-encoding"];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
     done(
@@ -162,6 +174,39 @@ export function requestShapeHook(req: FastifyRequest, _reply: FastifyReply, done
     return;
   }
   done();
+}
+
+const BAD_PERCENT_ENCODING =
+  "is not percent-encoded UTF-8 (a % not followed by two hex digits, or bytes that are not UTF-8)";
+/** A query parameter named in an answer as is only when it looks like one; anything else is `[key]`. */
+const PLAIN_PARAMETER = /^[A-Za-z][A-Za-z0-9_.[\]-]{0,63}$/;
+
+/**
+ * The first query parameter of `url` whose key or value does not decode (`%C3` alone, `%ZZ`, a
+ * surrogate's bytes), named as sent or `[key]`; undefined when all decode. fastify's query parser
+ * keeps such text as the literal characters, so `?reference=caf%E9` would search for "caf%E9" and
+ * answer an empty list; refused instead, as a bad path parameter is (FST_ERR_BAD_URL). Costs an
+ * indexOf on a URL without `%` (every payment request).
+ */
+export function badlyEncodedQueryParameter(url: string): string | undefined {
+  const q = url.indexOf("?");
+  if (q < 0 || url.indexOf("%", q) < 0) return undefined;
+  for (const part of url.slice(q + 1).split("&")) {
+    if (!part.includes("%")) continue;
+    const eq = part.indexOf("=");
+    const key = decodedOrUndefined(eq < 0 ? part : part.slice(0, eq));
+    const named = key !== undefined && PLAIN_PARAMETER.test(key) ? key : "[key]";
+    if (key === undefined || (eq >= 0 && decodedOrUndefined(part.slice(eq + 1)) === undefined)) return named;
+  }
+  return undefined;
+}
+
+function decodedOrUndefined(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

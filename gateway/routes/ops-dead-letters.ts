@@ -8,6 +8,7 @@ import {
   DeadLetterRedactedError,
   type StoredDeadLetter,
 } from "../../streams/dead-letters.ts";
+import { DEAD_LETTER_REASONS } from "../../actors/fate.ts";
 import { emptyBodyAsObject } from "../context.ts";
 import type { OpsDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
@@ -19,9 +20,7 @@ const DeadLetterBody = z.object({
   subject: z.string().describe("Where the command was published, and where a redrive puts it back."),
   reason: z
     .string()
-    .describe(
-      "undecodable, invalid_text, invalid_event, corrupt_history, unreadable_card, retries_exhausted",
-    ),
+    .describe(`Why it could not be handled: ${DEAD_LETTER_REASONS.join(", ")} (docs/failures.md).`),
   error: z.string(),
   delivery_count: z.number().int(),
   stream_seq: z.number().int().describe("The command's sequence in the command stream."),

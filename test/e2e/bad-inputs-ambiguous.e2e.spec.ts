@@ -4,7 +4,8 @@
 // so such a body is refused 400 `duplicate_key` naming the key's path — never a card number — and
 // nothing of it is stored; the same key in two different objects is fine. Bodies whose bytes are not
 // UTF-8 (they were read as U+FFFD and stored so). A status filter that is no status (answered an
-// empty list, as if the merchant had no such payments).
+// empty list, as if the merchant had no such payments); a query value that does not percent-decode
+// (taken as its literal characters: `?reference=caf%E9` searched for "caf%E9").
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { paymentIdFor } from "../../actors/payment/core/ids.ts";
@@ -151,5 +152,30 @@ describe("requests that could be read two ways: repeated keys, bytes not UTF-8, 
       const good = await send(e, { path: `${e.path}?status=captured` });
       expect(good.status, `${e.template}: ${await good.clone().text()}`).to.equal(200);
     }
+  });
+
+  it("refuses a query parameter that does not percent-decode on every endpoint, naming it, and counts each", async () => {
+    for (const e of endpoints) {
+      for (const [query, path] of [
+        ["reference=caf%E9", "reference"],
+        ["limit=1&reference=%ZZ", "reference"],
+        ["%C3=1", "[key]"],
+      ]) {
+        const got = await readEnvelope(await send(e, { path: `${e.path}?${query}` }));
+        expect(
+          [got.status, got.code, got.issues[0]?.path, got.issues[0]?.code],
+          `${e.template}?${query}`,
+        ).to.deep.equal([400, "malformed_request", path, "bad_percent_encoding"]);
+      }
+    }
+    const metrics = await (await fetch(`${p.url}/metrics`)).text();
+    const counted = /switchyard_inputs_refused_total\{edge="http",code="bad_percent_encoding"\} (\d+)/.exec(
+      metrics,
+    );
+    expect(Number(counted?.[1])).to.be.at.least(endpoints.length * 3);
+    // The same reference sent as UTF-8 is a search like any other.
+    const search = endpoints.find((x) => x.method === "GET" && x.template === "/ops/payments")!;
+    const good = await send(search, { path: `${search.path}?reference=caf%C3%A9` });
+    expect(good.status, await good.clone().text()).to.equal(200);
   });
 });

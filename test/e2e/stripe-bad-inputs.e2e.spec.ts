@@ -239,4 +239,12 @@ describe("Stripe layer: bad inputs and concurrency (e2e)", function () {
       await nc.close();
     }
   });
+
+  it("refuses a query parameter that does not percent-decode with Stripe's 400, naming it", async () => {
+    for (const path of ["/v1/payment_intents?limit=%ZZ", "/v1/refunds?payment_intent=pi_caf%E9"]) {
+      const err = stripeError(await raw("GET", path), 400);
+      expect([err.type, err.code], path).to.deep.equal(["invalid_request_error", "malformed_request"]);
+      expect(err.param, path).to.equal(path.includes("limit") ? "limit" : "payment_intent");
+    }
+  });
 });

@@ -1,7 +1,9 @@
 // The one rule for a PAY_CMD message's fate (actors/fate.ts): every outcome a path can report, below
 // and at max_deliver, with and without the payment's retry terms.
 import { expect } from "chai";
+import { readFileSync } from "node:fs";
 import {
+  DEAD_LETTER_REASONS,
   DEAD_LETTER_UNSTORED_RETRY_MS,
   dispositionFor,
   FENCED_RETRY_MS,
@@ -126,5 +128,13 @@ describe("a message's fate (dispositionFor)", () => {
     expect([...rows].sort()).to.deep.equal(Object.keys(kinds).sort());
     const reasons = new Set(TABLE.flatMap(([, o]) => (o.kind === "poison" ? [o.reason] : [])));
     expect([...reasons].sort()).to.deep.equal(Object.values(PoisonReason).sort());
+  });
+
+  it("names every dead-letter reason in docs/failures.md, which operators read to act on one", () => {
+    // GET /ops/dead-letters describes its reasons from DEAD_LETTER_REASONS; the prose is written by hand.
+    const doc = readFileSync(new URL("../../docs/failures.md", import.meta.url), "utf8");
+    const missing = DEAD_LETTER_REASONS.filter((r) => !doc.includes(`\`${r}\``));
+    expect(missing).to.deep.equal([]);
+    expect(DEAD_LETTER_REASONS).to.include("retries_exhausted");
   });
 });
