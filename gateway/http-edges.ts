@@ -178,8 +178,12 @@ export function requestShapeHook(req: FastifyRequest, _reply: FastifyReply, done
 
 const BAD_PERCENT_ENCODING =
   "is not percent-encoded UTF-8 (a % not followed by two hex digits, or bytes that are not UTF-8)";
-/** A query parameter named in an answer as is only when it looks like one; anything else is `[key]`. */
+/**
+ * A query parameter is named in an answer as is only when it looks like one (`limit`, `expand[0]`):
+ * up to 64 characters, at most 3 digits (no card number, however split); anything else is `[key]`.
+ */
 const PLAIN_PARAMETER = /^[A-Za-z][A-Za-z0-9_.[\]-]{0,63}$/;
+const isPlainParameter = (key: string) => PLAIN_PARAMETER.test(key) && key.replace(/\D/g, "").length <= 3;
 
 /**
  * The first query parameter of `url` whose key or value does not decode (`%C3` alone, `%ZZ`, a
@@ -195,7 +199,7 @@ export function badlyEncodedQueryParameter(url: string): string | undefined {
     if (!part.includes("%")) continue;
     const eq = part.indexOf("=");
     const key = decodedOrUndefined(eq < 0 ? part : part.slice(0, eq));
-    const named = key !== undefined && PLAIN_PARAMETER.test(key) ? key : "[key]";
+    const named = key !== undefined && isPlainParameter(key) ? key : "[key]";
     if (key === undefined || (eq >= 0 && decodedOrUndefined(part.slice(eq + 1)) === undefined)) return named;
   }
   return undefined;

@@ -19,6 +19,9 @@ describe("a query parameter that does not percent-decode (unit)", () => {
     expect(badlyEncodedQueryParameter("/v1/payments?%ZZ=1")).to.equal("[key]");
     expect(badlyEncodedQueryParameter("/v1/payments?%C3")).to.equal("[key]");
     expect(badlyEncodedQueryParameter("/v1/payments?4242424242424242=%ZZ")).to.equal("[key]");
+    expect(badlyEncodedQueryParameter("/v1/payments?n4242424242424242=%ZZ")).to.equal("[key]");
+    expect(badlyEncodedQueryParameter("/v1/payments?n424-242-424-242-424-2=%ZZ")).to.equal("[key]");
+    expect(badlyEncodedQueryParameter("/v1/payments?expand[0]=%ZZ")).to.equal("expand[0]");
     expect(badlyEncodedQueryParameter(`/v1/payments?${"k".repeat(65)}=%ZZ`)).to.equal("[key]");
   });
 
