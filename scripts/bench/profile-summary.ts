@@ -9,7 +9,8 @@
 //   node --cpu-prof --cpu-prof-dir=/tmp/switchyard-prof --import tsx scripts/bench.ts --only product --rounds 1 | tee /tmp/switchyard-prof/bench.out
 //   npx tsx scripts/bench/profile-summary.ts /tmp/switchyard-prof/<file>.cpuprofile --bench /tmp/switchyard-prof/bench.out [--top 25] [--by stage]
 // `--by stage` bills each sample to the innermost project module on its stack (the README's budget
-// table): what our code was doing, including the library calls it made.
+// table): what our code was doing, including the library calls it made. `--against <other profile>
+// --against-bench <its bench stdout>` puts a second run's groups beside the first's, with the ratio.
 //
 // Node writes one profile per thread: the large one is the main thread; the small one is tsx's
 // loader thread, idle. Samples measure wall time on the main thread while it was not idle, which on
@@ -150,37 +151,98 @@ function arg(name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-function main(): void {
-  const file = process.argv.slice(2).find((a) => a.endsWith(".cpuprofile"));
-  const benchFile = arg("bench");
-  if (!file || (benchFile === undefined && arg("payments") === undefined)) {
-    process.stderr.write(
-      "usage: profile-summary.ts <file.cpuprofile> (--bench <bench stdout> [--flow bare|product] | --payments N) [--top N] [--by self|stage]\n",
-    );
-    process.exit(2);
-  }
+type Measured = {
+  file: string;
+  windows: Window[] | undefined;
+  payments: number;
+  cpuMsPerPayment: number | undefined;
+  summary: ReturnType<typeof summarize>;
+  /** Sampled µs → ms a payment, scaled to the run's cpuUsage when the bench's output says it. */
+  perPayment: (us: number) => number;
+};
+
+/** One profile read as main() prints it: its measured windows, payments and the scale to CPU. */
+function measure(
+  file: string,
+  benchFile: string | undefined,
+  payments: number | undefined,
+  by: "self" | "stage",
+): Measured {
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const fromBench = benchFile === undefined ? undefined : benchWindows(benchFile, arg("flow"));
-  const payments = fromBench?.payments ?? Number(arg("payments"));
-  if (!(payments > 0)) throw new Error("no payments to divide by");
+  const n = fromBench?.payments ?? payments ?? 0;
+  if (!(n > 0)) throw new Error("no payments to divide by");
   const windows = fromBench?.windows;
   if (windows?.some(([a, b]) => a < profile.startTime || b > profile.endTime))
-    throw new Error("the measured windows are not inside this profile: a profile of another run?");
-  const root = pathToFileURL(process.cwd()).href + "/";
-  const by = arg("by") === "stage" ? "stage" : "self";
-  const s = summarize(profile, windows, root, by);
-  const top = Number(arg("top") ?? 25);
+    throw new Error(`${file}: the measured windows are not inside this profile: a profile of another run?`);
+  const summary = summarize(profile, windows, pathToFileURL(process.cwd()).href + "/", by);
   // Sampled time is wall time on a thread that was not idle: on a busy machine it includes being
   // descheduled (and the profiler's own cost), so it overstates CPU. With the bench's cpuUsage for
   // the same windows, shares are scaled to that: the ms/payment column then adds up to it.
-  const scale = fromBench ? fromBench.cpuMs / payments / (s.busyUs / 1000 / payments) : 1;
-  const perPayment = (us: number) => ((us / 1000 / payments) * scale).toFixed(3).padStart(8);
+  const scale = fromBench ? fromBench.cpuMs / n / (summary.busyUs / 1000 / n) : 1;
+  return {
+    file,
+    windows,
+    payments: n,
+    cpuMsPerPayment: fromBench ? fromBench.cpuMs / n : undefined,
+    summary,
+    perPayment: (us) => (us / 1000 / n) * scale,
+  };
+}
+
+/**
+ * `--against <other.cpuprofile> --against-bench <its bench stdout>`: the same groups side by side, ms
+ * a payment in each and their ratio — one client against 32, say (README, sixteenth round): a stage
+ * that grows far more than the rest at one client is a fixed cost per round trip that load hides.
+ */
+function compare(a: Measured, b: Measured, top: number): string[] {
+  const bOf = new Map(b.summary.groups);
+  const cell = (x: number) => x.toFixed(3).padStart(9);
+  const ratio = (x: number, y: number) => (y > 0 ? `× ${(x / y).toFixed(1)}` : "—").padStart(8);
+  const totalA = a.cpuMsPerPayment ?? a.perPayment(a.summary.busyUs);
+  const totalB = b.cpuMsPerPayment ?? b.perPayment(b.summary.busyUs);
+  return [
+    `A ${a.file}: ${a.payments} payments;  B ${b.file}: ${b.payments} payments`,
+    "",
+    `${"ms/payment".padEnd(52)}        A         B    A ÷ B`,
+    `  ${"the whole (process CPU with --bench)".padEnd(50)}${cell(totalA)} ${cell(totalB)} ${ratio(totalA, totalB)}`,
+    ...a.summary.groups.slice(0, top).map(([g, us]) => {
+      const x = a.perPayment(us);
+      const y = b.perPayment(bOf.get(g) ?? 0);
+      return `  ${g.slice(0, 50).padEnd(50)}${cell(x)} ${cell(y)} ${ratio(x, y)}`;
+    }),
+  ];
+}
+
+function main(): void {
+  const file = process.argv.slice(2).find((a) => a.endsWith(".cpuprofile") && a !== arg("against"));
+  const benchFile = arg("bench");
+  if (!file || (benchFile === undefined && arg("payments") === undefined)) {
+    process.stderr.write(
+      "usage: profile-summary.ts <file.cpuprofile> (--bench <bench stdout> [--flow bare|product] | --payments N) [--top N] [--by self|stage]\n" +
+        "         [--against <other.cpuprofile> (--against-bench <its bench stdout> | --against-payments N)]\n",
+    );
+    process.exit(2);
+  }
+  const by = arg("by") === "stage" ? "stage" : "self";
+  const top = Number(arg("top") ?? 25);
+  const payments = arg("payments") === undefined ? undefined : Number(arg("payments"));
+  const m = measure(file, benchFile, payments, by);
+  const against = arg("against");
+  if (against !== undefined) {
+    const otherPayments = arg("against-payments") === undefined ? undefined : Number(arg("against-payments"));
+    const o = measure(against, arg("against-bench"), otherPayments, by);
+    process.stdout.write(`${compare(m, o, top).join("\n")}\n`);
+    return;
+  }
+  const s = m.summary;
+  const perPayment = (us: number) => m.perPayment(us).toFixed(3).padStart(8);
   const share = (us: number) => `${((us / s.busyUs) * 100).toFixed(1).padStart(5)} %`;
   const out = [
-    `${file}: ${windows ? `${windows.length} measured window(s)` : "whole profile"}, ${payments} payments`,
-    `main thread sampled busy ${(s.busyUs / 1000).toFixed(0)} ms = ${(s.busyUs / 1000 / payments).toFixed(3)} ms/payment (idle ${(s.idleUs / 1000).toFixed(0)} ms)` +
-      (fromBench
-        ? `; process CPU (cpuUsage) ${(fromBench.cpuMs / payments).toFixed(3)} ms/payment: ms/payment below are shares of that`
+    `${file}: ${m.windows ? `${m.windows.length} measured window(s)` : "whole profile"}, ${m.payments} payments`,
+    `main thread sampled busy ${(s.busyUs / 1000).toFixed(0)} ms = ${(s.busyUs / 1000 / m.payments).toFixed(3)} ms/payment (idle ${(s.idleUs / 1000).toFixed(0)} ms)` +
+      (m.cpuMsPerPayment !== undefined
+        ? `; process CPU (cpuUsage) ${m.cpuMsPerPayment.toFixed(3)} ms/payment: ms/payment below are shares of that`
         : "; ms/payment below are sampled time"),
     "",
     by === "stage"
