@@ -175,7 +175,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     inputsRefused: new Counter({
       name: "switchyard_inputs_refused_total",
-      help: "Inputs refused at an edge before anything was stored, by edge (http, nats) and code (nul_character, lone_surrogate, too_deep, card_number, duplicate_key, not_utf8)",
+      help: "Inputs refused at an edge before anything was stored, by edge (http, nats) and code (nul_character, lone_surrogate, too_deep, card_number, duplicate_key, not_utf8, bad_percent_encoding)",
       labelNames: ["edge", "code"] as const,
       registers,
     }),
