@@ -55,19 +55,23 @@ const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 /** Refusals counted in switchyard_inputs_refused_total{edge="http"}, by what was refused. */
 const REFUSED_INPUTS: Partial<Record<ErrorCode, (e: ApiError) => string | undefined>> = {
-  invalid_characters: (e) => {
-    const issues = e.details.issues;
-    const first: unknown = Array.isArray(issues) ? issues[0] : undefined;
-    const code = typeof first === "object" && first !== null ? (first as { code?: unknown }).code : undefined;
-    return typeof code === "string" ? code : "invalid_characters";
-  },
+  invalid_characters: (e) => firstIssueCode(e) ?? "invalid_characters",
   nesting_too_deep: () => "too_deep",
   duplicate_key: () => "duplicate_key",
-  malformed_request: (e) => (e.details.issues === undefined ? undefined : "bad_percent_encoding"),
+  // Only a query that does not percent-decode: bytes that are not HTTP never reach a hook.
+  malformed_request: (e) =>
+    firstIssueCode(e) === "bad_percent_encoding" ? "bad_percent_encoding" : undefined,
   // Only the bytes that are not UTF-8: JSON that does not parse is a client's bug, not an input refused.
   invalid_json: (e) => (e.details.reason === "not_utf8" ? "not_utf8" : undefined),
   card_number_in_free_text: () => "card_number",
 };
+
+function firstIssueCode(e: ApiError): string | undefined {
+  const issues = e.details.issues;
+  const first: unknown = Array.isArray(issues) ? issues[0] : undefined;
+  const code = typeof first === "object" && first !== null ? (first as { code?: unknown }).code : undefined;
+  return typeof code === "string" ? code : undefined;
+}
 
 export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
   // Typed as fastify's logger so the instance is a plain FastifyInstance; it is still this pino.
