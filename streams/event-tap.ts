@@ -19,6 +19,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type MsgRequest,
 } from "@nats-io/jetstream";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
@@ -330,8 +331,8 @@ export class EventTap implements FrameSource {
 
   /**
    * Every `watchMs`: has the consumer handed anything out since the last look? When not, and the
-   * stream holds messages past what it handed out, that is a stall; two looks in a row and the
-   * consumer is replaced (logged, counted). Nothing per message: one stream info per look, only
+   * stream holds a message past what it handed out, that is a stall; two looks in a row and the
+   * consumer is replaced (logged, counted). Nothing per message: one message get per look, only
    * when nothing came since the last.
    */
   protected async look(): Promise<void> {
@@ -344,16 +345,16 @@ export class EventTap implements FrameSource {
         this.#stalledLooks = 0;
         return;
       }
-      const head = await this.head().catch(() => undefined);
+      const next = await this.nextAfter(read).catch(() => undefined);
       // Unknown (the server away: the client's reconnect is the recovery), or nothing more to read.
-      if (head === undefined || head <= read || this.#read !== read) {
+      if (next === undefined || next === 0 || this.#read !== read) {
         this.#stalledLooks = 0;
         return;
       }
       if (++this.#stalledLooks < STALLED_LOOKS) return;
       this.#stalledLooks = 0;
       this.log.warn(
-        { stream: this.stream, read, head, stalledMs: STALLED_LOOKS * this.#watchMs },
+        { stream: this.stream, read, next, stalledMs: STALLED_LOOKS * this.#watchMs },
         "event tap: nothing handed out while the stream holds more; reading again with a new consumer",
       );
       this.#stalls?.streamReaderStalls.inc({ stream: this.stream });
@@ -368,11 +369,19 @@ export class EventTap implements FrameSource {
     return (this.js as { nc?: { isClosed(): boolean } }).nc?.isClosed() === true;
   }
 
-  /** The stream's last sequence, or 0 when it holds no message (purged, expired: nothing to hand out). */
-  private async head(): Promise<number> {
+  /**
+   * The sequence of the stream's first message after `read`, or 0 when it holds none (purged,
+   * expired, the last ones deleted: nothing to hand out). Not the stream's last sequence: a deleted
+   * last message leaves it past everything the stream holds, and the tap would be replaced every
+   * STALLED_LOOKS looks for ever. One message get (next by subject, from read + 1), as a stream info was.
+   */
+  private async nextAfter(read: number): Promise<number> {
     this.#jsm ??= this.js.jetstreamManager(false);
-    const { state } = await (await this.#jsm).streams.info(this.stream);
-    return state.messages > 0 ? state.last_seq : 0;
+    // The stream message API takes next_by_subj (nats-server 2.9 and later); the client types it only
+    // for direct gets, which not every stream a tap reads allows.
+    const next: MsgRequest & { next_by_subj: string } = { seq: read + 1, next_by_subj: ">" };
+    const m = await (await this.#jsm).streams.getMessage(this.stream, next);
+    return m?.seq ?? 0;
   }
 
   /**

@@ -153,6 +153,22 @@ describe("event tap (real JetStream)", function () {
     await until(a, 2, "what is appended after the purge");
     expect(seqsOf(a)).to.deep.equal(more);
   });
+
+  it("does not count a stream whose last message was deleted, its last sequence past what it holds, as a stall", async () => {
+    const { watched, stalls } = await watchedTap({ watchMs: 100, stallFirst: false });
+    const seqs = await append(5);
+    await infra.jsm.streams.deleteMessage(infra.topo.eventStream, seqs[4]!);
+    await infra.jsm.streams.deleteMessage(infra.topo.eventStream, seqs[3]!);
+    const a = collect(await tap.open(seqs[0]!));
+    await until(a, 3, "what the stream still holds");
+    // The stream says last_seq 5 while the tap read 3: nothing is past it, so no look is a stall.
+    await watched.looked(watched.looks + 6);
+    expect(await stalls()).to.deep.equal({ [infra.topo.eventStream]: 0 });
+    expect(watched.consumers).to.equal(1);
+    const more = await append(1);
+    await until(a, 4, "what is appended after the deletes");
+    expect(seqsOf(a)).to.deep.equal([...seqs.slice(0, 3), ...more]);
+  });
 });
 
 describe("event tap on a connection closed for good (real JetStream)", function () {
