@@ -88,11 +88,15 @@ const SWITCHES = new Set([
   "heap-snapshots",
 ]);
 
+/** What the options are read from: the arguments after the script's name, and the environment. */
+export type CommandLine = { argv: readonly string[]; env: Readonly<Record<string, string | undefined>> };
+const thisProcess = (): CommandLine => ({ argv: process.argv.slice(2), env: process.env });
+
 /**
  * Whether the command line asks for the help (and nothing is run); throws UsageError for an
  * unknown flag, a stray argument, a valued flag without its value or a switch given one.
  */
-export function helpAsked(argv: readonly string[] = process.argv.slice(2)): boolean {
+export function helpAsked(argv: readonly string[] = thisProcess().argv): boolean {
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -120,17 +124,24 @@ export function helpAsked(argv: readonly string[] = process.argv.slice(2)): bool
 }
 
 /** The raw text of the first of `names` given as `--name value` or `--name=value`, else `envVar`. */
-function arg(names: string[], envVar: string): string | undefined {
-  const argv = process.argv.slice(2);
+function arg(cl: CommandLine, names: string[], envVar: string): string | undefined {
+  const { argv } = cl;
   for (const name of names) {
     const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
     if (i >= 0) return argv[i]!.includes("=") ? argv[i]!.slice(argv[i]!.indexOf("=") + 1) : argv[i + 1];
   }
-  return process.env[envVar];
+  return cl.env[envVar];
 }
 
-function option(names: string[], envVar: string, fallback: number, min: number, max: number): number {
-  const raw = arg(names, envVar);
+function option(
+  cl: CommandLine,
+  names: string[],
+  envVar: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = arg(cl, names, envVar);
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < min || n > max)
@@ -143,8 +154,8 @@ function option(names: string[], envVar: string, fallback: number, min: number, 
 /** Worker processes per run of the workers mode: a comma-separated list of counts, each 1-16. */
 export const MAX_WORKERS = 16;
 
-function workerCounts(): number[] | undefined {
-  const raw = arg(["workers"], "BENCH_WORKERS");
+function workerCounts(cl: CommandLine): number[] | undefined {
+  const raw = arg(cl, ["workers"], "BENCH_WORKERS");
   if (raw === undefined || raw === "") return undefined;
   const counts = raw.split(",").map((part) => part.trim());
   if (!counts.every((c) => /^\d+$/.test(c) && Number(c) >= 1 && Number(c) <= MAX_WORKERS))
@@ -158,9 +169,8 @@ function workerCounts(): number[] | undefined {
 }
 
 /** A bare switch given on the command line, or its environment variable set to 1 or true. */
-const switchOn = (name: string, envVar?: string) =>
-  process.argv.slice(2).includes(`--${name}`) ||
-  (envVar !== undefined && ["1", "true"].includes(process.env[envVar] ?? ""));
+const switchOn = (cl: CommandLine, name: string, envVar?: string) =>
+  cl.argv.includes(`--${name}`) || (envVar !== undefined && ["1", "true"].includes(cl.env[envVar] ?? ""));
 
 const FLOWS: readonly Flow[] = ["bare", "product", "procfile"];
 const isFlow = (s: string | undefined): s is Flow => FLOWS.some((f) => f === s);
@@ -170,28 +180,25 @@ const SECTIONS = ["settlement", "search", "webhooks", "decompose"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** `--only settlement`, `search`, `webhooks` or `decompose`: that section alone. */
-export function sectionOnly(): Section | undefined {
-  const only = arg(["only"], "BENCH_ONLY");
+export function sectionOnly(cl: CommandLine = thisProcess()): Section | undefined {
+  const only = arg(cl, ["only"], "BENCH_ONLY");
   return SECTIONS.find((s) => s === only);
 }
 
-export function options(): BenchOptions {
-  const only = arg(["only"], "BENCH_ONLY");
+export function options(cl: CommandLine = thisProcess()): BenchOptions {
+  const only = arg(cl, ["only"], "BENCH_ONLY");
   if (only !== undefined && only !== "" && !SECTIONS.some((s) => s === only) && !isFlow(only))
     throw new UsageError(
       `--only (BENCH_ONLY) must be bare, product, procfile, settlement, search, webhooks or decompose, got ${JSON.stringify(only)}`,
     );
   // A bare switch, so not arg(): `--procfile --duration 6` must not read "--duration" as its value.
-  const procfileEnv = process.env.BENCH_PROCFILE ?? "";
+  const procfileEnv = cl.env.BENCH_PROCFILE ?? "";
   if (!["", "0", "1", "true", "false"].includes(procfileEnv))
     throw new UsageError(`BENCH_PROCFILE must be 1 or 0, got ${JSON.stringify(procfileEnv)}`);
   const procfile =
-    process.argv.slice(2).includes("--procfile") ||
-    procfileEnv === "1" ||
-    procfileEnv === "true" ||
-    only === "procfile";
-  const openLoopRate = option(["open-loop"], "BENCH_OPEN_LOOP", 0, 0, 100_000);
-  const phases = Math.round(option(["phases"], "BENCH_PHASES", 0, 0, 1000));
+    cl.argv.includes("--procfile") || procfileEnv === "1" || procfileEnv === "true" || only === "procfile";
+  const openLoopRate = option(cl, ["open-loop"], "BENCH_OPEN_LOOP", 0, 0, 100_000);
+  const phases = Math.round(option(cl, ["phases"], "BENCH_PHASES", 0, 0, 1000));
   if (phases > 0 && (openLoopRate > 0 || procfile || (isFlow(only) && only !== "product")))
     throw new UsageError(
       "--phases runs the product in a closed loop: not with --open-loop, --procfile or --only other than product",
@@ -201,45 +208,49 @@ export function options(): BenchOptions {
     (openLoopRate > 0 ||
       procfile ||
       phases > 0 ||
-      switchOn("embedded", "BENCH_EMBEDDED") ||
-      switchOn("tracing", "BENCH_TRACING"))
+      switchOn(cl, "embedded", "BENCH_EMBEDDED") ||
+      switchOn(cl, "tracing", "BENCH_TRACING"))
   )
     throw new UsageError(
       "--only decompose runs four closed-loop flows of its own: not with --open-loop, --procfile, --phases, --embedded or --tracing",
     );
-  const workers = workerCounts();
+  const workers = workerCounts(cl);
   if (workers && (openLoopRate > 0 || procfile || phases > 0 || (only !== undefined && only !== "")))
     throw new UsageError(
       "--workers runs its own closed-loop rounds: not with --open-loop, --procfile, --phases or --only",
     );
   return {
-    concurrency: Math.round(option(["concurrency", "clients"], "BENCH_CONCURRENCY", 32, 1, 4096)),
-    durationS: option(["duration"], "BENCH_DURATION", 15, 1, 3600),
-    warmupS: option(["warmup"], "BENCH_WARMUP", 2, 0, 600),
-    rounds: Math.round(option(["rounds"], "BENCH_ROUNDS", 2, 1, 100)),
+    concurrency: Math.round(option(cl, ["concurrency", "clients"], "BENCH_CONCURRENCY", 32, 1, 4096)),
+    durationS: option(cl, ["duration"], "BENCH_DURATION", 15, 1, 3600),
+    warmupS: option(cl, ["warmup"], "BENCH_WARMUP", 2, 0, 600),
+    rounds: Math.round(option(cl, ["rounds"], "BENCH_ROUNDS", 2, 1, 100)),
     only: isFlow(only) ? only : undefined,
     procfile,
     openLoopRate: openLoopRate > 0 ? openLoopRate : undefined,
-    maxOutstanding: Math.round(option(["max-outstanding"], "BENCH_MAX_OUTSTANDING", 256, 1, 65_536)),
+    maxOutstanding: Math.round(option(cl, ["max-outstanding"], "BENCH_MAX_OUTSTANDING", 256, 1, 65_536)),
     settlementLines: Math.round(
-      option(["settlement-lines"], "BENCH_SETTLEMENT_LINES", 1_000_000, 0, 10_000_000),
+      option(cl, ["settlement-lines"], "BENCH_SETTLEMENT_LINES", 1_000_000, 0, 10_000_000),
     ),
-    settlementRounds: Math.round(option(["settlement-rounds"], "BENCH_SETTLEMENT_ROUNDS", 2, 1, 20)),
+    settlementRounds: Math.round(option(cl, ["settlement-rounds"], "BENCH_SETTLEMENT_ROUNDS", 2, 1, 20)),
     // A million rows take a minute to seed and the rebuild another: in a full run only when asked.
     searchPayments: Math.round(
-      option(["search-payments"], "BENCH_SEARCH_PAYMENTS", only === "search" ? 1_000_000 : 0, 0, 10_000_000),
+      option(
+        cl,
+        ["search-payments"],
+        "BENCH_SEARCH_PAYMENTS",
+        only === "search" ? 1_000_000 : 0,
+        0,
+        10_000_000,
+      ),
     ),
-    searchQueries: Math.round(option(["search-queries"], "BENCH_SEARCH_QUERIES", 1_000, 7, 100_000)),
-    tracing:
-      process.argv.slice(2).includes("--tracing") || ["1", "true"].includes(process.env.BENCH_TRACING ?? ""),
-    settlementCpuProf:
-      process.argv.slice(2).includes("--settlement-cpu-prof") ||
-      process.env.BENCH_SETTLEMENT_CPU_PROF === "1",
-    endpoint: !switchOn("no-endpoint") && !["0", "false"].includes(process.env.BENCH_ENDPOINT ?? ""),
-    embedded: switchOn("embedded", "BENCH_EMBEDDED"),
+    searchQueries: Math.round(option(cl, ["search-queries"], "BENCH_SEARCH_QUERIES", 1_000, 7, 100_000)),
+    tracing: switchOn(cl, "tracing", "BENCH_TRACING"),
+    settlementCpuProf: cl.argv.includes("--settlement-cpu-prof") || cl.env.BENCH_SETTLEMENT_CPU_PROF === "1",
+    endpoint: !switchOn(cl, "no-endpoint") && !["0", "false"].includes(cl.env.BENCH_ENDPOINT ?? ""),
+    embedded: switchOn(cl, "embedded", "BENCH_EMBEDDED"),
     phases,
-    phasePayments: Math.round(option(["phase-payments"], "BENCH_PHASE_PAYMENTS", 10_000, 1, 10_000_000)),
-    heapSnapshots: switchOn("heap-snapshots", "BENCH_HEAP_SNAPSHOTS"),
+    phasePayments: Math.round(option(cl, ["phase-payments"], "BENCH_PHASE_PAYMENTS", 10_000, 1, 10_000_000)),
+    heapSnapshots: switchOn(cl, "heap-snapshots", "BENCH_HEAP_SNAPSHOTS"),
     workers,
   };
 }
