@@ -15,13 +15,8 @@ import { openBucket } from "../streams/kv-open.ts";
 import type { Logger } from "../config/log.ts";
 import type { Metrics } from "../config/metrics.ts";
 import { encode } from "../streams/envelopes.ts";
-import {
-  jsonOf,
-  orderedSource,
-  type FrameFeed,
-  type FrameSource,
-  type StreamMsg,
-} from "../streams/event-tap.ts";
+import { jsonOf, type FrameFeed, type FrameSource, type StreamMsg } from "../streams/event-tap.ts";
+import { orderedSource } from "../streams/ordered-source.ts";
 import { commandSubject, type Topology } from "../streams/topology.ts";
 import { frameMayLeaveOpen, isAtRest } from "./payment/core/effects.ts";
 import type { Journal } from "./payment/journal.ts";

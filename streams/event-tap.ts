@@ -87,35 +87,6 @@ export function toStreamMsg(m: JsMsg): StreamMsg {
  */
 const ORDERED_PULLS = { expires: 10_000, idle_heartbeat: 2_500 } as const;
 
-/**
- * Each open() a tap of its own (one reader): for a stream one follower reads (settlement,
- * reconciliation), with the same recovery and progress watch as the process's tap of PAY_EVT.
- */
-export function orderedSource(
-  js: JetStreamClient,
-  stream: string,
-  log: Logger,
-  o: { maxMessages?: number; stalls?: StallMetrics } = {},
-): FrameSource {
-  return {
-    async open(from) {
-      const tap = new EventTap(js, stream, log, { maxMessages: o.maxMessages ?? 500 });
-      if (o.stalls) tap.countStallsIn(o.stalls);
-      const feed = await tap.open(from).catch(async (err: unknown) => {
-        await tap.stop();
-        throw err;
-      });
-      return {
-        [Symbol.asyncIterator]: () => feed[Symbol.asyncIterator](),
-        close: async () => {
-          await feed.close();
-          await tap.stop();
-        },
-      };
-    },
-  };
-}
-
 /** Where a tap counts its stalls (switchyard_stream_reader_stalls_total). */
 export type StallMetrics = Pick<Metrics, "streamReaderStalls">;
 

@@ -9,13 +9,8 @@
 // on; a batch that fails for any other reason (the database away) is retried, nothing set aside.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../config/log.ts";
-import {
-  orderedSource,
-  type FrameFeed,
-  type FrameSource,
-  type StallMetrics,
-  type StreamMsg,
-} from "../event-tap.ts";
+import { type FrameFeed, type FrameSource, type StallMetrics, type StreamMsg } from "../event-tap.ts";
+import { orderedSource } from "../ordered-source.ts";
 import type { Sql, Tx } from "./client.ts";
 import { arrivesWithin, BatchDeadline, EXPIRED } from "./batch-timing.ts";
 import { isPoison, poisonCode, recordSetAside } from "./set-aside.ts";
